@@ -1,0 +1,131 @@
+"""The `stopcast` command line."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from feeds.cache import default_cache_dir, open_timetable
+from feeds.departures import timetable_departures
+from feeds.errors import FeedError
+from feeds.export import departure_json, stop_json
+from feeds.times import hhmm, iso, parse_instant
+from feeds.timetable import Timetable
+
+
+class CliError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+def _instant(text: str) -> int:
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
+    return value
+
+
+def _add_feed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gtfs", required=True, metavar="FEED", help="GTFS zip or folder")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="timetable cache (default: user cache dir)")
+    parser.add_argument("--no-cache", action="store_true", help="build the timetable index afresh")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stopcast", description="Live departures for transit stop displays.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dep = commands.add_parser("departures", help="list the departures at a stop")
+    _add_feed_options(dep)
+    dep.add_argument("--stop", required=True, metavar="STOP_ID", help="stop, platform or parent station")
+    dep.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
+    dep.add_argument("--horizon", type=_positive, default=90, metavar="MINUTES")
+    dep.add_argument("--limit", type=_positive, default=20, metavar="N")
+    dep.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def load(args: argparse.Namespace) -> Timetable:
+    """The timetable named by --gtfs, through the cache unless --no-cache."""
+    cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    timetable = open_timetable(args.gtfs, cache)
+    if timetable.warnings:
+        print(
+            f"stopcast: warning: {args.gtfs}: {len(timetable.warnings)} kind(s) of inconsistency skipped; "
+            f"first: {timetable.warnings[0]}",
+            file=sys.stderr,
+        )
+    return timetable
+
+
+def _check_stop(tt: Timetable, stop_id: str, feed: str) -> None:
+    if stop_id not in tt.stop_index:
+        close = difflib.get_close_matches(stop_id, tt.stop_index.keys(), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise CliError(f"stop '{stop_id}' is not in {feed} (stops.txt){hint}")
+
+
+def cmd_departures(args: argparse.Namespace) -> int:
+    """Print the departures at one stop."""
+    tt = load(args)
+    _check_stop(tt, args.stop, args.gtfs)
+    at = args.at if args.at is not None else int(time.time())
+    deps = timetable_departures(tt, args.stop, at, args.horizon * 60, args.limit)
+    stop = tt.stops[tt.stop_index[args.stop]]
+    if args.format == "json":
+        doc = {
+            "stop": stop_json(stop),
+            "at": iso(at, tt.timezone),
+            "realtime": {"sources": [], "live": False},
+            "departures": [departure_json(d, tt.timezone) for d in deps],
+            "alerts": [],
+        }
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(f"{stop.name} ({stop.stop_id}) at {hhmm(at, tt.timezone)} {tt.timezone}")
+    if not deps:
+        print(f"no departures in the next {args.horizon} min")
+        return 0
+    rows = [("Time", "Line", "Destination", "Platform", "Min", "Status")]
+    for d in deps:
+        rows.append(
+            (hhmm(d.time, tt.timezone), d.route_short_name or d.route_long_name, d.headsign, d.platform,
+             str(max(0, (d.time - at) // 60)), d.status)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return 0
+
+
+COMMANDS = {"departures": cmd_departures}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the stopcast command line; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (FeedError, CliError) as exc:
+        print(f"stopcast: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Which services run on which day, from calendar.txt and calendar_dates.txt."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+
+class ServiceCalendar:
+    """Service days per service id: weekly patterns in a date range plus dated exceptions.
+
+    Service index len(service_ids) is a sentinel that never runs (for trips whose service_id
+    is in neither file).
+    """
+
+    def __init__(
+        self,
+        service_ids: list[str],
+        weekdays: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        added: dict[int, list[int]],
+        removed: dict[int, list[int]],
+    ) -> None:
+        self.service_ids = service_ids
+        self.weekdays = weekdays  # (n, 7) bool, Monday first
+        self.start = start  # date ordinals, inclusive
+        self.end = end
+        self.added = added  # date ordinal -> service indexes (exception_type 1)
+        self.removed = removed  # date ordinal -> service indexes (exception_type 2)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    @property
+    def sentinel(self) -> int:
+        """The index of the service that never runs."""
+        return len(self.service_ids)
+
+    def active(self, day: dt.date) -> np.ndarray:
+        """A bool per service index (plus the sentinel) telling whether it runs on `day`."""
+        ordinal = day.toordinal()
+        cached = self._cache.get(ordinal)
+        if cached is not None:
+            return cached
+        on = np.zeros(len(self.service_ids) + 1, dtype=bool)
+        n = len(self.service_ids)
+        on[:n] = self.weekdays[:, day.weekday()] & (self.start <= ordinal) & (ordinal <= self.end)
+        on[self.added.get(ordinal, [])] = True
+        on[self.removed.get(ordinal, [])] = False
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[ordinal] = on
+        return on
+
+    def first_and_last_day(self) -> tuple[dt.date, dt.date] | None:
+        """The span of days on which any service may run, or None for an empty calendar."""
+        ordinals = [int(x) for x in self.start[self.weekdays.any(axis=1)]] + list(self.added)
+        ends = [int(x) for x in self.end[self.weekdays.any(axis=1)]] + list(self.added)
+        if not ordinals:
+            return None
+        return dt.date.fromordinal(min(ordinals)), dt.date.fromordinal(max(ends))

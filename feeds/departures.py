@@ -1,0 +1,117 @@
+"""Departures at a stop: the board model's input, built from the timetable (and realtime)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from .timetable import Calls, Stop, Timetable
+from .times import format_service_date, gtfs_time
+
+SCHEDULED, ON_TIME, DELAYED, EARLY = "scheduled", "on_time", "delayed", "early"
+CANCELLED, SKIPPED, ADDED = "cancelled", "skipped", "added"
+STATUSES = (SCHEDULED, ON_TIME, DELAYED, EARLY, CANCELLED, SKIPPED, ADDED)
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """One vehicle leaving one stop; times are Unix seconds."""
+
+    trip_id: str
+    service_date: str  # YYYYMMDD
+    route_id: str
+    route_short_name: str
+    route_long_name: str
+    route_type: int
+    route_color: str
+    route_text_color: str
+    headsign: str
+    direction_id: int | None
+    stop_id: str
+    stop_sequence: int
+    platform: str  # the platform it leaves from now ("" when the feed names none)
+    scheduled_platform: str
+    scheduled: int
+    expected: int | None = None
+    delay: int | None = None
+    realtime: bool = False
+    status: str = SCHEDULED
+    start_time: str = ""  # frequency instance start HH:MM:SS, "" for timetabled trips
+    headway_based: bool = False  # frequencies.txt with exact_times 0: times are nominal
+    occupancy: str | None = None
+
+    @property
+    def time(self) -> int:
+        """The time riders should expect: the prediction when there is one, else the timetable."""
+        return self.expected if self.expected is not None else self.scheduled
+
+    @property
+    def platform_changed(self) -> bool:
+        """Whether realtime moved this departure to another platform."""
+        return self.platform != self.scheduled_platform
+
+
+def destination(tt: Timetable, trip: int, row: int) -> str:
+    """What the front of the vehicle says at this stop: stop_headsign, trip_headsign, else the last stop."""
+    code = int(tt.st_headsign[row])
+    if code >= 0:
+        return tt.headsigns[code]
+    if tt.trip_headsign[trip]:
+        return tt.trip_headsign[trip]
+    last = tt.stops[int(tt.st_stop[tt.trip_first[trip + 1] - 1])]
+    return tt.stops[last.parent].name if last.parent >= 0 else last.name
+
+
+def platform_of(stop: Stop) -> str:
+    """The platform riders see for a stop: its platform_code (may be empty)."""
+    return stop.platform_code
+
+
+def departures_from_calls(tt: Timetable, calls: Calls) -> list[Departure]:
+    """Timetable departures for scheduled calls, in the calls' order."""
+    out: list[Departure] = []
+    columns = (calls.rows.tolist(), calls.times.tolist(), calls.days.tolist(), calls.starts.tolist())
+    for row, when, day, start in zip(*columns):
+        trip = int(tt.st_trip[row])
+        route = tt.routes[int(tt.trip_route[trip])]
+        stop = tt.stops[int(tt.st_stop[row])]
+        direction = int(tt.trip_direction[trip])
+        headway = start >= 0 and not _exact(tt, trip)
+        out.append(
+            Departure(
+                trip_id=tt.trip_ids[trip],
+                service_date=format_service_date(dt.date.fromordinal(day)),
+                route_id=route.route_id,
+                route_short_name=route.short_name,
+                route_long_name=route.long_name,
+                route_type=route.route_type,
+                route_color=route.color,
+                route_text_color=route.text_color,
+                headsign=destination(tt, trip, row),
+                direction_id=direction if direction >= 0 else None,
+                stop_id=stop.stop_id,
+                stop_sequence=int(tt.st_seq[row]),
+                platform=platform_of(stop),
+                scheduled_platform=platform_of(stop),
+                scheduled=when,
+                start_time=gtfs_time(start) if start >= 0 else "",
+                headway_based=headway,
+            )
+        )
+    return out
+
+
+def _exact(tt: Timetable, trip: int) -> bool:
+    hits = np.flatnonzero(tt.freq_trip == trip)
+    return bool(hits.size and tt.freq_exact[hits[0]] == 1)
+
+
+def timetable_departures(tt: Timetable, stop_id: str, at: int, horizon_s: int, limit: int) -> list[Departure]:
+    """Scheduled departures at a stop (or a station's platforms) in [at, at + horizon], by time.
+
+    KeyError when the feed has no such stop.
+    """
+    calls = tt.scheduled_calls(tt.platforms(stop_id), at, at + horizon_s)
+    return departures_from_calls(tt, Calls(*(a[:limit] for a in (calls.rows, calls.times, calls.days, calls.starts))))

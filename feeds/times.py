@@ -1,0 +1,88 @@
+"""Time arithmetic of GTFS: service days, their 'noon minus 12 h' origin, and instants.
+
+Instants inside stopcast are Unix seconds (int); this module converts them from and to the
+agency's local calendar. It is the one place where times are parsed and formatted as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "service_day_origin",
+    "local_date",
+    "parse_instant",
+    "iso",
+    "parse_service_date",
+    "format_service_date",
+    "gtfs_time",
+    "hhmm",
+    "zone",
+]
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The time zone called `name` (IANA); KeyError when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise KeyError(name) from exc
+
+
+@lru_cache(maxsize=4096)
+def service_day_origin(day: dt.date, tz: str) -> int:
+    """Unix seconds of the origin of service day `day`: local noon minus 12 hours."""
+    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=zone(tz))
+    return int(noon.timestamp()) - 12 * 3600
+
+
+def local_date(instant: int, tz: str) -> dt.date:
+    """The local calendar date of `instant` in `tz`."""
+    return dt.datetime.fromtimestamp(instant, zone(tz)).date()
+
+
+def iso(instant: int, tz: str) -> str:
+    """`instant` as ISO 8601 with the local UTC offset of `tz`, to the second."""
+    return dt.datetime.fromtimestamp(instant, zone(tz)).isoformat()
+
+
+def hhmm(instant: int, tz: str) -> str:
+    """`instant` as the local wall clock HH:MM."""
+    return dt.datetime.fromtimestamp(instant, zone(tz)).strftime("%H:%M")
+
+
+def parse_instant(text: str) -> int:
+    """Unix seconds from ISO 8601 with a UTC offset (or 'Z') or from plain Unix seconds.
+
+    ValueError names what is wrong.
+    """
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"'{text}' is neither ISO 8601 nor Unix seconds") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"'{text}' has no UTC offset (write e.g. 2024-03-10T08:00:00-07:00)")
+    return int(parsed.timestamp())
+
+
+def parse_service_date(text: str) -> dt.date:
+    """A GTFS date YYYYMMDD; ValueError when it is not one."""
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError(f"'{text}' is not a date YYYYMMDD")
+    return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def format_service_date(day: dt.date) -> str:
+    """A date as GTFS YYYYMMDD."""
+    return day.strftime("%Y%m%d")
+
+
+def gtfs_time(seconds: int) -> str:
+    """Seconds after the service day's origin as GTFS HH:MM:SS (hours may pass 24)."""
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
