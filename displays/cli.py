@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feeds.cache import default_cache_dir, open_timetable
-from feeds.departures import timetable_departures
+from feeds import demo
+from feeds.departures import Departure, timetable_departures
 from feeds.errors import FeedError
 from feeds.export import departure_json, stop_json
-from feeds.times import hhmm, iso, parse_instant
-from feeds.timetable import Timetable
+from feeds.times import format_service_date, hhmm, iso, local_date, parse_instant
+from feeds.timetable import Stop, Timetable
 
 
 class CliError(Exception):
@@ -55,6 +56,9 @@ def _build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--horizon", type=_positive, default=90, metavar="MINUTES")
     dep.add_argument("--limit", type=_positive, default=20, metavar="N")
     dep.add_argument("--format", choices=("table", "json"), default="table")
+    demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
+    demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
+    demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo feed is written")
     return parser
 
 
@@ -96,23 +100,40 @@ def cmd_departures(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
-    print(f"{stop.name} ({stop.stop_id}) at {hhmm(at, tt.timezone)} {tt.timezone}")
-    if not deps:
-        print(f"no departures in the next {args.horizon} min")
-        return 0
-    rows = [("Time", "Line", "Destination", "Platform", "Min", "Status")]
-    for d in deps:
-        rows.append(
-            (hhmm(d.time, tt.timezone), d.route_short_name or d.route_long_name, d.headsign, d.platform,
-             str(max(0, (d.time - at) // 60)), d.status)
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    print_table(tt, stop, deps, at, args.horizon)
     return 0
 
 
-COMMANDS = {"departures": cmd_departures}
+def print_table(tt: Timetable, stop: Stop, deps: list[Departure], at: int, horizon_min: int) -> None:
+    """Departures as a table for people: local time, line, destination, platform, minutes, status."""
+    print(f"{stop.name} ({stop.stop_id}) at {hhmm(at, tt.timezone)} {tt.timezone}")
+    if not deps:
+        print(f"no departures in the next {horizon_min} min")
+        return
+    rows = [("Time", "Line", "Destination", "Platform", "Min", "Status")]
+    for d in deps:
+        line = d.route_short_name or d.route_long_name
+        minutes = str(max(0, (d.time - at) // 60))
+        rows.append((hhmm(d.time, tt.timezone), line, d.headsign, d.platform, minutes, d.status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate the demo network and show its main station's departures."""
+    at = args.at if args.at is not None else int(time.time())
+    cache = args.cache_dir or default_cache_dir()
+    day = local_date(at, demo.TIMEZONE)
+    feed = demo.write_demo_feed(cache / "demo" / f"demo-{format_service_date(day)}.zip", day)
+    tt = open_timetable(feed, cache)
+    stop = tt.stops[tt.stop_index[demo.MAIN_STATION]]
+    print_table(tt, stop, timetable_departures(tt, demo.MAIN_STATION, at, 3600, 12), at, 60)
+    print(f"\ndemo feed: {feed}")
+    return 0
+
+
+COMMANDS = {"departures": cmd_departures, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
