@@ -11,7 +11,7 @@ from .loader import load_timetable
 from .source import GtfsSource
 from .timetable import Timetable
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEEP_ENTRIES = 8  # feeds seen most recently; older entries are deleted
 
 

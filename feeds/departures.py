@@ -69,38 +69,39 @@ def platform_of(stop: Stop) -> str:
     return stop.platform_code
 
 
+def make_departure(tt: Timetable, row: int, scheduled: int, day: int, start: int, **live: object) -> Departure:
+    """The departure of stop_times `row` on service day `day` (ordinal); `live` sets realtime fields."""
+    trip = int(tt.st_trip[row])
+    route = tt.routes[int(tt.trip_route[trip])]
+    stop = tt.stops[int(tt.st_stop[row])]
+    direction = int(tt.trip_direction[trip])
+    fields: dict[str, object] = {
+        "trip_id": tt.trip_ids[trip],
+        "service_date": format_service_date(dt.date.fromordinal(day)),
+        "route_id": route.route_id,
+        "route_short_name": route.short_name,
+        "route_long_name": route.long_name,
+        "route_type": route.route_type,
+        "route_color": route.color,
+        "route_text_color": route.text_color,
+        "headsign": destination(tt, trip, row),
+        "direction_id": direction if direction >= 0 else None,
+        "stop_id": stop.stop_id,
+        "stop_sequence": int(tt.st_seq[row]),
+        "platform": platform_of(stop),
+        "scheduled_platform": platform_of(stop),
+        "scheduled": scheduled,
+        "start_time": gtfs_time(start) if start >= 0 else "",
+        "headway_based": start >= 0 and not _exact(tt, trip),
+    }
+    fields.update(live)
+    return Departure(**fields)  # type: ignore[arg-type]
+
+
 def departures_from_calls(tt: Timetable, calls: Calls) -> list[Departure]:
     """Timetable departures for scheduled calls, in the calls' order."""
-    out: list[Departure] = []
     columns = (calls.rows.tolist(), calls.times.tolist(), calls.days.tolist(), calls.starts.tolist())
-    for row, when, day, start in zip(*columns):
-        trip = int(tt.st_trip[row])
-        route = tt.routes[int(tt.trip_route[trip])]
-        stop = tt.stops[int(tt.st_stop[row])]
-        direction = int(tt.trip_direction[trip])
-        headway = start >= 0 and not _exact(tt, trip)
-        out.append(
-            Departure(
-                trip_id=tt.trip_ids[trip],
-                service_date=format_service_date(dt.date.fromordinal(day)),
-                route_id=route.route_id,
-                route_short_name=route.short_name,
-                route_long_name=route.long_name,
-                route_type=route.route_type,
-                route_color=route.color,
-                route_text_color=route.text_color,
-                headsign=destination(tt, trip, row),
-                direction_id=direction if direction >= 0 else None,
-                stop_id=stop.stop_id,
-                stop_sequence=int(tt.st_seq[row]),
-                platform=platform_of(stop),
-                scheduled_platform=platform_of(stop),
-                scheduled=when,
-                start_time=gtfs_time(start) if start >= 0 else "",
-                headway_based=headway,
-            )
-        )
-    return out
+    return [make_departure(tt, row, when, day, start) for row, when, day, start in zip(*columns)]
 
 
 def _exact(tt: Timetable, trip: int) -> bool:

@@ -21,7 +21,7 @@ def load_timetable(source: GtfsSource) -> Timetable:
     Skippable inconsistencies (unknown ids, broken rows) are dropped and listed as warnings.
     """
     warnings: list[FeedWarning] = []
-    timezone, lang = _agency(source)
+    timezone, lang, agency_ids = _agency(source)
     stops, stop_index, children = _stops(source, warnings)
     routes, route_index = _routes(source, warnings)
     calendar, service_index = _calendar(source)
@@ -32,6 +32,7 @@ def load_timetable(source: GtfsSource) -> Timetable:
     return Timetable(
         timezone=timezone,
         agency_lang=lang,
+        agency_ids=agency_ids,
         stops=stops,
         stop_index=stop_index,
         children=children,
@@ -76,8 +77,8 @@ def _warn_rows(warnings: list[FeedWarning], table: Table, bad: np.ndarray, colum
         warnings.append(FeedWarning(f"{rows.size} row(s) skipped: {what}", table.where(first, column)))
 
 
-def _agency(source: GtfsSource) -> tuple[str, str]:
-    table = read_table(source, "agency.txt", ("agency_timezone",), ("agency_lang",))
+def _agency(source: GtfsSource) -> tuple[str, str, tuple[str, ...]]:
+    table = read_table(source, "agency.txt", ("agency_timezone",), ("agency_lang", "agency_id"))
     if table.num_rows == 0:
         raise FeedError("no agency is defined", Location(table.label, 2))
     zones = table.strings("agency_timezone")
@@ -91,7 +92,7 @@ def _agency(source: GtfsSource) -> tuple[str, str]:
                 f"all agencies must share one time zone ('{zones[0]}' and '{name}')",
                 table.where(row, "agency_timezone"),
             )
-    return zones[0], table.strings("agency_lang")[0].lower()
+    return zones[0], table.strings("agency_lang")[0].lower(), tuple(table.strings("agency_id"))
 
 
 def _stops(source: GtfsSource, warnings: list[FeedWarning]) -> tuple[tuple[Stop, ...], dict[str, int], dict[int, tuple[int, ...]]]:

@@ -18,6 +18,7 @@ __all__ = [
     "parse_service_date",
     "format_service_date",
     "gtfs_time",
+    "parse_gtfs_time",
     "hhmm",
     "zone",
 ]
@@ -81,6 +82,17 @@ def parse_service_date(text: str) -> dt.date:
 def format_service_date(day: dt.date) -> str:
     """A date as GTFS YYYYMMDD."""
     return day.strftime("%Y%m%d")
+
+
+def parse_gtfs_time(text: str) -> int:
+    """GTFS H:MM:SS or HH:MM:SS (hours may pass 24) as seconds; ValueError when malformed."""
+    parts = text.strip().split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[1]) != 2 or len(parts[2]) != 2:
+        raise ValueError(f"'{text}' is not a time HH:MM:SS")
+    hours, minutes, seconds = (int(p) for p in parts)
+    if minutes > 59 or seconds > 59:
+        raise ValueError(f"'{text}' is not a time HH:MM:SS")
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def gtfs_time(seconds: int) -> str:

@@ -61,6 +61,7 @@ class Timetable:
 
     timezone: str
     agency_lang: str
+    agency_ids: tuple[str, ...]
     stops: tuple[Stop, ...]
     stop_index: dict[str, int]
     children: dict[int, tuple[int, ...]]

@@ -1,0 +1,368 @@
+"""The merge of GTFS-Realtime into the timetable, as the GTFS-Realtime reference defines it.
+
+`build_live` indexes fresh snapshots by trip instance; a trip's predictions are computed on first
+use (a pure function of timetable, update and rules) and memoised, so a large feed costs only what
+the boards actually read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from google.transit import gtfs_realtime_pb2 as rt
+
+from .alerts import Alert, alert_from_entity
+from .departures import destination
+from .realtime import RealtimeRules, Snapshot
+from .times import local_date, parse_gtfs_time, parse_service_date, service_day_origin
+from .timetable import Timetable
+
+TripKey = tuple[int, int, int]  # (trip index, service day ordinal, frequency start or -1)
+
+_TRIP = rt.TripDescriptor
+_STU = rt.TripUpdate.StopTimeUpdate
+OCCUPANCY = rt.VehiclePosition.OccupancyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TripPrediction:
+    """Per stop_times row of one trip instance: expected departure (-1: none), skipped, platform."""
+
+    expected: np.ndarray
+    skipped: np.ndarray
+    assigned_stop: np.ndarray  # stop index the departure moved to, -1 if unchanged
+    cancelled: bool
+    implausible: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddedCall:
+    """A departure of a trip the timetable does not have (ADDED, NEW, DUPLICATED)."""
+
+    trip_id: str
+    service_date: str
+    route: int  # route index, -1 if unknown
+    route_id: str
+    headsign: str
+    direction_id: int | None
+    stop: int
+    stop_sequence: int
+    time: int
+    skipped: bool
+
+
+@dataclass
+class MergeStats:
+    """What could not be used, for ops: counters grow as predictions are computed."""
+
+    unknown_trips: int = 0
+    stale_trip_updates: int = 0
+    unmatched_stop_updates: int = 0
+    implausible_predictions: int = 0
+
+
+@dataclass
+class LiveState:
+    """Realtime merged into one timetable at one instant; read by board queries."""
+
+    timetable: Timetable
+    now: int
+    rules: RealtimeRules
+    updates: dict[TripKey, rt.TripUpdate]
+    added: dict[int, list[AddedCall]]  # stop index -> calls
+    deleted: set[TripKey]
+    occupancy: dict[str, str]  # trip_id -> OccupancyStatus name
+    alerts: tuple[Alert, ...]
+    fresh_sources: tuple[str, ...]
+    stale_sources: tuple[str, ...]
+    stats: MergeStats = field(default_factory=MergeStats)
+    _predictions: dict[TripKey, TripPrediction] = field(default_factory=dict)
+
+    @property
+    def is_live(self) -> bool:
+        """Whether any realtime source is fresh enough to show."""
+        return bool(self.fresh_sources)
+
+    def prediction(self, key: TripKey) -> TripPrediction | None:
+        """The trip instance's prediction, computed once per LiveState."""
+        cached = self._predictions.get(key)
+        if cached is not None:
+            return cached
+        update = self.updates.get(key)
+        if update is None:
+            return None
+        predicted = predict_trip(self.timetable, key, update, self.rules)
+        self.stats.implausible_predictions += predicted.implausible
+        self.stats.unmatched_stop_updates += _unmatched(self.timetable, key[0], update)
+        self._predictions[key] = predicted
+        return predicted
+
+
+def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: RealtimeRules) -> LiveState:
+    """Index the fresh snapshots' TripUpdates, vehicles and alerts against the timetable at `now`."""
+    live = LiveState(tt, now, rules, {}, {}, set(), {}, (), (), ())
+    fresh, stale, alerts = [], [], []
+    for snap in snapshots:
+        if snap.is_stale(now, rules):
+            stale.append(snap.source)
+            continue
+        fresh.append(snap.source)
+        for entity in snap.message.entity:
+            if entity.is_deleted:
+                continue
+            if entity.HasField("trip_update"):
+                _index_trip_update(live, entity.trip_update)
+            if entity.HasField("vehicle"):
+                _index_vehicle(live, entity.vehicle)
+            if entity.HasField("alert"):
+                alerts.append(alert_from_entity(entity, snap.source))
+    live.alerts = tuple(alerts)
+    live.fresh_sources, live.stale_sources = tuple(fresh), tuple(stale)
+    return live
+
+
+def _index_vehicle(live: LiveState, vehicle: rt.VehiclePosition) -> None:
+    if vehicle.timestamp and live.now - vehicle.timestamp > live.rules.stale_after:
+        return
+    if vehicle.HasField("occupancy_status") and vehicle.trip.trip_id:
+        live.occupancy[vehicle.trip.trip_id] = OCCUPANCY.Name(vehicle.occupancy_status)
+
+
+def _index_trip_update(live: LiveState, update: rt.TripUpdate) -> None:
+    tt, now = live.timetable, live.now
+    if update.timestamp and now - update.timestamp > live.rules.stale_after:
+        live.stats.stale_trip_updates += 1
+        return
+    desc = update.trip
+    relation = desc.schedule_relationship
+    if relation in (_TRIP.ADDED, _TRIP.NEW) or (relation == _TRIP.REPLACEMENT and desc.trip_id not in tt.trip_index):
+        _index_added(live, update)
+        return
+    if relation == _TRIP.DUPLICATED:
+        _index_duplicated(live, update)
+        return
+    trip = tt.trip_index.get(desc.trip_id, -1)
+    if trip < 0:
+        live.stats.unknown_trips += 1
+        return
+    key = trip_key(tt, trip, desc, now)
+    if key is None:
+        live.stats.unknown_trips += 1
+        return
+    if relation == _TRIP.DELETED:
+        live.deleted.add(key)
+    live.updates[key] = update
+
+
+def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int) -> TripKey | None:
+    """The trip instance a descriptor means: its start_date, else the running day nearest to now.
+
+    Frequency trips are told apart by start_time; None when no running instance fits.
+    """
+    start = -1
+    hits = np.flatnonzero(tt.freq_trip == trip) if len(tt.freq_trip) else ()
+    if len(hits):
+        if not desc.start_time:
+            return None
+        start = _seconds(desc.start_time)
+        if start < 0:
+            return None
+    first_row = int(tt.trip_first[trip])
+    if desc.start_date:
+        try:
+            return trip, parse_service_date(desc.start_date).toordinal(), start
+        except ValueError:
+            return None
+    begin = start if start >= 0 else int(tt.st_dep[first_row])
+    span = int(tt.st_dep[tt.trip_first[trip + 1] - 1] - tt.st_dep[first_row])
+    today = local_date(now, tt.timezone)
+    best: tuple[int, int] | None = None
+    for offset in (-2, -1, 0, 1):
+        day = today + dt.timedelta(days=offset)
+        if not tt.calendar.active(day)[tt.trip_service[trip]]:
+            continue
+        t0 = service_day_origin(day, tt.timezone) + begin
+        distance = 0 if t0 <= now <= t0 + span else min(abs(now - t0), abs(now - t0 - span))
+        if best is None or distance < best[0]:
+            best = (distance, day.toordinal())
+    return (trip, best[1], start) if best else None
+
+
+def _seconds(text: str) -> int:
+    """A descriptor's start_time in seconds, -1 when malformed (the update is then not used)."""
+    try:
+        return parse_gtfs_time(text)
+    except ValueError:
+        return -1
+
+
+def _instance_base(tt: Timetable, key: TripKey) -> int:
+    """Unix seconds that the trip's stop_times offsets count from for this instance."""
+    trip, day, start = key
+    origin = service_day_origin(dt.date.fromordinal(day), tt.timezone)
+    if start >= 0:
+        return origin + start - int(tt.st_dep[tt.trip_first[trip]])
+    return origin
+
+
+def _match_rows(tt: Timetable, trip: int, update: rt.TripUpdate) -> list[tuple[int, _STU]]:
+    """(row offset within the trip, update) pairs in trip order.
+
+    By stop_sequence when its stop agrees with stop_id; else by stop_id (or its station), the
+    first visit after the previous match. Feeds in the wild send contradicting pairs.
+    """
+    a, b = int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])
+    seqs = tt.st_seq[a:b]
+    stops = tt.st_stop[a:b]
+    matched: dict[int, _STU] = {}
+    cursor = 0
+    for stu in update.stop_time_update:
+        stop = tt.stop_index.get(stu.stop_id, -1) if stu.stop_id else -1
+        i = -1
+        if stu.HasField("stop_sequence"):
+            j = int(np.searchsorted(seqs, stu.stop_sequence))
+            if j < len(seqs) and seqs[j] == stu.stop_sequence and (stop < 0 or _same_place(tt, int(stops[j]), stop)):
+                i = j
+        if i < 0 and stop >= 0:
+            places = np.flatnonzero([_same_place(tt, int(s), stop) for s in stops])
+            later = places[places >= cursor]
+            if len(later) or len(places):
+                i = int(later[0] if len(later) else places[0])
+        if i >= 0:
+            matched[i] = stu
+            cursor = i + 1
+    return sorted(matched.items(), key=lambda item: item[0])
+
+
+def _same_place(tt: Timetable, row_stop: int, stop: int) -> bool:
+    """Whether an update's stop means the scheduled one: the same stop or its parent station."""
+    return row_stop == stop or tt.stops[row_stop].parent == stop
+
+
+def _unmatched(tt: Timetable, trip: int, update: rt.TripUpdate) -> int:
+    return len(update.stop_time_update) - len(_match_rows(tt, trip, update))
+
+
+def _event_delay(event: rt.TripUpdate.StopTimeEvent, scheduled: int) -> int | None:
+    """Delay of one StopTimeEvent: an absolute time wins over the delay field."""
+    if event.HasField("time") and event.time:
+        return int(event.time) - scheduled
+    if event.HasField("delay"):
+        return int(event.delay)
+    return None
+
+
+def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: RealtimeRules) -> TripPrediction:
+    """Expected departures for every stop of one trip instance from its TripUpdate."""
+    trip = key[0]
+    a, b = int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])
+    base = _instance_base(tt, key)
+    sched_dep = tt.st_dep[a:b].astype(np.int64) + base
+    sched_arr = tt.st_arr[a:b].astype(np.int64) + base
+    n = b - a
+    expected = np.full(n, -1, dtype=np.int64)
+    skipped = np.zeros(n, dtype=bool)
+    assigned = np.full(n, -1, dtype=np.int32)
+    relation = update.trip.schedule_relationship
+    if relation in (_TRIP.CANCELED, _TRIP.DELETED):
+        return TripPrediction(expected, skipped, assigned, True, 0)
+    delay: int | None = int(update.delay) if update.HasField("delay") else None
+    position = 0
+    for i, stu in _match_rows(tt, trip, update):
+        if delay is not None and i > position:
+            expected[position:i] = sched_dep[position:i] + delay
+        position = i + 1
+        if stu.HasField("stop_time_properties") and stu.stop_time_properties.assigned_stop_id:
+            assigned[i] = tt.stop_index.get(stu.stop_time_properties.assigned_stop_id, -1)
+        if stu.schedule_relationship == _STU.NO_DATA:
+            delay = None
+            continue
+        if stu.schedule_relationship == _STU.SKIPPED:
+            skipped[i] = True  # the delay before a skipped stop propagates over it
+            continue
+        arrival = _event_delay(stu.arrival, int(sched_arr[i])) if stu.HasField("arrival") else None
+        departure = _event_delay(stu.departure, int(sched_dep[i])) if stu.HasField("departure") else None
+        if departure is not None:
+            expected[i] = sched_dep[i] + departure
+            delay = departure
+        elif arrival is not None:
+            expected[i] = sched_dep[i] + arrival  # the arrival's delay carries to the departure
+            delay = arrival
+        elif delay is not None:
+            expected[i] = sched_dep[i] + delay
+    if delay is not None and position < n:
+        expected[position:] = sched_dep[position:] + delay
+    implausible = (expected >= 0) & (np.abs(expected - sched_dep) > rules.max_deviation)
+    count = int(implausible[:-1].sum())  # the last stop has no departure to show
+    expected[implausible] = -1
+    return TripPrediction(expected, skipped, assigned, False, count)
+
+
+def _index_added(live: LiveState, update: rt.TripUpdate) -> None:
+    """A trip that is not in the timetable: its calls come from the update itself."""
+    tt = live.timetable
+    desc = update.trip
+    props = update.trip_properties if update.HasField("trip_properties") else None
+    trip_id = (props.trip_id if props is not None and props.trip_id else "") or desc.trip_id
+    route = tt.route_index.get(desc.route_id, -1) if desc.route_id else -1
+    stus = [s for s in update.stop_time_update if s.stop_id in tt.stop_index]
+    if not stus:
+        live.stats.unknown_trips += 1
+        return
+    headsign = props.trip_headsign if props is not None and props.trip_headsign else ""
+    if not headsign:
+        last = tt.stops[tt.stop_index[stus[-1].stop_id]]
+        headsign = tt.stops[last.parent].name if last.parent >= 0 else last.name
+    direction = desc.direction_id if desc.HasField("direction_id") else None
+    for n, stu in enumerate(stus[:-1]):  # no departure at the last stop
+        event = stu.departure if stu.HasField("departure") and stu.departure.time else stu.arrival
+        if not event.time:
+            continue
+        when = int(event.time)
+        stop = tt.stop_index[stu.stop_id]
+        service_date = desc.start_date or local_date(when, tt.timezone).strftime("%Y%m%d")
+        call = AddedCall(
+            trip_id, service_date, route, desc.route_id, headsign, direction, stop,
+            int(stu.stop_sequence) if stu.HasField("stop_sequence") else n,
+            when, stu.schedule_relationship == _STU.SKIPPED,
+        )
+        live.added.setdefault(stop, []).append(call)
+
+
+def _index_duplicated(live: LiveState, update: rt.TripUpdate) -> None:
+    """A copy of a timetabled trip at another start date/time (trip_properties say which)."""
+    tt = live.timetable
+    desc = update.trip
+    props = update.trip_properties
+    trip = tt.trip_index.get(desc.trip_id, -1)
+    if trip < 0 or not props.start_date or not props.start_time:
+        live.stats.unknown_trips += 1
+        return
+    start = _seconds(props.start_time)
+    try:
+        day = parse_service_date(props.start_date)
+    except ValueError:
+        start = -1
+    if start < 0:
+        live.stats.unknown_trips += 1
+        return
+    key = (trip, day.toordinal(), start)
+    shifted = _instance_base(tt, key)  # counts offsets from the new start, like a frequency instance
+    predicted = predict_trip(tt, key, update, live.rules)
+    a, b = int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])
+    route = int(tt.trip_route[trip])
+    direction = int(tt.trip_direction[trip])
+    for i in range(b - a - 1):
+        row = a + i
+        if tt.st_pickup[row] == 1:
+            continue
+        when = int(predicted.expected[i]) if predicted.expected[i] >= 0 else shifted + int(tt.st_dep[row])
+        call = AddedCall(
+            props.trip_id or f"{desc.trip_id}@{props.start_date}T{props.start_time}", props.start_date, route,
+            tt.routes[route].route_id, destination(tt, trip, row), direction if direction >= 0 else None,
+            int(tt.st_stop[row]), int(tt.st_seq[row]), when, bool(predicted.skipped[i]),
+        )
+        live.added.setdefault(call.stop, []).append(call)

@@ -1,0 +1,66 @@
+"""GTFS-Realtime payloads: parsing into snapshots, with errors that name the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+from google.transit import gtfs_realtime_pb2 as rt
+
+from .errors import FeedError, Location
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeRules:
+    """How much to trust realtime data; the defaults are what a rider-facing board needs."""
+
+    stale_after: int = 180  # seconds: older feed headers and TripUpdate timestamps are not live
+    max_deviation: int = 3 * 3600  # predictions further from the timetable are implausible
+    lookback: int = 3 * 3600  # departures scheduled longer ago never show, whatever the delay
+    early_margin: int = 30 * 60  # how far ahead to look for departures predicted early
+    on_time_window: int = 60  # |delay| within this is on time
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One successfully parsed payload of one source."""
+
+    source: str
+    message: rt.FeedMessage = field(compare=False)
+    header_timestamp: int  # 0 when the producer gave none
+    received_at: int
+    trip_updates: int
+    vehicles: int
+    alerts: int
+
+    def age(self, now: int) -> int:
+        """Seconds since the producer wrote the data (or since it was received, without a header time)."""
+        return now - (self.header_timestamp or self.received_at)
+
+    def is_stale(self, now: int, rules: RealtimeRules) -> bool:
+        """Whether this data is too old to be shown as live."""
+        return self.age(now) > rules.stale_after
+
+
+def parse_feed(payload: bytes, source: str, received_at: int) -> Snapshot:
+    """Parse a GTFS-Realtime FeedMessage; FeedError names the source and what is wrong."""
+    where = Location(source)
+    head = payload.lstrip()[:64].lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"{")):
+        kind = "JSON" if head.startswith(b"{") else "HTML/XML"
+        raise FeedError(f"got a {kind} document, not a GTFS-Realtime protobuf", where)
+    message = rt.FeedMessage()
+    try:
+        message.ParseFromString(payload)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise FeedError(f"corrupt or truncated GTFS-Realtime payload ({len(payload)} bytes): {exc}", where) from None
+    if not message.header.gtfs_realtime_version:
+        raise FeedError(f"not a GTFS-Realtime feed: no header.gtfs_realtime_version ({len(payload)} bytes)", where)
+    if message.header.incrementality == rt.FeedHeader.DIFFERENTIAL:
+        raise FeedError("DIFFERENTIAL feeds are not supported; use a FULL_DATASET feed", where)
+    trips = vehicles = alerts = 0
+    for entity in message.entity:
+        trips += entity.HasField("trip_update")
+        vehicles += entity.HasField("vehicle")
+        alerts += entity.HasField("alert")
+    return Snapshot(source, message, int(message.header.timestamp), received_at, trips, vehicles, alerts)
