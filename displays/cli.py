@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import difflib
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -14,7 +16,11 @@ from feeds.cache import default_cache_dir, open_timetable
 from feeds import demo
 from feeds.departures import Departure, timetable_departures
 from feeds.errors import FeedError
-from feeds.export import departure_json, stop_json
+from feeds.export import alert_json, departure_json, realtime_json, stop_json
+from feeds.live import LiveState, build_live
+from feeds.merge import stop_departures
+from feeds.poller import FeedHealth, RealtimeSource, fetch_all
+from feeds.realtime import RealtimeRules
 from feeds.times import format_service_date, hhmm, iso, local_date, parse_instant
 from feeds.timetable import Stop, Timetable
 
@@ -56,6 +62,8 @@ def _build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--horizon", type=_positive, default=90, metavar="MINUTES")
     dep.add_argument("--limit", type=_positive, default=20, metavar="N")
     dep.add_argument("--format", choices=("table", "json"), default="table")
+    dep.add_argument("--realtime", action="append", default=[], metavar="SRC", help="GTFS-RT file or URL (repeatable)")
+    dep.add_argument("--language", default=None, help="language for alert texts (default: the agency's)")
     demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
     demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
     demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo feed is written")
@@ -82,25 +90,47 @@ def _check_stop(tt: Timetable, stop_id: str, feed: str) -> None:
         raise CliError(f"stop '{stop_id}' is not in {feed} (stops.txt){hint}")
 
 
+def realtime_state(tt: Timetable, sources: list[str], now: int) -> tuple[LiveState | None, list[FeedHealth]]:
+    """Fetch each realtime source once; a failing one is a warning on stderr, never an error."""
+    if not sources:
+        return None, []
+    pollers = asyncio.run(fetch_all([RealtimeSource(s) for s in sources], clock=lambda: now))
+    for poller in pollers:
+        if poller.health.last_error:
+            print(f"stopcast: warning: realtime source {poller.source.url}: {poller.health.last_error}; "
+                  "showing the timetable for it", file=sys.stderr)
+    snapshots = [p.snapshot for p in pollers if p.snapshot is not None]
+    live = build_live(tt, snapshots, now, RealtimeRules())
+    for source in live.stale_sources:
+        print(f"stopcast: warning: realtime source {source}: data older than {RealtimeRules().stale_after} s "
+              "is not shown as live", file=sys.stderr)
+    return live, [p.health for p in pollers]
+
+
 def cmd_departures(args: argparse.Namespace) -> int:
     """Print the departures at one stop."""
     tt = load(args)
     _check_stop(tt, args.stop, args.gtfs)
     at = args.at if args.at is not None else int(time.time())
-    deps = timetable_departures(tt, args.stop, at, args.horizon * 60, args.limit)
-    stop = tt.stops[tt.stop_index[args.stop]]
+    live, health = realtime_state(tt, args.realtime, at)
+    language = args.language or tt.agency_lang or "en"
+    result = stop_departures(tt, live, args.stop, at, args.horizon * 60, args.limit, language)
     if args.format == "json":
         doc = {
-            "stop": stop_json(stop),
+            "stop": stop_json(result.stop),
             "at": iso(at, tt.timezone),
-            "realtime": {"sources": [], "live": False},
-            "departures": [departure_json(d, tt.timezone) for d in deps],
-            "alerts": [],
+            "realtime": realtime_json(result, health, at, tt.timezone),
+            "departures": [departure_json(d, tt.timezone) for d in result.departures],
+            "alerts": [alert_json(a, tt.timezone) for a in result.alerts],
         }
         json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
-    print_table(tt, stop, deps, at, args.horizon)
+    print_table(tt, result.stop, list(result.departures), at, args.horizon)
+    for alert in result.alerts:
+        print(f"! {alert.header}")
+    if not result.live:
+        print("timetable only (no current realtime data)" if args.realtime else "timetable only")
     return 0
 
 
@@ -139,6 +169,8 @@ COMMANDS = {"departures": cmd_departures, "demo": cmd_demo}
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the stopcast command line; returns the exit status."""
     args = _build_parser().parse_args(argv)
+    # One-shot commands report problems themselves on stderr; the service logs (see serve).
+    logging.basicConfig(level=logging.ERROR, format="stopcast: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
     except (FeedError, CliError) as exc:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .alerts import ShownAlert
 from .departures import Departure
+from .merge import StopDepartures
+from .poller import FeedHealth
 from .timetable import Stop
 from .times import iso
 
@@ -41,3 +44,43 @@ def departure_json(dep: Departure, tz: str) -> dict[str, Any]:
 def stop_json(stop: Stop) -> dict[str, Any]:
     """The stop a board is for."""
     return {"stop_id": stop.stop_id, "stop_name": stop.name}
+
+
+def alert_json(alert: ShownAlert, tz: str) -> dict[str, Any]:
+    """One alert as shown on a board, in the chosen language."""
+    return {
+        "id": alert.alert_id,
+        "header": alert.header,
+        "description": alert.description,
+        "url": alert.url or None,
+        "language": alert.language or None,
+        "cause": alert.cause,
+        "effect": alert.effect,
+        "severity": alert.severity,
+        "active_periods": [
+            {"start": iso(start, tz) if start else None, "end": iso(end, tz) if end else None}
+            for start, end in alert.periods
+        ],
+    }
+
+
+def realtime_json(result: StopDepartures, health: list[FeedHealth], now: int, tz: str) -> dict[str, Any]:
+    """Whether the board is live, and each source's health."""
+    fresh = set(result.fresh_sources)
+    return {
+        "live": result.live,
+        "sources": [
+            {
+                "source": h.source,
+                "ok": h.last_error is None,
+                "live": h.source in fresh,
+                "header_timestamp": iso(h.header_timestamp, tz) if h.header_timestamp else None,
+                "age_seconds": h.age(now),
+                "trip_updates": h.trip_updates,
+                "vehicles": h.vehicles,
+                "alerts": h.alerts,
+                "error": h.last_error,
+            }
+            for h in health
+        ],
+    }

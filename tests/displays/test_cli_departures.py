@@ -67,3 +67,38 @@ def test_bad_at_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["departures", "--gtfs", str(feed), "--stop", "HBF", "--at", "2024-05-15T07:30:00"])
     assert "has no UTC offset" in capsys.readouterr().err
+
+
+def test_corrupt_realtime_is_a_warning_and_the_timetable_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    feed = write_feed(tmp_path / "f")
+    corrupt = tmp_path / "tripupdates.pb"
+    corrupt.write_bytes(b"\x0a\x05\x0a\x03\x32\x2e")  # truncated header
+    status, out, err = run(capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", "2024-05-15T07:30:00+02:00",
+                           "--realtime", str(corrupt))
+    assert status == 0
+    assert err.startswith(f"stopcast: warning: realtime source {corrupt}: corrupt or truncated GTFS-Realtime payload")
+    assert "08:00  50" in out
+    assert out.rstrip().endswith("timetable only (no current realtime data)")
+
+
+def test_json_with_realtime_carries_health_predictions_and_alerts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rtkit import alert, feed as rt_feed, stu, trip_update
+
+    at = 1715751000  # 2024-05-15T07:30:00+02:00
+    gtfs = write_feed(tmp_path / "f")
+    pb = tmp_path / "rt.pb"
+    pb.write_bytes(rt_feed(
+        trip_update("T1", stu(seq=1, dep_delay=240), start_date="20240515"),
+        alert("works", [{"route_id": "50"}], {"de": "Gleisbauarbeiten", "en": "Track works"}),
+        timestamp=at - 30,
+    ))
+    _, out, _ = run(capsys, "departures", "--gtfs", str(gtfs), "--stop", "HBF", "--at", str(at), "--format", "json",
+                    "--realtime", str(pb))
+    doc = json.loads(out)
+    assert doc["realtime"]["live"] is True
+    (source,) = doc["realtime"]["sources"]
+    assert (source["ok"], source["age_seconds"], source["trip_updates"], source["alerts"]) == (True, 30, 1, 1)
+    first = doc["departures"][0]
+    assert (first["trip_id"], first["expected_departure"], first["delay_seconds"], first["status"], first["realtime"]) == (
+        "T1", "2024-05-15T08:04:00+02:00", 240, "delayed", True)
+    assert [(a["id"], a["header"], a["language"]) for a in doc["alerts"]] == [("works", "Gleisbauarbeiten", "de")]
