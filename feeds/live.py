@@ -24,6 +24,7 @@ TripKey = tuple[int, int, int]  # (trip index, service day ordinal, frequency st
 
 _TRIP = rt.TripDescriptor
 _STU = rt.TripUpdate.StopTimeUpdate
+_PROPS = _STU.StopTimeProperties
 OCCUPANCY = rt.VehiclePosition.OccupancyStatus
 
 
@@ -36,6 +37,14 @@ class TripPrediction:
     assigned_stop: np.ndarray  # stop index the departure moved to, -1 if unchanged
     cancelled: bool
     implausible: int
+    no_pickup: frozenset[int] = frozenset()  # rows where stop_time_properties.pickup_type is NONE
+    headsigns: tuple[tuple[int, str], ...] = ()  # (row, headsign) overrides; row -1: the whole trip
+    occupancy: tuple[tuple[int, str], ...] = ()  # (row, departure_occupancy_status)
+
+    def headsign(self, i: int) -> str | None:
+        """The headsign realtime gives for row offset `i` (stop, else trip), or None."""
+        found = dict(self.headsigns)
+        return found.get(i, found.get(-1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,12 +280,25 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
         return TripPrediction(expected, skipped, assigned, True, 0)
     delay: int | None = int(update.delay) if update.HasField("delay") else None
     position = 0
+    no_pickup: set[int] = set()
+    headsigns: list[tuple[int, str]] = []
+    occupancy: list[tuple[int, str]] = []
+    if update.HasField("trip_properties") and update.trip_properties.trip_headsign:
+        headsigns.append((-1, update.trip_properties.trip_headsign))
     for i, stu in _match_rows(tt, trip, update):
         if delay is not None and i > position:
             expected[position:i] = sched_dep[position:i] + delay
         position = i + 1
-        if stu.HasField("stop_time_properties") and stu.stop_time_properties.assigned_stop_id:
-            assigned[i] = tt.stop_index.get(stu.stop_time_properties.assigned_stop_id, -1)
+        if stu.HasField("stop_time_properties"):
+            props = stu.stop_time_properties
+            if props.assigned_stop_id:
+                assigned[i] = tt.stop_index.get(props.assigned_stop_id, -1)
+            if props.stop_headsign:
+                headsigns.append((i, props.stop_headsign))
+            if props.HasField("pickup_type") and props.pickup_type == _PROPS.NONE:
+                no_pickup.add(i)
+        if stu.HasField("departure_occupancy_status"):
+            occupancy.append((i, OCCUPANCY.Name(stu.departure_occupancy_status)))
         if stu.schedule_relationship == _STU.NO_DATA:
             delay = None
             continue
@@ -298,7 +320,9 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     implausible = (expected >= 0) & (np.abs(expected - sched_dep) > rules.max_deviation)
     count = int(implausible[:-1].sum())  # the last stop has no departure to show
     expected[implausible] = -1
-    return TripPrediction(expected, skipped, assigned, False, count)
+    return TripPrediction(
+        expected, skipped, assigned, False, count, frozenset(no_pickup), tuple(headsigns), tuple(occupancy)
+    )
 
 
 def _index_added(live: LiveState, update: rt.TripUpdate) -> None:

@@ -76,6 +76,8 @@ def stop_departures(
         if key in live.deleted:
             continue
         fields = _realtime_fields(tt, live, key, row, when)
+        if fields is HIDDEN:
+            continue
         if fields is None:
             if now <= when <= end:
                 chosen.append((when, row, (row, when, day, start, {})))
@@ -87,7 +89,7 @@ def stop_departures(
     deps = []
     for _, row, (_, when, day, start, fields) in chosen[:limit]:
         occupancy = live.occupancy.get(tt.trip_ids[int(tt.st_trip[row])])
-        if occupancy is not None:
+        if occupancy is not None and "occupancy" not in fields:
             fields = {**fields, "occupancy": occupancy}
         deps.append(make_departure(tt, row, when, day, start, **fields))
     added = [_added_departure(tt, call) for s in stops for call in live.added.get(s, ()) if now <= call.time <= end]
@@ -96,13 +98,24 @@ def stop_departures(
     return _result(tt, live, stop, stops, now, deps, language)
 
 
+HIDDEN: dict[str, object] = {}  # a call realtime takes off the board (no boarding there any more)
+
+
 def _realtime_fields(tt: Timetable, live: LiveState, key: tuple[int, int, int], row: int, scheduled: int) -> dict | None:
-    """The realtime fields of one scheduled call, or None when its trip has no prediction for it."""
+    """The realtime fields of one scheduled call; None when its trip has no prediction for it."""
     prediction = live.prediction(key)
     if prediction is None:
         return None
     i = row - int(tt.trip_first[key[0]])
+    if i in prediction.no_pickup:
+        return HIDDEN
     fields: dict[str, object] = {"realtime": True}
+    headsign = prediction.headsign(i)
+    if headsign:
+        fields["headsign"] = headsign
+    occupancy = dict(prediction.occupancy).get(i)
+    if occupancy:
+        fields["occupancy"] = occupancy
     moved = int(prediction.assigned_stop[i])
     if moved >= 0:
         fields["stop_id"] = tt.stops[moved].stop_id

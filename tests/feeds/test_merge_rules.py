@@ -247,3 +247,24 @@ def test_contradicting_stop_sequence_and_stop_id_trust_the_stop_and_order_by_tri
 def test_update_naming_the_parent_station_matches_its_platform(tt: Timetable) -> None:
     update = trip_update("L1", stu(stop_id="P", dep_delay=3 * MIN), start_date="20240515")
     assert rows(board(tt, "P", T, update))[0] == ("L1", 10, 13, "delayed")
+
+
+def test_stop_time_properties_headsign_and_no_pickup(tt: Timetable) -> None:
+    redirected = stu(seq=3, dep_delay=0)
+    redirected.stop_time_properties.stop_headsign = "Gonsenheim (Umleitung)"
+    closed = stu(seq=4, dep_delay=0)
+    closed.stop_time_properties.pickup_type = STU.StopTimeProperties.NONE
+    update = trip_update("L1", redirected, closed, start_date="20240515")
+    assert board(tt, "S3", T, update).departures[0].headsign == "Gonsenheim (Umleitung)"
+    assert "L1" not in [d.trip_id for d in board(tt, "S4", T, update).departures]
+    renamed = trip_update("L1", start_date="20240515", headsign="Finthen Sonderziel", delay=0)
+    assert board(tt, "S3", T, renamed).departures[0].headsign == "Finthen Sonderziel"
+
+
+def test_departure_occupancy_beats_vehicle_occupancy(tt: Timetable) -> None:
+    busy = stu(seq=3, dep_delay=0)
+    busy.departure_occupancy_status = rt.VehiclePosition.STANDING_ROOM_ONLY
+    update = trip_update("L1", busy, start_date="20240515")
+    empty_bus = vehicle("L1", rt.VehiclePosition.EMPTY, timestamp=T)
+    assert board(tt, "S3", T, update, empty_bus).departures[0].occupancy == "STANDING_ROOM_ONLY"
+    assert board(tt, "S4", T, update, empty_bus).departures[0].occupancy == "EMPTY"
