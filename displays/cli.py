@@ -21,6 +21,12 @@ from feeds.live import LiveState, build_live
 from feeds.merge import stop_departures
 from feeds.poller import FeedHealth, RealtimeSource, fetch_all
 from feeds.realtime import RealtimeRules
+from layouts.board import Board, DisplaySettings
+from layouts.html import embedded_fonts, render_html
+from layouts.image import encode_png, render_image
+from layouts.spec import LayoutError, LayoutSpec, builtin_names, builtin_text, load_layout
+
+from .boards import compose_board
 from feeds.times import format_service_date, hhmm, iso, local_date, parse_instant
 from feeds.timetable import Stop, Timetable
 
@@ -64,6 +70,17 @@ def _build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--format", choices=("table", "json"), default="table")
     dep.add_argument("--realtime", action="append", default=[], metavar="SRC", help="GTFS-RT file or URL (repeatable)")
     dep.add_argument("--language", default=None, help="language for alert texts (default: the agency's)")
+    lay = commands.add_parser("layouts", help="list the built-in layouts or print one")
+    lay.add_argument("--format", choices=("table", "json"), default="table")
+    lay.add_argument("--show", metavar="NAME", help="print a layout as an editable TOML file")
+    ren = commands.add_parser("render", help="render a stop's board to PNG or HTML")
+    _add_feed_options(ren)
+    ren.add_argument("--stop", required=True, metavar="STOP_ID")
+    ren.add_argument("--layout", required=True, metavar="NAME|FILE")
+    ren.add_argument("--at", type=_instant, default=None, metavar="WHEN")
+    ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
+    ren.add_argument("--language", default=None, choices=("de", "en"))
+    ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
     demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
     demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
     demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo feed is written")
@@ -163,7 +180,71 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"departures": cmd_departures, "demo": cmd_demo}
+def cmd_layouts(args: argparse.Namespace) -> int:
+    """List the built-in layouts, or print one as an editable file."""
+    if args.show:
+        spec = load_layout(args.show)  # validates, and names the file on error
+        print(builtin_text(args.show) if spec.source.startswith("built-in") else Path(args.show).read_text(), end="")
+        return 0
+    specs = [load_layout(name) for name in builtin_names()]
+    if args.format == "json":
+        json.dump([layout_json(s) for s in specs], sys.stdout, indent=2)
+        print()
+        return 0
+    rows = [("Name", "Size", "Colour", "Rows", "Language", "Description")]
+    rows += [(s.name, f"{s.width}x{s.height}", s.color_mode, str(s.rows), s.language, s.description) for s in specs]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def layout_json(spec: LayoutSpec) -> dict[str, object]:
+    """A layout's summary for `layouts --format json`."""
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "width": spec.width,
+        "height": spec.height,
+        "color_mode": spec.color_mode,
+        "orientation": spec.orientation,
+        "rotate": spec.rotate,
+        "rows": spec.rows,
+        "columns": [c.kind for c in spec.columns],
+        "font_family": spec.font_family,
+        "language": spec.language,
+        "page_seconds": spec.page_seconds,
+        "countdown_max": spec.countdown_max,
+    }
+
+
+def write_render(board: Board, spec: LayoutSpec, output: Path) -> None:
+    """Write a board as PNG or as a self-contained HTML page, by the output's suffix."""
+    suffix = output.suffix.lower()
+    if suffix == ".png":
+        data = encode_png(render_image(board, spec))
+        output.write_bytes(data)
+    elif suffix in (".html", ".htm"):
+        output.write_text(render_html(board, spec, embedded_fonts(spec)), encoding="utf-8")
+    else:
+        raise CliError(f"--output {output}: write .png or .html")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render one stop's board in a layout to PNG or HTML."""
+    spec = load_layout(args.layout)
+    tt = load(args)
+    _check_stop(tt, args.stop, args.gtfs)
+    at = args.at if args.at is not None else int(time.time())
+    live, _ = realtime_state(tt, args.realtime, at)
+    settings = DisplaySettings(language=args.language or "")
+    board = compose_board(tt, live, args.stop, spec, settings, at, realtime_configured=bool(args.realtime))
+    write_render(board, spec, args.output)
+    print(f"wrote {args.output} ({spec.name}, {spec.width}x{spec.height} {spec.color_mode})", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"departures": cmd_departures, "demo": cmd_demo, "layouts": cmd_layouts, "render": cmd_render}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="stopcast: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (FeedError, CliError) as exc:
+    except (FeedError, CliError, LayoutError) as exc:
         print(f"stopcast: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -116,3 +116,9 @@ def timetable_departures(tt: Timetable, stop_id: str, at: int, horizon_s: int, l
     """
     calls = tt.scheduled_calls(tt.platforms(stop_id), at, at + horizon_s)
     return departures_from_calls(tt, Calls(*(a[:limit] for a in (calls.rows, calls.times, calls.days, calls.starts))))
+
+
+def next_scheduled(tt: Timetable, stop_id: str, after: int, within_s: int = 24 * 3600) -> int | None:
+    """The first scheduled departure at a stop (or station) after `after`, within a day; None if none."""
+    calls = tt.scheduled_calls(tt.platforms(stop_id), after, after + within_s)
+    return int(calls.times[0]) if len(calls) else None

@@ -87,6 +87,7 @@ class LiveState:
     alerts: tuple[Alert, ...]
     fresh_sources: tuple[str, ...]
     stale_sources: tuple[str, ...]
+    data_as_of: int | None = None  # when the newest realtime data (fresh or stale) was written
     stats: MergeStats = field(default_factory=MergeStats)
     _predictions: dict[TripKey, TripPrediction] = field(default_factory=dict)
 
@@ -114,7 +115,9 @@ def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: Re
     """Index the fresh snapshots' TripUpdates, vehicles and alerts against the timetable at `now`."""
     live = LiveState(tt, now, rules, {}, {}, set(), {}, (), (), ())
     fresh, stale, alerts = [], [], []
+    written: list[int] = []
     for snap in snapshots:
+        written.append(snap.header_timestamp or snap.received_at)
         if snap.is_stale(now, rules):
             stale.append(snap.source)
             continue
@@ -130,6 +133,7 @@ def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: Re
                 alerts.append(alert_from_entity(entity, snap.source))
     live.alerts = tuple(alerts)
     live.fresh_sources, live.stale_sources = tuple(fresh), tuple(stale)
+    live.data_as_of = max(written) if written else None
     return live
 
 

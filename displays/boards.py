@@ -1,0 +1,39 @@
+"""From feeds to a board: the one pure composition used by the CLI, the service and the tests."""
+
+from __future__ import annotations
+
+from feeds.departures import next_scheduled
+from feeds.live import LiveState
+from feeds.merge import stop_departures
+from feeds.timetable import Timetable
+from layouts.board import Board, BoardInput, DisplaySettings, build_board
+from layouts.spec import LayoutSpec
+
+MAX_ROWS_FETCHED = 40  # departures read per board before filters (routes, walk time) pick the shown ones
+
+
+def compose_board(
+    tt: Timetable | None,
+    live: LiveState | None,
+    stop_id: str,
+    spec: LayoutSpec,
+    settings: DisplaySettings,
+    now: int,
+    previous: Board | None = None,
+    realtime_configured: bool = False,
+) -> Board:
+    """The board of one display at `now` (a 'no current data' board when there is no timetable)."""
+    language = settings.language or spec.language
+    if tt is None:
+        return build_board(spec, settings, BoardInput(None, "UTC"), now, previous)
+    horizon = settings.horizon_minutes * 60
+    result = stop_departures(tt, live, stop_id, now, horizon, MAX_ROWS_FETCHED, language)
+    nxt = next_scheduled(tt, stop_id, now + horizon) if not result.departures else None
+    data = BoardInput(
+        departures=result,
+        timezone=tt.timezone,
+        next_departure=nxt,
+        data_as_of=live.data_as_of if live is not None else None,
+        realtime_configured=realtime_configured,
+    )
+    return build_board(spec, settings, data, now, previous)

@@ -1,0 +1,242 @@
+"""The board model: what one display shows at one instant, built purely from departures and now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from feeds.alerts import ShownAlert
+from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
+from feeds.merge import StopDepartures
+from feeds.times import hhmm
+
+from .contrast import readable_on
+from .fit import fit, width_of, wrap
+from .fonts import font
+from .geometry import geometry
+from .spec import LayoutSpec
+from .texts import text
+
+OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in the header
+END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One departure as the rider reads it."""
+
+    key: str  # trip, service day and stop: the same vehicle from board to board
+    line: str
+    line_color: str  # #RRGGBB
+    line_text_color: str
+    destination: str  # fitted to the destination column
+    platform: str
+    platform_changed: bool
+    time_text: str
+    minutes: int | None  # the countdown shown, None when a clock time is shown
+    struck_text: str  # the scheduled time, struck through ("" for none)
+    delay_text: str  # "+5" or ""
+    status: str
+    status_text: str  # "fällt aus", "Halt entfällt", "Zusatzfahrt" or ""
+    live: bool
+    spoken: str  # the row as a sentence, for screen readers and audio announcements
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """One display's screen content; equal boards render to equal frames."""
+
+    stop_name: str
+    clock_text: str
+    as_of_text: str
+    timetable_only: bool
+    rows: tuple[BoardRow, ...]
+    empty_reason: str  # "", "no_data", "end_of_service", "nothing_in_horizon", "no_departures"
+    empty_text: str
+    empty_detail: str
+    alert_pages: tuple[str, ...]
+    alert_page: int
+    footer_text: str  # the timetable-only notice, or "" (then the footer shows the marker legend)
+    legend: bool  # whether the footer explains the live / timetable markers
+    language: str
+    generated_at: int = field(default=0, compare=False)
+    next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
+
+
+@dataclass(frozen=True, slots=True)
+class DisplaySettings:
+    """The per-display choices that shape a board (from the display config)."""
+
+    name: str = ""  # overrides the stop's name
+    language: str = ""  # overrides the layout's language
+    walk_minutes: int = 0  # departures sooner than this are left out
+    horizon_minutes: int = 90
+    routes: tuple[str, ...] = ()  # route_ids or short names to show; empty: all
+    directions: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BoardInput:
+    """What the feeds side knows for one display: departures (None when there is no timetable)."""
+
+    departures: StopDepartures | None
+    timezone: str
+    next_departure: int | None = None  # the first departure after the horizon, for empty boards
+    data_as_of: int | None = None  # when the newest realtime data was written
+    realtime_configured: bool = False
+
+
+def build_board(
+    spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, previous: Board | None = None
+) -> Board:
+    """The board for `now`; `previous` (the last board shown) keeps countdowns from jumping back up."""
+    lang = settings.language or spec.language
+    tz = data.timezone
+    held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
+    result = data.departures
+    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows]
+    rows = tuple(_row(spec, d, now, lang, tz, held) for d in deps)
+    live = result is not None and result.live
+    empty_reason, empty_text, empty_detail = "", "", ""
+    if result is None:
+        empty_reason, empty_text, empty_detail = "no_data", text(lang, "no_data"), text(lang, "no_data_detail")
+    elif not rows:
+        empty_reason, empty_text, empty_detail = _empty(data, settings, now, lang, tz)
+    old = data.data_as_of is not None and now - data.data_as_of > OLD_DATA_AFTER
+    as_of = text(lang, "as_of", time=hhmm(data.data_as_of, tz)) if old and data.data_as_of else ""
+    timetable_only = result is not None and not live
+    pages = _alert_pages(spec, result.alerts if result else (), lang)
+    page = (now // spec.page_seconds) % len(pages) if pages else 0
+    footer = text(lang, "timetable_only") if timetable_only else ""
+    next_change = (now // 60 + 1) * 60
+    if len(pages) > 1:
+        next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
+    stop_name = settings.name or (result.stop.name if result else "")
+    return Board(
+        stop_name=stop_name,
+        clock_text=hhmm(now, tz),
+        as_of_text=as_of,
+        timetable_only=timetable_only,
+        rows=rows,
+        empty_reason=empty_reason,
+        empty_text=empty_text,
+        empty_detail=empty_detail,
+        alert_pages=pages,
+        alert_page=page,
+        footer_text=footer,
+        legend=spec.live_marker and not timetable_only,
+        language=lang,
+        generated_at=now,
+        next_change=next_change,
+    )
+
+
+def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:
+    if settings.routes and dep.route_id not in settings.routes and dep.route_short_name not in settings.routes:
+        return False
+    if settings.directions and dep.direction_id not in settings.directions:
+        return False
+    if dep.status in (CANCELLED, SKIPPED):
+        return dep.scheduled >= now  # stays until its time has passed
+    return dep.time >= now + settings.walk_minutes * 60
+
+
+def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: dict[str, int | None]) -> BoardRow:
+    key = f"{dep.trip_id}|{dep.service_date}|{dep.stop_sequence}"
+    minutes: int | None = None
+    status_text = ""
+    struck = ""
+    delay_text = ""
+    if dep.status in (CANCELLED, SKIPPED):
+        time_text = hhmm(dep.scheduled, tz)
+        status_text = text(lang, "cancelled" if dep.status == CANCELLED else "skipped")
+    else:
+        seconds = dep.time - now
+        if seconds < 60:
+            time_text, minutes = text(lang, "now"), 0
+        elif seconds // 60 <= spec.countdown_max:
+            minutes = seconds // 60
+            before = held.get(key)
+            if dep.realtime and before is not None and 0 < minutes - before <= 1:
+                minutes = before  # a one-minute jitter does not count back up
+            time_text = text(lang, "now") if minutes == 0 else text(lang, "minutes", n=minutes)
+        else:
+            time_text = hhmm(dep.time, tz)
+        if not dep.realtime and spec.approx_prefix and minutes != 0:
+            time_text = f"{text(lang, 'approx')} {time_text}"
+        if dep.status == DELAYED and dep.delay is not None:
+            if spec.delay_style == "plus":
+                delay_text = f"+{round(dep.delay / 60)}"
+            else:
+                struck = hhmm(dep.scheduled, tz)
+        if dep.status == ADDED:
+            status_text = text(lang, "added")
+    line_color = f"#{dep.route_color}"
+    line = dep.route_short_name or dep.route_long_name
+    dest_col = geometry(spec).column("destination")
+    width = dest_col[2] if dest_col else spec.width
+    return BoardRow(
+        key=key,
+        line=line,
+        line_color=line_color,
+        line_text_color=readable_on(line_color, f"#{dep.route_text_color}"),
+        destination=fit(dep.headsign, font(spec.font_family, spec.row_size, bold=False), width),
+        platform=dep.platform,
+        platform_changed=dep.platform_changed,
+        time_text=time_text,
+        minutes=minutes,
+        struck_text=struck,
+        delay_text=delay_text,
+        status=dep.status,
+        status_text=status_text,
+        live=dep.realtime,
+        spoken=_spoken(lang, line, dep, time_text, minutes, status_text),
+    )
+
+
+def _spoken(lang: str, line: str, dep: Departure, time_text: str, minutes: int | None, status_text: str) -> str:
+    """A departure as one sentence in the board's language."""
+    de = lang == "de"
+    parts = [f"{'Linie' if de else 'Line'} {line} {'nach' if de else 'to'} {dep.headsign}"]
+    if dep.platform:
+        parts.append(f"{'Steig' if de else 'stop'} {dep.platform}" + (f" ({text(lang, 'platform_changed')})" if dep.platform_changed else ""))
+    if status_text and dep.status in (CANCELLED, SKIPPED):
+        parts.append(status_text)
+    elif minutes == 0:
+        parts.append(time_text)
+    elif minutes is not None:
+        parts.append(f"{'in' if de else 'in'} {minutes} {'Minuten' if de else 'minutes'}" if minutes != 1 else f"in 1 {'Minute' if de else 'minute'}")
+    else:
+        parts.append(f"{'um' if de else 'at'} {time_text}")
+    if dep.status == DELAYED and dep.delay:
+        late = round(dep.delay / 60)
+        parts.append(f"{late} {'Minuten später' if de else 'minutes late'}")
+    if not dep.realtime:
+        parts.append("laut Fahrplan" if de else "according to the timetable")
+    return ", ".join(parts) + "."
+
+
+def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz: str) -> tuple[str, str, str]:
+    nxt = data.next_departure
+    if nxt is None:
+        return "no_departures", text(lang, "no_departures"), ""
+    detail = text(lang, "next_departure", time=hhmm(nxt, tz))
+    if nxt - now >= END_OF_SERVICE_GAP:
+        return "end_of_service", text(lang, "end_of_service"), detail
+    return "nothing_in_horizon", text(lang, "nothing_in_horizon", n=settings.horizon_minutes), detail
+
+
+def _alert_pages(spec: LayoutSpec, alerts: tuple[ShownAlert, ...], lang: str) -> tuple[str, ...]:
+    """Alert texts cut into pages of the alert area's lines; each alert starts a page."""
+    if not alerts or not spec.alert_lines:
+        return ()
+    geo = geometry(spec)
+    small = font(spec.font_family, spec.small_size)
+    counter = width_of("9/9", small) + geo.pad  # room for the page counter
+    width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
+    pages: list[str] = []
+    for alert in alerts:
+        body = alert.header if not alert.description else f"{alert.header} – {alert.description}"
+        lines = wrap(body, small, width)
+        for i in range(0, len(lines), spec.alert_lines):
+            pages.append("\n".join(lines[i : i + spec.alert_lines]))
+    return tuple(pages)

@@ -1,0 +1,258 @@
+"""The image renderer: a board and a layout to a Pillow image in the layout's colour mode."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .board import Board, BoardRow
+from .fit import fit, width_of
+from .fonts import font
+from .geometry import Box, Geometry, geometry
+from .spec import LayoutSpec
+from .texts import text
+
+BWR_PALETTE = [255, 255, 255, 0, 0, 0, 255, 0, 0]  # index 0 white, 1 black, 2 red
+GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
+
+
+class _Canvas:
+    """Drawing in the layout's colour mode; colours are given as #RRGGBB."""
+
+    def __init__(self, spec: LayoutSpec) -> None:
+        self.spec = spec
+        mode = {"mono": "1", "bwr": "P", "gray4": "L", "rgb565": "RGB", "rgb": "RGB"}[spec.color_mode]
+        self.image = Image.new(mode, (spec.width, spec.height))
+        if mode == "P":
+            self.image.putpalette(BWR_PALETTE)
+        self.draw = ImageDraw.Draw(self.image)
+        self.draw.fontmode = "L" if spec.antialias else "1"
+
+    def ink(self, color: str) -> int | tuple[int, int, int]:
+        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+        mode = self.spec.color_mode
+        if mode == "mono":
+            return 1 if (r + g + b) >= 384 else 0
+        if mode == "bwr":
+            if r > 160 and g < 100 and b < 100:
+                return 2
+            return 0 if (r + g + b) >= 384 else 1
+        if mode == "gray4":
+            return round((0.299 * r + 0.587 * g + 0.114 * b))
+        return (r, g, b)
+
+    def rect(self, box: Box, color: str, radius: int = 0) -> None:
+        shape = (box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
+        if radius and self.spec.antialias:
+            self.draw.rounded_rectangle(shape, radius=radius, fill=self.ink(color))
+        else:
+            self.draw.rectangle(shape, fill=self.ink(color))
+
+    def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm") -> None:
+        if value:
+            self.draw.text(xy, value, font=fnt, fill=self.ink(color), anchor=anchor)
+
+    def finish(self) -> Image.Image:
+        image = self.image
+        if self.spec.color_mode == "gray4":
+            levels = np.asarray(image)
+            index = np.clip((levels.astype(np.int16) + 42) // 85, 0, 3)
+            image = Image.fromarray(GRAY_LEVELS[index], "L")
+        elif self.spec.color_mode == "rgb565":
+            pixels = np.asarray(image)
+            r, g, b = pixels[..., 0] >> 3, pixels[..., 1] >> 2, pixels[..., 2] >> 3
+            image = Image.fromarray(np.stack([(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)], -1), "RGB")
+        if self.spec.rotate:
+            image = image.rotate(-self.spec.rotate, expand=True)
+        return image
+
+
+def render_image(board: Board, spec: LayoutSpec) -> Image.Image:
+    """The board drawn for the layout, in its colour mode (mono is true 1-bit, never thresholded grey)."""
+    geo = geometry(spec)
+    pal = spec.palette
+    canvas = _Canvas(spec)
+    canvas.rect(Box(0, 0, spec.width, spec.height), pal.background)
+    if geo.header:
+        _header(canvas, geo, board, geo.header)
+    if geo.titles:
+        small = font(spec.font_family, spec.small_size)
+        for col, x, w in geo.columns:
+            label = text(board.language, col.kind)
+            ax = x + w if col.align == "right" else x
+            canvas.text((ax, geo.titles.y + geo.titles.h // 2), fit(label, small, w), small, pal.muted,
+                        "rm" if col.align == "right" else "lm")
+    if board.rows:
+        for row, box in zip(board.rows, geo.rows):
+            _row(canvas, geo, row, box, board.language)
+        for box in geo.rows[1 : len(board.rows)]:
+            canvas.draw.line((geo.pad, box.y, spec.width - geo.pad, box.y), fill=canvas.ink(pal.separator), width=1)
+    else:
+        _empty(canvas, geo, board)
+    if geo.alerts and board.alert_pages:
+        _alerts(canvas, geo, board, geo.alerts)
+    if geo.footer:
+        _footer(canvas, geo, board, geo.footer)
+    return canvas.finish()
+
+
+def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
+    spec, pal = canvas.spec, canvas.spec.palette
+    small = font(spec.font_family, spec.small_size)
+    middle = box.y + box.h // 2
+    if board.footer_text:
+        canvas.rect(box, pal.accent)
+        canvas.text((geo.pad, middle), fit(board.footer_text, small, box.w - 2 * geo.pad), small, pal.accent_text)
+    elif board.legend:
+        x = geo.pad
+        for live, label in ((True, text(board.language, "live")), (False, text(board.language, "timetable"))):
+            r = _marker(canvas, x + spec.small_size // 3, middle, spec.small_size // 3, live)
+            x += 2 * r + geo.pad
+            canvas.text((x, middle), label, small, pal.text)
+            x += width_of(label, small) + 3 * geo.pad
+
+
+def _marker(canvas: _Canvas, cx: int, cy: int, r: int, live: bool) -> int:
+    """The live (filled) or timetable (hollow) marker; returns its radius."""
+    r = max(1, r)
+    shape = (cx - r, cy - r, cx + r, cy + r)
+    ink = canvas.ink(canvas.spec.palette.text)
+    if live:
+        canvas.draw.ellipse(shape, fill=ink)
+    else:
+        canvas.draw.ellipse(shape, outline=ink, width=max(1, r // 3))
+    return r
+
+
+def _header(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
+    spec, pal = canvas.spec, canvas.spec.palette
+    canvas.rect(box, pal.header_background)
+    big = font(spec.font_family, spec.header_size, bold=True)
+    small = font(spec.font_family, spec.small_size)
+    middle = box.y + box.h // 2
+    clock_w = width_of(board.clock_text, big)
+    canvas.text((box.w - geo.pad, middle), board.clock_text, big, pal.header_text, "rm")
+    right = clock_w + 2 * geo.pad
+    if board.as_of_text:
+        as_of_w = width_of(board.as_of_text, small)
+        canvas.text((box.w - right - geo.pad, middle), board.as_of_text, small, pal.header_text, "rm")
+        right += as_of_w + geo.pad
+    name = fit(board.stop_name, big, box.w - right - 2 * geo.pad)
+    canvas.text((geo.pad, middle), name, big, pal.header_text)
+
+
+def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) -> None:
+    spec, pal = canvas.spec, canvas.spec.palette
+    regular = font(spec.font_family, spec.row_size)
+    bold = font(spec.font_family, spec.row_size, bold=True)
+    small = font(spec.font_family, spec.small_size)
+    middle = box.y + box.h // 2
+    inactive = row.status in ("cancelled", "skipped")
+    marks = pal.highlight != pal.background
+    if marks and (inactive or row.status == "delayed" or row.platform_changed):
+        canvas.rect(Box(0, box.y + geo.pad // 2, max(2, geo.pad - 1), box.h - geo.pad), pal.highlight)
+    for col, x, w in geo.columns:
+        right = x + w
+        if col.kind == "marker" and spec.live_marker:
+            _marker(canvas, x + w // 2, middle, min(w // 2 - 1, spec.row_size // 4), row.live)
+        elif col.kind == "line":
+            _badge(canvas, row, Box(x, box.y + geo.pad // 2, w, box.h - geo.pad), bold)
+        elif col.kind == "destination":
+            canvas.text((x, middle), row.destination, regular, pal.text)
+            if inactive:
+                _strike(canvas, x, x + width_of(row.destination, regular), middle, pal.highlight if marks else pal.text)
+        elif col.kind == "platform" and row.platform:
+            label = fit(row.platform, bold, w)
+            if row.platform_changed:
+                pw = width_of(label, bold) + 2 * geo.pad
+                canvas.rect(Box(x, box.y + geo.pad // 2, min(w, pw), box.h - geo.pad), pal.accent, radius=geo.pad)
+                canvas.text((x + geo.pad, middle), label, bold, pal.accent_text)
+            else:
+                canvas.text((x, middle), label, bold, pal.text)
+        elif col.kind == "time":
+            if inactive:
+                status_font = bold if width_of(row.status_text, bold) <= w else font(spec.font_family, spec.small_size, bold=True)
+                canvas.text((right, middle), fit(row.status_text, status_font, w), status_font, pal.accent, "rm")
+            else:
+                delayed = row.status == "delayed"
+                shown = fit(row.time_text, bold, w)
+                canvas.text((right, middle), shown, bold, pal.accent if delayed else pal.text, "rm")
+                if delayed and marks:
+                    y = middle + spec.row_size // 2 + 1
+                    canvas.draw.line((right - width_of(shown, bold), y, right, y), fill=canvas.ink(pal.highlight),
+                                     width=max(2, spec.row_size // 12))
+        elif col.kind == "delay" and not inactive:
+            shown = fit(row.struck_text or row.delay_text, small, w)
+            anchor_x = right if col.align == "right" else x
+            anchor = "rm" if col.align == "right" else "lm"
+            canvas.text((anchor_x, middle), shown, small, pal.text if row.struck_text else pal.accent, anchor)
+            if row.struck_text:
+                sw = width_of(shown, small)
+                start = anchor_x - sw if anchor == "rm" else anchor_x
+                _strike(canvas, start, start + sw, middle, pal.text)
+
+
+def _badge(canvas: _Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont) -> None:
+    spec = canvas.spec
+    label = fit(row.line, fnt, box.w - 4)
+    if spec.font_family == "terminus":  # LED matrix: lit text, no box
+        canvas.text((box.x, box.y + box.h // 2), label, fnt, spec.palette.text)
+        return
+    if spec.color_mode in ("rgb", "rgb565"):
+        fill, ink = row.line_color, row.line_text_color
+    else:
+        fill, ink = spec.palette.text, spec.palette.background
+    canvas.rect(box, fill, radius=max(2, box.h // 6))
+    canvas.text((box.x + box.w // 2, box.y + box.h // 2), label, fnt, ink, "mm")
+
+
+def _strike(canvas: _Canvas, x0: int, x1: int, y: int, color: str) -> None:
+    width = max(1, canvas.spec.row_size // 14)
+    canvas.draw.line((x0, y, x1, y), fill=canvas.ink(color), width=width)
+
+
+def _empty(canvas: _Canvas, geo: Geometry, board: Board) -> None:
+    spec, pal = canvas.spec, canvas.spec.palette
+    top = geo.rows[0].y
+    bottom = geo.rows[-1].y + geo.rows[-1].h
+    bold = font(spec.font_family, spec.row_size, bold=True)
+    small = font(spec.font_family, spec.small_size)
+    middle = (top + bottom) // 2
+    width = spec.width - 2 * geo.pad
+    if board.empty_detail:
+        canvas.text((spec.width // 2, middle - geo.small_line // 2), fit(board.empty_text, bold, width), bold, pal.text, "mm")
+        canvas.text((spec.width // 2, middle + spec.row_size // 2 + geo.pad), fit(board.empty_detail, small, width), small, pal.text, "mm")
+    else:
+        canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm")
+
+
+def _alerts(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
+    spec, pal = canvas.spec, canvas.spec.palette
+    canvas.rect(box, pal.alert_background)
+    if pal.highlight not in (pal.background, pal.alert_background):
+        canvas.rect(Box(0, box.y, max(2, geo.pad // 2), box.h), pal.highlight)
+    small = font(spec.font_family, spec.small_size)
+    bold = font(spec.font_family, spec.small_size, bold=True)
+    icon = spec.small_size
+    x = geo.pad
+    canvas.text((x + icon // 2, box.y + box.h // 2), "!", bold, pal.alert_text, "mm")
+    if spec.font_family != "terminus":
+        r = icon // 2
+        cx, cy = x + r, box.y + box.h // 2
+        canvas.draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=canvas.ink(pal.alert_text), width=max(1, r // 5))
+    lines = board.alert_pages[board.alert_page].split("\n")
+    counter = f"{board.alert_page + 1}/{len(board.alert_pages)}" if len(board.alert_pages) > 1 else ""
+    top = box.y + (box.h - len(lines) * geo.small_line) // 2
+    for i, line in enumerate(lines):
+        canvas.text((x + icon + geo.pad, top + i * geo.small_line + geo.small_line // 2), line, small, pal.alert_text)
+    if counter:
+        canvas.text((box.w - geo.pad, box.y + geo.small_line // 2 + 1), counter, small, pal.alert_text, "rm")
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """PNG bytes of an image (1-bit stays 1-bit, the palette stays a palette)."""
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=6)
+    return out.getvalue()

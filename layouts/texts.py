@@ -1,0 +1,79 @@
+"""What a board says, in German and English."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "now": "sofort",
+        "minutes": "{n} min",
+        "cancelled": "fällt aus",
+        "skipped": "Halt entfällt",
+        "added": "Zusatzfahrt",
+        "platform_changed": "Steigwechsel",
+        "approx": "ca.",
+        "as_of": "Stand {time}",
+        "timetable_only": "Nur Fahrplandaten – keine Echtzeit",
+        "live": "Echtzeit",
+        "timetable": "Fahrplan",
+        "no_data": "Keine aktuellen Daten",
+        "no_data_detail": "Abfahrtszeiten derzeit nicht verfügbar",
+        "end_of_service": "Betriebsschluss",
+        "next_departure": "nächste Abfahrt {time}",
+        "no_departures": "Keine Abfahrten",
+        "nothing_in_horizon": "Keine Abfahrten in den nächsten {n} min",
+        "line": "Linie",
+        "destination": "Ziel",
+        "platform": "Steig",
+        "time": "Abfahrt",
+        "delay": "",
+        "marker": "",
+        "alert": "Hinweis",
+    },
+    "en": {
+        "now": "now",
+        "minutes": "{n} min",
+        "cancelled": "cancelled",
+        "skipped": "stop skipped",
+        "added": "extra service",
+        "platform_changed": "platform change",
+        "approx": "approx.",
+        "as_of": "as of {time}",
+        "timetable_only": "Timetable only – no live data",
+        "live": "live",
+        "timetable": "timetable",
+        "no_data": "No current data",
+        "no_data_detail": "Departure times are not available right now",
+        "end_of_service": "End of service",
+        "next_departure": "next departure {time}",
+        "no_departures": "No departures",
+        "nothing_in_horizon": "No departures in the next {n} min",
+        "line": "Line",
+        "destination": "Destination",
+        "platform": "Stop",
+        "time": "Departs",
+        "delay": "",
+        "marker": "",
+        "alert": "Notice",
+    },
+}
+
+# Shortenings tried, in order, before a destination is cut with an ellipsis.
+ABBREVIATIONS: tuple[tuple[str, str], ...] = (
+    ("Hauptbahnhof", "Hbf"),
+    ("Bahnhof", "Bf"),
+    ("straße", "str."),
+    ("Straße", "Str."),
+    ("strasse", "str."),
+    ("Strasse", "Str."),
+    ("platz", "pl."),
+    ("Platz", "Pl."),
+    (" Street", " St"),
+    (" Avenue", " Av"),
+    (" Station", " Stn"),
+)
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """The board text `key` in `language` (German when unknown), with values filled in."""
+    table = TEXTS.get(language, TEXTS["de"])
+    return table[key].format(**values)
