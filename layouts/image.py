@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -51,8 +52,11 @@ class _Canvas:
             self.draw.rectangle(shape, fill=self.ink(color))
 
     def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm") -> None:
-        if value:
-            self.draw.text(xy, value, font=fnt, fill=self.ink(color), anchor=anchor)
+        if not value:
+            return
+        mask, (dx, dy) = _text_mask(fnt, value, anchor, self.draw.fontmode)
+        if mask is not None:
+            self.image.paste(self.ink(color), (xy[0] + dx, xy[1] + dy), mask)
 
     def finish(self) -> Image.Image:
         image = self.image
@@ -67,6 +71,25 @@ class _Canvas:
         if self.spec.rotate:
             image = image.rotate(-self.spec.rotate, expand=True)
         return image
+
+
+@lru_cache(maxsize=8192)
+def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str) -> tuple[Image.Image | None, tuple[int, int]]:
+    """The rasterised text as a paste mask and its offset from the anchor point.
+
+    Boards repeat the same strings (lines, destinations, 'min') across displays and minutes;
+    rasterising each once keeps rendering a board in the low milliseconds.
+    """
+    left, top, right, bottom = fnt.getbbox(value, anchor=anchor)
+    if right <= left or bottom <= top:
+        return None, (0, 0)
+    mask = Image.new("L", (right - left, bottom - top), 0)
+    draw = ImageDraw.Draw(mask)
+    draw.fontmode = fontmode
+    draw.text((-left, -top), value, font=fnt, fill=255, anchor=anchor)
+    if fontmode == "1":
+        mask = mask.convert("1", dither=Image.Dither.NONE)
+    return mask, (left, top)
 
 
 def render_image(board: Board, spec: LayoutSpec) -> Image.Image:

@@ -82,9 +82,7 @@ class LayoutSpec:
     row_size: int = 36
     small_size: int = 22
     rows: int = 6
-    columns: tuple[Column, ...] = (
-        Column("marker", 24), Column("line", 90), Column("destination"), Column("platform", 70), Column("time", 150, "right"),
-    )
+    columns: tuple[Column, ...] = ()  # parse_layout fills in DEFAULT_COLUMNS
     header: bool = True
     header_height: int = 72
     column_titles: bool = False
@@ -107,6 +105,9 @@ class LayoutSpec:
         return self.color_mode in ("gray4", "rgb565", "rgb") and self.font_family != "terminus"
 
 
+DEFAULT_COLUMNS = (
+    Column("marker", 24), Column("line", 90), Column("destination"), Column("platform", 70), Column("time", 150, "right"),
+)
 BUILTIN = resources.files("layouts") / "builtin"
 
 
@@ -235,7 +236,7 @@ class _Validator:
 
 def _columns(source: str, raw: Any) -> tuple[Column, ...]:
     if raw is None:
-        return LayoutSpec.columns
+        return DEFAULT_COLUMNS
     if not isinstance(raw, list) or not raw:
         raise LayoutError(source, "columns", "must be a non-empty list of tables")
     out = []

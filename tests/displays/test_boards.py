@@ -1,0 +1,41 @@
+"""Timetable + realtime to board: what riders see when the live feed freezes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from feedkit import write_feed
+from rtkit import feed, stu, trip_update
+
+from displays.boards import compose_board
+from feeds.live import build_live
+from feeds.loader import load_timetable
+from feeds.realtime import RealtimeRules, parse_feed
+from feeds.source import GtfsSource
+from feeds.times import parse_instant
+from layouts.board import DisplaySettings
+from layouts.spec import load_layout
+
+SPEC = load_layout("epaper-800x480")
+
+
+def test_frozen_feed_never_leaves_sofort_standing(tmp_path: Path) -> None:
+    tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
+    t0 = parse_instant("2024-05-15T08:09:00+02:00")  # T1 is due at UNI 08:11, predicted 08:12
+    frozen = parse_feed(feed(trip_update("T1", stu(seq=2, dep_delay=60), start_date="20240515"), timestamp=t0), "tu.pb", t0)
+
+    def uni(now: int):  # type: ignore[no-untyped-def]
+        live = build_live(tt, [frozen], now, RealtimeRules())
+        return compose_board(tt, live, "UNI", SPEC, DisplaySettings(), now, realtime_configured=True)
+
+    fresh = uni(t0 + 150)  # 08:11:30, data 2.5 min old: live, 30 s to go
+    assert [(r.time_text, r.live) for r in fresh.rows] == [("sofort", True)]
+    stuck = uni(t0 + 181)  # data older than 3 min: the prediction is dropped, timetable says 08:11 has passed
+    assert stuck.rows == ()
+    assert stuck.timetable_only and stuck.as_of_text == "Stand 08:09"
+    assert stuck.empty_text != "" and stuck.empty_reason != "no_data"
+
+
+def test_without_timetable_the_board_says_no_current_data() -> None:
+    board = compose_board(None, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T08:00:00+02:00"))
+    assert (board.empty_reason, board.empty_text) == ("no_data", "Keine aktuellen Daten")

@@ -1,0 +1,171 @@
+"""The board model: departure texts, trust markers, hysteresis, empty boards, fitting and pages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from boardkit import ALERT, NOW, TZ, dep, stop_departures
+
+from layouts.board import Board, BoardInput, DisplaySettings, build_board
+from layouts.fit import width_of
+from layouts.fonts import font
+from layouts.geometry import geometry
+from layouts.spec import builtin_names, load_layout
+
+EPAPER = load_layout("epaper-800x480")
+
+
+def board(*deps, spec=EPAPER, settings=DisplaySettings(), live=True, alerts=(), previous: Board | None = None,
+          now=NOW, data_as_of=None, next_departure=None) -> Board:  # type: ignore[no-untyped-def]
+    data = BoardInput(stop_departures(tuple(deps), alerts, live), TZ, next_departure, data_as_of, True)
+    return build_board(spec, settings, data, now, previous)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "de", "en"),
+    [(0.0, "sofort", "now"), (0.99, "sofort", "now"), (1.0, "1 min", "1 min"), (20.9, "20 min", "20 min"), (21.0, "14:26", "14:26")],
+)
+def test_departure_text_follows_dfi_practice(minutes: float, de: str, en: str) -> None:
+    d = dep("t", "50", "00598C", "FFFFFF", "Finthen", minutes)
+    assert board(d).rows[0].time_text == de
+    assert board(d, settings=DisplaySettings(language="en")).rows[0].time_text == en
+
+
+def test_countdown_threshold_is_configurable() -> None:
+    d = dep("t", "50", "00598C", "FFFFFF", "Finthen", 25)
+    assert board(d).rows[0].time_text == "14:30"
+    assert board(d, spec=replace(EPAPER, countdown_max=30)).rows[0].time_text == "25 min"
+
+
+def test_delay_as_plus_or_struck_scheduled_time() -> None:
+    d = dep("t", "51", "7A1E99", "FFFFFF", "Lerchenberg", 35, delay=300, status="delayed")
+    plus = board(d).rows[0]
+    assert (plus.time_text, plus.delay_text, plus.struck_text) == ("14:40", "+5", "")
+    struck = board(d, spec=replace(EPAPER, delay_style="strike")).rows[0]
+    assert (struck.time_text, struck.delay_text, struck.struck_text) == ("14:40", "", "14:35")
+
+
+def test_cancelled_and_skipped_rows_say_so_until_their_time() -> None:
+    cancelled = dep("c", "68", "FFD500", "000000", "Gonsenheim", 4, status="cancelled", delay=None)
+    skipped = dep("s", "54", "B3000F", "FFFFFF", "Kastel", 6, status="skipped", delay=None)
+    rows = board(cancelled, skipped).rows
+    assert [(r.status_text, r.time_text) for r in rows] == [("fällt aus", "14:09"), ("Halt entfällt", "14:11")]
+    assert [r.status_text for r in board(cancelled, settings=DisplaySettings(language="en")).rows] == ["cancelled"]
+    assert board(cancelled, now=NOW + 5 * 60).rows == ()
+
+
+def test_each_row_says_live_or_timetable_and_approx_prefix() -> None:
+    live = dep("a", "50", "00598C", "FFFFFF", "Finthen", 5)
+    plan = dep("b", "91", "1A1A1A", "FFFFFF", "Hechtsheim", 7, live=False)
+    rows = board(live, plan).rows
+    assert [r.live for r in rows] == [True, False]
+    approx = board(live, plan, spec=replace(EPAPER, approx_prefix=True)).rows
+    assert [r.time_text for r in approx] == ["5 min", "ca. 7 min"]
+
+
+def test_timetable_only_flag_and_as_of() -> None:
+    d = dep("b", "91", "1A1A1A", "FFFFFF", "Hechtsheim", 7, live=False)
+    stale = board(d, live=False, data_as_of=NOW - 600)
+    assert (stale.timetable_only, stale.footer_text, stale.as_of_text) == (True, "Nur Fahrplandaten – keine Echtzeit", "Stand 13:55")
+    fresh = board(d, live=True, data_as_of=NOW - 30)
+    assert (fresh.timetable_only, fresh.footer_text, fresh.as_of_text, fresh.legend) == (False, "", "", True)
+    english = board(d, live=False, data_as_of=NOW - 600, settings=DisplaySettings(language="en"))
+    assert english.as_of_text == "as of 13:55"
+
+
+def test_countdown_does_not_jump_back_up_by_one_minute() -> None:
+    first = board(dep("t", "50", "00598C", "FFFFFF", "Finthen", 5.1))
+    assert first.rows[0].time_text == "5 min"
+    jitter = board(dep("t", "50", "00598C", "FFFFFF", "Finthen", 6.5), previous=first, now=NOW + 15)  # 6.25 min away
+    assert jitter.rows[0].time_text == "5 min"
+    real_delay = board(dep("t", "50", "00598C", "FFFFFF", "Finthen", 7.5), previous=first, now=NOW + 15)
+    assert real_delay.rows[0].time_text == "7 min"
+    timetable = board(dep("t", "50", "00598C", "FFFFFF", "Finthen", 6.5, live=False), previous=first, now=NOW + 15)
+    assert timetable.rows[0].time_text == "6 min"
+
+
+def test_platform_change_is_flagged() -> None:
+    moved = dep("m", "54", "B3000F", "FFFFFF", "Kastel", 7, platform="D", scheduled_platform="C")
+    assert (board(moved).rows[0].platform, board(moved).rows[0].platform_changed) == ("D", True)
+
+
+@pytest.mark.parametrize(
+    ("next_in", "reason", "text", "detail"),
+    [
+        (None, "no_departures", "Keine Abfahrten", ""),
+        (150 * 60, "end_of_service", "Betriebsschluss", "nächste Abfahrt 16:35"),
+        (100 * 60, "nothing_in_horizon", "Keine Abfahrten in den nächsten 90 min", "nächste Abfahrt 15:45"),
+    ],
+)
+def test_empty_boards_say_why(next_in: int | None, reason: str, text: str, detail: str) -> None:
+    empty = board(next_departure=None if next_in is None else NOW + next_in)
+    assert (empty.empty_reason, empty.empty_text, empty.empty_detail) == (reason, text, detail)
+
+
+def test_no_timetable_is_no_current_data_never_no_departures() -> None:
+    outage = build_board(EPAPER, DisplaySettings(), BoardInput(None, TZ), NOW)
+    assert (outage.empty_reason, outage.empty_text) == ("no_data", "Keine aktuellen Daten")
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_long_destinations_fit_their_column_measured_with_the_real_font(name: str) -> None:
+    spec = load_layout(name)
+    long = dep("l", "51", "7A1E99", "FFFFFF", "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität und Bretzenheim", 3)
+    row = board(long, spec=spec).rows[0]
+    column = geometry(spec).column("destination")
+    assert column is not None
+    assert width_of(row.destination, font(spec.font_family, spec.row_size)) <= column[2]
+    assert row.destination.endswith("…") and row.destination.startswith("Lerchenberg")
+
+
+def test_abbreviation_comes_before_the_ellipsis() -> None:
+    spec = load_layout("tft-320x240")
+    row = board(dep("w", "64", "2E7D32", "FFFFFF", "Kapellenstraße", 3), spec=spec).rows[0]
+    assert row.destination in ("Kapellenstraße", "Kapellenstr.")
+
+
+def test_alerts_are_paged_to_the_alert_area_and_cycle() -> None:
+    spec = load_layout("led-192x64")
+    pages = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), spec=spec, alerts=(ALERT,)).alert_pages
+    assert len(pages) > 3
+    small = font(spec.font_family, spec.small_size)
+    alert_box = geometry(spec).alerts
+    assert alert_box is not None
+    for page in pages:
+        assert len(page.split("\n")) <= spec.alert_lines
+        assert all(width_of(line, small) <= alert_box.w for line in page.split("\n"))
+    shown = [board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), spec=spec, alerts=(ALERT,), now=NOW + k * spec.page_seconds).alert_page for k in range(len(pages) + 1)]
+    assert sorted(set(shown)) == list(range(len(pages)))
+
+
+def test_next_change_is_the_next_minute_or_page_flip() -> None:
+    quiet = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), now=NOW + 7)
+    assert quiet.next_change == NOW + 60
+    paged = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), alerts=(ALERT,), spec=load_layout("led-192x64"), now=NOW + 7)
+    assert paged.next_change == ((NOW + 7) // 8 + 1) * 8  # the next 8-second page boundary
+
+
+def test_display_filters_routes_and_walk_time() -> None:
+    deps = (dep("a", "50", "00598C", "FFFFFF", "Finthen", 2), dep("b", "68", "FFD500", "000000", "Gonsenheim", 4),
+            dep("c", "50", "00598C", "FFFFFF", "Finthen", 9))
+    assert [r.key.split("|")[0] for r in board(*deps, settings=DisplaySettings(routes=("50",))).rows] == ["a", "c"]
+    assert [r.key.split("|")[0] for r in board(*deps, settings=DisplaySettings(walk_minutes=3)).rows] == ["b", "c"]
+
+
+def test_equal_inputs_give_equal_boards_and_rows_read_as_sentences() -> None:
+    d = dep("t", "51", "7A1E99", "FFFFFF", "Lerchenberg", 3.2, platform="B", delay=240, status="delayed")
+    assert board(d) == board(d, now=NOW + 5)
+    assert board(d).rows[0].spoken == "Linie 51 nach Lerchenberg, Steig B, in 3 Minuten, 4 Minuten später."
+    english = board(d, settings=DisplaySettings(language="en")).rows[0].spoken
+    assert english == "Line 51 to Lerchenberg, stop B, in 3 minutes, 4 minutes late."
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_the_widest_time_texts_fit_every_builtin_time_column(name: str) -> None:
+    spec = load_layout(name)
+    column = geometry(spec).column("time")
+    assert column is not None
+    bold = font(spec.font_family, spec.row_size, bold=True)
+    for shown in ("sofort", "now", "88 min" if spec.countdown_max >= 10 else "8 min", "23:59"):
+        assert width_of(shown, bold) <= column[2], f"{name}: '{shown}' overflows the time column"

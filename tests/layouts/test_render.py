@@ -1,0 +1,94 @@
+"""Renderers: golden images per built-in layout, true colour modes, escaped HTML."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from boardkit import NOW, TZ, dep, stop_departures
+from PIL import Image
+
+from layouts.board import Board, BoardInput, DisplaySettings, build_board
+from layouts.html import render_fragment, render_html, served_fonts
+from layouts.image import encode_png, render_image
+from layouts.spec import LayoutSpec, builtin_names, load_layout
+
+GOLDENS = Path(__file__).parent / "goldens"
+UPDATE = os.environ.get("STOPCAST_UPDATE_GOLDENS") == "1"
+
+
+def full_board(spec: LayoutSpec) -> Board:
+    """Umlauts, a delay, a platform change, a cancellation, a timetable row, an alert, a long destination."""
+    return build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW)
+
+
+def empty_board(spec: LayoutSpec) -> Board:
+    """End of service: nothing until tomorrow morning, timetable only."""
+    data = BoardInput(stop_departures((), (), live=False), TZ, next_departure=NOW + 15 * 3600, realtime_configured=True)
+    return build_board(spec, DisplaySettings(), data, NOW)
+
+
+CASES = {"full": full_board, "empty": empty_board}
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("name", builtin_names())
+def test_golden_images(name: str, case: str) -> None:
+    spec = load_layout(name)
+    png = encode_png(render_image(CASES[case](spec), spec))
+    golden = GOLDENS / f"{name}-{case}.png"
+    if UPDATE:
+        golden.write_bytes(png)
+    assert golden.exists(), f"no golden {golden.name}: run with STOPCAST_UPDATE_GOLDENS=1, then look at it"
+    got, want = _pixels(Image.open(io.BytesIO(png))), _pixels(Image.open(golden))
+    assert got.shape == want.shape
+    differing = np.any(got != want, axis=-1).mean()
+    # Anti-aliased edges may move by a shade between FreeType builds; layout changes move far more.
+    assert differing < 0.002, f"{golden.name}: {differing:.2%} of pixels differ"
+
+
+def test_mono_frames_are_true_1_bit_and_bwr_uses_three_inks() -> None:
+    mono = render_image(full_board(load_layout("epaper-800x480")), load_layout("epaper-800x480"))
+    assert mono.mode == "1"
+    led = render_image(full_board(load_layout("led-192x64")), load_layout("led-192x64"))
+    assert led.mode == "1" and led.size == (192, 64)
+    bwr = render_image(full_board(load_layout("epaper-bwr-800x480")), load_layout("epaper-bwr-800x480"))
+    assert bwr.mode == "P" and set(np.unique(np.asarray(bwr))) == {0, 1, 2}
+
+
+def test_gray4_and_rgb565_frames_hold_only_their_colours() -> None:
+    base = load_layout("epaper-800x480")
+    gray = LayoutSpec(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "color_mode": "gray4", "name": "g"})
+    image = render_image(full_board(gray), gray)
+    assert image.mode == "L" and set(np.unique(np.asarray(image))) <= {0, 85, 170, 255}
+    tft = load_layout("tft-320x240")
+    pixels = np.asarray(render_image(full_board(tft), tft)).astype(np.uint16)
+    packed = ((pixels[..., 0] >> 3) << 11) | ((pixels[..., 1] >> 2) << 5) | (pixels[..., 2] >> 3)
+    r5, g6, b5 = packed >> 11, (packed >> 5) & 63, packed & 31
+    expanded = np.stack([(r5 << 3) | (r5 >> 2), (g6 << 2) | (g6 >> 4), (b5 << 3) | (b5 >> 2)], -1)
+    assert np.array_equal(expanded, pixels)  # every pixel is exactly an RGB565 colour
+
+
+def test_html_escapes_what_the_feed_says() -> None:
+    spec = load_layout("lcd-portrait-1080x1920")
+    evil = dep("x", "<b>50</b>", "00598C", "FFFFFF", "<script>alert('pwned')</script>", 3)
+    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures((evil,), ()), TZ), NOW)
+    page = render_html(board, spec, served_fonts())
+    assert "<script>alert" not in page and "<b>50</b>" not in page
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page or "&lt;script&gt;" in page
+    assert "&lt;script&gt;" in render_fragment(board, spec)
+
+
+def test_html_is_self_contained() -> None:
+    spec = load_layout("lcd-portrait-1080x1920")
+    page = render_html(full_board(spec), spec, served_fonts(), events_url="/displays/hbf/events")
+    assert "http://" not in page and "https://" not in page
+    assert 'url("/fonts/AtkinsonHyperlegible-Regular.ttf")' in page
+    assert '"/displays/hbf/events"' in page
