@@ -1,0 +1,462 @@
+"""The service's config file (TOML): parsed and validated once, into frozen values.
+
+Errors name the file, the display and the field; nothing here raises anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from feeds.poller import RealtimeSource
+from firmware_bridge.codec import ENCODINGS, default_encoding
+from layouts.spec import LANGUAGES, LayoutError, LayoutSpec, load_layout
+
+DISPLAY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+DISPLAY_FIELDS = {
+    "id", "stops", "layout", "name", "language", "rows", "routes", "directions", "walk_minutes", "horizon_minutes",
+    "page_seconds", "encoding", "compress", "mqtt_user", "trmnl_id",
+}
+
+
+class ConfigError(Exception):
+    """A config that cannot be used: names the file, the display (if any) and the field."""
+
+    def __init__(self, source: str, message: str, display: str | None = None, field_name: str | None = None) -> None:
+        self.source, self.display, self.field, self.message = source, display, field_name, message
+        where = source
+        if display is not None:
+            where += f": display '{display}'"
+        if field_name is not None:
+            where += f": field '{field_name}'"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayConfig:
+    """One pillar: which stops it shows, in which layout, and how it is reached."""
+
+    id: str
+    stops: tuple[str, ...]
+    layout: str
+    name: str = ""
+    language: str = ""
+    rows: int = 0  # 0: the layout's
+    routes: tuple[str, ...] = ()
+    directions: tuple[int, ...] = ()
+    walk_minutes: int = 0
+    horizon_minutes: int = 90
+    page_seconds: int = 0  # 0: the layout's
+    encoding: str = ""  # "": the layout's colour mode decides
+    compress: bool = True
+    mqtt_user: str = ""  # the pillar's MQTT user ("" = the display id)
+    trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
+
+    @property
+    def user(self) -> str:
+        """The MQTT username of this display's pillar."""
+        return self.mqtt_user or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """How the service reaches its broker."""
+
+    url: str = "mqtt://127.0.0.1:1883"  # mqtt://, mqtts:// (TLS) or "embedded"
+    prefix: str = "stopcast/v1"
+    username: str = ""
+    password: str = ""
+    client_id: str = "stopcast-service"
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    max_packet: int = 256 * 1024  # larger frames are chunked
+    frame_ttl: int = 600  # seconds a frame stays valid on the pillar
+    keepalive: int = 30
+
+    @property
+    def host(self) -> str:
+        """The broker's host name."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883, or 8883 with TLS, unless given)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS."""
+        return self.url.startswith("mqtts://")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """The HTTP server: pull endpoints, dashboard, admin API."""
+
+    listen: str = "127.0.0.1:8080"
+    admin_token: str = ""
+    public_url: str = ""  # how pillars reach us (for TRMNL image URLs); "" = http://{listen}
+
+    @property
+    def host(self) -> str:
+        """The address to bind."""
+        return self.listen.rsplit(":", 1)[0] or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The port to bind."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True, slots=True)
+class FeedsConfig:
+    """Where the timetable and the realtime feeds come from."""
+
+    gtfs: str
+    gtfs_interval: int = 3600  # seconds between checks for a new timetable
+    realtime: tuple[RealtimeSource, ...] = ()
+    stale_after: int = 180
+    max_deviation_minutes: int = 180
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """The whole config file."""
+
+    feeds: FeedsConfig
+    mqtt: MqttConfig = MqttConfig()
+    http: HttpConfig = HttpConfig()
+    displays: tuple[DisplayConfig, ...] = ()
+    layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
+    source: str = field(default="", compare=False)
+
+    def display(self, display_id: str) -> DisplayConfig | None:
+        """The display with that id, if configured."""
+        return next((d for d in self.displays if d.id == display_id), None)
+
+    def resolve(self, path: str) -> str:
+        """A path from the config, relative to the config file's folder (URLs unchanged)."""
+        if "://" in path or not path or Path(path).is_absolute() or not self.source:
+            return path
+        return str(Path(self.source).parent / path)
+
+
+def load_config(path: str | Path) -> ServiceConfig:
+    """Read and validate a config file; ConfigError names what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str) -> ServiceConfig:
+    """Validate the TOML text of a config."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, f"not valid TOML ({exc})") from None
+    _only(raw, {"feeds", "mqtt", "http", "displays", "layouts"}, source, None, "")
+    config = ServiceConfig(
+        feeds=_feeds(raw.get("feeds"), source),
+        mqtt=_mqtt(raw.get("mqtt", {}), source),
+        http=_http(raw.get("http", {}), source),
+        layouts=_layouts(raw.get("layouts", {}), source),
+        source=source,
+    )
+    displays = raw.get("displays", [])
+    if not isinstance(displays, list):
+        raise ConfigError(source, "must be an array of tables [[displays]]", field_name="displays")
+    seen: set[str] = set()
+    parsed = []
+    for i, item in enumerate(displays):
+        display = parse_display(item, source, config, label=f"#{i + 1}")
+        if display.id in seen:
+            raise ConfigError(source, "duplicate display id", display.id, "id")
+        seen.add(display.id)
+        parsed.append(display)
+    return replace(config, displays=tuple(parsed))
+
+
+def parse_display(item: Any, source: str, config: ServiceConfig, label: str = "") -> DisplayConfig:
+    """One display table (from the file or the admin API), validated against the config's layouts."""
+    if not isinstance(item, dict):
+        raise ConfigError(source, "a display must be a table", label or None)
+    name = item.get("id", label)
+    if not isinstance(name, str) or not DISPLAY_ID.match(name):
+        raise ConfigError(source, f"must match [A-Za-z0-9_.-]+ (1 to 64 characters), got {name!r}", str(label or name), "id")
+    _only(item, DISPLAY_FIELDS, source, name, "")
+    v = _Fields(source, name, item)
+    display = DisplayConfig(
+        id=name,
+        stops=v.strings("stops", required=True),
+        layout=v.string("layout", required=True),
+        name=v.string("name"),
+        language=v.choice("language", ("", *LANGUAGES), ""),
+        rows=v.integer("rows", 0, 40, 0),
+        routes=v.strings("routes"),
+        directions=tuple(v.integer_list("directions", (0, 1))),
+        walk_minutes=v.integer("walk_minutes", 0, 60, 0),
+        horizon_minutes=v.integer("horizon_minutes", 1, 24 * 60, 90),
+        page_seconds=v.integer("page_seconds", 0, 3600, 0),
+        encoding=v.choice("encoding", ("", *ENCODINGS), ""),
+        compress=v.boolean("compress", True),
+        mqtt_user=v.string("mqtt_user"),
+        trmnl_id=v.string("trmnl_id"),
+    )
+    if not display.stops:
+        raise ConfigError(source, "needs at least one stop id", name, "stops")
+    layout_of(config, display)  # the layout must load
+    return display
+
+
+def layout_of(config: ServiceConfig, display: DisplayConfig) -> LayoutSpec:
+    """The display's layout with its overrides applied; ConfigError when it cannot be loaded."""
+    custom = dict(config.layouts)
+    target = config.resolve(custom[display.layout]) if display.layout in custom else display.layout
+    if target.endswith(".toml"):
+        target = config.resolve(target)
+    try:
+        spec = load_layout(target)
+    except LayoutError as exc:
+        raise ConfigError(config.source, str(exc), display.id, "layout") from None
+    if display.rows:
+        spec = replace(spec, rows=display.rows)
+    if display.page_seconds:
+        spec = replace(spec, page_seconds=display.page_seconds)
+    if display.language:
+        spec = replace(spec, language=display.language)
+    return spec
+
+
+def encoding_of(display: DisplayConfig, spec: LayoutSpec) -> str:
+    """The frame encoding a display's pillar receives."""
+    return display.encoding or default_encoding(spec.color_mode)
+
+
+def dump_config(config: ServiceConfig) -> str:
+    """The config as TOML text (what the admin API writes back)."""
+    doc: dict[str, Any] = {"feeds": _feeds_doc(config.feeds), "mqtt": _changed(config.mqtt, MqttConfig()),
+                           "http": _changed(config.http, HttpConfig())}
+    if config.layouts:
+        doc["layouts"] = dict(config.layouts)
+    doc["displays"] = [display_doc(d) for d in config.displays]
+    return tomli_w.dumps({k: v for k, v in doc.items() if v != {}})
+
+
+def display_doc(display: DisplayConfig) -> dict[str, Any]:
+    """A display as a plain dict: only the fields that differ from the defaults (JSON and TOML)."""
+    doc = {"id": display.id, "stops": list(display.stops), "layout": display.layout}
+    defaults = asdict(DisplayConfig(display.id, display.stops, display.layout))
+    for key, value in asdict(display).items():
+        if key not in doc and value != defaults[key]:
+            doc[key] = list(value) if isinstance(value, tuple) else value
+    return doc
+
+
+def save_config(config: ServiceConfig, path: str | Path) -> None:
+    """Write the config atomically: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(dump_config(config), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _changed(value: Any, default: Any) -> dict[str, Any]:
+    return {k: v for k, v in asdict(value).items() if v != asdict(default)[k]}
+
+
+def _feeds_doc(feeds: FeedsConfig) -> dict[str, Any]:
+    doc: dict[str, Any] = {"gtfs": feeds.gtfs}
+    if feeds.gtfs_interval != 3600:
+        doc["gtfs_interval"] = feeds.gtfs_interval
+    if feeds.stale_after != 180:
+        doc["stale_after"] = feeds.stale_after
+    if feeds.max_deviation_minutes != 180:
+        doc["max_deviation_minutes"] = feeds.max_deviation_minutes
+    sources = []
+    for s in feeds.realtime:
+        plain = s.interval == 30.0 and not s.headers and s.timeout == 10.0 and s.stale_after == feeds.stale_after
+        sources.append(s.url if plain else {"url": s.url, "interval": s.interval, "stale_after": s.stale_after,
+                                            "timeout": s.timeout, "headers": dict(s.headers)})
+    if sources:
+        doc["realtime"] = sources
+    return doc
+
+
+def _only(raw: dict[str, Any], allowed: set[str], source: str, display: str | None, prefix: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(source, f"unknown field (known: {', '.join(sorted(allowed))})", display, prefix + key)
+
+
+class _Fields:
+    """Typed reads of one table, with errors naming the field."""
+
+    def __init__(self, source: str, display: str | None, raw: dict[str, Any], prefix: str = "") -> None:
+        self.source, self.display, self.raw, self.prefix = source, display, raw, prefix
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(self.source, message, self.display, self.prefix + key)
+
+    def string(self, key: str, default: str = "", required: bool = False) -> str:
+        if key not in self.raw:
+            if required:
+                raise self.fail(key, "is required")
+            return default
+        value = self.raw[key]
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise self.fail(key, f"must be a non-empty string, got {value!r}" if required else f"must be a string, got {value!r}")
+        return value
+
+    def strings(self, key: str, required: bool = False) -> tuple[str, ...]:
+        if key not in self.raw:
+            if required:
+                raise self.fail(key, "is required")
+            return ()
+        value = self.raw[key]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, f"must be a list of non-empty strings, got {value!r}")
+        return tuple(value)
+
+    def integer(self, key: str, low: int, high: int, default: int) -> int:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {value!r}")
+        if not low <= value <= high:
+            raise self.fail(key, f"must be between {low} and {high}, got {value}")
+        return value
+
+    def integer_list(self, key: str, allowed: tuple[int, ...]) -> list[int]:
+        value = self.raw.get(key, [])
+        if not isinstance(value, list) or not all(v in allowed and not isinstance(v, bool) for v in value):
+            raise self.fail(key, f"must be a list of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: tuple[Any, ...], default: Any) -> Any:
+        value = self.raw.get(key, default)
+        if value not in allowed:
+            shown = ", ".join(repr(a) if a == "" else str(a) for a in allowed)
+            raise self.fail(key, f"must be one of {shown}, got {value!r}")
+        return value
+
+    def number(self, key: str, low: float, high: float, default: float) -> float:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise self.fail(key, f"must be a number between {low:g} and {high:g}, got {value!r}")
+        return float(value)
+
+
+def _url(v: _Fields, key: str, schemes: tuple[str, ...], value: str) -> str:
+    parts = urlsplit(value)
+    if "://" in value and (parts.scheme not in schemes or not parts.netloc):
+        raise v.fail(key, f"'{value}' is not a valid {'/'.join(schemes)} URL")
+    return value
+
+
+def _feeds(raw: Any, source: str) -> FeedsConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "the [feeds] table is required", field_name="feeds")
+    _only(raw, {"gtfs", "gtfs_interval", "realtime", "stale_after", "max_deviation_minutes"}, source, None, "feeds.")
+    v = _Fields(source, None, raw, "feeds.")
+    gtfs = _url(v, "gtfs", ("http", "https"), v.string("gtfs", required=True))
+    stale_after = v.integer("stale_after", 10, 86400, 180)
+    items = raw.get("realtime", [])
+    if not isinstance(items, list):
+        raise v.fail("realtime", "must be a list of URLs, paths or tables")
+    sources = []
+    for i, item in enumerate(items):
+        key = f"realtime[{i}]"
+        if isinstance(item, str):
+            sources.append(RealtimeSource(_url(v, key, ("http", "https"), item), stale_after=stale_after))
+            continue
+        if not isinstance(item, dict):
+            raise v.fail(key, f"must be a URL, a path or a table, got {item!r}")
+        _only(item, {"url", "interval", "stale_after", "timeout", "headers", "max_bytes"}, source, None, f"feeds.{key}.")
+        t = _Fields(source, None, item, f"feeds.{key}.")
+        headers = item.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(val, str) for k, val in headers.items()):
+            raise t.fail("headers", "must be a table of strings")
+        resolved = {k: os.environ.get(val[4:], "") if val.startswith("env:") else val for k, val in headers.items()}
+        sources.append(RealtimeSource(
+            _url(t, "url", ("http", "https"), t.string("url", required=True)),
+            interval=t.number("interval", 1, 3600, 30),
+            stale_after=t.integer("stale_after", 10, 86400, stale_after),
+            timeout=t.number("timeout", 0.5, 120, 10),
+            headers=resolved,
+            max_bytes=t.integer("max_bytes", 1024, 1 << 30, 32 * 1024 * 1024),
+        ))
+    return FeedsConfig(
+        gtfs=gtfs,
+        gtfs_interval=v.integer("gtfs_interval", 60, 7 * 86400, 3600),
+        realtime=tuple(sources),
+        stale_after=stale_after,
+        max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60, 180),
+    )
+
+
+def _mqtt(raw: Any, source: str) -> MqttConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "must be a table", field_name="mqtt")
+    known = {f for f in MqttConfig.__dataclass_fields__} | {"password_env"}
+    _only(raw, known, source, None, "mqtt.")
+    v = _Fields(source, None, raw, "mqtt.")
+    url = v.string("url", MqttConfig.url)
+    if url != "embedded":
+        _url(v, "url", ("mqtt", "mqtts"), url)
+        if "://" not in url:
+            raise v.fail("url", f"'{url}' is not mqtt://host:port, mqtts://host:port or \"embedded\"")
+    password = v.string("password")
+    if "password_env" in raw:
+        password = os.environ.get(v.string("password_env"), "")
+    prefix = v.string("prefix", MqttConfig.prefix)
+    if not prefix or any(c in prefix for c in "+#") or prefix.startswith("/") or prefix.endswith("/"):
+        raise v.fail("prefix", f"must be a topic prefix without wildcards or outer slashes, got {prefix!r}")
+    return MqttConfig(
+        url=url, prefix=prefix, username=v.string("username"), password=password,
+        client_id=v.string("client_id", MqttConfig.client_id), ca_file=v.string("ca_file"),
+        cert_file=v.string("cert_file"), key_file=v.string("key_file"),
+        max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024, MqttConfig.max_packet),
+        frame_ttl=v.integer("frame_ttl", 60, 7 * 86400, MqttConfig.frame_ttl),
+        keepalive=v.integer("keepalive", 5, 3600, MqttConfig.keepalive),
+    )
+
+
+def _http(raw: Any, source: str) -> HttpConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "must be a table", field_name="http")
+    _only(raw, {"listen", "admin_token", "admin_token_env", "public_url"}, source, None, "http.")
+    v = _Fields(source, None, raw, "http.")
+    listen = v.string("listen", HttpConfig.listen)
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise v.fail("listen", f"must be host:port, got {listen!r}")
+    token = v.string("admin_token")
+    if "admin_token_env" in raw:
+        token = os.environ.get(v.string("admin_token_env"), "")
+    public = _url(v, "public_url", ("http", "https"), v.string("public_url"))
+    return HttpConfig(listen=listen, admin_token=token, public_url=public.rstrip("/"))
+
+
+def _layouts(raw: Any, source: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(p, str) for k, p in raw.items()):
+        raise ConfigError(source, "must be a table of layout name = \"file.toml\"", field_name="layouts")
+    return tuple(sorted(raw.items()))

@@ -1,0 +1,285 @@
+"""Frame encodings, the binary header and deltas of the pillar contract (see docs/mqtt.md).
+
+Pure functions of bytes and arrays. A frame is held as a raster: one value per pixel in the
+display's colour mode (mono 0/1 with 1 = light, gray4 0..3, bwr 0 white / 1 black / 2 red,
+rgb565 as uint16, rgb as 0xRRGGBB).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+ENCODINGS = ("png", "mono1", "gray2", "bwr", "rgb565")
+FORMAT_CODES = {name: code for code, name in enumerate(ENCODINGS)}
+MODE_ENCODINGS = {"mono": "mono1", "gray4": "gray2", "bwr": "bwr", "rgb565": "rgb565", "rgb": "png"}
+RAW_FOR_MODE = {"mono": "mono1", "gray4": "gray2", "bwr": "bwr", "rgb565": "rgb565", "rgb": "rgb888"}
+
+MAGIC = b"SC"
+VERSION = 1
+KIND_FULL, KIND_DELTA = 0, 1
+FLAG_ZLIB, FLAG_FULL_REFRESH, FLAG_CHUNKED = 1, 2, 4
+HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBx")  # 40 bytes
+COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
+TILE_W, TILE_H = 16, 8  # deltas are made of tiles this size (x stays byte-aligned for 1 and 2 bits)
+GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
+
+
+class CodecError(Exception):
+    """A payload that does not follow the contract."""
+
+
+def default_encoding(color_mode: str) -> str:
+    """The native frame encoding of a layout colour mode."""
+    return MODE_ENCODINGS[color_mode]
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The fixed header in front of every frame and delta payload."""
+
+    kind: int
+    encoding: str
+    flags: int
+    width: int
+    height: int
+    region: tuple[int, int, int, int]  # x, y, w, h: the whole frame, or the bounding box of a delta
+    content_hash: int  # CRC32 of the full resulting frame's raw pixels
+    base_hash: int  # for a delta: the frame it applies to; 0 for a full frame
+    valid_until: int  # Unix seconds: show "no current data" after this
+    sequence: int
+    color_mode: str
+    chunk: int = 0
+    chunks: int = 1
+
+    def pack(self) -> bytes:
+        """The 40 header bytes."""
+        return HEADER.pack(MAGIC, VERSION, self.kind, FORMAT_CODES[self.encoding], self.flags, self.width, self.height,
+                           *self.region, self.content_hash, self.base_hash, self.valid_until, self.sequence,
+                           self.chunk, self.chunks, COLOR_MODES.index(self.color_mode))
+
+
+def parse_header(data: bytes) -> Header:
+    """The header of a payload; CodecError when it is not one of ours."""
+    if len(data) < HEADER.size:
+        raise CodecError(f"payload of {len(data)} bytes is shorter than the {HEADER.size}-byte header")
+    magic, version, kind, fmt, flags, w, h, rx, ry, rw, rh, content, base, valid, seq, chunk, chunks, mode = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise CodecError("not a stopcast frame (bad magic)")
+    if version != VERSION:
+        raise CodecError(f"unsupported header version {version}")
+    if kind not in (KIND_FULL, KIND_DELTA) or fmt >= len(ENCODINGS) or mode >= len(COLOR_MODES):
+        raise CodecError("invalid header fields")
+    if chunks == 0 or chunk >= chunks or w == 0 or h == 0:
+        raise CodecError("invalid header fields")
+    return Header(kind, ENCODINGS[fmt], flags, w, h, (rx, ry, rw, rh), content, base, valid, seq, COLOR_MODES[mode], chunk, chunks)
+
+
+# --- rasters ---------------------------------------------------------------------------------
+
+
+def raster_of(image: Image.Image, color_mode: str) -> np.ndarray:
+    """The raster of a rendered image (as layouts.image produces it for that colour mode)."""
+    if color_mode == "mono":
+        return (np.asarray(image.convert("1"), dtype=np.uint8) > 0).astype(np.uint8)
+    if color_mode == "bwr":
+        return np.asarray(image, dtype=np.uint8).copy()
+    if color_mode == "gray4":
+        return (np.asarray(image.convert("L"), dtype=np.uint16) + 42) // 85
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
+    if color_mode == "rgb565":
+        return (((rgb[..., 0] >> 3) << 11) | ((rgb[..., 1] >> 2) << 5) | (rgb[..., 2] >> 3)).astype(np.uint16)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def image_of(raster: np.ndarray, color_mode: str) -> Image.Image:
+    """The image a pillar shows for a raster (pixel-identical to what the renderer drew)."""
+    if color_mode == "mono":
+        return Image.fromarray((raster * 255).astype(np.uint8), "L").convert("1", dither=Image.Dither.NONE)
+    if color_mode == "bwr":
+        image = Image.fromarray(raster.astype(np.uint8), "P")
+        image.putpalette([255, 255, 255, 0, 0, 0, 255, 0, 0])
+        return image
+    if color_mode == "gray4":
+        return Image.fromarray(GRAY_LEVELS[raster.astype(np.uint8)], "L")
+    if color_mode == "rgb565":
+        v = raster.astype(np.uint32)
+        r5, g6, b5 = v >> 11, (v >> 5) & 63, v & 31
+        rgb = np.stack([(r5 << 3) | (r5 >> 2), (g6 << 2) | (g6 >> 4), (b5 << 3) | (b5 >> 2)], -1)
+        return Image.fromarray(rgb.astype(np.uint8), "RGB")
+    v = raster.astype(np.uint32)
+    return Image.fromarray(np.stack([v >> 16, (v >> 8) & 255, v & 255], -1).astype(np.uint8), "RGB")
+
+
+def pack(raster: np.ndarray, encoding: str, color_mode: str) -> bytes:
+    """A raster (a whole frame or a rectangle) in an encoding: rows padded to whole bytes, MSB first."""
+    if encoding == "png":
+        out = io.BytesIO()
+        image_of(raster, color_mode).save(out, format="PNG", compress_level=6)
+        return out.getvalue()
+    if encoding == "mono1":
+        return np.packbits(raster.astype(np.uint8), axis=1).tobytes()
+    if encoding == "gray2":
+        h, w = raster.shape
+        padded = np.zeros((h, -(-w // 4) * 4), dtype=np.uint8)
+        padded[:, :w] = raster
+        quads = padded.reshape(h, -1, 4)
+        return ((quads[..., 0] << 6) | (quads[..., 1] << 4) | (quads[..., 2] << 2) | quads[..., 3]).astype(np.uint8).tobytes()
+    if encoding == "bwr":
+        black = np.packbits((raster == 1).astype(np.uint8), axis=1)
+        red = np.packbits((raster == 2).astype(np.uint8), axis=1)
+        return black.tobytes() + red.tobytes()
+    if encoding == "rgb565":
+        return raster.astype("<u2").tobytes()
+    if encoding == "rgb888":
+        v = raster.astype(np.uint32)
+        return np.stack([v >> 16, (v >> 8) & 255, v & 255], -1).astype(np.uint8).tobytes()
+    raise CodecError(f"unknown encoding {encoding!r}")
+
+
+def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str) -> np.ndarray:
+    """The raster that `pack` made; CodecError when the bytes do not fit the size."""
+    try:
+        if encoding == "png":
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            if image.size != (width, height):
+                raise CodecError(f"PNG is {image.size[0]}x{image.size[1]}, expected {width}x{height}")
+            return raster_of(image, color_mode)
+        row_bytes = {"mono1": -(-width // 8), "gray2": -(-width // 4), "bwr": -(-width // 8), "rgb565": 2 * width}[encoding]
+        expected = row_bytes * height * (2 if encoding == "bwr" else 1)
+        if len(data) != expected:
+            raise CodecError(f"{encoding} {width}x{height} needs {expected} bytes, got {len(data)}")
+        buf = np.frombuffer(data, dtype=np.uint8)
+        if encoding == "mono1":
+            return np.unpackbits(buf.reshape(height, row_bytes), axis=1)[:, :width]
+        if encoding == "gray2":
+            b = buf.reshape(height, row_bytes)
+            quads = np.stack([(b >> 6) & 3, (b >> 4) & 3, (b >> 2) & 3, b & 3], -1).reshape(height, -1)
+            return quads[:, :width].astype(np.uint16)
+        if encoding == "bwr":
+            planes = buf.reshape(2, height, row_bytes)
+            black = np.unpackbits(planes[0], axis=1)[:, :width]
+            red = np.unpackbits(planes[1], axis=1)[:, :width]
+            return np.where(red == 1, 2, np.where(black == 1, 1, 0)).astype(np.uint8)
+        return np.frombuffer(data, dtype="<u2").reshape(height, width).astype(np.uint16)
+    except (OSError, ValueError) as exc:
+        raise CodecError(f"cannot decode {encoding}: {exc}") from None
+
+
+def frame_hash(raster: np.ndarray, color_mode: str) -> int:
+    """CRC32 of the frame's raw pixels in the colour mode's raw encoding (what pillars compare)."""
+    return zlib.crc32(pack(raster, RAW_FOR_MODE[color_mode], color_mode))
+
+
+# --- deltas ----------------------------------------------------------------------------------
+
+
+def changed_rects(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x, y, w, h) of tiles that differ, merged along rows and then down columns."""
+    h, w = new.shape
+    th, tw = -(-h // TILE_H), -(-w // TILE_W)
+    diff = np.zeros((th * TILE_H, tw * TILE_W), dtype=bool)
+    diff[:h, :w] = old != new
+    tiles = diff.reshape(th, TILE_H, tw, TILE_W).any(axis=(1, 3))
+    order: list[tuple[int, int, int, int]] = []
+    open_runs: dict[tuple[int, int], int] = {}  # run -> index in order, while it continues downwards
+    for ty in range(th):
+        row = tiles[ty]
+        x = 0
+        current: set[tuple[int, int]] = set()
+        while x < tw:
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < tw and row[x]:
+                x += 1
+            current.add((start, x))
+        for run in list(open_runs):
+            if run not in current:
+                del open_runs[run]
+        for run in sorted(current):
+            if run in open_runs:
+                i = open_runs[run]
+                x0, y0, rw, rh = order[i]
+                order[i] = (x0, y0, rw, rh + 1)
+            else:
+                open_runs[run] = len(order)
+                order.append((run[0], ty, run[1] - run[0], 1))
+    rects = []
+    for x0, y0, rw, rh in order:
+        x, y = x0 * TILE_W, y0 * TILE_H
+        rects.append((x, y, min(rw * TILE_W, w - x), min(rh * TILE_H, h - y)))
+    return rects
+
+
+def delta_body(new: np.ndarray, rects: list[tuple[int, int, int, int]], encoding: str, color_mode: str) -> bytes:
+    """The rectangles of `new`, each as x, y, w, h (u16), length (u32) and its packed pixels."""
+    parts = [struct.pack("<H", len(rects))]
+    for x, y, w, h in rects:
+        data = pack(new[y : y + h, x : x + w], encoding, color_mode)
+        parts.append(struct.pack("<HHHHI", x, y, w, h, len(data)))
+        parts.append(data)
+    return b"".join(parts)
+
+
+def apply_delta(base: np.ndarray, body: bytes, encoding: str, color_mode: str) -> np.ndarray:
+    """`base` with the delta's rectangles written in; CodecError when the body is malformed."""
+    if len(body) < 2:
+        raise CodecError("delta body too short")
+    (count,) = struct.unpack_from("<H", body)
+    out = base.copy()
+    offset = 2
+    height, width = base.shape
+    for _ in range(count):
+        if offset + 12 > len(body):
+            raise CodecError("delta body truncated")
+        x, y, w, h, length = struct.unpack_from("<HHHHI", body, offset)
+        offset += 12
+        if x + w > width or y + h > height or offset + length > len(body):
+            raise CodecError(f"delta rectangle {x},{y} {w}x{h} does not fit the frame")
+        out[y : y + h, x : x + w] = unpack(body[offset : offset + length], encoding, w, h, color_mode)
+        offset += length
+    if offset != len(body):
+        raise CodecError("delta body has trailing bytes")
+    return out
+
+
+# --- messages and chunks -----------------------------------------------------------------------
+
+
+def encode_message(header: Header, body: bytes, max_packet: int) -> list[bytes]:
+    """The header and (optionally zlib-compressed) body as one or more payloads of at most max_packet bytes."""
+    if header.flags & FLAG_ZLIB:
+        body = zlib.compress(body, 6)
+    room = max_packet - HEADER.size
+    if room <= 0:
+        raise CodecError(f"max_packet {max_packet} leaves no room after the {HEADER.size}-byte header")
+    if len(body) <= room:
+        return [header.pack() + body]
+    count = -(-len(body) // room)
+    if count > 0xFFFF:
+        raise CodecError("frame needs more than 65535 chunks")
+    flags = header.flags | FLAG_CHUNKED
+    return [
+        Header(header.kind, header.encoding, flags, header.width, header.height, header.region, header.content_hash,
+               header.base_hash, header.valid_until, header.sequence, header.color_mode, i, count).pack()
+        + body[i * room : (i + 1) * room]
+        for i in range(count)
+    ]
+
+
+def decode_body(header: Header, body: bytes) -> bytes:
+    """The body after reassembly, decompressed when the header says so."""
+    if header.flags & FLAG_ZLIB:
+        try:
+            return zlib.decompress(body)
+        except zlib.error as exc:
+            raise CodecError(f"corrupt zlib body: {exc}") from None
+    return body
