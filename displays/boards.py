@@ -15,7 +15,7 @@ MAX_ROWS_FETCHED = 40  # departures read per board before filters (routes, walk 
 def compose_board(
     tt: Timetable | None,
     live: LiveState | None,
-    stop_id: str,
+    stop_ids: str | tuple[str, ...],
     spec: LayoutSpec,
     settings: DisplaySettings,
     now: int,
@@ -23,12 +23,13 @@ def compose_board(
     realtime_configured: bool = False,
 ) -> Board:
     """The board of one display at `now` (a 'no current data' board when there is no timetable)."""
+    ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
     language = settings.language or spec.language
     if tt is None:
         return build_board(spec, settings, BoardInput(None, "UTC"), now, previous)
     horizon = settings.horizon_minutes * 60
-    result = stop_departures(tt, live, stop_id, now, horizon, MAX_ROWS_FETCHED, language)
-    nxt = next_scheduled(tt, stop_id, now + horizon) if not result.departures else None
+    result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language)
+    nxt = next_scheduled(tt, ids, now + horizon) if not result.departures else None
     data = BoardInput(
         departures=result,
         timezone=tt.timezone,

@@ -27,6 +27,8 @@ from layouts.image import encode_png, render_image
 from layouts.spec import LayoutError, LayoutSpec, builtin_names, builtin_text, load_layout
 
 from .boards import compose_board
+from .cli_service import ERRORS as SERVICE_ERRORS
+from .cli_service import SERVICE_COMMANDS, add_service_commands, render_configured
 from feeds.times import format_service_date, hhmm, iso, local_date, parse_instant
 from feeds.timetable import Stop, Timetable
 
@@ -73,14 +75,19 @@ def _build_parser() -> argparse.ArgumentParser:
     lay = commands.add_parser("layouts", help="list the built-in layouts or print one")
     lay.add_argument("--format", choices=("table", "json"), default="table")
     lay.add_argument("--show", metavar="NAME", help="print a layout as an editable TOML file")
-    ren = commands.add_parser("render", help="render a stop's board to PNG or HTML")
-    _add_feed_options(ren)
-    ren.add_argument("--stop", required=True, metavar="STOP_ID")
-    ren.add_argument("--layout", required=True, metavar="NAME|FILE")
+    ren = commands.add_parser("render", help="render a stop's (or a configured display's) board to PNG or HTML")
+    ren.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop and --layout)")
+    ren.add_argument("--cache-dir", type=Path, default=None)
+    ren.add_argument("--no-cache", action="store_true")
+    ren.add_argument("--stop", metavar="STOP_ID")
+    ren.add_argument("--layout", metavar="NAME|FILE")
+    ren.add_argument("--config", metavar="FILE", help="a service config (with --display)")
+    ren.add_argument("--display", metavar="ID")
     ren.add_argument("--at", type=_instant, default=None, metavar="WHEN")
     ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
     ren.add_argument("--language", default=None, choices=("de", "en"))
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
+    add_service_commands(commands, _instant)
     demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
     demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
     demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo feed is written")
@@ -231,7 +238,16 @@ def write_render(board: Board, spec: LayoutSpec, output: Path) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    """Render one stop's board in a layout to PNG or HTML."""
+    """Render one stop's board in a layout (or a configured display's board) to PNG or HTML."""
+    if args.config or args.display:
+        if not (args.config and args.display):
+            raise CliError("render: --config and --display go together")
+        board, spec = render_configured(args)
+        write_render(board, spec, args.output)  # type: ignore[arg-type]
+        print(f"wrote {args.output} (display {args.display})", file=sys.stderr)
+        return 0
+    if not (args.gtfs and args.stop and args.layout):
+        raise CliError("render: give --gtfs, --stop and --layout, or --config and --display")
     spec = load_layout(args.layout)
     tt = load(args)
     _check_stop(tt, args.stop, args.gtfs)
@@ -244,7 +260,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"departures": cmd_departures, "demo": cmd_demo, "layouts": cmd_layouts, "render": cmd_render}
+COMMANDS = {"departures": cmd_departures, "demo": cmd_demo, "layouts": cmd_layouts, "render": cmd_render, **SERVICE_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="stopcast: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (FeedError, CliError, LayoutError) as exc:
+    except (FeedError, CliError, LayoutError, *SERVICE_ERRORS) as exc:
         print(f"stopcast: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -80,6 +80,7 @@ class MqttConfig:
     max_packet: int = 256 * 1024  # larger frames are chunked
     frame_ttl: int = 600  # seconds a frame stays valid on the pillar
     keepalive: int = 30
+    version: int = 5  # MQTT 5 (message expiry), or 3 for 3.1.1-only brokers; "embedded" speaks 3.1.1
 
     @property
     def host(self) -> str:
@@ -148,6 +149,9 @@ class ServiceConfig:
         if "://" in path or not path or Path(path).is_absolute() or not self.source:
             return path
         return str(Path(self.source).parent / path)
+
+
+_MQTT, _HTTP = MqttConfig(), HttpConfig()  # defaults (a slots dataclass's class attributes are descriptors)
 
 
 def load_config(path: str | Path) -> ServiceConfig:
@@ -419,7 +423,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
     known = {f for f in MqttConfig.__dataclass_fields__} | {"password_env"}
     _only(raw, known, source, None, "mqtt.")
     v = _Fields(source, None, raw, "mqtt.")
-    url = v.string("url", MqttConfig.url)
+    url = v.string("url", _MQTT.url)
     if url != "embedded":
         _url(v, "url", ("mqtt", "mqtts"), url)
         if "://" not in url:
@@ -427,16 +431,17 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
     password = v.string("password")
     if "password_env" in raw:
         password = os.environ.get(v.string("password_env"), "")
-    prefix = v.string("prefix", MqttConfig.prefix)
+    prefix = v.string("prefix", _MQTT.prefix)
     if not prefix or any(c in prefix for c in "+#") or prefix.startswith("/") or prefix.endswith("/"):
         raise v.fail("prefix", f"must be a topic prefix without wildcards or outer slashes, got {prefix!r}")
     return MqttConfig(
         url=url, prefix=prefix, username=v.string("username"), password=password,
-        client_id=v.string("client_id", MqttConfig.client_id), ca_file=v.string("ca_file"),
+        client_id=v.string("client_id", _MQTT.client_id), ca_file=v.string("ca_file"),
         cert_file=v.string("cert_file"), key_file=v.string("key_file"),
-        max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024, MqttConfig.max_packet),
-        frame_ttl=v.integer("frame_ttl", 60, 7 * 86400, MqttConfig.frame_ttl),
-        keepalive=v.integer("keepalive", 5, 3600, MqttConfig.keepalive),
+        max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024, _MQTT.max_packet),
+        frame_ttl=v.integer("frame_ttl", 60, 7 * 86400, _MQTT.frame_ttl),
+        keepalive=v.integer("keepalive", 5, 3600, _MQTT.keepalive),
+        version=3 if url == "embedded" else v.choice("version", (3, 5), 5),
     )
 
 
@@ -445,7 +450,7 @@ def _http(raw: Any, source: str) -> HttpConfig:
         raise ConfigError(source, "must be a table", field_name="http")
     _only(raw, {"listen", "admin_token", "admin_token_env", "public_url"}, source, None, "http.")
     v = _Fields(source, None, raw, "http.")
-    listen = v.string("listen", HttpConfig.listen)
+    listen = v.string("listen", _HTTP.listen)
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise v.fail("listen", f"must be host:port, got {listen!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,7 +119,8 @@ def timetable_departures(tt: Timetable, stop_id: str, at: int, horizon_s: int, l
     return departures_from_calls(tt, Calls(*(a[:limit] for a in (calls.rows, calls.times, calls.days, calls.starts))))
 
 
-def next_scheduled(tt: Timetable, stop_id: str, after: int, within_s: int = 24 * 3600) -> int | None:
-    """The first scheduled departure at a stop (or station) after `after`, within a day; None if none."""
-    calls = tt.scheduled_calls(tt.platforms(stop_id), after, after + within_s)
+def next_scheduled(tt: Timetable, stop_ids: Sequence[str], after: int, within_s: int = 24 * 3600) -> int | None:
+    """The first scheduled departure at the stops (or stations) after `after`, within a day; None if none."""
+    stops = sorted({index for one in stop_ids for index in tt.platforms(one)})
+    calls = tt.scheduled_calls(stops, after, after + within_s)
     return int(calls.times[0]) if len(calls) else None

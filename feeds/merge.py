@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,18 +39,20 @@ def status_for(delay: int, rules: RealtimeRules) -> str:
 def stop_departures(
     tt: Timetable,
     live: LiveState | None,
-    stop_id: str,
+    stop_id: str | Sequence[str],
     now: int,
     horizon_s: int,
     limit: int,
     language: str = "en",
 ) -> StopDepartures:
-    """Departures at a stop or station in [now, now + horizon] by expected time, realtime merged.
+    """Departures at stops or stations in [now, now + horizon] by expected time, realtime merged.
 
-    Without fresh realtime this is the timetable. KeyError when the feed has no such stop.
+    Without fresh realtime this is the timetable. The first stop names the board. KeyError when
+    the feed has no such stop.
     """
-    stops = tt.platforms(stop_id)
-    stop = tt.stops[tt.stop_index[stop_id]]
+    ids = [stop_id] if isinstance(stop_id, str) else list(stop_id)
+    stops = sorted({index for one in ids for index in tt.platforms(one)})
+    stop = tt.stops[tt.stop_index[ids[0]]]
     end = now + horizon_s
     if live is None or not live.is_live:
         calls = tt.scheduled_calls(stops, now, end)

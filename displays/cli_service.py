@@ -1,0 +1,181 @@
+"""The service's commands: serve, check-config, mqtt-acl, pillar-sim, and render --config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from feeds.errors import FeedError
+from firmware_bridge import client as mqtt
+from firmware_bridge.acl import mosquitto_acl
+from firmware_bridge.protocol import PillarSession
+from firmware_bridge.simulator import run_pillar
+
+from .clock import StartedClock, SystemClock
+from .config import ConfigError, load_config
+from .service import Service
+from .sharding import parse_shard
+
+
+class CommandError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1)) -> Service:
+    config = load_config(args.config)
+    clock = StartedClock(args.at) if args.at is not None else SystemClock()
+    return Service(config, clock, config_path=Path(args.config), cache_dir=args.cache_dir, shard=shard)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the service (or, with --once, render and publish every display once)."""
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as exc:
+        raise CommandError(f"--shard {exc}") from None
+    service = _service(args, shard)
+    if args.once:
+        try:
+            return asyncio.run(service.run_once())
+        except mqtt.BridgeError as exc:
+            raise CommandError(str(exc)) from None
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, service.stop)
+        loop.add_signal_handler(signal.SIGHUP, service.reload_config)
+        from .http import serve_http  # the HTTP side is only needed by the long-running service
+
+        await service.run(extra_tasks=[serve_http(service)])
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a config and the stops it names against its GTFS feed."""
+    config = load_config(args.file)
+    service = Service(config, SystemClock(), config_path=Path(args.file), cache_dir=args.cache_dir)
+
+    async def load() -> None:
+        await service.prepare()
+        await service.close()
+
+    asyncio.run(load())
+    if service.timetable is None:
+        raise CommandError(f"{args.file}: field 'feeds.gtfs': {service.timetable_error}")
+    service.check_stops(config)
+    stops = sum(len(d.stops) for d in config.displays)
+    print(f"{args.file}: ok ({len(config.displays)} displays, {stops} stop ids found in the feed, "
+          f"{len(config.feeds.realtime)} realtime sources)")
+    return 0
+
+
+def cmd_mqtt_acl(args: argparse.Namespace) -> int:
+    """Print (or write) a Mosquitto ACL for the configured displays."""
+    config = load_config(args.config)
+    service_user = args.service_user or config.mqtt.username or "stopcast"
+    text = mosquitto_acl(config.mqtt.prefix, service_user, [(d.id, d.user) for d in config.displays])
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def broker_from_url(url: str, args: argparse.Namespace) -> mqtt.BrokerSettings:
+    """Broker settings from mqtt[s]://[user[:password]@]host[:port] plus the TLS and version options."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise CommandError(f"--broker '{url}' is not mqtt://host:port or mqtts://host:port")
+    return mqtt.BrokerSettings(
+        host=parts.hostname,
+        port=parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+        username=unquote(parts.username or args.username or ""),
+        password=unquote(parts.password or args.password or ""),
+        client_id=f"pillar-{args.display}",
+        tls=parts.scheme == "mqtts",
+        ca_file=args.ca_file or "",
+        cert_file=args.cert_file or "",
+        key_file=args.key_file or "",
+        version=args.mqtt_version,
+    )
+
+
+def cmd_pillar_sim(args: argparse.Namespace) -> int:
+    """Be a pillar: show what the service sends, write it as PNG."""
+    logging.getLogger().setLevel(logging.INFO)
+    settings = broker_from_url(args.broker, args)
+    session = PillarSession(args.display, args.prefix)
+    output = Path(args.output) if args.output else None
+    try:
+        shown = asyncio.run(run_pillar(settings, session, time.time, once=args.once, timeout=args.timeout, output=output,
+                                       details={"fw": "stopcast-pillar-sim", "model": "reference"}))
+    except mqtt.BridgeError as exc:
+        raise CommandError(str(exc)) from None
+    if args.once and not shown:
+        print(f"stopcast: no frame for display '{args.display}' within {args.timeout} s", file=sys.stderr)
+        return 1
+    return 0
+
+
+def render_configured(args: argparse.Namespace) -> tuple[object, object]:
+    """The board and image a configured display gets at --at (the service's own code path)."""
+    service = _service(args)
+    runtime = service.displays.get(args.display)
+    if runtime is None:
+        known = ", ".join(sorted(d.id for d in service.config.displays)) or "none"
+        raise CommandError(f"{args.config}: no display '{args.display}' (configured: {known})")
+
+    async def once() -> None:
+        await service.prepare()
+        try:
+            await asyncio.gather(*(p.fetch_once() for p in service.pollers.values()))
+        finally:
+            await service.close()
+        service.refresh(int(service.clock.now()), force=True)
+
+    asyncio.run(once())
+    return runtime.board, runtime.spec
+
+
+def add_service_commands(commands: argparse._SubParsersAction, instant: object) -> None:
+    """Register serve, check-config, mqtt-acl and pillar-sim."""
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--config", required=True, metavar="FILE")
+    serve.add_argument("--at", type=instant, default=None, metavar="WHEN", help="start the clock at WHEN and let it run")
+    serve.add_argument("--once", action="store_true", help="render and publish every display once, then exit")
+    serve.add_argument("--shard", default="1/1", metavar="K/N", help="own the displays rendezvous hashing gives shard K of N")
+    serve.add_argument("--cache-dir", type=Path, default=None)
+    check = commands.add_parser("check-config", help="validate a config file against its feed")
+    check.add_argument("file", metavar="FILE")
+    check.add_argument("--cache-dir", type=Path, default=None)
+    acl = commands.add_parser("mqtt-acl", help="write a Mosquitto ACL for the configured pillars")
+    acl.add_argument("--config", required=True, metavar="FILE")
+    acl.add_argument("--service-user", default="", help="the service's MQTT user (default: mqtt.username or stopcast)")
+    acl.add_argument("--output", default="", metavar="FILE")
+    sim = commands.add_parser("pillar-sim", help="the reference pillar")
+    sim.add_argument("--broker", required=True, metavar="URL", help="mqtt[s]://[user[:password]@]host[:port]")
+    sim.add_argument("--display", required=True, metavar="ID")
+    sim.add_argument("--once", action="store_true", help="exit after the first verified frame")
+    sim.add_argument("--timeout", type=float, default=None, metavar="S")
+    sim.add_argument("--output", default="", metavar="FILE.png|DIR")
+    sim.add_argument("--prefix", default="stopcast/v1")
+    sim.add_argument("--username", default="")
+    sim.add_argument("--password", default="")
+    sim.add_argument("--ca-file", default="")
+    sim.add_argument("--cert-file", default="")
+    sim.add_argument("--key-file", default="")
+    sim.add_argument("--mqtt-version", type=int, choices=(3, 5), default=5)
+
+
+SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim}
+ERRORS = (ConfigError, CommandError, FeedError)

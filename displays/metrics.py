@@ -1,0 +1,44 @@
+"""Counters the service keeps for /metrics (Prometheus text) and the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Timing:
+    """Count, sum and maximum of durations in seconds."""
+
+    count: int = 0
+    total: float = 0.0
+    maximum: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        """Record one duration."""
+        self.count += 1
+        self.total += seconds
+        self.maximum = max(self.maximum, seconds)
+
+
+@dataclass
+class Metrics:
+    """Everything /metrics reports that is not read from elsewhere."""
+
+    renders: Timing = field(default_factory=Timing)
+    publishes: Timing = field(default_factory=Timing)
+    messages_published: int = 0
+    bytes_published: int = 0
+    rejected: int = 0
+    reconnects: int = 0
+    http_frames: int = 0
+    http_not_modified: int = 0
+
+    def observe_render(self, seconds: float) -> None:
+        """One board built and rendered."""
+        self.renders.add(seconds)
+
+    def observe_publish(self, messages: int, payload_bytes: int, seconds: float) -> None:
+        """One batch of publishes acknowledged by the broker."""
+        self.messages_published += messages
+        self.bytes_published += payload_bytes
+        self.publishes.add(seconds)

@@ -1,0 +1,149 @@
+"""aiomqtt carrying the protocol's messages: connect (TLS, user, Last Will), publish with PUBACKs,
+deliver incoming messages, reconnect with backoff. No protocol logic lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from .protocol import Publish
+
+log = logging.getLogger("stopcast.mqtt")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where and as whom to connect."""
+
+    host: str
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    client_id: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    keepalive: int = 30
+    version: int = 5  # 5, or 3 (3.1.1) for brokers without MQTT 5 (then no message expiry)
+    max_inflight: int = 100
+
+
+class BridgeError(Exception):
+    """The broker could not be reached or refused us; the message says which and why."""
+
+
+def _properties(msg: Publish, version: int) -> Properties | None:
+    if version != 5 or not msg.expiry:
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = int(msg.expiry)
+    return props
+
+
+@asynccontextmanager
+async def connect(settings: BrokerSettings, will: Publish | None = None) -> AsyncIterator[aiomqtt.Client]:
+    """A connected client; BridgeError (naming the broker) when it cannot connect."""
+    tls_params = None
+    if settings.tls:
+        tls_params = aiomqtt.TLSParameters(
+            ca_certs=settings.ca_file or None,
+            certfile=settings.cert_file or None,
+            keyfile=settings.key_file or None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    client = aiomqtt.Client(
+        settings.host,
+        settings.port,
+        username=settings.username or None,
+        password=settings.password or None,
+        identifier=settings.client_id or None,
+        protocol=aiomqtt.ProtocolVersion.V5 if settings.version == 5 else aiomqtt.ProtocolVersion.V311,
+        will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain) if will else None,
+        keepalive=settings.keepalive,
+        tls_params=tls_params,
+        max_inflight_messages=settings.max_inflight,
+        timeout=30,
+    )
+    try:
+        await client.__aenter__()
+    except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
+        raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: {exc}") from None
+    try:
+        yield client
+    finally:
+        try:
+            await client.__aexit__(None, None, None)
+        except aiomqtt.MqttError:
+            pass
+
+
+async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], version: int, concurrency: int = 64) -> int:
+    """Publish and wait for every PUBACK; returns the payload bytes sent."""
+    gate = asyncio.Semaphore(concurrency)
+    sent = 0
+
+    async def one(msg: Publish) -> None:
+        nonlocal sent
+        async with gate:
+            await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=_properties(msg, version))
+            sent += len(msg.payload)
+
+    messages = list(messages)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for msg in messages:
+                group.create_task(one(msg))
+    except* aiomqtt.MqttError as errors:
+        raise BridgeError(f"publishing failed: {errors.exceptions[0]}") from None
+    return sent
+
+
+async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
+    """Subscribe at QoS 1."""
+    for topic in topics:
+        await client.subscribe(topic, qos=1)
+
+
+async def messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:
+    """(topic, payload) of every incoming message."""
+    async for message in client.messages:
+        payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
+        yield str(message.topic), bytes(payload)
+
+
+async def keep_connected(
+    settings: BrokerSettings,
+    will: Publish,
+    session: Callable[[aiomqtt.Client], Awaitable[None]],
+    sleep: Callable[[float], Awaitable[None]],
+    random: Callable[[], float],
+    on_state: Callable[[bool, str], None] | None = None,
+    max_backoff: float = 30.0,
+) -> None:
+    """Run `session` on a connected client; when the connection drops, reconnect with backoff and jitter."""
+    failures = 0
+    while True:
+        try:
+            async with connect(settings, will) as client:
+                failures = 0
+                if on_state:
+                    on_state(True, "")
+                await session(client)
+                return
+        except (BridgeError, aiomqtt.MqttError) as exc:
+            failures += 1
+            if on_state:
+                on_state(False, str(exc))
+            delay = min(max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + random())
+            log.warning("MQTT connection to %s:%s lost (%s); retrying in %.1f s", settings.host, settings.port, exc, delay)
+            await sleep(delay)

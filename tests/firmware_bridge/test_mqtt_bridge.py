@@ -1,0 +1,172 @@
+"""The bridge against a real Mosquitto: serve --once, the reference pillar, deltas, the ACL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brokerkit import mosquitto
+from PIL import Image
+from servicekit import DISPLAYS, write_config
+
+from displays.cli import main
+from displays.clock import FixedClock
+from displays.config import load_config
+from displays.service import Service
+from firmware_bridge import client as mqtt
+from firmware_bridge.protocol import PillarSession
+
+pytestmark = pytest.mark.broker
+PREFIX = "stopcast/v1"
+
+
+def now_minute() -> int:
+    """The current minute (real time: pillars check frame validity against their own clock)."""
+    return int(time.time()) // 60 * 60 + 5
+
+
+async def retained(port: int, pattern: str, expected: int, username: str = "", password: str = "",
+                   fence: str | None = None) -> dict[str, bytes]:
+    """The retained messages under a pattern: until `expected` arrived, or until the retained message
+    of `fence` (subscribed after the pattern) arrives, which the broker sends after the pattern's."""
+    found: dict[str, bytes] = {}
+    settings = mqtt.BrokerSettings("127.0.0.1", port, username=username, password=password, client_id="probe")
+    async with mqtt.connect(settings) as client:
+        await mqtt.subscribe_all(client, [pattern] + ([fence] if fence else []))
+
+        async def collect() -> None:
+            async for topic, payload in mqtt.messages(client):
+                if topic == fence:
+                    return
+                if payload:
+                    found[topic] = payload
+                if len(found) >= expected:
+                    return
+
+        try:
+            await asyncio.wait_for(collect(), 10)
+        except asyncio.TimeoutError:
+            pass
+    return found
+
+
+def test_serve_once_leaves_one_retained_frame_per_display_and_the_pillar_shows_the_render(tmp_path: Path) -> None:
+    at = now_minute()
+    with mosquitto(tmp_path / "broker") as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at))
+        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        frames = asyncio.run(retained(broker.port, f"{PREFIX}/displays/+/frame/#", len(DISPLAYS)))
+        assert sorted(frames) == sorted(f"{PREFIX}/displays/{d['id']}/frame" for d in DISPLAYS)
+        status = asyncio.run(retained(broker.port, f"{PREFIX}/service/status", 1))
+        assert json.loads(status[f"{PREFIX}/service/status"])["state"] == "offline"  # --once has finished
+        for display in ("hbf-epaper", "uni-tft", "gons-led", "hbf-bwr"):
+            shown = tmp_path / f"{display}-pillar.png"
+            assert main(["pillar-sim", "--broker", broker.url, "--display", display, "--once", "--timeout", "10",
+                         "--output", str(shown)]) == 0
+            rendered = tmp_path / f"{display}-render.png"
+            assert main(["render", "--config", str(config), "--display", display, "--at", str(at), "--output", str(rendered),
+                         "--cache-dir", str(tmp_path / "cache")]) == 0
+            a = np.asarray(Image.open(shown).convert("RGB"))
+            b = np.asarray(Image.open(rendered).convert("RGB"))
+            assert a.shape == b.shape and np.array_equal(a, b), display
+
+
+async def _pillar(port: int, session: PillarSession, received: list[tuple[str, int]], synced: asyncio.Event) -> None:
+    settings = mqtt.BrokerSettings("127.0.0.1", port, client_id=f"pillar-{session.display_id}")
+    async with mqtt.connect(settings, session.will()) as client:
+        await mqtt.subscribe_all(client, session.subscriptions())
+        await mqtt.publish_all(client, session.hello(), 5)
+        async for topic, payload in mqtt.messages(client):
+            if payload:
+                received.append((topic.rsplit("/", 1)[1], len(payload)))
+            replies = session.receive(topic, payload, int(time.time()))
+            await mqtt.publish_all(client, replies, 5)
+            if session.hash is not None:
+                synced.set()
+
+
+async def _wait_for(condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)  # bounded wait for messages from the broker
+
+    await asyncio.wait_for(poll(), seconds)
+
+
+def test_minute_tick_sends_a_small_delta_and_a_wrong_base_gets_a_full_frame(tmp_path: Path) -> None:
+    at = now_minute()
+    display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
+
+    async def scenario(port: int, config: Path) -> None:
+        clock = FixedClock(at)
+        service = Service(load_config(config), clock, cache_dir=tmp_path / "cache")
+        runner = asyncio.create_task(service.run())
+        session = PillarSession("hbf-epaper", PREFIX)
+        received: list[tuple[str, int]] = []
+        synced = asyncio.Event()
+        pillar = asyncio.create_task(_pillar(port, session, received, synced))
+        await asyncio.wait_for(synced.wait(), 15)
+        channel = service.bridge.channels["hbf-epaper"]
+        await _wait_for(lambda: channel.acked_hash == channel.current.hash)
+        full = max(size for leaf, size in received if leaf == "frame")
+        received.clear()
+        clock.advance(60)
+        service.wake.set()
+        await _wait_for(lambda: any(leaf == "delta" for leaf, _ in received))
+        delta = next(size for leaf, size in received if leaf == "delta")
+        assert delta <= 0.25 * full, (delta, full)
+        await _wait_for(lambda: session.hash == channel.current.hash)
+        # The pillar loses its screen; its next ack says so and a full frame follows.
+        received.clear()
+        settings = mqtt.BrokerSettings("127.0.0.1", port, client_id="liar")
+        async with mqtt.connect(settings) as liar:
+            await liar.publish(f"{PREFIX}/displays/hbf-epaper/ack", json.dumps({"hash": "00000000"}).encode(), qos=1)
+        await _wait_for(lambda: any(leaf == "frame" for leaf, _ in received))
+        service.stop()
+        await asyncio.wait_for(runner, 10)
+        pillar.cancel()
+
+    with mosquitto(tmp_path / "broker") as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at), display)
+        asyncio.run(scenario(broker.port, config))
+
+
+def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> None:
+    at = now_minute()
+    displays = [
+        {"id": "stop-a", "stops": ["HBF"], "layout": "led-192x64", "mqtt_user": "pillar-a"},
+        {"id": "stop-b", "stops": ["UNI"], "layout": "led-192x64", "mqtt_user": "pillar-b"},
+    ]
+    cfg_dir = tmp_path / "cfg"
+    config = write_config(cfg_dir, "mqtt://127.0.0.1:1", dt.date.fromtimestamp(at), displays)
+    acl = tmp_path / "acl.txt"
+    assert main(["mqtt-acl", "--config", str(config), "--service-user", "svc", "--output", str(acl)]) == 0
+    users = {"svc": "svc-secret", "pillar-a": "a-secret", "pillar-b": "b-secret"}
+    with mosquitto(tmp_path / "broker", users=users, acl=acl.read_text()) as broker:
+        config = write_config(cfg_dir, f"mqtt://127.0.0.1:{broker.port}", dt.date.fromtimestamp(at), displays,
+                              mqtt={"username": "svc", "password": "svc-secret"})
+        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        own = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-b/frame/#", 1, "pillar-b", "b-secret"))
+        assert list(own) == [f"{PREFIX}/displays/stop-b/frame"]
+        own_frame = f"{PREFIX}/displays/stop-b/frame"
+        other = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-a/frame/#", 1, "pillar-b", "b-secret", fence=own_frame))
+        assert other == {}
+        readable = asyncio.run(retained(broker.port, f"{PREFIX}/displays/#", 99, "pillar-b", "b-secret",
+                                        fence=f"{PREFIX}/service/status"))
+        assert sorted(readable) == [f"{PREFIX}/displays/stop-b/board", f"{PREFIX}/displays/stop-b/frame"]
+
+        async def forge() -> None:  # pillar-b writing a frame for stop-b, and an ack for stop-a
+            settings = mqtt.BrokerSettings("127.0.0.1", broker.port, username="pillar-b", password="b-secret", client_id="b")
+            async with mqtt.connect(settings) as client:
+                await client.publish(f"{PREFIX}/displays/stop-b/frame", b"forged", qos=1, retain=True)
+
+        asyncio.run(forge())
+        after = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-b/frame", 1, "svc", "svc-secret"))
+        assert after[f"{PREFIX}/displays/stop-b/frame"] != b"forged"
+        with pytest.raises(mqtt.BridgeError):
+            asyncio.run(retained(broker.port, "#", 1, "pillar-b", "wrong-password"))
