@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feeds.cache import default_cache_dir, open_timetable
-from feeds import demo
 from feeds.departures import Departure, timetable_departures
 from feeds.errors import FeedError
 from feeds.export import alert_json, departure_json, realtime_json, stop_json
@@ -27,9 +26,11 @@ from layouts.image import encode_png, render_image
 from layouts.spec import LayoutError, LayoutSpec, builtin_names, builtin_text, load_layout
 
 from .boards import compose_board
+from .clock import StartedClock, SystemClock
+from .demo_run import run_demo
 from .cli_service import ERRORS as SERVICE_ERRORS
 from .cli_service import SERVICE_COMMANDS, add_service_commands, render_configured
-from feeds.times import format_service_date, hhmm, iso, local_date, parse_instant
+from feeds.times import hhmm, iso, parse_instant
 from feeds.timetable import Stop, Timetable
 
 
@@ -89,8 +90,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
     add_service_commands(commands, _instant)
     demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
-    demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
-    demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo feed is written")
+    demo_cmd.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
+    demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="start the clock at WHEN")
+    demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo's files go")
     return parser
 
 
@@ -175,15 +177,10 @@ def print_table(tt: Timetable, stop: Stop, deps: list[Departure], at: int, horiz
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the demo network and show its main station's departures."""
-    at = args.at if args.at is not None else int(time.time())
-    cache = args.cache_dir or default_cache_dir()
-    day = local_date(at, demo.TIMEZONE)
-    feed = demo.write_demo_feed(cache / "demo" / f"demo-{format_service_date(day)}.zip", day)
-    tt = open_timetable(feed, cache)
-    stop = tt.stops[tt.stop_index[demo.MAIN_STATION]]
-    print_table(tt, stop, timetable_departures(tt, demo.MAIN_STATION, at, 3600, 12), at, 60)
-    print(f"\ndemo feed: {feed}")
+    """Run the whole product on the generated demo network: broker, realtime, displays, dashboard."""
+    logging.getLogger().setLevel(logging.INFO)
+    clock = StartedClock(args.at) if args.at is not None else SystemClock()
+    asyncio.run(run_demo((args.cache_dir or default_cache_dir()) / "demo", args.port, clock))
     return 0
 
 

@@ -52,7 +52,10 @@ class DisplayRuntime:
     image: Image.Image | None = None
     frame: Frame | None = None
     rendered_at: int | None = None
-    subscribers: set[asyncio.Queue[str]] = field(default_factory=set)
+    subscribers: set[asyncio.Queue[str]] = field(default_factory=set)  # live HTML boards waiting for changes
+    device: dict = field(default_factory=dict)  # what a pulling device (TRMNL) last reported
+    pulled: dict[str, bytes] = field(default_factory=dict)  # the current frame in pull formats
+    pulled_hash: int | None = None
 
 
 class Service:
@@ -84,6 +87,11 @@ class Service:
         self.last_reload_error: str | None = None
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
+        self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
+        self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
+        self.http_url = ""
+        self.http_ready = asyncio.Event()
+        self.started_at = int(clock.now())
         self._client: aiomqtt.Client | None = None
         self._session: aiohttp.ClientSession | None = None
         self._gtfs_path: Path | None = None
@@ -108,7 +116,8 @@ class Service:
                 runtimes[display.id] = old
             else:
                 runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec),
-                                                      subscribers=old.subscribers if old else set())
+                                                      subscribers=old.subscribers if old else set(),
+                                                      device=old.device if old else {})
         removed = [d for d in self.displays if d not in runtimes]
         publishes = [p for d in removed for p in self.bridge.remove(d)]
         self.config = config
@@ -137,7 +146,7 @@ class Service:
             log.error("config reload failed, keeping the running config: %s", exc)
             return str(exc)
         self.last_reload_error = None
-        asyncio.get_running_loop().create_task(self.publish(self.apply_config(config)), name="publish-removals")
+        self.pending.extend(self.apply_config(config))
         log.info("config reloaded: %d displays", len(config.displays))
         return None
 
@@ -191,7 +200,8 @@ class Service:
             runtime.board, runtime.image, runtime.frame, runtime.rendered_at = board, image, frame, now
             publishes += self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
             for queue in runtime.subscribers:
-                queue.put_nowait("board")
+                if not queue.full():
+                    queue.put_nowait("board")
         publishes += self.bridge.tick(now)
         return publishes
 
@@ -209,8 +219,9 @@ class Service:
     def broker(self) -> mqtt.BrokerSettings:
         """Broker settings from the config."""
         m = self.config.mqtt
+        host, port = self.broker_address or (m.host, m.port)
         return mqtt.BrokerSettings(
-            host=m.host, port=m.port, username=m.username, password=m.password, client_id=m.client_id,
+            host=host, port=port, username=m.username, password=m.password, client_id=m.client_id,
             tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
             version=m.version,
         )
@@ -301,7 +312,8 @@ class Service:
     async def _ticker(self) -> None:
         while True:
             now = int(self.clock.now())
-            await self.publish(self.refresh(now))
+            pending, self.pending = self.pending, []
+            await self.publish(pending + self.refresh(now))
             delay = max(0.05, self.next_wake(now) - self.clock.now())
             self.wake.clear()
             try:

@@ -11,8 +11,14 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .times import format_service_date, gtfs_time
+from google.transit import gtfs_realtime_pb2 as rt
+
+from .times import format_service_date, gtfs_time, local_date, service_day_origin
+
+if TYPE_CHECKING:
+    from .timetable import Timetable
 
 TIMEZONE = "Europe/Berlin"
 MAIN_STATION = "HBF"
@@ -142,3 +148,61 @@ def write_demo_feed(path: Path, first_day: dt.date) -> Path:
         tmp.write_bytes(data)
         tmp.replace(path)
     return path
+
+
+def simulated_realtime(tt: Timetable, now: int) -> bytes:
+    """A GTFS-Realtime feed for the demo network at `now`: delays, a cancellation, a platform change, an alert.
+
+    Deterministic in `now` (it changes every few minutes), so tests can pin what it says.
+    """
+    msg = rt.FeedMessage()
+    msg.header.gtfs_realtime_version = "2.0"
+    msg.header.timestamp = now
+    today = local_date(now, tt.timezone)
+    epoch = now // 300  # the simulated situation changes every five minutes
+    cancelled_done = moved_done = False
+    for day in (today - dt.timedelta(days=1), today):
+        origin = service_day_origin(day, tt.timezone)
+        running = tt.calendar.active(day)
+        for trip, trip_id in enumerate(tt.trip_ids):
+            if not running[tt.trip_service[trip]]:
+                continue
+            a, b = int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])
+            start, end = origin + int(tt.st_dep[a]), origin + int(tt.st_dep[b - 1])
+            if end < now - 600 or start > now + 5400:
+                continue
+            entity = msg.entity.add(id=f"{trip_id}-{format_service_date(day)}")
+            tu = entity.trip_update
+            tu.trip.trip_id = trip_id
+            tu.trip.start_date = format_service_date(day)
+            tu.timestamp = now
+            route = tt.routes[int(tt.trip_route[trip])].route_id
+            if route == "68" and not cancelled_done and start > now:
+                tu.trip.schedule_relationship = rt.TripDescriptor.CANCELED
+                cancelled_done = True
+                continue
+            seed = (sum(map(ord, trip_id)) * 7 + epoch * 13) % 11
+            delay = 0 if seed < 5 else (seed - 4) * 60 + 20 * (seed % 3)
+            stu = tu.stop_time_update.add(stop_sequence=int(tt.st_seq[a]))
+            stu.departure.delay = delay
+            if not moved_done and route == "54" and start > now:
+                for row in range(a, b):
+                    if tt.stops[int(tt.st_stop[row])].stop_id == "HBF:C":
+                        moved = stu if row == a else tu.stop_time_update.add(stop_sequence=int(tt.st_seq[row]))
+                        moved.departure.delay = delay
+                        moved.stop_time_properties.assigned_stop_id = "HBF:D"
+                        moved_done = True
+    alert = msg.entity.add(id="demo-bauarbeiten-54").alert
+    period = alert.active_period.add()
+    period.start, period.end = now - 3600, now + 6 * 3600
+    alert.informed_entity.add(route_id="54")
+    alert.cause = rt.Alert.CONSTRUCTION
+    alert.effect = rt.Alert.DETOUR
+    alert.severity_level = rt.Alert.WARNING
+    alert.header_text.translation.add(text="Linie 54: Umleitung wegen Bauarbeiten am Höfchen", language="de")
+    alert.header_text.translation.add(text="Line 54: detour because of construction work at Höfchen", language="en")
+    alert.description_text.translation.add(
+        text="Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.", language="de")
+    alert.description_text.translation.add(
+        text="The Höfchen/Listmann stop is closed. Please use the replacement stop in Ludwigsstraße.", language="en")
+    return msg.SerializeToString()

@@ -1,0 +1,108 @@
+"""Changes to displays and layouts from the admin API: validated, persisted atomically, applied live."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from layouts.spec import LayoutError, builtin_names, parse_layout
+
+from .config import ConfigError, ServiceConfig, parse_display, save_config
+from .service import Service
+
+LAYOUT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class AdminError(Exception):
+    """A change that was refused; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _commit(service: Service, config: ServiceConfig) -> None:
+    service.check_stops(config)
+    if service.config_path is not None:
+        save_config(config, service.config_path)
+    removals = service.apply_config(config)
+    if removals:
+        service.pending.extend(removals)
+        service.wake.set()
+
+
+def put_display(service: Service, body: Any, display_id: str | None = None) -> dict[str, Any]:
+    """Add (POST, display_id None) or replace (PUT) a display from its JSON; the display as stored."""
+    if not isinstance(body, dict):
+        raise AdminError(400, "the body must be a JSON object with the display's fields")
+    if display_id is not None:
+        if body.setdefault("id", display_id) != display_id:
+            raise AdminError(400, f"the body's id '{body['id']}' does not match the URL's '{display_id}'")
+    config = service.config
+    try:
+        display = parse_display(body, "request body", config)
+    except ConfigError as exc:
+        raise AdminError(422, str(exc)) from None
+    exists = config.display(display.id) is not None
+    if display_id is None and exists:
+        raise AdminError(409, f"display '{display.id}' exists (PUT /api/displays/{display.id} replaces it)")
+    if display_id is not None and not exists:
+        raise AdminError(404, f"no display '{display_id}'")
+    displays = tuple(display if d.id == display.id else d for d in config.displays) if exists else config.displays + (display,)
+    try:
+        _commit(service, replace(config, displays=displays))
+    except ConfigError as exc:
+        raise AdminError(422, str(exc)) from None
+    return {"id": display.id}
+
+
+def delete_display(service: Service, display_id: str) -> None:
+    """Remove a display (its retained frame and board are cleared)."""
+    config = service.config
+    if config.display(display_id) is None:
+        raise AdminError(404, f"no display '{display_id}'")
+    _commit(service, replace(config, displays=tuple(d for d in config.displays if d.id != display_id)))
+
+
+def put_layout(service: Service, name: str, toml_text: str, create: bool) -> None:
+    """Add or replace a custom layout (a TOML file beside the config)."""
+    if not LAYOUT_NAME.match(name):
+        raise AdminError(400, f"layout name must match [A-Za-z0-9_.-]+, got {name!r}")
+    if name in builtin_names():
+        raise AdminError(409, f"'{name}' is a built-in layout; choose another name")
+    config = service.config
+    custom = dict(config.layouts)
+    if create and name in custom:
+        raise AdminError(409, f"layout '{name}' exists (PUT /api/layouts/{name} replaces it)")
+    if not create and name not in custom:
+        raise AdminError(404, f"no custom layout '{name}'")
+    try:
+        spec = parse_layout(toml_text, f"layout {name}")
+    except LayoutError as exc:
+        raise AdminError(422, str(exc)) from None
+    if spec.name != name:
+        raise AdminError(422, f"the layout's name field is '{spec.name}', not '{name}'")
+    folder = Path(service.config_path).parent if service.config_path else Path(".")
+    relative = custom.get(name, f"layouts/{name}.toml")
+    target = folder / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(toml_text, encoding="utf-8")
+    tmp.replace(target)
+    custom[name] = relative
+    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))))
+
+
+def delete_layout(service: Service, name: str) -> None:
+    """Remove a custom layout no display uses."""
+    config = service.config
+    custom = dict(config.layouts)
+    if name not in custom:
+        raise AdminError(404, f"no custom layout '{name}'")
+    users = [d.id for d in config.displays if d.layout == name]
+    if users:
+        raise AdminError(409, f"layout '{name}' is used by {', '.join(users)}")
+    del custom[name]
+    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))))

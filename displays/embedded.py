@@ -1,0 +1,38 @@
+"""The in-process MQTT broker (amqtt) for the zero-setup run; production uses Mosquitto or a cluster."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from amqtt.broker import Broker
+from amqtt.contexts import BrokerConfig, ListenerConfig
+
+log = logging.getLogger("stopcast.broker")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@asynccontextmanager
+async def embedded_broker(port: int = 0) -> AsyncIterator[int]:
+    """Run an MQTT 3.1.1 broker on 127.0.0.1 (a free port when 0); yields the port."""
+    port = port or _free_port()
+    for name in ("amqtt", "transitions"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    config = BrokerConfig(
+        listeners={"default": ListenerConfig(bind=f"127.0.0.1:{port}")},
+        plugins={"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    )
+    broker = Broker(config)
+    await broker.start()
+    log.info("embedded MQTT broker on mqtt://127.0.0.1:%d", port)
+    try:
+        yield port
+    finally:
+        await broker.shutdown()

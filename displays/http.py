@@ -1,0 +1,487 @@
+"""The HTTP side: frames for pillars that pull, the live HTML board, TRMNL devices, the ops
+dashboard, the admin API, health and metrics (see docs/http.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+import logging
+import tomllib
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from PIL import Image
+
+from firmware_bridge import codec
+from layouts.export import board_doc
+from layouts.fonts import FONT_DIR
+from layouts.html import render_fragment, render_html, served_fonts
+from layouts.image import encode_png
+from layouts.spec import builtin_names, builtin_text
+
+from .admin import AdminError, delete_display, delete_layout, put_display, put_layout
+from .config import DISPLAY_ID, display_doc
+from .service import DisplayRuntime, Service
+from .status import dashboard_doc, health_doc, metrics_text
+
+log = logging.getLogger("stopcast.http")
+SERVICE = web.AppKey("service", Service)
+RAW_FORMATS = ("mono1", "gray2", "bwr", "rgb565")
+TRMNL_MAX_BMP = 48_062
+
+
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("displays", "templates"), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def _runtime(request: web.Request) -> DisplayRuntime:
+    display_id = request.match_info["id"]
+    if not DISPLAY_ID.match(display_id):
+        raise web.HTTPNotFound(text=f"no display '{display_id[:64]}'")
+    runtime = request.app[SERVICE].displays.get(display_id)
+    if runtime is None:
+        raise web.HTTPNotFound(text=f"no display '{display_id}'")
+    return runtime
+
+
+def _conditional(request: web.Request, etag: str, body: bytes, content_type: str) -> web.Response:
+    service = request.app[SERVICE]
+    quoted = f'"{etag}"'
+    headers = {"ETag": quoted, "Cache-Control": "no-cache"}
+    if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        service.metrics.http_not_modified += 1
+        return web.Response(status=304, headers=headers)
+    service.metrics.http_frames += 1
+    return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+# --- frames, boards, live page ------------------------------------------------------------------
+
+
+def _encoded(runtime: DisplayRuntime, fmt: str) -> bytes:
+    """The display's current frame in a pull format, computed once per frame and format."""
+    current = runtime.frame
+    if current is None or runtime.image is None:
+        raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
+    if runtime.pulled_hash != current.hash:
+        runtime.pulled, runtime.pulled_hash = {}, current.hash
+    found = runtime.pulled.get(fmt)
+    if found is None:
+        if fmt == "png":
+            found = encode_png(runtime.image)
+        else:
+            out = io.BytesIO()
+            one_bit(runtime.image, current.color_mode).save(out, format="BMP")
+            found = out.getvalue()
+        runtime.pulled[fmt] = found
+    return found
+
+
+def one_bit(image: Image.Image, color_mode: str) -> Image.Image:
+    """The frame as 1-bit (what TRMNL's classic firmware takes): red becomes black, grey is thresholded."""
+    if color_mode == "mono":
+        return image
+    if color_mode == "bwr":
+        return image.point(lambda v: 255 if v == 0 else 0, "L").convert("1", dither=Image.Dither.NONE)
+    return image.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
+
+
+async def frame(request: web.Request) -> web.Response:
+    """GET /displays/{id}/frame.{png,bmp,bin,mono1,gray2,bwr,rgb565}: the current screen, with ETag/304."""
+    runtime = _runtime(request)
+    fmt = request.match_info["fmt"]
+    current = runtime.frame
+    if current is None or runtime.image is None:
+        raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
+    etag = f"{current.hash:08x}-{fmt}"
+    if fmt in ("png", "bmp"):
+        return _conditional(request, etag, _encoded(runtime, fmt), f"image/{fmt}")
+    if fmt == "bin":
+        service = request.app[SERVICE]
+        channel = service.bridge.channels.get(runtime.config.id)
+        header = codec.Header(codec.KIND_FULL, current.encoding, codec.FLAG_FULL_REFRESH | (codec.FLAG_ZLIB if current.compress and current.encoding != "png" else 0),
+                              current.raster.shape[1], current.raster.shape[0], (0, 0, current.raster.shape[1], current.raster.shape[0]),
+                              current.hash, 0, channel.valid_until if channel else 0, channel.sequence if channel else 0, current.color_mode)
+        body = codec.encode_message(header, codec.pack(current.raster, current.encoding, current.color_mode), 1 << 30)[0]
+        return _conditional(request, etag, body, "application/octet-stream")
+    if fmt in RAW_FORMATS:
+        if codec.default_encoding(current.color_mode) != fmt and not (fmt == "rgb565" and current.color_mode == "rgb565"):
+            raise web.HTTPNotFound(text=f"this display's colour mode is {current.color_mode}, not {fmt}")
+        return _conditional(request, etag, codec.pack(current.raster, fmt, current.color_mode), "application/octet-stream")
+    raise web.HTTPNotFound(text=f"no frame format '{fmt}' (png, bmp, bin, {', '.join(RAW_FORMATS)})")
+
+
+async def board_json(request: web.Request) -> web.Response:
+    """GET /displays/{id}/board.json."""
+    runtime = _runtime(request)
+    if runtime.board is None:
+        raise web.HTTPServiceUnavailable(text="no board yet", headers={"Retry-After": "5"})
+    body = json.dumps(board_doc(runtime.board, runtime.spec, runtime.config.id), ensure_ascii=False).encode()
+    return _conditional(request, hashlib.blake2b(body, digest_size=8).hexdigest(), body, "application/json")
+
+
+async def live_page(request: web.Request) -> web.Response:
+    """GET /displays/{id}: the live HTML board (updates itself over server-sent events)."""
+    runtime = _runtime(request)
+    if runtime.board is None:
+        raise web.HTTPServiceUnavailable(text="no board yet", headers={"Retry-After": "5"})
+    page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=f"/displays/{runtime.config.id}/events")
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def _event(fragment: str) -> bytes:
+    return ("event: board\n" + "".join(f"data: {line}\n" for line in fragment.split("\n")) + "\n").encode()
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """GET /displays/{id}/events: the board's markup each time it changes (text/event-stream)."""
+    runtime = _runtime(request)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+    await response.prepare(request)
+    queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
+    runtime.subscribers.add(queue)
+    try:
+        if runtime.board is not None:
+            await response.write(_event(render_fragment(runtime.board, runtime.spec)))
+        while True:
+            try:
+                await asyncio.wait_for(queue.get(), 25)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            while not queue.empty():
+                queue.get_nowait()
+            current = request.app[SERVICE].displays.get(runtime.config.id)
+            if current is None:
+                break
+            runtime = current
+            if runtime.board is not None:
+                await response.write(_event(render_fragment(runtime.board, runtime.spec)))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        runtime.subscribers.discard(queue)
+    return response
+
+
+async def fonts(request: web.Request) -> web.FileResponse:
+    """GET /fonts/{name}: the shipped fonts, by exact file name only."""
+    name = request.match_info["name"]
+    allowed = {p.name for p in FONT_DIR.iterdir() if p.suffix in (".ttf", ".otb")}
+    if name not in allowed:
+        raise web.HTTPNotFound()
+    return web.FileResponse(FONT_DIR / name, headers={"Cache-Control": "max-age=86400"})
+
+
+# --- TRMNL device API ---------------------------------------------------------------------------
+
+
+def trmnl_key(service: Service, device_id: str) -> str:
+    """The API key a TRMNL device gets for its MAC (stable; derived from the admin token)."""
+    secret = (service.config.http.admin_token or "stopcast").encode()
+    return hmac.new(secret, device_id.upper().encode(), hashlib.sha256).hexdigest()[:22]
+
+
+def _trmnl_runtime(service: Service, device_id: str) -> DisplayRuntime | None:
+    wanted = device_id.strip().upper()
+    return next((r for r in service.displays.values() if r.config.trmnl_id.upper() == wanted and wanted), None)
+
+
+def _base_url(request: web.Request) -> str:
+    public = request.app[SERVICE].config.http.public_url
+    return public or f"{request.scheme}://{request.host}"
+
+
+async def trmnl_setup(request: web.Request) -> web.Response:
+    """GET /api/setup with the ID header: the device's API key."""
+    service = request.app[SERVICE]
+    device_id = request.headers.get("ID", "")
+    runtime = _trmnl_runtime(service, device_id)
+    if runtime is None:
+        return web.json_response({"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
+                                  "message": f"device {device_id[:32]} is not configured (set trmnl_id on a display)"})
+    return web.json_response({
+        "status": 200, "api_key": trmnl_key(service, device_id), "friendly_id": runtime.config.id.upper()[:16],
+        "image_url": f"{_base_url(request)}/displays/{runtime.config.id}/frame.bmp", "message": "Welcome to stopcast",
+    })
+
+
+async def trmnl_display(request: web.Request) -> web.Response:
+    """GET /api/display: what to show and when to wake next."""
+    service = request.app[SERVICE]
+    device_id = request.headers.get("ID", "")
+    runtime = _trmnl_runtime(service, device_id)
+    token = request.headers.get("Access-Token", "")
+    if runtime is None or not hmac.compare_digest(token, trmnl_key(service, device_id)):
+        return web.json_response({"status": 500, "error": "unknown device or access token", "image_url": None,
+                                  "filename": None, "refresh_rate": 300, "reset_firmware": False,
+                                  "update_firmware": False, "firmware_url": None, "special_function": "none"})
+    runtime.device = {
+        "battery_v": _number(request.headers.get("Battery-Voltage")), "rssi": _number(request.headers.get("RSSI")),
+        "fw": request.headers.get("FW-Version", "")[:32], "width": _number(request.headers.get("Width")),
+        "height": _number(request.headers.get("Height")), "seen": int(service.clock.now()),
+    }
+    now = int(service.clock.now())
+    if runtime.frame is None or runtime.board is None:
+        return web.json_response({"status": 0, "image_url": None, "filename": None, "refresh_rate": 30,
+                                  "reset_firmware": False, "update_firmware": False, "firmware_url": None,
+                                  "special_function": "none", "image_url_timeout": 0})
+    filename = f"{runtime.frame.hash:08x}"
+    refresh = max(15, runtime.board.next_change - now)
+    return web.json_response({
+        "status": 0,
+        "image_url": f"{_base_url(request)}/displays/{runtime.config.id}/frame.bmp?h={filename}",
+        "filename": filename,
+        "refresh_rate": refresh,
+        "reset_firmware": False,
+        "update_firmware": False,
+        "firmware_url": None,
+        "special_function": "none",
+        "image_url_timeout": 0,
+    })
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+async def trmnl_log(request: web.Request) -> web.Response:
+    """POST /api/log: the device's log lines, kept in the service log."""
+    device_id = request.headers.get("ID", "?")[:32]
+    body = await request.content.read(64 * 1024)
+    log.info("TRMNL %s log: %s", device_id, body[:2000].decode("utf-8", "replace"))
+    return web.Response(status=204)
+
+
+# --- ops ----------------------------------------------------------------------------------------
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """GET /: every display at a glance."""
+    service = request.app[SERVICE]
+    page = _templates().get_template("dashboard.html.j2").render(doc=dashboard_doc(service))
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def dashboard_json(request: web.Request) -> web.Response:
+    """GET /dashboard.json: what the dashboard shows (it polls this)."""
+    return web.json_response(dashboard_doc(request.app[SERVICE]))
+
+
+async def display_page(request: web.Request) -> web.Response:
+    """GET /ops/displays/{id}: one display's preview and settings."""
+    runtime = _runtime(request)
+    service = request.app[SERVICE]
+    doc = next(d for d in dashboard_doc(service)["displays"] if d["id"] == runtime.config.id)
+    page = _templates().get_template("display.html.j2").render(d=doc, settings=display_doc(runtime.config), spec=runtime.spec)
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: 200 while serving, with feed and broker state."""
+    return web.json_response(health_doc(request.app[SERVICE]))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics: Prometheus text."""
+    return web.Response(text=metrics_text(request.app[SERVICE]), content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": "no-store"})
+
+
+# --- admin API ----------------------------------------------------------------------------------
+
+
+@web.middleware
+async def admin_auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Bearer token for /api/displays, /api/layouts and /api/reload: 401 without, 403 when wrong."""
+    path = request.path
+    if path.startswith(("/api/displays", "/api/layouts", "/api/reload")):
+        token = request.app[SERVICE].config.http.admin_token
+        given = request.headers.get("Authorization", "")
+        if not given.startswith("Bearer "):
+            raise web.HTTPUnauthorized(text="admin API: send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+        if not token or not hmac.compare_digest(given[7:].strip().encode(), token.encode()):
+            raise web.HTTPForbidden(text="admin API: wrong token" if token else "admin API disabled: set http.admin_token")
+    return await handler(request)
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.content.read(256 * 1024) or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}") from None
+
+
+def _fail(exc: AdminError) -> web.Response:
+    return web.json_response({"error": str(exc)}, status=exc.status)
+
+
+async def list_displays(request: web.Request) -> web.Response:
+    """GET /api/displays."""
+    return web.json_response([display_doc(d) for d in request.app[SERVICE].config.displays])
+
+
+async def get_display(request: web.Request) -> web.Response:
+    """GET /api/displays/{id}."""
+    found = request.app[SERVICE].config.display(request.match_info["id"])
+    if found is None:
+        return web.json_response({"error": f"no display '{request.match_info['id'][:64]}'"}, status=404)
+    return web.json_response(display_doc(found))
+
+
+async def post_display(request: web.Request) -> web.Response:
+    """POST /api/displays: add a display (same fields as the config)."""
+    service = request.app[SERVICE]
+    try:
+        stored = put_display(service, await _json_body(request))
+    except AdminError as exc:
+        return _fail(exc)
+    return web.json_response(display_doc(service.config.display(stored["id"])), status=201)  # type: ignore[arg-type]
+
+
+async def replace_display(request: web.Request) -> web.Response:
+    """PUT /api/displays/{id}: replace a display."""
+    service = request.app[SERVICE]
+    try:
+        stored = put_display(service, await _json_body(request), request.match_info["id"])
+    except AdminError as exc:
+        return _fail(exc)
+    return web.json_response(display_doc(service.config.display(stored["id"])))  # type: ignore[arg-type]
+
+
+async def remove_display(request: web.Request) -> web.Response:
+    """DELETE /api/displays/{id}."""
+    try:
+        delete_display(request.app[SERVICE], request.match_info["id"])
+    except AdminError as exc:
+        return _fail(exc)
+    return web.Response(status=204)
+
+
+async def list_layouts(request: web.Request) -> web.Response:
+    """GET /api/layouts: built-in and custom layouts."""
+    custom = dict(request.app[SERVICE].config.layouts)
+    return web.json_response([{"name": n, "builtin": True} for n in builtin_names()]
+                             + [{"name": n, "builtin": False, "file": f} for n, f in sorted(custom.items())])
+
+
+async def get_layout(request: web.Request) -> web.Response:
+    """GET /api/layouts/{name}: the layout's TOML."""
+    service = request.app[SERVICE]
+    name = request.match_info["name"]
+    custom = dict(service.config.layouts)
+    if name in custom:
+        return web.Response(text=open(service.config.resolve(custom[name]), encoding="utf-8").read(), content_type="application/toml")
+    if name in builtin_names():
+        return web.Response(text=builtin_text(name), content_type="application/toml")
+    return web.json_response({"error": f"no layout '{name[:64]}'"}, status=404)
+
+
+async def _layout_text(request: web.Request) -> tuple[str, str]:
+    raw = await request.content.read(256 * 1024)
+    if request.content_type == "application/json":
+        doc = json.loads(raw or b"{}")
+        if not isinstance(doc, dict) or not isinstance(doc.get("toml"), str):
+            raise web.HTTPBadRequest(text='send {"name": ..., "toml": "..."} or the TOML itself as application/toml')
+        return str(doc.get("name", "")), doc["toml"]
+    return "", raw.decode("utf-8", "replace")
+
+
+async def post_layout(request: web.Request) -> web.Response:
+    """POST /api/layouts: add a custom layout (TOML body, or JSON {"name", "toml"})."""
+    name, text = await _layout_text(request)
+    try:
+        name = name or str(tomllib.loads(text).get("name", ""))
+    except tomllib.TOMLDecodeError as exc:
+        return web.json_response({"error": f"not valid TOML ({exc})"}, status=422)
+    try:
+        put_layout(request.app[SERVICE], name, text, create=True)
+    except AdminError as exc:
+        return _fail(exc)
+    return web.json_response({"name": name}, status=201)
+
+
+async def replace_layout(request: web.Request) -> web.Response:
+    """PUT /api/layouts/{name}: replace a custom layout."""
+    _, text = await _layout_text(request)
+    try:
+        put_layout(request.app[SERVICE], request.match_info["name"], text, create=False)
+    except AdminError as exc:
+        return _fail(exc)
+    return web.json_response({"name": request.match_info["name"]})
+
+
+async def remove_layout(request: web.Request) -> web.Response:
+    """DELETE /api/layouts/{name}: remove a custom layout that no display uses."""
+    try:
+        delete_layout(request.app[SERVICE], request.match_info["name"])
+    except AdminError as exc:
+        return _fail(exc)
+    return web.Response(status=204)
+
+
+async def reload(request: web.Request) -> web.Response:
+    """POST /api/reload: re-read the config file (as SIGHUP does)."""
+    error = request.app[SERVICE].reload_config()
+    if error:
+        return web.json_response({"error": error, "kept": "the running config"}, status=422)
+    return web.json_response({"reloaded": True})
+
+
+def make_app(service: Service) -> web.Application:
+    """The aiohttp application of a service."""
+    app = web.Application(middlewares=[admin_auth], client_max_size=1024 * 1024)
+    app[SERVICE] = service
+    app.router.add_get("/", dashboard)
+    app.router.add_get("/dashboard.json", dashboard_json)
+    app.router.add_get("/ops/displays/{id}", display_page)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/fonts/{name}", fonts)
+    app.router.add_get("/displays/{id}", live_page)
+    app.router.add_get("/displays/{id}/events", events)
+    app.router.add_get("/displays/{id}/board.json", board_json)
+    app.router.add_get("/displays/{id}/frame.{fmt}", frame)
+    app.router.add_get("/api/setup", trmnl_setup)
+    app.router.add_get("/api/display", trmnl_display)
+    app.router.add_post("/api/log", trmnl_log)
+    app.router.add_get("/api/displays", list_displays)
+    app.router.add_post("/api/displays", post_display)
+    app.router.add_get("/api/displays/{id}", get_display)
+    app.router.add_put("/api/displays/{id}", replace_display)
+    app.router.add_delete("/api/displays/{id}", remove_display)
+    app.router.add_get("/api/layouts", list_layouts)
+    app.router.add_post("/api/layouts", post_layout)
+    app.router.add_get("/api/layouts/{name}", get_layout)
+    app.router.add_put("/api/layouts/{name}", replace_layout)
+    app.router.add_delete("/api/layouts/{name}", remove_layout)
+    app.router.add_post("/api/reload", reload)
+    return app
+
+
+async def serve_http(service: Service) -> None:
+    """Run the HTTP server for the service's lifetime; the bound address is in service.http_url."""
+    runner = web.AppRunner(make_app(service), access_log=None)
+    await runner.setup()
+    http = service.config.http
+    site = web.TCPSite(runner, http.host, http.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else http.port
+    service.http_url = f"http://{http.host}:{port}"
+    service.http_ready.set()
+    log.info("HTTP on %s", service.http_url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,148 @@
+"""What ops see: the dashboard's data, /healthz and /metrics, from one reading of the service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feeds.times import iso
+
+from .service import Service
+
+
+def _when(service: Service, instant: int | None) -> str | None:
+    tz = service.timetable.timezone if service.timetable else "UTC"
+    return iso(instant, tz) if instant else None
+
+
+def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
+    """Each realtime source's health; stale and failing ones say so."""
+    out = []
+    for poller in service.pollers.values():
+        h = poller.health
+        stale_after = poller.source.stale_after
+        out.append({
+            "source": h.source,
+            "age_seconds": h.age(now),
+            "stale": h.is_stale(now, stale_after),
+            "failing": h.consecutive_failures > 0,
+            "last_success": _when(service, h.last_success),
+            "header_timestamp": _when(service, h.header_timestamp),
+            "trip_updates": h.trip_updates,
+            "vehicles": h.vehicles,
+            "alerts": h.alerts,
+            "last_error": h.last_error,
+            "consecutive_failures": h.consecutive_failures,
+        })
+    return out
+
+
+def dashboard_doc(service: Service) -> dict[str, Any]:
+    """Everything the dashboard shows."""
+    now = int(service.clock.now())
+    displays = []
+    for display_id, runtime in sorted(service.displays.items()):
+        channel = service.bridge.channels.get(display_id)
+        board = runtime.board
+        displays.append({
+            "id": display_id,
+            "name": runtime.config.name or (board.stop_name if board else ""),
+            "stops": list(runtime.config.stops),
+            "layout": runtime.spec.name,
+            "size": f"{runtime.spec.width}x{runtime.spec.height}",
+            "color_mode": runtime.spec.color_mode,
+            "online": bool(channel and channel.online),
+            "pillar": dict(channel.status) if channel else {},
+            "device": dict(runtime.device),
+            "in_sync": bool(channel and channel.current and channel.acked_hash == channel.current.hash),
+            "last_ack": _when(service, channel.last_ack_at if channel else None),
+            "last_frame": _when(service, channel.last_frame_at if channel else None),
+            "rendered": _when(service, runtime.rendered_at),
+            "hash": f"{runtime.frame.hash:08x}" if runtime.frame else None,
+            "rows": len(board.rows) if board else 0,
+            "timetable_only": bool(board and board.timetable_only),
+            "empty_text": board.empty_text if board else "",
+        })
+    timetable = service.timetable
+    return {
+        "now": _when(service, now),
+        "broker": {"connected": service.broker_connected, "url": service.config.mqtt.url, "error": service.broker_error},
+        "timetable": {
+            "loaded": timetable is not None,
+            "source": service.config.feeds.gtfs,
+            "stops": len(timetable.stops) if timetable else 0,
+            "trips": len(timetable.trip_ids) if timetable else 0,
+            "loaded_at": _when(service, service.timetable_loaded_at),
+            "error": service.timetable_error,
+        },
+        "feeds": feeds_doc(service, now),
+        "displays": displays,
+        "online": sum(d["online"] for d in displays),
+        "shard": f"{service.shard[0]}/{service.shard[1]}",
+        "reload_error": service.last_reload_error,
+    }
+
+
+def health_doc(service: Service) -> dict[str, Any]:
+    """/healthz: serving, and what is degraded."""
+    now = int(service.clock.now())
+    feeds = feeds_doc(service, now)
+    problems = []
+    if service.timetable is None:
+        problems.append("no timetable loaded")
+    if not service.broker_connected:
+        problems.append("not connected to the MQTT broker")
+    problems += [f"realtime {f['source']} is stale" for f in feeds if f["stale"]]
+    return {
+        "status": "ok" if not problems else "degraded",
+        "problems": problems,
+        "displays": len(service.displays),
+        "timetable": {"loaded": service.timetable is not None, "error": service.timetable_error},
+        "broker": {"connected": service.broker_connected, "error": service.broker_error or None},
+        "feeds": feeds,
+        "uptime_seconds": now - service.started_at,
+    }
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def metrics_text(service: Service) -> str:
+    """Prometheus text exposition, every name prefixed stopcast_."""
+    now = int(service.clock.now())
+    m = service.metrics
+    lines = [
+        "# HELP stopcast_displays Displays this instance renders.", "# TYPE stopcast_displays gauge",
+        f"stopcast_displays {len(service.displays)}",
+        "# HELP stopcast_pillars_online Pillars whose last MQTT status is online.", "# TYPE stopcast_pillars_online gauge",
+        f"stopcast_pillars_online {sum(1 for c in service.bridge.channels.values() if c.online)}",
+        "# HELP stopcast_broker_connected 1 while connected to the MQTT broker.", "# TYPE stopcast_broker_connected gauge",
+        f"stopcast_broker_connected {int(service.broker_connected)}",
+        "# HELP stopcast_broker_reconnects_total Connections to the broker lost.", "# TYPE stopcast_broker_reconnects_total counter",
+        f"stopcast_broker_reconnects_total {m.reconnects}",
+        "# HELP stopcast_timetable_loaded 1 when a timetable is loaded.", "# TYPE stopcast_timetable_loaded gauge",
+        f"stopcast_timetable_loaded {int(service.timetable is not None)}",
+        "# HELP stopcast_render_seconds Board build + render + encode time.", "# TYPE stopcast_render_seconds summary",
+        f"stopcast_render_seconds_count {m.renders.count}", f"stopcast_render_seconds_sum {m.renders.total:.6f}",
+        "# HELP stopcast_publish_seconds Time for a batch of publishes to be acknowledged.", "# TYPE stopcast_publish_seconds summary",
+        f"stopcast_publish_seconds_count {m.publishes.count}", f"stopcast_publish_seconds_sum {m.publishes.total:.6f}",
+        "# HELP stopcast_published_messages_total MQTT messages acknowledged by the broker.",
+        "# TYPE stopcast_published_messages_total counter", f"stopcast_published_messages_total {m.messages_published}",
+        "# HELP stopcast_published_bytes_total Payload bytes acknowledged by the broker.",
+        "# TYPE stopcast_published_bytes_total counter", f"stopcast_published_bytes_total {m.bytes_published}",
+        "# HELP stopcast_pillar_messages_rejected_total Pillar messages that broke the contract.",
+        "# TYPE stopcast_pillar_messages_rejected_total counter", f"stopcast_pillar_messages_rejected_total {m.rejected}",
+        "# HELP stopcast_http_frames_total Frames served over HTTP.", "# TYPE stopcast_http_frames_total counter",
+        f"stopcast_http_frames_total {m.http_frames}",
+        "# HELP stopcast_http_not_modified_total 304 answers to pulling pillars.", "# TYPE stopcast_http_not_modified_total counter",
+        f"stopcast_http_not_modified_total {m.http_not_modified}",
+        "# HELP stopcast_feed_age_seconds Age of each realtime source's data.", "# TYPE stopcast_feed_age_seconds gauge",
+    ]
+    for f in feeds_doc(service, now):
+        if f["age_seconds"] is not None:
+            lines.append(f'stopcast_feed_age_seconds{{source="{_label(f["source"])}"}} {f["age_seconds"]}')
+    lines += ["# HELP stopcast_feed_stale 1 when a source's data is too old to be live.", "# TYPE stopcast_feed_stale gauge"]
+    lines += [f'stopcast_feed_stale{{source="{_label(f["source"])}"}} {int(f["stale"])}' for f in feeds_doc(service, now)]
+    lines += ["# HELP stopcast_feed_errors Consecutive failed fetches of a source.", "# TYPE stopcast_feed_errors gauge"]
+    lines += [f'stopcast_feed_errors{{source="{_label(f["source"])}"}} {f["consecutive_failures"]}' for f in feeds_doc(service, now)]
+    return "\n".join(lines) + "\n"
