@@ -42,13 +42,16 @@ def _templates() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def _runtime(request: web.Request) -> DisplayRuntime:
+def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     display_id = request.match_info["id"]
     if not DISPLAY_ID.match(display_id):
         raise web.HTTPNotFound(text=f"no display '{display_id[:64]}'")
-    runtime = request.app[SERVICE].displays.get(display_id)
+    service = request.app[SERVICE]
+    runtime = service.displays.get(display_id)
     if runtime is None:
         raise web.HTTPNotFound(text=f"no display '{display_id}'")
+    if pulled:
+        runtime.last_pull = int(service.clock.now())
     return runtime
 
 
@@ -96,7 +99,7 @@ def one_bit(image: Image.Image, color_mode: str) -> Image.Image:
 
 async def frame(request: web.Request) -> web.Response:
     """GET /displays/{id}/frame.{png,bmp,bin,mono1,gray2,bwr,rgb565}: the current screen, with ETag/304."""
-    runtime = _runtime(request)
+    runtime = _runtime(request, pulled=request.query.get("preview") is None)
     fmt = request.match_info["fmt"]
     current = runtime.frame
     if current is None or runtime.image is None:
@@ -143,7 +146,7 @@ def _event(fragment: str) -> bytes:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """GET /displays/{id}/events: the board's markup each time it changes (text/event-stream)."""
-    runtime = _runtime(request)
+    runtime = _runtime(request, pulled=True)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await response.prepare(request)
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
@@ -224,6 +227,7 @@ async def trmnl_display(request: web.Request) -> web.Response:
         return web.json_response({"status": 500, "error": "unknown device or access token", "image_url": None,
                                   "filename": None, "refresh_rate": 300, "reset_firmware": False,
                                   "update_firmware": False, "firmware_url": None, "special_function": "none"})
+    runtime.last_pull = int(service.clock.now())
     runtime.device = {
         "battery_v": _number(request.headers.get("Battery-Voltage")), "rssi": _number(request.headers.get("RSSI")),
         "fw": request.headers.get("FW-Version", "")[:32], "width": _number(request.headers.get("Width")),

@@ -56,6 +56,7 @@ class DisplayRuntime:
     device: dict = field(default_factory=dict)  # what a pulling device (TRMNL) last reported
     pulled: dict[str, bytes] = field(default_factory=dict)  # the current frame in pull formats
     pulled_hash: int | None = None
+    last_pull: int | None = None  # when a device last fetched this display over HTTP
 
 
 class Service:
@@ -117,7 +118,8 @@ class Service:
             else:
                 runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec),
                                                       subscribers=old.subscribers if old else set(),
-                                                      device=old.device if old else {})
+                                                      device=old.device if old else {},
+                                                      last_pull=old.last_pull if old else None)
         removed = [d for d in self.displays if d not in runtimes]
         publishes = [p for d in removed for p in self.bridge.remove(d)]
         self.config = config

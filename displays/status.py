@@ -8,6 +8,8 @@ from feeds.times import iso
 
 from .service import Service
 
+PULL_FRESH = 300  # seconds: a display fetched over HTTP this recently counts as reachable
+
 
 def _when(service: Service, instant: int | None) -> str | None:
     tz = service.timetable.timezone if service.timetable else "UTC"
@@ -43,6 +45,9 @@ def dashboard_doc(service: Service) -> dict[str, Any]:
     for display_id, runtime in sorted(service.displays.items()):
         channel = service.bridge.channels.get(display_id)
         board = runtime.board
+        pulling = bool(runtime.subscribers) or (runtime.last_pull is not None and now - runtime.last_pull <= PULL_FRESH)
+        mqtt_online = bool(channel and channel.online)
+        state = "online" if mqtt_online else ("pulling" if pulling else ("offline" if channel and channel.last_ack_at else "never seen"))
         displays.append({
             "id": display_id,
             "name": runtime.config.name or (board.stop_name if board else ""),
@@ -50,7 +55,10 @@ def dashboard_doc(service: Service) -> dict[str, Any]:
             "layout": runtime.spec.name,
             "size": f"{runtime.spec.width}x{runtime.spec.height}",
             "color_mode": runtime.spec.color_mode,
-            "online": bool(channel and channel.online),
+            "online": mqtt_online or pulling,
+            "state": state,
+            "via": "mqtt" if mqtt_online else ("http" if pulling else None),
+            "last_pull": _when(service, runtime.last_pull),
             "pillar": dict(channel.status) if channel else {},
             "device": dict(runtime.device),
             "in_sync": bool(channel and channel.current and channel.acked_hash == channel.current.hash),
