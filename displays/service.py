@@ -347,11 +347,11 @@ class Service:
                 for task in extra_tasks or []:
                     group.create_task(task)
                 await self.stopping.wait()
+                await self._goodbye()  # while still connected: a clean disconnect does not fire the Will
                 raise _Stop
         except* _Stop:
             pass
         finally:
-            await self._goodbye()
             await self.close()
 
     async def _goodbye(self) -> None:
