@@ -156,12 +156,14 @@ async def events(request: web.Request) -> web.StreamResponse:
             await response.write(_event(render_fragment(runtime.board, runtime.spec)))
         while True:
             try:
-                await asyncio.wait_for(queue.get(), 25)
+                signal = await asyncio.wait_for(queue.get(), 25)
             except asyncio.TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
             while not queue.empty():
-                queue.get_nowait()
+                signal = queue.get_nowait() if signal != "close" else signal
+            if signal == "close":
+                break
             current = request.app[SERVICE].displays.get(runtime.config.id)
             if current is None:
                 break
@@ -443,10 +445,20 @@ async def reload(request: web.Request) -> web.Response:
     return web.json_response({"reloaded": True})
 
 
+async def _close_streams(app: web.Application) -> None:
+    """On shutdown, end every live board's event stream (they would otherwise hold the server open)."""
+    for runtime in app[SERVICE].displays.values():
+        for queue in list(runtime.subscribers):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait("close")
+
+
 def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
     app = web.Application(middlewares=[admin_auth], client_max_size=1024 * 1024)
     app[SERVICE] = service
+    app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)
     app.router.add_get("/ops/displays/{id}", display_page)
@@ -476,7 +488,7 @@ def make_app(service: Service) -> web.Application:
 
 async def serve_http(service: Service) -> None:
     """Run the HTTP server for the service's lifetime; the bound address is in service.http_url."""
-    runner = web.AppRunner(make_app(service), access_log=None)
+    runner = web.AppRunner(make_app(service), access_log=None, shutdown_timeout=3)
     await runner.setup()
     http = service.config.http
     site = web.TCPSite(runner, http.host, http.port)
