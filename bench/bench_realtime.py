@@ -26,14 +26,14 @@ DEFAULT_FEED = Path(__file__).resolve().parents[2] / "shared" / "data" / "hart" 
 NOW = parse_instant("2021-02-03T12:00:00-05:00")  # a Wednesday midday
 
 
-def build_feed(tt: Timetable, trips: int, updates: int) -> bytes:
+def build_feed(tt: Timetable, trips: int, updates: int, seed: int = 7) -> bytes:
     """A FULL_DATASET feed: `trips` running trips, each with `updates` stop updates (delay or time)."""
     day = dt.date(2021, 2, 3)
     origin = service_day_origin(day, tt.timezone)
     running = tt.calendar.active(day)
     long_enough = (tt.trip_first[1:] - tt.trip_first[:-1]) >= updates
     candidates = [t for t in range(len(tt.trip_ids)) if running[tt.trip_service[t]] and long_enough[t]]
-    rng = random.Random(7)
+    rng = random.Random(seed)
     msg = rt.FeedMessage()
     msg.header.gtfs_realtime_version = "2.0"
     msg.header.timestamp = NOW

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -54,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, service.reload_config)
         from .http import serve_http  # the HTTP side is only needed by the long-running service
 
-        await service.run(extra_tasks=[serve_http(service)])
+        await service.run(extra_tasks=[serve_http(service)], workers=args.workers)
 
     asyncio.run(main())
     return 0
@@ -155,6 +156,8 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     serve.add_argument("--once", action="store_true", help="render and publish every display once, then exit")
     serve.add_argument("--shard", default="1/1", metavar="K/N", help="own the displays rendezvous hashing gives shard K of N")
     serve.add_argument("--cache-dir", type=Path, default=None)
+    serve.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), metavar="N",
+                       help="render on N worker processes (default: cores - 1; 0 renders in the service process)")
     check = commands.add_parser("check-config", help="validate a config file against its feed")
     check.add_argument("file", metavar="FILE")
     check.add_argument("--cache-dir", type=Path, default=None)

@@ -402,7 +402,7 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
         resolved = {k: os.environ.get(val[4:], "") if val.startswith("env:") else val for k, val in headers.items()}
         sources.append(RealtimeSource(
             _url(t, "url", ("http", "https"), t.string("url", required=True)),
-            interval=t.number("interval", 1, 3600, 30),
+            interval=t.number("interval", 0.2, 3600, 30),
             stale_after=t.integer("stale_after", 10, 86400, stale_after),
             timeout=t.number("timeout", 0.5, 120, 10),
             headers=resolved,

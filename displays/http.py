@@ -72,17 +72,18 @@ def _conditional(request: web.Request, etag: str, body: bytes, content_type: str
 def _encoded(runtime: DisplayRuntime, fmt: str) -> bytes:
     """The display's current frame in a pull format, computed once per frame and format."""
     current = runtime.frame
-    if current is None or runtime.image is None:
+    if current is None:
         raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
     if runtime.pulled_hash != current.hash:
         runtime.pulled, runtime.pulled_hash = {}, current.hash
     found = runtime.pulled.get(fmt)
     if found is None:
+        image = codec.image_of(current.raster, current.color_mode)
         if fmt == "png":
-            found = encode_png(runtime.image)
+            found = encode_png(image)
         else:
             out = io.BytesIO()
-            one_bit(runtime.image, current.color_mode).save(out, format="BMP")
+            one_bit(image, current.color_mode).save(out, format="BMP")
             found = out.getvalue()
         runtime.pulled[fmt] = found
     return found
@@ -102,7 +103,7 @@ async def frame(request: web.Request) -> web.Response:
     runtime = _runtime(request, pulled=request.query.get("preview") is None)
     fmt = request.match_info["fmt"]
     current = runtime.frame
-    if current is None or runtime.image is None:
+    if current is None:
         raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
     etag = f"{current.hash:08x}-{fmt}"
     if fmt in ("png", "bmp"):

@@ -37,6 +37,11 @@ class Metrics:
         """One board built and rendered."""
         self.renders.add(seconds)
 
+    def observe_render_batch(self, boards: int, seconds: float) -> None:
+        """Boards rendered on the pool: the time is shared out evenly."""
+        for _ in range(boards):
+            self.renders.add(seconds / boards)
+
     def observe_publish(self, messages: int, payload_bytes: int, seconds: float) -> None:
         """One batch of publishes acknowledged by the broker."""
         self.messages_published += messages

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import random
 import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 import aiomqtt
-from PIL import Image
 
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
@@ -24,16 +26,15 @@ from feeds.poller import FeedPoller
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge import client as mqtt
-from firmware_bridge.codec import raster_of
 from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
 from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
-from layouts.image import render_image
 from layouts.spec import LayoutSpec
 
 from .boards import compose_board
 from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config
+from .frames import Rendered, frame_of, render, render_batch
 from .gtfs_fetch import fetch_gtfs
 from .metrics import Metrics
 from .sharding import owner
@@ -49,7 +50,6 @@ class DisplayRuntime:
     spec: LayoutSpec
     encoding: str
     board: Board | None = None
-    image: Image.Image | None = None
     frame: Frame | None = None
     rendered_at: int | None = None
     subscribers: set[asyncio.Queue[str]] = field(default_factory=set)  # live HTML boards waiting for changes
@@ -180,32 +180,76 @@ class Service:
 
     # --- the core step -------------------------------------------------------------------------
 
-    def refresh(self, now: int, force: bool = False) -> list[Publish]:
-        """Boards for every display at `now`; render the changed ones; the publishes that follow."""
+    def compose(self, now: int, force: bool = False) -> list[tuple[DisplayRuntime, Board]]:
+        """The boards at `now` that differ from what each display shows (all of them with `force`)."""
+        return list(self._composed(now, force))
+
+    def _composed(self, now: int, force: bool = False) -> Iterator[tuple[DisplayRuntime, Board]]:
         live = self.live_state(now)
-        publishes: list[Publish] = []
-        for runtime in self.displays.values():
+        for runtime in list(self.displays.values()):
             display = runtime.config
             settings = DisplaySettings(
                 name=display.name, language=display.language, walk_minutes=display.walk_minutes,
                 horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
             )
-            started = time.perf_counter()
             board = compose_board(self.timetable, live, display.stops, runtime.spec, settings, now, runtime.board,
                                   realtime_configured=bool(self.config.feeds.realtime))
-            if board == runtime.board and runtime.frame is not None and not force:
-                continue
-            image = render_image(board, runtime.spec)
-            frame = Frame.of(raster_of(image, runtime.spec.color_mode), runtime.spec.color_mode, runtime.encoding,
-                             display.compress, board_json(board, runtime.spec, display.id))
+            if force or board != runtime.board or runtime.frame is None:
+                yield runtime, board
+
+    def accept(self, runtime: DisplayRuntime, board: Board, rendered: Rendered, now: int) -> list[Publish]:
+        """Take a rendered board: remember it, wake its live pages, and the publishes that follow."""
+        display = runtime.config
+        if self.displays.get(display.id) is not runtime:
+            return []  # the display was removed or changed while its board was being rendered
+        frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
+        runtime.board, runtime.frame, runtime.rendered_at = board, frame, now
+        for queue in runtime.subscribers:
+            if not queue.full():
+                queue.put_nowait("board")
+        return self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+
+    def refresh(self, now: int, force: bool = False) -> list[Publish]:
+        """Boards for every display at `now`, rendered here; the publishes that follow."""
+        publishes: list[Publish] = []
+        for runtime, board in self.compose(now, force):
+            started = time.perf_counter()
+            rendered = render(board, runtime.spec, runtime.encoding, runtime.config.compress)
             self.metrics.observe_render(time.perf_counter() - started)
-            runtime.board, runtime.image, runtime.frame, runtime.rendered_at = board, image, frame, now
-            publishes += self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
-            for queue in runtime.subscribers:
-                if not queue.full():
-                    queue.put_nowait("board")
-        publishes += self.bridge.tick(now)
-        return publishes
+            publishes += self.accept(runtime, board, rendered, now)
+        return publishes + self.bridge.tick(now)
+
+    async def refresh_on_pool(self, now: int, pool: Executor, batch: int = 32) -> None:
+        """As refresh(), with the rendering on the pool's processes: each batch of changed boards goes
+        to the pool as soon as it is composed, and finished batches are published while composing goes on."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        queue: asyncio.Queue = asyncio.Queue()
+        count = 0
+
+        async def publish_finished() -> None:
+            while (item := await queue.get()) is not None:
+                chunk, future = item
+                rendered = await future
+                await self.publish([p for (runtime, board), r in zip(chunk, rendered) for p in self.accept(runtime, board, r, now)])
+
+        consumer = asyncio.create_task(publish_finished())
+        chunk: list[tuple[DisplayRuntime, Board]] = []
+        for item in self._composed(now):
+            chunk.append(item)
+            if len(chunk) == batch:
+                queue.put_nowait((chunk, loop.run_in_executor(pool, render_batch, _jobs(chunk))))
+                count += len(chunk)
+                chunk = []
+                await asyncio.sleep(0)  # let finished batches go out while composing continues
+        if chunk:
+            queue.put_nowait((chunk, loop.run_in_executor(pool, render_batch, _jobs(chunk))))
+            count += len(chunk)
+        queue.put_nowait(None)
+        await consumer
+        if count:
+            self.metrics.observe_render_batch(count, time.perf_counter() - started)
+        await self.publish(self.bridge.tick(now))
 
     def next_wake(self, now: int) -> float:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
@@ -311,13 +355,17 @@ class Service:
         finally:
             await self.close()
 
-    async def _ticker(self) -> None:
+    async def _ticker(self, pool: Executor | None) -> None:
         while True:
+            self.wake.clear()  # before the refresh: a feed update arriving during it wakes us again at once
             now = int(self.clock.now())
             pending, self.pending = self.pending, []
-            await self.publish(pending + self.refresh(now))
+            await self.publish(pending)
+            if pool is None:
+                await self.publish(self.refresh(now))
+            else:
+                await self.refresh_on_pool(now, pool)
             delay = max(0.05, self.next_wake(now) - self.clock.now())
-            self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
@@ -331,8 +379,19 @@ class Service:
             path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
             await asyncio.to_thread(self.load_timetable, path)
 
-    async def run(self, extra_tasks: list | None = None) -> None:
-        """Serve until stop() (or a cancellation): pollers, ticker, broker session, reloads."""
+    async def run(self, extra_tasks: list | None = None, workers: int = 0) -> None:
+        """Serve until stop() (or a cancellation): pollers, ticker, broker session, reloads.
+
+        With `workers`, boards are rendered on that many worker processes (the other cores).
+        """
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        try:
+            await self._run(extra_tasks, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, extra_tasks: list | None, pool: Executor | None) -> None:
         await self.prepare()
         now = int(self.clock.now())
         will = self.bridge.service_status(False, now, self.status_details())
@@ -340,7 +399,7 @@ class Service:
             async with asyncio.TaskGroup() as group:
                 for url, poller in self.pollers.items():
                     group.create_task(poller.run(), name=f"poll {url}")
-                group.create_task(self._ticker(), name="ticker")
+                group.create_task(self._ticker(pool), name="ticker")
                 group.create_task(self._gtfs_watcher(), name="gtfs")
                 group.create_task(mqtt.keep_connected(self.broker(), will, self._mqtt_session, asyncio.sleep,
                                                       self._random.random, self._broker_state), name="mqtt")
@@ -366,6 +425,10 @@ class Service:
     def stop(self) -> None:
         """Ask run() to finish."""
         self.stopping.set()
+
+
+def _jobs(chunk: list[tuple[DisplayRuntime, Board]]) -> list[tuple]:
+    return [(board, runtime.spec, runtime.encoding, runtime.config.compress) for runtime, board in chunk]
 
 
 class _Stop(Exception):

@@ -38,13 +38,13 @@ class TripPrediction:
     cancelled: bool
     implausible: int
     no_pickup: frozenset[int] = frozenset()  # rows where stop_time_properties.pickup_type is NONE
-    headsigns: tuple[tuple[int, str], ...] = ()  # (row, headsign) overrides; row -1: the whole trip
-    occupancy: tuple[tuple[int, str], ...] = ()  # (row, departure_occupancy_status)
+    headsigns: dict[int, str] = field(default_factory=dict)  # row -> headsign override; row -1: the whole trip
+    occupancy: dict[int, str] = field(default_factory=dict)  # row -> departure_occupancy_status
+    unmatched: int = 0  # stop time updates that matched no stop of the trip
 
     def headsign(self, i: int) -> str | None:
         """The headsign realtime gives for row offset `i` (stop, else trip), or None."""
-        found = dict(self.headsigns)
-        return found.get(i, found.get(-1))
+        return self.headsigns.get(i, self.headsigns.get(-1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,14 @@ class LiveState:
     data_as_of: int | None = None  # when the newest realtime data (fresh or stale) was written
     stats: MergeStats = field(default_factory=MergeStats)
     _predictions: dict[TripKey, TripPrediction] = field(default_factory=dict)
+    _updated: np.ndarray | None = None
+
+    def updated_trips(self) -> np.ndarray:
+        """A bool per trip index: whether some TripUpdate is about it (computed once)."""
+        if self._updated is None:
+            self._updated = np.zeros(len(self.timetable.trip_ids), dtype=bool)
+            self._updated[[key[0] for key in self.updates]] = True
+        return self._updated
 
     @property
     def is_live(self) -> bool:
@@ -106,7 +114,7 @@ class LiveState:
             return None
         predicted = predict_trip(self.timetable, key, update, self.rules)
         self.stats.implausible_predictions += predicted.implausible
-        self.stats.unmatched_stop_updates += _unmatched(self.timetable, key[0], update)
+        self.stats.unmatched_stop_updates += predicted.unmatched
         self._predictions[key] = predicted
         return predicted
 
@@ -255,10 +263,6 @@ def _same_place(tt: Timetable, row_stop: int, stop: int) -> bool:
     return row_stop == stop or tt.stops[row_stop].parent == stop
 
 
-def _unmatched(tt: Timetable, trip: int, update: rt.TripUpdate) -> int:
-    return len(update.stop_time_update) - len(_match_rows(tt, trip, update))
-
-
 def _event_delay(event: rt.TripUpdate.StopTimeEvent, scheduled: int) -> int | None:
     """Delay of one StopTimeEvent: an absolute time wins over the delay field."""
     if event.HasField("time") and event.time:
@@ -282,14 +286,15 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     relation = update.trip.schedule_relationship
     if relation in (_TRIP.CANCELED, _TRIP.DELETED):
         return TripPrediction(expected, skipped, assigned, True, 0)
+    matches = _match_rows(tt, trip, update)
     delay: int | None = int(update.delay) if update.HasField("delay") else None
     position = 0
     no_pickup: set[int] = set()
-    headsigns: list[tuple[int, str]] = []
-    occupancy: list[tuple[int, str]] = []
+    headsigns: dict[int, str] = {}
+    occupancy: dict[int, str] = {}
     if update.HasField("trip_properties") and update.trip_properties.trip_headsign:
-        headsigns.append((-1, update.trip_properties.trip_headsign))
-    for i, stu in _match_rows(tt, trip, update):
+        headsigns[-1] = update.trip_properties.trip_headsign
+    for i, stu in matches:
         if delay is not None and i > position:
             expected[position:i] = sched_dep[position:i] + delay
         position = i + 1
@@ -298,11 +303,11 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
             if props.assigned_stop_id:
                 assigned[i] = tt.stop_index.get(props.assigned_stop_id, -1)
             if props.stop_headsign:
-                headsigns.append((i, props.stop_headsign))
+                headsigns[i] = props.stop_headsign
             if props.HasField("pickup_type") and props.pickup_type == _PROPS.NONE:
                 no_pickup.add(i)
         if stu.HasField("departure_occupancy_status"):
-            occupancy.append((i, OCCUPANCY.Name(stu.departure_occupancy_status)))
+            occupancy[i] = OCCUPANCY.Name(stu.departure_occupancy_status)
         if stu.schedule_relationship == _STU.NO_DATA:
             delay = None
             continue
@@ -325,7 +330,8 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     count = int(implausible[:-1].sum())  # the last stop has no departure to show
     expected[implausible] = -1
     return TripPrediction(
-        expected, skipped, assigned, False, count, frozenset(no_pickup), tuple(headsigns), tuple(occupancy)
+        expected, skipped, assigned, False, count, frozenset(no_pickup), headsigns, occupancy,
+        len(update.stop_time_update) - len(matches),
     )
 
 

@@ -64,9 +64,7 @@ def stop_departures(
     rules = live.rules
     calls = tt.scheduled_calls(stops, now - rules.lookback, end + rules.early_margin)
     trips = tt.st_trip[calls.rows]
-    updated = np.zeros(len(tt.trip_ids), dtype=bool)
-    updated[[key[0] for key in live.updates]] = True
-    has_update = updated[trips]
+    has_update = live.updated_trips()[trips]
     plain = ~has_update & (calls.times >= now) & (calls.times <= end)
     # (effective time, tie-break, builder args) of every departure that may show
     chosen: list[tuple[int, int, tuple]] = []
@@ -116,7 +114,7 @@ def _realtime_fields(tt: Timetable, live: LiveState, key: tuple[int, int, int], 
     headsign = prediction.headsign(i)
     if headsign:
         fields["headsign"] = headsign
-    occupancy = dict(prediction.occupancy).get(i)
+    occupancy = prediction.occupancy.get(i)
     if occupancy:
         fields["occupancy"] = occupancy
     moved = int(prediction.assigned_stop[i])

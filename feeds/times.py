@@ -79,6 +79,7 @@ def parse_service_date(text: str) -> dt.date:
     return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
 
 
+@lru_cache(maxsize=4096)
 def format_service_date(day: dt.date) -> str:
     """A date as GTFS YYYYMMDD."""
     return day.strftime("%Y%m%d")

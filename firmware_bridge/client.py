@@ -18,6 +18,8 @@ from paho.mqtt.properties import Properties
 from .protocol import Publish
 
 log = logging.getLogger("stopcast.mqtt")
+_paho_log = logging.getLogger("stopcast.mqtt.client")  # aiomqtt's own chatter ("pending publish calls")
+_paho_log.setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
         protocol=aiomqtt.ProtocolVersion.V5 if settings.version == 5 else aiomqtt.ProtocolVersion.V311,
         will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain) if will else None,
         keepalive=settings.keepalive,
+        logger=_paho_log,
         tls_params=tls_params,
         max_inflight_messages=settings.max_inflight,
         timeout=30,

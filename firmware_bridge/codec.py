@@ -254,9 +254,10 @@ def apply_delta(base: np.ndarray, body: bytes, encoding: str, color_mode: str) -
 # --- messages and chunks -----------------------------------------------------------------------
 
 
-def encode_message(header: Header, body: bytes, max_packet: int) -> list[bytes]:
-    """The header and (optionally zlib-compressed) body as one or more payloads of at most max_packet bytes."""
-    if header.flags & FLAG_ZLIB:
+def encode_message(header: Header, body: bytes, max_packet: int, compressed: bool = False) -> list[bytes]:
+    """The header and body as payloads of at most max_packet bytes; the body is zlib-compressed here
+    when the header's flag says so, unless `compressed` says that was done already."""
+    if header.flags & FLAG_ZLIB and not compressed:
         body = zlib.compress(body, 6)
     room = max_packet - HEADER.size
     if room <= 0:

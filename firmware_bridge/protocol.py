@@ -40,6 +40,7 @@ class Frame:
     compress: bool
     hash: int
     board_json: bytes = field(default=b"", compare=False)
+    full_body: bytes | None = field(default=None, compare=False)  # the encoded (compressed) full body, if known
 
     @staticmethod
     def of(raster: np.ndarray, color_mode: str, encoding: str, compress: bool, board_json: bytes = b"") -> Frame:
@@ -158,7 +159,10 @@ class DisplayChannel:
             return []
         h, w = frame.raster.shape
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
-        payloads = codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), self.max_packet)
+        if frame.full_body is not None:
+            payloads = codec.encode_message(header, frame.full_body, self.max_packet, compressed=True)
+        else:
+            payloads = codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), self.max_packet)
         self.partials = 0
         self.last_full_at = now
         self.last_frame_at = now

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 def _channel(value: int) -> float:
     c = value / 255
     return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
 
+@lru_cache(maxsize=4096)
 def luminance(color: str) -> float:
     """WCAG relative luminance of #RRGGBB."""
     r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
@@ -20,6 +23,7 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+@lru_cache(maxsize=4096)
 def readable_on(background: str, preferred: str, minimum: float = 4.5) -> str:
     """`preferred` if it reaches `minimum` contrast on `background`, else black or white, whichever is better."""
     if contrast(background, preferred) >= minimum:

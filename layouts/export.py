@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
-from .board import Board
+from .board import Board, BoardRow
 from .spec import LayoutSpec
+
+
+_BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name != "rows")
+_ROW_FIELDS = tuple(f.name for f in fields(BoardRow))
 
 
 def board_doc(board: Board, spec: LayoutSpec, display_id: str) -> dict[str, Any]:
     """The board as a JSON-ready dict, with the layout it was made for."""
-    doc = asdict(board)
+    doc: dict[str, Any] = {name: getattr(board, name) for name in _BOARD_FIELDS}
+    doc["rows"] = [{name: getattr(row, name) for name in _ROW_FIELDS} for row in board.rows]
     doc["display_id"] = display_id
     doc["layout"] = {"name": spec.name, "width": spec.width, "height": spec.height, "color_mode": spec.color_mode}
     return doc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PIL import ImageFont
 
 from .texts import ABBREVIATIONS
@@ -9,11 +11,13 @@ from .texts import ABBREVIATIONS
 ELLIPSIS = "…"
 
 
+@lru_cache(maxsize=65536)
 def width_of(text: str, font: ImageFont.FreeTypeFont) -> int:
-    """Advance width of `text` in pixels."""
+    """Advance width of `text` in pixels (boards repeat their strings, so widths are remembered)."""
     return int(font.getlength(text)) if text else 0
 
 
+@lru_cache(maxsize=16384)
 def fit(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
     """`text` if it fits `width`, else its abbreviated form, else cut at a glyph with '…'."""
     if width_of(text, font) <= width:

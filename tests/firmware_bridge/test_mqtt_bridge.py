@@ -19,6 +19,7 @@ from displays.clock import FixedClock
 from displays.config import load_config
 from displays.service import Service
 from firmware_bridge import client as mqtt
+from feeds.times import parse_instant
 from firmware_bridge.protocol import PillarSession
 
 pytestmark = pytest.mark.broker
@@ -99,7 +100,7 @@ async def _wait_for(condition, seconds: float = 10.0) -> None:  # type: ignore[n
 
 
 def test_minute_tick_sends_a_small_delta_and_a_wrong_base_gets_a_full_frame(tmp_path: Path) -> None:
-    at = now_minute()
+    at = parse_instant("2026-11-25T08:00:05+01:00")  # nothing leaves the station in the next minute: a plain tick
     display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
 
     async def scenario(port: int, config: Path) -> None:
@@ -132,7 +133,7 @@ def test_minute_tick_sends_a_small_delta_and_a_wrong_base_gets_a_full_frame(tmp_
         pillar.cancel()
 
     with mosquitto(tmp_path / "broker") as broker:
-        config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at), display)
+        config = write_config(tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), display)
         asyncio.run(scenario(broker.port, config))
 
 

@@ -1,0 +1,41 @@
+"""Rendering on worker processes gives exactly the frames the service renders itself."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from servicekit import write_config
+
+from displays.clock import FixedClock
+from displays.config import load_config
+from displays.service import Service
+from feeds.times import parse_instant
+
+AT = parse_instant("2026-11-25T08:00:05+01:00")
+
+
+def test_pool_frames_equal_in_process_frames(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1)))
+
+    async def both() -> tuple[dict[str, int], dict[str, int], int]:
+        here = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache")
+        there = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache")
+        await here.prepare()
+        await there.prepare()
+        here.refresh(AT)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            await there.refresh_on_pool(AT, pool)
+        await here.close()
+        await there.close()
+        channel = there.bridge.channels["uni-tft"]
+        return ({d: r.frame.hash for d, r in here.displays.items()},  # type: ignore[union-attr]
+                {d: r.frame.hash for d, r in there.displays.items()},  # type: ignore[union-attr]
+                channel.sequence)
+
+    local, pooled, sequence = asyncio.run(both())
+    assert local == pooled and len(local) == 4
+    assert sequence == 1  # the pool's frames went through the bridge
