@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feeds.cache import default_cache_dir, open_timetable
-from feeds.departures import Departure, timetable_departures
+from feeds.departures import Departure
 from feeds.errors import FeedError
 from feeds.export import alert_json, departure_json, realtime_json, stop_json
 from feeds.live import LiveState, build_live

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 
 from .alerts import BoardScope, ShownAlert, alerts_for_board
 from .departures import (

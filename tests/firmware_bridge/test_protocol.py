@@ -10,7 +10,6 @@ from boardkit import NOW, TZ, stop_departures
 from memory_link import Link
 
 from firmware_bridge import codec
-from firmware_bridge.codec import FLAG_FULL_REFRESH
 from firmware_bridge.protocol import Bridge, Frame, PillarAck, PillarSession, Rejected
 from layouts.board import BoardInput, DisplaySettings, build_board
 from layouts.image import render_image
