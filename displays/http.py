@@ -310,6 +310,15 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @web.middleware
+async def admin_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A refused admin change answers JSON {"error": ...} with its status."""
+    try:
+        return await handler(request)
+    except AdminError as exc:
+        return web.json_response({"error": str(exc)}, status=exc.status)
+
+
+@web.middleware
 async def admin_auth(request: web.Request, handler: Any) -> web.StreamResponse:
     """Bearer token for /api/displays, /api/layouts and /api/reload: 401 without, 403 when wrong."""
     path = request.path
@@ -330,10 +339,6 @@ async def _json_body(request: web.Request) -> Any:
         raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}") from None
 
 
-def _fail(exc: AdminError) -> web.Response:
-    return web.json_response({"error": str(exc)}, status=exc.status)
-
-
 async def list_displays(request: web.Request) -> web.Response:
     """GET /api/displays."""
     return web.json_response([display_doc(d) for d in request.app[SERVICE].config.displays])
@@ -350,29 +355,20 @@ async def get_display(request: web.Request) -> web.Response:
 async def post_display(request: web.Request) -> web.Response:
     """POST /api/displays: add a display (same fields as the config)."""
     service = request.app[SERVICE]
-    try:
-        stored = put_display(service, await _json_body(request))
-    except AdminError as exc:
-        return _fail(exc)
+    stored = put_display(service, await _json_body(request))
     return web.json_response(display_doc(service.config.display(stored["id"])), status=201)  # type: ignore[arg-type]
 
 
 async def replace_display(request: web.Request) -> web.Response:
     """PUT /api/displays/{id}: replace a display."""
     service = request.app[SERVICE]
-    try:
-        stored = put_display(service, await _json_body(request), request.match_info["id"])
-    except AdminError as exc:
-        return _fail(exc)
+    stored = put_display(service, await _json_body(request), request.match_info["id"])
     return web.json_response(display_doc(service.config.display(stored["id"])))  # type: ignore[arg-type]
 
 
 async def remove_display(request: web.Request) -> web.Response:
     """DELETE /api/displays/{id}."""
-    try:
-        delete_display(request.app[SERVICE], request.match_info["id"])
-    except AdminError as exc:
-        return _fail(exc)
+    delete_display(request.app[SERVICE], request.match_info["id"])
     return web.Response(status=204)
 
 
@@ -412,29 +408,20 @@ async def post_layout(request: web.Request) -> web.Response:
         name = name or str(tomllib.loads(text).get("name", ""))
     except tomllib.TOMLDecodeError as exc:
         return web.json_response({"error": f"not valid TOML ({exc})"}, status=422)
-    try:
-        put_layout(request.app[SERVICE], name, text, create=True)
-    except AdminError as exc:
-        return _fail(exc)
+    put_layout(request.app[SERVICE], name, text, create=True)
     return web.json_response({"name": name}, status=201)
 
 
 async def replace_layout(request: web.Request) -> web.Response:
     """PUT /api/layouts/{name}: replace a custom layout."""
     _, text = await _layout_text(request)
-    try:
-        put_layout(request.app[SERVICE], request.match_info["name"], text, create=False)
-    except AdminError as exc:
-        return _fail(exc)
+    put_layout(request.app[SERVICE], request.match_info["name"], text, create=False)
     return web.json_response({"name": request.match_info["name"]})
 
 
 async def remove_layout(request: web.Request) -> web.Response:
     """DELETE /api/layouts/{name}: remove a custom layout that no display uses."""
-    try:
-        delete_layout(request.app[SERVICE], request.match_info["name"])
-    except AdminError as exc:
-        return _fail(exc)
+    delete_layout(request.app[SERVICE], request.match_info["name"])
     return web.Response(status=204)
 
 
@@ -457,7 +444,7 @@ async def _close_streams(app: web.Application) -> None:
 
 def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
-    app = web.Application(middlewares=[admin_auth], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[admin_auth, admin_errors], client_max_size=1024 * 1024)
     app[SERVICE] = service
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
