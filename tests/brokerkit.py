@@ -50,7 +50,8 @@ def _wait_listening(port: int, process: subprocess.Popen, seconds: float = 10.0)
 
 
 @contextmanager
-def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None = None, port: int | None = None) -> Iterator[Broker]:
+def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None = None, port: int | None = None,
+              tls: tuple[Path, Path, Path] | None = None) -> Iterator[Broker]:
     """Start mosquitto on a free port; skips the test when the binary is missing."""
     binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if binary is None:
@@ -58,6 +59,8 @@ def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     lines = [f"listener {port} 127.0.0.1", "persistence false", "log_dest stderr", "log_type error"]
+    if tls is not None:
+        lines += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
     if os.geteuid() == 0:
         lines.append(f"user {getpass.getuser()}")  # as root it would switch to 'mosquitto' and lose our files
     if users is None:
@@ -88,3 +91,37 @@ def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1: (ca.pem, server.pem, server.key)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stopcast test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths

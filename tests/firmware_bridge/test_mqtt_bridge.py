@@ -171,3 +171,24 @@ def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> Non
         assert after[f"{PREFIX}/displays/stop-b/frame"] != b"forged"
         with pytest.raises(mqtt.BridgeError):
             asyncio.run(retained(broker.port, "#", 1, "pillar-b", "wrong-password"))
+
+
+def test_service_and_reference_pillar_over_tls_with_passwords(tmp_path: Path) -> None:
+    from brokerkit import make_tls_files
+
+    at = now_minute()
+    ca, cert, key = make_tls_files(tmp_path / "tls")
+    users = {"svc": "svc-secret", "hbf-epaper": "pillar-secret"}
+    with mosquitto(tmp_path / "broker", users=users, tls=(ca, cert, key)) as broker:
+        url = f"mqtts://127.0.0.1:{broker.port}"
+        display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
+        config = write_config(tmp_path / "cfg", url, dt.date.fromtimestamp(at), display,
+                              mqtt={"username": "svc", "password": "svc-secret", "ca_file": str(ca)})
+        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        shown = tmp_path / "shown.png"
+        assert main(["pillar-sim", "--broker", f"mqtts://hbf-epaper:pillar-secret@127.0.0.1:{broker.port}", "--display",
+                     "hbf-epaper", "--ca-file", str(ca), "--once", "--timeout", "10", "--output", str(shown)]) == 0
+        assert Image.open(shown).size == (800, 480)
+        other_ca, _, _ = make_tls_files(tmp_path / "other-tls")  # a broker we were not told to trust
+        assert main(["pillar-sim", "--broker", f"mqtts://hbf-epaper:pillar-secret@127.0.0.1:{broker.port}", "--display",
+                     "hbf-epaper", "--ca-file", str(other_ca), "--once", "--timeout", "10"]) == 1
