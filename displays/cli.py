@@ -229,7 +229,7 @@ def write_render(board: Board, spec: LayoutSpec, output: Path) -> None:
         data = encode_png(render_image(board, spec))
         output.write_bytes(data)
     elif suffix in (".html", ".htm"):
-        output.write_text(render_html(board, spec, embedded_fonts(spec)), encoding="utf-8")
+        output.write_text(render_html(board, spec, embedded_fonts()), encoding="utf-8")
     else:
         raise CliError(f"--output {output}: write .png or .html")
 

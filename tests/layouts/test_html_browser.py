@@ -48,7 +48,7 @@ def test_board_fits_at_1080x1920_in_chromium(tmp_path: Path) -> None:
     deps = (long,) + stop_departures().departures[1:]
     board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(deps), TZ, realtime_configured=True), NOW)
     page = tmp_path / "board.html"
-    page.write_text(render_html(board, spec, embedded_fonts(spec)).replace("</body>", GEOMETRY_CHECK + "</body>"))
+    page.write_text(render_html(board, spec, embedded_fonts()).replace("</body>", GEOMETRY_CHECK + "</body>"))
     dom = dump_dom(page.as_uri(), 1080, 1920)
     found = re.search(r'<pre id="geometry">(.*?)</pre>', dom)
     assert found, "the geometry check did not run"
