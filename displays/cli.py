@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import difflib
 import json
 import logging
@@ -11,27 +10,28 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.cache import default_cache_dir, open_timetable
-from feeds.departures import Departure
 from feeds.errors import FeedError
 from feeds.export import alert_json, departure_json, realtime_json, stop_json
-from feeds.live import LiveState, build_live
 from feeds.merge import stop_departures
-from feeds.poller import FeedHealth, RealtimeSource, fetch_all
-from feeds.realtime import RealtimeRules
-from layouts.board import Board, DisplaySettings
-from layouts.html import embedded_fonts, render_html
-from layouts.image import encode_png, render_image
-from layouts.spec import LayoutError, LayoutSpec, builtin_names, builtin_text, load_layout
+from feeds.times import hhmm, iso, parse_instant
+from layouts.spec import LayoutError, builtin_names, builtin_text, load_layout
 
-from .boards import compose_board
-from .clock import StartedClock, SystemClock
-from .demo_run import run_demo
 from .cli_service import ERRORS as SERVICE_ERRORS
 from .cli_service import SERVICE_COMMANDS, add_service_commands, render_configured
-from feeds.times import hhmm, iso, parse_instant
-from feeds.timetable import Stop, Timetable
+
+if TYPE_CHECKING:
+    from feeds.departures import Departure
+    from feeds.live import LiveState
+    from feeds.poller import FeedHealth
+    from feeds.timetable import Stop, Timetable
+    from layouts.board import Board
+    from layouts.spec import LayoutSpec
+
+# Commands import what only they need inside their functions: `stopcast departures` on a cached
+# feed must start in a fraction of a second, without the HTTP, MQTT and rendering libraries.
 
 
 class CliError(Exception):
@@ -120,6 +120,12 @@ def realtime_state(tt: Timetable, sources: list[str], now: int) -> tuple[LiveSta
     """Fetch each realtime source once; a failing one is a warning on stderr, never an error."""
     if not sources:
         return None, []
+    import asyncio
+
+    from feeds.live import build_live
+    from feeds.poller import fetch_all
+    from feeds.realtime import RealtimeRules, RealtimeSource
+
     pollers = asyncio.run(fetch_all([RealtimeSource(s) for s in sources], clock=lambda: now))
     for poller in pollers:
         if poller.health.last_error:
@@ -178,6 +184,11 @@ def print_table(tt: Timetable, stop: Stop, deps: list[Departure], at: int, horiz
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole product on the generated demo network: broker, realtime, displays, dashboard."""
+    import asyncio
+
+    from .clock import StartedClock, SystemClock
+    from .demo_run import run_demo
+
     logging.getLogger().setLevel(logging.INFO)
     clock = StartedClock(args.at) if args.at is not None else SystemClock()
     asyncio.run(run_demo((args.cache_dir or default_cache_dir()) / "demo", args.port, clock))
@@ -224,6 +235,9 @@ def layout_json(spec: LayoutSpec) -> dict[str, object]:
 
 def write_render(board: Board, spec: LayoutSpec, output: Path) -> None:
     """Write a board as PNG or as a self-contained HTML page, by the output's suffix."""
+    from layouts.html import embedded_fonts, render_html
+    from layouts.image import encode_png, render_image
+
     suffix = output.suffix.lower()
     if suffix == ".png":
         data = encode_png(render_image(board, spec))
@@ -245,6 +259,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 0
     if not (args.gtfs and args.stop and args.layout):
         raise CliError("render: give --gtfs, --stop and --layout, or --config and --display")
+    from layouts.board import DisplaySettings
+
+    from .boards import compose_board
+
     spec = load_layout(args.layout)
     tt = load(args)
     _check_stop(tt, args.stop, args.gtfs)

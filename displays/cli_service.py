@@ -12,16 +12,20 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from feeds.errors import FeedError
-from firmware_bridge import client as mqtt
-from firmware_bridge.acl import mosquitto_acl
-from firmware_bridge.protocol import PillarSession
-from firmware_bridge.simulator import run_pillar
+from typing import TYPE_CHECKING
 
-from .clock import StartedClock, SystemClock
+from feeds.errors import FeedError
+
 from .config import ConfigError, load_config
-from .service import Service
 from .sharding import parse_shard
+
+if TYPE_CHECKING:
+    from firmware_bridge import client as mqtt
+
+    from .service import Service
+
+# The service's libraries (aiohttp, aiomqtt, the renderers) are imported by the commands that use
+# them, so that the light commands start fast.
 
 
 class CommandError(Exception):
@@ -29,6 +33,9 @@ class CommandError(Exception):
 
 
 def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1)) -> Service:
+    from .clock import StartedClock, SystemClock
+    from .service import Service
+
     config = load_config(args.config)
     clock = StartedClock(args.at) if args.at is not None else SystemClock()
     return Service(config, clock, config_path=Path(args.config), cache_dir=args.cache_dir, shard=shard)
@@ -36,6 +43,8 @@ def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1)) -> Servi
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service (or, with --once, render and publish every display once)."""
+    from firmware_bridge import client as mqtt
+
     logging.getLogger().setLevel(logging.INFO)
     try:
         shard = parse_shard(args.shard)
@@ -63,6 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a config and the stops it names against its GTFS feed."""
+    from .clock import SystemClock
+    from .service import Service
+
     config = load_config(args.file)
     service = Service(config, SystemClock(), config_path=Path(args.file), cache_dir=args.cache_dir)
 
@@ -82,6 +94,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_mqtt_acl(args: argparse.Namespace) -> int:
     """Print (or write) a Mosquitto ACL for the configured displays."""
+    from firmware_bridge.acl import mosquitto_acl
+
     config = load_config(args.config)
     service_user = args.service_user or config.mqtt.username or "stopcast"
     text = mosquitto_acl(config.mqtt.prefix, service_user, [(d.id, d.user) for d in config.displays])
@@ -94,6 +108,8 @@ def cmd_mqtt_acl(args: argparse.Namespace) -> int:
 
 def broker_from_url(url: str, args: argparse.Namespace) -> mqtt.BrokerSettings:
     """Broker settings from mqtt[s]://[user[:password]@]host[:port] plus the TLS and version options."""
+    from firmware_bridge import client as mqtt
+
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise CommandError(f"--broker '{url}' is not mqtt://host:port or mqtts://host:port")
@@ -113,6 +129,10 @@ def broker_from_url(url: str, args: argparse.Namespace) -> mqtt.BrokerSettings:
 
 def cmd_pillar_sim(args: argparse.Namespace) -> int:
     """Be a pillar: show what the service sends, write it as PNG."""
+    from firmware_bridge import client as mqtt
+    from firmware_bridge.protocol import PillarSession
+    from firmware_bridge.simulator import run_pillar
+
     logging.getLogger().setLevel(logging.INFO)
     settings = broker_from_url(args.broker, args)
     session = PillarSession(args.display, args.prefix)

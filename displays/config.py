@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from feeds.poller import RealtimeSource
+from feeds.realtime import RealtimeSource
 from firmware_bridge.codec import ENCODINGS, default_encoding
 from layouts.spec import LANGUAGES, LayoutError, LayoutSpec, load_layout
 

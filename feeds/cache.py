@@ -7,7 +7,6 @@ import pickle
 import tempfile
 from pathlib import Path
 
-from .loader import load_timetable
 from .source import GtfsSource
 from .timetable import Timetable
 
@@ -29,6 +28,8 @@ def open_timetable(path: str | Path, cache_dir: Path | None = None) -> Timetable
 
     `cache_dir=None` disables the cache. A cache that cannot be read or written is ignored.
     """
+    from .loader import load_timetable  # pyarrow and the CSV reader: only when the cache cannot answer
+
     source = GtfsSource(path)
     try:
         if cache_dir is None:

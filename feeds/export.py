@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .alerts import ShownAlert
 from .departures import Departure
 from .merge import StopDepartures
-from .poller import FeedHealth
 from .timetable import Stop
 from .times import iso
+
+if TYPE_CHECKING:
+    from .poller import FeedHealth
 
 
 def departure_json(dep: Departure, tz: str) -> dict[str, Any]:

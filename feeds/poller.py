@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 
 from .errors import FeedError, Location
-from .realtime import Snapshot, parse_feed
+from .realtime import RealtimeSource, Snapshot, parse_feed
 
 log = logging.getLogger("stopcast.feeds")
 
 REJECTED_TYPES = ("text/html", "text/plain", "application/json", "text/xml", "application/xml")
-
-
-@dataclass(frozen=True, slots=True)
-class RealtimeSource:
-    """Where and how to fetch one GTFS-Realtime feed."""
-
-    url: str  # http(s) URL or a file path
-    interval: float = 30.0  # seconds between successful fetches
-    stale_after: int = 180
-    timeout: float = 10.0
-    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. API keys
-    max_bytes: int = 32 * 1024 * 1024
-    max_backoff: float = 300.0
-
-    @property
-    def is_http(self) -> bool:
-        """Whether the source is fetched over HTTP(S)."""
-        return self.url.startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
@@ -19,6 +20,24 @@ class RealtimeRules:
     lookback: int = 3 * 3600  # departures scheduled longer ago never show, whatever the delay
     early_margin: int = 30 * 60  # how far ahead to look for departures predicted early
     on_time_window: int = 60  # |delay| within this is on time
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeSource:
+    """Where and how to fetch one GTFS-Realtime feed."""
+
+    url: str  # http(s) URL or a file path
+    interval: float = 30.0  # seconds between successful fetches
+    stale_after: int = 180
+    timeout: float = 10.0
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. API keys
+    max_bytes: int = 32 * 1024 * 1024
+    max_backoff: float = 300.0
+
+    @property
+    def is_http(self) -> bool:
+        """Whether the source is fetched over HTTP(S)."""
+        return self.url.startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True, slots=True)

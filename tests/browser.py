@@ -24,7 +24,7 @@ def chromium() -> str:
 
 
 def _run(url: str, width: int, height: int, extra: list[str], timeout: float = 60) -> str:
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         argv = [chromium(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", *extra, url]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -57,7 +57,7 @@ class Page:
     async def __aenter__(self) -> Page:
         import aiohttp
 
-        self._profile = tempfile.TemporaryDirectory()
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)  # chromium children may still write
         self._process = subprocess.Popen(
             [chromium(), *FLAGS, f"--user-data-dir={self._profile.name}", f"--window-size={self.width},{self.height}",
              "--remote-debugging-port=0", "about:blank"],

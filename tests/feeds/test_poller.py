@@ -13,7 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from rtkit import feed, stu, trip_update
 
-from feeds.poller import FeedPoller, RealtimeSource, backoff_delay
+from feeds.poller import FeedPoller, backoff_delay
+from feeds.realtime import RealtimeSource
 
 NOW = 1_715_752_800
 GOOD = feed(trip_update("T1", stu(seq=1, dep_delay=60)), timestamp=NOW)
