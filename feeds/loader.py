@@ -300,7 +300,7 @@ def _stop_times(
     seq = table.ints("stop_sequence", -1)
     arr = table.times("arrival_time")
     dep = table.times("departure_time")
-    pickup = table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8)
+    pickup: np.ndarray = table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8)
     _warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
     _warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
     _warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing")

@@ -186,7 +186,7 @@ def changed_rects(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int, int,
     th, tw = -(-h // TILE_H), -(-w // TILE_W)
     diff = np.zeros((th * TILE_H, tw * TILE_W), dtype=bool)
     diff[:h, :w] = old != new
-    tiles = diff.reshape(th, TILE_H, tw, TILE_W).any(axis=(1, 3))
+    tiles = np.asarray(diff.reshape(th, TILE_H, tw, TILE_W).any(axis=(1, 3)))
     order: list[tuple[int, int, int, int]] = []
     open_runs: dict[tuple[int, int], int] = {}  # run -> index in order, while it continues downwards
     for ty in range(th):

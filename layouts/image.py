@@ -80,7 +80,7 @@ def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: s
     Boards repeat the same strings (lines, destinations, 'min') across displays and minutes;
     rasterising each once keeps rendering a board in the low milliseconds.
     """
-    left, top, right, bottom = fnt.getbbox(value, anchor=anchor)
+    left, top, right, bottom = (int(v) for v in fnt.getbbox(value, anchor=anchor))
     if right <= left or bottom <= top:
         return None, (0, 0)
     mask = Image.new("L", (right - left, bottom - top), 0)
