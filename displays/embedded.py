@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from amqtt.broker import Broker
+from amqtt.errors import BrokerError
 from amqtt.contexts import BrokerConfig, ListenerConfig
 
 log = logging.getLogger("stopcast.broker")
@@ -22,15 +23,23 @@ def _free_port() -> int:
 @asynccontextmanager
 async def embedded_broker(port: int = 0) -> AsyncIterator[int]:
     """Run an MQTT 3.1.1 broker on 127.0.0.1 (a free port when 0); yields the port."""
-    port = port or _free_port()
     for name in ("amqtt", "transitions"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    config = BrokerConfig(
-        listeners={"default": ListenerConfig(bind=f"127.0.0.1:{port}")},
-        plugins={"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    )
-    broker = Broker(config)
-    await broker.start()
+    for attempt in range(5):
+        chosen = port or _free_port()
+        config = BrokerConfig(
+            listeners={"default": ListenerConfig(bind=f"127.0.0.1:{chosen}")},
+            plugins={"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        )
+        broker = Broker(config)
+        try:
+            await broker.start()
+            break
+        except (OSError, BrokerError) as exc:
+            # A free port can be taken between choosing and binding it: choose again (unless one was given).
+            if port or attempt == 4:
+                raise OSError(f"the embedded MQTT broker cannot listen on 127.0.0.1:{chosen}: {exc}") from None
+    port = chosen
     log.info("embedded MQTT broker on mqtt://127.0.0.1:%d", port)
     try:
         yield port
