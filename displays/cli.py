@@ -189,9 +189,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .clock import StartedClock, SystemClock
     from .demo_run import run_demo
 
+    from .http import ListenError
+
     logging.getLogger().setLevel(logging.INFO)
     clock = StartedClock(args.at) if args.at is not None else SystemClock()
-    asyncio.run(run_demo((args.cache_dir or default_cache_dir()) / "demo", args.port, clock))
+    try:
+        asyncio.run(run_demo((args.cache_dir or default_cache_dir()) / "demo", args.port, clock))
+    except* ListenError as group:
+        raise CliError(str(group.exceptions[0])) from None
     return 0
 
 

@@ -66,7 +66,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         await service.run(extra_tasks=[serve_http(service)], workers=args.workers)
 
-    asyncio.run(main())
+    from .http import ListenError
+
+    try:
+        asyncio.run(main())
+    except* ListenError as group:
+        raise CommandError(str(group.exceptions[0])) from None
     return 0
 
 

@@ -442,6 +442,10 @@ async def _close_streams(app: web.Application) -> None:
             queue.put_nowait("close")
 
 
+class ListenError(Exception):
+    """The HTTP server cannot bind its address; the message says which and what to do."""
+
+
 def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
     app = web.Application(middlewares=[admin_auth, admin_errors], client_max_size=1024 * 1024)
@@ -480,7 +484,11 @@ async def serve_http(service: Service) -> None:
     await runner.setup()
     http = service.config.http
     site = web.TCPSite(runner, http.host, http.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        raise ListenError(f"HTTP: cannot listen on {http.host}:{http.port} ({exc.strerror or exc}); "
+                          "choose another port ([http] listen, or --port for the demo)") from None
     port = runner.addresses[0][1] if runner.addresses else http.port
     service.http_url = f"http://{http.host}:{port}"
     service.http_ready.set()
