@@ -56,11 +56,3 @@ class ServiceCalendar:
             self._cache.clear()
         self._cache[ordinal] = on
         return on
-
-    def first_and_last_day(self) -> tuple[dt.date, dt.date] | None:
-        """The span of days on which any service may run, or None for an empty calendar."""
-        ordinals = [int(x) for x in self.start[self.weekdays.any(axis=1)]] + list(self.added)
-        ends = [int(x) for x in self.end[self.weekdays.any(axis=1)]] + list(self.added)
-        if not ordinals:
-            return None
-        return dt.date.fromordinal(min(ordinals)), dt.date.fromordinal(max(ends))

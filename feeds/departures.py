@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .timetable import Calls, Stop, Timetable
 from .times import format_service_date, gtfs_time
+from .timetable import Calls, Stop, Timetable
 
 SCHEDULED, ON_TIME, DELAYED, EARLY = "scheduled", "on_time", "delayed", "early"
 CANCELLED, SKIPPED, ADDED = "cancelled", "skipped", "added"
@@ -115,12 +115,10 @@ def timetable_departures(tt: Timetable, stop_id: str, at: int, horizon_s: int, l
 
     KeyError when the feed has no such stop.
     """
-    calls = tt.scheduled_calls(tt.platforms(stop_id), at, at + horizon_s)
-    return departures_from_calls(tt, Calls(*(a[:limit] for a in (calls.rows, calls.times, calls.days, calls.starts))))
+    return departures_from_calls(tt, tt.scheduled_calls(tt.platforms(stop_id), at, at + horizon_s).head(limit))
 
 
 def next_scheduled(tt: Timetable, stop_ids: Sequence[str], after: int, within_s: int = 24 * 3600) -> int | None:
     """The first scheduled departure at the stops (or stations) after `after`, within a day; None if none."""
-    stops = sorted({index for one in stop_ids for index in tt.platforms(one)})
-    calls = tt.scheduled_calls(stops, after, after + within_s)
+    calls = tt.scheduled_calls(tt.platforms_of(stop_ids), after, after + within_s)
     return int(calls.times[0]) if len(calls) else None

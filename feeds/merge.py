@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 from .alerts import BoardScope, ShownAlert, alerts_for_board
 from .departures import (
-    ADDED, CANCELLED, DELAYED, EARLY, ON_TIME, SKIPPED, Departure, make_departure, platform_of,
+    ADDED,
+    CANCELLED,
+    DELAYED,
+    EARLY,
+    ON_TIME,
+    SKIPPED,
+    Departure,
+    departures_from_calls,
+    make_departure,
+    platform_of,
 )
 from .live import AddedCall, LiveState
 from .realtime import RealtimeRules
@@ -50,15 +58,11 @@ def stop_departures(
     the feed has no such stop.
     """
     ids = [stop_id] if isinstance(stop_id, str) else list(stop_id)
-    stops = sorted({index for one in ids for index in tt.platforms(one)})
+    stops = tt.platforms_of(ids)
     stop = tt.stops[tt.stop_index[ids[0]]]
     end = now + horizon_s
     if live is None or not live.is_live:
-        calls = tt.scheduled_calls(stops, now, end)
-        deps = [
-            make_departure(tt, r, t, d, s)
-            for r, t, d, s in zip(*(a[:limit].tolist() for a in (calls.rows, calls.times, calls.days, calls.starts)))
-        ]
+        deps = departures_from_calls(tt, tt.scheduled_calls(stops, now, end).head(limit))
         return _result(tt, live, stop, stops, now, deps, language)
     rules = live.rules
     calls = tt.scheduled_calls(stops, now - rules.lookback, end + rules.early_margin)

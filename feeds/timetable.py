@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,10 @@ class Calls:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def head(self, limit: int) -> Calls:
+        """The first `limit` calls."""
+        return Calls(self.rows[:limit], self.times[:limit], self.days[:limit], self.starts[:limit])
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,9 @@ class Timetable:
         kids = self.children.get(index)
         return list(kids) if kids else [index]
 
-    def is_frequency_trip(self, trip: int) -> bool:
-        """Whether the trip's times come from frequencies.txt."""
-        return bool(np.any(self.freq_trip == trip))
+    def platforms_of(self, stop_ids: Sequence[str]) -> list[int]:
+        """Indexes of the stops that several stop ids or stations stand for, each once, sorted."""
+        return sorted({index for one in stop_ids for index in self.platforms(one)})
 
     def scheduled_calls(self, stops: list[int], start: int, end: int) -> Calls:
         """Scheduled departures at `stops` whose time lies in [start, end] (Unix seconds).
