@@ -109,13 +109,10 @@ async def frame(request: web.Request) -> web.Response:
     if fmt in ("png", "bmp"):
         return _conditional(request, etag, _encoded(runtime, fmt), f"image/{fmt}")
     if fmt == "bin":
-        service = request.app[SERVICE]
-        channel = service.bridge.channels.get(runtime.config.id)
-        header = codec.Header(codec.KIND_FULL, current.encoding, codec.FLAG_FULL_REFRESH | (codec.FLAG_ZLIB if current.compress and current.encoding != "png" else 0),
-                              current.raster.shape[1], current.raster.shape[0], (0, 0, current.raster.shape[1], current.raster.shape[0]),
-                              current.hash, 0, channel.valid_until if channel else 0, channel.sequence if channel else 0, current.color_mode)
-        body = codec.encode_message(header, codec.pack(current.raster, current.encoding, current.color_mode), 1 << 30)[0]
-        return _conditional(request, etag, body, "application/octet-stream")
+        channel = request.app[SERVICE].bridge.channels.get(runtime.config.id)
+        if channel is None or channel.current is not current:
+            raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
+        return _conditional(request, etag, channel.full_payloads(1 << 30)[0], "application/octet-stream")
     if fmt in RAW_FORMATS:
         if codec.default_encoding(current.color_mode) != fmt and not (fmt == "rgb565" and current.color_mode == "rgb565"):
             raise web.HTTPNotFound(text=f"this display's colour mode is {current.color_mode}, not {fmt}")

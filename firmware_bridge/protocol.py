@@ -153,16 +153,21 @@ class DisplayChannel:
         return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, self.valid_until, self.sequence,
                       frame.color_mode)
 
-    def _full(self, now: int) -> list[Publish]:
+    def full_payloads(self, max_packet: int) -> list[bytes]:
+        """The current frame as full-frame payloads (header + body), chunked to `max_packet`."""
         frame = self.current
         if frame is None:
             return []
         h, w = frame.raster.shape
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
         if frame.full_body is not None:
-            payloads = codec.encode_message(header, frame.full_body, self.max_packet, compressed=True)
-        else:
-            payloads = codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), self.max_packet)
+            return codec.encode_message(header, frame.full_body, max_packet, compressed=True)
+        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), max_packet)
+
+    def _full(self, now: int) -> list[Publish]:
+        payloads = self.full_payloads(self.max_packet)
+        if not payloads:
+            return []
         self.partials = 0
         self.last_full_at = now
         self.last_frame_at = now
