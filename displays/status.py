@@ -119,6 +119,7 @@ def metrics_text(service: Service) -> str:
     """Prometheus text exposition, every name prefixed stopcast_."""
     now = int(service.clock.now())
     m = service.metrics
+    feeds = feeds_doc(service, now)
     lines = [
         "# HELP stopcast_displays Displays this instance renders.", "# TYPE stopcast_displays gauge",
         f"stopcast_displays {len(service.displays)}",
@@ -146,11 +147,11 @@ def metrics_text(service: Service) -> str:
         f"stopcast_http_not_modified_total {m.http_not_modified}",
         "# HELP stopcast_feed_age_seconds Age of each realtime source's data.", "# TYPE stopcast_feed_age_seconds gauge",
     ]
-    for f in feeds_doc(service, now):
+    for f in feeds:
         if f["age_seconds"] is not None:
             lines.append(f'stopcast_feed_age_seconds{{source="{_label(f["source"])}"}} {f["age_seconds"]}')
     lines += ["# HELP stopcast_feed_stale 1 when a source's data is too old to be live.", "# TYPE stopcast_feed_stale gauge"]
-    lines += [f'stopcast_feed_stale{{source="{_label(f["source"])}"}} {int(f["stale"])}' for f in feeds_doc(service, now)]
+    lines += [f'stopcast_feed_stale{{source="{_label(f["source"])}"}} {int(f["stale"])}' for f in feeds]
     lines += ["# HELP stopcast_feed_errors Consecutive failed fetches of a source.", "# TYPE stopcast_feed_errors gauge"]
-    lines += [f'stopcast_feed_errors{{source="{_label(f["source"])}"}} {f["consecutive_failures"]}' for f in feeds_doc(service, now)]
+    lines += [f'stopcast_feed_errors{{source="{_label(f["source"])}"}} {f["consecutive_failures"]}' for f in feeds]
     return "\n".join(lines) + "\n"
