@@ -188,7 +188,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from .clock import StartedClock, SystemClock
     from .demo_run import run_demo
-
     from .http import ListenError
 
     logging.getLogger().setLevel(logging.INFO)

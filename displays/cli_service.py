@@ -10,9 +10,8 @@ import signal
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
-
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from feeds.errors import FeedError
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from amqtt.broker import Broker
-from amqtt.errors import BrokerError
 from amqtt.contexts import BrokerConfig, ListenerConfig
+from amqtt.errors import BrokerError
 
 log = logging.getLogger("stopcast.broker")
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from .alerts import ShownAlert
 from .departures import Departure
 from .merge import StopDepartures
-from .timetable import Stop
 from .times import iso
+from .timetable import Stop
 
 if TYPE_CHECKING:
     from .poller import FeedHealth

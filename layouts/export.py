@@ -9,7 +9,6 @@ from typing import Any
 from .board import Board, BoardRow
 from .spec import LayoutSpec
 
-
 _BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name != "rows")
 _ROW_FIELDS = tuple(f.name for f in fields(BoardRow))
 
