@@ -1,16 +1,32 @@
-# The two commands of README.md.
-.PHONY: test run
+# The two commands of README.md. Both install into the project's own virtual environment (.venv,
+# made with `python3 -m venv` without the machine's site-packages) and run from it: nothing is
+# installed into, or taken from, the machine's global Python.
+.PHONY: test run venv system-packages
 
-# Installs what the tests need (Chromium and Mosquitto from Debian when missing; without them the
-# browser and broker tests skip and say why), then runs the whole suite.
-test:
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+# Creates the venv when missing (or when it was made without pip / for another Python).
+$(PY):
+	python3 -m venv --clear $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+venv: $(PY)
+
+# Debian packages the tests and the demo use: Chromium (browser tests), Mosquitto (broker tests).
+# Installed when missing and possible (root); without them those tests skip and say why.
+system-packages:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v mosquitto >/dev/null 2>&1; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium mosquitto >/dev/null) \
-	  || echo "make test: could not install chromium/mosquitto; those tests will be skipped"; \
+	  || echo "make: could not install chromium/mosquitto; those tests will be skipped"; \
 	fi
-	python3 -m pip install -q -e '.[dev]'
-	python3 -m pytest
+
+# Installs what the tests need, then runs the whole suite from the venv.
+test: $(PY) system-packages
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pytest
 
 # Installs stopcast and runs it on the generated demo network (embedded broker, local HTTP).
-run:
-	python3 -m pip install -q -e . && stopcast demo
+run: $(PY)
+	$(PY) -m pip install -q -e .
+	$(VENV)/bin/stopcast demo
