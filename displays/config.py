@@ -290,9 +290,10 @@ def _feeds_doc(feeds: FeedsConfig) -> dict[str, Any]:
         doc["max_deviation_minutes"] = feeds.max_deviation_minutes
     sources = []
     for s in feeds.realtime:
-        plain = s.interval == 30.0 and not s.headers and s.timeout == 10.0 and s.stale_after == feeds.stale_after
+        plain = s == RealtimeSource(s.url, stale_after=feeds.stale_after)
         sources.append(s.url if plain else {"url": s.url, "interval": s.interval, "stale_after": s.stale_after,
-                                            "timeout": s.timeout, "headers": dict(s.headers)})
+                                            "timeout": s.timeout, "total_timeout": s.total_timeout,
+                                            "max_bytes": s.max_bytes, "headers": dict(s.headers)})
     if sources:
         doc["realtime"] = sources
     return doc
@@ -394,7 +395,7 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
             continue
         if not isinstance(item, dict):
             raise v.fail(key, f"must be a URL, a path or a table, got {item!r}")
-        _only(item, {"url", "interval", "stale_after", "timeout", "headers", "max_bytes"}, source, None, f"feeds.{key}.")
+        _only(item, {"url", "interval", "stale_after", "timeout", "total_timeout", "headers", "max_bytes"}, source, None, f"feeds.{key}.")
         t = _Fields(source, None, item, f"feeds.{key}.")
         headers = item.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(val, str) for k, val in headers.items()):
@@ -405,6 +406,7 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
             interval=t.number("interval", 0.2, 3600, 30),
             stale_after=t.integer("stale_after", 10, 86400, stale_after),
             timeout=t.number("timeout", 0.5, 120, 10),
+            total_timeout=t.number("total_timeout", 1, 3600, 120),
             headers=resolved,
             max_bytes=t.integer("max_bytes", 1024, 1 << 30, 32 * 1024 * 1024),
         ))

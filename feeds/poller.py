@@ -21,6 +21,66 @@ from .realtime import RealtimeSource, Snapshot, parse_feed
 log = logging.getLogger("stopcast.feeds")
 
 REJECTED_TYPES = ("text/html", "text/plain", "application/json", "text/xml", "application/xml")
+MAX_REDIRECTS = 10
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A payload and what identifies its version (HTTP validators or the file's stamp)."""
+
+    payload: bytes
+    validators: tuple[str | None, str | None] | tuple[int, int]
+
+
+class _Phase:
+    """How far one HTTP fetch got, for a timeout message that says where it stopped."""
+
+    def __init__(self) -> None:
+        self.name = "first byte"
+        self.received = 0
+        self.expected: int | None = None
+
+    def timeout_message(self, source: RealtimeSource) -> str:
+        if self.name == "first byte":
+            return f"timeout: connected, but no answer within {source.timeout:g} s"
+        of = f" of {self.expected}" if self.expected is not None else ""
+        return (f"timeout while reading the body: {self.received}{of} bytes received "
+                f"(no data for {source.timeout:g} s, or over the total of {source.total_timeout:g} s)")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def _check_response(response: aiohttp.ClientResponse, source: RealtimeSource, where: Location) -> None:
+    """FeedError for an HTTP status or content type that cannot carry a feed."""
+    if response.status != 200:
+        hint = {401: "check the source's headers (API key)", 403: "check the source's headers (API key)",
+                404: "check the URL", 429: "the producer limits requests; raise the interval"}.get(response.status)
+        if hint is None and response.status >= 500:
+            hint = "the producer is failing"
+        text = f"HTTP {response.status} {response.reason or ''}".rstrip()
+        raise FeedError(f"{text}: {hint}" if hint else text, where)
+    kind = response.content_type.lower()
+    if kind.startswith(REJECTED_TYPES):
+        raise FeedError(f"wrong content type '{kind}' (expected protobuf)", where)
+    if response.content_length is not None and response.content_length > source.max_bytes:
+        raise FeedError(f"too large: {response.content_length} bytes announced, over the cap of {source.max_bytes}"
+                        " (max_bytes)", where)
+
+
+async def _read_body(response: aiohttp.ClientResponse, cap: int, phase: _Phase, where: Location) -> bytes:
+    """The whole body, whatever its chunking or pacing, refusing more than `cap` bytes."""
+    phase.expected = response.content_length
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK):
+        body += chunk
+        phase.received = len(body)
+        if len(body) > cap:
+            raise FeedError(f"too large: more than {cap} bytes (max_bytes)", where)
+    return bytes(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,25 +136,27 @@ class FeedPoller:
         self.on_update = on_update
         self.snapshot: Snapshot | None = None
         self.health = FeedHealth(source.url)
-        self._etag: str | None = None
-        self._last_modified: str | None = None
-        self._file_stamp: tuple[int, int] | None = None
+        # ETag and Last-Modified (HTTP) or (mtime, size) (file) of the last payload that parsed
+        self._validators: tuple[str | None, str | None] | tuple[int, int] | None = None
 
     async def fetch_once(self) -> bool:
         """One attempt; True when new data was taken. Never raises for a bad source."""
         now = int(self.clock())
         self.health = replace(self.health, last_attempt=now)
         try:
-            payload = await (self._fetch_http() if self.source.is_http else self._fetch_file())
-            if payload is None:  # unchanged
+            fetched = await (self._fetch_http() if self.source.is_http else self._fetch_file())
+            if fetched is None:  # unchanged since the last payload that parsed
                 self.health = replace(
                     self.health, last_success=now, consecutive_failures=0, not_modified=self.health.not_modified + 1
                 )
                 return False
-            snapshot = parse_feed(payload, self.source.url, now)
+            snapshot = parse_feed(fetched.payload, self.source.url, now)
         except FeedError as exc:
             self._failed(now, exc.message)
             return False
+        # Validators are remembered only for a payload that parsed: an unchanged corrupt payload
+        # must stay failing, never turn into "not modified".
+        self._validators = fetched.validators
         self.snapshot = snapshot
         self.health = replace(
             self.health,
@@ -118,53 +180,56 @@ class FeedPoller:
             self.health, last_error=message, last_error_at=now, consecutive_failures=self.health.consecutive_failures + 1
         )
 
-    async def _fetch_http(self) -> bytes | None:
+    async def _fetch_http(self) -> _Fetched | None:
         if self.session is None:
             raise FeedError("no HTTP session", Location(self.source.url))
         headers = dict(self.source.headers)
-        if self._etag:
-            headers["If-None-Match"] = self._etag
-        if self._last_modified:
-            headers["If-Modified-Since"] = self._last_modified
+        etag, modified = self._validators if isinstance(self._validators, tuple) else (None, None)
+        if etag:
+            headers["If-None-Match"] = str(etag)
+        if modified:
+            headers["If-Modified-Since"] = str(modified)
         where = Location(self.source.url)
+        source = self.source
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=source.timeout, sock_read=source.timeout)
+        phase = _Phase()
         try:
-            async with self.session.get(
-                self.source.url, headers=headers, timeout=aiohttp.ClientTimeout(total=self.source.timeout)
-            ) as response:
-                if response.status == 304:
-                    return None
-                if response.status != 200:
-                    raise FeedError(f"HTTP {response.status} {response.reason or ''}".rstrip(), where)
-                kind = response.content_type.lower()
-                if kind.startswith(REJECTED_TYPES):
-                    raise FeedError(f"wrong content type '{kind}' (expected protobuf)", where)
-                if response.content_length is not None and response.content_length > self.source.max_bytes:
-                    raise FeedError(f"payload of {response.content_length} bytes exceeds the cap of {self.source.max_bytes}", where)
-                body = await response.content.read(self.source.max_bytes + 1)
-                if len(body) > self.source.max_bytes:
-                    raise FeedError(f"payload exceeds the cap of {self.source.max_bytes} bytes", where)
-                self._etag = response.headers.get("ETag")
-                self._last_modified = response.headers.get("Last-Modified")
-                return body
-        except asyncio.TimeoutError:
-            raise FeedError(f"no answer within {self.source.timeout:g} s", where) from None
+            async with asyncio.timeout(source.total_timeout):
+                async with self.session.get(source.url, headers=headers, timeout=timeout,
+                                            max_redirects=MAX_REDIRECTS) as response:
+                    phase.name = "body"
+                    if response.status == 304:
+                        return None
+                    _check_response(response, source, where)
+                    body = await _read_body(response, source.max_bytes, phase, where)
+                    return _Fetched(body, (response.headers.get("ETag"), response.headers.get("Last-Modified")))
+        except aiohttp.ConnectionTimeoutError:
+            raise FeedError(f"timeout: no connection within {source.timeout:g} s", where) from None
+        except asyncio.TimeoutError:  # aiohttp's read timeouts are TimeoutErrors too
+            raise FeedError(phase.timeout_message(source), where) from None
+        except aiohttp.TooManyRedirects:
+            raise FeedError(f"redirect loop: more than {MAX_REDIRECTS} redirects", where) from None
+        except aiohttp.ClientPayloadError as exc:
+            raise FeedError(f"the body broke off after {phase.received} bytes ({_reason(exc)})", where) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise FeedError(f"cannot connect ({_reason(exc)})", where) from None
         except aiohttp.ClientError as exc:
-            raise FeedError(f"request failed: {exc}", where) from None
+            raise FeedError(f"request failed ({_reason(exc)})", where) from None
 
-    async def _fetch_file(self) -> bytes | None:
+    async def _fetch_file(self) -> _Fetched | None:
         path = Path(self.source.url)
         try:
             stat = await asyncio.to_thread(path.stat)
             stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp == self._file_stamp and self.snapshot is not None:
+            if stamp == self._validators and self.snapshot is not None:
                 return None
             if stat.st_size > self.source.max_bytes:
-                raise FeedError(f"file of {stat.st_size} bytes exceeds the cap of {self.source.max_bytes}", Location(str(path)))
+                raise FeedError(f"too large: the file has {stat.st_size} bytes, over the cap of {self.source.max_bytes}"
+                                " (max_bytes)", Location(str(path)))
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
             raise FeedError(f"cannot be read ({exc.strerror or exc})", Location(str(path))) from None
-        self._file_stamp = stamp
-        return data
+        return _Fetched(data, stamp)
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """Fetch forever: every interval while healthy, backing off with jitter while failing."""

@@ -29,7 +29,8 @@ class RealtimeSource:
     url: str  # http(s) URL or a file path
     interval: float = 30.0  # seconds between successful fetches
     stale_after: int = 180
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds to connect, to the first byte, and between reads of the body
+    total_timeout: float = 120.0  # seconds for a whole fetch (large feeds on slow links)
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. API keys
     max_bytes: int = 32 * 1024 * 1024
     max_backoff: float = 300.0

@@ -136,3 +136,44 @@ def feed(*entities: rt.FeedEntity, timestamp: int) -> bytes:
     msg.header.timestamp = timestamp
     msg.entity.extend(entities)
     return msg.SerializeToString()
+
+
+def big_trip_updates(tt: "Timetable", day: "dt.date", target_bytes: int, timestamp: int) -> bytes:  # noqa: F821
+    """A real-size TripUpdates feed: every trip active on `day` (then the next days), every stop
+    with arrival and departure time and delay, until the payload reaches `target_bytes`."""
+    import datetime as dt
+
+    from feeds.times import service_day_origin
+
+    msg = rt.FeedMessage()
+    msg.header.gtfs_realtime_version = "2.0"
+    msg.header.timestamp = timestamp
+    size = 0
+    offset = 0
+    while size < target_bytes:
+        current = day + dt.timedelta(days=offset)
+        origin = service_day_origin(current, tt.timezone)
+        active = tt.calendar.active(current)
+        for trip, trip_id in enumerate(tt.trip_ids):
+            if not active[tt.trip_service[trip]]:
+                continue
+            entity = msg.entity.add()
+            entity.id = f"{trip_id}@{current:%Y%m%d}"
+            update = entity.trip_update
+            update.trip.trip_id = trip_id
+            update.trip.start_date = f"{current:%Y%m%d}"
+            update.timestamp = timestamp
+            delay = (trip * 37) % 420 - 60  # -1 .. +6 minutes, varying per trip
+            for row in range(int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])):
+                stu = update.stop_time_update.add()
+                stu.stop_sequence = int(tt.st_seq[row])
+                stu.stop_id = tt.stops[int(tt.st_stop[row])].stop_id
+                stu.arrival.time = origin + int(tt.st_arr[row]) + delay
+                stu.arrival.delay = delay
+                stu.departure.time = origin + int(tt.st_dep[row]) + delay
+                stu.departure.delay = delay
+            size += entity.ByteSize() + 5
+            if size >= target_bytes:
+                break
+        offset += 1
+    return msg.SerializeToString()

@@ -86,11 +86,11 @@ async def test_etag_and_304_keep_the_data(producer: tuple[TestServer, Behaviour]
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        ("500", "HTTP 500 Internal Server Error"),
+        ("500", "HTTP 500 Internal Server Error: the producer is failing"),
         ("html", "wrong content type 'text/html' (expected protobuf)"),
         ("garbage", "corrupt or truncated GTFS-Realtime payload"),
         ("truncated", "corrupt or truncated GTFS-Realtime payload"),
-        ("huge", "payload of 5000 bytes exceeds the cap of 1000"),
+        ("huge", "too large: 5000 bytes announced, over the cap of 1000 (max_bytes)"),
     ],
 )
 async def test_failures_keep_the_last_good_data_and_are_logged(
@@ -117,7 +117,7 @@ async def test_slow_producer_times_out(producer: tuple[TestServer, Behaviour]) -
     async with aiohttp.ClientSession() as session:
         poller = make_poller(server, session, timeout=0.2)
         assert await poller.fetch_once() is False
-        assert poller.health.last_error == "no answer within 0.2 s"
+        assert poller.health.last_error == "timeout: connected, but no answer within 0.2 s"
         assert poller.snapshot is None
 
 
@@ -127,7 +127,7 @@ async def test_missing_api_key_is_reported(producer: tuple[TestServer, Behaviour
         source = RealtimeSource(str(server.make_url("/tu.pb")))
         poller = FeedPoller(source, session, clock=lambda: NOW, random=lambda: 0.5)
         await poller.fetch_once()
-        assert poller.health.last_error == "HTTP 401 Unauthorized"
+        assert poller.health.last_error == "HTTP 401 Unauthorized: check the source's headers (API key)"
 
 
 async def test_run_backs_off_while_failing_and_recovers(producer: tuple[TestServer, Behaviour]) -> None:
