@@ -27,6 +27,7 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
             "age_seconds": h.age(now),
             "stale": h.is_stale(now, stale_after),
             "failing": h.consecutive_failures > 0,
+            "from_future": h.from_future(now),
             "last_success": _when(service, h.last_success),
             "header_timestamp": _when(service, h.header_timestamp),
             "trip_updates": h.trip_updates,
@@ -99,7 +100,12 @@ def health_doc(service: Service) -> dict[str, Any]:
         problems.append("no timetable loaded")
     if not service.broker_connected:
         problems.append("not connected to the MQTT broker")
-    problems += [f"realtime {f['source']} is stale" for f in feeds if f["stale"]]
+    for f in feeds:
+        if f["from_future"]:
+            problems.append(f"realtime {f['source']}: header timestamp {f['header_timestamp']} is "
+                            "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
+        elif f["stale"]:
+            problems.append(f"realtime {f['source']} is stale")
     return {
         "status": "ok" if not problems else "degraded",
         "problems": problems,

@@ -17,7 +17,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 from .alerts import Alert, alert_from_entity
 from .departures import destination
 from .realtime import RealtimeRules, Snapshot
-from .times import local_date, parse_gtfs_time, parse_service_date, service_day_origin
+from .times import local_date, parse_gtfs_time, parse_service_date, plausible_instant, service_day_origin
 from .timetable import Timetable
 
 TripKey = tuple[int, int, int]  # (trip index, service day ordinal, frequency start or -1)
@@ -26,6 +26,8 @@ _TRIP = rt.TripDescriptor
 _STU = rt.TripUpdate.StopTimeUpdate
 _PROPS = _STU.StopTimeProperties
 OCCUPANCY = rt.VehiclePosition.OccupancyStatus
+_ABSURD = 10 * 366 * 86400  # seconds: any delay beyond this is nonsense (and still fits int64 sums)
+_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +195,8 @@ def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int) -> Tri
             return None
     first_row = int(tt.trip_first[trip])
     if desc.start_date:
-        try:
-            return trip, parse_service_date(desc.start_date).toordinal(), start
-        except ValueError:
-            return None
+        day = _service_date_near(desc.start_date, now)
+        return None if day is None else (trip, day.toordinal(), start)
     begin = start if start >= 0 else int(tt.st_dep[first_row])
     span = int(tt.st_dep[tt.trip_first[trip + 1] - 1] - tt.st_dep[first_row])
     today = local_date(now, tt.timezone)
@@ -210,6 +210,17 @@ def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int) -> Tri
         if best is None or distance < best[0]:
             best = (distance, day.toordinal())
     return (trip, best[1], start) if best else None
+
+
+def _service_date_near(text: str, now: int) -> dt.date | None:
+    """A descriptor's start_date, None when malformed or more than a week from now (not on any board)."""
+    try:
+        day = parse_service_date(text)
+    except ValueError:
+        return None
+    if abs(day.toordinal() - _EPOCH - now // 86400) > 7:
+        return None
+    return day
 
 
 def _seconds(text: str) -> int:
@@ -264,9 +275,12 @@ def _same_place(tt: Timetable, row_stop: int, stop: int) -> bool:
 
 
 def _event_delay(event: rt.TripUpdate.StopTimeEvent, scheduled: int) -> int | None:
-    """Delay of one StopTimeEvent: an absolute time wins over the delay field."""
+    """Delay of one StopTimeEvent: an absolute time wins over the delay field.
+
+    A time absurdly far from the schedule (int64 extremes) becomes a delay just past any bound, so
+    the prediction is counted as implausible instead of overflowing the arithmetic."""
     if event.HasField("time") and event.time:
-        return int(event.time) - scheduled
+        return max(-_ABSURD, min(_ABSURD, int(event.time) - scheduled))
     if event.HasField("delay"):
         return int(event.delay)
     return None
@@ -353,7 +367,7 @@ def _index_added(live: LiveState, update: rt.TripUpdate) -> None:
     direction = desc.direction_id if desc.HasField("direction_id") else None
     for n, stu in enumerate(stus[:-1]):  # no departure at the last stop
         event = stu.departure if stu.HasField("departure") and stu.departure.time else stu.arrival
-        if not event.time:
+        if not event.time or not plausible_instant(int(event.time), live.now):
             continue
         when = int(event.time)
         stop = tt.stop_index[stu.stop_id]
@@ -376,11 +390,8 @@ def _index_duplicated(live: LiveState, update: rt.TripUpdate) -> None:
         live.stats.unknown_trips += 1
         return
     start = _seconds(props.start_time)
-    try:
-        day = parse_service_date(props.start_date)
-    except ValueError:
-        start = -1
-    if start < 0:
+    day = _service_date_near(props.start_date, live.now)
+    if start < 0 or day is None:
         live.stats.unknown_trips += 1
         return
     key = (trip, day.toordinal(), start)

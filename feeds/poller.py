@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from .errors import FeedError, Location
-from .realtime import RealtimeSource, Snapshot, parse_feed
+from .realtime import MAX_FUTURE, RealtimeSource, Snapshot, parse_feed
 
 log = logging.getLogger("stopcast.feeds")
 
@@ -106,9 +106,14 @@ class FeedHealth:
         return None if self.last_success is None else now - self.last_success
 
     def is_stale(self, now: int, stale_after: int) -> bool:
-        """Whether the data we hold is too old (or missing) to be live."""
+        """Whether the data we hold is too old, from the future, or missing, so not live."""
         age = self.age(now)
-        return age is None or age > stale_after
+        return age is None or age > stale_after or self.from_future(now)
+
+    def from_future(self, now: int) -> bool:
+        """Whether the producer's header timestamp is ahead of now by more than the rules allow."""
+        age = self.age(now)
+        return age is not None and age < -MAX_FUTURE
 
 
 def backoff_delay(interval: float, failures: int, maximum: float, jitter: float) -> float:

@@ -11,6 +11,9 @@ from google.transit import gtfs_realtime_pb2 as rt
 from .errors import FeedError, Location
 
 
+MAX_FUTURE = 300  # seconds a producer's clock may run ahead of ours
+
+
 @dataclass(frozen=True, slots=True)
 class RealtimeRules:
     """How much to trust realtime data; the defaults are what a rider-facing board needs."""
@@ -20,6 +23,7 @@ class RealtimeRules:
     lookback: int = 3 * 3600  # departures scheduled longer ago never show, whatever the delay
     early_margin: int = 30 * 60  # how far ahead to look for departures predicted early
     on_time_window: int = 60  # |delay| within this is on time
+    max_future: int = MAX_FUTURE  # seconds: a feed header further ahead of now is wrong, not live
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +62,9 @@ class Snapshot:
         return now - (self.header_timestamp or self.received_at)
 
     def is_stale(self, now: int, rules: RealtimeRules) -> bool:
-        """Whether this data is too old to be shown as live."""
-        return self.age(now) > rules.stale_after
+        """Whether this data is too old (or, by its header, from the future) to be shown as live."""
+        age = self.age(now)
+        return age > rules.stale_after or age < -rules.max_future
 
 
 def parse_feed(payload: bytes, source: str, received_at: int) -> Snapshot:

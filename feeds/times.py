@@ -46,13 +46,24 @@ def local_date(instant: int, tz: str) -> dt.date:
 
 
 def iso(instant: int, tz: str) -> str:
-    """`instant` as ISO 8601 with the local UTC offset of `tz`, to the second."""
-    return dt.datetime.fromtimestamp(instant, zone(tz)).isoformat()
+    """`instant` as ISO 8601 with the local UTC offset of `tz`, to the second (says so when out of range)."""
+    try:
+        return dt.datetime.fromtimestamp(instant, zone(tz)).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return f"invalid time {instant}"
 
 
 def hhmm(instant: int, tz: str) -> str:
-    """`instant` as the local wall clock HH:MM."""
-    return dt.datetime.fromtimestamp(instant, zone(tz)).strftime("%H:%M")
+    """`instant` as the local wall clock HH:MM ('--:--' when out of range)."""
+    try:
+        return dt.datetime.fromtimestamp(instant, zone(tz)).strftime("%H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "--:--"
+
+
+def plausible_instant(instant: int, now: int, span: int = 366 * 86400) -> bool:
+    """Whether a Unix time from a feed lies within `span` seconds of `now` (hostile values do not)."""
+    return abs(instant - now) <= span
 
 
 def parse_instant(text: str) -> int:
