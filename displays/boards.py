@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from feeds.departures import next_scheduled
+from feeds.errors import FeedError
 from feeds.live import LiveState
 from feeds.merge import stop_departures
 from feeds.timetable import Timetable
@@ -22,11 +23,16 @@ def compose_board(
     previous: Board | None = None,
     realtime_configured: bool = False,
 ) -> Board:
-    """The board of one display at `now` (a 'no current data' board when there is no timetable)."""
+    """The board of one display at `now` (a 'no current data' board when there is no timetable).
+
+    FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
     language = settings.language or spec.language
     if tt is None:
         return build_board(spec, settings, BoardInput(None, "UTC"), now, previous)
+    missing = [s for s in ids if s not in tt.stop_index]
+    if missing:
+        raise FeedError(f"stop id {', '.join(repr(s) for s in missing)} is not in the loaded timetable")
     horizon = settings.horizon_minutes * 60
     result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language)
     nxt = next_scheduled(tt, ids, now + horizon) if not result.departures else None

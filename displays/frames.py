@@ -43,9 +43,15 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
     return Rendered(raw, width, height, spec.color_mode, encoding, compress, zlib.crc32(raw), body)
 
 
-def render_batch(jobs: list[tuple[Board, LayoutSpec, str, bool]]) -> list[Rendered]:
-    """Several boards at once (one pool task, fewer round trips)."""
-    return [render(*job) for job in jobs]
+def render_batch(jobs: list[tuple[Board, LayoutSpec, str, bool]]) -> list[Rendered | str]:
+    """Several boards at once (one pool task, fewer round trips); a board that fails gives its error's text."""
+    out: list[Rendered | str] = []
+    for job in jobs:
+        try:
+            out.append(render(*job))
+        except Exception as exc:  # noqa: BLE001 - one board's failure must not lose the batch
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
 
 
 def frame_of(rendered: Rendered, board_json: bytes) -> Frame:

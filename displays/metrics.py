@@ -32,6 +32,8 @@ class Metrics:
     reconnects: int = 0
     http_frames: int = 0
     http_not_modified: int = 0
+    display_errors: int = 0  # boards that could not be composed, rendered or encoded
+    publish_refused: int = 0  # messages the MQTT client refused (e.g. an invalid topic)
 
     def observe_render(self, seconds: float) -> None:
         """One board built and rendered."""

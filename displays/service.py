@@ -57,6 +57,8 @@ class DisplayRuntime:
     pulled: dict[str, bytes] = field(default_factory=dict)  # the current frame in pull formats
     pulled_hash: int | None = None
     last_pull: int | None = None  # when a device last fetched this display over HTTP
+    error: str | None = None  # why composing or rendering its board last failed (None: it worked)
+    error_at: int | None = None
 
 
 class Service:
@@ -185,17 +187,37 @@ class Service:
         return list(self._composed(now, force))
 
     def _composed(self, now: int, force: bool = False) -> Iterator[tuple[DisplayRuntime, Board]]:
-        live = self.live_state(now)
+        try:
+            live = self.live_state(now)
+        except Exception as exc:  # noqa: BLE001 - a feed the merge cannot take must not stop the boards
+            log.exception("merging realtime failed; boards show the timetable: %s", exc)
+            live = None
         for runtime in list(self.displays.values()):
             display = runtime.config
             settings = DisplaySettings(
                 name=display.name, language=display.language, walk_minutes=display.walk_minutes,
                 horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
             )
-            board = compose_board(self.timetable, live, display.stops, runtime.spec, settings, now, runtime.board,
-                                  realtime_configured=bool(self.config.feeds.realtime))
+            try:
+                board = compose_board(self.timetable, live, display.stops, runtime.spec, settings, now, runtime.board,
+                                      realtime_configured=bool(self.config.feeds.realtime))
+            except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
+                self.display_failed(runtime, "composing its board", exc, now)
+                continue
             if force or board != runtime.board or runtime.frame is None:
                 yield runtime, board
+
+    def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
+        """Record that one display's board could not be made; it keeps its last good frame.
+
+        Logged once per distinct error (with the traceback the first time), counted, shown to ops."""
+        reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        message = f"{stage} failed: {reason}"
+        self.metrics.display_errors += 1
+        if message != runtime.error:
+            log.error("display %s: %s (it keeps its last frame)", runtime.config.id, message,
+                      exc_info=exc if isinstance(exc, BaseException) else None)
+        runtime.error, runtime.error_at = message, now
 
     def accept(self, runtime: DisplayRuntime, board: Board, rendered: Rendered, now: int) -> list[Publish]:
         """Take a rendered board: remember it, wake its live pages, and the publishes that follow."""
@@ -204,6 +226,7 @@ class Service:
             return []  # the display was removed or changed while its board was being rendered
         frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
         runtime.board, runtime.frame, runtime.rendered_at = board, frame, now
+        runtime.error = runtime.error_at = None
         for queue in runtime.subscribers:
             if not queue.full():
                 queue.put_nowait("board")
@@ -214,10 +237,25 @@ class Service:
         publishes: list[Publish] = []
         for runtime, board in self.compose(now, force):
             started = time.perf_counter()
-            rendered = render(board, runtime.spec, runtime.encoding, runtime.config.compress)
+            try:
+                rendered = render(board, runtime.spec, runtime.encoding, runtime.config.compress)
+                publishes += self.accept(runtime, board, rendered, now)
+            except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
+                self.display_failed(runtime, "rendering", exc, now)
+                continue
             self.metrics.observe_render(time.perf_counter() - started)
-            publishes += self.accept(runtime, board, rendered, now)
         return publishes + self.bridge.tick(now)
+
+    def _accept_rendered(self, runtime: DisplayRuntime, board: Board, rendered: Rendered | str, now: int) -> list[Publish]:
+        """accept() for a pool result, which is the error's text when rendering failed there."""
+        if isinstance(rendered, str):
+            self.display_failed(runtime, "rendering", rendered, now)
+            return []
+        try:
+            return self.accept(runtime, board, rendered, now)
+        except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
+            self.display_failed(runtime, "encoding its frame", exc, now)
+            return []
 
     async def refresh_on_pool(self, now: int, pool: Executor, batch: int = 32) -> None:
         """As refresh(), with the rendering on the pool's processes: each batch of changed boards goes
@@ -231,7 +269,8 @@ class Service:
             while (item := await queue.get()) is not None:
                 chunk, future = item
                 rendered = await future
-                await self.publish([p for (runtime, board), r in zip(chunk, rendered) for p in self.accept(runtime, board, r, now)])
+                await self.publish([p for (runtime, board), r in zip(chunk, rendered)
+                                    for p in self._accept_rendered(runtime, board, r, now)])
 
         consumer = asyncio.create_task(publish_finished())
         chunk: list[tuple[DisplayRuntime, Board]] = []
@@ -280,12 +319,14 @@ class Service:
         if client is None:
             return
         started = time.perf_counter()
+        refused: list[tuple[str, str]] = []
         try:
-            sent = await mqtt.publish_all(client, publishes, self.config.mqtt.version)
+            sent = await mqtt.publish_all(client, publishes, self.config.mqtt.version, refused=refused)
         except mqtt.BridgeError as exc:
             log.warning("%s; frames follow after the reconnect", exc)
             return
-        self.metrics.observe_publish(len(publishes), sent, time.perf_counter() - started)
+        self.metrics.publish_refused += len(refused)
+        self.metrics.observe_publish(len(publishes) - len(refused), sent, time.perf_counter() - started)
 
     def on_message(self, topic: str, payload: bytes, now: int) -> list[Publish]:
         """A pillar's message: through the protocol, never trusted, logged when rejected."""

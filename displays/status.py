@@ -70,6 +70,8 @@ def dashboard_doc(service: Service) -> dict[str, Any]:
             "rows": len(board.rows) if board else 0,
             "timetable_only": bool(board and board.timetable_only),
             "empty_text": board.empty_text if board else "",
+            "error": runtime.error,
+            "error_at": _when(service, runtime.error_at),
         })
     timetable = service.timetable
     return {
@@ -106,6 +108,7 @@ def health_doc(service: Service) -> dict[str, Any]:
                             "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
         elif f["stale"]:
             problems.append(f"realtime {f['source']} is stale")
+    problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
     return {
         "status": "ok" if not problems else "degraded",
         "problems": problems,
@@ -151,6 +154,13 @@ def metrics_text(service: Service) -> str:
         f"stopcast_http_frames_total {m.http_frames}",
         "# HELP stopcast_http_not_modified_total 304 answers to pulling pillars.", "# TYPE stopcast_http_not_modified_total counter",
         f"stopcast_http_not_modified_total {m.http_not_modified}",
+        "# HELP stopcast_display_errors_total Boards that could not be composed, rendered or encoded.",
+        "# TYPE stopcast_display_errors_total counter", f"stopcast_display_errors_total {m.display_errors}",
+        "# HELP stopcast_displays_failing Displays whose last board failed (they keep their last frame).",
+        "# TYPE stopcast_displays_failing gauge",
+        f"stopcast_displays_failing {sum(1 for r in service.displays.values() if r.error)}",
+        "# HELP stopcast_publish_refused_total MQTT messages the client refused to send.",
+        "# TYPE stopcast_publish_refused_total counter", f"stopcast_publish_refused_total {m.publish_refused}",
         "# HELP stopcast_feed_age_seconds Age of each realtime source's data.", "# TYPE stopcast_feed_age_seconds gauge",
     ]
     for f in feeds:

@@ -90,15 +90,26 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
             pass
 
 
-async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], version: int, concurrency: int = 64) -> int:
-    """Publish and wait for every PUBACK; returns the payload bytes sent."""
+async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], version: int, concurrency: int = 64,
+                      refused: list[tuple[str, str]] | None = None) -> int:
+    """Publish and wait for every PUBACK; returns the payload bytes sent.
+
+    A message the client refuses (an invalid topic) is skipped, logged and added to `refused`;
+    it never stops the others."""
     gate = asyncio.Semaphore(concurrency)
     sent = 0
 
     async def one(msg: Publish) -> None:
         nonlocal sent
         async with gate:
-            await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=_properties(msg, version))
+            try:
+                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain,
+                                     properties=_properties(msg, version))
+            except (ValueError, TypeError) as exc:
+                log.error("not published to %r: %s", msg.topic[:200], exc)
+                if refused is not None:
+                    refused.append((msg.topic, str(exc)))
+                return
             sent += len(msg.payload)
 
     messages = list(messages)

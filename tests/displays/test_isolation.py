@@ -1,0 +1,48 @@
+"""One display's failure never takes down the service or the other displays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pytest
+from feedkit import write_feed
+from servicekit import write_config
+
+from displays.clock import FixedClock
+from displays.config import load_config
+from displays.service import Service
+from displays.status import dashboard_doc, health_doc, metrics_text
+from feeds.times import parse_instant
+
+AT = parse_instant("2026-11-25T08:00:05+01:00")
+
+
+async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1))
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache")
+    await service.prepare()
+    try:
+        service.refresh(AT)
+        before = {d: r.frame.hash for d, r in service.displays.items() if r.frame is not None}
+        assert set(before) == {"hbf-epaper", "uni-tft", "gons-led", "hbf-bwr"}
+        # A new timetable version without the stop GONS (the LED's); the others' stops remain.
+        service.load_timetable(write_feed(tmp_path / "next", as_zip=True))
+        with caplog.at_level(logging.ERROR, logger="stopcast.service"):
+            service.refresh(AT + 60)
+            service.refresh(AT + 120)
+        led = service.displays["gons-led"]
+        assert led.frame is not None and led.frame.hash == before["gons-led"]  # the last good frame stays
+        assert led.error == "composing its board failed: FeedError: stop id 'GONS' is not in the loaded timetable"
+        assert service.displays["hbf-epaper"].frame.hash != before["hbf-epaper"]  # the others moved on
+        assert all(service.displays[d].error is None for d in ("hbf-epaper", "uni-tft", "hbf-bwr"))
+        assert caplog.text.count("display gons-led: composing its board failed") == 1  # once per change
+        assert f"display gons-led: {led.error}" in health_doc(service)["problems"]
+        assert health_doc(service)["status"] == "degraded"
+        text = metrics_text(service)
+        assert "stopcast_displays_failing 1\n" in text and "stopcast_display_errors_total 2\n" in text
+        row = next(d for d in dashboard_doc(service)["displays"] if d["id"] == "gons-led")
+        assert row["error"] == led.error
+    finally:
+        await service.close()
