@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from firmware_bridge.topics import is_name
 from layouts.spec import LayoutError, builtin_names, parse_layout
 
 from .config import ConfigError, ServiceConfig, parse_display, save_config
 from .service import Service
 
-LAYOUT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class AdminError(Exception):
@@ -68,8 +67,8 @@ def delete_display(service: Service, display_id: str) -> None:
 
 def put_layout(service: Service, name: str, toml_text: str, create: bool) -> None:
     """Add or replace a custom layout (a TOML file beside the config)."""
-    if not LAYOUT_NAME.match(name):
-        raise AdminError(400, f"layout name must match [A-Za-z0-9_.-]+, got {name!r}")
+    if not is_name(name):
+        raise AdminError(400, f"layout name must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else, got {name[:80]!r}")
     if name in builtin_names():
         raise AdminError(409, f"'{name}' is a built-in layout; choose another name")
     config = service.config

@@ -98,11 +98,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_mqtt_acl(args: argparse.Namespace) -> int:
     """Print (or write) a Mosquitto ACL for the configured displays."""
-    from firmware_bridge.acl import mosquitto_acl
+    from firmware_bridge.acl import AclError, mosquitto_acl
 
     config = load_config(args.config)
     service_user = args.service_user or config.mqtt.username or "stopcast"
-    text = mosquitto_acl(config.mqtt.prefix, service_user, [(d.id, d.user) for d in config.displays])
+    try:
+        text = mosquitto_acl(config.mqtt.prefix, service_user, [(d.id, d.user) for d in config.displays])
+    except AclError as exc:
+        raise CommandError(f"mqtt-acl: {exc}; refusing to write an ACL that would break or widen access") from None
     if args.output:
         Path(args.output).write_text(text)
     else:

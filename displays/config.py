@@ -17,9 +17,9 @@ import tomli_w
 
 from feeds.realtime import RealtimeSource
 from firmware_bridge.codec import ENCODINGS, default_encoding
+from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutError, LayoutSpec, load_layout
 
-DISPLAY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 DISPLAY_FIELDS = {
     "id", "stops", "layout", "name", "language", "rows", "routes", "directions", "walk_minutes", "horizon_minutes",
     "page_seconds", "encoding", "compress", "mqtt_user", "trmnl_id",
@@ -197,8 +197,9 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
     if not isinstance(item, dict):
         raise ConfigError(source, "a display must be a table", label or None)
     name = item.get("id", label)
-    if not isinstance(name, str) or not DISPLAY_ID.match(name):
-        raise ConfigError(source, f"must match [A-Za-z0-9_.-]+ (1 to 64 characters), got {name!r}", str(label or name), "id")
+    if not is_name(name):
+        shown = name if isinstance(name, str) and is_name(name) else label or "?"
+        raise ConfigError(source, f"must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else, got {name!r}", shown, "id")
     _only(item, DISPLAY_FIELDS, source, name, "")
     v = _Fields(source, name, item)
     display = DisplayConfig(
@@ -218,6 +219,12 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         mqtt_user=v.string("mqtt_user"),
         trmnl_id=v.string("trmnl_id"),
     )
+    if display.mqtt_user and not is_user(display.mqtt_user):
+        raise ConfigError(source, f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {display.mqtt_user!r}",
+                          name, "mqtt_user")
+    if not is_name(display.layout) and not display.layout.endswith(".toml"):
+        raise ConfigError(source, f"must be a layout name (A-Z a-z 0-9 _ . -) or a .toml file, got {display.layout!r}",
+                          name, "layout")
     if not display.stops:
         raise ConfigError(source, "needs at least one stop id", name, "stops")
     layout_of(config, display)  # the layout must load
@@ -227,9 +234,9 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
 def layout_of(config: ServiceConfig, display: DisplayConfig) -> LayoutSpec:
     """The display's layout with its overrides applied; ConfigError when it cannot be loaded."""
     custom = dict(config.layouts)
-    target = config.resolve(custom[display.layout]) if display.layout in custom else display.layout
-    if target.endswith(".toml"):
-        target = config.resolve(target)
+    target = custom.get(display.layout, display.layout)
+    if display.layout in custom or target.endswith(".toml"):
+        target = _confined(config, target, display.id)
     try:
         spec = load_layout(target)
     except LayoutError as exc:
@@ -241,6 +248,17 @@ def layout_of(config: ServiceConfig, display: DisplayConfig) -> LayoutSpec:
     if display.language:
         spec = replace(spec, language=display.language)
     return spec
+
+
+def _confined(config: ServiceConfig, path: str, display_id: str) -> str:
+    """A layout file's path, which must lie inside the config file's folder (no '..', no absolute
+    path or link out of it): the admin API and the config may name only files ops put there."""
+    folder = Path(config.source).parent.resolve() if config.source else Path.cwd().resolve()
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder):
+        raise ConfigError(config.source, f"layout file {path!r} lies outside the config's folder {str(folder)!r}",
+                          display_id, "layout")
+    return str(resolved)
 
 
 def encoding_of(display: DisplayConfig, spec: LayoutSpec) -> str:
@@ -434,10 +452,13 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
     if "password_env" in raw:
         password = os.environ.get(v.string("password_env"), "")
     prefix = v.string("prefix", _MQTT.prefix)
-    if not prefix or any(c in prefix for c in "+#") or prefix.startswith("/") or prefix.endswith("/"):
-        raise v.fail("prefix", f"must be a topic prefix without wildcards or outer slashes, got {prefix!r}")
+    if not is_prefix(prefix):
+        raise v.fail("prefix", f"must be segments of A-Z a-z 0-9 _ . - joined by '/', got {prefix!r}")
+    username = v.string("username")
+    if username and not is_user(username):
+        raise v.fail("username", f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {username!r}")
     return MqttConfig(
-        url=url, prefix=prefix, username=v.string("username"), password=password,
+        url=url, prefix=prefix, username=username, password=password,
         client_id=v.string("client_id", _MQTT.client_id), ca_file=v.string("ca_file"),
         cert_file=v.string("cert_file"), key_file=v.string("key_file"),
         max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024, _MQTT.max_packet),

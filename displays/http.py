@@ -26,7 +26,9 @@ from layouts.image import encode_png
 from layouts.spec import builtin_names, builtin_text
 
 from .admin import AdminError, delete_display, delete_layout, put_display, put_layout
-from .config import DISPLAY_ID, display_doc
+from firmware_bridge.topics import is_name
+
+from .config import display_doc
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, health_doc, metrics_text
 
@@ -44,8 +46,8 @@ def _templates() -> jinja2.Environment:
 
 def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     display_id = request.match_info["id"]
-    if not DISPLAY_ID.match(display_id):
-        raise web.HTTPNotFound(text=f"no display '{display_id[:64]}'")
+    if not is_name(display_id):
+        raise web.HTTPNotFound(text=f"no display {display_id[:64]!r}")
     service = request.app[SERVICE]
     runtime = service.displays.get(display_id)
     if runtime is None:

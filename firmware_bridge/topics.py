@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 DEFAULT_PREFIX = "stopcast/v1"
+
+# Display ids and layout names stand in topics, URLs and file names; MQTT user names stand in
+# Mosquitto ACL lines. Whole-string matches only: no wildcard, slash, space or control character.
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+USER = re.compile(r"[A-Za-z0-9_.@:-]{1,128}")
+PREFIX = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def is_name(value: object) -> bool:
+    """Whether `value` is a display id or layout name: 1-64 of A-Z a-z 0-9 _ . - and nothing else."""
+    return isinstance(value, str) and NAME.fullmatch(value) is not None and value not in (".", "..")
+
+
+def is_user(value: object) -> bool:
+    """Whether `value` is a safe MQTT user name for an ACL line: 1-128 of A-Z a-z 0-9 _ . @ : -."""
+    return isinstance(value, str) and USER.fullmatch(value) is not None
+
+
+def is_prefix(value: object) -> bool:
+    """Whether `value` is a topic prefix: segments of A-Z a-z 0-9 _ . - joined by single slashes."""
+    return isinstance(value, str) and PREFIX.fullmatch(value) is not None
 
 
 def display_topic(prefix: str, display_id: str, leaf: str) -> str:

@@ -14,7 +14,7 @@ from .fit import fit, width_of, wrap
 from .fonts import font
 from .geometry import geometry
 from .spec import LayoutSpec
-from .texts import text
+from .texts import clean, text
 
 OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in the header
 END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
@@ -110,7 +110,7 @@ def build_board(
     next_change = (now // 60 + 1) * 60
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
-    stop_name = settings.name or (result.stop.name if result else "")
+    stop_name = clean(settings.name or (result.stop.name if result else ""))
     return Board(
         stop_name=stop_name,
         clock_text=hhmm(now, tz),
@@ -171,7 +171,8 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         if dep.status == ADDED:
             status_text = text(lang, "added")
     line_color = f"#{dep.route_color}"
-    line = dep.route_short_name or dep.route_long_name
+    line = clean(dep.route_short_name or dep.route_long_name)
+    headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
     width = dest_col[2] if dest_col else spec.width
     return BoardRow(
@@ -179,8 +180,8 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         line=line,
         line_color=line_color,
         line_text_color=readable_on(line_color, f"#{dep.route_text_color}"),
-        destination=fit(dep.headsign, font(spec.font_family, spec.row_size, bold=False), width),
-        platform=dep.platform,
+        destination=fit(headsign, font(spec.font_family, spec.row_size, bold=False), width),
+        platform=clean(dep.platform),
         platform_changed=dep.platform_changed,
         time_text=time_text,
         minutes=minutes,
@@ -189,16 +190,17 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         status=dep.status,
         status_text=status_text,
         live=dep.realtime,
-        spoken=_spoken(lang, line, dep, time_text, minutes, status_text),
+        spoken=_spoken(lang, line, headsign, dep, time_text, minutes, status_text),
     )
 
 
-def _spoken(lang: str, line: str, dep: Departure, time_text: str, minutes: int | None, status_text: str) -> str:
+def _spoken(lang: str, line: str, headsign: str, dep: Departure, time_text: str, minutes: int | None,
+            status_text: str) -> str:
     """A departure as one sentence in the board's language."""
     de = lang == "de"
-    parts = [f"{'Linie' if de else 'Line'} {line} {'nach' if de else 'to'} {dep.headsign}"]
+    parts = [f"{'Linie' if de else 'Line'} {line} {'nach' if de else 'to'} {headsign}"]
     if dep.platform:
-        parts.append(f"{'Steig' if de else 'stop'} {dep.platform}" + (f" ({text(lang, 'platform_changed')})" if dep.platform_changed else ""))
+        parts.append(f"{'Steig' if de else 'stop'} {clean(dep.platform)}" + (f" ({text(lang, 'platform_changed')})" if dep.platform_changed else ""))
     if status_text and dep.status in (CANCELLED, SKIPPED):
         parts.append(status_text)
     elif minutes == 0:
@@ -235,7 +237,8 @@ def _alert_pages(spec: LayoutSpec, alerts: tuple[ShownAlert, ...], lang: str) ->
     width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
     pages: list[str] = []
     for alert in alerts:
-        body = alert.header if not alert.description else f"{alert.header} – {alert.description}"
+        header, description = clean(alert.header), clean(alert.description)
+        body = header if not description else f"{header} – {description}"
         lines = wrap(body, small, width)
         for i in range(0, len(lines), spec.alert_lines):
             pages.append("\n".join(lines[i : i + spec.alert_lines]))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
 TEXTS: dict[str, dict[str, str]] = {
     "de": {
         "now": "sofort",
@@ -77,3 +82,12 @@ def text(language: str, key: str, **values: object) -> str:
     """The board text `key` in `language` (German when unknown), with values filled in."""
     table = TEXTS.get(language, TEXTS["de"])
     return table[key].format(**values)
+
+
+def clean(value: str) -> str:
+    """A feed's text as one line that every renderer can draw: control characters (newlines, NUL,
+    escapes) become spaces, runs of white space one space, and the ends are trimmed."""
+    if value.isprintable():
+        return value.strip() if "  " not in value else _SPACES.sub(" ", value).strip()
+    chars = (" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value)
+    return _SPACES.sub(" ", "".join(chars)).strip()

@@ -105,7 +105,10 @@ async def test_a_display_added_through_the_api_is_persisted_and_rendered(served:
 @pytest.mark.parametrize(("body", "status", "message"), [
     ({"id": "x", "stops": ["NOWHERE"], "layout": "tft-320x240"}, 422, "display 'x': field 'stops': unknown stop id 'NOWHERE'"),
     ({"id": "x", "stops": ["UNI"], "layout": "crt-80x25"}, 422, "field 'layout'"),
-    ({"id": "x y", "stops": ["UNI"], "layout": "tft-320x240"}, 422, "field 'id': must match"),
+    ({"id": "x y", "stops": ["UNI"], "layout": "tft-320x240"}, 422, "field 'id': must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else"),
+    ({"id": "nl\n", "stops": ["UNI"], "layout": "tft-320x240"}, 422, "got 'nl\\n'"),
+    ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "mqtt_user": "a\ntopic readwrite #"}, 422, "field 'mqtt_user'"),
+    ({"id": "x", "stops": ["UNI"], "layout": "../../etc/x.toml"}, 422, "lies outside the config's folder"),
     ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "colour": "red"}, 422, "field 'colour': unknown field"),
     (["not", "an", "object"], 400, "JSON object"),
 ])

@@ -72,6 +72,17 @@ def test_int64_extreme_time_is_implausible_not_a_crash(timetable: Timetable) -> 
     assert live.stats.implausible_predictions >= 1
 
 
+@pytest.mark.parametrize("headsign", ["\n", "Finthen\x00\x1b[2J", "Gonsenheim\u2028Bretzenheim", "\t"])
+def test_control_characters_in_feed_texts_render(timetable: Timetable, headsign: str) -> None:
+    """Found by the fuzzer: a stop_headsign of '\\n' made Pillow's text layout raise."""
+    update = trip_update("T1", stu(seq=1, dep_delay=60), start_date="20240515")
+    update.trip_update.stop_time_update[0].stop_time_properties.stop_headsign = headsign
+    board = boards_of(timetable, feed(update, timestamp=NOW - 60), NOW - 60, draw=True)[1]
+    row = board.rows[0]
+    assert row.destination == " ".join(headsign.replace("\x00", " ").replace("\x1b", " ").split())
+    assert row.destination.isprintable()
+
+
 def test_header_from_the_future_is_not_live(timetable: Timetable) -> None:
     for ahead in (301, 76 * 365 * 86400, 2**64 - 1 - NOW):
         live = build_live(timetable, [parse_feed(feed(timestamp=NOW + ahead), "x.pb", NOW)], NOW, RealtimeRules())
