@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

@@ -13,7 +13,6 @@ from .config import ConfigError, ServiceConfig, parse_display, save_config
 from .service import Service
 
 
-
 class AdminError(Exception):
     """A change that was refused; `status` is the HTTP status to answer with."""
 

@@ -6,7 +6,6 @@ Errors name the file, the display and the field; nothing here raises anything el
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -106,6 +105,7 @@ class HttpConfig:
     listen: str = "127.0.0.1:8080"
     admin_token: str = ""
     public_url: str = ""  # how pillars reach us (for TRMNL image URLs); "" = http://{listen}
+    header_timeout: float = 30.0  # seconds a client may take to send a request (or idle between requests)
 
     @property
     def host(self) -> str:
@@ -130,12 +130,20 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where the service keeps what it must remember between runs."""
+
+    dir: str = ""  # "": $STOPCAST_STATE_DIR, else the user's state folder (see displays/state.py)
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceConfig:
     """The whole config file."""
 
     feeds: FeedsConfig
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()
+    state: StateConfig = StateConfig()
     displays: tuple[DisplayConfig, ...] = ()
     layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
     source: str = field(default="", compare=False)
@@ -143,6 +151,12 @@ class ServiceConfig:
     def display(self, display_id: str) -> DisplayConfig | None:
         """The display with that id, if configured."""
         return next((d for d in self.displays if d.id == display_id), None)
+
+    def state_dir(self) -> Path:
+        """The state folder: [state] dir (relative to the config file), else the default."""
+        from .state import default_state_dir
+
+        return Path(self.resolve(self.state.dir)) if self.state.dir else default_state_dir()
 
     def resolve(self, path: str) -> str:
         """A path from the config, relative to the config file's folder (URLs unchanged)."""
@@ -170,11 +184,12 @@ def parse_config(text: str, source: str) -> ServiceConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"not valid TOML ({exc})") from None
-    _only(raw, {"feeds", "mqtt", "http", "displays", "layouts"}, source, None, "")
+    _only(raw, {"feeds", "mqtt", "http", "state", "displays", "layouts"}, source, None, "")
     config = ServiceConfig(
         feeds=_feeds(raw.get("feeds"), source),
         mqtt=_mqtt(raw.get("mqtt", {}), source),
         http=_http(raw.get("http", {}), source),
+        state=_state(raw.get("state", {}), source),
         layouts=_layouts(raw.get("layouts", {}), source),
         source=source,
     )
@@ -269,7 +284,7 @@ def encoding_of(display: DisplayConfig, spec: LayoutSpec) -> str:
 def dump_config(config: ServiceConfig) -> str:
     """The config as TOML text (what the admin API writes back)."""
     doc: dict[str, Any] = {"feeds": _feeds_doc(config.feeds), "mqtt": _changed(config.mqtt, MqttConfig()),
-                           "http": _changed(config.http, HttpConfig())}
+                           "http": _changed(config.http, HttpConfig()), "state": _changed(config.state, StateConfig())}
     if config.layouts:
         doc["layouts"] = dict(config.layouts)
     doc["displays"] = [display_doc(d) for d in config.displays]
@@ -471,7 +486,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
 def _http(raw: Any, source: str) -> HttpConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "must be a table", field_name="http")
-    _only(raw, {"listen", "admin_token", "admin_token_env", "public_url"}, source, None, "http.")
+    _only(raw, {"listen", "admin_token", "admin_token_env", "public_url", "header_timeout"}, source, None, "http.")
     v = _Fields(source, None, raw, "http.")
     listen = v.string("listen", _HTTP.listen)
     host, _, port = listen.rpartition(":")
@@ -481,10 +496,24 @@ def _http(raw: Any, source: str) -> HttpConfig:
     if "admin_token_env" in raw:
         token = os.environ.get(v.string("admin_token_env"), "")
     public = _url(v, "public_url", ("http", "https"), v.string("public_url"))
-    return HttpConfig(listen=listen, admin_token=token, public_url=public.rstrip("/"))
+    return HttpConfig(listen=listen, admin_token=token, public_url=public.rstrip("/"),
+                      header_timeout=v.number("header_timeout", 0.1, 3600, _HTTP.header_timeout))
+
+
+def _state(raw: Any, source: str) -> StateConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "must be a table", field_name="state")
+    _only(raw, {"dir"}, source, None, "state.")
+    return StateConfig(dir=_Fields(source, None, raw, "state.").string("dir"))
 
 
 def _layouts(raw: Any, source: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(p, str) for k, p in raw.items()):
         raise ConfigError(source, "must be a table of layout name = \"file.toml\"", field_name="layouts")
+    folder = Path(source).parent.resolve() if source else Path.cwd().resolve()
+    for name, path in raw.items():
+        if not is_name(name):
+            raise ConfigError(source, f"layout name {name!r} must be 1 to 64 of A-Z a-z 0-9 _ . -", field_name="layouts")
+        if not (folder / path).resolve().is_relative_to(folder):
+            raise ConfigError(source, f"layout file {path!r} lies outside the config's folder", field_name=f"layouts.{name}")
     return tuple(sorted(raw.items()))

@@ -6,31 +6,41 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import io
 import json
 import logging
 import tomllib
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
 
 import jinja2
 from aiohttp import web
 from PIL import Image
 
 from firmware_bridge import codec
+from firmware_bridge.topics import is_name
 from layouts.export import board_doc
 from layouts.fonts import FONT_DIR
 from layouts.html import render_fragment, render_html, served_fonts
 from layouts.image import encode_png
 from layouts.spec import builtin_names, builtin_text
 
-from .admin import AdminError, delete_display, delete_layout, put_display, put_layout
-from firmware_bridge.topics import is_name
-
+from .admin import delete_display, delete_layout, put_display, put_layout
 from .config import display_doc
+from .http_guard import (
+    ADMIN_TOKEN,
+    JSON_LIMIT,
+    admin_auth,
+    error_response,
+    json_body,
+    json_errors,
+    parse_json,
+    read_body,
+    runner_options,
+)
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, health_doc, metrics_text
+from .trmnl import add_trmnl_routes
 
 log = logging.getLogger("stopcast.http")
 SERVICE = web.AppKey("service", Service)
@@ -186,90 +196,6 @@ async def fonts(request: web.Request) -> web.FileResponse:
     return web.FileResponse(FONT_DIR / name, headers={"Cache-Control": "max-age=86400"})
 
 
-# --- TRMNL device API ---------------------------------------------------------------------------
-
-
-def trmnl_key(service: Service, device_id: str) -> str:
-    """The API key a TRMNL device gets for its MAC (stable; derived from the admin token)."""
-    secret = (service.config.http.admin_token or "stopcast").encode()
-    return hmac.new(secret, device_id.upper().encode(), hashlib.sha256).hexdigest()[:22]
-
-
-def _trmnl_runtime(service: Service, device_id: str) -> DisplayRuntime | None:
-    wanted = device_id.strip().upper()
-    return next((r for r in service.displays.values() if r.config.trmnl_id.upper() == wanted and wanted), None)
-
-
-def _base_url(request: web.Request) -> str:
-    public = request.app[SERVICE].config.http.public_url
-    return public or f"{request.scheme}://{request.host}"
-
-
-async def trmnl_setup(request: web.Request) -> web.Response:
-    """GET /api/setup with the ID header: the device's API key."""
-    service = request.app[SERVICE]
-    device_id = request.headers.get("ID", "")
-    runtime = _trmnl_runtime(service, device_id)
-    if runtime is None:
-        return web.json_response({"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
-                                  "message": f"device {device_id[:32]} is not configured (set trmnl_id on a display)"})
-    return web.json_response({
-        "status": 200, "api_key": trmnl_key(service, device_id), "friendly_id": runtime.config.id.upper()[:16],
-        "image_url": f"{_base_url(request)}/displays/{runtime.config.id}/frame.bmp", "message": "Welcome to stopcast",
-    })
-
-
-async def trmnl_display(request: web.Request) -> web.Response:
-    """GET /api/display: what to show and when to wake next."""
-    service = request.app[SERVICE]
-    device_id = request.headers.get("ID", "")
-    runtime = _trmnl_runtime(service, device_id)
-    token = request.headers.get("Access-Token", "")
-    if runtime is None or not hmac.compare_digest(token, trmnl_key(service, device_id)):
-        return web.json_response({"status": 500, "error": "unknown device or access token", "image_url": None,
-                                  "filename": None, "refresh_rate": 300, "reset_firmware": False,
-                                  "update_firmware": False, "firmware_url": None, "special_function": "none"})
-    runtime.last_pull = int(service.clock.now())
-    runtime.device = {
-        "battery_v": _number(request.headers.get("Battery-Voltage")), "rssi": _number(request.headers.get("RSSI")),
-        "fw": request.headers.get("FW-Version", "")[:32], "width": _number(request.headers.get("Width")),
-        "height": _number(request.headers.get("Height")), "seen": int(service.clock.now()),
-    }
-    now = int(service.clock.now())
-    if runtime.frame is None or runtime.board is None:
-        return web.json_response({"status": 0, "image_url": None, "filename": None, "refresh_rate": 30,
-                                  "reset_firmware": False, "update_firmware": False, "firmware_url": None,
-                                  "special_function": "none", "image_url_timeout": 0})
-    filename = f"{runtime.frame.hash:08x}"
-    refresh = max(15, runtime.board.next_change - now)
-    return web.json_response({
-        "status": 0,
-        "image_url": f"{_base_url(request)}/displays/{runtime.config.id}/frame.bmp?h={filename}",
-        "filename": filename,
-        "refresh_rate": refresh,
-        "reset_firmware": False,
-        "update_firmware": False,
-        "firmware_url": None,
-        "special_function": "none",
-        "image_url_timeout": 0,
-    })
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
-
-
-async def trmnl_log(request: web.Request) -> web.Response:
-    """POST /api/log: the device's log lines, kept in the service log."""
-    device_id = request.headers.get("ID", "?")[:32]
-    body = await request.content.read(64 * 1024)
-    log.info("TRMNL %s log: %s", device_id, body[:2000].decode("utf-8", "replace"))
-    return web.Response(status=204)
-
-
 # --- ops ----------------------------------------------------------------------------------------
 
 
@@ -308,36 +234,6 @@ async def metrics(request: web.Request) -> web.Response:
 # --- admin API ----------------------------------------------------------------------------------
 
 
-@web.middleware
-async def admin_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """A refused admin change answers JSON {"error": ...} with its status."""
-    try:
-        return await handler(request)
-    except AdminError as exc:
-        return web.json_response({"error": str(exc)}, status=exc.status)
-
-
-@web.middleware
-async def admin_auth(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Bearer token for /api/displays, /api/layouts and /api/reload: 401 without, 403 when wrong."""
-    path = request.path
-    if path.startswith(("/api/displays", "/api/layouts", "/api/reload")):
-        token = request.app[SERVICE].config.http.admin_token
-        given = request.headers.get("Authorization", "")
-        if not given.startswith("Bearer "):
-            raise web.HTTPUnauthorized(text="admin API: send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
-        if not token or not hmac.compare_digest(given[7:].strip().encode(), token.encode()):
-            raise web.HTTPForbidden(text="admin API: wrong token" if token else "admin API disabled: set http.admin_token")
-    return await handler(request)
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.content.read(256 * 1024) or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}") from None
-
-
 async def list_displays(request: web.Request) -> web.Response:
     """GET /api/displays."""
     return web.json_response([display_doc(d) for d in request.app[SERVICE].config.displays])
@@ -347,21 +243,21 @@ async def get_display(request: web.Request) -> web.Response:
     """GET /api/displays/{id}."""
     found = request.app[SERVICE].config.display(request.match_info["id"])
     if found is None:
-        return web.json_response({"error": f"no display '{request.match_info['id'][:64]}'"}, status=404)
+        return error_response(404, f"no display {request.match_info['id'][:64]!r}")
     return web.json_response(display_doc(found))
 
 
 async def post_display(request: web.Request) -> web.Response:
     """POST /api/displays: add a display (same fields as the config)."""
     service = request.app[SERVICE]
-    stored = put_display(service, await _json_body(request))
+    stored = put_display(service, await json_body(request))
     return web.json_response(display_doc(service.config.display(stored["id"])), status=201)  # type: ignore[arg-type]
 
 
 async def replace_display(request: web.Request) -> web.Response:
     """PUT /api/displays/{id}: replace a display."""
     service = request.app[SERVICE]
-    stored = put_display(service, await _json_body(request), request.match_info["id"])
+    stored = put_display(service, await json_body(request), request.match_info["id"])
     return web.json_response(display_doc(service.config.display(stored["id"])))  # type: ignore[arg-type]
 
 
@@ -384,20 +280,27 @@ async def get_layout(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     custom = dict(service.config.layouts)
     if name in custom:
-        return web.Response(text=open(service.config.resolve(custom[name]), encoding="utf-8").read(), content_type="application/toml")
+        try:
+            text = Path(service.config.resolve(custom[name])).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return error_response(404, f"layout {name!r}: its file cannot be read ({exc})")
+        return web.Response(text=text, content_type="application/toml")
     if name in builtin_names():
         return web.Response(text=builtin_text(name), content_type="application/toml")
-    return web.json_response({"error": f"no layout '{name[:64]}'"}, status=404)
+    return error_response(404, f"no layout {name[:64]!r}")
 
 
 async def _layout_text(request: web.Request) -> tuple[str, str]:
-    raw = await request.content.read(256 * 1024)
+    raw = await read_body(request, JSON_LIMIT)
     if request.content_type == "application/json":
-        doc = json.loads(raw or b"{}")
+        doc = parse_json(raw)
         if not isinstance(doc, dict) or not isinstance(doc.get("toml"), str):
             raise web.HTTPBadRequest(text='send {"name": ..., "toml": "..."} or the TOML itself as application/toml')
         return str(doc.get("name", "")), doc["toml"]
-    return "", raw.decode("utf-8", "replace")
+    try:
+        return "", raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise web.HTTPBadRequest(text=f"the layout is not UTF-8 (byte {exc.start})") from None
 
 
 async def post_layout(request: web.Request) -> web.Response:
@@ -406,7 +309,7 @@ async def post_layout(request: web.Request) -> web.Response:
     try:
         name = name or str(tomllib.loads(text).get("name", ""))
     except tomllib.TOMLDecodeError as exc:
-        return web.json_response({"error": f"not valid TOML ({exc})"}, status=422)
+        return error_response(422, f"not valid TOML ({exc})")
     put_layout(request.app[SERVICE], name, text, create=True)
     return web.json_response({"name": name}, status=201)
 
@@ -428,7 +331,7 @@ async def reload(request: web.Request) -> web.Response:
     """POST /api/reload: re-read the config file (as SIGHUP does)."""
     error = request.app[SERVICE].reload_config()
     if error:
-        return web.json_response({"error": error, "kept": "the running config"}, status=422)
+        return web.json_response({"error": error, "status": 422, "kept": "the running config"}, status=422)
     return web.json_response({"reloaded": True})
 
 
@@ -447,8 +350,9 @@ class ListenError(Exception):
 
 def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
-    app = web.Application(middlewares=[admin_auth, admin_errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[json_errors, admin_auth], client_max_size=1024 * 1024)
     app[SERVICE] = service
+    app[ADMIN_TOKEN] = lambda: service.config.http.admin_token
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)
@@ -460,9 +364,7 @@ def make_app(service: Service) -> web.Application:
     app.router.add_get("/displays/{id}/events", events)
     app.router.add_get("/displays/{id}/board.json", board_json)
     app.router.add_get("/displays/{id}/frame.{fmt}", frame)
-    app.router.add_get("/api/setup", trmnl_setup)
-    app.router.add_get("/api/display", trmnl_display)
-    app.router.add_post("/api/log", trmnl_log)
+    add_trmnl_routes(app, service)
     app.router.add_get("/api/displays", list_displays)
     app.router.add_post("/api/displays", post_display)
     app.router.add_get("/api/displays/{id}", get_display)
@@ -479,7 +381,7 @@ def make_app(service: Service) -> web.Application:
 
 async def serve_http(service: Service) -> None:
     """Run the HTTP server for the service's lifetime; the bound address is in service.http_url."""
-    runner = web.AppRunner(make_app(service), access_log=None, shutdown_timeout=3)
+    runner = web.AppRunner(make_app(service), **runner_options(service.config.http.header_timeout))
     await runner.setup()
     http = service.config.http
     site = web.TCPSite(runner, http.host, http.port)

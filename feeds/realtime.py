@@ -10,7 +10,6 @@ from google.transit import gtfs_realtime_pb2 as rt
 
 from .errors import FeedError, Location
 
-
 MAX_FUTURE = 300  # seconds a producer's clock may run ahead of ours
 
 

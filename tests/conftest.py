@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, settings
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep every test's timetable cache out of the user's cache folder."""
+    """Keep every test's timetable cache and state out of the user's folders."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("STOPCAST_CACHE_DIR", str(cache))
+    monkeypatch.setenv("STOPCAST_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     return cache
 
 

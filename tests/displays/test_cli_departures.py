@@ -82,7 +82,8 @@ def test_corrupt_realtime_is_a_warning_and_the_timetable_is_shown(tmp_path: Path
 
 
 def test_json_with_realtime_carries_health_predictions_and_alerts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from rtkit import alert, feed as rt_feed, stu, trip_update
+    from rtkit import alert, stu, trip_update
+    from rtkit import feed as rt_feed
 
     at = 1715751000  # 2024-05-15T07:30:00+02:00
     gtfs = write_feed(tmp_path / "f")

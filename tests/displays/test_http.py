@@ -155,11 +155,13 @@ async def test_trmnl_device_flow(served: tuple[Service, TestClient, Path]) -> No
     assert (bmp.size, bmp.mode) == ((800, 480), "1")
     same = await (await client.get("/api/display", headers=headers)).json()
     assert same["filename"] == display["filename"]  # unchanged board: the firmware skips the download
-    assert (await client.post("/api/log", json={"log": {"logs_array": []}}, headers={"ID": mac})).status == 204
-    unknown = await (await client.get("/api/setup", headers={"ID": "00:00:00:00:00:00"})).json()
-    assert unknown["status"] == 404 and unknown["api_key"] is None
-    wrong = await (await client.get("/api/display", headers={**headers, "Access-Token": "guess"})).json()
-    assert wrong["status"] == 500 and wrong["image_url"] is None
+    assert (await client.post("/api/log", json={"log": {"logs_array": []}}, headers=headers)).status == 204
+    assert (await client.post("/api/log", json={"log": {"logs_array": []}}, headers={"ID": mac})).status == 404
+    unknown = await client.get("/api/setup/", headers={"ID": "00:00:00:00:00:00"})
+    assert unknown.status == 404 and (await unknown.json())["api_key"] is None
+    wrong = await client.get("/api/display", headers={**headers, "Access-Token": "guess"})
+    body = await wrong.json()
+    assert wrong.status == 404 and body.get("status") != 500 and "reset_firmware" not in body
     dashboard = await (await client.get("/dashboard.json")).json()
     bwr = next(d for d in dashboard["displays"] if d["id"] == "hbf-bwr")
     assert (bwr["device"]["battery_v"], bwr["device"]["rssi"], bwr["device"]["fw"], bwr["state"]) == (3.87, -64, "1.5.2", "pulling")

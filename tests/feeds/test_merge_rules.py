@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from feedkit import write_feed
 from google.transit import gtfs_realtime_pb2 as rt

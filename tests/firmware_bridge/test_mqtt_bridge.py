@@ -18,8 +18,8 @@ from displays.cli import main
 from displays.clock import FixedClock
 from displays.config import load_config
 from displays.service import Service
-from firmware_bridge import client as mqtt
 from feeds.times import parse_instant
+from firmware_bridge import client as mqtt
 from firmware_bridge.protocol import PillarSession
 
 pytestmark = pytest.mark.broker

@@ -1,0 +1,52 @@
+"""The service's state folder: what it keeps between runs besides the config (secrets now; the
+message store later). `[state] dir` in the config, else $STOPCAST_STATE_DIR, else the user's state
+folder ($XDG_STATE_HOME or ~/.local/state)/stopcast.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+SECRET_FILE = "device-secret"
+
+
+class StateError(Exception):
+    """The state folder cannot be used; the message names it and why."""
+
+
+def default_state_dir() -> Path:
+    """$STOPCAST_STATE_DIR, else ($XDG_STATE_HOME or ~/.local/state)/stopcast."""
+    explicit = os.environ.get("STOPCAST_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "stopcast"
+
+
+def device_secret(folder: Path) -> bytes:
+    """The random secret that device API keys are derived from: made once (32 bytes, mode 0600)
+    and kept, so keys survive restarts and admin-token changes and follow from no public data."""
+    path = folder / SECRET_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: cannot be read as the device secret ({exc}); fix or remove it") from None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{SECRET_FILE}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)  # never replaces a secret another process made meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return bytes.fromhex(path.read_text().strip())
+    except OSError as exc:
+        raise StateError(f"state folder {folder}: cannot keep the device secret ({exc.strerror or exc})") from None
