@@ -16,6 +16,7 @@ from feeds.cache import default_cache_dir, open_timetable
 from feeds.errors import FeedError
 from feeds.export import alert_json, departure_json, realtime_json, stop_json
 from feeds.merge import stop_departures
+from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import hhmm, iso, parse_instant
 from layouts.spec import LayoutError, builtin_names, builtin_text, load_layout
 
@@ -59,6 +60,8 @@ def _add_feed_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gtfs", required=True, metavar="FEED", help="GTFS zip or folder")
     parser.add_argument("--cache-dir", type=Path, default=None, help="timetable cache (default: user cache dir)")
     parser.add_argument("--no-cache", action="store_true", help="build the timetable index afresh")
+    parser.add_argument("--gtfs-max-bytes", type=_positive, default=MAX_MEMBER_BYTES, metavar="N",
+                        help="refuse a feed file that inflates beyond N bytes (default 16 GiB)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -80,6 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop and --layout)")
     ren.add_argument("--cache-dir", type=Path, default=None)
     ren.add_argument("--no-cache", action="store_true")
+    ren.add_argument("--gtfs-max-bytes", type=_positive, default=MAX_MEMBER_BYTES, metavar="N")
     ren.add_argument("--stop", metavar="STOP_ID")
     ren.add_argument("--layout", metavar="NAME|FILE")
     ren.add_argument("--config", metavar="FILE", help="a service config (with --display)")
@@ -99,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def load(args: argparse.Namespace) -> Timetable:
     """The timetable named by --gtfs, through the cache unless --no-cache."""
     cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    timetable = open_timetable(args.gtfs, cache)
+    timetable = open_timetable(args.gtfs, cache, args.gtfs_max_bytes)
     if timetable.warnings:
         print(
             f"stopcast: warning: {args.gtfs}: {len(timetable.warnings)} kind(s) of inconsistency skipped; "

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from feeds.realtime import RealtimeSource
+from feeds.source import MAX_MEMBER_BYTES
 from firmware_bridge.codec import ENCODINGS, default_encoding
 from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutError, LayoutSpec, load_layout
@@ -124,6 +125,7 @@ class FeedsConfig:
 
     gtfs: str
     gtfs_interval: int = 3600  # seconds between checks for a new timetable
+    gtfs_max_bytes: int = MAX_MEMBER_BYTES  # the largest file of the feed, uncompressed
     realtime: tuple[RealtimeSource, ...] = ()
     stale_after: int = 180
     max_deviation_minutes: int = 180
@@ -317,6 +319,8 @@ def _feeds_doc(feeds: FeedsConfig) -> dict[str, Any]:
     doc: dict[str, Any] = {"gtfs": feeds.gtfs}
     if feeds.gtfs_interval != 3600:
         doc["gtfs_interval"] = feeds.gtfs_interval
+    if feeds.gtfs_max_bytes != MAX_MEMBER_BYTES:
+        doc["gtfs_max_bytes"] = feeds.gtfs_max_bytes
     if feeds.stale_after != 180:
         doc["stale_after"] = feeds.stale_after
     if feeds.max_deviation_minutes != 180:
@@ -413,7 +417,8 @@ def _url(v: _Fields, key: str, schemes: tuple[str, ...], value: str) -> str:
 def _feeds(raw: Any, source: str) -> FeedsConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "the [feeds] table is required", field_name="feeds")
-    _only(raw, {"gtfs", "gtfs_interval", "realtime", "stale_after", "max_deviation_minutes"}, source, None, "feeds.")
+    _only(raw, {"gtfs", "gtfs_interval", "gtfs_max_bytes", "realtime", "stale_after", "max_deviation_minutes"},
+          source, None, "feeds.")
     v = _Fields(source, None, raw, "feeds.")
     gtfs = _url(v, "gtfs", ("http", "https"), v.string("gtfs", required=True))
     stale_after = v.integer("stale_after", 10, 86400, 180)
@@ -446,6 +451,7 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
     return FeedsConfig(
         gtfs=gtfs,
         gtfs_interval=v.integer("gtfs_interval", 60, 7 * 86400, 3600),
+        gtfs_max_bytes=v.integer("gtfs_max_bytes", 1 << 20, 1 << 40, MAX_MEMBER_BYTES),
         realtime=tuple(sources),
         stale_after=stale_after,
         max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60, 180),

@@ -159,7 +159,7 @@ class Service:
     def load_timetable(self, path: Path) -> None:
         """Load (or reload) the timetable; a failure keeps the one that was good."""
         try:
-            timetable = open_timetable(path, self.cache_dir)
+            timetable = open_timetable(path, self.cache_dir, self.config.feeds.gtfs_max_bytes)
         except FeedError as exc:
             self.timetable_error = str(exc)
             log.error("timetable %s could not be loaded, keeping the previous one: %s", path, exc)

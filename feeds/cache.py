@@ -7,7 +7,7 @@ import pickle
 import tempfile
 from pathlib import Path
 
-from .source import GtfsSource
+from .source import MAX_MEMBER_BYTES, GtfsSource
 from .timetable import Timetable
 
 FORMAT_VERSION = 2
@@ -23,14 +23,14 @@ def default_cache_dir() -> Path:
     return Path(base) / "stopcast"
 
 
-def open_timetable(path: str | Path, cache_dir: Path | None = None) -> Timetable:
+def open_timetable(path: str | Path, cache_dir: Path | None = None, max_member_bytes: int = MAX_MEMBER_BYTES) -> Timetable:
     """The timetable of the feed at `path`, from the cache when the feed is unchanged.
 
     `cache_dir=None` disables the cache. A cache that cannot be read or written is ignored.
     """
     from .loader import load_timetable  # pyarrow and the CSV reader: only when the cache cannot answer
 
-    source = GtfsSource(path)
+    source = GtfsSource(path, max_member_bytes)
     try:
         if cache_dir is None:
             return load_timetable(source)

@@ -15,6 +15,9 @@ from .timetable import Route, Stop, Timetable
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+MAX_FREQUENCY_INSTANCES = 5000  # departures of one frequencies.txt row (2 min headway all day is 720)
+
+
 def load_timetable(source: GtfsSource) -> Timetable:
     """Read and index a GTFS feed; FeedError names file, line and column of what is wrong.
 
@@ -24,7 +27,7 @@ def load_timetable(source: GtfsSource) -> Timetable:
     timezone, lang, agency_ids = _agency(source)
     stops, stop_index, children = _stops(source, warnings)
     routes, route_index = _routes(source, warnings)
-    calendar, service_index = _calendar(source)
+    calendar, service_index = _calendar(source, warnings)
     trips = _trips(source, route_index, service_index, calendar.sentinel, warnings)
     st = _stop_times(source, trips["index"], stop_index, warnings)
     freq = _frequencies(source, trips["index"], warnings)
@@ -124,6 +127,13 @@ def _stops(source: GtfsSource, warnings: list[FeedWarning]) -> tuple[tuple[Stop,
                 warnings.append(
                     FeedWarning(f"unknown parent_station '{parents[row]}' ignored", table.where(row, "parent_station"))
                 )
+            elif kinds[parent] != (0 if kinds[row] == 4 else 1) or kinds[row] == 1:
+                wanted = "a station" if kinds[row] != 4 else "a platform (location_type 0)"
+                problem = "a station cannot have a parent_station" if kinds[row] == 1 else (
+                    f"parent_station '{parents[row]}' is location_type {int(kinds[parent])}, not {wanted}")
+                warnings.append(FeedWarning(f"{problem}; ignored (the two stops are not treated as one place)",
+                                            table.where(row, "parent_station")))
+                parent = -1
             elif kinds[row] == 0:
                 kids.setdefault(parent, []).append(row)
         stops.append(
@@ -186,7 +196,7 @@ def _routes(source: GtfsSource, warnings: list[FeedWarning]) -> tuple[tuple[Rout
     return tuple(routes), index
 
 
-def _calendar(source: GtfsSource) -> tuple[ServiceCalendar, dict[str, int]]:
+def _calendar(source: GtfsSource, warnings: list[FeedWarning]) -> tuple[ServiceCalendar, dict[str, int]]:
     if not source.has("calendar.txt") and not source.has("calendar_dates.txt"):
         raise FeedError(
             "required file is missing (a feed needs calendar.txt, calendar_dates.txt or both)",
@@ -206,6 +216,10 @@ def _calendar(source: GtfsSource) -> tuple[ServiceCalendar, dict[str, int]]:
         weekdays = np.stack([table.ints(day, 0, allowed=(0, 1)) == 1 for day in _WEEKDAYS], axis=1)
         start = _dates(table, "start_date")
         end = _dates(table, "end_date")
+        backwards = np.flatnonzero(end < start)
+        if backwards.size:
+            warnings.append(FeedWarning(f"{backwards.size} service(s) end before they start (end_date < start_date): "
+                                        "they never run by calendar.txt", table.where(int(backwards[0]), "end_date")))
     added: dict[int, list[int]] = {}
     removed: dict[int, list[int]] = {}
     if source.has("calendar_dates.txt"):
@@ -295,6 +309,8 @@ def _stop_times(
     )
     if not table.has("arrival_time") and not table.has("departure_time"):
         raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
+    if table.num_rows == 0:
+        warnings.append(FeedWarning("has no rows: no trip stops anywhere, every board stays empty", Location(table.label, 2)))
     trip = table.codes("trip_id", trip_index)
     stop = table.codes("stop_id", stop_index)
     seq = table.ints("stop_sequence", -1)
@@ -303,7 +319,7 @@ def _stop_times(
     pickup: np.ndarray = table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8)
     _warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
     _warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
-    _warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing")
+    _warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
     keep = (trip >= 0) & (stop >= 0) & (seq >= 0)
     headsigns: list[str] = []
     hs: np.ndarray | None = None
@@ -380,7 +396,11 @@ def _frequencies(source: GtfsSource, trip_index: dict[str, int], warnings: list[
     if bad_headway.size:
         raise FeedError("headway_secs must be positive", table.where(int(bad_headway[0]), "headway_secs"))
     _warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
-    keep = trip >= 0
+    instances = (end.astype(np.int64) - start) // headway
+    absurd = (instances > MAX_FREQUENCY_INSTANCES) | (end < start)
+    _warn_rows(warnings, table, absurd, "end_time",
+               f"end_time before start_time, or more than {MAX_FREQUENCY_INSTANCES} departures in one window")
+    keep = (trip >= 0) & ~absurd
     return {
         "trip": trip[keep].astype(np.int32),
         "start": start[keep],

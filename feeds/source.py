@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+import zlib
 from pathlib import Path
 
 from .errors import FeedError, Location
+
+MAX_MEMBER_BYTES = 16 * 2**30  # one file of a feed, uncompressed (national feeds have several GB)
+MAX_RATIO = 100  # uncompressed : compressed; CSV stays far below, a zip bomb far above
+RATIO_FROM = 1 << 20  # the ratio is judged for members larger than this
+_CHUNK = 1 << 20
 
 
 class GtfsSource:
     """The member files of one GTFS feed (zip or folder), read as bytes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
         self.path = Path(path)
+        self.max_member_bytes = max_member_bytes
         if not self.path.exists():
             raise FeedError("no such file or folder", Location(str(path)))
         self._zip: zipfile.ZipFile | None = None
@@ -40,14 +47,32 @@ class GtfsSource:
         return member in self._members
 
     def read(self, member: str) -> bytes:
-        """The raw bytes of the file `member`."""
+        """The raw bytes of the file `member`; FeedError before inflating a member that is larger than
+        the cap or compressed implausibly well (a zip bomb), or that inflates beyond what it declares."""
         name = self._members[member]
+        where = Location(self.label(member))
         try:
-            if self._zip is not None:
-                return self._zip.read(name)
-            return (self.path / name).read_bytes()
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise FeedError(f"cannot be read ({exc})", Location(self.label(member))) from exc
+            if self._zip is None:
+                size = (self.path / name).stat().st_size
+                if size > self.max_member_bytes:
+                    raise FeedError(f"is {size} bytes, over the cap of {self.max_member_bytes}", where)
+                return (self.path / name).read_bytes()
+            info = self._zip.getinfo(name)
+            self._check_member(info, where)
+            return _inflate(self._zip, info, where)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+            raise FeedError(f"cannot be read ({exc})", where) from None
+
+    def _check_member(self, info: zipfile.ZipInfo, where: Location) -> None:
+        if info.file_size > self.max_member_bytes:
+            raise FeedError(f"inflates to {info.file_size} bytes, over the cap of {self.max_member_bytes}; "
+                            "refused before inflating", where)
+        if info.file_size > RATIO_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise FeedError(f"compressed {ratio}:1 ({info.compress_size} bytes inflate to {info.file_size}); "
+                            f"no CSV compresses beyond {MAX_RATIO}:1, so this is refused as a zip bomb", where)
+
+
 
     def fingerprint(self) -> str:
         """A digest that changes whenever the feed's content changes."""
@@ -66,3 +91,14 @@ class GtfsSource:
         """Release the open archive, if any."""
         if self._zip is not None:
             self._zip.close()
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: Location) -> bytes:
+    """A member's bytes, read in chunks and never more than its header declares."""
+    out = bytearray()
+    with archive.open(info) as fh:
+        while chunk := fh.read(_CHUNK):
+            out += chunk
+            if len(out) > info.file_size:
+                raise FeedError(f"inflates beyond the {info.file_size} bytes its header declares; refused", where)
+    return bytes(out)

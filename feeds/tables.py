@@ -52,10 +52,12 @@ class Table:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             for row, text in enumerate(filled.to_pylist()):
                 try:
-                    int(text)
+                    number = int(text)
                 except ValueError:
-                    raise FeedError(f"'{text}' is not a whole number", self.where(row, column)) from None
-            raise
+                    raise FeedError(f"'{_short(text)}' is not a whole number", self.where(row, column)) from None
+                if not -(2**63) <= number < 2**63:
+                    raise FeedError(f"{_short(text)} is out of range (a 64-bit whole number)", self.where(row, column)) from None
+            raise FeedError("has a value that is not a whole number", Location(self.label, None, column)) from None
         if allowed is not None:
             allowed_arr = np.fromiter(allowed, dtype=np.int64)
             bad = np.flatnonzero(~np.isin(values, allowed_arr))
@@ -122,9 +124,47 @@ class Table:
         return lookup[indices]
 
 
-def _header(raw: bytes) -> list[str]:
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _header(raw: bytes, label: str) -> list[str]:
+    """The header line's column names; FeedError when it is not UTF-8 text."""
     first = raw.split(b"\n", 1)[0].rstrip(b"\r")
-    return [name.strip() for name in next(csv.reader([first.decode("utf-8", "replace")]), [])]
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FeedError(f"the header line is not UTF-8: byte 0x{first[exc.start]:02x} at position {exc.start + 1}",
+                        Location(label, 1)) from None
+    return [name.strip() for name in next(csv.reader([text]), [])]
+
+
+def _text_of(raw: bytes, label: str) -> bytes:
+    """The file's bytes ready for the CSV reader: without a UTF-8 BOM, with LF or CRLF line ends.
+
+    FeedError for text that is not UTF-8 at all (UTF-16 and the like)."""
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:64]:
+        raise FeedError("is UTF-16 or another encoding with NUL bytes; GTFS files must be UTF-8", Location(label, 1))
+    if b"\r" in raw and b"\n" not in raw:
+        raw = raw.replace(b"\r", b"\n")  # classic Mac line ends
+    return raw
+
+
+def _bad_utf8(raw: bytes, label: str, names: list[str]) -> FeedError:
+    """The error for the first byte sequence that is not UTF-8, with its line and column."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        before = raw[line_start : exc.start].decode("utf-8", "replace")
+        field = next(csv.reader([before]), [""])
+        index = max(len(field) - 1, 0)
+        column = names[index] if index < len(names) else None
+        return FeedError(f"not UTF-8: byte 0x{raw[exc.start]:02x} (GTFS files must be UTF-8)", Location(label, line, column))
+    return FeedError("not valid CSV (text that is not UTF-8)", Location(label))
 
 
 def read_table(
@@ -138,10 +178,8 @@ def read_table(
     label = source.label(member)
     if not source.has(member):
         raise FeedError("required file is missing", Location(label))
-    raw = source.read(member)
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
-    header = _header(raw)
+    raw = _text_of(source.read(member), label)
+    header = _header(raw, label)
     if not any(header):
         raise FeedError("file is empty (no header line)", Location(label, 1))
     for column in required:
@@ -171,7 +209,9 @@ def read_table(
             memory_pool=_POOL,
         )
     except pa.ArrowInvalid as exc:
-        raise FeedError(f"not valid CSV ({exc})", Location(label)) from exc
+        if "UTF8" in str(exc):
+            raise _bad_utf8(raw, label, names) from None
+        raise FeedError(f"not valid CSV ({exc})", Location(label)) from None
     if skipped and warnings is not None:
         at = raw.find(skipped[0].encode("utf-8"))
         line = raw.count(b"\n", 0, at) + 1 if at >= 0 else None

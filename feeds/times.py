@@ -86,8 +86,11 @@ def parse_instant(text: str) -> int:
 def parse_service_date(text: str) -> dt.date:
     """A GTFS date YYYYMMDD; ValueError when it is not one."""
     if len(text) != 8 or not text.isdigit():
-        raise ValueError(f"'{text}' is not a date YYYYMMDD")
-    return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        raise ValueError(f"'{text[:40]}' is not a date YYYYMMDD")
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError as exc:
+        raise ValueError(f"'{text}' is not a date YYYYMMDD ({exc})") from None
 
 
 @lru_cache(maxsize=4096)
