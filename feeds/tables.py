@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
 
 _BOM = b"\xef\xbb\xbf"
+_SLICE = 1 << 24
 # The system allocator returns freed memory at once; pyarrow's default pool holds ~50 MB more at peak.
 _POOL = pa.system_memory_pool()
 
@@ -136,7 +138,10 @@ def _header(raw: bytes, label: str) -> list[str]:
     except UnicodeDecodeError as exc:
         raise FeedError(f"the header line is not UTF-8: byte 0x{first[exc.start]:02x} at position {exc.start + 1}",
                         Location(label, 1)) from None
-    return [name.strip() for name in next(csv.reader([text]), [])]
+    try:
+        return [name.strip() for name in next(csv.reader([text]), [])]
+    except csv.Error as exc:
+        raise FeedError(f"the header line is not valid CSV ({exc})", Location(label, 1)) from None
 
 
 def _text_of(raw: bytes, label: str) -> bytes:
@@ -150,6 +155,19 @@ def _text_of(raw: bytes, label: str) -> bytes:
     if b"\r" in raw and b"\n" not in raw:
         raw = raw.replace(b"\r", b"\n")  # classic Mac line ends
     return raw
+
+
+def _is_utf8(raw: bytes) -> bool:
+    """Whether all of `raw` is UTF-8, checked in slices (no copy of a large file as text)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for start in range(0, len(raw), _SLICE):
+            decoder.decode(view[start : start + _SLICE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _bad_utf8(raw: bytes, label: str, names: list[str]) -> FeedError:
@@ -180,13 +198,15 @@ def read_table(
         raise FeedError("required file is missing", Location(label))
     raw = _text_of(source.read(member), label)
     header = _header(raw, label)
+    names = [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
+    if not _is_utf8(raw):  # before pyarrow, whose handler for broken rows cannot take such bytes
+        raise _bad_utf8(raw, label, names)
     if not any(header):
         raise FeedError("file is empty (no header line)", Location(label, 1))
     for column in required:
         if column not in header:
             raise FeedError(f"required column '{column}' is missing", Location(label, 1, column))
     wanted = [c for c in (*required, *optional) if c in header]
-    names = [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
     if len(set(names)) != len(names):
         raise FeedError("duplicate column names in the header", Location(label, 1))
     skipped: list[str] = []
