@@ -178,8 +178,10 @@ def _bad_utf8(raw: bytes, label: str, names: list[str]) -> FeedError:
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw.count(b"\n", 0, exc.start) + 1
         before = raw[line_start : exc.start].decode("utf-8", "replace")
-        field = next(csv.reader([before]), [""])
-        index = max(len(field) - 1, 0)
+        try:
+            index = max(len(next(csv.reader([before]), [""])) - 1, 0)
+        except csv.Error:  # a stray CR before the byte: count the commas instead
+            index = before.count(",")
         column = names[index] if index < len(names) else None
         return FeedError(f"not UTF-8: byte 0x{raw[exc.start]:02x} (GTFS files must be UTF-8)", Location(label, line, column))
     return FeedError("not valid CSV (text that is not UTF-8)", Location(label))

@@ -61,6 +61,7 @@ def feeds(draw: st.DrawFn) -> dict[str, bytes]:
 
 @given(files=feeds(), as_zip=st.booleans())
 @example(files={"agency_txt": b"\r\x01\n"}, as_zip=False)  # found by the fuzzer: a bare CR in the header
+@example(files={"agency_txt": b"\n\r\x01\x80"}, as_zip=False)  # found by the fuzzer: a CR before a bad byte
 @example(files={"stops_txt": b"stop_id,stop_name\nA,x\nB,\x98y,z\n"}, as_zip=False)  # a broken row that is not UTF-8
 def test_any_bytes_load_or_fail_with_a_feed_error(files: dict[str, bytes], as_zip: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:
