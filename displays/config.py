@@ -244,7 +244,10 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
                           name, "layout")
     if not display.stops:
         raise ConfigError(source, "needs at least one stop id", name, "stops")
-    layout_of(config, display)  # the layout must load
+    try:
+        layout_of(config, display)  # the layout must load
+    except ConfigError as exc:
+        raise ConfigError(source, exc.message, name, "layout") from None
     return display
 
 

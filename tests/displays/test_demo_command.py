@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,21 +20,30 @@ import pytest
 def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "displays.cli", "demo", "--port", "0", "--cache-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def drain() -> None:  # read everything it prints: a full pipe would block the demo's logging
+        for line in proc.stdout or ():
+            lines.put(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    seen: list[str] = []
     try:
         url = None
         deadline = time.monotonic() + 90
-        lines = []
         while time.monotonic() < deadline and url is None:
-            line = proc.stdout.readline() if proc.stdout else ""
-            if not line and proc.poll() is not None:
-                break
-            lines.append(line)
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                if proc.poll() is not None:
+                    break
+                continue
+            seen.append(line)
             found = re.search(r"dashboard\s+(http://127\.0\.0\.1:\d+)/", line)
             if found:
                 url = found.group(1)
-        assert url, "".join(lines)
-        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
-            health = json.load(response)
+        assert url, "".join(seen)
+        health = wait_for_health(url, lambda h: h["broker"]["connected"])  # HTTP is up first, MQTT a moment later
         assert health["timetable"]["loaded"] and health["broker"]["connected"] and health["displays"] == 5
         with urllib.request.urlopen(f"{url}/", timeout=10) as response:
             page = response.read().decode()
@@ -39,8 +51,26 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{url}/displays/hbf-stele/frame.png", timeout=10) as response:
             assert response.headers["Content-Type"] == "image/png"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
+        try:
+            assert proc.wait(timeout=15) == 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            while not lines.empty():
+                seen.append(lines.get())
+            pytest.fail("stopcast demo did not stop on SIGINT; it printed:\n" + "".join(seen[-40:]))
     finally:
         if proc.poll() is None:
             proc.kill()
-            pytest.fail("stopcast demo did not stop on SIGINT")
+            proc.wait()
+
+
+def wait_for_health(url: str, ready: Callable[[dict], bool], limit: float = 30) -> dict:
+    """/healthz once `ready` holds for it (polled; the deadline bounds a demo that never gets there)."""
+    deadline = time.monotonic() + limit
+    while True:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+            health = json.load(response)
+        if ready(health) or time.monotonic() > deadline:
+            return health
+        time.sleep(0.2)
