@@ -46,6 +46,13 @@ def _instant(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _horizon(text: str) -> int:
+    value = _positive(text)
+    if value > 7 * 24 * 60:
+        raise argparse.ArgumentTypeError(f"{value} is more than a week (10080 minutes)")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -71,7 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_feed_options(dep)
     dep.add_argument("--stop", required=True, metavar="STOP_ID", help="stop, platform or parent station")
     dep.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="ISO 8601 with offset, or Unix seconds")
-    dep.add_argument("--horizon", type=_positive, default=90, metavar="MINUTES")
+    dep.add_argument("--horizon", type=_horizon, default=90, metavar="MINUTES", help="1 to 10080 (a week; default 90)")
     dep.add_argument("--limit", type=_positive, default=20, metavar="N")
     dep.add_argument("--format", choices=("table", "json"), default="table")
     dep.add_argument("--realtime", action="append", default=[], metavar="SRC", help="GTFS-RT file or URL (repeatable)")
@@ -298,6 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file or folder named on the command line that cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stopcast: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -177,6 +177,10 @@ def load_config(path: str | Path) -> ServiceConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                          "a config is a TOML file in UTF-8") from None
     return parse_config(text, str(path))
 
 

@@ -61,6 +61,9 @@ def hhmm(instant: int, tz: str) -> str:
         return "--:--"
 
 
+LATEST = 7_258_118_400  # 2200-01-01: no board is asked about later times
+
+
 def plausible_instant(instant: int, now: int, span: int = 366 * 86400) -> bool:
     """Whether a Unix time from a feed lies within `span` seconds of `now` (hostile values do not)."""
     return abs(instant - now) <= span
@@ -72,15 +75,22 @@ def parse_instant(text: str) -> int:
     ValueError names what is wrong.
     """
     text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"'{text}' is neither ISO 8601 nor Unix seconds") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"'{text}' has no UTC offset (write e.g. 2024-03-10T08:00:00-07:00)")
-    return int(parsed.timestamp())
+    if text.lstrip("-").isdigit() and len(text) < 30:
+        instant = int(text)
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"'{text[:40]}' is neither ISO 8601 nor Unix seconds") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"'{text}' has no UTC offset (write e.g. 2024-03-10T08:00:00-07:00)")
+        try:
+            instant = int(parsed.timestamp())
+        except (OverflowError, ValueError):
+            instant = -1
+    if not 0 <= instant < LATEST:
+        raise ValueError(f"'{text[:40]}' is outside 1970 to 2200")
+    return instant
 
 
 def parse_service_date(text: str) -> dt.date:

@@ -133,6 +133,8 @@ def load_layout(name_or_path: str | Path) -> LayoutSpec:
             return parse_layout(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise LayoutError(str(path), None, f"cannot be read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise LayoutError(str(path), None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from None
     return parse_layout(builtin_text(text), f"built-in layout {text}")
 
 

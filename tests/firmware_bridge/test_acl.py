@@ -1,0 +1,29 @@
+"""The generated Mosquitto ACL refuses every name that could break a line or widen access."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmware_bridge.acl import AclError, mosquitto_acl
+
+
+@pytest.mark.parametrize(("prefix", "service", "pillars", "message"), [
+    ("stopcast/v1", "stopcast", [("hbf", "a\ntopic readwrite #")], "display 'hbf': mqtt_user 'a\\ntopic readwrite #'"),
+    ("stopcast/v1", "stopcast", [("hbf", "pillar hbf")], "mqtt_user 'pillar hbf'"),
+    ("stopcast/v1", "stopcast", [("hbf\n", "p")], "display id 'hbf\\n'"),
+    ("stopcast/v1", "stopcast", [("+", "p")], "display id '+'"),
+    ("stopcast/v1", "stopcast", [("a/#", "p")], "display id 'a/#'"),
+    ("stopcast/#", "stopcast", [("hbf", "p")], "topic prefix 'stopcast/#'"),
+    ("stopcast/v1", "svc\n", [], "service user 'svc\\n'"),
+    ("stopcast/v1", "stopcast", [("hbf", "")], "mqtt_user ''"),
+])
+def test_unsafe_names_are_refused(prefix: str, service: str, pillars: list[tuple[str, str]], message: str) -> None:
+    with pytest.raises(AclError, match=message.replace("\\", "\\\\").replace("+", "\\+")):
+        mosquitto_acl(prefix, service, pillars)
+
+
+def test_each_pillar_gets_exactly_its_own_topics() -> None:
+    text = mosquitto_acl("stopcast/v1", "stopcast", [("hbf-a", "pillar-a@mainz")])
+    pillar = text.split("user pillar-a@mainz\n", 1)[1].strip().splitlines()
+    assert all(line.split()[-1].startswith("stopcast/v1/displays/hbf-a/") or line.endswith("service/status") for line in pillar)
+    assert "#" not in "".join(pillar).replace("frame/#", "")
