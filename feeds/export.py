@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .alerts import ShownAlert
 from .departures import Departure
+from .health import FeedHealth
 from .merge import StopDepartures
 from .times import iso
 from .timetable import Stop
-
-if TYPE_CHECKING:
-    from .poller import FeedHealth
 
 
 def departure_json(dep: Departure, tz: str) -> dict[str, Any]:

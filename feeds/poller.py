@@ -16,7 +16,8 @@ from pathlib import Path
 import aiohttp
 
 from .errors import FeedError, Location
-from .realtime import MAX_FUTURE, RealtimeSource, Snapshot, parse_feed
+from .health import FeedHealth
+from .realtime import RealtimeSource, Snapshot, parse_feed
 
 log = logging.getLogger("stopcast.feeds")
 
@@ -81,39 +82,6 @@ async def _read_body(response: aiohttp.ClientResponse, cap: int, phase: _Phase, 
         if len(body) > cap:
             raise FeedError(f"too large: more than {cap} bytes (max_bytes)", where)
     return bytes(body)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedHealth:
-    """What ops need to know about one source."""
-
-    source: str
-    last_attempt: int | None = None
-    last_success: int | None = None
-    header_timestamp: int | None = None
-    trip_updates: int = 0
-    vehicles: int = 0
-    alerts: int = 0
-    last_error: str | None = None
-    last_error_at: int | None = None
-    consecutive_failures: int = 0
-    not_modified: int = 0
-
-    def age(self, now: int) -> int | None:
-        """Seconds since the producer wrote the data we hold, None without data."""
-        if self.header_timestamp:
-            return now - self.header_timestamp
-        return None if self.last_success is None else now - self.last_success
-
-    def is_stale(self, now: int, stale_after: int) -> bool:
-        """Whether the data we hold is too old, from the future, or missing, so not live."""
-        age = self.age(now)
-        return age is None or age > stale_after or self.from_future(now)
-
-    def from_future(self, now: int) -> bool:
-        """Whether the producer's header timestamp is ahead of now by more than the rules allow."""
-        age = self.age(now)
-        return age is not None and age < -MAX_FUTURE
 
 
 def backoff_delay(interval: float, failures: int, maximum: float, jitter: float) -> float:
