@@ -25,8 +25,8 @@ from .cli_service import SERVICE_COMMANDS, add_service_commands, render_configur
 
 if TYPE_CHECKING:
     from feeds.departures import Departure
-    from feeds.live import LiveState
     from feeds.health import FeedHealth
+    from feeds.live import LiveState
     from feeds.timetable import Stop, Timetable
     from layouts.board import Board
     from layouts.spec import LayoutSpec

@@ -6,15 +6,16 @@ smaller than the raster; the main process rebuilds the raster for deltas.
 
 from __future__ import annotations
 
+import io
 import zlib
 from dataclasses import dataclass
 
-import numpy as np
+from PIL import Image
 
 from firmware_bridge import codec
 from firmware_bridge.protocol import Frame
 from layouts.board import Board
-from layouts.image import render_image
+from layouts.image import encode_png, render_image
 from layouts.spec import LayoutSpec
 
 
@@ -57,9 +58,29 @@ def render_batch(jobs: list[tuple[Board, LayoutSpec, str, bool]]) -> list[Render
 def frame_of(rendered: Rendered, board_json: bytes) -> Frame:
     """The protocol's Frame from a rendered one (the raster is rebuilt from the raw bytes)."""
     mode = rendered.color_mode
-    if mode == "rgb":
-        rgb = np.frombuffer(rendered.raw, dtype=np.uint8).reshape(rendered.height, rendered.width, 3).astype(np.uint32)
-        raster = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    else:
-        raster = codec.unpack(rendered.raw, codec.RAW_FOR_MODE[mode], rendered.width, rendered.height, mode)
+    raster = codec.unpack(rendered.raw, codec.RAW_FOR_MODE[mode], rendered.width, rendered.height, mode)
     return Frame(raster, mode, rendered.encoding, rendered.compress, rendered.content_hash, board_json, rendered.full_body)
+
+
+PULL_FORMATS = ("png", "bmp")  # besides the raw encodings: what browsers and TRMNL devices take
+
+
+def one_bit(image: Image.Image, color_mode: str) -> Image.Image:
+    """The frame as 1-bit (what TRMNL's classic firmware takes): red becomes black, grey is thresholded."""
+    if color_mode == "mono":
+        return image
+    if color_mode == "bwr":
+        return image.point(lambda v: 255 if v == 0 else 0, "L").convert("1", dither=Image.Dither.NONE)
+    return image.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
+
+
+def pull_bytes(frame: Frame, fmt: str) -> bytes:
+    """A frame as a pulling client takes it: PNG (exactly the pillar's pixels) or a 1-bit BMP (TRMNL)."""
+    image = codec.image_of(frame.raster, frame.color_mode)
+    if fmt == "png":
+        return encode_png(image)
+    if fmt == "bmp":
+        out = io.BytesIO()
+        one_bit(image, frame.color_mode).save(out, format="BMP")
+        return out.getvalue()
+    raise ValueError(f"unknown pull format {fmt!r}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import logging
 import tomllib
@@ -15,18 +14,17 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
-from PIL import Image
 
 from firmware_bridge import codec
 from firmware_bridge.topics import is_name
 from layouts.export import board_doc
 from layouts.fonts import FONT_DIR
 from layouts.html import render_fragment, render_html, served_fonts
-from layouts.image import encode_png
 from layouts.spec import builtin_names, builtin_text
 
 from .admin import delete_display, delete_layout, put_display, put_layout
 from .config import display_doc
+from .frames import pull_bytes
 from .http_guard import (
     ADMIN_TOKEN,
     JSON_LIMIT,
@@ -90,24 +88,8 @@ def _encoded(runtime: DisplayRuntime, fmt: str) -> bytes:
         runtime.pulled, runtime.pulled_hash = {}, current.hash
     found = runtime.pulled.get(fmt)
     if found is None:
-        image = codec.image_of(current.raster, current.color_mode)
-        if fmt == "png":
-            found = encode_png(image)
-        else:
-            out = io.BytesIO()
-            one_bit(image, current.color_mode).save(out, format="BMP")
-            found = out.getvalue()
-        runtime.pulled[fmt] = found
+        found = runtime.pulled[fmt] = pull_bytes(current, fmt)
     return found
-
-
-def one_bit(image: Image.Image, color_mode: str) -> Image.Image:
-    """The frame as 1-bit (what TRMNL's classic firmware takes): red becomes black, grey is thresholded."""
-    if color_mode == "mono":
-        return image
-    if color_mode == "bwr":
-        return image.point(lambda v: 255 if v == 0 else 0, "L").convert("1", dither=Image.Dither.NONE)
-    return image.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
 
 
 async def frame(request: web.Request) -> web.Response:

@@ -142,6 +142,10 @@ def pack(raster: np.ndarray, encoding: str, color_mode: str) -> bytes:
     raise CodecError(f"unknown encoding {encoding!r}")
 
 
+_ROW_BYTES = {"mono1": lambda w: -(-w // 8), "gray2": lambda w: -(-w // 4), "bwr": lambda w: -(-w // 8),
+              "rgb565": lambda w: 2 * w, "rgb888": lambda w: 3 * w}
+
+
 def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str) -> np.ndarray:
     """The raster that `pack` made; CodecError when the bytes do not fit the size."""
     try:
@@ -151,7 +155,9 @@ def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str)
             if image.size != (width, height):
                 raise CodecError(f"PNG is {image.size[0]}x{image.size[1]}, expected {width}x{height}")
             return raster_of(image, color_mode)
-        row_bytes = {"mono1": -(-width // 8), "gray2": -(-width // 4), "bwr": -(-width // 8), "rgb565": 2 * width}[encoding]
+        if encoding not in _ROW_BYTES:
+            raise CodecError(f"unknown encoding {encoding!r}")
+        row_bytes = _ROW_BYTES[encoding](width)
         expected = row_bytes * height * (2 if encoding == "bwr" else 1)
         if len(data) != expected:
             raise CodecError(f"{encoding} {width}x{height} needs {expected} bytes, got {len(data)}")
@@ -167,6 +173,9 @@ def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str)
             black = np.unpackbits(planes[0], axis=1)[:, :width]
             red = np.unpackbits(planes[1], axis=1)[:, :width]
             return np.where(red == 1, 2, np.where(black == 1, 1, 0)).astype(np.uint8)
+        if encoding == "rgb888":
+            rgb = buf.reshape(height, width, 3).astype(np.uint32)
+            return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         return np.frombuffer(data, dtype="<u2").reshape(height, width).astype(np.uint16)
     except (OSError, ValueError) as exc:
         raise CodecError(f"cannot decode {encoding}: {exc}") from None
