@@ -25,10 +25,7 @@ def _commit(service: Service, config: ServiceConfig) -> None:
     service.check_stops(config)
     if service.config_path is not None:
         save_config(config, service.config_path)
-    removals = service.apply_config(config)
-    if removals:
-        service.pending.extend(removals)
-        service.wake.set()
+    service.change_config(config)
 
 
 def put_display(service: Service, body: Any, display_id: str | None = None) -> dict[str, Any]:

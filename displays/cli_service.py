@@ -31,13 +31,15 @@ class CommandError(Exception):
     """A problem with what the user asked for; printed without a traceback."""
 
 
-def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1)) -> Service:
+def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1), workers: int = 0) -> Service:
     from .clock import StartedClock, SystemClock
+    from .rendering import InlineRenderer, PoolRenderer
     from .service import Service
 
     config = load_config(args.config)
     clock = StartedClock(args.at) if args.at is not None else SystemClock()
-    return Service(config, clock, config_path=Path(args.config), cache_dir=args.cache_dir, shard=shard)
+    renderer = PoolRenderer(workers) if workers else InlineRenderer()
+    return Service(config, clock, config_path=Path(args.config), cache_dir=args.cache_dir, shard=shard, renderer=renderer)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -49,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard)
     except ValueError as exc:
         raise CommandError(f"--shard {exc}") from None
-    service = _service(args, shard)
+    service = _service(args, shard, workers=0 if args.once else args.workers)
     if args.once:
         try:
             return asyncio.run(service.run_once())
@@ -63,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, service.reload_config)
         from .http import serve_http  # the HTTP side is only needed by the long-running service
 
-        await service.run(extra_tasks=[serve_http(service)], workers=args.workers)
+        await service.run(extra_tasks=[serve_http(service)])
 
     from .http import ListenError
 
@@ -166,10 +168,10 @@ def render_configured(args: argparse.Namespace) -> tuple[object, object]:
     async def once() -> None:
         await service.prepare()
         try:
-            await asyncio.gather(*(p.fetch_once() for p in service.pollers.values()))
+            await service.fetch_all()
+            await service.refresh(int(service.clock.now()), force=True)
         finally:
             await service.close()
-        service.refresh(int(service.clock.now()), force=True)
 
     asyncio.run(once())
     return runtime.board, runtime.spec

@@ -44,7 +44,10 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
     return Rendered(raw, width, height, spec.color_mode, encoding, compress, zlib.crc32(raw), body)
 
 
-def render_batch(jobs: list[tuple[Board, LayoutSpec, str, bool]]) -> list[Rendered | str]:
+RenderJob = tuple[Board, LayoutSpec, str, bool]  # board, layout, encoding, compress
+
+
+def render_batch(jobs: list[RenderJob]) -> list[Rendered | str]:
     """Several boards at once (one pool task, fewer round trips); a board that fails gives its error's text."""
     out: list[Rendered | str] = []
     for job in jobs:

@@ -29,7 +29,6 @@ class Metrics:
     messages_published: int = 0
     bytes_published: int = 0
     rejected: int = 0
-    reconnects: int = 0
     http_frames: int = 0
     http_not_modified: int = 0
     display_errors: int = 0  # boards that could not be composed, rendered or encoded

@@ -1,31 +1,28 @@
 """The service: feeds in, boards rendered, frames published over MQTT and served over HTTP.
 
-The imperative shell around the pure core: pollers, the clock, the broker session and reloads
-live here; `refresh(now)` turns the current inputs into publishes with the pure functions.
+The imperative shell around the pure core. Its edges are passed in (displays/ports.py): the
+realtime sources, the pillar link and the renderer; displays/wiring.py builds the production ones
+when none are given. `refresh(now)` is the one path from inputs to published frames:
+compose (pure) -> render (the renderer) -> accept (the protocol) -> send (the link).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import random
 import time
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import aiomqtt
 
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
 from feeds.live import LiveState, build_live
-from feeds.poller import FeedPoller
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
-from firmware_bridge import client as mqtt
 from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
 from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
@@ -34,9 +31,11 @@ from layouts.spec import LayoutSpec
 from .boards import compose_board
 from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config
-from .frames import Rendered, frame_of, render, render_batch
+from .frames import Rendered, RenderJob, frame_of
 from .gtfs_fetch import fetch_gtfs
 from .metrics import Metrics
+from .ports import FeedSource, PillarLink, Renderer
+from .rendering import InlineRenderer
 from .sharding import owner
 
 log = logging.getLogger("stopcast.service")
@@ -72,6 +71,9 @@ class Service:
         config_path: Path | None = None,
         cache_dir: Path | None = None,
         shard: tuple[int, int] = (1, 1),
+        sources: dict[str, FeedSource] | None = None,
+        link: PillarLink | None = None,
+        renderer: Renderer | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -81,12 +83,13 @@ class Service:
         self.timetable: Timetable | None = None
         self.timetable_error: str | None = None
         self.timetable_loaded_at: int | None = None
-        self.pollers: dict[str, FeedPoller] = {}
+        self.sources: dict[str, FeedSource] = sources if sources is not None else {}
+        self._own_sources = sources is None  # made from the config in prepare()
+        self.link = link
+        self.renderer: Renderer = renderer or InlineRenderer()
         self.displays: dict[str, DisplayRuntime] = {}
         self.bridge = Bridge(config.mqtt.prefix, config.mqtt.max_packet, config.mqtt.frame_ttl)
         self.metrics = Metrics()
-        self.broker_connected = False
-        self.broker_error = ""
         self.last_reload_error: str | None = None
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -95,11 +98,20 @@ class Service:
         self.http_url = ""
         self.http_ready = asyncio.Event()
         self.started_at = int(clock.now())
-        self._client: aiomqtt.Client | None = None
         self._session: aiohttp.ClientSession | None = None
         self._gtfs_path: Path | None = None
-        self._random = random.Random()
+        self.random = random.Random()
         self.apply_config(config)
+
+    @property
+    def broker_connected(self) -> bool:
+        """Whether the pillar link is connected."""
+        return bool(self.link and self.link.connected)
+
+    @property
+    def broker_error(self) -> str:
+        """Why the pillar link is not connected ('' while it is)."""
+        return self.link.error if self.link is not None else "no pillar link"
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -129,6 +141,11 @@ class Service:
         self.wake.set()
         return publishes
 
+    def change_config(self, config: ServiceConfig) -> None:
+        """Apply a config changed at run time (admin API); cleared displays go out with the next tick."""
+        self.pending.extend(self.apply_config(config))
+        self.wake.set()
+
     def check_stops(self, config: ServiceConfig) -> None:
         """ConfigError when a display names a stop the loaded timetable does not have."""
         if self.timetable is None:
@@ -150,7 +167,7 @@ class Service:
             log.error("config reload failed, keeping the running config: %s", exc)
             return str(exc)
         self.last_reload_error = None
-        self.pending.extend(self.apply_config(config))
+        self.change_config(config)
         log.info("config reloaded: %d displays", len(config.displays))
         return None
 
@@ -175,12 +192,12 @@ class Service:
 
     def live_state(self, now: int) -> LiveState | None:
         """Realtime merged against the timetable at `now` (None without realtime sources)."""
-        if self.timetable is None or not self.pollers:
+        if self.timetable is None or not self.sources:
             return None
-        snapshots = [p.snapshot for p in self.pollers.values() if p.snapshot is not None]
+        snapshots = [s.snapshot for s in self.sources.values() if s.snapshot is not None]
         return build_live(self.timetable, snapshots, now, self.rules())
 
-    # --- the core step -------------------------------------------------------------------------
+    # --- the one path: compose -> render -> accept -> send -------------------------------------
 
     def compose(self, now: int, force: bool = False) -> list[tuple[DisplayRuntime, Board]]:
         """The boards at `now` that differ from what each display shows (all of them with `force`)."""
@@ -219,76 +236,68 @@ class Service:
                       exc_info=exc if isinstance(exc, BaseException) else None)
         runtime.error, runtime.error_at = message, now
 
-    def accept(self, runtime: DisplayRuntime, board: Board, rendered: Rendered, now: int) -> list[Publish]:
-        """Take a rendered board: remember it, wake its live pages, and the publishes that follow."""
+    def accept(self, runtime: DisplayRuntime, board: Board, rendered: Rendered | str, now: int) -> list[Publish]:
+        """Take a rendered board: remember it, wake its live pages, and the publishes that follow.
+        `rendered` is the error's text when rendering failed; the display then keeps its last frame."""
         display = runtime.config
         if self.displays.get(display.id) is not runtime:
             return []  # the display was removed or changed while its board was being rendered
-        frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
+        if isinstance(rendered, str):
+            self.display_failed(runtime, "rendering", rendered, now)
+            return []
+        try:
+            frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
+            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+        except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
+            self.display_failed(runtime, "encoding its frame", exc, now)
+            return []
         runtime.board, runtime.frame, runtime.rendered_at = board, frame, now
         runtime.error = runtime.error_at = None
         for queue in runtime.subscribers:
             if not queue.full():
                 queue.put_nowait("board")
-        return self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+        return publishes
 
-    def refresh(self, now: int, force: bool = False) -> list[Publish]:
-        """Boards for every display at `now`, rendered here; the publishes that follow."""
-        publishes: list[Publish] = []
-        for runtime, board in self.compose(now, force):
-            started = time.perf_counter()
-            try:
-                rendered = render(board, runtime.spec, runtime.encoding, runtime.config.compress)
-                publishes += self.accept(runtime, board, rendered, now)
-            except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
-                self.display_failed(runtime, "rendering", exc, now)
-                continue
-            self.metrics.observe_render(time.perf_counter() - started)
-        return publishes + self.bridge.tick(now)
-
-    def _accept_rendered(self, runtime: DisplayRuntime, board: Board, rendered: Rendered | str, now: int) -> list[Publish]:
-        """accept() for a pool result, which is the error's text when rendering failed there."""
-        if isinstance(rendered, str):
-            self.display_failed(runtime, "rendering", rendered, now)
-            return []
-        try:
-            return self.accept(runtime, board, rendered, now)
-        except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
-            self.display_failed(runtime, "encoding its frame", exc, now)
-            return []
-
-    async def refresh_on_pool(self, now: int, pool: Executor, batch: int = 32) -> None:
-        """As refresh(), with the rendering on the pool's processes: each batch of changed boards goes
-        to the pool as soon as it is composed, and finished batches are published while composing goes on."""
-        loop = asyncio.get_running_loop()
+    async def refresh(self, now: int, force: bool = False, batch: int = 32) -> None:
+        """Boards for every display at `now`: each batch of changed boards goes to the renderer as soon
+        as it is composed, and rendered batches are accepted and sent in order while composing goes on."""
         started = time.perf_counter()
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[tuple[list[tuple[DisplayRuntime, Board]], asyncio.Task] | None] = asyncio.Queue()
         count = 0
-
-        async def publish_finished() -> None:
-            while (item := await queue.get()) is not None:
-                chunk, future = item
-                rendered = await future
-                await self.publish([p for (runtime, board), r in zip(chunk, rendered)
-                                    for p in self._accept_rendered(runtime, board, r, now)])
-
-        consumer = asyncio.create_task(publish_finished())
-        chunk: list[tuple[DisplayRuntime, Board]] = []
-        for item in self._composed(now):
-            chunk.append(item)
-            if len(chunk) == batch:
-                queue.put_nowait((chunk, loop.run_in_executor(pool, render_batch, _jobs(chunk))))
-                count += len(chunk)
-                chunk = []
-                await asyncio.sleep(0)  # let finished batches go out while composing continues
-        if chunk:
-            queue.put_nowait((chunk, loop.run_in_executor(pool, render_batch, _jobs(chunk))))
-            count += len(chunk)
-        queue.put_nowait(None)
-        await consumer
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._send_rendered(queue, now), name="send rendered")
+            try:
+                chunk: list[tuple[DisplayRuntime, Board]] = []
+                for item in self._composed(now, force):
+                    chunk.append(item)
+                    if len(chunk) == batch:
+                        queue.put_nowait((chunk, group.create_task(self.renderer.render(_jobs(chunk)))))
+                        count, chunk = count + len(chunk), []
+                        await asyncio.sleep(0)  # let finished batches go out while composing continues
+                if chunk:
+                    queue.put_nowait((chunk, group.create_task(self.renderer.render(_jobs(chunk)))))
+                    count += len(chunk)
+            finally:
+                queue.put_nowait(None)
         if count:
             self.metrics.observe_render_batch(count, time.perf_counter() - started)
-        await self.publish(self.bridge.tick(now))
+        await self.send(self.bridge.tick(now))
+
+    async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:
+        while (item := await queue.get()) is not None:
+            chunk, task = item
+            rendered = await task
+            await self.send([p for (runtime, board), r in zip(chunk, rendered) for p in self.accept(runtime, board, r, now)])
+
+    async def send(self, publishes: Sequence[Publish]) -> None:
+        """Send over the pillar link (if any), counting what the broker acknowledged."""
+        if not publishes or self.link is None:
+            return
+        started = time.perf_counter()
+        sent = await self.link.send(publishes)
+        self.metrics.publish_refused += len(sent.refused)
+        if sent.messages:
+            self.metrics.observe_publish(sent.messages, sent.payload_bytes, time.perf_counter() - started)
 
     def next_wake(self, now: int) -> float:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
@@ -299,38 +308,11 @@ class Service:
             candidates.append(max(deadline, now + 1))
         return min(candidates)
 
-    # --- MQTT ----------------------------------------------------------------------------------
+    # --- pillars -------------------------------------------------------------------------------
 
-    def broker(self) -> mqtt.BrokerSettings:
-        """Broker settings from the config."""
-        m = self.config.mqtt
-        host, port = self.broker_address or (m.host, m.port)
-        return mqtt.BrokerSettings(
-            host=host, port=port, username=m.username, password=m.password, client_id=m.client_id,
-            tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
-            version=m.version,
-        )
-
-    async def publish(self, publishes: list[Publish]) -> None:
-        """Send publishes if connected; otherwise they are sent again after the reconnect."""
-        if not publishes:
-            return
-        client = self._client
-        if client is None:
-            return
-        started = time.perf_counter()
-        refused: list[tuple[str, str]] = []
-        try:
-            sent = await mqtt.publish_all(client, publishes, self.config.mqtt.version, refused=refused)
-        except mqtt.BridgeError as exc:
-            log.warning("%s; frames follow after the reconnect", exc)
-            return
-        self.metrics.publish_refused += len(refused)
-        self.metrics.observe_publish(len(publishes) - len(refused), sent, time.perf_counter() - started)
-
-    def on_message(self, topic: str, payload: bytes, now: int) -> list[Publish]:
+    def on_message(self, topic: str, payload: bytes) -> list[Publish]:
         """A pillar's message: through the protocol, never trusted, logged when rejected."""
-        events, replies = self.bridge.receive(topic, payload, now)
+        events, replies = self.bridge.receive(topic, payload, int(self.clock.now()))
         for event in events:
             if isinstance(event, Rejected):
                 self.metrics.rejected += 1
@@ -339,20 +321,14 @@ class Service:
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
         return replies
 
-    async def _mqtt_session(self, client: aiomqtt.Client) -> None:
+    def hello(self) -> list[Publish]:
+        """What the link sends on every (re)connect: the service's status and every retained frame."""
         now = int(self.clock.now())
-        await mqtt.subscribe_all(client, self.bridge.subscriptions())
-        self._client = client
-        await mqtt.publish_all(client, [self.bridge.service_status(True, now, self.status_details())], self.config.mqtt.version)
-        await self.publish(self.bridge.republish_all(now))
-        async for topic, payload in mqtt.messages(client):
-            await self.publish(self.on_message(topic, payload, int(self.clock.now())))
+        return [self.bridge.service_status(True, now, self.status_details()), *self.bridge.republish_all(now)]
 
-    def _broker_state(self, connected: bool, error: str) -> None:
-        self.broker_connected, self.broker_error = connected, error
-        if not connected:
-            self._client = None
-            self.metrics.reconnects += 1
+    def will(self) -> Publish:
+        """The service's Last Will: its status, offline."""
+        return self.bridge.service_status(False, int(self.clock.now()), self.status_details())
 
     def status_details(self) -> dict:
         """What the service's retained status says about itself."""
@@ -361,52 +337,43 @@ class Service:
     # --- running -------------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Load the timetable and make the pollers (before the first refresh)."""
+        """Load the timetable and make the realtime sources from the config (unless given)."""
+        from .wiring import realtime_sources
+
         self._session = aiohttp.ClientSession()
         self._gtfs_path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
         await asyncio.to_thread(self.load_timetable, self._gtfs_path)
         if self.timetable is None:
             log.error("no timetable: every board says 'no current data' until one loads")
-        self.pollers = {
-            s.url: FeedPoller(replace(s, url=self.config.resolve(s.url)), self._session, self.clock.now,
-                              self._random.random, on_update=lambda _snapshot: self.wake.set())
-            for s in self.config.feeds.realtime
-        }
+        if self._own_sources:
+            self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
+                                            on_update=self.wake.set)
 
     async def close(self) -> None:
-        """Release the HTTP session."""
+        """Release the HTTP session and the renderer."""
         if self._session is not None:
             await self._session.close()
+        close = getattr(self.renderer, "close", None)
+        if close is not None:
+            close()
 
-    async def run_once(self) -> int:
-        """Render and publish every display once, wait for the broker's PUBACKs; the exit status."""
-        await self.prepare()
-        try:
-            await asyncio.gather(*(p.fetch_once() for p in self.pollers.values()))
-            now = int(self.clock.now())
-            publishes = self.refresh(now, force=True)
-            will = self.bridge.service_status(False, now, self.status_details())
-            async with mqtt.connect(self.broker(), will) as client:
-                version = self.config.mqtt.version
-                await mqtt.publish_all(client, [self.bridge.service_status(True, now, self.status_details())], version)
-                await mqtt.publish_all(client, publishes, version)
-                await mqtt.publish_all(client, [will], version)
-            log.info("published %d displays once", len(self.displays))
-            return 0
-        finally:
-            await self.close()
+    async def fetch_all(self) -> None:
+        """Fetch every realtime source once."""
+        await asyncio.gather(*(s.fetch_once() for s in self.sources.values()))
 
-    async def _ticker(self, pool: Executor | None) -> None:
+    async def step(self) -> float:
+        """One turn of the service: pending publishes, then the boards at the clock's now; returns
+        the seconds until the next turn is due (the next minute, page flip or validity deadline)."""
+        self.wake.clear()  # before the refresh: a feed update arriving during it wakes us again at once
+        now = int(self.clock.now())
+        pending, self.pending = self.pending, []
+        await self.send(pending)
+        await self.refresh(now)
+        return max(0.05, self.next_wake(now) - self.clock.now())
+
+    async def _ticker(self) -> None:
         while True:
-            self.wake.clear()  # before the refresh: a feed update arriving during it wakes us again at once
-            now = int(self.clock.now())
-            pending, self.pending = self.pending, []
-            await self.publish(pending)
-            if pool is None:
-                await self.publish(self.refresh(now))
-            else:
-                await self.refresh_on_pool(now, pool)
-            delay = max(0.05, self.next_wake(now) - self.clock.now())
+            delay = await self.step()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
@@ -420,55 +387,56 @@ class Service:
             path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
             await asyncio.to_thread(self.load_timetable, path)
 
-    async def run(self, extra_tasks: list | None = None, workers: int = 0) -> None:
-        """Serve until stop() (or a cancellation): pollers, ticker, broker session, reloads.
+    async def run(self, extra_tasks: list | None = None) -> None:
+        """Serve until stop() (or a cancellation): sources, ticker, pillar link, extra tasks."""
+        from .wiring import mqtt_link
 
-        With `workers`, boards are rendered on that many worker processes (the other cores).
-        """
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
-        try:
-            await self._run(extra_tasks, pool)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-
-    async def _run(self, extra_tasks: list | None, pool: Executor | None) -> None:
         await self.prepare()
-        now = int(self.clock.now())
-        will = self.bridge.service_status(False, now, self.status_details())
+        if self.link is None:
+            self.link = mqtt_link(self)
         try:
             async with asyncio.TaskGroup() as group:
-                for url, poller in self.pollers.items():
-                    group.create_task(poller.run(), name=f"poll {url}")
-                group.create_task(self._ticker(pool), name="ticker")
+                for url, source in self.sources.items():
+                    group.create_task(source.run(), name=f"poll {url}")
+                group.create_task(self._ticker(), name="ticker")
                 group.create_task(self._gtfs_watcher(), name="gtfs")
-                group.create_task(mqtt.keep_connected(self.broker(), will, self._mqtt_session, asyncio.sleep,
-                                                      self._random.random, self._broker_state), name="mqtt")
+                group.create_task(self.link.run(self.bridge.subscriptions(), self.hello, self.on_message), name="link")
                 for task in extra_tasks or []:
                     group.create_task(task)
                 await self.stopping.wait()
-                await self._goodbye()  # while still connected: a clean disconnect does not fire the Will
+                now = int(self.clock.now())
+                await self.link.close([self.bridge.service_status(False, now)])
                 raise _Stop
         except* _Stop:
             pass
         finally:
             await self.close()
 
-    async def _goodbye(self) -> None:
-        client = self._client
-        if client is not None:
-            try:
-                now = int(self.clock.now())
-                await asyncio.wait_for(mqtt.publish_all(client, [self.bridge.service_status(False, now)], self.config.mqtt.version), 2)
-            except (mqtt.BridgeError, asyncio.TimeoutError, aiomqtt.MqttError):
-                pass
+    async def run_once(self) -> int:
+        """Render every display once and publish it all in one connection; the exit status."""
+        from .ports import MemoryLink
+        from .wiring import mqtt_link
+
+        await self.prepare()
+        try:
+            await self.fetch_all()
+            collected = MemoryLink()
+            self.link = collected
+            await self.refresh(int(self.clock.now()), force=True)
+            now = int(self.clock.now())
+            online = self.bridge.service_status(True, now, self.status_details())
+            await mqtt_link(self).deliver_once([online, *collected.take(), self.will()])
+            log.info("published %d displays once", len(self.displays))
+            return 0
+        finally:
+            await self.close()
 
     def stop(self) -> None:
         """Ask run() to finish."""
         self.stopping.set()
 
 
-def _jobs(chunk: list[tuple[DisplayRuntime, Board]]) -> list[tuple]:
+def _jobs(chunk: list[tuple[DisplayRuntime, Board]]) -> list[RenderJob]:
     return [(board, runtime.spec, runtime.encoding, runtime.config.compress) for runtime, board in chunk]
 
 

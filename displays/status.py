@@ -19,9 +19,9 @@ def _when(service: Service, instant: int | None) -> str | None:
 def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
     """Each realtime source's health; stale and failing ones say so."""
     out = []
-    for poller in service.pollers.values():
-        h = poller.health
-        stale_after = poller.source.stale_after
+    for source in service.sources.values():
+        h = source.health
+        stale_after = source.source.stale_after
         out.append({
             "source": h.source,
             "age_seconds": h.age(now),
@@ -137,7 +137,7 @@ def metrics_text(service: Service) -> str:
         "# HELP stopcast_broker_connected 1 while connected to the MQTT broker.", "# TYPE stopcast_broker_connected gauge",
         f"stopcast_broker_connected {int(service.broker_connected)}",
         "# HELP stopcast_broker_reconnects_total Connections to the broker lost.", "# TYPE stopcast_broker_reconnects_total counter",
-        f"stopcast_broker_reconnects_total {m.reconnects}",
+        f"stopcast_broker_reconnects_total {service.link.reconnects if service.link else 0}",
         "# HELP stopcast_timetable_loaded 1 when a timetable is loaded.", "# TYPE stopcast_timetable_loaded gauge",
         f"stopcast_timetable_loaded {int(service.timetable is not None)}",
         "# HELP stopcast_render_seconds Board build + render + encode time.", "# TYPE stopcast_render_seconds summary",

@@ -31,6 +31,15 @@ class Publish:
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """What one send did: messages and payload bytes the broker acknowledged, and refused topics."""
+
+    messages: int = 0
+    payload_bytes: int = 0
+    refused: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """A screen a display should show, as the service rendered it."""
 

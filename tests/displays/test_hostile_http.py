@@ -32,7 +32,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Service, TestClient]]:
                           http={"admin_token": TOKEN, "header_timeout": 0.5})
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache")
     await service.prepare()
-    service.refresh(AT)
+    await service.refresh(AT)
     server = TestServer(make_app(service), host="127.0.0.1")
     await server.start_server(**runner_options(service.config.http.header_timeout))  # as serve_http runs it
     client = TestClient(server)
@@ -210,7 +210,7 @@ async def test_device_keys_come_from_a_kept_random_secret(served: tuple[Service,
                                            "http": config.http.__class__(admin_token="rotated")}),
                       FixedClock(AT), config_path=service.config_path, cache_dir=tmp_path / "cache")
     await rotated.prepare()
-    rotated.refresh(AT)
+    await rotated.refresh(AT)
     other = TestClient(TestServer(make_app(rotated), host="127.0.0.1"))
     await other.start_server()
     try:

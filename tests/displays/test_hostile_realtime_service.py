@@ -48,7 +48,7 @@ async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     await service.prepare()
     assert service.timetable is not None
     (folder / "rt.pb").write_bytes(hostile(simulated_realtime(service.timetable, AT), request.param))
-    for poller in service.pollers.values():
+    for poller in service.sources.values():
         await poller.fetch_once()
     client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
     await client.start_server()
@@ -60,8 +60,8 @@ async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
 @pytest.mark.parametrize("served", [UINT64_MAX, AT + 3600, AT], indirect=True, ids=["2^64-1", "an-hour-ahead", "now"])
 async def test_service_keeps_serving_and_says_what_is_wrong(served: tuple[Service, TestClient, Path]) -> None:
     service, client, _ = served
-    service.refresh(AT)
-    service.refresh(AT + 60)
+    await service.refresh(AT)
+    await service.refresh(AT + 60)
     assert all(r.frame is not None and r.error is None for r in service.displays.values())
     for path in ("/healthz", "/metrics", "/", "/dashboard.json", "/displays/hbf-epaper/frame.png",
                  "/displays/hbf-epaper/board.json", "/displays/hbf-epaper", "/ops/displays/hbf-epaper"):
@@ -69,7 +69,7 @@ async def test_service_keeps_serving_and_says_what_is_wrong(served: tuple[Servic
         assert answer.status == 200, (path, await answer.text())
     health = await (await client.get("/healthz")).json()
     feed = health["feeds"][0]
-    header = service.pollers[next(iter(service.pollers))].health.header_timestamp
+    header = service.sources[next(iter(service.sources))].health.header_timestamp
     if header is not None and header > AT + 300:
         assert feed["from_future"] and health["status"] == "degraded"
         assert any("more than 5 minutes ahead of now" in p for p in health["problems"])

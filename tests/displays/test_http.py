@@ -28,7 +28,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Service, TestClient, Pat
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), http={"admin_token": TOKEN})
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache")
     await service.prepare()
-    service.refresh(AT)
+    await service.refresh(AT)
     client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
     await client.start_server()
     yield service, client, config
@@ -92,7 +92,7 @@ async def test_a_display_added_through_the_api_is_persisted_and_rendered(served:
     assert created.status == 201 and (await created.json()) == body
     assert load_config(config).display("bret-tft") is not None  # written back to the file
     assert (await client.post("/api/displays", json=body, headers=AUTH)).status == 409
-    service.refresh(AT + 1)
+    await service.refresh(AT + 1)
     frame = await client.get("/displays/bret-tft/frame.png")
     assert frame.status == 200
     changed = await client.put("/api/displays/bret-tft", json={"stops": ["BRET"], "layout": "led-192x64"}, headers=AUTH)

@@ -24,14 +24,14 @@ async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(tmp_path:
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache")
     await service.prepare()
     try:
-        service.refresh(AT)
+        await service.refresh(AT)
         before = {d: r.frame.hash for d, r in service.displays.items() if r.frame is not None}
         assert set(before) == {"hbf-epaper", "uni-tft", "gons-led", "hbf-bwr"}
         # A new timetable version without the stop GONS (the LED's); the others' stops remain.
         service.load_timetable(write_feed(tmp_path / "next", as_zip=True))
         with caplog.at_level(logging.ERROR, logger="stopcast.service"):
-            service.refresh(AT + 60)
-            service.refresh(AT + 120)
+            await service.refresh(AT + 60)
+            await service.refresh(AT + 120)
         led = service.displays["gons-led"]
         assert led.frame is not None and led.frame.hash == before["gons-led"]  # the last good frame stays
         assert led.error == "composing its board failed: FeedError: stop id 'GONS' is not in the loaded timetable"

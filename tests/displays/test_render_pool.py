@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from servicekit import write_config
 
 from displays.clock import FixedClock
 from displays.config import load_config
+from displays.rendering import PoolRenderer
 from displays.service import Service
 from feeds.times import parse_instant
 
@@ -23,12 +22,11 @@ def test_pool_frames_equal_in_process_frames(tmp_path: Path) -> None:
 
     async def both() -> tuple[dict[str, int], dict[str, int], int]:
         here = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache")
-        there = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache")
+        there = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache", renderer=PoolRenderer(1))
         await here.prepare()
         await there.prepare()
-        here.refresh(AT)
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            await there.refresh_on_pool(AT, pool)
+        await here.refresh(AT)
+        await there.refresh(AT)
         await here.close()
         await there.close()
         channel = there.bridge.channels["uni-tft"]

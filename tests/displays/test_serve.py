@@ -119,7 +119,7 @@ def test_frames_come_back_after_a_broker_restart_and_a_bad_reload_keeps_serving(
             assert "bret-led" in await retained_frames(port, every | {"bret-led"})
             service.stop()
             await asyncio.wait_for(runner, 10)
-        assert service.metrics.reconnects >= 1
+        assert service.link.reconnects >= 1
 
     asyncio.run(scenario())
 

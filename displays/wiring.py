@@ -1,0 +1,47 @@
+"""The production edges of the service, built from its config in one place: realtime sources
+(FeedPoller over HTTP or files) and the pillar link (MQTT)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from feeds.poller import FeedPoller
+from firmware_bridge import client as mqtt
+from firmware_bridge.link import MqttLink
+
+from .clock import Clock
+from .config import ServiceConfig
+from .ports import FeedSource
+
+if TYPE_CHECKING:
+    from .service import Service
+
+
+def realtime_sources(config: ServiceConfig, session: aiohttp.ClientSession, clock: Clock,
+                     random: Callable[[], float], on_update: Callable[[], None]) -> dict[str, FeedSource]:
+    """A FeedPoller for each configured realtime source (paths relative to the config file)."""
+    return {
+        s.url: FeedPoller(replace(s, url=config.resolve(s.url)), session, clock.now, random,
+                          on_update=lambda _snapshot: on_update())
+        for s in config.feeds.realtime
+    }
+
+
+def broker_settings(service: Service) -> mqtt.BrokerSettings:
+    """Broker settings from the config (or the embedded broker's address)."""
+    m = service.config.mqtt
+    host, port = service.broker_address or (m.host, m.port)
+    return mqtt.BrokerSettings(
+        host=host, port=port, username=m.username, password=m.password, client_id=m.client_id,
+        tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
+        version=m.version,
+    )
+
+
+def mqtt_link(service: Service) -> MqttLink:
+    """The service's link to its broker, with its offline status as the Last Will."""
+    return MqttLink(broker_settings(service), service.will(), service.random.random)

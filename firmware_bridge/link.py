@@ -1,0 +1,76 @@
+"""The pillar link over MQTT (aiomqtt): stays connected with backoff, subscribes and says hello on
+every (re)connect, delivers pillar messages, sends with acknowledgements. aiomqtt's errors stay
+inside: callers see `connected`, `error` and the counts of what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiomqtt
+
+from . import client as mqtt
+from .protocol import Publish, Sent
+
+log = logging.getLogger("stopcast.mqtt")
+
+
+class MqttLink:
+    """A PillarLink over one broker connection (see displays/ports.py)."""
+
+    def __init__(self, settings: mqtt.BrokerSettings, will: Publish, random: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.settings, self.will, self.random, self.sleep = settings, will, random, sleep
+        self.connected = False
+        self.error = "not connected yet"
+        self.reconnects = 0
+        self._client: aiomqtt.Client | None = None
+
+    async def run(self, subscriptions: list[str], hello: Callable[[], list[Publish]],
+                  incoming: Callable[[str, bytes], list[Publish]]) -> None:
+        """Stay connected until cancelled."""
+
+        async def session(client: aiomqtt.Client) -> None:
+            await mqtt.subscribe_all(client, subscriptions)
+            self._client = client
+            await self.send(hello())
+            async for topic, payload in mqtt.messages(client):
+                await self.send(incoming(topic, payload))
+
+        await mqtt.keep_connected(self.settings, self.will, session, self.sleep, self.random, self._state)
+
+    def _state(self, connected: bool, error: str) -> None:
+        self.connected, self.error = connected, error
+        if not connected:
+            self._client = None
+            self.reconnects += 1
+
+    async def send(self, publishes: Sequence[Publish]) -> Sent:
+        """Publish and wait for the acknowledgements; nothing while disconnected."""
+        client = self._client
+        if client is None or not publishes:
+            return Sent()
+        refused: list[tuple[str, str]] = []
+        try:
+            sent = await mqtt.publish_all(client, publishes, self.settings.version, refused=refused)
+        except mqtt.BridgeError as exc:
+            log.warning("%s; frames follow after the reconnect", exc)
+            return Sent(refused=tuple(refused))
+        return Sent(len(publishes) - len(refused), sent, tuple(refused))
+
+    async def close(self, goodbye: Sequence[Publish]) -> None:
+        """Send the goodbye while still connected (a clean disconnect does not fire the Will)."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await asyncio.wait_for(mqtt.publish_all(client, goodbye, self.settings.version), 2)
+        except (mqtt.BridgeError, asyncio.TimeoutError, aiomqtt.MqttError):
+            pass
+
+    async def deliver_once(self, publishes: Sequence[Publish]) -> int:
+        """Connect, send every publish with acknowledgements, disconnect (serve --once); BridgeError
+        when the broker cannot be reached."""
+        async with mqtt.connect(self.settings, self.will) as client:
+            return await mqtt.publish_all(client, publishes, self.settings.version)
