@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_bridge.topics import is_name
-from layouts.spec import LayoutError, builtin_names, parse_layout
+from layouts.spec import builtin_names, parse_layout
 
 from .config import ConfigError, ServiceConfig, parse_display, save_config
 from .service import Service
@@ -75,7 +75,7 @@ def put_layout(service: Service, name: str, toml_text: str, create: bool) -> Non
         raise AdminError(404, f"no custom layout '{name}'")
     try:
         spec = parse_layout(toml_text, f"layout {name}")
-    except LayoutError as exc:
+    except ConfigError as exc:
         raise AdminError(422, str(exc)) from None
     if spec.name != name:
         raise AdminError(422, f"the layout's name field is '{spec.name}', not '{name}'")

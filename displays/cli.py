@@ -18,7 +18,8 @@ from feeds.export import alert_json, departure_json, realtime_json, stop_json
 from feeds.merge import stop_departures
 from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import hhmm, iso, parse_instant
-from layouts.spec import LayoutError, builtin_names, builtin_text, load_layout
+from layouts.spec import builtin_names, builtin_text, load_layout
+from layouts.validation import ConfigError
 
 from .cli_service import ERRORS as SERVICE_ERRORS
 from .cli_service import SERVICE_COMMANDS, add_service_commands, render_configured
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="stopcast: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (FeedError, CliError, LayoutError, *SERVICE_ERRORS) as exc:
+    except (FeedError, CliError, ConfigError, *SERVICE_ERRORS) as exc:
         print(f"stopcast: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

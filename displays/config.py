@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,25 +18,8 @@ from feeds.realtime import RealtimeSource
 from feeds.source import MAX_MEMBER_BYTES
 from firmware_bridge.codec import ENCODINGS, default_encoding
 from firmware_bridge.topics import is_name, is_prefix, is_user
-from layouts.spec import LANGUAGES, LayoutError, LayoutSpec, load_layout
-
-DISPLAY_FIELDS = {
-    "id", "stops", "layout", "name", "language", "rows", "routes", "directions", "walk_minutes", "horizon_minutes",
-    "page_seconds", "encoding", "compress", "mqtt_user", "trmnl_id",
-}
-
-
-class ConfigError(Exception):
-    """A config that cannot be used: names the file, the display (if any) and the field."""
-
-    def __init__(self, source: str, message: str, display: str | None = None, field_name: str | None = None) -> None:
-        self.source, self.display, self.field, self.message = source, display, field_name, message
-        where = source
-        if display is not None:
-            where += f": display '{display}'"
-        if field_name is not None:
-            where += f": field '{field_name}'"
-        super().__init__(f"{where}: {message}")
+from layouts.spec import LANGUAGES, LayoutSpec, load_layout
+from layouts.validation import ConfigError, Fields, defaults_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +46,9 @@ class DisplayConfig:
     def user(self) -> str:
         """The MQTT username of this display's pillar."""
         return self.mqtt_user or self.id
+
+
+DISPLAY_FIELDS = {f.name for f in fields(DisplayConfig)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +153,6 @@ class ServiceConfig:
         return str(Path(self.source).parent / path)
 
 
-_MQTT, _HTTP = MqttConfig(), HttpConfig()  # defaults (a slots dataclass's class attributes are descriptors)
 
 
 def load_config(path: str | Path) -> ServiceConfig:
@@ -190,7 +175,7 @@ def parse_config(text: str, source: str) -> ServiceConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"not valid TOML ({exc})") from None
-    _only(raw, {"feeds", "mqtt", "http", "state", "displays", "layouts"}, source, None, "")
+    Fields(source, raw).only({"feeds", "mqtt", "http", "state", "displays", "layouts"})
     config = ServiceConfig(
         feeds=_feeds(raw.get("feeds"), source),
         mqtt=_mqtt(raw.get("mqtt", {}), source),
@@ -221,22 +206,22 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
     if not is_name(name):
         shown = name if isinstance(name, str) and is_name(name) else label or "?"
         raise ConfigError(source, f"must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else, got {name!r}", shown, "id")
-    _only(item, DISPLAY_FIELDS, source, name, "")
-    v = _Fields(source, name, item)
+    v = Fields(source, item, defaults_of(DisplayConfig), display=name)
+    v.only(DISPLAY_FIELDS)
     display = DisplayConfig(
         id=name,
         stops=v.strings("stops", required=True),
         layout=v.string("layout", required=True),
         name=v.string("name"),
-        language=v.choice("language", ("", *LANGUAGES), ""),
-        rows=v.integer("rows", 0, 40, 0),
+        language=v.choice("language", ("", *LANGUAGES)),
+        rows=v.integer("rows", 0, 40),
         routes=v.strings("routes"),
-        directions=tuple(v.integer_list("directions", (0, 1))),
-        walk_minutes=v.integer("walk_minutes", 0, 60, 0),
-        horizon_minutes=v.integer("horizon_minutes", 1, 24 * 60, 90),
-        page_seconds=v.integer("page_seconds", 0, 3600, 0),
-        encoding=v.choice("encoding", ("", *ENCODINGS), ""),
-        compress=v.boolean("compress", True),
+        directions=v.integer_list("directions", (0, 1)),
+        walk_minutes=v.integer("walk_minutes", 0, 60),
+        horizon_minutes=v.integer("horizon_minutes", 1, 24 * 60),
+        page_seconds=v.integer("page_seconds", 0, 3600),
+        encoding=v.choice("encoding", ("", *ENCODINGS)),
+        compress=v.boolean("compress"),
         mqtt_user=v.string("mqtt_user"),
         trmnl_id=v.string("trmnl_id"),
     )
@@ -263,7 +248,7 @@ def layout_of(config: ServiceConfig, display: DisplayConfig) -> LayoutSpec:
         target = _confined(config, target, display.id)
     try:
         spec = load_layout(target)
-    except LayoutError as exc:
+    except ConfigError as exc:
         raise ConfigError(config.source, str(exc), display.id, "layout") from None
     if display.rows:
         spec = replace(spec, rows=display.rows)
@@ -343,78 +328,7 @@ def _feeds_doc(feeds: FeedsConfig) -> dict[str, Any]:
     return doc
 
 
-def _only(raw: dict[str, Any], allowed: set[str], source: str, display: str | None, prefix: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(source, f"unknown field (known: {', '.join(sorted(allowed))})", display, prefix + key)
-
-
-class _Fields:
-    """Typed reads of one table, with errors naming the field."""
-
-    def __init__(self, source: str, display: str | None, raw: dict[str, Any], prefix: str = "") -> None:
-        self.source, self.display, self.raw, self.prefix = source, display, raw, prefix
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(self.source, message, self.display, self.prefix + key)
-
-    def string(self, key: str, default: str = "", required: bool = False) -> str:
-        if key not in self.raw:
-            if required:
-                raise self.fail(key, "is required")
-            return default
-        value = self.raw[key]
-        if not isinstance(value, str) or (required and not value.strip()):
-            raise self.fail(key, f"must be a non-empty string, got {value!r}" if required else f"must be a string, got {value!r}")
-        return value
-
-    def strings(self, key: str, required: bool = False) -> tuple[str, ...]:
-        if key not in self.raw:
-            if required:
-                raise self.fail(key, "is required")
-            return ()
-        value = self.raw[key]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, f"must be a list of non-empty strings, got {value!r}")
-        return tuple(value)
-
-    def integer(self, key: str, low: int, high: int, default: int) -> int:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"must be a whole number, got {value!r}")
-        if not low <= value <= high:
-            raise self.fail(key, f"must be between {low} and {high}, got {value}")
-        return value
-
-    def integer_list(self, key: str, allowed: tuple[int, ...]) -> list[int]:
-        value = self.raw.get(key, [])
-        if not isinstance(value, list) or not all(v in allowed and not isinstance(v, bool) for v in value):
-            raise self.fail(key, f"must be a list of {', '.join(map(str, allowed))}, got {value!r}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {value!r}")
-        return value
-
-    def choice(self, key: str, allowed: tuple[Any, ...], default: Any) -> Any:
-        value = self.raw.get(key, default)
-        if value not in allowed:
-            shown = ", ".join(repr(a) if a == "" else str(a) for a in allowed)
-            raise self.fail(key, f"must be one of {shown}, got {value!r}")
-        return value
-
-    def number(self, key: str, low: float, high: float, default: float) -> float:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            raise self.fail(key, f"must be a number between {low:g} and {high:g}, got {value!r}")
-        return float(value)
-
-
-def _url(v: _Fields, key: str, schemes: tuple[str, ...], value: str) -> str:
+def _url(v: Fields, key: str, schemes: tuple[str, ...], value: str) -> str:
     parts = urlsplit(value)
     if "://" in value and (parts.scheme not in schemes or not parts.netloc):
         raise v.fail(key, f"'{value}' is not a valid {'/'.join(schemes)} URL")
@@ -424,11 +338,10 @@ def _url(v: _Fields, key: str, schemes: tuple[str, ...], value: str) -> str:
 def _feeds(raw: Any, source: str) -> FeedsConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "the [feeds] table is required", field_name="feeds")
-    _only(raw, {"gtfs", "gtfs_interval", "gtfs_max_bytes", "realtime", "stale_after", "max_deviation_minutes"},
-          source, None, "feeds.")
-    v = _Fields(source, None, raw, "feeds.")
+    v = Fields(source, raw, defaults_of(FeedsConfig), prefix="feeds.")
+    v.only({f.name for f in fields(FeedsConfig)})
     gtfs = _url(v, "gtfs", ("http", "https"), v.string("gtfs", required=True))
-    stale_after = v.integer("stale_after", 10, 86400, 180)
+    stale_after = v.integer("stale_after", 10, 86400)
     items = raw.get("realtime", [])
     if not isinstance(items, list):
         raise v.fail("realtime", "must be a list of URLs, paths or tables")
@@ -440,38 +353,38 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
             continue
         if not isinstance(item, dict):
             raise v.fail(key, f"must be a URL, a path or a table, got {item!r}")
-        _only(item, {"url", "interval", "stale_after", "timeout", "total_timeout", "headers", "max_bytes"}, source, None, f"feeds.{key}.")
-        t = _Fields(source, None, item, f"feeds.{key}.")
+        t = Fields(source, item, {**defaults_of(RealtimeSource), "stale_after": stale_after}, prefix=f"feeds.{key}.")
+        t.only({f.name for f in fields(RealtimeSource)})
         headers = item.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(val, str) for k, val in headers.items()):
             raise t.fail("headers", "must be a table of strings")
         resolved = {k: os.environ.get(val[4:], "") if val.startswith("env:") else val for k, val in headers.items()}
         sources.append(RealtimeSource(
             _url(t, "url", ("http", "https"), t.string("url", required=True)),
-            interval=t.number("interval", 0.2, 3600, 30),
-            stale_after=t.integer("stale_after", 10, 86400, stale_after),
-            timeout=t.number("timeout", 0.5, 120, 10),
-            total_timeout=t.number("total_timeout", 1, 3600, 120),
+            interval=t.number("interval", 0.2, 3600),
+            stale_after=t.integer("stale_after", 10, 86400),
+            timeout=t.number("timeout", 0.5, 120),
+            total_timeout=t.number("total_timeout", 1, 3600),
             headers=resolved,
-            max_bytes=t.integer("max_bytes", 1024, 1 << 30, 32 * 1024 * 1024),
+            max_bytes=t.integer("max_bytes", 1024, 1 << 30),
+            max_backoff=t.number("max_backoff", 1, 86400),
         ))
     return FeedsConfig(
         gtfs=gtfs,
-        gtfs_interval=v.integer("gtfs_interval", 60, 7 * 86400, 3600),
-        gtfs_max_bytes=v.integer("gtfs_max_bytes", 1 << 20, 1 << 40, MAX_MEMBER_BYTES),
+        gtfs_interval=v.integer("gtfs_interval", 60, 7 * 86400),
+        gtfs_max_bytes=v.integer("gtfs_max_bytes", 1 << 20, 1 << 40),
         realtime=tuple(sources),
         stale_after=stale_after,
-        max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60, 180),
+        max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60),
     )
 
 
 def _mqtt(raw: Any, source: str) -> MqttConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "must be a table", field_name="mqtt")
-    known = {f for f in MqttConfig.__dataclass_fields__} | {"password_env"}
-    _only(raw, known, source, None, "mqtt.")
-    v = _Fields(source, None, raw, "mqtt.")
-    url = v.string("url", _MQTT.url)
+    v = Fields(source, raw, defaults_of(MqttConfig), prefix="mqtt.")
+    v.only({f.name for f in fields(MqttConfig)} | {"password_env"})
+    url = v.string("url")
     if url != "embedded":
         _url(v, "url", ("mqtt", "mqtts"), url)
         if "://" not in url:
@@ -479,7 +392,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
     password = v.string("password")
     if "password_env" in raw:
         password = os.environ.get(v.string("password_env"), "")
-    prefix = v.string("prefix", _MQTT.prefix)
+    prefix = v.string("prefix")
     if not is_prefix(prefix):
         raise v.fail("prefix", f"must be segments of A-Z a-z 0-9 _ . - joined by '/', got {prefix!r}")
     username = v.string("username")
@@ -487,21 +400,21 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
         raise v.fail("username", f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {username!r}")
     return MqttConfig(
         url=url, prefix=prefix, username=username, password=password,
-        client_id=v.string("client_id", _MQTT.client_id), ca_file=v.string("ca_file"),
+        client_id=v.string("client_id"), ca_file=v.string("ca_file"),
         cert_file=v.string("cert_file"), key_file=v.string("key_file"),
-        max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024, _MQTT.max_packet),
-        frame_ttl=v.integer("frame_ttl", 60, 7 * 86400, _MQTT.frame_ttl),
-        keepalive=v.integer("keepalive", 5, 3600, _MQTT.keepalive),
-        version=3 if url == "embedded" else v.choice("version", (3, 5), 5),
+        max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024),
+        frame_ttl=v.integer("frame_ttl", 60, 7 * 86400),
+        keepalive=v.integer("keepalive", 5, 3600),
+        version=3 if url == "embedded" else v.choice("version", (3, 5)),
     )
 
 
 def _http(raw: Any, source: str) -> HttpConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "must be a table", field_name="http")
-    _only(raw, {"listen", "admin_token", "admin_token_env", "public_url", "header_timeout"}, source, None, "http.")
-    v = _Fields(source, None, raw, "http.")
-    listen = v.string("listen", _HTTP.listen)
+    v = Fields(source, raw, defaults_of(HttpConfig), prefix="http.")
+    v.only({f.name for f in fields(HttpConfig)} | {"admin_token_env"})
+    listen = v.string("listen")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise v.fail("listen", f"must be host:port, got {listen!r}")
@@ -510,14 +423,15 @@ def _http(raw: Any, source: str) -> HttpConfig:
         token = os.environ.get(v.string("admin_token_env"), "")
     public = _url(v, "public_url", ("http", "https"), v.string("public_url"))
     return HttpConfig(listen=listen, admin_token=token, public_url=public.rstrip("/"),
-                      header_timeout=v.number("header_timeout", 0.1, 3600, _HTTP.header_timeout))
+                      header_timeout=v.number("header_timeout", 0.1, 3600))
 
 
 def _state(raw: Any, source: str) -> StateConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "must be a table", field_name="state")
-    _only(raw, {"dir"}, source, None, "state.")
-    return StateConfig(dir=_Fields(source, None, raw, "state.").string("dir"))
+    v = Fields(source, raw, defaults_of(StateConfig), prefix="state.")
+    v.only({f.name for f in fields(StateConfig)})
+    return StateConfig(dir=v.string("dir"))
 
 
 def _layouts(raw: Any, source: str) -> tuple[tuple[str, str], ...]:

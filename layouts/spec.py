@@ -8,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .validation import ConfigError, Fields, defaults_of
+
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 COLUMN_KINDS = ("marker", "line", "destination", "platform", "time", "delay")
 FONT_FAMILIES = ("atkinson", "terminus")
@@ -20,13 +22,8 @@ MODE_COLORS = {
 }
 
 
-class LayoutError(Exception):
-    """A layout file that cannot be used; names the file and the field."""
-
-    def __init__(self, source: str, field: str | None, message: str) -> None:
-        self.source, self.field, self.message = source, field, message
-        where = f"{source}: field '{field}'" if field else source
-        super().__init__(f"{where}: {message}")
+def _error(source: str, field: str | None, message: str) -> ConfigError:
+    return ConfigError(source, message, None, field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +114,10 @@ def builtin_names() -> list[str]:
 
 
 def builtin_text(name: str) -> str:
-    """The TOML text of a built-in layout; LayoutError when there is none of that name."""
+    """The TOML text of a built-in layout; ConfigError when there is none of that name."""
     path = BUILTIN / f"{name}.toml"
     if not path.is_file():
-        raise LayoutError(name, None, f"no built-in layout of that name (built-in: {', '.join(builtin_names())})")
+        raise _error(name, None, f"no built-in layout of that name (built-in: {', '.join(builtin_names())})")
     return path.read_text(encoding="utf-8")
 
 
@@ -132,67 +129,60 @@ def load_layout(name_or_path: str | Path) -> LayoutSpec:
         try:
             return parse_layout(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
-            raise LayoutError(str(path), None, f"cannot be read ({exc.strerror or exc})") from None
+            raise _error(str(path), None, f"cannot be read ({exc.strerror or exc})") from None
         except UnicodeDecodeError as exc:
-            raise LayoutError(str(path), None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from None
+            raise _error(str(path), None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from None
     return parse_layout(builtin_text(text), f"built-in layout {text}")
 
 
 def parse_layout(text: str, source: str) -> LayoutSpec:
-    """Validate the TOML text of a layout; LayoutError names the file and field."""
+    """Validate the TOML text of a layout; ConfigError names the file and field."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise LayoutError(source, None, f"not valid TOML ({exc})") from None
-    known = {f.name for f in fields(LayoutSpec)} - {"source", "palette", "columns"}
-    scalars = {k: v for k, v in raw.items() if k not in ("palette", "columns")}
-    for key in scalars:
-        if key not in known:
-            raise LayoutError(source, key, "unknown field")
-    for key in ("name", "width", "height", "color_mode"):
-        if key not in raw:
-            raise LayoutError(source, key, "is required")
-    v = _Validator(source, raw)
+        raise _error(source, None, f"not valid TOML ({exc})") from None
+    v = Fields(source, raw, defaults_of(LayoutSpec))
+    v.only({f.name for f in fields(LayoutSpec)} - {"source"})
     spec = LayoutSpec(
-        name=v.string("name"),
+        name=v.string("name", required=True),
         width=v.integer("width", 8, 8192),
         height=v.integer("height", 8, 8192),
         color_mode=v.choice("color_mode", COLOR_MODES),
-        description=v.string("description", ""),
-        orientation=v.choice("orientation", ("landscape", "portrait"), "landscape"),
-        rotate=v.choice("rotate", (0, 90, 180, 270), 0),
-        font_family=v.choice("font_family", FONT_FAMILIES, "atkinson"),
-        header_size=v.integer("header_size", 6, 400, 40),
-        row_size=v.integer("row_size", 6, 400, 36),
-        small_size=v.integer("small_size", 6, 400, 22),
-        rows=v.integer("rows", 1, 40, 6),
+        description=v.string("description"),
+        orientation=v.choice("orientation", ("landscape", "portrait")),
+        rotate=v.choice("rotate", (0, 90, 180, 270)),
+        font_family=v.choice("font_family", FONT_FAMILIES),
+        header_size=v.integer("header_size", 6, 400),
+        row_size=v.integer("row_size", 6, 400),
+        small_size=v.integer("small_size", 6, 400),
+        rows=v.integer("rows", 1, 40),
         columns=_columns(source, raw.get("columns")),
-        header=v.boolean("header", True),
-        header_height=v.integer("header_height", 0, 2000, 72),
-        column_titles=v.boolean("column_titles", False),
-        footer=v.boolean("footer", True),
-        footer_height=v.integer("footer_height", 0, 2000, 30),
-        alert_lines=v.integer("alert_lines", 0, 20, 2),
-        page_seconds=v.integer("page_seconds", 1, 3600, 10),
-        language=v.choice("language", LANGUAGES, "de"),
-        countdown_max=v.integer("countdown_max", 0, 180, 20),
-        delay_style=v.choice("delay_style", ("plus", "strike"), "plus"),
-        approx_prefix=v.boolean("approx_prefix", False),
-        live_marker=v.boolean("live_marker", True),
-        full_refresh_every=v.integer("full_refresh_every", 1, 1000, 10),
+        header=v.boolean("header"),
+        header_height=v.integer("header_height", 0, 2000),
+        column_titles=v.boolean("column_titles"),
+        footer=v.boolean("footer"),
+        footer_height=v.integer("footer_height", 0, 2000),
+        alert_lines=v.integer("alert_lines", 0, 20),
+        page_seconds=v.integer("page_seconds", 1, 3600),
+        language=v.choice("language", LANGUAGES),
+        countdown_max=v.integer("countdown_max", 0, 180),
+        delay_style=v.choice("delay_style", ("plus", "strike")),
+        approx_prefix=v.boolean("approx_prefix"),
+        live_marker=v.boolean("live_marker"),
+        full_refresh_every=v.integer("full_refresh_every", 1, 1000),
         palette=Palette(),
         source=source,
     )
     palette = _palette(source, raw.get("palette", {}), spec.color_mode)
     spec = _replace(spec, palette=palette)
     if spec.orientation == "portrait" and spec.width > spec.height and spec.rotate in (0, 180):
-        raise LayoutError(source, "orientation", "portrait but wider than high (set rotate = 90 for a turned panel)")
+        raise _error(source, "orientation", "portrait but wider than high (set rotate = 90 for a turned panel)")
     fixed = sum(c.width for c in spec.columns)
     if fixed >= spec.width:
-        raise LayoutError(source, "columns", f"fixed widths add up to {fixed} px, wider than the screen ({spec.width} px)")
+        raise _error(source, "columns", f"fixed widths add up to {fixed} px, wider than the screen ({spec.width} px)")
     used = (spec.header_height if spec.header else 0) + (spec.footer_height if spec.footer else 0)
     if used >= spec.height:
-        raise LayoutError(source, "header_height", "header and footer leave no room for departures")
+        raise _error(source, "header_height", "header and footer leave no room for departures")
     return spec
 
 
@@ -202,83 +192,49 @@ def _replace(spec: LayoutSpec, **changes: Any) -> LayoutSpec:
     return LayoutSpec(**values)
 
 
-class _Validator:
-    def __init__(self, source: str, raw: dict[str, Any]) -> None:
-        self.source, self.raw = source, raw
-
-    def _get(self, key: str, default: Any) -> Any:
-        return self.raw.get(key, default)
-
-    def string(self, key: str, default: str | None = None) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str) or (default is None and not value.strip()):
-            raise LayoutError(self.source, key, "must be a non-empty string")
-        return value
-
-    def integer(self, key: str, low: int, high: int, default: int | None = None) -> int:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise LayoutError(self.source, key, f"must be a whole number, got {value!r}")
-        if not low <= value <= high:
-            raise LayoutError(self.source, key, f"must be between {low} and {high}, got {value}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise LayoutError(self.source, key, f"must be true or false, got {value!r}")
-        return value
-
-    def choice(self, key: str, allowed: tuple[Any, ...], default: Any = None) -> Any:
-        value = self._get(key, default)
-        if value not in allowed:
-            raise LayoutError(self.source, key, f"must be one of {', '.join(map(str, allowed))}, got {value!r}")
-        return value
-
-
 def _columns(source: str, raw: Any) -> tuple[Column, ...]:
     if raw is None:
         return DEFAULT_COLUMNS
     if not isinstance(raw, list) or not raw:
-        raise LayoutError(source, "columns", "must be a non-empty list of tables")
+        raise _error(source, "columns", "must be a non-empty list of tables")
     out = []
     for i, item in enumerate(raw):
         where = f"columns[{i}]"
         if not isinstance(item, dict):
-            raise LayoutError(source, where, "must be a table with kind, width and align")
+            raise _error(source, where, "must be a table with kind, width and align")
         unknown = set(item) - {"kind", "width", "align"}
         if unknown:
-            raise LayoutError(source, f"{where}.{sorted(unknown)[0]}", "unknown field")
+            raise _error(source, f"{where}.{sorted(unknown)[0]}", "unknown field")
         kind = item.get("kind")
         if kind not in COLUMN_KINDS:
-            raise LayoutError(source, f"{where}.kind", f"must be one of {', '.join(COLUMN_KINDS)}, got {kind!r}")
+            raise _error(source, f"{where}.kind", f"must be one of {', '.join(COLUMN_KINDS)}, got {kind!r}")
         width = item.get("width", 0)
         if isinstance(width, bool) or not isinstance(width, int) or width < 0:
-            raise LayoutError(source, f"{where}.width", f"must be a whole number of pixels >= 0, got {width!r}")
+            raise _error(source, f"{where}.width", f"must be a whole number of pixels >= 0, got {width!r}")
         align = item.get("align", "right" if kind in ("time", "delay") else "left")
         if align not in ("left", "right", "center"):
-            raise LayoutError(source, f"{where}.align", f"must be left, right or center, got {align!r}")
+            raise _error(source, f"{where}.align", f"must be left, right or center, got {align!r}")
         out.append(Column(kind, width, align))
     if [c.kind for c in out].count("destination") != 1:
-        raise LayoutError(source, "columns", "needs exactly one destination column")
+        raise _error(source, "columns", "needs exactly one destination column")
     if [c.kind for c in out].count("time") != 1:
-        raise LayoutError(source, "columns", "needs exactly one time column")
+        raise _error(source, "columns", "needs exactly one time column")
     return tuple(out)
 
 
 def _palette(source: str, raw: Any, mode: str) -> Palette:
     if not isinstance(raw, dict):
-        raise LayoutError(source, "palette", "must be a table of colours")
+        raise _error(source, "palette", "must be a table of colours")
     values = {}
     names = {f.name for f in fields(Palette)}
     for key, value in raw.items():
         if key not in names:
-            raise LayoutError(source, f"palette.{key}", "unknown colour name")
+            raise _error(source, f"palette.{key}", "unknown colour name")
         if not (isinstance(value, str) and len(value) == 7 and value[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in value[1:])):
-            raise LayoutError(source, f"palette.{key}", f"must be a colour #RRGGBB, got {value!r}")
+            raise _error(source, f"palette.{key}", f"must be a colour #RRGGBB, got {value!r}")
         value = value.upper()
         allowed = MODE_COLORS.get(mode)
         if allowed is not None and value not in allowed:
-            raise LayoutError(source, f"palette.{key}", f"{value} cannot be shown in color_mode {mode} ({', '.join(sorted(allowed))})")
+            raise _error(source, f"palette.{key}", f"{value} cannot be shown in color_mode {mode} ({', '.join(sorted(allowed))})")
         values[key] = value
     return Palette(**values)

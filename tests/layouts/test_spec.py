@@ -10,7 +10,8 @@ import pytest
 
 from displays.cli import main
 from layouts.contrast import contrast, readable_on
-from layouts.spec import LayoutError, builtin_names, builtin_text, load_layout, parse_layout
+from layouts.spec import builtin_names, builtin_text, load_layout, parse_layout
+from layouts.validation import ConfigError
 
 REQUIRED_BUILTINS = {
     "lcd-portrait-1080x1920", "lcd-landscape-1920x1080", "epaper-800x480", "epaper-bwr-800x480", "led-192x64", "tft-320x240",
@@ -44,7 +45,7 @@ def test_route_badge_text_is_made_readable() -> None:
     [
         ('rows = -1\n', "rows", "must be between 1 and 40, got -1"),
         ('rows = "six"\n', "rows", "must be a whole number, got 'six'"),
-        ('colour_mode = "rgb"\n', "colour_mode", "unknown field"),
+        ('colour_mode = "rgb"\n', "colour_mode", "unknown field (did you mean 'color_mode'?)"),
         ('language = "fr"\n', "language", "must be one of de, en, got 'fr'"),
         ('delay_style = "red"\n', "delay_style", "must be one of plus, strike, got 'red'"),
         ('[palette]\ntext = "#FF0000"\n', "palette.text", "#FF0000 cannot be shown in color_mode mono (#000000, #FFFFFF)"),
@@ -57,17 +58,17 @@ def test_route_badge_text_is_made_readable() -> None:
     ],
 )
 def test_bad_fields_are_named(extra: str, field: str, message: str) -> None:
-    with pytest.raises(LayoutError) as caught:
+    with pytest.raises(ConfigError) as caught:
         parse_layout(MINIMAL + extra, "pillar.toml")
     assert str(caught.value) == f"pillar.toml: field '{field}': {message}"
 
 
 def test_missing_required_field_and_bad_toml(tmp_path: Path) -> None:
-    with pytest.raises(LayoutError, match=r"^x.toml: field 'color_mode': is required$"):
+    with pytest.raises(ConfigError, match=r"^x.toml: field 'color_mode': is required$"):
         parse_layout('name = "x"\nwidth = 8\nheight = 8\n', "x.toml")
     path = tmp_path / "broken.toml"
     path.write_text("name = \n")
-    with pytest.raises(LayoutError, match=r"broken.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML"):
         load_layout(str(path))
 
 
