@@ -22,7 +22,7 @@ from layouts.spec import builtin_names, builtin_text, load_layout
 from layouts.validation import ConfigError
 
 from .cli_service import ERRORS as SERVICE_ERRORS
-from .cli_service import SERVICE_COMMANDS, add_service_commands, render_configured
+from .cli_service import SERVICE_COMMANDS, add_service_commands, cache_of, render_configured
 
 if TYPE_CHECKING:
     from feeds.departures import Departure
@@ -110,7 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def load(args: argparse.Namespace) -> Timetable:
     """The timetable named by --gtfs, through the cache unless --no-cache."""
-    cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    cache = cache_of(args)
     timetable = open_timetable(args.gtfs, cache, args.gtfs_max_bytes)
     if timetable.warnings:
         print(

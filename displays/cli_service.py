@@ -39,7 +39,14 @@ def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1), workers:
     config = load_config(args.config)
     clock = StartedClock(args.at) if args.at is not None else SystemClock()
     renderer = PoolRenderer(workers) if workers else InlineRenderer()
-    return Service(config, clock, config_path=Path(args.config), cache_dir=args.cache_dir, shard=shard, renderer=renderer)
+    return Service(config, clock, config_path=Path(args.config), cache_dir=cache_of(args), shard=shard, renderer=renderer)
+
+
+def cache_of(args: argparse.Namespace) -> Path | None:
+    """The timetable cache a command uses: --cache-dir, else the user's cache folder; None with --no-cache."""
+    from feeds.cache import default_cache_dir
+
+    return None if getattr(args, "no_cache", False) else (args.cache_dir or default_cache_dir())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -82,7 +89,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from .service import Service
 
     config = load_config(args.file)
-    service = Service(config, SystemClock(), config_path=Path(args.file), cache_dir=args.cache_dir)
+    service = Service(config, SystemClock(), config_path=Path(args.file), cache_dir=cache_of(args))
 
     async def load() -> None:
         await service.prepare()
@@ -184,12 +191,14 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     serve.add_argument("--at", type=instant, default=None, metavar="WHEN", help="start the clock at WHEN and let it run")
     serve.add_argument("--once", action="store_true", help="render and publish every display once, then exit")
     serve.add_argument("--shard", default="1/1", metavar="K/N", help="own the displays rendezvous hashing gives shard K of N")
-    serve.add_argument("--cache-dir", type=Path, default=None)
+    serve.add_argument("--cache-dir", type=Path, default=None, help="timetable cache (default: user cache dir)")
+    serve.add_argument("--no-cache", action="store_true", help="build the timetable index afresh at every load")
     serve.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), metavar="N",
                        help="render on N worker processes (default: cores - 1; 0 renders in the service process)")
     check = commands.add_parser("check-config", help="validate a config file against its feed")
     check.add_argument("file", metavar="FILE")
     check.add_argument("--cache-dir", type=Path, default=None)
+    check.add_argument("--no-cache", action="store_true")
     acl = commands.add_parser("mqtt-acl", help="write a Mosquitto ACL for the configured pillars")
     acl.add_argument("--config", required=True, metavar="FILE")
     acl.add_argument("--service-user", default="", help="the service's MQTT user (default: mqtt.username or stopcast)")

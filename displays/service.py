@@ -69,7 +69,7 @@ class Service:
         clock: Clock,
         *,
         config_path: Path | None = None,
-        cache_dir: Path | None = None,
+        cache_dir: Path | None = None,  # the timetable cache; None: none (downloads go to the user cache folder)
         shard: tuple[int, int] = (1, 1),
         sources: dict[str, FeedSource] | None = None,
         link: PillarLink | None = None,

@@ -37,3 +37,15 @@ def test_unwritable_output_and_unreadable_files(tmp_path: Path, capsys: pytest.C
     assert main(["check-config", str(binary)]) == 1
     assert capsys.readouterr().err == (f"stopcast: error: {binary}: line 2: not UTF-8 text (byte 0xd0); "
                                        "a config is a TOML file in UTF-8\n")
+
+
+def test_serve_and_check_config_use_the_timetable_cache_unless_told(tmp_path: Path) -> None:
+    from displays.cli import _build_parser
+    from displays.cli_service import cache_of
+    from feeds.cache import default_cache_dir
+
+    parser = _build_parser()
+    for command in (["serve", "--config", "x.toml"], ["check-config", "x.toml"]):
+        assert cache_of(parser.parse_args(command)) == default_cache_dir()
+        assert cache_of(parser.parse_args([*command, "--no-cache"])) is None
+        assert cache_of(parser.parse_args([*command, "--cache-dir", str(tmp_path)])) == tmp_path
