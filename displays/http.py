@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import tomllib
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from layouts.spec import builtin_names, builtin_text
 
 from .admin import delete_display, delete_layout, put_display, put_layout
 from .config import display_doc
-from .frames import pull_bytes
 from .http_guard import (
     ADMIN_TOKEN,
     JSON_LIMIT,
@@ -36,8 +36,9 @@ from .http_guard import (
     read_body,
     runner_options,
 )
+from .pulls import PULLS, Pulls
 from .service import DisplayRuntime, Service
-from .status import dashboard_doc, health_doc, metrics_text
+from .status import dashboard_doc, display_status, health_doc, metrics_text
 from .trmnl import add_trmnl_routes
 
 log = logging.getLogger("stopcast.http")
@@ -61,7 +62,7 @@ def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     if runtime is None:
         raise web.HTTPNotFound(text=f"no display '{display_id}'")
     if pulled:
-        runtime.last_pull = int(service.clock.now())
+        request.app[PULLS].of(display_id).last_pull = int(service.clock.now())
     return runtime
 
 
@@ -79,19 +80,6 @@ def _conditional(request: web.Request, etag: str, body: bytes, content_type: str
 # --- frames, boards, live page ------------------------------------------------------------------
 
 
-def _encoded(runtime: DisplayRuntime, fmt: str) -> bytes:
-    """The display's current frame in a pull format, computed once per frame and format."""
-    current = runtime.frame
-    if current is None:
-        raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
-    if runtime.pulled_hash != current.hash:
-        runtime.pulled, runtime.pulled_hash = {}, current.hash
-    found = runtime.pulled.get(fmt)
-    if found is None:
-        found = runtime.pulled[fmt] = pull_bytes(current, fmt)
-    return found
-
-
 async def frame(request: web.Request) -> web.Response:
     """GET /displays/{id}/frame.{png,bmp,bin,mono1,gray2,bwr,rgb565}: the current screen, with ETag/304."""
     runtime = _runtime(request, pulled=request.query.get("preview") is None)
@@ -101,12 +89,13 @@ async def frame(request: web.Request) -> web.Response:
         raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
     etag = f"{current.hash:08x}-{fmt}"
     if fmt in ("png", "bmp"):
-        return _conditional(request, etag, _encoded(runtime, fmt), f"image/{fmt}")
+        body = request.app[PULLS].of(runtime.config.id).encoded(current, fmt)
+        return _conditional(request, etag, body, f"image/{fmt}")
     if fmt == "bin":
-        channel = request.app[SERVICE].bridge.channels.get(runtime.config.id)
-        if channel is None or channel.current is not current:
+        payload = request.app[SERVICE].bridge.frame_payload(runtime.config.id)
+        if payload is None:
             raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
-        return _conditional(request, etag, channel.full_payloads(1 << 30)[0], "application/octet-stream")
+        return _conditional(request, etag, payload, "application/octet-stream")
     if fmt in RAW_FORMATS:
         if codec.default_encoding(current.color_mode) != fmt and not (fmt == "rgb565" and current.color_mode == "rgb565"):
             raise web.HTTPNotFound(text=f"this display's colour mode is {current.color_mode}, not {fmt}")
@@ -142,7 +131,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await response.prepare(request)
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
-    runtime.subscribers.add(queue)
+    subscribers = request.app[PULLS].of(runtime.config.id).subscribers
+    subscribers.add(queue)
     try:
         if runtime.board is not None:
             await response.write(_event(render_fragment(runtime.board, runtime.spec)))
@@ -165,7 +155,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        runtime.subscribers.discard(queue)
+        subscribers.discard(queue)
     return response
 
 
@@ -184,20 +174,20 @@ async def fonts(request: web.Request) -> web.FileResponse:
 async def dashboard(request: web.Request) -> web.Response:
     """GET /: every display at a glance."""
     service = request.app[SERVICE]
-    page = _templates().get_template("dashboard.html.j2").render(doc=dashboard_doc(service))
+    page = _templates().get_template("dashboard.html.j2").render(doc=dashboard_doc(service, request.app[PULLS]))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def dashboard_json(request: web.Request) -> web.Response:
     """GET /dashboard.json: what the dashboard shows (it polls this)."""
-    return web.json_response(dashboard_doc(request.app[SERVICE]))
+    return web.json_response(dashboard_doc(request.app[SERVICE], request.app[PULLS]))
 
 
 async def display_page(request: web.Request) -> web.Response:
     """GET /ops/displays/{id}: one display's preview and settings."""
     runtime = _runtime(request)
     service = request.app[SERVICE]
-    doc = next(d for d in dashboard_doc(service)["displays"] if d["id"] == runtime.config.id)
+    doc = display_status(service, runtime.config.id, runtime, request.app[PULLS], int(service.clock.now()))
     page = _templates().get_template("display.html.j2").render(d=doc, settings=display_doc(runtime.config), spec=runtime.spec)
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -317,13 +307,18 @@ async def reload(request: web.Request) -> web.Response:
     return web.json_response({"reloaded": True})
 
 
+async def _pull_state(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP side's per-display state lives in the app; the service tells it when boards change.
+    At shutdown every live board's event stream ends (they would otherwise hold the server open)."""
+    pulls = app[PULLS] = Pulls()
+    service = app[SERVICE]
+    service.board_listeners.append(pulls.board_changed)
+    yield
+    service.board_listeners.remove(pulls.board_changed)
+
+
 async def _close_streams(app: web.Application) -> None:
-    """On shutdown, end every live board's event stream (they would otherwise hold the server open)."""
-    for runtime in app[SERVICE].displays.values():
-        for queue in list(runtime.subscribers):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait("close")
+    app[PULLS].close_all()
 
 
 class ListenError(Exception):
@@ -335,6 +330,7 @@ def make_app(service: Service) -> web.Application:
     app = web.Application(middlewares=[json_errors, admin_auth], client_max_size=1024 * 1024)
     app[SERVICE] = service
     app[ADMIN_TOKEN] = lambda: service.config.http.admin_token
+    app.cleanup_ctx.append(_pull_state)
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)

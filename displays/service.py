@@ -12,8 +12,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -51,11 +51,6 @@ class DisplayRuntime:
     board: Board | None = None
     frame: Frame | None = None
     rendered_at: int | None = None
-    subscribers: set[asyncio.Queue[str]] = field(default_factory=set)  # live HTML boards waiting for changes
-    device: dict = field(default_factory=dict)  # what a pulling device (TRMNL) last reported
-    pulled: dict[str, bytes] = field(default_factory=dict)  # the current frame in pull formats
-    pulled_hash: int | None = None
-    last_pull: int | None = None  # when a device last fetched this display over HTTP
     error: str | None = None  # why composing or rendering its board last failed (None: it worked)
     error_at: int | None = None
 
@@ -95,6 +90,7 @@ class Service:
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
+        self.board_listeners: list[Callable[[str], None]] = []  # told each display id whose board changed
         self.http_url = ""
         self.http_ready = asyncio.Event()
         self.started_at = int(clock.now())
@@ -130,10 +126,7 @@ class Service:
             if old is not None and old.config == display and old.spec == spec:
                 runtimes[display.id] = old
             else:
-                runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec),
-                                                      subscribers=old.subscribers if old else set(),
-                                                      device=old.device if old else {},
-                                                      last_pull=old.last_pull if old else None)
+                runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec))
         removed = [d for d in self.displays if d not in runtimes]
         publishes = [p for d in removed for p in self.bridge.remove(d)]
         self.config = config
@@ -253,9 +246,8 @@ class Service:
             return []
         runtime.board, runtime.frame, runtime.rendered_at = board, frame, now
         runtime.error = runtime.error_at = None
-        for queue in runtime.subscribers:
-            if not queue.full():
-                queue.put_nowait("board")
+        for listener in self.board_listeners:
+            listener(display.id)
         return publishes
 
     async def refresh(self, now: int, force: bool = False, batch: int = 32) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from feeds.times import iso
 
-from .service import Service
+from .pulls import Pulls
+from .service import DisplayRuntime, Service
 
 PULL_FRESH = 300  # seconds: a display fetched over HTTP this recently counts as reachable
 
@@ -39,40 +40,45 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
     return out
 
 
-def dashboard_doc(service: Service) -> dict[str, Any]:
-    """Everything the dashboard shows."""
+def display_status(service: Service, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
+    """One display as the dashboard shows it."""
+    pillar = service.bridge.pillar(display_id)
+    pull = pulls.get(display_id) if pulls is not None else None
+    board = runtime.board
+    last_pull = pull.last_pull if pull else None
+    pulling = bool(pull and pull.subscribers) or (last_pull is not None and now - last_pull <= PULL_FRESH)
+    mqtt_online = bool(pillar and pillar.online)
+    state = "online" if mqtt_online else ("pulling" if pulling else ("offline" if pillar and pillar.last_ack_at else "never seen"))
+    return {
+        "id": display_id,
+        "name": runtime.config.name or (board.stop_name if board else ""),
+        "stops": list(runtime.config.stops),
+        "layout": runtime.spec.name,
+        "size": f"{runtime.spec.width}x{runtime.spec.height}",
+        "color_mode": runtime.spec.color_mode,
+        "online": mqtt_online or pulling,
+        "state": state,
+        "via": "mqtt" if mqtt_online else ("http" if pulling else None),
+        "last_pull": _when(service, last_pull),
+        "pillar": dict(pillar.status) if pillar else {},
+        "device": dict(pull.device) if pull else {},
+        "in_sync": bool(pillar and pillar.in_sync),
+        "last_ack": _when(service, pillar.last_ack_at if pillar else None),
+        "last_frame": _when(service, pillar.last_frame_at if pillar else None),
+        "rendered": _when(service, runtime.rendered_at),
+        "hash": f"{runtime.frame.hash:08x}" if runtime.frame else None,
+        "rows": len(board.rows) if board else 0,
+        "timetable_only": bool(board and board.timetable_only),
+        "empty_text": board.empty_text if board else "",
+        "error": runtime.error,
+        "error_at": _when(service, runtime.error_at),
+    }
+
+
+def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
+    """Everything the dashboard shows (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
-    displays = []
-    for display_id, runtime in sorted(service.displays.items()):
-        channel = service.bridge.channels.get(display_id)
-        board = runtime.board
-        pulling = bool(runtime.subscribers) or (runtime.last_pull is not None and now - runtime.last_pull <= PULL_FRESH)
-        mqtt_online = bool(channel and channel.online)
-        state = "online" if mqtt_online else ("pulling" if pulling else ("offline" if channel and channel.last_ack_at else "never seen"))
-        displays.append({
-            "id": display_id,
-            "name": runtime.config.name or (board.stop_name if board else ""),
-            "stops": list(runtime.config.stops),
-            "layout": runtime.spec.name,
-            "size": f"{runtime.spec.width}x{runtime.spec.height}",
-            "color_mode": runtime.spec.color_mode,
-            "online": mqtt_online or pulling,
-            "state": state,
-            "via": "mqtt" if mqtt_online else ("http" if pulling else None),
-            "last_pull": _when(service, runtime.last_pull),
-            "pillar": dict(channel.status) if channel else {},
-            "device": dict(runtime.device),
-            "in_sync": bool(channel and channel.current and channel.acked_hash == channel.current.hash),
-            "last_ack": _when(service, channel.last_ack_at if channel else None),
-            "last_frame": _when(service, channel.last_frame_at if channel else None),
-            "rendered": _when(service, runtime.rendered_at),
-            "hash": f"{runtime.frame.hash:08x}" if runtime.frame else None,
-            "rows": len(board.rows) if board else 0,
-            "timetable_only": bool(board and board.timetable_only),
-            "empty_text": board.empty_text if board else "",
-            "error": runtime.error,
-            "error_at": _when(service, runtime.error_at),
-        })
+    displays = [display_status(service, d, r, pulls, now) for d, r in sorted(service.displays.items())]
     timetable = service.timetable
     return {
         "now": _when(service, now),
@@ -133,7 +139,7 @@ def metrics_text(service: Service) -> str:
         "# HELP stopcast_displays Displays this instance renders.", "# TYPE stopcast_displays gauge",
         f"stopcast_displays {len(service.displays)}",
         "# HELP stopcast_pillars_online Pillars whose last MQTT status is online.", "# TYPE stopcast_pillars_online gauge",
-        f"stopcast_pillars_online {sum(1 for c in service.bridge.channels.values() if c.online)}",
+        f"stopcast_pillars_online {sum(1 for d in service.displays if (p := service.bridge.pillar(d)) and p.online)}",
         "# HELP stopcast_broker_connected 1 while connected to the MQTT broker.", "# TYPE stopcast_broker_connected gauge",
         f"stopcast_broker_connected {int(service.broker_connected)}",
         "# HELP stopcast_broker_reconnects_total Connections to the broker lost.", "# TYPE stopcast_broker_reconnects_total counter",

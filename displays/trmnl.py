@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .http_guard import RateLimit, escape_controls, read_body
+from .pulls import PULLS
 from .service import DisplayRuntime, Service
 from .state import StateError, device_secret
 
@@ -99,8 +100,9 @@ async def display(request: web.Request) -> web.Response:
     service = devices.service
     runtime = devices.authenticated(request)
     now = int(service.clock.now())
-    runtime.last_pull = now
-    runtime.device = {
+    state = request.app[PULLS].of(runtime.config.id)
+    state.last_pull = now
+    state.device = {
         "battery_v": _number(request.headers.get("Battery-Voltage")), "rssi": _number(request.headers.get("RSSI")),
         "fw": escape_controls(request.headers.get("FW-Version", "")[:32]), "width": _number(request.headers.get("Width")),
         "height": _number(request.headers.get("Height")), "seen": now,

@@ -86,6 +86,18 @@ class Rejected:
 Event = PillarAck | PillarStatus | Rejected
 
 
+@dataclass(frozen=True, slots=True)
+class PillarView:
+    """A read-only view of one display's pillar, for ops."""
+
+    online: bool
+    status: dict = field(compare=False)
+    last_ack_at: int | None = None
+    last_frame_at: int | None = None
+    in_sync: bool = False
+    frame_hash: int | None = None
+
+
 def _hex(value: int) -> str:
     return f"{value:08x}"
 
@@ -306,6 +318,21 @@ class Bridge:
             self.channels[display_id] = found
         found.full_refresh_every = full_refresh_every
         return found
+
+    def frame_payload(self, display_id: str) -> bytes | None:
+        """The display's current frame as one unchunked full-frame message (header + body), if any."""
+        channel = self.channels.get(display_id)
+        payloads = channel.full_payloads(1 << 62) if channel is not None else []
+        return payloads[0] if payloads else None
+
+    def pillar(self, display_id: str) -> PillarView | None:
+        """What the service knows of a display's pillar (None before its first frame)."""
+        c = self.channels.get(display_id)
+        if c is None:
+            return None
+        in_sync = c.current is not None and c.acked_hash == c.current.hash
+        return PillarView(c.online, dict(c.status), c.last_ack_at, c.last_frame_at, in_sync,
+                          c.current.hash if c.current else None)
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""

@@ -1,0 +1,68 @@
+"""What the HTTP side keeps per display, in the aiohttp app (not in the service): live pages
+waiting for board changes, the frame encoded for pulling clients, and what pulling devices report."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from firmware_bridge.protocol import Frame
+
+from .frames import pull_bytes
+
+__all__ = ["PULLS", "PullState", "Pulls"]
+
+
+@dataclass
+class PullState:
+    """One display's HTTP-side state."""
+
+    subscribers: set[asyncio.Queue[str]] = field(default_factory=set)  # live HTML boards waiting for changes
+    device: dict = field(default_factory=dict)  # what a pulling device (TRMNL) last reported
+    last_pull: int | None = None  # when a device last fetched this display over HTTP
+    _encoded: dict[str, bytes] = field(default_factory=dict)
+    _encoded_hash: int | None = None
+
+    def encoded(self, frame: Frame, fmt: str) -> bytes:
+        """The frame in a pull format, computed once per frame and format."""
+        if self._encoded_hash != frame.hash:
+            self._encoded, self._encoded_hash = {}, frame.hash
+        found = self._encoded.get(fmt)
+        if found is None:
+            found = self._encoded[fmt] = pull_bytes(frame, fmt)
+        return found
+
+
+class Pulls:
+    """Every display's PullState; told by the service when a board changed."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, PullState] = {}
+
+    def of(self, display_id: str) -> PullState:
+        """The state of one display (made on first use)."""
+        return self._states.setdefault(display_id, PullState())
+
+    def get(self, display_id: str) -> PullState | None:
+        """The state of one display, if any request touched it."""
+        return self._states.get(display_id)
+
+    def board_changed(self, display_id: str) -> None:
+        """Wake the live pages of a display whose board changed."""
+        state = self._states.get(display_id)
+        for queue in state.subscribers if state else ():
+            if not queue.full():
+                queue.put_nowait("board")
+
+    def close_all(self) -> None:
+        """End every live page's stream (at shutdown)."""
+        for state in self._states.values():
+            for queue in list(state.subscribers):
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait("close")
+
+
+PULLS = web.AppKey("pulls", Pulls)  # the app's Pulls (displays/http.py makes it in a cleanup context)
