@@ -64,12 +64,11 @@ async def run_pillar(
             await mqtt.subscribe_all(client, session.subscriptions())
             await mqtt.publish_all(client, session.hello(details), settings.version)
             async for topic, payload in mqtt.messages(client):
-                before = session.hash
+                before, refused = session.hash, session.refused
                 replies = session.receive(topic, payload, int(clock()))
                 await mqtt.publish_all(client, replies, settings.version)
-                for error in session.errors:
-                    log.warning("pillar %s: %s", session.display_id, error)
-                session.errors.clear()
+                if session.refused != refused:
+                    log.warning("pillar %s: %s", session.display_id, session.last_error)
                 if session.hash is not None and session.hash != before:
                     log.info("pillar %s shows %08x", session.display_id, session.hash)
                     if output is not None:

@@ -10,7 +10,8 @@ from boardkit import NOW, TZ, stop_departures
 from memory_link import Link
 
 from firmware_bridge import codec
-from firmware_bridge.protocol import Bridge, Frame, PillarAck, PillarSession, Rejected
+from firmware_bridge.protocol import Bridge, Frame, PillarAck, PillarSession, PillarState, Rejected
+from firmware_bridge.states import BaseMismatch
 from layouts.board import BoardInput, DisplaySettings, build_board
 from layouts.image import render_image
 from layouts.spec import load_layout
@@ -77,9 +78,10 @@ def test_pillar_with_a_wrong_base_asks_and_gets_a_full_frame() -> None:
     publishes = bridge.show("hbf-a", second, NOW + 60)
     assert publishes[-1].topic.endswith("/delta")
     link.deliver(publishes, NOW + 60)
-    assert any("delta for base" in e for e in pillar.errors)
+    assert isinstance(pillar.last_error, BaseMismatch) and "delta for base" in str(pillar.last_error)
+    assert pillar.refused == 1
     assert any(isinstance(e, PillarAck) and e.need_full for e in link.events)
-    assert pillar.hash == second.hash  # the full frame followed the request
+    assert pillar.hash == second.hash and pillar.state is PillarState.SHOWING  # the full frame followed the request
 
 
 def test_unacknowledged_delta_means_the_next_update_is_full() -> None:

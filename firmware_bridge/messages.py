@@ -1,0 +1,142 @@
+"""The messages of the pillar contract as values: what the service publishes, what pillars send
+back, and the parsing of the latter (never trusted: malformed ones raise ValueError)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import codec
+
+__all__ = [
+    "Event", "Frame", "PillarAck", "PillarStatus", "PillarView", "Publish", "Rejected", "Sent", "hex_hash",
+    "parse_ack", "parse_status",
+]
+
+MAX_PILLAR_MESSAGE = 2048  # bytes: larger acks or status messages are rejected unread
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """One MQTT message to send (QoS 1 unless said otherwise)."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int = 1
+    expiry: int | None = None  # MQTT 5 message expiry, seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What one send did: messages and payload bytes the broker acknowledged, and refused topics."""
+
+    messages: int = 0
+    payload_bytes: int = 0
+    refused: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A screen a display should show, as the service rendered it."""
+
+    raster: np.ndarray = field(compare=False)
+    color_mode: str
+    encoding: str
+    compress: bool
+    hash: int
+    board_json: bytes = field(default=b"", compare=False)
+    full_body: bytes | None = field(default=None, compare=False)  # the encoded (compressed) full body, if known
+
+    @staticmethod
+    def of(raster: np.ndarray, color_mode: str, encoding: str, compress: bool, board_json: bytes = b"") -> Frame:
+        """A frame with its content hash computed."""
+        return Frame(raster, color_mode, encoding, compress, codec.frame_hash(raster, color_mode), board_json)
+
+
+@dataclass(frozen=True, slots=True)
+class PillarAck:
+    """A pillar says which frame it shows (or that it needs a full one)."""
+
+    display_id: str
+    hash: int | None
+    need_full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PillarStatus:
+    """A pillar's retained status (online, or offline by its Last Will) and what it reports."""
+
+    display_id: str
+    online: bool
+    details: dict = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message that broke the contract; it was ignored."""
+
+    topic: str
+    reason: str
+
+
+Event = PillarAck | PillarStatus | Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class PillarView:
+    """A read-only view of one display's pillar, for ops."""
+
+    online: bool
+    status: dict = field(compare=False)
+    last_ack_at: int | None = None
+    last_frame_at: int | None = None
+    in_sync: bool = False
+    frame_hash: int | None = None
+
+
+def hex_hash(value: int) -> str:
+    """A content hash as the contract writes it: 8 lowercase hex digits."""
+    return f"{value:08x}"
+
+
+def _parse_pillar_json(payload: bytes) -> dict:
+    if len(payload) > MAX_PILLAR_MESSAGE:
+        raise ValueError(f"message of {len(payload)} bytes exceeds {MAX_PILLAR_MESSAGE}")
+    try:
+        doc = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    return doc
+
+
+def parse_ack(display_id: str, payload: bytes) -> PillarAck:
+    """An ack: {"hash": "89abcdef" | null, "need_full": bool}; ValueError when malformed."""
+    doc = _parse_pillar_json(payload)
+    raw = doc.get("hash")
+    need_full = doc.get("need_full", False)
+    if not isinstance(need_full, bool):
+        raise ValueError("need_full must be true or false")
+    if raw is None:
+        return PillarAck(display_id, None, True)
+    if not isinstance(raw, str) or len(raw) != 8 or any(c not in "0123456789abcdefABCDEF" for c in raw):
+        raise ValueError("hash must be 8 hex digits or null")
+    return PillarAck(display_id, int(raw, 16), need_full)
+
+
+def parse_status(display_id: str, payload: bytes) -> PillarStatus:
+    """A status: {"state": "online" | "offline", ...}; ValueError when malformed."""
+    doc = _parse_pillar_json(payload)
+    state = doc.get("state")
+    if state not in ("online", "offline"):
+        raise ValueError("state must be online or offline")
+    details = {}
+    for key, kind in (("fw", str), ("battery_v", (int, float)), ("rssi", int), ("shows", str), ("model", str)):
+        value = doc.get(key)
+        if value is not None and isinstance(value, kind) and not isinstance(value, bool):
+            details[key] = value
+    return PillarStatus(display_id, state == "online", details)

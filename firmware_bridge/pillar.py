@@ -1,0 +1,134 @@
+"""The pillar's end of the protocol: assembles chunks, applies frames and deltas, verifies hashes,
+acknowledges. Its state (firmware_bridge/states.py) says whether it shows a verified frame; a
+message it cannot verify is a typed RemoteProtocolError kept in `last_error`, and moves it to ERROR
+until a full frame arrives."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from . import codec
+from .codec import FLAG_FULL_REFRESH, KIND_FULL, CodecError
+from .messages import Publish, hex_hash
+from .states import (
+    BaseMismatch,
+    HashMismatch,
+    MalformedMessage,
+    PillarEvent,
+    PillarState,
+    RemoteProtocolError,
+    transition,
+)
+from .topics import display_topic
+
+__all__ = ["PillarSession"]
+
+
+class PillarSession:
+    """A pillar's end: assembles frames and deltas, verifies hashes, acknowledges."""
+
+    def __init__(self, display_id: str, prefix: str) -> None:
+        self.display_id = display_id
+        self.prefix = prefix
+        self.raster: np.ndarray | None = None
+        self.hash: int | None = None
+        self.color_mode = ""
+        self.valid_until = 0
+        self.sequence = -1
+        self.full_refresh = False
+        self.applied = 0
+        self.state = PillarState.WAITING
+        self.last_error: RemoteProtocolError | None = None  # why the last refused message was refused
+        self.refused = 0
+        self._chunks: dict[tuple[int, int], dict[int, bytes]] = {}  # (kind, sequence) -> chunk index -> body
+
+    def _topic(self, leaf: str) -> str:
+        return display_topic(self.prefix, self.display_id, leaf)
+
+    def subscriptions(self) -> list[str]:
+        """What the pillar subscribes to: its frame (and frame chunks) and deltas."""
+        return [self._topic("frame/#"), self._topic("delta")]
+
+    def will(self) -> Publish:
+        """The Last Will the pillar registers: offline, retained."""
+        return Publish(self._topic("status"), json.dumps({"state": "offline"}).encode(), True)
+
+    def hello(self, details: dict | None = None) -> list[Publish]:
+        """What the pillar says after connecting: online, and what it shows."""
+        status = {"state": "online", **(details or {})}
+        if self.hash is not None:
+            status["shows"] = hex_hash(self.hash)
+        return [Publish(self._topic("status"), json.dumps(status).encode(), True), self._ack(need_full=self.hash is None)]
+
+    def _ack(self, need_full: bool = False) -> Publish:
+        doc = {"hash": hex_hash(self.hash) if self.hash is not None else None, "seq": self.sequence, "need_full": need_full}
+        return Publish(self._topic("ack"), json.dumps(doc).encode(), False)
+
+    def is_current(self, now: int) -> bool:
+        """Whether the pillar may show its frame: it has one and its validity has not run out."""
+        return self.raster is not None and now <= self.valid_until
+
+    def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
+        """Apply a frame, a chunk or a delta; answer with an ack (or a request for a full frame)."""
+        if not payload:
+            return []  # a cleared retained message
+        try:
+            header = codec.parse_header(payload)
+        except CodecError as exc:
+            self._refuse(MalformedMessage(f"{topic}: {exc}"))
+            return []
+        body = self._assembled(header, payload[codec.HEADER.size :])
+        if body is None:
+            return []  # more chunks to come
+        try:
+            raster = self._decoded(topic, header, body)
+            if codec.frame_hash(raster, header.color_mode) != header.content_hash:
+                raise HashMismatch(f"{topic}: content hash mismatch (header says {hex_hash(header.content_hash)})")
+        except RemoteProtocolError as exc:
+            self._refuse(exc)
+            return [self._ack(need_full=True)]
+        if header.kind == KIND_FULL and header.sequence < self.sequence and header.content_hash != self.hash:
+            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            return []  # an older retained frame arriving late
+        self._show(header, raster)
+        return [self._ack()]
+
+    def _refuse(self, error: RemoteProtocolError) -> None:
+        self.last_error = error
+        self.refused += 1
+        self.state = transition(self.state, PillarEvent.REFUSED)  # type: ignore[assignment]
+
+    def _assembled(self, header: codec.Header, body: bytes) -> bytes | None:
+        """The whole body once every chunk of the message arrived (None while some are missing)."""
+        if header.chunks <= 1:
+            return body
+        parts = self._chunks.setdefault((header.kind, header.sequence), {})
+        parts[header.chunk] = body
+        if len(parts) < header.chunks:
+            return None
+        self._chunks = {k: v for k, v in self._chunks.items() if k[1] > header.sequence}
+        return b"".join(parts[i] for i in range(header.chunks))
+
+    def _decoded(self, topic: str, header: codec.Header, body: bytes) -> np.ndarray:
+        """The raster a full frame or a delta makes; RemoteProtocolError when it cannot be used."""
+        try:
+            data = codec.decode_body(header, body)
+            if header.kind == KIND_FULL:
+                return codec.unpack(data, header.encoding, header.width, header.height, header.color_mode)
+            if self.raster is None or self.hash != header.base_hash or self.raster.shape != (header.height, header.width):
+                shown = hex_hash(self.hash) if self.hash is not None else "nothing"
+                raise BaseMismatch(f"{topic}: delta for base {hex_hash(header.base_hash)}, showing {shown}")
+            return codec.apply_delta(self.raster, data, header.encoding, header.color_mode)
+        except CodecError as exc:
+            raise MalformedMessage(f"{topic}: {exc}") from None
+
+    def _show(self, header: codec.Header, raster: np.ndarray) -> None:
+        already = header.content_hash == self.hash and header.valid_until <= self.valid_until
+        self.raster, self.hash, self.color_mode = raster, header.content_hash, header.color_mode
+        self.valid_until = max(self.valid_until, header.valid_until) if already else header.valid_until
+        self.sequence = max(self.sequence, header.sequence)
+        self.full_refresh = bool(header.flags & FLAG_FULL_REFRESH)
+        self.applied += 1
+        self.state = transition(self.state, PillarEvent.VERIFIED)  # type: ignore[assignment]
