@@ -9,7 +9,8 @@ from typing import Any
 from firmware_bridge.topics import is_name
 from layouts.spec import builtin_names, parse_layout
 
-from .config import ConfigError, ServiceConfig, parse_display, save_config
+from .config import ConfigError, ServiceConfig, parse_display
+from .config_file import save_config
 from .service import Service
 
 

@@ -24,7 +24,7 @@ from layouts.html import render_fragment, render_html, served_fonts
 from layouts.spec import builtin_names, builtin_text
 
 from .admin import delete_display, delete_layout, put_display, put_layout
-from .config import display_doc
+from .config_file import display_doc
 from .http_guard import (
     ADMIN_TOKEN,
     JSON_LIMIT,

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow.compute as pc
 
 from .calendar import ServiceCalendar
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
-from .tables import Table, read_table
+from .stop_times import read_frequencies, read_stop_times, stop_index_of
+from .tables import Table, read_table, warn_rows
 from .times import parse_service_date, zone
 from .timetable import Route, Stop, Timetable
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-MAX_FREQUENCY_INSTANCES = 5000  # departures of one frequencies.txt row (2 min headway all day is 720)
 
 
 def load_timetable(source: GtfsSource) -> Timetable:
@@ -29,9 +28,9 @@ def load_timetable(source: GtfsSource) -> Timetable:
     routes, route_index = _routes(source, warnings)
     calendar, service_index = _calendar(source, warnings)
     trips = _trips(source, route_index, service_index, calendar.sentinel, warnings)
-    st = _stop_times(source, trips["index"], stop_index, warnings)
-    freq = _frequencies(source, trips["index"], warnings)
-    ix = _stop_index(len(stops), st, freq)
+    st = read_stop_times(source, trips["index"], stop_index, warnings)
+    freq = read_frequencies(source, trips["index"], warnings)
+    ix = stop_index_of(len(stops), st, freq)
     return Timetable(
         timezone=timezone,
         agency_lang=lang,
@@ -70,14 +69,6 @@ def load_timetable(source: GtfsSource) -> Timetable:
         max_time=ix["max_time"],
         warnings=tuple(warnings),
     )
-
-
-def _warn_rows(warnings: list[FeedWarning], table: Table, bad: np.ndarray, column: str, what: str) -> None:
-    """Record one warning for the rows flagged in `bad`, naming the first of them."""
-    rows = np.flatnonzero(bad)
-    if rows.size:
-        first = int(rows[0])
-        warnings.append(FeedWarning(f"{rows.size} row(s) skipped: {what}", table.where(first, column)))
 
 
 def _agency(source: GtfsSource) -> tuple[str, str, tuple[str, ...]]:
@@ -265,10 +256,10 @@ def _trips(
     )
     route = table.codes("route_id", route_index)
     bad_route = route < 0
-    _warn_rows(warnings, table, bad_route, "route_id", "unknown route_id")
+    warn_rows(warnings, table, bad_route, "route_id", "unknown route_id")
     service = table.codes("service_id", service_index)
     no_service = service < 0
-    _warn_rows(warnings, table, no_service & ~bad_route, "service_id", "service_id in neither calendar file (trip never runs)")
+    warn_rows(warnings, table, no_service & ~bad_route, "service_id", "service_id in neither calendar file (trip never runs)")
     service = np.where(no_service, never, service).astype(np.int32)
     direction = table.ints("direction_id", -1, allowed=(-1, 0, 1)).astype(np.int8)
     keep = np.flatnonzero(~bad_route)
@@ -283,7 +274,7 @@ def _trips(
             continue
         index[trip_id] = len(ids)
         ids.append(trip_id)
-    _warn_rows(warnings, table, duplicate, "trip_id", "duplicate trip_id (first one kept)")
+    warn_rows(warnings, table, duplicate, "trip_id", "duplicate trip_id (first one kept)")
     keep = keep[~duplicate[keep]]
     headsign, short = table.strings("trip_headsign"), table.strings("trip_short_name")
     return {
@@ -294,155 +285,4 @@ def _trips(
         "direction": direction[keep],
         "headsign": [headsign[r] for r in keep],
         "short_name": [short[r] for r in keep],
-    }
-
-
-def _stop_times(
-    source: GtfsSource, trip_index: dict[str, int], stop_index: dict[str, int], warnings: list[FeedWarning]
-) -> dict:
-    table = read_table(
-        source,
-        "stop_times.txt",
-        ("trip_id", "stop_id", "stop_sequence"),
-        ("arrival_time", "departure_time", "pickup_type", "stop_headsign"),
-        warnings,
-    )
-    if not table.has("arrival_time") and not table.has("departure_time"):
-        raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
-    if table.num_rows == 0:
-        warnings.append(FeedWarning("has no rows: no trip stops anywhere, every board stays empty", Location(table.label, 2)))
-    trip = table.codes("trip_id", trip_index)
-    stop = table.codes("stop_id", stop_index)
-    seq = table.ints("stop_sequence", -1)
-    arr = table.times("arrival_time")
-    dep = table.times("departure_time")
-    pickup: np.ndarray = table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8)
-    _warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
-    _warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
-    _warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
-    keep = (trip >= 0) & (stop >= 0) & (seq >= 0)
-    headsigns: list[str] = []
-    hs: np.ndarray | None = None
-    if table.has("stop_headsign"):
-        headsigns = [v for v in pc.unique(table.columns["stop_headsign"]).to_pylist() if v]
-        hs = table.codes("stop_headsign", {v: i for i, v in enumerate(headsigns)})
-    order = np.lexsort((seq, trip))
-    order = order[keep[order]]
-    trip, stop, seq, arr, dep, pickup = (a[order] for a in (trip, stop, seq, arr, dep, pickup))
-    rows_in_file = order  # to name lines in warnings
-    headsign = hs[order] if hs is not None else np.full(len(order), -1, np.int32)
-    # Times: departure falls back to arrival and vice versa; gaps between timepoints are interpolated.
-    dep = np.where(dep < 0, arr, dep)
-    arr = np.where(arr < 0, dep, arr)
-    n_trips = len(trip_index)
-    first = np.searchsorted(trip, np.arange(n_trips + 1)).astype(np.int64)
-    counts = np.diff(first)
-    starts, ends = first[:-1][counts > 0], first[1:][counts > 0] - 1
-    untimed_ends = (dep[starts] < 0) | (dep[ends] < 0)
-    dup = np.zeros(len(trip), dtype=bool)
-    dup[1:] = (trip[1:] == trip[:-1]) & (seq[1:] == seq[:-1])
-    bad_trip = np.zeros(n_trips, dtype=bool)
-    bad_trip[trip[starts[untimed_ends]]] = True
-    bad_trip[trip[dup]] = True
-    if dup.any():
-        fake = np.zeros(table.num_rows, dtype=bool)
-        fake[rows_in_file[dup]] = True
-        _warn_rows(warnings, table, fake, "stop_sequence", "duplicate stop_sequence in a trip (trip dropped)")
-    if untimed_ends.any():
-        fake = np.zeros(table.num_rows, dtype=bool)
-        fake[rows_in_file[np.where(dep[starts] < 0, starts, ends)[untimed_ends]]] = True
-        _warn_rows(warnings, table, fake, "departure_time", "first or last stop of a trip without a time (trip dropped)")
-    if bad_trip.any():
-        keep_rows = ~bad_trip[trip]
-        trip, stop, seq, arr, dep, pickup, headsign = (
-            a[keep_rows] for a in (trip, stop, seq, arr, dep, pickup, headsign)
-        )
-        first = np.searchsorted(trip, np.arange(n_trips + 1)).astype(np.int64)
-    missing = dep < 0
-    if missing.any():
-        known = np.flatnonzero(~missing)
-        positions = np.flatnonzero(missing)
-        dep[missing] = np.round(np.interp(positions, known, dep[known])).astype(np.int32)
-        arr[missing] = dep[missing]
-    return {
-        "trip": trip.astype(np.int32),
-        "stop": stop.astype(np.int32),
-        "seq": seq.astype(np.int32),
-        "arr": arr.astype(np.int32),
-        "dep": dep.astype(np.int32),
-        "pickup": pickup,
-        "headsign": headsign.astype(np.int32),
-        "headsigns": headsigns,
-        "first": first,
-    }
-
-
-def _frequencies(source: GtfsSource, trip_index: dict[str, int], warnings: list[FeedWarning]) -> dict:
-    empty = np.zeros(0, dtype=np.int32)
-    if not source.has("frequencies.txt"):
-        return {"trip": empty, "start": empty, "end": empty, "headway": empty, "exact": empty.astype(np.int8)}
-    table = read_table(
-        source, "frequencies.txt", ("trip_id", "start_time", "end_time", "headway_secs"), ("exact_times",), warnings
-    )
-    trip = table.codes("trip_id", trip_index)
-    start, end = table.times("start_time"), table.times("end_time")
-    headway = table.ints("headway_secs", 0)
-    exact = table.ints("exact_times", 0, allowed=(0, 1)).astype(np.int8)
-    for column, values in (("start_time", start), ("end_time", end)):
-        empty_rows = np.flatnonzero(values < 0)
-        if empty_rows.size:
-            raise FeedError("required time is empty", table.where(int(empty_rows[0]), column))
-    bad_headway = np.flatnonzero(headway <= 0)
-    if bad_headway.size:
-        raise FeedError("headway_secs must be positive", table.where(int(bad_headway[0]), "headway_secs"))
-    _warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
-    instances = (end.astype(np.int64) - start) // headway
-    absurd = (instances > MAX_FREQUENCY_INSTANCES) | (end < start)
-    _warn_rows(warnings, table, absurd, "end_time",
-               f"end_time before start_time, or more than {MAX_FREQUENCY_INSTANCES} departures in one window")
-    keep = (trip >= 0) & ~absurd
-    return {
-        "trip": trip[keep].astype(np.int32),
-        "start": start[keep],
-        "end": end[keep],
-        "headway": headway[keep].astype(np.int32),
-        "exact": exact[keep],
-    }
-
-
-def _stop_index(n_stops: int, st: dict, freq: dict) -> dict:
-    """Departures per stop sorted by time, with frequency trips expanded into their instances."""
-    trip, first = st["trip"], st["first"]
-    rows = np.arange(len(trip), dtype=np.int64)
-    last = np.zeros(len(trip), dtype=bool)
-    ends = first[1:][np.diff(first) > 0] - 1
-    last[ends] = True
-    boardable = ~last & (st["pickup"] != 1)
-    is_freq_trip = np.zeros(len(first) - 1, dtype=bool)
-    is_freq_trip[freq["trip"]] = True
-    timed = boardable & ~is_freq_trip[trip]
-    row_parts = [rows[timed]]
-    dep_parts = [st["dep"][timed].astype(np.int64)]
-    start_parts = [np.full(int(timed.sum()), -1, dtype=np.int64)]
-    for f_trip, f_start, f_end, f_headway in zip(freq["trip"], freq["start"], freq["end"], freq["headway"]):
-        a, b = first[f_trip], first[f_trip + 1]
-        if a == b:
-            continue
-        instance_starts = np.arange(f_start, f_end, f_headway, dtype=np.int64)
-        trip_rows = rows[a:b][boardable[a:b]]
-        offsets = st["dep"][trip_rows].astype(np.int64) - int(st["dep"][a])
-        row_parts.append(np.tile(trip_rows, len(instance_starts)))
-        dep_parts.append((instance_starts[:, None] + offsets[None, :]).ravel())
-        start_parts.append(np.repeat(instance_starts, len(trip_rows)))
-    ix_row, ix_dep, ix_start = np.concatenate(row_parts), np.concatenate(dep_parts), np.concatenate(start_parts)
-    stop = st["stop"][ix_row]
-    order = np.lexsort((ix_dep, stop))
-    offsets = np.searchsorted(stop[order], np.arange(n_stops + 1)).astype(np.int64)
-    max_time = int(max(ix_dep.max(initial=0), st["dep"].max(initial=0)))
-    return {
-        "offsets": offsets,
-        "dep": ix_dep[order].astype(np.int32),
-        "row": ix_row[order].astype(np.int32),
-        "start": ix_start[order].astype(np.int32),
-        "max_time": max_time,
     }

@@ -244,3 +244,11 @@ def read_table(
         )
     columns = {c: pc.utf8_trim_whitespace(table[c].combine_chunks(_POOL), memory_pool=_POOL) for c in wanted}
     return Table(label, columns, table.num_rows)
+
+
+def warn_rows(warnings: list[FeedWarning], table: Table, bad: np.ndarray, column: str, what: str) -> None:
+    """Record one warning for the rows flagged in `bad`, naming the first of them."""
+    rows = np.flatnonzero(bad)
+    if rows.size:
+        first = int(rows[0])
+        warnings.append(FeedWarning(f"{rows.size} row(s) skipped: {what}", table.where(first, column)))

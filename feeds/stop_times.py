@@ -1,0 +1,169 @@
+"""stop_times.txt and frequencies.txt: the largest part of a feed, read into arrays sorted by trip,
+and the per-stop departure index built from them (frequency trips expanded into instances)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+
+from .errors import FeedError, FeedWarning, Location
+from .source import GtfsSource
+from .tables import Table, read_table, warn_rows
+
+__all__ = ["MAX_FREQUENCY_INSTANCES", "read_frequencies", "read_stop_times", "stop_index_of"]
+
+MAX_FREQUENCY_INSTANCES = 5000  # departures of one frequencies.txt row (2 min headway all day is 720)
+
+
+def read_stop_times(
+    source: GtfsSource, trip_index: dict[str, int], stop_index: dict[str, int], warnings: list[FeedWarning]
+) -> dict:
+    """stop_times.txt as arrays sorted by trip and stop_sequence, times filled in; rows that cannot
+    be used are skipped (and trips whose first or last time is missing, or with a repeated
+    stop_sequence, dropped) with a warning each."""
+    table = read_table(
+        source,
+        "stop_times.txt",
+        ("trip_id", "stop_id", "stop_sequence"),
+        ("arrival_time", "departure_time", "pickup_type", "stop_headsign"),
+        warnings,
+    )
+    if not table.has("arrival_time") and not table.has("departure_time"):
+        raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
+    if table.num_rows == 0:
+        warnings.append(FeedWarning("has no rows: no trip stops anywhere, every board stays empty", Location(table.label, 2)))
+    cols = {
+        "trip": table.codes("trip_id", trip_index), "stop": table.codes("stop_id", stop_index),
+        "seq": table.ints("stop_sequence", -1), "arr": table.times("arrival_time"), "dep": table.times("departure_time"),
+        "pickup": table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8),
+    }
+    trip, stop, seq = cols["trip"], cols["stop"], cols["seq"]
+    warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
+    warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
+    warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
+    headsigns: list[str] = []
+    cols["headsign"] = np.full(table.num_rows, -1, np.int32)
+    if table.has("stop_headsign"):
+        headsigns = [v for v in pc.unique(table.columns["stop_headsign"]).to_pylist() if v]
+        cols["headsign"] = table.codes("stop_headsign", {v: i for i, v in enumerate(headsigns)})
+    order = np.lexsort((seq, trip))
+    order = order[((trip >= 0) & (stop >= 0) & (seq >= 0))[order]]
+    cols = {k: v[order] for k, v in cols.items()}
+    # Times: departure falls back to arrival and vice versa; gaps between timepoints are interpolated.
+    cols["dep"] = np.where(cols["dep"] < 0, cols["arr"], cols["dep"])
+    cols["arr"] = np.where(cols["arr"] < 0, cols["dep"], cols["arr"])
+    cols, first = _without_broken_trips(cols, order, table, len(trip_index), warnings)
+    _interpolate(cols["dep"], cols["arr"])
+    out = {k: v.astype(np.int32) for k, v in cols.items() if k != "pickup"}
+    return {**out, "pickup": cols["pickup"], "headsigns": headsigns, "first": first}
+
+
+def _without_broken_trips(cols: dict[str, np.ndarray], rows_in_file: np.ndarray, table: Table, n_trips: int,
+                          warnings: list[FeedWarning]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The rows without trips whose first or last stop has no time or that repeat a stop_sequence,
+    and the offsets of each trip's rows."""
+    trip, seq, dep = cols["trip"], cols["seq"], cols["dep"]
+    first = np.searchsorted(trip, np.arange(n_trips + 1)).astype(np.int64)
+    counts = np.diff(first)
+    starts, ends = first[:-1][counts > 0], first[1:][counts > 0] - 1
+    untimed_ends = (dep[starts] < 0) | (dep[ends] < 0)
+    dup = np.zeros(len(trip), dtype=bool)
+    dup[1:] = (trip[1:] == trip[:-1]) & (seq[1:] == seq[:-1])
+    bad_trip = np.zeros(n_trips, dtype=bool)
+    bad_trip[trip[starts[untimed_ends]]] = True
+    bad_trip[trip[dup]] = True
+    for flagged, column, what in (
+        (rows_in_file[dup], "stop_sequence", "duplicate stop_sequence in a trip (trip dropped)"),
+        (rows_in_file[np.where(dep[starts] < 0, starts, ends)[untimed_ends]], "departure_time",
+         "first or last stop of a trip without a time (trip dropped)"),
+    ):
+        if flagged.size:
+            fake = np.zeros(table.num_rows, dtype=bool)
+            fake[flagged] = True
+            warn_rows(warnings, table, fake, column, what)
+    if not bad_trip.any():
+        return cols, first
+    keep = ~bad_trip[trip]
+    cols = {k: v[keep] for k, v in cols.items()}
+    return cols, np.searchsorted(cols["trip"], np.arange(n_trips + 1)).astype(np.int64)
+
+
+def _interpolate(dep: np.ndarray, arr: np.ndarray) -> None:
+    """Times of stops between timepoints, linear in the row order (in place)."""
+    missing = dep < 0
+    if missing.any():
+        known = np.flatnonzero(~missing)
+        positions = np.flatnonzero(missing)
+        dep[missing] = np.round(np.interp(positions, known, dep[known])).astype(np.int32)
+        arr[missing] = dep[missing]
+
+
+def read_frequencies(source: GtfsSource, trip_index: dict[str, int], warnings: list[FeedWarning]) -> dict:
+    empty = np.zeros(0, dtype=np.int32)
+    if not source.has("frequencies.txt"):
+        return {"trip": empty, "start": empty, "end": empty, "headway": empty, "exact": empty.astype(np.int8)}
+    table = read_table(
+        source, "frequencies.txt", ("trip_id", "start_time", "end_time", "headway_secs"), ("exact_times",), warnings
+    )
+    trip = table.codes("trip_id", trip_index)
+    start, end = table.times("start_time"), table.times("end_time")
+    headway = table.ints("headway_secs", 0)
+    exact = table.ints("exact_times", 0, allowed=(0, 1)).astype(np.int8)
+    for column, values in (("start_time", start), ("end_time", end)):
+        empty_rows = np.flatnonzero(values < 0)
+        if empty_rows.size:
+            raise FeedError("required time is empty", table.where(int(empty_rows[0]), column))
+    bad_headway = np.flatnonzero(headway <= 0)
+    if bad_headway.size:
+        raise FeedError("headway_secs must be positive", table.where(int(bad_headway[0]), "headway_secs"))
+    warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
+    instances = (end.astype(np.int64) - start) // headway
+    absurd = (instances > MAX_FREQUENCY_INSTANCES) | (end < start)
+    warn_rows(warnings, table, absurd, "end_time",
+               f"end_time before start_time, or more than {MAX_FREQUENCY_INSTANCES} departures in one window")
+    keep = (trip >= 0) & ~absurd
+    return {
+        "trip": trip[keep].astype(np.int32),
+        "start": start[keep],
+        "end": end[keep],
+        "headway": headway[keep].astype(np.int32),
+        "exact": exact[keep],
+    }
+
+
+def stop_index_of(n_stops: int, st: dict, freq: dict) -> dict:
+    """Departures per stop sorted by time, with frequency trips expanded into their instances."""
+    trip, first = st["trip"], st["first"]
+    rows = np.arange(len(trip), dtype=np.int64)
+    last = np.zeros(len(trip), dtype=bool)
+    ends = first[1:][np.diff(first) > 0] - 1
+    last[ends] = True
+    boardable = ~last & (st["pickup"] != 1)
+    is_freq_trip = np.zeros(len(first) - 1, dtype=bool)
+    is_freq_trip[freq["trip"]] = True
+    timed = boardable & ~is_freq_trip[trip]
+    row_parts = [rows[timed]]
+    dep_parts = [st["dep"][timed].astype(np.int64)]
+    start_parts = [np.full(int(timed.sum()), -1, dtype=np.int64)]
+    for f_trip, f_start, f_end, f_headway in zip(freq["trip"], freq["start"], freq["end"], freq["headway"]):
+        a, b = first[f_trip], first[f_trip + 1]
+        if a == b:
+            continue
+        instance_starts = np.arange(f_start, f_end, f_headway, dtype=np.int64)
+        trip_rows = rows[a:b][boardable[a:b]]
+        offsets = st["dep"][trip_rows].astype(np.int64) - int(st["dep"][a])
+        row_parts.append(np.tile(trip_rows, len(instance_starts)))
+        dep_parts.append((instance_starts[:, None] + offsets[None, :]).ravel())
+        start_parts.append(np.repeat(instance_starts, len(trip_rows)))
+    ix_row, ix_dep, ix_start = np.concatenate(row_parts), np.concatenate(dep_parts), np.concatenate(start_parts)
+    stop = st["stop"][ix_row]
+    order = np.lexsort((ix_dep, stop))
+    offsets = np.searchsorted(stop[order], np.arange(n_stops + 1)).astype(np.int64)
+    max_time = int(max(ix_dep.max(initial=0), st["dep"].max(initial=0)))
+    return {
+        "offsets": offsets,
+        "dep": ix_dep[order].astype(np.int32),
+        "row": ix_row[order].astype(np.int32),
+        "start": ix_start[order].astype(np.int32),
+        "max_time": max_time,
+    }
