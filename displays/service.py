@@ -341,6 +341,13 @@ class Service:
             self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
                                             on_update=self.wake.set)
 
+    async def refetch_timetable(self) -> None:
+        """Fetch the GTFS feed again (If-None-Match for URLs) and swap in the timetable when it changed."""
+        if self._session is None:
+            return
+        path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
+        await asyncio.to_thread(self.load_timetable, path)
+
     async def close(self) -> None:
         """Release the HTTP session and the renderer."""
         if self._session is not None:
@@ -363,65 +370,17 @@ class Service:
         await self.refresh(now)
         return max(0.05, self.next_wake(now) - self.clock.now())
 
-    async def _ticker(self) -> None:
-        while True:
-            delay = await self.step()
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
-            except asyncio.TimeoutError:
-                pass
-
-    async def _gtfs_watcher(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.feeds.gtfs_interval)
-            if self._session is None:
-                continue
-            path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
-            await asyncio.to_thread(self.load_timetable, path)
-
     async def run(self, extra_tasks: list | None = None) -> None:
         """Serve until stop() (or a cancellation): sources, ticker, pillar link, extra tasks."""
-        from .wiring import mqtt_link
+        from .running import run
 
-        await self.prepare()
-        if self.link is None:
-            self.link = mqtt_link(self)
-        try:
-            async with asyncio.TaskGroup() as group:
-                for url, source in self.sources.items():
-                    group.create_task(source.run(), name=f"poll {url}")
-                group.create_task(self._ticker(), name="ticker")
-                group.create_task(self._gtfs_watcher(), name="gtfs")
-                group.create_task(self.link.run(self.bridge.subscriptions(), self.hello, self.on_message), name="link")
-                for task in extra_tasks or []:
-                    group.create_task(task)
-                await self.stopping.wait()
-                now = int(self.clock.now())
-                await self.link.close([self.bridge.service_status(False, now)])
-                raise _Stop
-        except* _Stop:
-            pass
-        finally:
-            await self.close()
+        await run(self, extra_tasks or [])
 
     async def run_once(self) -> int:
         """Render every display once and publish it all in one connection; the exit status."""
-        from .ports import MemoryLink
-        from .wiring import mqtt_link
+        from .running import run_once
 
-        await self.prepare()
-        try:
-            await self.fetch_all()
-            collected = MemoryLink()
-            self.link = collected
-            await self.refresh(int(self.clock.now()), force=True)
-            now = int(self.clock.now())
-            online = self.bridge.service_status(True, now, self.status_details())
-            await mqtt_link(self).deliver_once([online, *collected.take(), self.will()])
-            log.info("published %d displays once", len(self.displays))
-            return 0
-        finally:
-            await self.close()
+        return await run_once(self)
 
     def stop(self) -> None:
         """Ask run() to finish."""
@@ -430,7 +389,3 @@ class Service:
 
 def _jobs(chunk: list[tuple[DisplayRuntime, Board]]) -> list[RenderJob]:
     return [(board, runtime.spec, runtime.encoding, runtime.config.compress) for runtime, board in chunk]
-
-
-class _Stop(Exception):
-    """Ends the service's task group."""

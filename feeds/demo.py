@@ -192,6 +192,12 @@ def simulated_realtime(tt: Timetable, now: int) -> bytes:
                         moved.departure.delay = delay
                         moved.stop_time_properties.assigned_stop_id = "HBF:D"
                         moved_done = True
+    _add_alert(msg, now)
+    return msg.SerializeToString()
+
+
+def _add_alert(msg: rt.FeedMessage, now: int) -> None:
+    """The demo's alert: line 54 diverted for construction work, in German and English."""
     alert = msg.entity.add(id="demo-bauarbeiten-54").alert
     period = alert.active_period.add()
     period.start, period.end = now - 3600, now + 6 * 3600
@@ -205,4 +211,3 @@ def simulated_realtime(tt: Timetable, now: int) -> bytes:
         text="Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.", language="de")
     alert.description_text.translation.add(
         text="The Höfchen/Listmann stop is closed. Please use the replacement stop in Ludwigsstraße.", language="en")
-    return msg.SerializeToString()

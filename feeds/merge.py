@@ -64,12 +64,28 @@ def stop_departures(
     if live is None or not live.is_live:
         deps = departures_from_calls(tt, tt.scheduled_calls(stops, now, end).head(limit))
         return _result(tt, live, stop, stops, now, deps, language)
+    chosen = _chosen_calls(tt, live, stops, now, end)
+    deps = []
+    for _, row, (_, when, day, start, fields) in chosen[:limit]:
+        occupancy = live.occupancy.get(tt.trip_ids[int(tt.st_trip[row])])
+        if occupancy is not None and "occupancy" not in fields:
+            fields = {**fields, "occupancy": occupancy}
+        deps.append(make_departure(tt, row, when, day, start, **fields))
+    added = [_added_departure(tt, call) for s in stops for call in live.added.get(s, ()) if now <= call.time <= end]
+    if added:
+        deps = sorted(deps + added, key=lambda d: d.time)[:limit]
+    return _result(tt, live, stop, stops, now, deps, language)
+
+
+def _chosen_calls(tt: Timetable, live: LiveState, stops: list[int], now: int, end: int) -> list[tuple[int, int, tuple]]:
+    """(effective time, tie-break, builder args) of every scheduled call that shows in [now, end]
+    with realtime applied, sorted: predictions move calls in or out of the window, deleted trips
+    and calls without boarding disappear."""
     rules = live.rules
     calls = tt.scheduled_calls(stops, now - rules.lookback, end + rules.early_margin)
     trips = tt.st_trip[calls.rows]
     has_update = live.updated_trips()[trips]
     plain = ~has_update & (calls.times >= now) & (calls.times <= end)
-    # (effective time, tie-break, builder args) of every departure that may show
     chosen: list[tuple[int, int, tuple]] = []
     for row, when, day, start in zip(*(a[plain].tolist() for a in (calls.rows, calls.times, calls.days, calls.starts))):
         chosen.append((when, row, (row, when, day, start, {})))
@@ -90,16 +106,7 @@ def stop_departures(
         if now <= effective <= end:
             chosen.append((effective, row, (row, when, day, start, fields)))
     chosen.sort(key=lambda c: (c[0], c[1]))
-    deps = []
-    for _, row, (_, when, day, start, fields) in chosen[:limit]:
-        occupancy = live.occupancy.get(tt.trip_ids[int(tt.st_trip[row])])
-        if occupancy is not None and "occupancy" not in fields:
-            fields = {**fields, "occupancy": occupancy}
-        deps.append(make_departure(tt, row, when, day, start, **fields))
-    added = [_added_departure(tt, call) for s in stops for call in live.added.get(s, ()) if now <= call.time <= end]
-    if added:
-        deps = sorted(deps + added, key=lambda d: d.time)[:limit]
-    return _result(tt, live, stop, stops, now, deps, language)
+    return chosen
 
 
 HIDDEN: dict[str, object] = {}  # a call realtime takes off the board (no boarding there any more)

@@ -211,6 +211,13 @@ def read_table(
     wanted = [c for c in (*required, *optional) if c in header]
     if len(set(names)) != len(names):
         raise FeedError("duplicate column names in the header", Location(label, 1))
+    table = _read_csv(raw, label, names, wanted, warnings)
+    columns = {c: pc.utf8_trim_whitespace(table[c].combine_chunks(_POOL), memory_pool=_POOL) for c in wanted}
+    return Table(label, columns, table.num_rows)
+
+
+def _read_csv(raw: bytes, label: str, names: list[str], wanted: list[str], warnings: list[FeedWarning] | None) -> pa.Table:
+    """The wanted columns as strings; rows with the wrong number of fields skipped with one warning."""
     skipped: list[str] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -223,10 +230,8 @@ def read_table(
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
+                include_columns=wanted, column_types={c: pa.string() for c in wanted},
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
             ),
             memory_pool=_POOL,
         )
@@ -237,13 +242,8 @@ def read_table(
     if skipped and warnings is not None:
         at = raw.find(skipped[0].encode("utf-8"))
         line = raw.count(b"\n", 0, at) + 1 if at >= 0 else None
-        warnings.append(
-            FeedWarning(
-                f"{len(skipped)} row(s) with the wrong number of fields skipped", Location(label, line)
-            )
-        )
-    columns = {c: pc.utf8_trim_whitespace(table[c].combine_chunks(_POOL), memory_pool=_POOL) for c in wanted}
-    return Table(label, columns, table.num_rows)
+        warnings.append(FeedWarning(f"{len(skipped)} row(s) with the wrong number of fields skipped", Location(label, line)))
+    return table
 
 
 def warn_rows(warnings: list[FeedWarning], table: Table, bad: np.ndarray, column: str, what: str) -> None:

@@ -150,17 +150,7 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         time_text = hhmm(dep.scheduled, tz)
         status_text = text(lang, "cancelled" if dep.status == CANCELLED else "skipped")
     else:
-        seconds = dep.time - now
-        if seconds < 60:
-            time_text, minutes = text(lang, "now"), 0
-        elif seconds // 60 <= spec.countdown_max:
-            minutes = seconds // 60
-            before = held.get(key)
-            if dep.realtime and before is not None and 0 < minutes - before <= 1:
-                minutes = before  # a one-minute jitter does not count back up
-            time_text = text(lang, "now") if minutes == 0 else text(lang, "minutes", n=minutes)
-        else:
-            time_text = hhmm(dep.time, tz)
+        time_text, minutes = _time_text(spec, dep, now, lang, tz, held.get(key))
         if not dep.realtime and spec.approx_prefix and minutes != 0:
             time_text = f"{text(lang, 'approx')} {time_text}"
         if dep.status == DELAYED and dep.delay is not None:
@@ -192,6 +182,20 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         live=dep.realtime,
         spoken=_spoken(lang, line, headsign, dep, time_text, minutes, status_text),
     )
+
+
+def _time_text(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, before: int | None) -> tuple[str, int | None]:
+    """'sofort', 'N min' up to the layout's countdown limit, else the clock time; and the minutes.
+    A live countdown that would count back up by one minute (`before`: last board's) keeps its value."""
+    seconds = dep.time - now
+    if seconds < 60:
+        return text(lang, "now"), 0
+    if seconds // 60 > spec.countdown_max:
+        return hhmm(dep.time, tz), None
+    minutes = seconds // 60
+    if dep.realtime and before is not None and 0 < minutes - before <= 1:
+        minutes = before  # a one-minute jitter does not count back up
+    return (text(lang, "now") if minutes == 0 else text(lang, "minutes", n=minutes)), minutes
 
 
 def _spoken(lang: str, line: str, headsign: str, dep: Departure, time_text: str, minutes: int | None,

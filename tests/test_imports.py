@@ -59,3 +59,11 @@ def test_every_third_party_import_is_declared() -> None:
                     if not {norm(d) for d in owners.get(top, [top])} & declared:
                         missing[top] = str(file.relative_to(ROOT))
     assert missing == {}, f"imported but not declared in pyproject.toml: {missing}"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_each_package_names_its_public_face(package: str) -> None:
+    module = importlib.import_module(package)
+    assert module.__all__, f"{package}.__all__ is empty"
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{package}.{name}"

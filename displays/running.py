@@ -1,0 +1,73 @@
+"""Running a service: the long-running loop (realtime sources, the ticker, the GTFS watcher, the
+pillar link, and extra tasks such as the HTTP server) and the one-shot `serve --once`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .ports import MemoryLink
+from .service import Service
+from .wiring import mqtt_link
+
+log = logging.getLogger("stopcast.service")
+
+
+async def _ticker(service: Service) -> None:
+    while True:
+        delay = await service.step()
+        try:
+            await asyncio.wait_for(service.wake.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def _gtfs_watcher(service: Service) -> None:
+    while True:
+        await asyncio.sleep(service.config.feeds.gtfs_interval)
+        await service.refetch_timetable()
+
+
+async def run(service: Service, extra_tasks: list) -> None:
+    """Serve until stop() (or a cancellation): sources, ticker, pillar link, extra tasks."""
+    await service.prepare()
+    if service.link is None:
+        service.link = mqtt_link(service)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for url, source in service.sources.items():
+                group.create_task(source.run(), name=f"poll {url}")
+            group.create_task(_ticker(service), name="ticker")
+            group.create_task(_gtfs_watcher(service), name="gtfs")
+            group.create_task(service.link.run(service.bridge.subscriptions(), service.hello, service.on_message), name="link")
+            for task in extra_tasks or []:
+                group.create_task(task)
+            await service.stopping.wait()
+            now = int(service.clock.now())
+            await service.link.close([service.bridge.service_status(False, now)])
+            raise _Stop
+    except* _Stop:
+        pass
+    finally:
+        await service.close()
+
+
+async def run_once(service: Service) -> int:
+    """Render every display once and publish it all in one connection; the exit status."""
+    await service.prepare()
+    try:
+        await service.fetch_all()
+        collected = MemoryLink()
+        service.link = collected
+        await service.refresh(int(service.clock.now()), force=True)
+        now = int(service.clock.now())
+        online = service.bridge.service_status(True, now, service.status_details())
+        await mqtt_link(service).deliver_once([online, *collected.take(), service.will()])
+        log.info("published %d displays once", len(service.displays))
+        return 0
+    finally:
+        await service.close()
+
+
+class _Stop(Exception):
+    """Ends the service's task group."""
