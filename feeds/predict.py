@@ -92,13 +92,14 @@ def _event_delay(event: rt.TripUpdate.StopTimeEvent, scheduled: int) -> int | No
     A time absurdly far from the schedule (int64 extremes) becomes a delay just past any bound, so
     the prediction is counted as implausible instead of overflowing the arithmetic."""
     if event.HasField("time") and event.time:
-        return max(-_ABSURD, min(_ABSURD, int(event.time) - scheduled))
+        delay = event.time - scheduled
+        return delay if -_ABSURD <= delay <= _ABSURD else (_ABSURD if delay > 0 else -_ABSURD)
     if event.HasField("delay"):
         return int(event.delay)
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rows:
     """What a TripUpdate says per row of one trip, filled in while its updates are read."""
 
@@ -164,7 +165,8 @@ def _propagate(tt: Timetable, update: rt.TripUpdate, matches: list[tuple[int, _S
         if delay is not None and i > position:
             expected[position:i] = sched_dep[position:i] + delay
         position = i + 1
-        rows.take_properties(tt, i, stu)
+        if stu.HasField("stop_time_properties") or stu.HasField("departure_occupancy_status"):
+            rows.take_properties(tt, i, stu)
         if stu.schedule_relationship == _STU.NO_DATA:
             delay = None
             continue

@@ -93,6 +93,7 @@ def parse_instant(text: str) -> int:
     return instant
 
 
+@lru_cache(maxsize=4096)
 def parse_service_date(text: str) -> dt.date:
     """A GTFS date YYYYMMDD; ValueError when it is not one."""
     if len(text) != 8 or not text.isdigit():
