@@ -9,21 +9,20 @@ from pathlib import Path
 
 import aiohttp
 
-from feeds.cache import default_cache_dir
 from feeds.errors import FeedError, Location
 
 log = logging.getLogger("stopcast.feeds")
 MAX_GTFS_BYTES = 1 << 30
 
 
-async def fetch_gtfs(source: str, session: aiohttp.ClientSession, cache_dir: Path | None) -> Path:
-    """The local file of the feed; a URL is fetched with If-None-Match and kept when unchanged or failing.
+async def fetch_gtfs(source: str, session: aiohttp.ClientSession, folder: Path) -> Path:
+    """The local file of the feed; a URL is downloaded into `folder` (the state folder's gtfs/) with
+    If-None-Match, and the last good download is kept when the feed is unchanged or failing.
 
     FeedError only when a URL fails and no earlier download exists.
     """
     if not source.startswith(("http://", "https://")):
         return Path(source)
-    folder = (cache_dir or default_cache_dir()) / "gtfs"
     folder.mkdir(parents=True, exist_ok=True)
     stem = hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
     target, etag_file = folder / f"{stem}.zip", folder / f"{stem}.etag"
@@ -52,4 +51,5 @@ async def fetch_gtfs(source: str, session: aiohttp.ClientSession, cache_dir: Pat
         if target.exists():
             log.warning("GTFS %s could not be fetched (%s); keeping the last download", source, exc)
             return target
-        raise FeedError(f"could not be fetched: {exc}", Location(source)) from None
+        reason = exc.message if isinstance(exc, FeedError) else (str(exc) or type(exc).__name__)
+        raise FeedError(f"could not be fetched: {reason}", Location(source)) from None

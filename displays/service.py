@@ -64,7 +64,7 @@ class Service:
         clock: Clock,
         *,
         config_path: Path | None = None,
-        cache_dir: Path | None = None,  # the timetable cache; None: none (downloads go to the user cache folder)
+        cache_dir: Path | None = None,  # the timetable cache; None: none
         shard: tuple[int, int] = (1, 1),
         sources: dict[str, FeedSource] | None = None,
         link: PillarLink | None = None,
@@ -333,7 +333,7 @@ class Service:
         from .wiring import realtime_sources
 
         self._session = aiohttp.ClientSession()
-        self._gtfs_path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
+        self._gtfs_path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.downloads())
         await asyncio.to_thread(self.load_timetable, self._gtfs_path)
         if self.timetable is None:
             log.error("no timetable: every board says 'no current data' until one loads")
@@ -341,11 +341,15 @@ class Service:
             self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
                                             on_update=self.wake.set)
 
+    def downloads(self) -> Path:
+        """Where a GTFS feed given as a URL is downloaded to (and kept): the state folder's gtfs/."""
+        return self.config.state_dir() / "gtfs"
+
     async def refetch_timetable(self) -> None:
         """Fetch the GTFS feed again (If-None-Match for URLs) and swap in the timetable when it changed."""
         if self._session is None:
             return
-        path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.cache_dir)
+        path = await fetch_gtfs(self.config.resolve(self.config.feeds.gtfs), self._session, self.downloads())
         await asyncio.to_thread(self.load_timetable, path)
 
     async def close(self) -> None:
