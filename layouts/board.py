@@ -17,6 +17,7 @@ from .spec import LayoutSpec
 from .texts import clean, text
 
 OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in the header
+MAX_ALERT_CHARS = 2000  # of an alert's header and of its description on a board
 END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
 
 
@@ -241,7 +242,7 @@ def _alert_pages(spec: LayoutSpec, alerts: tuple[ShownAlert, ...], lang: str) ->
     width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
     pages: list[str] = []
     for alert in alerts:
-        header, description = clean(alert.header), clean(alert.description)
+        header, description = clean(alert.header, MAX_ALERT_CHARS), clean(alert.description, MAX_ALERT_CHARS)
         body = header if not description else f"{header} – {description}"
         lines = wrap(body, small, width)
         for i in range(0, len(lines), spec.alert_lines):

@@ -84,9 +84,13 @@ def text(language: str, key: str, **values: object) -> str:
     return table[key].format(**values)
 
 
-def clean(value: str) -> str:
+def clean(value: str, limit: int = 300) -> str:
     """A feed's text as one line that every renderer can draw: control characters (newlines, NUL,
-    escapes) become spaces, runs of white space one space, and the ends are trimmed."""
+    escapes) become spaces, runs of white space one space, the ends are trimmed, and at most `limit`
+    characters are kept (no screen shows more; a megabyte of text must not stall the renderer)."""
+    value = value[: limit * 2]
+    if len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
     if value.isprintable():
         return value.strip() if "  " not in value else _SPACES.sub(" ", value).strip()
     chars = (" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value)

@@ -83,6 +83,14 @@ def test_control_characters_in_feed_texts_render(timetable: Timetable, headsign:
     assert row.destination.isprintable()
 
 
+def test_a_megabyte_of_feed_text_does_not_stall_the_board(timetable: Timetable) -> None:
+    update = trip_update("T1", stu(seq=1, dep_delay=60), start_date="20240515")
+    update.trip_update.stop_time_update[0].stop_time_properties.stop_headsign = "Finthen " * 150_000
+    message = feed(update, timestamp=NOW - 60)
+    board = boards_of(timetable, message, NOW - 60, draw=True)[1]  # cut to 300 characters before measuring
+    assert board.rows[0].destination.startswith("Finthen") and len(board.rows[0].destination) < 100
+
+
 def test_header_from_the_future_is_not_live(timetable: Timetable) -> None:
     for ahead in (301, 76 * 365 * 86400, 2**64 - 1 - NOW):
         live = build_live(timetable, [parse_feed(feed(timestamp=NOW + ahead), "x.pb", NOW)], NOW, RealtimeRules())
