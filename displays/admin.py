@@ -10,7 +10,7 @@ from firmware_bridge.topics import is_name
 from layouts.spec import builtin_names, parse_layout
 
 from .config import ConfigError, ServiceConfig, parse_display
-from .config_file import save_config
+from .config_file import Edit, edit_config, remove_display, set_display, set_layout
 from .service import Service
 
 
@@ -22,10 +22,11 @@ class AdminError(Exception):
         self.status = status
 
 
-def _commit(service: Service, config: ServiceConfig) -> None:
+def _commit(service: Service, config: ServiceConfig, edit: Edit) -> None:
+    """Check the changed config, write the change into the file as ops wrote it, apply it."""
     service.check_stops(config)
     if service.config_path is not None:
-        save_config(config, service.config_path)
+        edit_config(service.config_path, edit)
     service.change_config(config)
 
 
@@ -48,7 +49,7 @@ def put_display(service: Service, body: Any, display_id: str | None = None) -> d
         raise AdminError(404, f"no display '{display_id}'")
     displays = tuple(display if d.id == display.id else d for d in config.displays) if exists else config.displays + (display,)
     try:
-        _commit(service, replace(config, displays=displays))
+        _commit(service, replace(config, displays=displays), set_display(display))
     except ConfigError as exc:
         raise AdminError(422, str(exc)) from None
     return {"id": display.id}
@@ -59,7 +60,8 @@ def delete_display(service: Service, display_id: str) -> None:
     config = service.config
     if config.display(display_id) is None:
         raise AdminError(404, f"no display '{display_id}'")
-    _commit(service, replace(config, displays=tuple(d for d in config.displays if d.id != display_id)))
+    _commit(service, replace(config, displays=tuple(d for d in config.displays if d.id != display_id)),
+            remove_display(display_id))
 
 
 def put_layout(service: Service, name: str, toml_text: str, create: bool) -> None:
@@ -88,7 +90,7 @@ def put_layout(service: Service, name: str, toml_text: str, create: bool) -> Non
     tmp.write_text(toml_text, encoding="utf-8")
     tmp.replace(target)
     custom[name] = relative
-    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))))
+    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, relative))
 
 
 def delete_layout(service: Service, name: str) -> None:
@@ -101,4 +103,4 @@ def delete_layout(service: Service, name: str) -> None:
     if users:
         raise AdminError(409, f"layout '{name}' is used by {', '.join(users)}")
     del custom[name]
-    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))))
+    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, None))

@@ -1,31 +1,23 @@
-"""Writing the service config back (what the admin API changes): the config as TOML, only the
-values that differ from the defaults, written atomically."""
+"""Writing the service config back (what the admin API changes): edits of the file as ops wrote
+it, with tomlkit (a style-preserving TOML library) rather than a re-serialised config, so that
+comments, order, `env:` values and `*_env` fields survive and no secret is ever written."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+import tomlkit
+from tomlkit.items import Array
 
-from feeds.realtime import RealtimeSource
-from feeds.source import MAX_MEMBER_BYTES
+from .config import DisplayConfig, parse_config
 
-from .config import DisplayConfig, FeedsConfig, HttpConfig, MqttConfig, ServiceConfig, StateConfig
+__all__ = ["Edit", "display_doc", "edit_config", "remove_display", "set_display", "set_layout"]
 
-__all__ = ["display_doc", "dump_config", "save_config"]
-
-
-def dump_config(config: ServiceConfig) -> str:
-    """The config as TOML text (what the admin API writes back)."""
-    doc: dict[str, Any] = {"feeds": _feeds_doc(config.feeds), "mqtt": _changed(config.mqtt, MqttConfig()),
-                           "http": _changed(config.http, HttpConfig()), "state": _changed(config.state, StateConfig())}
-    if config.layouts:
-        doc["layouts"] = dict(config.layouts)
-    doc["displays"] = [display_doc(d) for d in config.displays]
-    return tomli_w.dumps({k: v for k, v in doc.items() if v != {}})
+Edit = Callable[[tomlkit.TOMLDocument], None]  # a change to the parsed config file
 
 
 def display_doc(display: DisplayConfig) -> dict[str, Any]:
@@ -38,34 +30,68 @@ def display_doc(display: DisplayConfig) -> dict[str, Any]:
     return doc
 
 
-def save_config(config: ServiceConfig, path: str | Path) -> None:
-    """Write the config atomically: a temporary file in the same folder, then rename."""
+def edit_config(path: str | Path, edit: Edit) -> None:
+    """Change the config file as ops wrote it: `edit` changes the parsed document (comments, order,
+    formatting, `env:` values and `*_env` fields stay exactly as they were; no secret is resolved
+    into it); the result must still be a valid config, and is written atomically."""
     path = Path(path)
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    edit(doc)
+    text = tomlkit.dumps(doc)
+    parse_config(text, str(path))  # never write a file that would not load
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dump_config(config), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _changed(value: Any, default: Any) -> dict[str, Any]:
-    return {k: v for k, v in asdict(value).items() if v != asdict(default)[k]}
+def set_display(display: DisplayConfig) -> Edit:
+    """An edit that adds the display, or changes its table in place (keeping its comments)."""
+
+    def edit(doc: tomlkit.TOMLDocument) -> None:
+        values = display_doc(display)
+        tables = doc.get("displays")
+        if tables is None:
+            tables = doc["displays"] = tomlkit.aot()
+        for table in tables:
+            if table.get("id") == display.id:
+                for key in [k for k in table if k not in values]:
+                    del table[key]
+                for key, value in values.items():
+                    if table.get(key) != value:
+                        table[key] = value
+                return
+        new = tomlkit.inline_table() if isinstance(tables, Array) else tomlkit.table()
+        new.update(values)
+        tables.append(new)
+
+    return edit
 
 
-def _feeds_doc(feeds: FeedsConfig) -> dict[str, Any]:
-    doc: dict[str, Any] = {"gtfs": feeds.gtfs}
-    if feeds.gtfs_interval != 3600:
-        doc["gtfs_interval"] = feeds.gtfs_interval
-    if feeds.gtfs_max_bytes != MAX_MEMBER_BYTES:
-        doc["gtfs_max_bytes"] = feeds.gtfs_max_bytes
-    if feeds.stale_after != 180:
-        doc["stale_after"] = feeds.stale_after
-    if feeds.max_deviation_minutes != 180:
-        doc["max_deviation_minutes"] = feeds.max_deviation_minutes
-    sources = []
-    for s in feeds.realtime:
-        plain = s == RealtimeSource(s.url, stale_after=feeds.stale_after)
-        sources.append(s.url if plain else {"url": s.url, "interval": s.interval, "stale_after": s.stale_after,
-                                            "timeout": s.timeout, "total_timeout": s.total_timeout,
-                                            "max_bytes": s.max_bytes, "headers": dict(s.headers)})
-    if sources:
-        doc["realtime"] = sources
-    return doc
+def remove_display(display_id: str) -> Edit:
+    """An edit that removes the display's table."""
+
+    def edit(doc: tomlkit.TOMLDocument) -> None:
+        tables = doc.get("displays", [])
+        for i, table in enumerate(tables):
+            if table.get("id") == display_id:
+                del tables[i]
+                return
+
+    return edit
+
+
+def set_layout(name: str, file: str | None) -> Edit:
+    """An edit that names a custom layout's file in [layouts] (None removes it)."""
+
+    def edit(doc: tomlkit.TOMLDocument) -> None:
+        layouts = doc.get("layouts")
+        if layouts is None:
+            if file is None:
+                return
+            layouts = doc["layouts"] = tomlkit.table()
+        if file is None:
+            layouts.pop(name, None)
+        else:
+            layouts[name] = file
+
+    return edit
