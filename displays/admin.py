@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from firmware_bridge.topics import is_name
 from layouts.spec import builtin_names, parse_layout
 
+from .audit import AuditEntry
 from .config import ConfigError, ServiceConfig, parse_display
 from .config_file import Edit, edit_config, remove_display, set_display, set_layout
 from .service import Service
@@ -22,15 +23,26 @@ class AdminError(Exception):
         self.status = status
 
 
-def _commit(service: Service, config: ServiceConfig, edit: Edit) -> None:
-    """Check the changed config, write the change into the file as ops wrote it, apply it."""
+def _commit(service: Service, config: ServiceConfig, edit: Edit, change: Change) -> None:
+    """Check the changed config, write the change into the file as ops wrote it, apply it, audit it."""
     service.check_stops(config)
     if service.config_path is not None:
         edit_config(service.config_path, edit)
     service.change_config(config)
+    service.audit.record(AuditEntry(int(service.clock.now()), change.who, change.action, change.target, change.detail))
 
 
-def put_display(service: Service, body: Any, display_id: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an admin request changes, and with which token (its label)."""
+
+    who: str
+    action: str = ""
+    target: str = ""
+    detail: str = ""
+
+
+def put_display(service: Service, body: Any, display_id: str | None = None, who: str = "admin") -> dict[str, Any]:
     """Add (POST, display_id None) or replace (PUT) a display from its JSON; the display as stored."""
     if not isinstance(body, dict):
         raise AdminError(400, "the body must be a JSON object with the display's fields")
@@ -49,22 +61,23 @@ def put_display(service: Service, body: Any, display_id: str | None = None) -> d
         raise AdminError(404, f"no display '{display_id}'")
     displays = tuple(display if d.id == display.id else d for d in config.displays) if exists else config.displays + (display,)
     try:
-        _commit(service, replace(config, displays=displays), set_display(display))
+        _commit(service, replace(config, displays=displays), set_display(display),
+                Change(who, "display.change" if exists else "display.add", display.id))
     except ConfigError as exc:
         raise AdminError(422, str(exc)) from None
     return {"id": display.id}
 
 
-def delete_display(service: Service, display_id: str) -> None:
+def delete_display(service: Service, display_id: str, who: str = "admin") -> None:
     """Remove a display (its retained frame and board are cleared)."""
     config = service.config
     if config.display(display_id) is None:
         raise AdminError(404, f"no display '{display_id}'")
     _commit(service, replace(config, displays=tuple(d for d in config.displays if d.id != display_id)),
-            remove_display(display_id))
+            remove_display(display_id), Change(who, "display.remove", display_id))
 
 
-def put_layout(service: Service, name: str, toml_text: str, create: bool) -> None:
+def put_layout(service: Service, name: str, toml_text: str, create: bool, who: str = "admin") -> None:
     """Add or replace a custom layout (a TOML file beside the config)."""
     if not is_name(name):
         raise AdminError(400, f"layout name must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else, got {name[:80]!r}")
@@ -90,10 +103,11 @@ def put_layout(service: Service, name: str, toml_text: str, create: bool) -> Non
     tmp.write_text(toml_text, encoding="utf-8")
     tmp.replace(target)
     custom[name] = relative
-    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, relative))
+    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, relative),
+            Change(who, "layout.add" if create else "layout.change", name))
 
 
-def delete_layout(service: Service, name: str) -> None:
+def delete_layout(service: Service, name: str, who: str = "admin") -> None:
     """Remove a custom layout no display uses."""
     config = service.config
     custom = dict(config.layouts)
@@ -103,4 +117,5 @@ def delete_layout(service: Service, name: str) -> None:
     if users:
         raise AdminError(409, f"layout '{name}' is used by {', '.join(users)}")
     del custom[name]
-    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, None))
+    _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, None),
+            Change(who, "layout.remove", name))

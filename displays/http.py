@@ -10,6 +10,7 @@ import json
 import logging
 import tomllib
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,10 +25,12 @@ from layouts.html import render_fragment, render_html, served_fonts
 from layouts.spec import builtin_names, builtin_text
 
 from .admin import delete_display, delete_layout, put_display, put_layout
+from .audit import AuditEntry
 from .config_file import display_doc
 from .http_guard import (
     ADMIN_TOKEN,
     JSON_LIMIT,
+    TOKEN_LABEL,
     admin_auth,
     error_response,
     json_body,
@@ -206,6 +209,20 @@ async def metrics(request: web.Request) -> web.Response:
 # --- admin API ----------------------------------------------------------------------------------
 
 
+def _who(request: web.Request) -> str:
+    """The label of the token the admin request came with."""
+    return str(request.get(TOKEN_LABEL, "admin"))
+
+
+async def audit(request: web.Request) -> web.Response:
+    """GET /api/audit: the admin changes, newest first (?limit=N, at most 500)."""
+    try:
+        limit = max(1, min(500, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be a whole number") from None
+    return web.json_response([asdict(e) for e in request.app[SERVICE].audit.recent(limit)])
+
+
 async def list_displays(request: web.Request) -> web.Response:
     """GET /api/displays."""
     return web.json_response([display_doc(d) for d in request.app[SERVICE].config.displays])
@@ -222,20 +239,20 @@ async def get_display(request: web.Request) -> web.Response:
 async def post_display(request: web.Request) -> web.Response:
     """POST /api/displays: add a display (same fields as the config)."""
     service = request.app[SERVICE]
-    stored = put_display(service, await json_body(request))
+    stored = put_display(service, await json_body(request), who=_who(request))
     return web.json_response(display_doc(service.config.display(stored["id"])), status=201)  # type: ignore[arg-type]
 
 
 async def replace_display(request: web.Request) -> web.Response:
     """PUT /api/displays/{id}: replace a display."""
     service = request.app[SERVICE]
-    stored = put_display(service, await json_body(request), request.match_info["id"])
+    stored = put_display(service, await json_body(request), request.match_info["id"], who=_who(request))
     return web.json_response(display_doc(service.config.display(stored["id"])))  # type: ignore[arg-type]
 
 
 async def remove_display(request: web.Request) -> web.Response:
     """DELETE /api/displays/{id}."""
-    delete_display(request.app[SERVICE], request.match_info["id"])
+    delete_display(request.app[SERVICE], request.match_info["id"], who=_who(request))
     return web.Response(status=204)
 
 
@@ -282,26 +299,29 @@ async def post_layout(request: web.Request) -> web.Response:
         name = name or str(tomllib.loads(text).get("name", ""))
     except tomllib.TOMLDecodeError as exc:
         return error_response(422, f"not valid TOML ({exc})")
-    put_layout(request.app[SERVICE], name, text, create=True)
+    put_layout(request.app[SERVICE], name, text, create=True, who=_who(request))
     return web.json_response({"name": name}, status=201)
 
 
 async def replace_layout(request: web.Request) -> web.Response:
     """PUT /api/layouts/{name}: replace a custom layout."""
     _, text = await _layout_text(request)
-    put_layout(request.app[SERVICE], request.match_info["name"], text, create=False)
+    put_layout(request.app[SERVICE], request.match_info["name"], text, create=False, who=_who(request))
     return web.json_response({"name": request.match_info["name"]})
 
 
 async def remove_layout(request: web.Request) -> web.Response:
     """DELETE /api/layouts/{name}: remove a custom layout that no display uses."""
-    delete_layout(request.app[SERVICE], request.match_info["name"])
+    delete_layout(request.app[SERVICE], request.match_info["name"], who=_who(request))
     return web.Response(status=204)
 
 
 async def reload(request: web.Request) -> web.Response:
     """POST /api/reload: re-read the config file (as SIGHUP does)."""
-    error = request.app[SERVICE].reload_config()
+    service = request.app[SERVICE]
+    error = service.reload_config()
+    service.audit.record(AuditEntry(int(service.clock.now()), _who(request), "config.reload", "",
+                                    f"failed: {error}" if error else "ok"))
     if error:
         return web.json_response({"error": error, "status": 422, "kept": "the running config"}, status=422)
     return web.json_response({"reloaded": True})
@@ -354,6 +374,7 @@ def make_app(service: Service) -> web.Application:
     app.router.add_put("/api/layouts/{name}", replace_layout)
     app.router.add_delete("/api/layouts/{name}", remove_layout)
     app.router.add_post("/api/reload", reload)
+    app.router.add_get("/api/audit", audit)
     return app
 
 

@@ -21,7 +21,8 @@ request_log = logging.getLogger("stopcast.http.requests")  # aiohttp's server me
 ADMIN_TOKEN: web.AppKey[Callable[[], str]] = web.AppKey("admin_token")  # gives the current admin token
 JSON_LIMIT = 256 * 1024  # bytes of a JSON request body
 MAX_DEPTH = 32  # nesting of a JSON request body
-ADMIN_PATHS = ("/api/displays", "/api/layouts", "/api/reload")
+ADMIN_PATHS = ("/api/displays", "/api/layouts", "/api/reload", "/api/audit")
+TOKEN_LABEL = web.RequestKey("token_label", str)  # the label of the admin token a request used
 
 
 def error_response(status: int, message: str, headers: Any = None) -> web.Response:
@@ -64,6 +65,7 @@ async def admin_auth(request: web.Request, handler: Any) -> web.StreamResponse:
             raise web.HTTPForbidden(text="admin API disabled: set http.admin_token")
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise web.HTTPForbidden(text="admin API: wrong token")
+        request[TOKEN_LABEL] = "admin"
     return await handler(request)
 
 

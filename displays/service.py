@@ -28,6 +28,7 @@ from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
 from layouts.spec import LayoutSpec
 
+from .audit import Audit
 from .boards import compose_board
 from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config
@@ -90,6 +91,7 @@ class Service:
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
+        self.audit = Audit(config.state_dir() / "audit.jsonl" if config_path is not None else None)
         self.board_listeners: list[Callable[[str], None]] = []  # told each display id whose board changed
         self.http_url = ""
         self.http_ready = asyncio.Event()

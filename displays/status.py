@@ -96,6 +96,8 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
         "online": sum(d["online"] for d in displays),
         "shard": f"{service.shard[0]}/{service.shard[1]}",
         "reload_error": service.last_reload_error,
+        "audit": [{"at": _when(service, e.at), "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
+                  for e in service.audit.recent(10)],
     }
 
 

@@ -96,3 +96,23 @@ async def test_changing_and_removing_keep_comments(served: tuple[TestClient, Pat
     assert text.startswith(ORIGINAL.split("[[displays]]")[0])  # everything before the displays: unchanged
     assert "# fewer rows, larger text" in text
     assert_no_secret(text)
+
+
+async def test_every_admin_change_is_audited_and_kept(served: tuple[TestClient, Path]) -> None:
+    client, path = served
+    body = {"id": "gons-led", "stops": ["GONS"], "layout": "led-192x64"}
+    assert (await client.post("/api/displays", json=body, headers=AUTH)).status == 201
+    assert (await client.delete("/api/displays/hbf-epaper", headers=AUTH)).status == 204
+    assert (await client.post("/api/reload", headers=AUTH)).status == 200
+    assert (await client.get("/api/audit")).status == 401
+    entries = await (await client.get("/api/audit", headers=AUTH)).json()
+    assert [(e["who"], e["action"], e["target"], e["detail"]) for e in entries] == [
+        ("admin", "config.reload", "", "ok"), ("admin", "display.remove", "hbf-epaper", ""),
+        ("admin", "display.add", "gons-led", ""),
+    ]
+    assert all(e["at"] == AT for e in entries)
+    page = await (await client.get("/")).text()
+    assert "display.add" in page and "gons-led" in page
+    # a restarted service reads the log back from its state folder
+    again = Service(load_config(path), FixedClock(AT), config_path=path, cache_dir=None)
+    assert [e.action for e in again.audit.recent()] == ["config.reload", "display.remove", "display.add"]
