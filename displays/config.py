@@ -112,6 +112,7 @@ class FeedsConfig:
     gtfs_max_bytes: int = MAX_MEMBER_BYTES  # the largest file of the feed, uncompressed
     realtime: tuple[RealtimeSource, ...] = ()
     stale_after: int = 180
+    trip_stale_after: int = 600  # an older TripUpdate.timestamp is not live once its trip is under way
     max_deviation_minutes: int = 180
 
 
@@ -320,6 +321,7 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
         gtfs_max_bytes=v.integer("gtfs_max_bytes", 1 << 20, 1 << 40),
         realtime=tuple(sources),
         stale_after=stale_after,
+        trip_stale_after=v.integer("trip_stale_after", 10, 86400),
         max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60),
     )
 

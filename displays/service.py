@@ -183,7 +183,8 @@ class Service:
     def rules(self) -> RealtimeRules:
         """Realtime trust rules from the config."""
         feeds = self.config.feeds
-        return RealtimeRules(stale_after=feeds.stale_after, max_deviation=feeds.max_deviation_minutes * 60)
+        return RealtimeRules(stale_after=feeds.stale_after, trip_stale_after=feeds.trip_stale_after,
+                             max_deviation=feeds.max_deviation_minutes * 60)
 
     def live_state(self, now: int) -> LiveState | None:
         """Realtime merged against the timetable at `now` (None without realtime sources)."""

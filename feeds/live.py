@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
@@ -68,6 +68,7 @@ class LiveState:
     stale_sources: tuple[str, ...]
     data_as_of: int | None = None  # when the newest realtime data (fresh or stale) was written
     stats: MergeStats = field(default_factory=MergeStats)
+    old_updates: set[TripKey] = field(default_factory=set)  # TripUpdates whose own timestamp is old
     _predictions: dict[TripKey, TripPrediction] = field(default_factory=dict)
     _updated: np.ndarray | None = None
 
@@ -92,10 +93,21 @@ class LiveState:
         if update is None:
             return None
         predicted = predict_trip(self.timetable, key, update, self.rules)
+        if key in self.old_updates and _under_way(predicted, self.now):
+            # A trip under way whose update is old: its times are not live (cancellations and
+            # skipped stops still are). A trip waiting at its terminus keeps its prediction.
+            self.stats.stale_trip_updates += 1
+            predicted = replace(predicted, expected=np.full_like(predicted.expected, -1))
         self.stats.implausible_predictions += predicted.implausible
         self.stats.unmatched_stop_updates += predicted.unmatched
         self._predictions[key] = predicted
         return predicted
+
+
+def _under_way(predicted: TripPrediction, now: int) -> bool:
+    """Whether the trip has started by its own prediction: its first predicted time is not after now."""
+    times = predicted.expected[predicted.expected >= 0]
+    return bool(len(times)) and int(times[0]) <= now
 
 
 def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: RealtimeRules) -> LiveState:
@@ -133,9 +145,6 @@ def _index_vehicle(live: LiveState, vehicle: rt.VehiclePosition) -> None:
 
 def _index_trip_update(live: LiveState, update: rt.TripUpdate) -> None:
     tt, now = live.timetable, live.now
-    if update.timestamp and now - update.timestamp > live.rules.stale_after:
-        live.stats.stale_trip_updates += 1
-        return
     desc = update.trip
     relation = desc.schedule_relationship
     if relation in (_TRIP.ADDED, _TRIP.NEW) or (relation == _TRIP.REPLACEMENT and desc.trip_id not in tt.trip_index):
@@ -155,6 +164,8 @@ def _index_trip_update(live: LiveState, update: rt.TripUpdate) -> None:
     if relation == _TRIP.DELETED:
         live.deleted.add(key)
     live.updates[key] = update
+    if update.timestamp and now - update.timestamp > live.rules.trip_stale_after:
+        live.old_updates.add(key)  # its predictions count only while the trip has not started
 
 
 def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int) -> TripKey | None:

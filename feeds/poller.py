@@ -123,7 +123,7 @@ class FeedPoller:
                     self.health, last_success=now, consecutive_failures=0, not_modified=self.health.not_modified + 1
                 )
                 return False
-            snapshot = parse_feed(fetched.payload, self.source.url, now)
+            snapshot = replace(parse_feed(fetched.payload, self.source.url, now), stale_after=self.source.stale_after)
         except FeedError as exc:
             self._failed(now, exc.message)
             return False

@@ -17,7 +17,8 @@ MAX_FUTURE = 300  # seconds a producer's clock may run ahead of ours
 class RealtimeRules:
     """How much to trust realtime data; the defaults are what a rider-facing board needs."""
 
-    stale_after: int = 180  # seconds: older feed headers and TripUpdate timestamps are not live
+    stale_after: int = 180  # seconds: older feed headers are not live (a source may set its own)
+    trip_stale_after: int = 600  # seconds: an older TripUpdate.timestamp is not live once its trip is under way
     max_deviation: int = 3 * 3600  # predictions further from the timetable are implausible
     lookback: int = 3 * 3600  # departures scheduled longer ago never show, whatever the delay
     early_margin: int = 30 * 60  # how far ahead to look for departures predicted early
@@ -55,15 +56,17 @@ class Snapshot:
     trip_updates: int
     vehicles: int
     alerts: int
+    stale_after: int | None = None  # the source's own limit (None: the rules')
 
     def age(self, now: int) -> int:
         """Seconds since the producer wrote the data (or since it was received, without a header time)."""
         return now - (self.header_timestamp or self.received_at)
 
     def is_stale(self, now: int, rules: RealtimeRules) -> bool:
-        """Whether this data is too old (or, by its header, from the future) to be shown as live."""
+        """Whether this data is too old (by its source's stale_after, else the rules') or, by its
+        header, from the future, so not to be shown as live."""
         age = self.age(now)
-        return age > rules.stale_after or age < -rules.max_future
+        return age > (self.stale_after or rules.stale_after) or age < -rules.max_future
 
 
 def parse_feed(payload: bytes, source: str, received_at: int) -> Snapshot:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from feedkit import write_feed
 from google.transit import gtfs_realtime_pb2 as rt
@@ -180,11 +182,36 @@ def test_stale_feed_is_not_live(tt: Timetable) -> None:
     assert board(tt, "S3", T, update, feed_age=180).live
 
 
-def test_frozen_trip_update_inside_a_fresh_feed_is_ignored(tt: Timetable) -> None:
-    frozen = trip_update("L1", stu(seq=3, dep_delay=5 * MIN), start_date="20240515", timestamp=T - 600)
-    result = board(tt, "S3", T, frozen)
+def test_a_started_trip_with_an_old_update_is_not_live(tt: Timetable) -> None:
+    """L1 left S1 at 08:02 by its own update, which is 20 minutes old: its times are not live."""
+    old = trip_update("L1", stu(seq=1, dep_delay=2 * MIN), start_date="20240515", timestamp=T + 5 * MIN - 1200)
+    result = board(tt, "S3", T + 5 * MIN, old)
     assert result.live
     assert rows(result)[0] == ("L1", 20, None, "scheduled")
+
+
+def test_a_trip_waiting_at_its_terminus_keeps_an_old_update(tt: Timetable) -> None:
+    """Light rail waiting for its next run: the update is as old, but the trip has not started."""
+    old = trip_update("L1", stu(seq=1, dep_delay=2 * MIN), start_date="20240515", timestamp=T - 5 * MIN - 1200)
+    result = board(tt, "S3", T - 5 * MIN, old)
+    assert rows(result)[0] == ("L1", 20, 22, "delayed")
+
+
+def test_an_old_update_still_cancels_and_skips(tt: Timetable) -> None:
+    cancelled = trip_update("L1", start_date="20240515", rel=TD.CANCELED, timestamp=T + 5 * MIN - 3600)
+    assert rows(board(tt, "S3", T + 5 * MIN, cancelled))[0] == ("L1", 20, None, "cancelled")
+    skipped = trip_update("L1", stu(seq=1, dep_delay=0), stu(seq=3, rel=STU.SKIPPED), start_date="20240515",
+                          timestamp=T + 5 * MIN - 3600)
+    assert rows(board(tt, "S3", T + 5 * MIN, skipped))[0][3] == "skipped"
+
+
+def test_a_source_with_its_own_stale_after_stays_live(tt: Timetable) -> None:
+    update = trip_update("L1", stu(seq=3, dep_delay=5 * MIN), start_date="20240515")
+    snapshot = parse_feed(feed(update, timestamp=T - 300), "slow.pb", T)
+    assert not build_live(tt, [snapshot], T, RealtimeRules()).is_live  # 300 s > the global 180 s
+    own = dataclasses.replace(snapshot, stale_after=600)
+    result = stop_departures(tt, build_live(tt, [own], T, RealtimeRules()), "S3", T, 3 * 3600, 50)
+    assert result.live and rows(result)[0] == ("L1", 20, 25, "delayed")
 
 
 def test_departure_scheduled_over_3h_ago_never_shows(tt: Timetable) -> None:
