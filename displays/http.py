@@ -196,8 +196,10 @@ async def display_page(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz: 200 while serving, with feed and broker state."""
-    return web.json_response(health_doc(request.app[SERVICE]))
+    """GET /healthz: 503 "starting" until every display has its first frame, then 200 "ok" or
+    "degraded" with the problems (feeds, broker, timetable, failed reloads, displays that fail)."""
+    doc = health_doc(request.app[SERVICE])
+    return web.json_response(doc, status=503 if doc["status"] == "starting" else 200)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -96,6 +96,7 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
         "online": sum(d["online"] for d in displays),
         "shard": f"{service.shard[0]}/{service.shard[1]}",
         "reload_error": service.last_reload_error,
+        "problems": health_doc(service)["problems"],
         "audit": [{"at": _when(service, e.at), "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
                   for e in service.audit.recent(10)],
     }
@@ -117,8 +118,12 @@ def health_doc(service: Service) -> dict[str, Any]:
         elif f["stale"]:
             problems.append(f"realtime {f['source']} is stale")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
+    if service.last_reload_error:
+        problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
+    waiting = sorted(d for d, r in service.displays.items() if r.frame is None and r.error is None)
     return {
-        "status": "ok" if not problems else "degraded",
+        "status": "starting" if waiting else ("ok" if not problems else "degraded"),
+        "waiting_for_first_frame": waiting,
         "problems": problems,
         "displays": len(service.displays),
         "timetable": {"loaded": service.timetable is not None, "error": service.timetable_error},

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -69,8 +70,12 @@ def wait_for_health(url: str, ready: Callable[[dict], bool], limit: float = 30) 
     """/healthz once `ready` holds for it (polled; the deadline bounds a demo that never gets there)."""
     deadline = time.monotonic() + limit
     while True:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
-            health = json.load(response)
-        if ready(health) or time.monotonic() > deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+                health = json.load(response)
+        except urllib.error.HTTPError as exc:  # 503 while starting
+            assert exc.code == 503
+            health = json.load(exc)
+        if (health["status"] != "starting" and ready(health)) or time.monotonic() > deadline:
             return health
         time.sleep(0.2)

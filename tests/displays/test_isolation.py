@@ -46,3 +46,34 @@ async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(tmp_path:
         assert row["error"] == led.error
     finally:
         await service.close()
+
+
+async def test_healthz_says_starting_until_the_first_frames_and_shows_a_failed_reload(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from displays.http import make_app
+
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1))
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=None)
+    await service.prepare()
+    client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        first = await client.get("/healthz")
+        body = await first.json()
+        assert first.status == 503 and body["status"] == "starting"
+        assert body["waiting_for_first_frame"] == ["gons-led", "hbf-bwr", "hbf-epaper", "uni-tft"]
+        await service.refresh(AT)
+        after = await client.get("/healthz")
+        assert after.status == 200 and (await after.json())["status"] in ("ok", "degraded")
+        config.write_text(config.read_text() + "\n[oops\n")
+        assert service.reload_config() is not None
+        health = await (await client.get("/healthz")).json()
+        assert health["status"] == "degraded"
+        problem = next(p for p in health["problems"] if p.startswith("config reload failed"))
+        assert "not valid TOML" in problem
+        page = await (await client.get("/")).text()
+        assert "config reload failed, the running config stays" in page
+    finally:
+        await client.close()
+        await service.close()
