@@ -39,6 +39,7 @@ class DisplayConfig:
     compress: bool = True
     mqtt_user: str = ""  # the pillar's MQTT user ("" = the display id)
     trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
+    dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
 
     @property
     def user(self) -> str:
@@ -223,6 +224,7 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         compress=v.boolean("compress"),
         mqtt_user=v.string("mqtt_user"),
         trmnl_id=v.string("trmnl_id"),
+        dark_after=v.integer("dark_after", 60, 7 * 86400),
     )
     if display.mqtt_user and not is_user(display.mqtt_user):
         raise ConfigError(source, f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {display.mqtt_user!r}",

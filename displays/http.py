@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -39,7 +40,7 @@ from .http_guard import (
     read_body,
     runner_options,
 )
-from .pulls import PULLS, Pulls
+from .pulls import PULLS, Pulls, device_of
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, display_status, health_doc, metrics_text
 from .trmnl import add_trmnl_routes
@@ -64,8 +65,9 @@ def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     runtime = service.displays.get(display_id)
     if runtime is None:
         raise web.HTTPNotFound(text=f"no display '{display_id}'")
-    if pulled:
-        request.app[PULLS].of(display_id).last_pull = int(service.clock.now())
+    device = device_of(request.query, request.headers) if pulled else ""
+    if device:
+        request.app[PULLS].of(display_id).pulled_by(device, int(service.clock.now()))
     return runtime
 
 
@@ -85,7 +87,7 @@ def _conditional(request: web.Request, etag: str, body: bytes, content_type: str
 
 async def frame(request: web.Request) -> web.Response:
     """GET /displays/{id}/frame.{png,bmp,bin,mono1,gray2,bwr,rgb565}: the current screen, with ETag/304."""
-    runtime = _runtime(request, pulled=request.query.get("preview") is None)
+    runtime = _runtime(request, pulled=True)
     fmt = request.match_info["fmt"]
     current = runtime.frame
     if current is None:
@@ -120,7 +122,9 @@ async def live_page(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     if runtime.board is None:
         raise web.HTTPServiceUnavailable(text="no board yet", headers={"Retry-After": "5"})
-    page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=f"/displays/{runtime.config.id}/events")
+    device = device_of(request.query, request.headers)
+    events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "")
+    page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=events_url)
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -198,7 +202,7 @@ async def display_page(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: 503 "starting" until every display has its first frame, then 200 "ok" or
     "degraded" with the problems (feeds, broker, timetable, failed reloads, displays that fail)."""
-    doc = health_doc(request.app[SERVICE])
+    doc = health_doc(request.app[SERVICE], request.app[PULLS])
     return web.json_response(doc, status=503 if doc["status"] == "starting" else 200)
 
 

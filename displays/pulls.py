@@ -4,6 +4,7 @@ waiting for board changes, the frame encoded for pulling clients, and what pulli
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -12,7 +13,16 @@ from firmware_bridge.protocol import Frame
 
 from .frames import pull_bytes
 
-__all__ = ["PULLS", "PullState", "Pulls"]
+__all__ = ["DEVICE_HEADER", "PULLS", "PullState", "Pulls", "device_of"]
+
+DEVICE_HEADER = "X-Stopcast-Device"  # or ?device=: a pulling pillar names itself so that its pulls count
+
+
+def device_of(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+    """The device a pull request names (?device= or the X-Stopcast-Device header), "" for none.
+    Only a name of 1 to 64 printable ASCII characters counts."""
+    name = str(query.get("device", "") or headers.get(DEVICE_HEADER, "") or "").strip()
+    return name if 0 < len(name) <= 64 and name.isascii() and name.isprintable() else ""
 
 
 @dataclass
@@ -21,9 +31,14 @@ class PullState:
 
     subscribers: set[asyncio.Queue[str]] = field(default_factory=set)  # live HTML boards waiting for changes
     device: dict = field(default_factory=dict)  # what a pulling device (TRMNL) last reported
-    last_pull: int | None = None  # when a device last fetched this display over HTTP
+    last_pull: int | None = None  # when an identified device last fetched this display over HTTP
+    device_name: str = ""  # which device (TRMNL: its friendly id; others: ?device= or X-Stopcast-Device)
     _encoded: dict[str, bytes] = field(default_factory=dict)
     _encoded_hash: int | None = None
+
+    def pulled_by(self, device: str, now: int) -> None:
+        """An identified device fetched the display (a browser or an anonymous client never counts)."""
+        self.device_name, self.last_pull = device, now
 
     def encoded(self, frame: Frame, fmt: str) -> bytes:
         """The frame in a pull format, computed once per frame and format."""

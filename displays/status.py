@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from feeds.times import iso
+from firmware_bridge.protocol import PillarView
 
 from .pulls import Pulls
 from .service import DisplayRuntime, Service
@@ -40,15 +42,47 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Whether a display's pillar is there, and how we know."""
+
+    state: str  # online (MQTT), pulling (HTTP device), offline (said so), never seen, dark
+    mqtt_online: bool
+    pulling: bool
+    last_seen: int | None
+    reason: str = ""  # why it is dark
+
+
+def _presence(service: Service, runtime: DisplayRuntime, pillar: PillarView | None, last_pull: int | None,
+              now: int) -> Presence:
+    """A pillar is online by its own MQTT status (with a Last Will), or pulling when it fetched its
+    frame as an identified device within dark_after; browsers and anonymous pulls never count. Silent
+    for longer than dark_after (since it was last seen, or since the service started), it is dark."""
+    dark_after = runtime.config.dark_after
+    mqtt_online = bool(pillar and pillar.online)
+    pulling = last_pull is not None and now - last_pull <= dark_after
+    seen = [t for t in (pillar.last_seen if pillar else None, last_pull) if t is not None]
+    last_seen = max(seen) if seen else None
+    if mqtt_online:
+        return Presence("online", True, pulling, last_seen)
+    if pulling:
+        return Presence("pulling", False, True, last_seen)
+    quiet_since = last_seen if last_seen is not None else service.started_at
+    if now - quiet_since <= dark_after:
+        return Presence("offline" if last_seen is not None else "never seen", False, False, last_seen)
+    said = "said offline, and nothing" if pillar and pillar.last_seen else "no MQTT status and no device pull"
+    since = f"since {_when(service, last_seen)}" if last_seen else "since the service started"
+    return Presence("dark", False, False, last_seen, f"{said} {since} (dark after {dark_after} s)")
+
+
 def display_status(service: Service, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
     """One display as the dashboard shows it."""
     pillar = service.bridge.pillar(display_id)
     pull = pulls.get(display_id) if pulls is not None else None
     board = runtime.board
     last_pull = pull.last_pull if pull else None
-    pulling = bool(pull and pull.subscribers) or (last_pull is not None and now - last_pull <= PULL_FRESH)
-    mqtt_online = bool(pillar and pillar.online)
-    state = "online" if mqtt_online else ("pulling" if pulling else ("offline" if pillar and pillar.last_ack_at else "never seen"))
+    presence = _presence(service, runtime, pillar, last_pull, now)
+    state, mqtt_online, pulling = presence.state, presence.mqtt_online, presence.pulling
     return {
         "id": display_id,
         "name": runtime.config.name or (board.stop_name if board else ""),
@@ -60,6 +94,9 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
         "state": state,
         "via": "mqtt" if mqtt_online else ("http" if pulling else None),
         "last_pull": _when(service, last_pull),
+        "last_seen": _when(service, presence.last_seen),
+        "dark_reason": presence.reason,
+        "pull_device": pull.device_name if pull else "",
         "pillar": dict(pillar.status) if pillar else {},
         "device": dict(pull.device) if pull else {},
         "in_sync": bool(pillar and pillar.in_sync),
@@ -96,16 +133,17 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
         "online": sum(d["online"] for d in displays),
         "shard": f"{service.shard[0]}/{service.shard[1]}",
         "reload_error": service.last_reload_error,
-        "problems": health_doc(service)["problems"],
+        "problems": health_doc(service, pulls)["problems"],
         "audit": [{"at": _when(service, e.at), "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
                   for e in service.audit.recent(10)],
     }
 
 
-def health_doc(service: Service) -> dict[str, Any]:
-    """/healthz: serving, and what is degraded."""
+def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
+    """/healthz: serving, and what is degraded (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
     feeds = feeds_doc(service, now)
+    displays = [display_status(service, d, r, pulls, now) for d, r in sorted(service.displays.items())]
     problems = []
     if service.timetable is None:
         problems.append("no timetable loaded")
@@ -118,6 +156,7 @@ def health_doc(service: Service) -> dict[str, Any]:
         elif f["stale"]:
             problems.append(f"realtime {f['source']} is stale")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
+    problems += [f"display {d['id']}: pillar dark: {d['dark_reason']}" for d in displays if d["state"] == "dark"]
     if service.last_reload_error:
         problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
     waiting = sorted(d for d, r in service.displays.items() if r.frame is None and r.error is None)

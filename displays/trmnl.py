@@ -101,7 +101,7 @@ async def display(request: web.Request) -> web.Response:
     runtime = devices.authenticated(request)
     now = int(service.clock.now())
     state = request.app[PULLS].of(runtime.config.id)
-    state.last_pull = now
+    state.pulled_by(f"TRMNL {request.headers.get('ID', '')[:32]}", now)
     state.device = {
         "battery_v": _number(request.headers.get("Battery-Voltage")), "rssi": _number(request.headers.get("RSSI")),
         "fw": escape_controls(request.headers.get("FW-Version", "")[:32]), "width": _number(request.headers.get("Width")),

@@ -33,6 +33,7 @@ class DisplayChannel:
         self.online = False
         self.status: dict = {}
         self.last_ack_at: int | None = None
+        self.last_status_at: int | None = None
         self.last_frame_at: int | None = None
         self.bytes_sent = 0
 
@@ -162,8 +163,10 @@ class DisplayChannel:
             return []
         return self._full(now)
 
-    def on_status(self, status: PillarStatus) -> None:
+    def on_status(self, status: PillarStatus, now: int | None = None) -> None:
         """Record the pillar's status; an offline pillar gets full frames until it acks again."""
+        if now is not None:
+            self.last_status_at = now
         self.online = status.online
         self.status = dict(status.details)
         self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)

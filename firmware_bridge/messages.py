@@ -95,6 +95,13 @@ class PillarView:
     last_frame_at: int | None = None
     in_sync: bool = False
     frame_hash: int | None = None
+    last_status_at: int | None = None
+
+    @property
+    def last_seen(self) -> int | None:
+        """When the pillar last said anything (an ack or a status)."""
+        seen = [t for t in (self.last_ack_at, self.last_status_at) if t is not None]
+        return max(seen) if seen else None
 
 
 def hex_hash(value: int) -> str:

@@ -65,7 +65,7 @@ class Bridge:
             return None
         in_sync = c.state is ChannelState.SYNCED
         return PillarView(c.online, dict(c.status), c.last_ack_at, c.last_frame_at, in_sync,
-                          c.current.hash if c.current else None)
+                          c.current.hash if c.current else None, c.last_status_at)
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""
@@ -95,7 +95,7 @@ class Bridge:
                 if not payload:  # a cleared retained status
                     return [], []
                 status = parse_status(display_id, payload)
-                channel.on_status(status)
+                channel.on_status(status, now)
                 return [status], []
         except (ValueError, ProtocolError) as exc:
             return [Rejected(topic, str(exc))], []

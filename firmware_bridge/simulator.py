@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import aiomqtt
 from PIL import Image, ImageDraw
 
 from . import client as mqtt
@@ -18,6 +19,14 @@ from .codec import image_of
 from .protocol import PillarSession
 
 log = logging.getLogger("stopcast.pillar")
+
+
+async def _goodbye(client: aiomqtt.Client, session: PillarSession, settings: mqtt.BrokerSettings) -> None:
+    """Publish the pillar's offline status (retained) before a clean exit."""
+    try:
+        await asyncio.wait_for(mqtt.publish_all(client, [session.will()], settings.version), 2)
+    except (mqtt.BridgeError, aiomqtt.MqttError, asyncio.TimeoutError):
+        log.warning("pillar %s: could not say offline before leaving", session.display_id)
 
 
 def no_data_screen(width: int, height: int) -> Image.Image:
@@ -61,21 +70,27 @@ async def run_pillar(
 
     async def loop() -> None:
         async with mqtt.connect(settings, session.will()) as client:
-            await mqtt.subscribe_all(client, session.subscriptions())
-            await mqtt.publish_all(client, session.hello(details), settings.version)
-            async for topic, payload in mqtt.messages(client):
-                before, refused = session.hash, session.refused
-                replies = session.receive(topic, payload, int(clock()))
-                await mqtt.publish_all(client, replies, settings.version)
-                if session.refused != refused:
-                    log.warning("pillar %s: %s", session.display_id, session.last_error)
-                if session.hash is not None and session.hash != before:
-                    log.info("pillar %s shows %08x", session.display_id, session.hash)
-                    if output is not None:
-                        write_screen(session, clock(), output)
-                    shown.set()
-                    if once:
-                        return
+            try:
+                await session_loop(client)
+            finally:  # a clean exit says so: a clean disconnect does not fire the Last Will
+                await asyncio.shield(_goodbye(client, session, settings))
+
+    async def session_loop(client: aiomqtt.Client) -> None:
+        await mqtt.subscribe_all(client, session.subscriptions())
+        await mqtt.publish_all(client, session.hello(details), settings.version)
+        async for topic, payload in mqtt.messages(client):
+            before, refused = session.hash, session.refused
+            replies = session.receive(topic, payload, int(clock()))
+            await mqtt.publish_all(client, replies, settings.version)
+            if session.refused != refused:
+                log.warning("pillar %s: %s", session.display_id, session.last_error)
+            if session.hash is not None and session.hash != before:
+                log.info("pillar %s shows %08x", session.display_id, session.hash)
+                if output is not None:
+                    write_screen(session, clock(), output)
+                shown.set()
+                if once:
+                    return
 
     try:
         await asyncio.wait_for(loop(), timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import signal
@@ -20,7 +21,8 @@ import pytest
 
 def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "displays.cli", "demo", "--port", "0", "--cache-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # SIGABRT dumps its stacks
     lines: queue.Queue[str] = queue.Queue()
 
     def drain() -> None:  # read everything it prints: a full pipe would block the demo's logging
@@ -55,11 +57,15 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         try:
             assert proc.wait(timeout=15) == 0
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             while not lines.empty():
                 seen.append(lines.get())
-            pytest.fail("stopcast demo did not stop on SIGINT; it printed:\n" + "".join(seen[-40:]))
+            pytest.fail("stopcast demo did not stop on SIGINT; it printed:\n" + "".join(seen[-120:]))
     finally:
         if proc.poll() is None:
             proc.kill()

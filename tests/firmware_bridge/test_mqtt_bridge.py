@@ -69,6 +69,8 @@ def test_serve_once_leaves_one_retained_frame_per_display_and_the_pillar_shows_t
             shown = tmp_path / f"{display}-pillar.png"
             assert main(["pillar-sim", "--broker", broker.url, "--display", display, "--once", "--timeout", "10",
                          "--output", str(shown)]) == 0
+            said = asyncio.run(retained(broker.port, f"{PREFIX}/displays/{display}/status", 1))
+            assert json.loads(said[f"{PREFIX}/displays/{display}/status"])["state"] == "offline"  # a clean exit says so
             rendered = tmp_path / f"{display}-render.png"
             assert main(["render", "--config", str(config), "--display", display, "--at", str(at), "--output", str(rendered),
                          "--cache-dir", str(tmp_path / "cache")]) == 0

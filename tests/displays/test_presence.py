@@ -1,0 +1,79 @@
+"""Which pillar is there: its own MQTT status, or pulls by an identified device; never a browser or
+an anonymous pull. A pillar silent beyond dark_after is dark, and that is a problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from servicekit import write_config
+
+from displays.clock import FixedClock
+from displays.config import load_config
+from displays.http import make_app
+from displays.service import Service
+from feeds.times import parse_instant
+
+AT = parse_instant("2026-11-25T08:00:05+01:00")
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Service, TestClient]]:
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1))
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=None)
+    await service.prepare()
+    await service.refresh(AT)
+    client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
+    await client.start_server()
+    yield service, client
+    await client.close()
+    await service.close()
+
+
+async def states(client: TestClient) -> dict[str, str]:
+    doc = await (await client.get("/dashboard.json")).json()
+    return {d["id"]: d["state"] for d in doc["displays"]}
+
+
+async def test_browsers_and_anonymous_pulls_do_not_count(served: tuple[Service, TestClient]) -> None:
+    _, client = served
+    for path in ("/displays/uni-tft", "/displays/uni-tft/frame.png", "/displays/uni-tft/frame.bin",
+                 "/displays/uni-tft/board.json"):
+        assert (await client.get(path)).status == 200
+    assert (await states(client))["uni-tft"] == "never seen"
+    doc = await (await client.get("/dashboard.json")).json()
+    assert doc["online"] == 0 and "0 of 4 pillars online" in await (await client.get("/")).text()
+
+
+async def test_a_named_device_pull_counts_until_dark_after(served: tuple[Service, TestClient]) -> None:
+    service, client = served
+    assert (await client.get("/displays/uni-tft/frame.png?device=kiosk-7")).status == 200
+    assert (await client.get("/displays/gons-led/frame.mono1", headers={"X-Stopcast-Device": "led-3"})).status == 200
+    doc = await (await client.get("/dashboard.json")).json()
+    rows = {d["id"]: d for d in doc["displays"]}
+    assert (rows["uni-tft"]["state"], rows["uni-tft"]["pull_device"]) == ("pulling", "kiosk-7")
+    assert rows["gons-led"]["state"] == "pulling" and doc["online"] == 2
+    service.clock.advance(901)  # type: ignore[attr-defined]
+    health = await (await client.get("/healthz")).json()
+    assert (await states(client)) == dict.fromkeys(("gons-led", "hbf-bwr", "hbf-epaper", "uni-tft"), "dark")
+    dark = [p for p in health["problems"] if "pillar dark" in p]
+    assert len(dark) == 4 and health["status"] == "degraded"
+    assert any(p.startswith("display uni-tft: pillar dark: no MQTT status and no device pull since 2026-11-25T08:00:05")
+               for p in dark)
+
+
+async def test_mqtt_status_online_then_offline(served: tuple[Service, TestClient]) -> None:
+    service, client = served
+    topic = "stopcast/v1/displays/hbf-epaper/status"
+    service.on_message(topic, json.dumps({"state": "online", "fw": "1.2"}).encode())
+    assert (await states(client))["hbf-epaper"] == "online"
+    service.on_message(topic, json.dumps({"state": "offline"}).encode())
+    assert (await states(client))["hbf-epaper"] == "offline"
+    service.clock.advance(901)  # type: ignore[attr-defined]
+    doc = await (await client.get("/dashboard.json")).json()
+    row = next(d for d in doc["displays"] if d["id"] == "hbf-epaper")
+    assert row["state"] == "dark" and row["dark_reason"].startswith("said offline, and nothing since 2026-11-25T08:00:05")
