@@ -6,11 +6,18 @@ from feeds.departures import next_scheduled
 from feeds.errors import FeedError
 from feeds.live import LiveState
 from feeds.merge import stop_departures
+from feeds.times import local_date
 from feeds.timetable import Timetable
 from layouts.board import Board, BoardInput, DisplaySettings, build_board
 from layouts.spec import LayoutSpec
 
 MAX_ROWS_FETCHED = 40  # departures read per board before filters (routes, walk time) pick the shown ones
+
+
+def _expired_since(tt: Timetable, now: int) -> str:
+    """The feed's last service day (YYYY-MM-DD) when `now` is past it, else ""."""
+    last = tt.calendar.last_day()
+    return last.isoformat() if last is not None and local_date(now, tt.timezone) > last else ""
 
 
 def compose_board(
@@ -42,5 +49,6 @@ def compose_board(
         next_departure=nxt,
         data_as_of=live.data_as_of if live is not None else None,
         realtime_configured=realtime_configured,
+        timetable_until=_expired_since(tt, now),
     )
     return build_board(spec, settings, data, now, previous)

@@ -99,6 +99,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if service.timetable is None:
         raise CommandError(f"{args.file}: field 'feeds.gtfs': {service.timetable_error}")
     service.check_stops(config)
+    from .status import timetable_problems
+
+    for warning in timetable_problems(service.timetable, int(service.clock.now())):
+        print(f"stopcast: warning: {args.file}: field 'feeds.gtfs': {warning}", file=sys.stderr)
     stops = sum(len(d.stops) for d in config.displays)
     print(f"{args.file}: ok ({len(config.displays)} displays, {stops} stop ids found in the feed, "
           f"{len(config.feeds.realtime)} realtime sources)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from feeds.times import iso
+from feeds.times import iso, local_date
+from feeds.timetable import Timetable
 from firmware_bridge.protocol import PillarView
 
 from .pulls import Pulls
@@ -139,6 +140,27 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
     }
 
 
+EXPIRY_WARNING_DAYS = 7
+
+
+def timetable_problems(tt: Timetable, now: int) -> list[str]:
+    """What is wrong with the timetable's validity at `now`: expired, not yet valid, or ending soon."""
+    period = tt.calendar.period()
+    if period is None:
+        return ["timetable has no service days at all (calendar.txt / calendar_dates.txt)"]
+    first, last = period
+    today = local_date(now, tt.timezone)
+    if today > last:
+        return [f"timetable expired: its last service day was {last.isoformat()}; boards say 'timetable expired'"]
+    if today < first:
+        return [f"timetable not valid yet: its first service day is {first.isoformat()}"]
+    left = (last - today).days
+    if left < EXPIRY_WARNING_DAYS:
+        return [f"timetable ends in {left} day{'' if left == 1 else 's'} (last service day {last.isoformat()}): "
+                "publish the next one"]
+    return []
+
+
 def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
     """/healthz: serving, and what is degraded (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
@@ -147,6 +169,8 @@ def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
     problems = []
     if service.timetable is None:
         problems.append("no timetable loaded")
+    else:
+        problems += timetable_problems(service.timetable, now)
     if not service.broker_connected:
         problems.append("not connected to the MQTT broker")
     for f in feeds:

@@ -30,11 +30,17 @@ class ServiceCalendar:
         self.added = added  # date ordinal -> service indexes (exception_type 1)
         self.removed = removed  # date ordinal -> service indexes (exception_type 2)
         self._cache: dict[int, np.ndarray] = {}
+        self._cache_bounds: dict[str, tuple[dt.date, dt.date] | None] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_cache"] = {}
+        state["_cache_bounds"] = {}
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_cache_bounds", {})
 
     @property
     def sentinel(self) -> int:
@@ -56,3 +62,19 @@ class ServiceCalendar:
             self._cache.clear()
         self._cache[ordinal] = on
         return on
+
+    def period(self) -> tuple[dt.date, dt.date] | None:
+        """The first and last day any service runs by the feed (None for a feed without service days)."""
+        if "_period" not in self._cache_bounds:
+            weekly = self.weekdays.any(axis=1) if len(self.weekdays) else np.zeros(0, dtype=bool)
+            days = [int(d) for d in self.start[weekly]] + [int(d) for d in self.end[weekly]]
+            days += [day for day, services in self.added.items() if services]
+            self._cache_bounds["_period"] = (
+                (dt.date.fromordinal(min(days)), dt.date.fromordinal(max(days))) if days else None
+            )
+        return self._cache_bounds["_period"]
+
+    def last_day(self) -> dt.date | None:
+        """The last day any service runs by the feed."""
+        found = self.period()
+        return found[1] if found else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
 from feeds.merge import StopDepartures
-from feeds.times import hhmm
+from feeds.times import hhmm, local_date
 
 from .contrast import readable_on
 from .fit import fit, width_of, wrap
@@ -51,7 +51,7 @@ class Board:
     as_of_text: str
     timetable_only: bool
     rows: tuple[BoardRow, ...]
-    empty_reason: str  # "", "no_data", "end_of_service", "nothing_in_horizon", "no_departures"
+    empty_reason: str  # "", "no_data", "end_of_service", "nothing_in_horizon", "no_departures", "timetable_expired"
     empty_text: str
     empty_detail: str
     alert_pages: tuple[str, ...]
@@ -84,6 +84,7 @@ class BoardInput:
     next_departure: int | None = None  # the first departure after the horizon, for empty boards
     data_as_of: int | None = None  # when the newest realtime data was written
     realtime_configured: bool = False
+    timetable_until: str = ""  # YYYY-MM-DD: the feed's last service day, set when today is past it
 
 
 def build_board(
@@ -103,7 +104,7 @@ def build_board(
     elif not rows:
         empty_reason, empty_text, empty_detail = _empty(data, settings, now, lang, tz)
     old = data.data_as_of is not None and now - data.data_as_of > OLD_DATA_AFTER
-    as_of = text(lang, "as_of", time=hhmm(data.data_as_of, tz)) if old and data.data_as_of else ""
+    as_of = _as_of(data.data_as_of, now, lang, tz) if old and data.data_as_of else ""
     timetable_only = result is not None and not live
     pages = _alert_pages(spec, result.alerts if result else (), lang)
     page = (now // spec.page_seconds) % len(pages) if pages else 0
@@ -222,7 +223,20 @@ def _spoken(lang: str, line: str, headsign: str, dep: Departure, time_text: str,
     return ", ".join(parts) + "."
 
 
+def _as_of(written: int, now: int, lang: str, tz: str) -> str:
+    """'Stand 17:05', with the date when the data is not from today."""
+    if local_date(written, tz) == local_date(now, tz):
+        return text(lang, "as_of", time=hhmm(written, tz))
+    day = local_date(written, tz)
+    shown = day.strftime("%d.%m.%Y") if lang == "de" else day.isoformat()
+    return text(lang, "as_of_date", date=shown, time=hhmm(written, tz))
+
+
 def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz: str) -> tuple[str, str, str]:
+    if data.timetable_until:
+        day = data.timetable_until
+        shown = f"{day[8:10]}.{day[5:7]}.{day[:4]}" if lang == "de" else day
+        return "timetable_expired", text(lang, "timetable_expired"), text(lang, "valid_until", date=shown)
     nxt = data.next_departure
     if nxt is None:
         return "no_departures", text(lang, "no_departures"), ""

@@ -39,3 +39,36 @@ def test_frozen_feed_never_leaves_sofort_standing(tmp_path: Path) -> None:
 def test_without_timetable_the_board_says_no_current_data() -> None:
     board = compose_board(None, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T08:00:00+02:00"))
     assert (board.empty_reason, board.empty_text) == ("no_data", "Keine aktuellen Daten")
+
+
+def test_a_timetable_past_its_last_day_says_so(tmp_path: Path) -> None:
+    tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))  # calendar 2024-01-01 .. 2024-12-31
+    later = parse_instant("2025-03-12T08:00:00+01:00")
+    board = compose_board(tt, None, "UNI", SPEC, DisplaySettings(), later)
+    assert (board.empty_reason, board.empty_text, board.empty_detail) == (
+        "timetable_expired", "Fahrplandaten abgelaufen", "Fahrplan gültig bis 31.12.2024")
+    english = compose_board(tt, None, "UNI", SPEC, DisplaySettings(language="en"), later)
+    assert (english.empty_text, english.empty_detail) == ("Timetable expired", "timetable valid until 2024-12-31")
+    running = compose_board(tt, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-12-31T08:00:00+01:00"))
+    assert running.empty_reason != "timetable_expired"
+
+
+def test_old_realtime_says_its_date(tmp_path: Path) -> None:
+    tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
+    t0 = parse_instant("2024-05-14T17:05:00+02:00")
+    old = parse_feed(feed(trip_update("T1", stu(seq=2, dep_delay=60), start_date="20240514"), timestamp=t0), "tu.pb", t0)
+    now = parse_instant("2024-05-15T07:50:00+02:00")
+    board = compose_board(tt, build_live(tt, [old], now, RealtimeRules()), "UNI", SPEC, DisplaySettings(), now,
+                          realtime_configured=True)
+    assert board.as_of_text == "Stand 14.05.2024 17:05"
+
+
+def test_check_config_warns_about_an_expired_timetable(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from displays.cli import main
+
+    write_feed(tmp_path / "feed")  # its calendar ended on 2024-12-31
+    config = tmp_path / "stopcast.toml"
+    config.write_text('[feeds]\ngtfs = "feed"\n[[displays]]\nid = "uni"\nstops = ["UNI"]\nlayout = "tft-320x240"\n')
+    assert main(["check-config", str(config), "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "timetable expired: its last service day was 2024-12-31" in err
