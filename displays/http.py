@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 from aiohttp import web
 
 from firmware_bridge import codec
@@ -28,6 +29,7 @@ from layouts.spec import builtin_names, builtin_text
 from .admin import delete_display, delete_layout, put_display, put_layout
 from .audit import AuditEntry
 from .config_file import display_doc
+from .history import timeline_svg
 from .http_guard import (
     ADMIN_TOKEN,
     JSON_LIMIT,
@@ -53,8 +55,10 @@ TRMNL_MAX_BMP = 48_062
 
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("displays", "templates"), autoescape=True,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("displays", "templates"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["timeline"] = lambda segments, now: markupsafe.Markup(timeline_svg(segments, now))
+    return env
 
 
 def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
@@ -195,7 +199,8 @@ async def display_page(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     service = request.app[SERVICE]
     doc = display_status(service, runtime.config.id, runtime, request.app[PULLS], int(service.clock.now()))
-    page = _templates().get_template("display.html.j2").render(d=doc, settings=display_doc(runtime.config), spec=runtime.spec)
+    page = _templates().get_template("display.html.j2").render(d=doc, settings=display_doc(runtime.config), spec=runtime.spec,
+                                                              now_ts=int(service.clock.now()))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -339,8 +344,17 @@ async def _pull_state(app: web.Application) -> AsyncIterator[None]:
     pulls = app[PULLS] = Pulls()
     service = app[SERVICE]
     service.board_listeners.append(pulls.board_changed)
+    sampler = asyncio.create_task(_sample_presence(service, pulls), name="presence history")
     yield
+    sampler.cancel()
     service.board_listeners.remove(pulls.board_changed)
+
+
+async def _sample_presence(service: Service, pulls: Pulls, every: float = 60) -> None:
+    """Record every display's presence each minute, so its 24-hour timeline has no gaps."""
+    while True:
+        dashboard_doc(service, pulls)
+        await asyncio.sleep(every)
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from firmware_bridge.protocol import Frame
 
 from .frames import pull_bytes
+from .history import PresenceHistory
 
 __all__ = ["DEVICE_HEADER", "PULLS", "PullState", "Pulls", "device_of"]
 
@@ -55,6 +56,7 @@ class Pulls:
 
     def __init__(self) -> None:
         self._states: dict[str, PullState] = {}
+        self.history = PresenceHistory()  # each display's presence over the last 24 hours
 
     def of(self, display_id: str) -> PullState:
         """The state of one display (made on first use)."""

@@ -43,6 +43,33 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
     return out
 
 
+def _ago(instant: int | None, now: int) -> str:
+    """'just now', '3 min ago', '2 h ago', '4 days ago' ('never' for None)."""
+    if instant is None:
+        return "never"
+    seconds = now - instant
+    if seconds < 60:
+        return "just now" if seconds >= 0 else "in the future"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def _stop_names(service: Service, stop_ids: tuple[str, ...]) -> list[str]:
+    """The stops' names as riders know them, with the platform where there is one (ids as a fallback)."""
+    tt = service.timetable
+    names = []
+    for stop_id in stop_ids:
+        if tt is None or stop_id not in tt.stop_index:
+            names.append(stop_id)
+            continue
+        stop = tt.stops[tt.stop_index[stop_id]]
+        names.append(f"{stop.name} ({stop.platform_code})" if stop.platform_code else stop.name)
+    return list(dict.fromkeys(names))
+
+
 @dataclass(frozen=True, slots=True)
 class Presence:
     """Whether a display's pillar is there, and how we know."""
@@ -84,10 +111,20 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
     last_pull = pull.last_pull if pull else None
     presence = _presence(service, runtime, pillar, last_pull, now)
     state, mqtt_online, pulling = presence.state, presence.mqtt_online, presence.pulling
+    if pulls is not None:
+        pulls.history.record(display_id, now, state)
     return {
         "id": display_id,
         "name": runtime.config.name or (board.stop_name if board else ""),
         "stops": list(runtime.config.stops),
+        "stop_names": _stop_names(service, runtime.config.stops),
+        "last_seen_ago": _ago(presence.last_seen, now),
+        "last_ack_ago": _ago(pillar.last_ack_at if pillar else None, now),
+        "last_frame_ago": _ago(pillar.last_frame_at if pillar else None, now),
+        "alerts": list(board.alert_pages) if board else [],
+        "cancellations": [f"{r.time_text} {r.line} {r.destination}: {r.status_text}" for r in board.rows
+                          if r.status in ("cancelled", "skipped")] if board else [],
+        "history": pulls.history.segments(display_id, now) if pulls is not None else [],
         "layout": runtime.spec.name,
         "size": f"{runtime.spec.width}x{runtime.spec.height}",
         "color_mode": runtime.spec.color_mode,
@@ -120,6 +157,7 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
     timetable = service.timetable
     return {
         "now": _when(service, now),
+        "now_ts": now,
         "broker": {"connected": service.broker_connected, "url": service.config.mqtt.url, "error": service.broker_error},
         "timetable": {
             "loaded": timetable is not None,

@@ -168,7 +168,7 @@ class DisplayChannel:
         if now is not None:
             self.last_status_at = now
         self.online = status.online
-        self.status = dict(status.details)
+        self.status = {**self.status, **status.details}  # an offline Will says nothing new: keep what was known
         self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
 
     def clear(self) -> list[Publish]:

@@ -77,3 +77,21 @@ async def test_mqtt_status_online_then_offline(served: tuple[Service, TestClient
     doc = await (await client.get("/dashboard.json")).json()
     row = next(d for d in doc["displays"] if d["id"] == "hbf-epaper")
     assert row["state"] == "dark" and row["dark_reason"].startswith("said offline, and nothing since 2026-11-25T08:00:05")
+
+
+async def test_pages_speak_human(served: tuple[Service, TestClient]) -> None:
+    service, client = served
+    service.on_message("stopcast/v1/displays/hbf-bwr/status", json.dumps({"state": "online", "fw": "1.2", "rssi": -61}).encode())
+    await client.get("/dashboard.json")  # what the app's sampler does every minute
+    service.clock.advance(180)  # type: ignore[attr-defined]
+    service.on_message("stopcast/v1/displays/hbf-bwr/status", json.dumps({"state": "offline"}).encode())
+    await client.get("/dashboard.json")
+    service.clock.advance(120)  # type: ignore[attr-defined]
+    dashboard = await (await client.get("/")).text()
+    page = await (await client.get("/ops/displays/hbf-bwr")).text()
+    for text in (dashboard, page):
+        assert "['" not in text and "{'" not in text and "None" not in text  # no Python reprs
+    assert "Mainz Hauptbahnhof (A), Mainz Hauptbahnhof (B)" in page and "Mainz Hauptbahnhof (A)" in dashboard  # not HBF:A
+    assert "2 min ago" in page and "firmware" in page and "signal (RSSI)" in page
+    timeline = page.split('<div id="timeline">', 1)[1].split("</div>", 1)[0]
+    assert timeline.startswith("<svg") and "online for 3 min" in timeline and "offline for 2 min" in timeline
