@@ -8,6 +8,7 @@ from typing import Any
 from feeds.times import iso, local_date
 from feeds.timetable import Timetable
 from firmware_bridge.protocol import PillarView
+from layouts.spec import builtin_names
 
 from .pulls import Pulls
 from .service import DisplayRuntime, Service
@@ -158,6 +159,7 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
     return {
         "now": _when(service, now),
         "now_ts": now,
+        "layouts": builtin_names() + [name for name, _ in service.config.layouts],
         "broker": {"connected": service.broker_connected, "url": service.config.mqtt.url, "error": service.broker_error},
         "timetable": {
             "loaded": timetable is not None,
