@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from feeds.errors import FeedError
 
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, read_config_text
 from .sharding import parse_shard
 
 if TYPE_CHECKING:
@@ -69,6 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, service.stop)
+        from .running import dump_tasks
+
+        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         loop.add_signal_handler(signal.SIGHUP, service.reload_config)
         from .http import serve_http  # the HTTP side is only needed by the long-running service
 
@@ -84,25 +87,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a config and the stops it names against its GTFS feed."""
+    """Validate a config and the stops it names against its GTFS feed: every error in one run."""
     from .clock import SystemClock
+    from .config_check import all_errors, named_stops, stop_errors
     from .service import Service
-
-    config = load_config(args.file)
-    service = Service(config, SystemClock(), config_path=Path(args.file), cache_dir=cache_of(args))
-
-    async def load() -> None:
-        await service.prepare()
-        await service.close()
-
-    asyncio.run(load())
-    if service.timetable is None:
-        raise CommandError(f"{args.file}: field 'feeds.gtfs': {service.timetable_error}")
-    service.check_stops(config)
     from .status import timetable_problems
 
-    for warning in timetable_problems(service.timetable, int(service.clock.now())):
-        print(f"stopcast: warning: {args.file}: field 'feeds.gtfs': {warning}", file=sys.stderr)
+    path = Path(args.file)
+    text = read_config_text(path)
+    config, errors = all_errors(text, str(path))
+    if config is not None:
+        service = Service(config, SystemClock(), config_path=path, cache_dir=cache_of(args))
+
+        async def load() -> None:
+            await service.prepare()
+            await service.close()
+
+        asyncio.run(load())
+        if service.timetable is None:
+            errors.append(ConfigError(str(path), str(service.timetable_error), field_name="feeds.gtfs"))
+        else:
+            errors += stop_errors(str(path), named_stops(text), service.timetable)
+            for warning in timetable_problems(service.timetable, int(service.clock.now())):
+                print(f"stopcast: warning: {args.file}: field 'feeds.gtfs': {warning}", file=sys.stderr)
+    for error in errors:
+        print(f"stopcast: error: {error}", file=sys.stderr)
+    if errors or config is None:
+        print(f"{args.file}: {len(errors)} error{'' if len(errors) == 1 else 's'}", file=sys.stderr)
+        return 1
     stops = sum(len(d.stops) for d in config.displays)
     print(f"{args.file}: ok ({len(config.displays)} displays, {stops} stop ids found in the feed, "
           f"{len(config.feeds.realtime)} realtime sources)")

@@ -157,16 +157,20 @@ class ServiceConfig:
 
 def load_config(path: str | Path) -> ServiceConfig:
     """Read and validate a config file; ConfigError names what is wrong."""
+    return parse_config(read_config_text(path), str(path))
+
+
+def read_config_text(path: str | Path) -> str:
+    """The text of a config file; ConfigError when it cannot be read or is not UTF-8."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), f"cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(str(path), f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
                           "a config is a TOML file in UTF-8") from None
-    return parse_config(text, str(path))
 
 
 def parse_config(text: str, source: str) -> ServiceConfig:

@@ -26,6 +26,7 @@ from .clock import Clock
 from .config import load_config
 from .embedded import embedded_broker
 from .http import serve_http
+from .running import dump_tasks
 from .service import Service
 
 log = logging.getLogger("stopcast.demo")
@@ -101,6 +102,7 @@ async def run_demo(folder: Path, http_port: int, clock: Clock) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, service.stop)
+        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         pillars = [
             run_pillar(mqtt.BrokerSettings("127.0.0.1", broker_port, client_id=f"pillar-{d}", version=3),
                        PillarSession(d, service.config.mqtt.prefix), clock.now, output=folder / "pillars",

@@ -14,10 +14,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .admin import AdminError
+from .service import Service
 
 log = logging.getLogger("stopcast.http")
 request_log = logging.getLogger("stopcast.http.requests")  # aiohttp's server messages, tamed below
 
+SERVICE: web.AppKey[Service] = web.AppKey("service")
 ADMIN_TOKEN: web.AppKey[Callable[[], str]] = web.AppKey("admin_token")  # gives the current admin token
 JSON_LIMIT = 256 * 1024  # bytes of a JSON request body
 MAX_DEPTH = 32  # nesting of a JSON request body

@@ -71,3 +71,13 @@ async def run_once(service: Service) -> int:
 
 class _Stop(Exception):
     """Ends the service's task group."""
+
+
+def dump_tasks() -> None:
+    """Log where every asyncio task of the process waits (SIGUSR1: for a service that seems stuck)."""
+    import io
+
+    for task in asyncio.all_tasks():
+        out = io.StringIO()
+        task.print_stack(limit=12, file=out)
+        log.warning("task %s:\n%s", task.get_name(), out.getvalue())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -117,7 +118,9 @@ def builtin_text(name: str) -> str:
     """The TOML text of a built-in layout; ConfigError when there is none of that name."""
     path = BUILTIN / f"{name}.toml"
     if not path.is_file():
-        raise _error(name, None, f"no built-in layout of that name (built-in: {', '.join(builtin_names())})")
+        close = difflib.get_close_matches(name, builtin_names(), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise _error(name, None, f"no built-in layout of that name ({hint}built-in: {', '.join(builtin_names())})")
     return path.read_text(encoding="utf-8")
 
 

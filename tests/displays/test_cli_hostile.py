@@ -49,3 +49,26 @@ def test_serve_and_check_config_use_the_timetable_cache_unless_told(tmp_path: Pa
         assert cache_of(parser.parse_args(command)) == default_cache_dir()
         assert cache_of(parser.parse_args([*command, "--no-cache"])) is None
         assert cache_of(parser.parse_args([*command, "--cache-dir", str(tmp_path)])) == tmp_path
+
+
+def test_check_config_reports_every_error_with_suggestions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_feed(tmp_path / "feed")
+    config = tmp_path / "stopcast.toml"
+    config.write_text(
+        '[feeds]\ngtfs = "feed"\nstale_afterr = 300\n[mqtt]\nkeepalive = "30"\n[htp]\nlisten = "x"\n'
+        '[[displays]]\nid = "a"\nstops = ["UNI", "UNO"]\nlayout = "epaper-800x48"\n'
+        '[[displays]]\nid = "b"\nstops = ["GON"]\nlayout = "tft-320x240"\nrows = 99\nlangauge = "en"\n')
+    assert main(["check-config", str(config), "--no-cache"]) == 1
+    errors = [line.removeprefix(f"stopcast: error: {config}: ") for line in capsys.readouterr().err.splitlines()
+              if line.startswith("stopcast: error:")]
+    assert errors == [
+        "field 'htp': unknown table (did you mean 'http'?)",
+        "field 'feeds.stale_afterr': unknown field (did you mean 'stale_after'?)",
+        "field 'mqtt.keepalive': must be a whole number, got '30'",
+        "display 'a': field 'layout': epaper-800x48: no built-in layout of that name (did you mean 'epaper-800x480'? "
+        "built-in: epaper-800x480, epaper-bwr-800x480, lcd-landscape-1920x1080, lcd-portrait-1080x1920, led-192x64, "
+        "tft-320x240)",
+        "display 'b': field 'langauge': unknown field (did you mean 'language'?)",
+        "display 'b': field 'rows': must be between 0 and 40, got 99",
+        "display 'a': field 'stops': unknown stop id 'UNO' (not in the GTFS feed) (did you mean UNI?)",
+    ]

@@ -57,6 +57,11 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         try:
             assert proc.wait(timeout=15) == 0
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # the demo logs where each of its tasks waits
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
             proc.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is
             try:
                 proc.wait(timeout=5)
@@ -65,7 +70,7 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 proc.wait()
             while not lines.empty():
                 seen.append(lines.get())
-            pytest.fail("stopcast demo did not stop on SIGINT; it printed:\n" + "".join(seen[-120:]))
+            pytest.fail("stopcast demo did not stop on SIGINT; it printed:\n" + "".join(seen[-400:]))
     finally:
         if proc.poll() is None:
             proc.kill()
