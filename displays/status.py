@@ -219,6 +219,8 @@ def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
                             "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
         elif f["stale"]:
             problems.append(f"realtime {f['source']} is stale")
+        if f["failing"]:
+            problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
     problems += [f"display {d['id']}: pillar dark: {d['dark_reason']}" for d in displays if d["state"] == "dark"]
     if service.last_reload_error:

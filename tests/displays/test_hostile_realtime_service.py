@@ -92,3 +92,22 @@ def test_cli_departures_and_render_with_a_hostile_feed(tmp_path: Path, capsys: p
     assert doc["departures"]
     assert main(["render", *common, "--layout", "epaper-800x480", "--output", str(tmp_path / "b.png")]) == 0
     assert (tmp_path / "b.png").stat().st_size > 1000
+
+
+async def test_a_corrupt_realtime_file_is_a_failing_feed_in_healthz(tmp_path: Path) -> None:
+    folder = tmp_path / "cfg"
+    config = write_config(folder, "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), feeds={"realtime": ["rt.pb"]})
+    (folder / "rt.pb").write_bytes(b"\x0a\xff\xff\xff\xff\x0f garbage")
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=None)
+    await service.prepare()
+    try:
+        for _ in range(3):
+            await service.fetch_all()
+        from displays.status import health_doc
+
+        health = health_doc(service)
+        assert health["feeds"][0]["failing"] is True
+        failing = [p for p in health["problems"] if " is failing (3 attempts): corrupt or truncated" in p]
+        assert len(failing) == 1 and failing[0].startswith(f"realtime {folder / 'rt.pb'} is failing")
+    finally:
+        await service.close()
