@@ -1,12 +1,10 @@
 """Live departures from GTFS and GTFS-Realtime: the timetable index, realtime fetching and parsing, and the merge.
 
-The names below are the package's public face; each is imported on first use, so that
-`import feeds` stays cheap (the CLI starts fast)."""
+The names below are the package's public face, each imported on first use (feeds/lazy.py)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import lazy_exports
 
 _WHERE = {
     "FeedError": "errors",
@@ -37,10 +35,4 @@ _WHERE = {
     "parse_instant": "times",
 }
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    """The public name `name`, from the module that defines it."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _WHERE)

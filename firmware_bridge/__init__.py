@@ -1,12 +1,10 @@
 """The MQTT contract with pillars: frame encodings, the sans-I/O protocol (both ends), the MQTT link and the reference pillar.
 
-The names below are the package's public face; each is imported on first use, so that
-`import firmware_bridge` stays cheap (the CLI starts fast)."""
+The names below are the package's public face, each imported on first use (feeds/lazy.py)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from feeds.lazy import lazy_exports
 
 _WHERE = {
     "Bridge": "protocol",
@@ -29,10 +27,4 @@ _WHERE = {
     "run_pillar": "simulator",
 }
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    """The public name `name`, from the module that defines it."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -1,12 +1,10 @@
 """Boards and their renderers: the board model, layout specs, Pillow and HTML rendering.
 
-The names below are the package's public face; each is imported on first use, so that
-`import layouts` stays cheap (the CLI starts fast)."""
+The names below are the package's public face, each imported on first use (feeds/lazy.py)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from feeds.lazy import lazy_exports
 
 _WHERE = {
     "Board": "board",
@@ -26,10 +24,4 @@ _WHERE = {
     "board_json": "export",
 }
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    """The public name `name`, from the module that defines it."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _WHERE)
