@@ -40,6 +40,9 @@ class BrokerSettings:
     max_inflight: int = 100
 
 
+DISCONNECT_WAIT = 3.0  # seconds a clean disconnect may take before the connection is dropped
+
+
 class BridgeError(Exception):
     """The broker could not be reached or refused us; the message says which and why."""
 
@@ -84,10 +87,12 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
     try:
         yield client
     finally:
+        # A graceful disconnect waits for the broker to close the connection; some brokers take
+        # their time (aiomqtt would wait its whole 30 s timeout), so a stop never waits long for it.
         try:
-            await client.__aexit__(None, None, None)
-        except aiomqtt.MqttError:
-            pass
+            await asyncio.wait_for(client.__aexit__(None, None, None), DISCONNECT_WAIT)
+        except (aiomqtt.MqttError, asyncio.TimeoutError):
+            log.debug("MQTT broker %s:%s did not confirm the disconnect in time", settings.host, settings.port)
 
 
 async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], version: int, concurrency: int = 64,
