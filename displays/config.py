@@ -39,6 +39,7 @@ class DisplayConfig:
     compress: bool = True
     mqtt_user: str = ""  # the pillar's MQTT user ("" = the display id)
     trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
+    trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
 
     @property
@@ -48,6 +49,8 @@ class DisplayConfig:
 
 
 DISPLAY_FIELDS = {f.name for f in fields(DisplayConfig)}
+TRMNL_SIZE = (800, 480)  # what TRMNL's classic firmware draws (a 1-bit BMP of 48,062 bytes)
+TRMNL_MODES = ("mono", "bwr", "gray4")  # colour modes whose frames become that BMP
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +231,7 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         compress=v.boolean("compress"),
         mqtt_user=v.string("mqtt_user"),
         trmnl_id=v.string("trmnl_id"),
+        trmnl_refresh=v.integer("trmnl_refresh", 15, 86400),
         dark_after=v.integer("dark_after", 60, 7 * 86400),
     )
     if display.mqtt_user and not is_user(display.mqtt_user):
@@ -239,9 +243,13 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
     if not display.stops:
         raise ConfigError(source, "needs at least one stop id", name, "stops")
     try:
-        layout_of(config, display)  # the layout must load
+        spec = layout_of(config, display)  # the layout must load
     except ConfigError as exc:
         raise ConfigError(source, exc.message, name, "layout") from None
+    if display.trmnl_id and ((spec.width, spec.height) != TRMNL_SIZE or spec.color_mode not in TRMNL_MODES):
+        raise ConfigError(source, f"a TRMNL device shows 800x480 in black and white; layout '{spec.name}' is "
+                          f"{spec.width}x{spec.height} {spec.color_mode} (choose an 800x480 mono, bwr or gray4 layout)",
+                          name, "trmnl_id")
     return display
 
 

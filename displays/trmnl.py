@@ -112,7 +112,7 @@ async def display(request: web.Request) -> web.Response:
                                   "reset_firmware": False, "update_firmware": False, "firmware_url": None,
                                   "special_function": "none", "image_url_timeout": 0})
     filename = f"{runtime.frame.hash:08x}"
-    refresh = max(15, runtime.board.next_change - now)
+    refresh = max(runtime.config.trmnl_refresh, runtime.board.next_change - now)
     return web.json_response({
         "status": 0,
         "image_url": f"{_base_url(request, service)}/displays/{runtime.config.id}/frame.bmp?h={filename}",

@@ -181,3 +181,23 @@ async def test_health_metrics_and_dashboard(served: tuple[Service, TestClient, P
     assert all(f"display-{d}" in page for d in ("hbf-epaper", "uni-tft", "gons-led", "hbf-bwr"))
     detail = await client.get("/ops/displays/uni-tft")
     assert detail.status == 200 and "tft-320x240" in await detail.text()
+
+
+async def test_trmnl_only_on_layouts_the_device_can_show(served: tuple[Service, TestClient, Path]) -> None:
+    _, client, _ = served
+    body = {"id": "big", "stops": ["UNI"], "layout": "lcd-landscape-1920x1080", "trmnl_id": "11:22:33:44:55:66"}
+    answer = await client.post("/api/displays", json=body, headers=AUTH)
+    assert answer.status == 422
+    assert "field 'trmnl_id': a TRMNL device shows 800x480 in black and white" in (await answer.json())["error"]
+
+
+async def test_trmnl_refresh_rate_has_a_floor_for_battery_devices(served: tuple[Service, TestClient, Path]) -> None:
+    service, client, _ = served
+    body = {"id": "hbf-bwr", "stops": ["HBF:A", "HBF:B"], "layout": "epaper-bwr-800x480",
+            "trmnl_id": "AA:BB:CC:DD:EE:FF", "trmnl_refresh": 300}
+    assert (await client.put("/api/displays/hbf-bwr", json=body, headers=AUTH)).status == 200
+    await service.refresh(AT)
+    setup = await (await client.get("/api/setup/", headers={"ID": "AA:BB:CC:DD:EE:FF"})).json()
+    display = await (await client.get("/api/display", headers={"ID": "AA:BB:CC:DD:EE:FF",
+                                                                 "Access-Token": setup["api_key"]})).json()
+    assert display["refresh_rate"] == 300  # not the 55 s until the next minute: the battery lasts
