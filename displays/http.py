@@ -34,7 +34,7 @@ from .http_guard import (
 )
 from .pulls import PULLS, Pulls, device_of
 from .service import DisplayRuntime, Service
-from .status import dashboard_doc, display_status, health_doc, metrics_text
+from .status import dashboard_doc, display_status, health_doc, metrics_text, presences
 from .trmnl import add_trmnl_routes
 
 log = logging.getLogger("stopcast.http")
@@ -221,7 +221,7 @@ async def _pull_state(app: web.Application) -> AsyncIterator[None]:
 async def _sample_presence(service: Service, pulls: Pulls, every: float = 60) -> None:
     """Record every display's presence each minute, so its 24-hour timeline has no gaps."""
     while True:
-        dashboard_doc(service, pulls)
+        presences(service, pulls, int(service.clock.now()))
         await asyncio.sleep(every)
 
 

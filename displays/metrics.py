@@ -34,10 +34,6 @@ class Metrics:
     display_errors: int = 0  # boards that could not be composed, rendered or encoded
     publish_refused: int = 0  # messages the MQTT client refused (e.g. an invalid topic)
 
-    def observe_render(self, seconds: float) -> None:
-        """One board built and rendered."""
-        self.renders.add(seconds)
-
     def observe_render_batch(self, boards: int, seconds: float) -> None:
         """Boards rendered on the pool: the time is shared out evenly."""
         for _ in range(boards):

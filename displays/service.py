@@ -195,10 +195,6 @@ class Service:
 
     # --- the one path: compose -> render -> accept -> send -------------------------------------
 
-    def compose(self, now: int, force: bool = False) -> list[tuple[DisplayRuntime, Board]]:
-        """The boards at `now` that differ from what each display shows (all of them with `force`)."""
-        return list(self._composed(now, force))
-
     def _composed(self, now: int, force: bool = False) -> Iterator[tuple[DisplayRuntime, Board]]:
         try:
             live = self.live_state(now)

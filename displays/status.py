@@ -155,6 +155,8 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
     """Everything the dashboard shows (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
     displays = [display_status(service, d, r, pulls, now) for d, r in sorted(service.displays.items())]
+    feeds = feeds_doc(service, now)
+    dark = [(d["id"], d["dark_reason"]) for d in displays if d["state"] == "dark"]
     timetable = service.timetable
     return {
         "now": _when(service, now),
@@ -169,12 +171,12 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
             "loaded_at": _when(service, service.timetable_loaded_at),
             "error": service.timetable_error,
         },
-        "feeds": feeds_doc(service, now),
+        "feeds": feeds,
         "displays": displays,
         "online": sum(d["online"] for d in displays),
         "shard": f"{service.shard[0]}/{service.shard[1]}",
         "reload_error": service.last_reload_error,
-        "problems": health_doc(service, pulls)["problems"],
+        "problems": _problems(service, feeds, dark, now),
         "audit": [{"at": _when(service, e.at), "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
                   for e in service.audit.recent(10)],
     }
@@ -205,7 +207,35 @@ def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
     """/healthz: serving, and what is degraded (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
     feeds = feeds_doc(service, now)
-    displays = [display_status(service, d, r, pulls, now) for d, r in sorted(service.displays.items())]
+    dark = [(d, p.reason) for d, p in presences(service, pulls, now) if p.state == "dark"]
+    problems = _problems(service, feeds, dark, now)
+    waiting = sorted(d for d, r in service.displays.items() if r.frame is None and r.error is None)
+    return {
+        "status": "starting" if waiting else ("ok" if not problems else "degraded"),
+        "waiting_for_first_frame": waiting,
+        "problems": problems,
+        "displays": len(service.displays),
+        "timetable": {"loaded": service.timetable is not None, "error": service.timetable_error},
+        "broker": {"connected": service.broker_connected, "error": service.broker_error or None},
+        "feeds": feeds,
+        "uptime_seconds": now - service.started_at,
+    }
+
+
+def presences(service: Service, pulls: Pulls | None, now: int) -> list[tuple[str, Presence]]:
+    """Every display's presence at `now` (recorded in the presence history when `pulls` is given)."""
+    out = []
+    for display_id, runtime in sorted(service.displays.items()):
+        pull = pulls.get(display_id) if pulls is not None else None
+        presence = _presence(service, runtime, service.bridge.pillar(display_id), pull.last_pull if pull else None, now)
+        if pulls is not None:
+            pulls.history.record(display_id, now, presence.state)
+        out.append((display_id, presence))
+    return out
+
+
+def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[str, str]], now: int) -> list[str]:
+    """Everything ops should fix, in the order /healthz and the dashboard list it."""
     problems = []
     if service.timetable is None:
         problems.append("no timetable loaded")
@@ -222,20 +252,10 @@ def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
         if f["failing"]:
             problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
-    problems += [f"display {d['id']}: pillar dark: {d['dark_reason']}" for d in displays if d["state"] == "dark"]
+    problems += [f"display {d}: pillar dark: {reason}" for d, reason in dark]
     if service.last_reload_error:
         problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
-    waiting = sorted(d for d, r in service.displays.items() if r.frame is None and r.error is None)
-    return {
-        "status": "starting" if waiting else ("ok" if not problems else "degraded"),
-        "waiting_for_first_frame": waiting,
-        "problems": problems,
-        "displays": len(service.displays),
-        "timetable": {"loaded": service.timetable is not None, "error": service.timetable_error},
-        "broker": {"connected": service.broker_connected, "error": service.broker_error or None},
-        "feeds": feeds,
-        "uptime_seconds": now - service.started_at,
-    }
+    return problems
 
 
 def _label(value: str) -> str:

@@ -32,9 +32,15 @@ class Devices:
     log_rate: RateLimit = field(default_factory=lambda: RateLimit(*LOG_RATE))
 
     def key(self, device_id: str) -> str:
-        """The API key of a device: HMAC of its MAC with the state folder's random secret."""
+        """The API key of a device: HMAC of its MAC with the state folder's random secret
+        (HTTP 503 when the state folder cannot keep the secret)."""
         if self.secret is None:
-            self.secret = device_secret(self.service.config.state_dir())
+            try:
+                self.secret = device_secret(self.service.config.state_dir())
+            except StateError as exc:
+                log.error("TRMNL: %s", exc)
+                raise web.HTTPServiceUnavailable(text="device keys are unavailable (state folder)",
+                                                 headers={"Retry-After": "60"}) from None
         return hmac.new(self.secret, device_id.strip().upper().encode(), hashlib.sha256).hexdigest()[:22]
 
     def runtime(self, device_id: str) -> DisplayRuntime | None:
@@ -46,12 +52,7 @@ class Devices:
         """The device's display when ID and Access-Token match; else HTTP 404 with a JSON body."""
         device_id = request.headers.get("ID", "")
         runtime = self.runtime(device_id)
-        try:
-            expected = self.key(device_id) if runtime is not None else ""
-        except StateError as exc:
-            log.error("TRMNL: %s", exc)
-            raise web.HTTPServiceUnavailable(text="device keys are unavailable (state folder)",
-                                             headers={"Retry-After": "60"}) from None
+        expected = self.key(device_id) if runtime is not None else ""
         token = request.headers.get("Access-Token", "")
         if runtime is None or not token.isascii() or not hmac.compare_digest(token.encode(), expected.encode()):
             raise web.HTTPNotFound(text="unknown device or access token")
@@ -82,13 +83,8 @@ async def setup(request: web.Request) -> web.Response:
         return web.json_response({"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
                                   "message": f"device {escape_controls(device_id[:32])} is not configured "
                                              "(set trmnl_id on a display)"}, status=404)
-    try:
-        key = devices.key(device_id)
-    except StateError as exc:
-        log.error("TRMNL: %s", exc)
-        raise web.HTTPServiceUnavailable(text="device keys are unavailable (state folder)", headers={"Retry-After": "60"}) from None
     return web.json_response({
-        "status": 200, "api_key": key, "friendly_id": runtime.config.id.upper()[:16],
+        "status": 200, "api_key": devices.key(device_id), "friendly_id": runtime.config.id.upper()[:16],
         "image_url": f"{_base_url(request, devices.service)}/displays/{runtime.config.id}/frame.bmp",
         "message": "Welcome to stopcast",
     })
