@@ -6,7 +6,6 @@ Errors name the file, the display and the field; nothing here raises anything el
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -177,32 +176,16 @@ def read_config_text(path: str | Path) -> str:
 
 
 def parse_config(text: str, source: str) -> ServiceConfig:
-    """Validate the TOML text of a config."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, f"not valid TOML ({exc})") from None
-    Fields(source, raw).only({"feeds", "mqtt", "http", "state", "displays", "layouts"})
-    config = ServiceConfig(
-        feeds=_feeds(raw.get("feeds"), source),
-        mqtt=_mqtt(raw.get("mqtt", {}), source),
-        http=_http(raw.get("http", {}), source),
-        state=_state(raw.get("state", {}), source),
-        layouts=_layouts(raw.get("layouts", {}), source),
-        source=source,
-    )
-    displays = raw.get("displays", [])
-    if not isinstance(displays, list):
-        raise ConfigError(source, "must be an array of tables [[displays]]", field_name="displays")
-    seen: set[str] = set()
-    parsed = []
-    for i, item in enumerate(displays):
-        display = parse_display(item, source, config, label=f"#{i + 1}")
-        if display.id in seen:
-            raise ConfigError(source, "duplicate display id", display.id, "id")
-        seen.add(display.id)
-        parsed.append(display)
-    return replace(config, displays=tuple(parsed))
+    """Validate the TOML text of a config; the first problem as a ConfigError (check-config lists
+    them all: displays/config_check.py, which this shares the checks with)."""
+    from .config_check import all_errors
+
+    config, errors = all_errors(text, source)
+    if errors:
+        raise errors[0]
+    if config is None:
+        raise ConfigError(source, "the [feeds] table is required", field_name="feeds")
+    return config
 
 
 def parse_display(item: Any, source: str, config: ServiceConfig, label: str = "") -> DisplayConfig:
