@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from feeds.realtime import RealtimeSource
 from feeds.source import MAX_MEMBER_BYTES
-from firmware_bridge.codec import ENCODINGS, default_encoding
+from firmware_bridge.codec import ENCODINGS, default_encoding, encodings_for
 from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
@@ -233,6 +233,10 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         raise ConfigError(source, f"a TRMNL device shows 800x480 in black and white; layout '{spec.name}' is "
                           f"{spec.width}x{spec.height} {spec.color_mode} (choose an 800x480 mono, bwr or gray4 layout)",
                           name, "trmnl_id")
+    if display.encoding and display.encoding not in encodings_for(spec.color_mode):
+        allowed = " or ".join(repr(e) for e in encodings_for(spec.color_mode))
+        raise ConfigError(source, f"encoding '{display.encoding}' is not defined for layout '{spec.name}' "
+                          f"({spec.color_mode}); choose {allowed}", name, "encoding")
     return display
 
 

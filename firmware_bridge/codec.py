@@ -39,6 +39,12 @@ def default_encoding(color_mode: str) -> str:
     return MODE_ENCODINGS[color_mode]
 
 
+def encodings_for(color_mode: str) -> tuple[str, ...]:
+    """The encodings defined for a colour mode: its native raw one and PNG (docs/mqtt.md, Encodings)."""
+    native = MODE_ENCODINGS[color_mode]
+    return (native,) if native == "png" else (native, "png")
+
+
 @dataclass(frozen=True, slots=True)
 class Header:
     """The fixed header in front of every frame and delta payload."""

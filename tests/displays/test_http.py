@@ -110,6 +110,8 @@ async def test_a_display_added_through_the_api_is_persisted_and_rendered(served:
     ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "mqtt_user": "a\ntopic readwrite #"}, 422, "field 'mqtt_user'"),
     ({"id": "x", "stops": ["UNI"], "layout": "../../etc/x.toml"}, 422, "lies outside the config's folder"),
     ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "colour": "red"}, 422, "field 'colour': unknown field"),
+    ({"id": "x", "stops": ["UNI"], "layout": "epaper-bwr-800x480", "encoding": "gray2"}, 422,
+     "field 'encoding': encoding 'gray2' is not defined for layout 'epaper-bwr-800x480' (bwr); choose 'bwr' or 'png'"),
     (["not", "an", "object"], 400, "JSON object"),
 ])
 async def test_bad_displays_are_refused_with_the_field_named(

@@ -11,12 +11,10 @@ from hypothesis.extra.numpy import arrays
 from firmware_bridge import codec
 from firmware_bridge.codec import FLAG_ZLIB, KIND_DELTA, KIND_FULL, CodecError, Header
 
-MODES = {  # colour mode -> (largest value + 1, dtype, encodings)
-    "mono": (2, np.uint8, ("mono1", "png")),
-    "gray4": (4, np.uint16, ("gray2", "png")),
-    "bwr": (3, np.uint8, ("bwr", "png")),
-    "rgb565": (65536, np.uint16, ("rgb565", "png")),
-    "rgb": (1 << 24, np.uint32, ("png",)),
+MODES = {  # colour mode -> (largest value + 1, dtype, encodings a config may choose for it)
+    mode: (top, dtype, codec.encodings_for(mode))
+    for mode, top, dtype in (("mono", 2, np.uint8), ("gray4", 4, np.uint16), ("bwr", 3, np.uint8),
+                             ("rgb565", 65536, np.uint16), ("rgb", 1 << 24, np.uint32))
 }
 
 
