@@ -38,6 +38,7 @@ from .metrics import Metrics
 from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
 from .sharding import owner
+from .state import StateError, next_epoch
 
 log = logging.getLogger("stopcast.service")
 
@@ -84,7 +85,13 @@ class Service:
         self.link = link
         self.renderer: Renderer = renderer or InlineRenderer()
         self.displays: dict[str, DisplayRuntime] = {}
-        self.bridge = Bridge(config.mqtt.prefix, config.mqtt.max_packet, config.mqtt.frame_ttl)
+        self.started_at = int(clock.now())
+        try:
+            epoch = next_epoch(config.state_dir() if config_path is not None else None, self.started_at)
+        except StateError as exc:
+            log.warning("%s; frames carry the start time as their epoch", exc)
+            epoch = self.started_at
+        self.bridge = Bridge(config.mqtt.prefix, config.mqtt.max_packet, config.mqtt.frame_ttl, epoch=epoch)
         self.metrics = Metrics()
         self.last_reload_error: str | None = None
         self.wake = asyncio.Event()
@@ -95,7 +102,6 @@ class Service:
         self.board_listeners: list[Callable[[str], None]] = []  # told each display id whose board changed
         self.http_url = ""
         self.http_ready = asyncio.Event()
-        self.started_at = int(clock.now())
         self._session: aiohttp.ClientSession | None = None
         self._gtfs_path: Path | None = None
         self.random = random.Random()
@@ -131,6 +137,7 @@ class Service:
                 runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec))
         removed = [d for d in self.displays if d not in runtimes]
         publishes = [p for d in removed for p in self.bridge.remove(d)]
+        self.bridge.expect(list(runtimes))  # so that the pillars' retained statuses are read at start
         self.config = config
         self.displays = runtimes
         self.wake.set()

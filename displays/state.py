@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 SECRET_FILE = "device-secret"
+EPOCH_FILE = "epoch"
 
 
 class StateError(Exception):
@@ -50,3 +51,27 @@ def device_secret(folder: Path) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     except OSError as exc:
         raise StateError(f"state folder {folder}: cannot keep the device secret ({exc.strerror or exc})") from None
+
+
+def next_epoch(folder: Path | None, now: int) -> int:
+    """The ownership epoch of a starting service: its start time, and above the last one this state folder
+    handed out (a restart within the same second, or a clock set back, still gets a larger epoch). Without
+    a state folder (in-memory services, tests) it is the start time."""
+    if folder is None:
+        return now
+    path = folder / EPOCH_FILE
+    try:
+        last = int(path.read_text().strip() or 0)
+    except FileNotFoundError:
+        last = 0
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: cannot be read as the last epoch ({exc}); fix or remove it") from None
+    epoch = max(now, last + 1)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{EPOCH_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(f"{epoch}\n")
+        tmp.replace(path)
+    except OSError as exc:
+        raise StateError(f"state folder {folder}: cannot keep the epoch ({exc.strerror or exc})") from None
+    return epoch

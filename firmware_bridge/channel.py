@@ -1,35 +1,50 @@
 """The service's end of the pillar protocol for one display: a state machine (firmware_bridge/
-states.py) fed with typed events (show, tick, ack, status, remove) that answers with publishes."""
+states.py) fed with typed events (show, tick, ack, status, remove) that answers with publishes.
+
+The retained `frame` topic always holds the current full frame with its current validity; a pillar
+subscribes to it only while it shows nothing (docs/mqtt.md), so updating it costs the broker, not
+the pillars in sync. A pillar that shows a frame gets what it lacks on `delta`: a delta from the
+frame it shows, or a full frame when a delta would not be smaller.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import codec
 from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
-from .messages import Frame, PillarAck, PillarStatus, Publish
+from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
 from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
 from .topics import display_topic
 
 __all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
+KEPT_FRAMES = 4  # recent frames kept by hash, to send a pillar that lags behind a delta from what it shows
 
 
 class DisplayChannel:
-    """The service's side of one display: what was sent, what the pillar confirmed."""
+    """The service's side of one display: what was sent, what the pillar shows."""
 
-    def __init__(self, display_id: str, prefix: str, max_packet: int, frame_ttl: int, full_refresh_every: int = 10) -> None:
+    def __init__(self, display_id: str, prefix: str, max_packet: int, frame_ttl: int, full_refresh_every: int = 10,
+                 epoch: int = 0) -> None:
         self.display_id = display_id
         self.prefix = prefix
         self.max_packet = max_packet
         self.frame_ttl = frame_ttl
         self.full_refresh_every = full_refresh_every
+        self.epoch = epoch
         self.state = ChannelState.IDLE
         self.current: Frame | None = None
+        self.recent: dict[int, np.ndarray] = {}  # hash -> raster of the last few frames
         self.sequence = 0
         self.partials = 0
         self.valid_until = 0
         self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
-        self.last_full_at = -FULL_FRAME_RESEND_GAP
+        self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
+        self.full_due: int | None = None  # a full frame asked for within the gap: sent when the gap ends
+        self.pillar_hash: int | None = None  # what the pillar shows, as far as known (None: it takes the retained frame)
+        self.known = False  # whether the pillar's screen is known since this instance took the display
         self.online = False
         self.status: dict = {}
         self.last_ack_at: int | None = None
@@ -58,26 +73,24 @@ class DisplayChannel:
         if frame.compress and frame.encoding != "png":
             flags |= FLAG_ZLIB
         return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, self.valid_until, self.sequence,
-                      frame.color_mode)
+                      frame.color_mode, epoch=self.epoch)
 
-    def full_payloads(self, max_packet: int) -> list[bytes]:
-        """The current frame as full-frame payloads (header + body), chunked to `max_packet`."""
+    def full_payloads(self, room: int) -> list[bytes]:
+        """The current frame as full-frame payloads (header + body), chunked to `room` bytes each."""
         frame = self.current
         if frame is None:
             return []
         h, w = frame.raster.shape
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
         if frame.full_body is not None:
-            return codec.encode_message(header, frame.full_body, max_packet, compressed=True)
-        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), max_packet)
+            return codec.encode_message(header, frame.full_body, room, compressed=True)
+        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room)
 
-    def _full(self, now: int) -> list[Publish]:
-        payloads = self.full_payloads(self.max_packet)
+    def _retained(self, now: int) -> list[Publish]:
+        """The current full frame into the retained `frame` topic (or `frame/{i}` chunks)."""
+        payloads = self.full_payloads(packet_room(self.max_packet, self._topic("frame/65535")))
         if not payloads:
             return []
-        self.partials = 0
-        self.last_full_at = now
-        self.last_frame_at = now
         expiry = max(1, self.valid_until - now)
         out: list[Publish] = []
         if len(payloads) == 1:
@@ -90,26 +103,54 @@ class DisplayChannel:
             out += [Publish(self._topic(f"frame/{i}"), p, True, expiry=expiry) for i, p in enumerate(payloads)]
             out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.retained_chunks)]
             self.retained_chunks = len(payloads)
+        if self.known and self.pillar_hash is None:  # the pillar takes the retained frame (docs/mqtt.md)
+            self.partials = 0
+            self.last_full_at = now
+            self.last_frame_at = now
         self.bytes_sent += sum(len(p.payload) for p in out)
         return out
 
-    def _delta(self, old: Frame, now: int, full_size: int) -> list[Publish] | None:
-        """A delta from the frame the pillar confirmed, or None when a full frame is as cheap."""
+    def _direct_full(self, now: int) -> list[Publish]:
+        """The current full frame on `delta`, for a pillar that shows another frame and is not subscribed to `frame`."""
+        payloads = self.full_payloads(packet_room(self.max_packet, self._topic("delta")))
+        self.partials = 0
+        self.last_full_at = self.last_frame_at = now
+        self.bytes_sent += sum(len(p) for p in payloads)
+        expiry = max(1, self.valid_until - now)
+        return [Publish(self._topic("delta"), p, False, expiry=expiry) for p in payloads]
+
+    def _to_pillar(self, now: int) -> list[Publish]:
+        """What the pillar needs on `delta` to reach the current frame from the one it shows (a pillar whose
+        screen this instance does not know yet gets the full frame there)."""
         frame = self.current
-        if frame is None:
-            return None
-        rects = codec.changed_rects(old.raster, frame.raster)
-        flags = 0
-        if self.partials + 1 >= self.full_refresh_every:
-            flags |= FLAG_FULL_REFRESH
-        region = _bounding(rects)
-        header = self._header(KIND_DELTA, frame, old.hash, flags, region)
-        payloads = codec.encode_message(header, codec.delta_body(frame.raster, rects, frame.encoding, frame.color_mode),
-                                        self.max_packet)
-        if len(payloads) > 1 or len(payloads[0]) >= full_size:
-            return None
-        self.partials = 0 if flags & FLAG_FULL_REFRESH else self.partials + 1
-        self.last_frame_at = now
+        if frame is None or not self.online or (self.known and self.pillar_hash is None):
+            return []  # nobody listening, or the pillar takes the retained frame
+        old = self.recent.get(self.pillar_hash) if self.known and self.pillar_hash is not None else None
+        if old is None or old.shape != frame.raster.shape:
+            if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
+                self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP  # deferred, never dropped
+                return []
+            out = self._direct_full(now)
+        else:
+            out = self._delta(old, self.pillar_hash or 0, now)
+        self.pillar_hash, self.known, self.full_due = frame.hash, True, None  # it applies what it is sent
+        return out
+
+    def _delta(self, old: np.ndarray, base: int, now: int) -> list[Publish]:
+        """A delta from the frame the pillar shows (an empty one only moves the validity), or the full frame
+        on `delta` when a delta would not be smaller."""
+        frame = self.current
+        assert frame is not None
+        rects = codec.changed_rects(old, frame.raster) if base != frame.hash else []
+        flags = FLAG_FULL_REFRESH if rects and self.partials + 1 >= self.full_refresh_every else 0
+        header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
+        body = codec.delta_body(frame.raster, rects, frame.encoding, frame.color_mode)
+        payloads = codec.encode_message(header, body, packet_room(self.max_packet, self._topic("delta")))
+        if rects and (len(payloads) > 1 or len(payloads[0]) >= len(codec.pack(frame.raster, frame.encoding, frame.color_mode))):
+            return self._direct_full(now)
+        if rects:
+            self.partials = 0 if flags & FLAG_FULL_REFRESH else self.partials + 1
+            self.last_frame_at = now
         self.bytes_sent += len(payloads[0])
         return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
 
@@ -117,58 +158,78 @@ class DisplayChannel:
         """Publishes for a newly rendered frame; nothing when its content has not changed."""
         if self.current is not None and frame.hash == self.current.hash:
             return []
-        old, synced = self.current, self.state is ChannelState.SYNCED
         self._event(ChannelEvent.SHOW)
         self.current = frame
-        self.sequence += 1
+        self.recent.pop(frame.hash, None)
+        self.recent[frame.hash] = frame.raster
+        while len(self.recent) > KEPT_FRAMES:
+            del self.recent[next(iter(self.recent))]
+        self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
         self.valid_until = now + self.frame_ttl
         out = [Publish(self._topic("board"), frame.board_json, True)] if frame.board_json else []
-        if old is not None and synced and self.online and old.raster.shape == frame.raster.shape:
-            full_size = len(codec.pack(frame.raster, frame.encoding, frame.color_mode))
-            delta = self._delta(old, now, full_size)
-            if delta is not None:
-                return out + delta
-        return out + self._full(now)
+        return out + self._retained(now) + self._to_pillar(now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
-        """Before the frame's validity runs out: extend it (an empty delta to a synced pillar, else the full frame)."""
-        if self.current is None or now < self.valid_until - margin:
+        """Send a full frame asked for within the resend gap once the gap has passed; before the frame's
+        validity runs out, extend it (the retained frame, and an empty delta to a pillar in sync)."""
+        if self.current is None:
             return []
+        out: list[Publish] = []
+        if self.full_due is not None and now >= self.full_due:
+            self.full_due = None
+            if self.pillar_hash is None:
+                out += self._retained(now)
+            elif not self.known or self.pillar_hash != self.current.hash:
+                out += self._to_pillar(now)
+        if now < self.valid_until - margin:
+            return out
         self._event(ChannelEvent.TICK)
         self.valid_until = now + self.frame_ttl
-        if self.online and self.state is ChannelState.SYNCED:
-            header = self._header(KIND_DELTA, self.current, self.current.hash, 0, (0, 0, 0, 0))
-            payload = codec.encode_message(header, codec.delta_body(self.current.raster, [], self.current.encoding,
-                                                                      self.current.color_mode), self.max_packet)[0]
-            self.bytes_sent += len(payload)
-            return [Publish(self._topic("delta"), payload, False, expiry=self.frame_ttl)]
-        return self._full(now)
+        return out + self._retained(now) + self._to_pillar(now)
+
+    def next_deadline(self, margin: int) -> int | None:
+        """When tick() next has something to do."""
+        if self.current is None:
+            return None
+        due = self.valid_until - margin
+        return min(due, self.full_due) if self.full_due is not None else due
 
     def republish(self, now: int) -> list[Publish]:
         """Everything retained again (after a reconnect the broker may have lost it)."""
         if self.current is None:
             return []
         out = [Publish(self._topic("board"), self.current.board_json, True)] if self.current.board_json else []
-        return out + self._full(now)
+        return out + self._retained(now)
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
-        """Record what the pillar shows; send a full frame when it has not got the current one."""
+        """Record what the pillar shows; bring it to the current frame when it shows another one."""
         self.last_ack_at = now
         self.online = True
         current = self.current is not None and not ack.need_full and ack.hash == self.current.hash
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
-        if self.current is None or current:
+        if ack.need_full or ack.hash is None:
+            self.pillar_hash, self.known = None, True  # it is subscribed to the retained frame
+            if not ack.need_full or self.current is None:
+                return []
+            if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
+                self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP  # deferred, never dropped
+                return []
+            self.full_due = None
+            return self._retained(now)
+        self.pillar_hash, self.known = ack.hash, True
+        if current:
+            self.full_due = None
             return []
-        if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
-            return []
-        return self._full(now)
+        return self._to_pillar(now)
 
     def on_status(self, status: PillarStatus, now: int | None = None) -> None:
-        """Record the pillar's status; an offline pillar gets full frames until it acks again."""
+        """Record the pillar's status; an offline pillar takes the retained frame when it comes back."""
         if now is not None:
             self.last_status_at = now
         self.online = status.online
         self.status = {**self.status, **status.details}  # an offline Will says nothing new: keep what was known
+        if not status.online:
+            self.pillar_hash, self.known = None, True
         self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
 
     def clear(self) -> list[Publish]:

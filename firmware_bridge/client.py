@@ -133,6 +133,12 @@ async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
         await client.subscribe(topic, qos=1)
 
 
+async def unsubscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
+    """Unsubscribe from each of `topics`."""
+    for topic in topics:
+        await client.unsubscribe(topic)
+
+
 async def messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:
     """(topic, payload) of every incoming message."""
     async for message in client.messages:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -21,10 +21,10 @@ MODE_ENCODINGS = {"mono": "mono1", "gray4": "gray2", "bwr": "bwr", "rgb565": "rg
 RAW_FOR_MODE = {"mono": "mono1", "gray4": "gray2", "bwr": "bwr", "rgb565": "rgb565", "rgb": "rgb888"}
 
 MAGIC = b"SC"
-VERSION = 1
+VERSION = 2  # 2: the 48-byte header with the ownership epoch (version 1 had 40 bytes and no epoch)
 KIND_FULL, KIND_DELTA = 0, 1
 FLAG_ZLIB, FLAG_FULL_REFRESH, FLAG_CHUNKED = 1, 2, 4
-HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBx")  # 40 bytes
+HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBxI4x")  # 48 bytes
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 TILE_W, TILE_H = 16, 8  # deltas are made of tiles this size (x stays byte-aligned for 1 and 2 bits)
 GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
@@ -62,19 +62,25 @@ class Header:
     color_mode: str
     chunk: int = 0
     chunks: int = 1
+    epoch: int = 0  # ownership epoch: grows whenever a service instance (re)starts or takes the display over
 
     def pack(self) -> bytes:
-        """The 40 header bytes."""
+        """The 48 header bytes."""
         return HEADER.pack(MAGIC, VERSION, self.kind, FORMAT_CODES[self.encoding], self.flags, self.width, self.height,
                            *self.region, self.content_hash, self.base_hash, self.valid_until, self.sequence,
-                           self.chunk, self.chunks, COLOR_MODES.index(self.color_mode))
+                           self.chunk, self.chunks, COLOR_MODES.index(self.color_mode), self.epoch)
+
+    def after(self, other: Header) -> bool:
+        """Whether this message is newer than `other` by the contract's order: epoch, then sequence."""
+        return (self.epoch, self.sequence) > (other.epoch, other.sequence)
 
 
 def parse_header(data: bytes) -> Header:
     """The header of a payload; CodecError when it is not one of ours."""
     if len(data) < HEADER.size:
         raise CodecError(f"payload of {len(data)} bytes is shorter than the {HEADER.size}-byte header")
-    magic, version, kind, fmt, flags, w, h, rx, ry, rw, rh, content, base, valid, seq, chunk, chunks, mode = HEADER.unpack_from(data)
+    fields = HEADER.unpack_from(data)
+    magic, version, kind, fmt, flags, w, h, rx, ry, rw, rh, content, base, valid, seq, chunk, chunks, mode, epoch = fields
     if magic != MAGIC:
         raise CodecError("not a stopcast frame (bad magic)")
     if version != VERSION:
@@ -83,7 +89,8 @@ def parse_header(data: bytes) -> Header:
         raise CodecError("invalid header fields")
     if chunks == 0 or chunk >= chunks or w == 0 or h == 0:
         raise CodecError("invalid header fields")
-    return Header(kind, ENCODINGS[fmt], flags, w, h, (rx, ry, rw, rh), content, base, valid, seq, COLOR_MODES[mode], chunk, chunks)
+    return Header(kind, ENCODINGS[fmt], flags, w, h, (rx, ry, rw, rh), content, base, valid, seq, COLOR_MODES[mode], chunk,
+                  chunks, epoch)
 
 
 # --- rasters ---------------------------------------------------------------------------------
@@ -283,12 +290,8 @@ def encode_message(header: Header, body: bytes, max_packet: int, compressed: boo
     if count > 0xFFFF:
         raise CodecError("frame needs more than 65535 chunks")
     flags = header.flags | FLAG_CHUNKED
-    return [
-        Header(header.kind, header.encoding, flags, header.width, header.height, header.region, header.content_hash,
-               header.base_hash, header.valid_until, header.sequence, header.color_mode, i, count).pack()
-        + body[i * room : (i + 1) * room]
-        for i in range(count)
-    ]
+    return [replace(header, flags=flags, chunk=i, chunks=count).pack() + body[i * room : (i + 1) * room]
+            for i in range(count)]
 
 
 def decode_body(header: Header, body: bytes) -> bytes:

@@ -12,10 +12,18 @@ from . import codec
 
 __all__ = [
     "Event", "Frame", "PillarAck", "PillarStatus", "PillarView", "Publish", "Rejected", "Sent", "hex_hash",
-    "parse_ack", "parse_status",
+    "packet_room", "parse_ack", "parse_status",
 ]
 
 MAX_PILLAR_MESSAGE = 2048  # bytes: larger acks or status messages are rejected unread
+# An MQTT PUBLISH packet around its payload: the fixed header (1 byte and up to 4 of remaining length),
+# the topic's length (2), the packet id (QoS 1: 2) and MQTT 5 properties (1 byte of length, 5 of expiry).
+PUBLISH_OVERHEAD = 1 + 4 + 2 + 2 + 1 + 5
+
+
+def packet_room(max_packet: int, topic: str) -> int:
+    """The payload bytes that keep a PUBLISH on `topic` within `max_packet` bytes, MQTT's packet size."""
+    return max_packet - PUBLISH_OVERHEAD - len(topic.encode())
 
 
 @dataclass(frozen=True, slots=True)

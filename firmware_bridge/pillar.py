@@ -26,6 +26,9 @@ from .topics import display_topic
 __all__ = ["PillarSession"]
 
 
+FRAME_WAIT = 10  # seconds a pillar that shows nothing waits for the retained frame before asking for one
+
+
 class PillarSession:
     """A pillar's end: assembles frames and deltas, verifies hashes, acknowledges."""
 
@@ -35,32 +38,52 @@ class PillarSession:
         self.raster: np.ndarray | None = None
         self.hash: int | None = None
         self.color_mode = ""
+        self.size = (800, 480)  # width, height of the last frame: the size of the "no current data" screen
         self.valid_until = 0
+        self.epoch = 0  # the highest ownership epoch seen: messages from earlier owners are ignored
         self.sequence = -1
         self.full_refresh = False
         self.applied = 0
         self.state = PillarState.WAITING
         self.last_error: RemoteProtocolError | None = None  # why the last refused message was refused
         self.refused = 0
-        self._chunks: dict[tuple[int, int], dict[int, bytes]] = {}  # (kind, sequence) -> chunk index -> body
+        self._chunks: dict[tuple[int, int, int], dict[int, bytes]] = {}  # (kind, epoch, seq) -> index -> body
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
 
+    @property
+    def wants_frame(self) -> bool:
+        """Whether the pillar shows nothing and so takes the retained frame (subscribed to `frame/#`)."""
+        return self.raster is None
+
     def subscriptions(self) -> list[str]:
-        """What the pillar subscribes to: its frame (and frame chunks) and deltas."""
-        return [self._topic("frame/#"), self._topic("delta")]
+        """What the pillar is subscribed to now: `delta` always, `frame/#` while it shows nothing."""
+        return [self._topic("delta"), *([self._topic("frame/#")] if self.wants_frame else [])]
 
     def will(self) -> Publish:
         """The Last Will the pillar registers: offline, retained."""
         return Publish(self._topic("status"), json.dumps({"state": "offline"}).encode(), True)
 
     def hello(self, details: dict | None = None) -> list[Publish]:
-        """What the pillar says after connecting: online, and what it shows."""
+        """What the pillar says after connecting: online, and what it shows (nothing: it takes the retained frame)."""
         status = {"state": "online", **(details or {})}
         if self.hash is not None:
             status["shows"] = hex_hash(self.hash)
-        return [Publish(self._topic("status"), json.dumps(status).encode(), True), self._ack(need_full=self.hash is None)]
+        return [Publish(self._topic("status"), json.dumps(status).encode(), True), self._ack()]
+
+    def no_frame(self) -> list[Publish]:
+        """After FRAME_WAIT seconds of showing nothing without a usable retained frame: ask for a full one."""
+        return [self._ack(need_full=True)] if self.wants_frame else []
+
+    def expire(self, now: int) -> list[Publish]:
+        """When the shown frame's validity has run out: show "no current data" and take the retained frame."""
+        if self.raster is None or now <= self.valid_until:
+            return []
+        self.size = (self.raster.shape[1], self.raster.shape[0])
+        self.raster, self.hash = None, None
+        self.state = transition(self.state, PillarEvent.EXPIRED)  # type: ignore[assignment]
+        return [self._ack()]
 
     def _ack(self, need_full: bool = False) -> Publish:
         doc = {"hash": hex_hash(self.hash) if self.hash is not None else None, "seq": self.sequence, "need_full": need_full}
@@ -71,27 +94,33 @@ class PillarSession:
         return self.raster is not None and now <= self.valid_until
 
     def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
-        """Apply a frame, a chunk or a delta; answer with an ack (or a request for a full frame)."""
+        """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame)."""
         if not payload:
             return []  # a cleared retained message
         try:
             header = codec.parse_header(payload)
         except CodecError as exc:
             self._refuse(MalformedMessage(f"{topic}: {exc}"))
-            return []
+            return [self._ack(need_full=self.wants_frame)]
+        if header.epoch < self.epoch or header.valid_until < now:
+            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            return []  # from an instance that no longer owns the display, or no longer valid
         body = self._assembled(header, payload[codec.HEADER.size :])
         if body is None:
             return []  # more chunks to come
+        if header.content_hash == self.hash and self.raster is not None:
+            self._show(header, self.raster)  # already on screen (e.g. a delta and a full frame crossed): validity only
+            return [self._ack()]
+        if header.kind == KIND_FULL and (header.epoch, header.sequence) < (self.epoch, self.sequence):
+            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            return []  # an older frame arriving late
         try:
             raster = self._decoded(topic, header, body)
             if codec.frame_hash(raster, header.color_mode) != header.content_hash:
                 raise HashMismatch(f"{topic}: content hash mismatch (header says {hex_hash(header.content_hash)})")
         except RemoteProtocolError as exc:
             self._refuse(exc)
-            return [self._ack(need_full=True)]
-        if header.kind == KIND_FULL and header.sequence < self.sequence and header.content_hash != self.hash:
-            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
-            return []  # an older retained frame arriving late
+            return [self._ack(need_full=self.wants_frame)]  # showing a frame: the service sends what it lacks
         self._show(header, raster)
         return [self._ack()]
 
@@ -104,11 +133,12 @@ class PillarSession:
         """The whole body once every chunk of the message arrived (None while some are missing)."""
         if header.chunks <= 1:
             return body
-        parts = self._chunks.setdefault((header.kind, header.sequence), {})
+        key = (header.kind, header.epoch, header.sequence)
+        parts = self._chunks.setdefault(key, {})
         parts[header.chunk] = body
         if len(parts) < header.chunks:
             return None
-        self._chunks = {k: v for k, v in self._chunks.items() if k[1] > header.sequence}
+        self._chunks = {k: v for k, v in self._chunks.items() if k[1:] > key[1:]}
         return b"".join(parts[i] for i in range(header.chunks))
 
     def _decoded(self, topic: str, header: codec.Header, body: bytes) -> np.ndarray:
@@ -125,10 +155,11 @@ class PillarSession:
             raise MalformedMessage(f"{topic}: {exc}") from None
 
     def _show(self, header: codec.Header, raster: np.ndarray) -> None:
-        already = header.content_hash == self.hash and header.valid_until <= self.valid_until
+        same = header.content_hash == self.hash
         self.raster, self.hash, self.color_mode = raster, header.content_hash, header.color_mode
-        self.valid_until = max(self.valid_until, header.valid_until) if already else header.valid_until
-        self.sequence = max(self.sequence, header.sequence)
-        self.full_refresh = bool(header.flags & FLAG_FULL_REFRESH)
-        self.applied += 1
+        self.valid_until = max(self.valid_until, header.valid_until) if same else header.valid_until
+        self.epoch, self.sequence = max((self.epoch, self.sequence), (header.epoch, header.sequence))
+        if not same:
+            self.full_refresh = bool(header.flags & FLAG_FULL_REFRESH)
+            self.applied += 1
         self.state = transition(self.state, PillarEvent.VERIFIED)  # type: ignore[assignment]

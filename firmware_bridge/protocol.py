@@ -36,21 +36,35 @@ __all__ = [
 class Bridge:
     """The service's end of the protocol for all its displays."""
 
-    def __init__(self, prefix: str, max_packet: int, frame_ttl: int, margin: int = 60) -> None:
+    def __init__(self, prefix: str, max_packet: int, frame_ttl: int, margin: int = 60, epoch: int = 0) -> None:
         self.prefix = prefix
         self.max_packet = max_packet
         self.frame_ttl = frame_ttl
         self.margin = min(margin, frame_ttl // 2)
+        self.epoch = epoch  # the ownership epoch in every header: raise it when taking displays over
         self.channels: dict[str, DisplayChannel] = {}
 
     def channel(self, display_id: str, full_refresh_every: int = 10) -> DisplayChannel:
         """The channel of a display, created on first use."""
         found = self.channels.get(display_id)
         if found is None:
-            found = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, full_refresh_every)
+            found = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, full_refresh_every,
+                                   self.epoch)
             self.channels[display_id] = found
         found.full_refresh_every = full_refresh_every
         return found
+
+    def expect(self, display_ids: list[str]) -> None:
+        """Channels for these displays before their first frame, so that the pillars' retained statuses
+        (delivered when the service subscribes) are read at start."""
+        for display_id in display_ids:
+            self.channel(display_id)
+
+    def set_epoch(self, epoch: int) -> None:
+        """A new ownership epoch (it only grows) for every frame published from now on."""
+        self.epoch = max(self.epoch, epoch)
+        for channel in self.channels.values():
+            channel.epoch = self.epoch
 
     def frame_payload(self, display_id: str) -> bytes | None:
         """The display's current frame as one unchunked full-frame message (header + body), if any."""
@@ -59,7 +73,7 @@ class Bridge:
         return payloads[0] if payloads else None
 
     def pillar(self, display_id: str) -> PillarView | None:
-        """What the service knows of a display's pillar (None before its first frame)."""
+        """What the service knows of a display's pillar (None for a display it does not handle)."""
         c = self.channels.get(display_id)
         if c is None:
             return None
@@ -110,7 +124,7 @@ class Bridge:
 
     def next_deadline(self) -> int | None:
         """When tick() next has something to do."""
-        deadlines = [c.valid_until - self.margin for c in self.channels.values() if c.current is not None]
+        deadlines = [d for c in self.channels.values() if (d := c.next_deadline(self.margin)) is not None]
         return min(deadlines) if deadlines else None
 
     def republish_all(self, now: int) -> list[Publish]:

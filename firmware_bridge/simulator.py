@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from . import client as mqtt
 from .codec import image_of
+from .pillar import FRAME_WAIT
 from .protocol import PillarSession
 
 log = logging.getLogger("stopcast.pillar")
@@ -30,10 +31,19 @@ async def _goodbye(client: aiomqtt.Client, session: PillarSession, settings: mqt
 
 
 def no_data_screen(width: int, height: int) -> Image.Image:
-    """The screen a pillar holds itself for when its frame has expired: never stale departures."""
-    image = Image.new("1", (max(width, 64), max(height, 32)), 1)
+    """The screen a pillar holds itself for when it has no current frame: never stale departures, and
+    legible from a distance (a rider must see that the pillar works but has no data)."""
+    width, height = max(width, 64), max(height, 32)
+    image = Image.new("1", (width, height), 1)
     draw = ImageDraw.Draw(image)
-    draw.text((8, 8), "Keine aktuellen Daten / No current data", fill=0)
+    lines = ["Keine aktuellen Daten", "No current data"]
+    size = max(8, min(height // 6, width // 14))
+    font = ImageFont.load_default(size=size)
+    y = (height - 2 * size - size // 2) // 2
+    for line in lines:
+        left, _, right, _ = draw.textbbox((0, 0), line, font=font)
+        draw.text(((width - (right - left)) // 2, y), line, fill=0, font=font)
+        y += size + size // 2
     return image
 
 
@@ -41,7 +51,7 @@ def screen(session: PillarSession, now: float) -> Image.Image:
     """What the pillar shows at `now`."""
     if session.raster is not None and session.is_current(int(now)):
         return image_of(session.raster, session.color_mode)
-    height, width = session.raster.shape if session.raster is not None else (480, 800)
+    width, height = (session.raster.shape[1], session.raster.shape[0]) if session.raster is not None else session.size
     return no_data_screen(width, height)
 
 
@@ -53,6 +63,55 @@ def write_screen(session: PillarSession, now: float, output: Path) -> Path:
         output = output / name
     screen(session, now).save(output)
     return output
+
+
+async def follow(
+    client: aiomqtt.Client,
+    session: PillarSession,
+    clock: Callable[[], float],
+    version: int,
+    details: dict | None = None,
+    on_message: Callable[[str, bytes], None] | None = None,
+) -> None:
+    """The pillar's loop on a connected client (docs/mqtt.md, "The pillar's loop"): subscribe to what
+    the session wants (`frame/#` only while it shows nothing), say hello, apply every message and ack;
+    ask for a full frame after FRAME_WAIT seconds without a usable one; show "no current data" when the
+    frame's validity runs out. Runs until cancelled or the connection fails."""
+    subscribed: set[str] = set()
+    waiting_since = clock()
+
+    async def sync() -> None:
+        nonlocal subscribed, waiting_since
+        wanted = set(session.subscriptions())
+        if wanted - subscribed:
+            waiting_since = clock()
+            await mqtt.subscribe_all(client, sorted(wanted - subscribed))
+        await mqtt.unsubscribe_all(client, sorted(subscribed - wanted))
+        subscribed = wanted
+
+    async def watchdog() -> None:
+        nonlocal waiting_since
+        while True:
+            await asyncio.sleep(1)  # the pillar's own timer: expiry and the frame wait are measured in seconds
+            replies = session.expire(int(clock()))
+            if session.wants_frame and clock() - waiting_since >= FRAME_WAIT:
+                waiting_since = clock()
+                replies += session.no_frame()
+            await mqtt.publish_all(client, replies, version)
+            await sync()
+
+    await sync()
+    await mqtt.publish_all(client, session.hello(details), version)
+    timer = asyncio.create_task(watchdog())
+    try:
+        async for topic, payload in mqtt.messages(client):
+            replies = session.receive(topic, payload, int(clock()))
+            await mqtt.publish_all(client, replies, version)
+            await sync()
+            if on_message is not None:
+                on_message(topic, payload)
+    finally:
+        timer.cancel()
 
 
 async def run_pillar(
@@ -76,21 +135,29 @@ async def run_pillar(
                 await asyncio.shield(_goodbye(client, session, settings))
 
     async def session_loop(client: aiomqtt.Client) -> None:
-        await mqtt.subscribe_all(client, session.subscriptions())
-        await mqtt.publish_all(client, session.hello(details), settings.version)
-        async for topic, payload in mqtt.messages(client):
-            before, refused = session.hash, session.refused
-            replies = session.receive(topic, payload, int(clock()))
-            await mqtt.publish_all(client, replies, settings.version)
-            if session.refused != refused:
+        last = {"hash": session.hash, "refused": session.refused}
+        done = asyncio.Event()
+
+        def seen(_topic: str, _payload: bytes) -> None:
+            if session.refused != last["refused"]:
                 log.warning("pillar %s: %s", session.display_id, session.last_error)
-            if session.hash is not None and session.hash != before:
+            if session.hash is not None and session.hash != last["hash"]:
                 log.info("pillar %s shows %08x", session.display_id, session.hash)
                 if output is not None:
                     write_screen(session, clock(), output)
                 shown.set()
                 if once:
-                    return
+                    done.set()
+            last.update(hash=session.hash, refused=session.refused)
+
+        following = asyncio.create_task(follow(client, session, clock, settings.version, details, seen))
+        finished = asyncio.create_task(done.wait())
+        await asyncio.wait({following, finished}, return_when=asyncio.FIRST_COMPLETED)
+        following.cancel()
+        finished.cancel()
+        await asyncio.gather(following, finished, return_exceptions=True)
+        if following.done() and not following.cancelled() and following.exception() is not None:
+            raise following.exception()  # type: ignore[misc]
 
     try:
         await asyncio.wait_for(loop(), timeout)

@@ -43,17 +43,18 @@ class ChannelEvent(enum.Enum):
 class PillarState(enum.Enum):
     """The pillar's view of its display."""
 
-    WAITING = "waiting"  # no verified frame yet
+    WAITING = "waiting"  # no verified frame (yet, or its validity ran out): it takes the retained frame
     SHOWING = "showing"  # a verified frame (current while its validity lasts)
-    ERROR = "error"  # the last message could not be verified: it asked for a full frame
+    ERROR = "error"  # the last message could not be verified: it said what it shows instead
 
 
 class PillarEvent(enum.Enum):
     """What happens to a pillar."""
 
     VERIFIED = "verified"  # a frame or delta applied, and its hash matched
-    LATE = "late"  # an older retained frame arrived after a newer one: ignored
+    LATE = "late"  # an older frame (or one from an earlier owner) arrived after a newer one: ignored
     REFUSED = "refused"  # a message that could not be decoded or verified
+    EXPIRED = "expired"  # the shown frame's validity ran out: "no current data", and wait for a frame
 
 
 C, E, P, V = ChannelState, ChannelEvent, PillarState, PillarEvent
@@ -89,6 +90,9 @@ TRANSITIONS: dict[tuple[enum.Enum, enum.Enum], enum.Enum] = {
     (P.WAITING, V.REFUSED): P.ERROR,
     (P.SHOWING, V.REFUSED): P.ERROR,  # it keeps showing its last good frame meanwhile
     (P.ERROR, V.REFUSED): P.ERROR,
+    (P.WAITING, V.EXPIRED): P.WAITING,
+    (P.SHOWING, V.EXPIRED): P.WAITING,
+    (P.ERROR, V.EXPIRED): P.WAITING,
 }
 
 

@@ -88,7 +88,7 @@ async def test_first_turn_sends_every_display_retained(world: World) -> None:
     assert 0 < delay <= 60 - (AT % 60) + 0.05  # the next minute at the latest
 
 
-async def test_a_synced_pillar_gets_deltas_and_an_unsynced_one_full_frames(world: World) -> None:
+async def test_a_synced_pillar_gets_deltas_and_every_retained_frame_stays_current(world: World) -> None:
     await world.service.step()
     pillar = PillarSession("uni-tft", PREFIX)
     for p in world.link.take():
@@ -102,8 +102,8 @@ async def test_a_synced_pillar_gets_deltas_and_an_unsynced_one_full_frames(world
     world.clock.advance(60)  # the minute tick: every countdown changes
     await world.service.step()
     sent = frames_by_display(world.link.take())
-    assert sent["uni-tft"] == ["board", "delta"]
-    assert sent["hbf-epaper"] == ["board", "frame"]  # no pillar confirmed it: full frames
+    assert sent["uni-tft"] == ["board", "frame", "delta"]  # the delta for its pillar, the retained frame for the broker
+    assert sent["hbf-epaper"] == ["board", "frame"]  # no pillar: the retained frame only
 
 
 async def test_a_feed_update_changes_only_the_boards_it_touches(world: World) -> None:

@@ -77,10 +77,12 @@ def test_header_and_chunking_round_trip(body: bytes, max_packet: int, compress: 
 
 
 def test_bad_payloads_are_codec_errors() -> None:
-    with pytest.raises(CodecError, match="shorter than the 40-byte header"):
+    with pytest.raises(CodecError, match="shorter than the 48-byte header"):
         codec.parse_header(b"SC")
     with pytest.raises(CodecError, match="bad magic"):
-        codec.parse_header(b"XX" + bytes(38))
+        codec.parse_header(b"XX" + bytes(46))
+    with pytest.raises(CodecError, match="unsupported header version 1"):
+        codec.parse_header(b"SC\x01" + bytes(45))  # the 40-byte header of version 1 has no epoch
     with pytest.raises(CodecError, match="mono1 8x2 needs 2 bytes, got 3"):
         codec.unpack(b"abc", "mono1", 8, 2, "mono")
     with pytest.raises(CodecError, match="does not fit the frame"):

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from displays.service import Service
 from feeds.times import parse_instant
 from firmware_bridge import client as mqtt
 from firmware_bridge.protocol import PillarSession
+from firmware_bridge.simulator import follow
 
 pytestmark = pytest.mark.broker
 PREFIX = "stopcast/v1"
@@ -79,18 +81,18 @@ def test_serve_once_leaves_one_retained_frame_per_display_and_the_pillar_shows_t
             assert a.shape == b.shape and np.array_equal(a, b), display
 
 
-async def _pillar(port: int, session: PillarSession, received: list[tuple[str, int]], synced: asyncio.Event) -> None:
+async def _pillar(port: int, session: PillarSession, received: list[tuple[str, int]], synced: asyncio.Event,
+                  clock: Callable[[], float] = time.time) -> None:
     settings = mqtt.BrokerSettings("127.0.0.1", port, client_id=f"pillar-{session.display_id}")
+
+    def seen(topic: str, payload: bytes) -> None:
+        if payload:
+            received.append((topic.rsplit("/", 1)[1], len(payload)))
+        if session.hash is not None:
+            synced.set()
+
     async with mqtt.connect(settings, session.will()) as client:
-        await mqtt.subscribe_all(client, session.subscriptions())
-        await mqtt.publish_all(client, session.hello(), 5)
-        async for topic, payload in mqtt.messages(client):
-            if payload:
-                received.append((topic.rsplit("/", 1)[1], len(payload)))
-            replies = session.receive(topic, payload, int(time.time()))
-            await mqtt.publish_all(client, replies, 5)
-            if session.hash is not None:
-                synced.set()
+        await follow(client, session, clock, 5, on_message=seen)
 
 
 async def _wait_for(condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +103,7 @@ async def _wait_for(condition, seconds: float = 10.0) -> None:  # type: ignore[n
     await asyncio.wait_for(poll(), seconds)
 
 
-def test_minute_tick_sends_a_small_delta_and_a_wrong_base_gets_a_full_frame(tmp_path: Path) -> None:
+def test_minute_tick_sends_a_small_delta_and_a_pillar_showing_another_frame_gets_the_full_one(tmp_path: Path) -> None:
     at = parse_instant("2026-11-25T08:00:05+01:00")  # nothing leaves the station in the next minute: a plain tick
     display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
 
@@ -112,7 +114,7 @@ def test_minute_tick_sends_a_small_delta_and_a_wrong_base_gets_a_full_frame(tmp_
         session = PillarSession("hbf-epaper", PREFIX)
         received: list[tuple[str, int]] = []
         synced = asyncio.Event()
-        pillar = asyncio.create_task(_pillar(port, session, received, synced))
+        pillar = asyncio.create_task(_pillar(port, session, received, synced, clock.now))
         await asyncio.wait_for(synced.wait(), 15)
         channel = service.bridge.channels["hbf-epaper"]
         await _wait_for(lambda: channel.acked_hash == channel.current.hash)
@@ -124,12 +126,13 @@ def test_minute_tick_sends_a_small_delta_and_a_wrong_base_gets_a_full_frame(tmp_
         delta = next(size for leaf, size in received if leaf == "delta")
         assert delta <= 0.25 * full, (delta, full)
         await _wait_for(lambda: session.hash == channel.current.hash)
-        # The pillar loses its screen; its next ack says so and a full frame follows.
+        assert not any(leaf == "frame" for leaf, _ in received)  # the retained frame went to the broker only
+        # The pillar says it shows a frame the service does not know: the full frame follows on delta.
         received.clear()
         settings = mqtt.BrokerSettings("127.0.0.1", port, client_id="liar")
         async with mqtt.connect(settings) as liar:
             await liar.publish(f"{PREFIX}/displays/hbf-epaper/ack", json.dumps({"hash": "00000000"}).encode(), qos=1)
-        await _wait_for(lambda: any(leaf == "frame" for leaf, _ in received))
+        await _wait_for(lambda: any(leaf == "delta" and size > 0.5 * full for leaf, size in received))
         service.stop()
         await asyncio.wait_for(runner, 10)
         pillar.cancel()

@@ -55,47 +55,124 @@ def test_unchanged_content_is_never_published() -> None:
     assert bridge.show("hbf-a", frame_at(NOW + 5), NOW + 5) == []  # same minute: same pixels
 
 
-def test_minute_tick_sends_a_small_delta() -> None:
+def leaves(publishes: list) -> list[str]:  # type: ignore[type-arg]
+    return [p.topic.removeprefix(f"{PREFIX}/displays/hbf-a/") for p in publishes]
+
+
+def retained_frame(link: Link) -> codec.Header:
+    return codec.parse_header(link.retained[f"{PREFIX}/displays/hbf-a/frame"])
+
+
+def test_minute_tick_sends_a_small_delta_and_keeps_the_retained_frame_current() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
     link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
     full_bytes = link.to_pillar_bytes
     link.to_pillar_bytes = 0
-    publishes = bridge.show("hbf-a", frame_at(NOW + 60), NOW + 60)
-    assert [p.topic.rsplit("/", 1)[1] for p in publishes] == ["board", "delta"]
-    link.deliver(publishes, NOW + 60)
-    assert pillar.hash == frame_at(NOW + 60).hash
-    delta_bytes = len(publishes[1].payload)
-    assert delta_bytes <= 0.25 * full_bytes, (delta_bytes, full_bytes)
-
-
-def test_pillar_with_a_wrong_base_asks_and_gets_a_full_frame() -> None:
-    bridge, pillar, link = pair()
-    link.connect_pillar(NOW)
-    link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
-    pillar.raster, pillar.hash = None, None  # rebooted without the service noticing
     second = frame_at(NOW + 60)
     publishes = bridge.show("hbf-a", second, NOW + 60)
-    assert publishes[-1].topic.endswith("/delta")
+    assert leaves(publishes) == ["board", "frame", "delta"]
     link.deliver(publishes, NOW + 60)
-    assert isinstance(pillar.last_error, BaseMismatch) and "delta for base" in str(pillar.last_error)
-    assert pillar.refused == 1
-    assert any(isinstance(e, PillarAck) and e.need_full for e in link.events)
-    assert pillar.hash == second.hash and pillar.state is PillarState.SHOWING  # the full frame followed the request
+    assert pillar.hash == second.hash
+    assert link.to_pillar_bytes == len(publishes[2].payload) <= 0.25 * full_bytes  # the retained frame is not sent to it
+    assert retained_frame(link).content_hash == second.hash  # a pillar joining now finds the current frame
 
 
-def test_unacknowledged_delta_means_the_next_update_is_full() -> None:
+def test_pillar_showing_another_frame_says_so_and_gets_what_it_lacks() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
     link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
+    other = frame_at(NOW, deps=STEADY[1:])  # it shows a frame the service never sent (flash from another day)
+    pillar.raster, pillar.hash = other.raster, other.hash
+    link.events.clear()
+    second = frame_at(NOW + 60)
+    link.deliver(bridge.show("hbf-a", second, NOW + 60), NOW + 60)
+    assert isinstance(pillar.last_error, BaseMismatch) and "delta for base" in str(pillar.last_error)
+    assert pillar.refused == 1
+    acks = [e for e in link.events if isinstance(e, PillarAck)]
+    assert acks[0].hash == other.hash and not acks[0].need_full  # it says what it shows, no second download asked
+    assert pillar.hash == second.hash and pillar.state is PillarState.SHOWING  # the full frame came on delta
+
+
+def test_a_lost_delta_is_repaired_by_a_delta_from_what_the_pillar_shows() -> None:
+    bridge, pillar, link = pair()
+    link.connect_pillar(NOW)
+    link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
+    full_bytes = link.to_pillar_bytes
     link.pillar_connected = False  # the delta is lost on the mobile link, so no ack comes back
     link.deliver(bridge.show("hbf-a", frame_at(NOW + 60), NOW + 60), NOW + 60)
     link.pillar_connected = True
+    link.to_pillar_bytes = 0
     third = frame_at(NOW + 120)
-    publishes = bridge.show("hbf-a", third, NOW + 120)
-    assert publishes[-1].topic.endswith("/frame")
-    link.deliver(publishes, NOW + 120)
-    assert pillar.hash == third.hash
+    link.deliver(bridge.show("hbf-a", third, NOW + 120), NOW + 120)
+    assert pillar.hash == third.hash and isinstance(pillar.last_error, BaseMismatch)
+    assert link.to_pillar_bytes < 0.5 * full_bytes  # two deltas, no full frame
+
+
+def test_a_pillar_joining_after_minutes_of_deltas_downloads_the_current_frame_once() -> None:
+    bridge, pillar, link = pair()
+    link.connect_pillar(NOW)
+    for minute in range(4):
+        link.deliver(bridge.show("hbf-a", frame_at(NOW + 60 * minute), NOW + 60 * minute), NOW + 60 * minute)
+    newcomer = PillarSession("hbf-a", PREFIX)
+    late = Link(bridge, newcomer)
+    late.retained = dict(link.retained)
+    late.connect_pillar(NOW + 200)
+    current = bridge.channels["hbf-a"].current
+    assert current is not None and newcomer.hash == current.hash
+    frame_bytes = len(link.retained[f"{PREFIX}/displays/hbf-a/frame"])
+    assert late.to_pillar_bytes == frame_bytes  # the retained frame only: no second copy for a need_full
+
+
+def test_need_full_within_the_gap_is_deferred_not_dropped() -> None:
+    bridge, _, link = pair()
+    link.connect_pillar(NOW)
+    link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
+    ask = b'{"hash": null, "need_full": true}'
+    _, first = bridge.receive(f"{PREFIX}/displays/hbf-a/ack", ask, NOW + 10)
+    assert "frame" in leaves(first)
+    _, second = bridge.receive(f"{PREFIX}/displays/hbf-a/ack", ask, NOW + 12)
+    assert second == [] and bridge.next_deadline() == NOW + 15
+    assert bridge.tick(NOW + 14) == []
+    assert "frame" in leaves(bridge.tick(NOW + 15))  # answered as soon as the gap allows
+
+
+def test_sequence_and_epoch_increase_across_a_service_restart() -> None:
+    bridge, pillar, link = pair()
+    link.connect_pillar(NOW)
+    for minute in range(3):
+        link.deliver(bridge.show("hbf-a", frame_at(NOW + 60 * minute), NOW + 60 * minute), NOW + 60 * minute)
+    before = retained_frame(link)
+    restarted = Bridge(PREFIX, 256 * 1024, 600, epoch=NOW + 130)  # a new process knows nothing of the old one
+    restarted.expect(["hbf-a"])
+    restarted.receive(f"{PREFIX}/displays/hbf-a/status", b'{"state": "online"}', NOW + 130)  # retained, read at start
+    link.bridge = restarted
+    link.deliver(restarted.show("hbf-a", frame_at(NOW + 180), NOW + 180), NOW + 180)
+    after = retained_frame(link)
+    assert after.sequence > before.sequence and after.epoch > before.epoch and after.after(before)
+    assert pillar.hash == frame_at(NOW + 180).hash  # the pillar took it (sent on delta: its screen was unknown)
+
+
+def test_a_late_frame_from_the_previous_owner_is_ignored() -> None:
+    old_owner = Bridge(PREFIX, 1 << 20, 600, epoch=NOW - 3600)
+    new_owner = Bridge(PREFIX, 1 << 20, 600, epoch=NOW)
+    pillar = PillarSession("hbf-a", PREFIX)
+    topic = f"{PREFIX}/displays/hbf-a/frame"
+    current = frame_at(NOW + 60)
+    (new,) = [p for p in new_owner.show("hbf-a", current, NOW + 60) if p.topic == topic]
+    (late,) = [p for p in old_owner.show("hbf-a", frame_at(NOW + 120, deps=STEADY[2:]), NOW + 120) if p.topic == topic]
+    pillar.receive(topic, new.payload, NOW + 60)
+    assert pillar.receive(topic, late.payload, NOW + 121) == []
+    assert pillar.hash == current.hash
+
+
+def test_every_packet_fits_max_packet_including_the_mqtt_header() -> None:
+    bridge, pillar, link = pair(max_packet=2000)
+    link.connect_pillar(NOW)
+    tft = load_layout("tft-320x240")
+    publishes = bridge.show("hbf-a", frame_at(NOW, tft), NOW) + bridge.show("hbf-a", frame_at(NOW + 60, tft), NOW + 60)
+    for p in publishes:  # fixed header <= 5, topic length 2 + topic, packet id 2, properties 1 + 5 (expiry)
+        assert 5 + 2 + len(p.topic.encode()) + 2 + 6 + len(p.payload) <= 2000, p.topic
 
 
 def test_reconnecting_pillar_gets_current_frame_from_retained() -> None:
@@ -115,7 +192,7 @@ def test_large_frames_are_chunked_and_reassembled_and_old_chunks_cleared() -> No
     chunks = [t for t in link.retained if "/frame/" in t]
     assert len(chunks) > 5 and f"{PREFIX}/displays/hbf-a/frame" not in link.retained
     assert pillar.hash == frame.hash
-    assert all(len(p) <= 2000 for p in link.retained.values())
+    assert all(len(p) <= 2000 - 15 - len(t) for t, p in link.retained.items())
     bridge.max_packet = bridge.channels["hbf-a"].max_packet = 1 << 20
     link.deliver(bridge.channels["hbf-a"].republish(NOW + 1), NOW + 1)
     assert not [t for t in link.retained if "/frame/" in t] and f"{PREFIX}/displays/hbf-a/frame" in link.retained
@@ -128,9 +205,14 @@ def test_validity_is_extended_before_expiry_and_lapses_without_service() -> None
     assert pillar.is_current(NOW + 299) and not pillar.is_current(NOW + 301)
     assert bridge.tick(NOW + 100) == []
     heartbeat = bridge.tick(NOW + 250)
-    assert [p.topic.rsplit("/", 1)[1] for p in heartbeat] == ["delta"] and len(heartbeat[0].payload) < 100
+    assert leaves(heartbeat) == ["frame", "delta"] and len(heartbeat[1].payload) < 100
+    link.to_pillar_bytes = 0
     link.deliver(heartbeat, NOW + 250)
-    assert pillar.is_current(NOW + 500)
+    assert pillar.is_current(NOW + 500) and link.to_pillar_bytes == len(heartbeat[1].payload)
+    assert retained_frame(link).valid_until == NOW + 550  # a pillar joining now gets the extended validity
+    link.expire_pillar(NOW + 551)  # the service is gone: "no current data", and it takes the retained frame
+    assert pillar.raster is None and pillar.state is PillarState.WAITING
+    assert f"{PREFIX}/displays/hbf-a/frame/#" in pillar.subscriptions()
 
 
 def test_e_paper_gets_a_full_refresh_after_n_partial_updates() -> None:

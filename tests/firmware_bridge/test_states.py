@@ -60,7 +60,8 @@ def test_the_service_side_walks_its_states() -> None:
 def test_the_pillar_side_refuses_with_typed_errors_and_recovers() -> None:
     bridge, pillar, link = pair()
     topic = "stopcast/v1/displays/hbf-a/frame"
-    assert pillar.receive(topic, b"not a frame at all, but long enough to be read" * 2, NOW) == []
+    (ask,) = pillar.receive(topic, b"not a frame at all, but long enough to be read" * 2, NOW)
+    assert b'"need_full": true' in ask.payload  # it shows nothing: the retained frame did not do
     assert pillar.state is PillarState.ERROR and isinstance(pillar.last_error, MalformedMessage)
     good = next(p.payload for p in bridge.show("hbf-a", frame_at(NOW), NOW) if p.topic == topic)
     header = codec.parse_header(good)
