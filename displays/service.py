@@ -105,6 +105,7 @@ class Service:
         self._session: aiohttp.ClientSession | None = None
         self._gtfs_path: Path | None = None
         self.random = random.Random()
+        self._last_inputs: tuple = ()
         self.apply_config(config)
 
     @property
@@ -202,13 +203,26 @@ class Service:
 
     # --- the one path: compose -> render -> accept -> send -------------------------------------
 
+    def _inputs(self) -> tuple:
+        """What every board depends on besides the clock: the timetable, the realtime snapshots, the config."""
+        return (id(self.timetable), id(self.config), *(id(s.snapshot) for s in self.sources.values()))
+
     def _composed(self, now: int, force: bool = False) -> Iterator[tuple[DisplayRuntime, Board]]:
+        """The boards that changed at `now`. With the same inputs as last time only the displays whose board
+        said it changes by now are composed again (a countdown dropping a minute at its own second)."""
+        inputs = self._inputs()
+        everything = force or inputs != self._last_inputs
+        self._last_inputs = inputs
+        due = [r for r in self.displays.values()
+               if everything or r.board is None or r.frame is None or r.board.next_change <= now]
+        if not due:
+            return
         try:
             live = self.live_state(now)
         except Exception as exc:  # noqa: BLE001 - a feed the merge cannot take must not stop the boards
             log.exception("merging realtime failed; boards show the timetable: %s", exc)
             live = None
-        for runtime in list(self.displays.values()):
+        for runtime in due:
             display = runtime.config
             settings = DisplaySettings(
                 name=display.name, language=display.language, walk_minutes=display.walk_minutes,

@@ -109,7 +109,7 @@ def build_board(
     pages = _alert_pages(spec, result.alerts if result else (), lang)
     page = (now // spec.page_seconds) % len(pages) if pages else 0
     footer = text(lang, "timetable_only") if timetable_only else ""
-    next_change = (now // 60 + 1) * 60
+    next_change = _next_change(spec, settings, deps, rows, now)
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
     stop_name = clean(settings.name or (result.stop.name if result else ""))
@@ -130,6 +130,25 @@ def build_board(
         generated_at=now,
         next_change=next_change,
     )
+
+
+def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departure], rows: tuple[BoardRow, ...],
+                 now: int) -> int:
+    """The first second at which some text of the board changes by itself: the clock's next minute, a
+    countdown that drops a minute ("1 min" -> "sofort" at its own second), a clock time that turns into a
+    countdown, or a departure that leaves the board (and so lets the next one in)."""
+    candidates = [(now // 60 + 1) * 60]
+    for dep, row in zip(deps, rows, strict=True):
+        if dep.status in (CANCELLED, SKIPPED):
+            candidates.append(dep.scheduled + 1)
+            continue
+        candidates.append(dep.time - settings.walk_minutes * 60 + 1)
+        left = dep.time - now
+        if row.minutes is not None and left >= 60:
+            candidates.append(now + left % 60 + 1)
+        elif row.minutes is None:
+            candidates.append(dep.time - 60 * (spec.countdown_max + 1) + 1)
+    return min(c for c in candidates if c > now)
 
 
 def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:

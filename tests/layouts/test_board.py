@@ -146,6 +146,17 @@ def test_next_change_is_the_next_minute_or_page_flip() -> None:
     assert paged.next_change == ((NOW + 7) // 8 + 1) * 8  # the next 8-second page boundary
 
 
+def test_next_change_is_when_any_countdown_drops_a_minute() -> None:
+    soon = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 1.5), dep("b", "68", "FFD500", "000000", "Gonsenheim", 4.75),
+                 now=NOW)
+    assert [r.time_text for r in soon.rows][:1] == ["1 min"] and soon.next_change == NOW + 31
+    later = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 1.5), dep("b", "68", "FFD500", "000000", "Gonsenheim", 4.75),
+                  now=soon.next_change)
+    assert later.rows[0].time_text == "sofort"  # at its own second, not at the next minute
+    gone = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 0.25), now=NOW)
+    assert gone.next_change == NOW + 16  # the row leaves the board then
+
+
 def test_display_filters_routes_and_walk_time() -> None:
     deps = (dep("a", "50", "00598C", "FFFFFF", "Finthen", 2), dep("b", "68", "FFD500", "000000", "Gonsenheim", 4),
             dep("c", "50", "00598C", "FFFFFF", "Finthen", 9))
