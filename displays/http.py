@@ -78,6 +78,10 @@ def _conditional(request: web.Request, etag: str, body: bytes, content_type: str
 # --- frames, boards, live page ------------------------------------------------------------------
 
 
+def _is_hash(text: str) -> bool:
+    return len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 async def frame(request: web.Request) -> web.Response:
     """GET /displays/{id}/frame.{png,bmp,bin,mono1,gray2,bwr,rgb565}: the current screen, with ETag/304."""
     runtime = _runtime(request, pulled=True)
@@ -87,8 +91,14 @@ async def frame(request: web.Request) -> web.Response:
         raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
     etag = f"{current.hash:08x}-{fmt}"
     if fmt in ("png", "bmp"):
-        body = request.app[PULLS].of(runtime.config.id).encoded(current, fmt)
-        return _conditional(request, etag, body, f"image/{fmt}")
+        state = request.app[PULLS].of(runtime.config.id)
+        wanted = request.query.get("h", "")
+        if wanted and wanted.lower() != f"{current.hash:08x}":  # exactly the frame a TRMNL `filename` named
+            kept = state.kept(int(wanted, 16), fmt) if _is_hash(wanted) else None
+            if kept is None:
+                raise web.HTTPNotFound(text=f"frame {wanted[:16]!r} is no longer kept; ask /api/display again")
+            return _conditional(request, f"{wanted.lower()}-{fmt}", kept, f"image/{fmt}")
+        return _conditional(request, etag, state.encoded(current, fmt), f"image/{fmt}")
     if fmt == "bin":
         payload = request.app[SERVICE].bridge.frame_payload(runtime.config.id)
         if payload is None:

@@ -16,6 +16,7 @@ from .history import PresenceHistory
 
 __all__ = ["DEVICE_HEADER", "PULLS", "PullState", "Pulls", "device_of"]
 
+KEPT_ENCODINGS = 8  # encoded pull frames kept per display (a few frames in a few formats)
 DEVICE_HEADER = "X-Stopcast-Device"  # or ?device=: a pulling pillar names itself so that its pulls count
 
 
@@ -34,21 +35,25 @@ class PullState:
     device: dict = field(default_factory=dict)  # what a pulling device (TRMNL) last reported
     last_pull: int | None = None  # when an identified device last fetched this display over HTTP
     device_name: str = ""  # which device (TRMNL: its friendly id; others: ?device= or X-Stopcast-Device)
-    _encoded: dict[str, bytes] = field(default_factory=dict)
-    _encoded_hash: int | None = None
+    _encoded: dict[tuple[int, str], bytes] = field(default_factory=dict)  # (hash, format) -> bytes, recent frames
 
     def pulled_by(self, device: str, now: int) -> None:
         """An identified device fetched the display (a browser or an anonymous client never counts)."""
         self.device_name, self.last_pull = device, now
 
     def encoded(self, frame: Frame, fmt: str) -> bytes:
-        """The frame in a pull format, computed once per frame and format."""
-        if self._encoded_hash != frame.hash:
-            self._encoded, self._encoded_hash = {}, frame.hash
-        found = self._encoded.get(fmt)
+        """The frame in a pull format, computed once per frame and format; the last few are kept, so that
+        a device that was told a frame's hash gets exactly that frame even after the board moved on."""
+        found = self._encoded.get((frame.hash, fmt))
         if found is None:
-            found = self._encoded[fmt] = pull_bytes(frame, fmt)
+            found = self._encoded[(frame.hash, fmt)] = pull_bytes(frame, fmt)
+            while len(self._encoded) > KEPT_ENCODINGS:
+                del self._encoded[next(iter(self._encoded))]
         return found
+
+    def kept(self, frame_hash: int, fmt: str) -> bytes | None:
+        """A recent frame's bytes in a pull format, by its hash (None when no longer kept)."""
+        return self._encoded.get((frame_hash, fmt))
 
 
 class Pulls:

@@ -5,17 +5,20 @@ never `status: 500` (which the firmware takes as "erase yourself"); see docs/htt
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import cache
 
 from aiohttp import web
+from PIL import Image, ImageDraw, ImageFont
 
-from .http_guard import RateLimit, escape_controls, read_body
+from .audit import AuditEntry
+from .device_keys import DeviceKeys, normal_mac
+from .http_guard import TOKEN_LABEL, RateLimit, escape_controls, read_body
 from .pulls import PULLS
 from .service import DisplayRuntime, Service
-from .state import StateError, device_secret
+from .state import StateError
 
 log = logging.getLogger("stopcast.http")
 
@@ -25,38 +28,43 @@ LOG_RATE = (10, 60.0)  # posts per device per window of seconds
 
 @dataclass
 class Devices:
-    """What the HTTP side keeps for TRMNL devices: the key secret (read once) and the log rate."""
+    """What the HTTP side keeps for TRMNL devices: their keys (in the state folder) and the log rate."""
 
     service: Service
-    secret: bytes | None = None
+    keys: DeviceKeys | None = None
     log_rate: RateLimit = field(default_factory=lambda: RateLimit(*LOG_RATE))
 
-    def key(self, device_id: str) -> str:
-        """The API key of a device: HMAC of its MAC with the state folder's random secret
-        (HTTP 503 when the state folder cannot keep the secret)."""
-        if self.secret is None:
-            try:
-                self.secret = device_secret(self.service.config.state_dir())
-            except StateError as exc:
-                log.error("TRMNL: %s", exc)
-                raise web.HTTPServiceUnavailable(text="device keys are unavailable (state folder)",
-                                                 headers={"Retry-After": "60"}) from None
-        return hmac.new(self.secret, device_id.strip().upper().encode(), hashlib.sha256).hexdigest()[:22]
+    def store(self) -> DeviceKeys:
+        """The key store of the service's state folder."""
+        folder = self.service.config.state_dir()
+        if self.keys is None or self.keys.folder != folder:
+            self.keys = DeviceKeys(folder)
+        return self.keys
 
     def runtime(self, device_id: str) -> DisplayRuntime | None:
         """The display a device's MAC is configured on."""
-        wanted = device_id.strip().upper()
+        wanted = normal_mac(device_id)
         return next((r for r in self.service.displays.values() if wanted and r.config.trmnl_id.upper() == wanted), None)
 
     def authenticated(self, request: web.Request) -> DisplayRuntime:
         """The device's display when ID and Access-Token match; else HTTP 404 with a JSON body."""
         device_id = request.headers.get("ID", "")
         runtime = self.runtime(device_id)
-        expected = self.key(device_id) if runtime is not None else ""
         token = request.headers.get("Access-Token", "")
-        if runtime is None or not token.isascii() or not hmac.compare_digest(token.encode(), expected.encode()):
+        now = int(self.service.clock.now())
+        if runtime is None or not _keys(lambda: self.store().check(device_id, token, now)):
             raise web.HTTPNotFound(text="unknown device or access token")
         return runtime
+
+
+def _keys(action):  # type: ignore[no-untyped-def]
+    """Run a key-store action; HTTP 503 (never a 500, never a reset) when the state folder fails."""
+    try:
+        return action()
+    except StateError as exc:
+        log.error("TRMNL: %s", exc)
+        raise web.HTTPServiceUnavailable(text="device keys are unavailable (state folder)",
+                                         headers={"Retry-After": "60"}) from None
 
 
 DEVICES = web.AppKey("trmnl_devices", Devices)
@@ -83,9 +91,11 @@ async def setup(request: web.Request) -> web.Response:
         return web.json_response({"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
                                   "message": f"device {escape_controls(device_id[:32])} is not configured "
                                              "(set trmnl_id on a display)"}, status=404)
+    now = int(devices.service.clock.now())
     return web.json_response({
-        "status": 200, "api_key": devices.key(device_id), "friendly_id": runtime.config.id.upper()[:16],
-        "image_url": f"{_base_url(request, devices.service)}/displays/{runtime.config.id}/frame.bmp",
+        "status": 200, "api_key": _keys(lambda: devices.store().issue(device_id, now)),
+        "friendly_id": runtime.config.id.upper()[:16],
+        "image_url": f"{_base_url(request, devices.service)}/trmnl/splash.bmp",  # kept by the firmware as its logo
         "message": "Welcome to stopcast",
     })
 
@@ -108,6 +118,7 @@ async def display(request: web.Request) -> web.Response:
                                   "reset_firmware": False, "update_firmware": False, "firmware_url": None,
                                   "special_function": "none", "image_url_timeout": 0})
     filename = f"{runtime.frame.hash:08x}"
+    request.app[PULLS].of(runtime.config.id).encoded(runtime.frame, "bmp")  # kept: image_url serves exactly this
     refresh = max(runtime.config.trmnl_refresh, runtime.board.next_change - now)
     return web.json_response({
         "status": 0,
@@ -136,10 +147,55 @@ async def device_log(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@cache
+def splash_bmp() -> bytes:
+    """The neutral 800x480 1-bit image given as the setup image_url: the firmware keeps it as its logo and
+    shows it under every later error, so it names the product, not a stop or a moment's departures."""
+    image = Image.new("1", (800, 480), 1)
+    draw = ImageDraw.Draw(image)
+    for text, size, y in (("stopcast", 96, 150), ("Abfahrten / Departures", 36, 290)):
+        font = ImageFont.load_default(size=size)
+        left, _, right, _ = draw.textbbox((0, 0), text, font=font)
+        draw.text(((800 - (right - left)) // 2, y), text, fill=0, font=font)
+    out = io.BytesIO()
+    image.save(out, format="BMP")
+    return out.getvalue()
+
+
+async def splash(request: web.Request) -> web.Response:
+    """GET /trmnl/splash.bmp: the setup image, available before any board is rendered."""
+    return web.Response(body=splash_bmp(), content_type="image/bmp", headers={"Cache-Control": "max-age=86400"})
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    """GET /api/trmnl/keys (admin): every device that holds or held a key, with its display."""
+    devices = request.app[DEVICES]
+    records = _keys(lambda: devices.store().all())
+    return web.json_response([{**asdict(r), "display": (rt.config.id if (rt := devices.runtime(r.mac)) else None)}
+                              for r in records])
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    """DELETE /api/trmnl/keys/{mac} (admin): revoke a device's key; its next setup gets a new one."""
+    devices = request.app[DEVICES]
+    service = devices.service
+    now = int(service.clock.now())
+    mac = request.match_info["mac"]
+    revoked = _keys(lambda: devices.store().revoke(mac, now))
+    if revoked is None:
+        raise web.HTTPNotFound(text=f"no valid key for device {escape_controls(mac[:32])}")
+    service.audit.record(AuditEntry(now, str(request.get(TOKEN_LABEL, "admin")), "trmnl.revoke", revoked.mac,
+                                    f"key of generation {revoked.generation} revoked"))
+    return web.json_response(asdict(revoked))
+
+
 def add_trmnl_routes(app: web.Application, service: Service) -> None:
-    """Register the TRMNL device API on `app`."""
+    """Register the TRMNL device API on `app` (and the admin routes for device keys)."""
     app[DEVICES] = Devices(service)
     for path, method, handler in (("/api/setup", "GET", setup), ("/api/display", "GET", display),
                                   ("/api/log", "POST", device_log)):
         app.router.add_route(method, path, handler)
         app.router.add_route(method, path + "/", handler)
+    app.router.add_get("/trmnl/splash.bmp", splash)
+    app.router.add_get("/api/trmnl/keys", list_keys)
+    app.router.add_delete("/api/trmnl/keys/{mac}", revoke_key)
