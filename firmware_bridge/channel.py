@@ -55,6 +55,11 @@ class DisplayChannel:
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
 
+    def _room(self) -> int:
+        """Payload bytes per message: what fits max_packet on the longest topic, so that a frame's chunks are
+        the same on `frame/{i}` and on `delta` (a pillar may collect one set from both)."""
+        return packet_room(self.max_packet, self._topic("frame/65535"))
+
     def _event(self, event: ChannelEvent) -> None:
         """Move along the transition table; an impossible event is a LocalProtocolError (state ERROR)."""
         try:
@@ -88,7 +93,7 @@ class DisplayChannel:
 
     def _retained(self, now: int) -> list[Publish]:
         """The current full frame into the retained `frame` topic (or `frame/{i}` chunks)."""
-        payloads = self.full_payloads(packet_room(self.max_packet, self._topic("frame/65535")))
+        payloads = self.full_payloads(self._room())
         if not payloads:
             return []
         expiry = max(1, self.valid_until - now)
@@ -104,6 +109,7 @@ class DisplayChannel:
             out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.retained_chunks)]
             self.retained_chunks = len(payloads)
         if self.known and self.pillar_hash is None:  # the pillar takes the retained frame (docs/mqtt.md)
+            self.full_due = None  # a request waiting for the resend gap is answered by this
             self.partials = 0
             self.last_full_at = now
             self.last_frame_at = now
@@ -112,7 +118,7 @@ class DisplayChannel:
 
     def _direct_full(self, now: int) -> list[Publish]:
         """The current full frame on `delta`, for a pillar that shows another frame and is not subscribed to `frame`."""
-        payloads = self.full_payloads(packet_room(self.max_packet, self._topic("delta")))
+        payloads = self.full_payloads(self._room())
         self.partials = 0
         self.last_full_at = self.last_frame_at = now
         self.bytes_sent += sum(len(p) for p in payloads)
@@ -145,7 +151,7 @@ class DisplayChannel:
         flags = FLAG_FULL_REFRESH if rects and self.partials + 1 >= self.full_refresh_every else 0
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
         body = codec.delta_body(frame.raster, rects, frame.encoding, frame.color_mode)
-        payloads = codec.encode_message(header, body, packet_room(self.max_packet, self._topic("delta")))
+        payloads = codec.encode_message(header, body, self._room())
         if rects and (len(payloads) > 1 or len(payloads[0]) >= len(codec.pack(frame.raster, frame.encoding, frame.color_mode))):
             return self._direct_full(now)
         if rects:

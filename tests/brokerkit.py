@@ -51,8 +51,8 @@ def _wait_listening(port: int, process: subprocess.Popen, seconds: float = 10.0)
 
 @contextmanager
 def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None = None, port: int | None = None,
-              tls: tuple[Path, Path, Path] | None = None) -> Iterator[Broker]:
-    """Start mosquitto on a free port; skips the test when the binary is missing."""
+              tls: tuple[Path, Path, Path] | None = None, extra: tuple[str, ...] = ()) -> Iterator[Broker]:
+    """Start mosquitto on a free port (`extra`: more config lines); skips the test when the binary is missing."""
     binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if binary is None:
         pytest.skip("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -79,7 +79,7 @@ def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None
         acl_file.chmod(0o600)
         lines.append(f"acl_file {acl_file}")
     conf = folder / "mosquitto.conf"
-    conf.write_text("\n".join(lines) + "\n")
+    conf.write_text("\n".join(lines + list(extra)) + "\n")
     process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_listening(port, process)

@@ -21,6 +21,7 @@ from displays.config import load_config
 from displays.service import Service
 from feeds.times import parse_instant
 from firmware_bridge import client as mqtt
+from firmware_bridge import codec
 from firmware_bridge.protocol import PillarSession
 from firmware_bridge.simulator import follow
 
@@ -197,3 +198,29 @@ def test_service_and_reference_pillar_over_tls_with_passwords(tmp_path: Path) ->
         other_ca, _, _ = make_tls_files(tmp_path / "other-tls")  # a broker we were not told to trust
         assert main(["pillar-sim", "--broker", f"mqtts://hbf-epaper:pillar-secret@127.0.0.1:{broker.port}", "--display",
                      "hbf-epaper", "--ca-file", str(other_ca), "--once", "--timeout", "10"]) == 1
+
+
+def test_a_broker_capped_at_max_packet_passes_every_chunk_and_order_grows_across_restarts(tmp_path: Path) -> None:
+    at = now_minute()
+    cap = 16_384
+    display = [{"id": "lcd", "stops": ["HBF"], "layout": "lcd-landscape-1920x1080"}]
+    with mosquitto(tmp_path / "broker", extra=(f"max_packet_size {cap}",)) as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at), display,
+                              mqtt={"url": broker.url, "max_packet": cap})
+        orders = []
+        for run in range(2):  # two processes, one after the other, on the same state folder
+            assert main(["serve", "--config", str(config), "--once", "--at", str(at + 60 * run),
+                         "--cache-dir", str(tmp_path / "cache")]) == 0
+            chunks = asyncio.run(retained(broker.port, f"{PREFIX}/displays/lcd/frame/#", 1000,
+                                          fence=f"{PREFIX}/service/status"))
+            headers = [codec.parse_header(p) for p in chunks.values()]
+            assert len(chunks) > 3 and len(chunks) == headers[0].chunks  # all chunks got through the capped broker
+            orders.append((headers[0].epoch, headers[0].sequence))
+        assert orders[1][0] > orders[0][0] and orders[1][1] > orders[0][1]
+        shown = tmp_path / "shown.png"
+        assert main(["pillar-sim", "--broker", broker.url, "--display", "lcd", "--once", "--timeout", "10",
+                     "--output", str(shown)]) == 0
+        rendered = tmp_path / "render.png"
+        assert main(["render", "--config", str(config), "--display", "lcd", "--at", str(at + 60), "--output", str(rendered),
+                     "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert np.array_equal(np.asarray(Image.open(shown).convert("RGB")), np.asarray(Image.open(rendered).convert("RGB")))
