@@ -1,5 +1,6 @@
 """MQTT benchmarks: encode + publish frames for 1,000 displays to a local Mosquitto and receive them
-all in one subscriber; bytes on the wire per display per minute of countdown ticks, full vs delta.
+all in one subscriber; bytes per pillar per minute of countdown ticks (what a pillar in sync receives
+under the contract's subscriptions), bytes to the broker, and what a connecting pillar downloads.
 
 Run: python bench/bench_mqtt.py      (starts its own mosquitto on a free port)
 """
@@ -14,9 +15,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the root first, so tests/layouts never shadows layouts
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "firmware_bridge")]  # the root first, so tests/layouts never shadows layouts
 
 from brokerkit import mosquitto  # noqa: E402
+from memory_link import Link  # noqa: E402
 
 from displays.boards import compose_board  # noqa: E402
 from feeds.demo import STOPS, write_demo_feed  # noqa: E402
@@ -70,36 +72,47 @@ async def publish_and_receive(port: int, bridge: Bridge, batch: list[Frame], now
     return elapsed
 
 
-def wire_bytes(tt, spec, minutes: int = 30) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Average bytes per minute to one pillar: full frames every minute vs deltas (in memory)."""
+def wire_bytes(tt, spec, minutes: int = 30) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
+    """Bytes per minute of countdown ticks, in memory through a broker model with the contract's subscriptions:
+    full frames every minute (no deltas), what one pillar in sync receives, what the broker receives (the
+    retained frame kept current besides the deltas); and what a pillar downloads when it connects."""
     bridge = Bridge("stopcast/v1", 1 << 20, 600)
+    bridge.expect(["p"])
     pillar = PillarSession("p", "stopcast/v1")
-    full_total = delta_total = 0
+    link = Link(bridge, pillar)
+    link.connect_pillar(AT - 60)
+    full_total = broker_total = 0
     for minute in range(minutes):
         now = AT + 60 * minute
         board = compose_board(tt, None, "HBF", spec, DisplaySettings(), now)
         frame = Frame.of(raster_of(render_image(board, spec), spec.color_mode), spec.color_mode,
                          default_encoding(spec.color_mode), True)
         full_total += len(Bridge("x", 1 << 20, 600).show("p", frame, now)[0].payload)
-        bridge.channel("p").online = True
-        for msg in bridge.show("p", frame, now):
-            delta_total += len(msg.payload)
-            for reply in pillar.receive(msg.topic, msg.payload, now):
-                bridge.receive(reply.topic, reply.payload, now)
-    return full_total / minutes, delta_total / minutes
+        publishes = bridge.show("p", frame, now)
+        broker_total += sum(len(p.payload) for p in publishes if "/board" not in p.topic)
+        link.deliver(publishes, now)
+    pillar_total = link.to_pillar_bytes
+    joining = Link(bridge, PillarSession("p", "stopcast/v1"))
+    joining.retained = dict(link.retained)
+    joining.connect_pillar(AT + 60 * minutes)
+    return full_total / minutes, pillar_total / minutes, broker_total / minutes, joining.to_pillar_bytes
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tt = load_timetable(GtfsSource(write_demo_feed(Path(folder) / "demo.zip", dt.date(2026, 11, 1))))
-        for name in ("epaper-800x480", "tft-320x240", "led-192x64"):
+        for name in ("epaper-800x480", "tft-320x240", "led-192x64", "lcd-landscape-1920x1080"):
             spec = load_layout(name)
-            batch = frames(tt, spec, AT)
-            with mosquitto(Path(folder) / f"broker-{name}") as broker:
-                elapsed = asyncio.run(publish_and_receive(broker.port, Bridge("stopcast/v1", 1 << 20, 600), batch, AT))
-            full, delta = wire_bytes(tt, spec)
-            print(f"{name:24s} 1,000 displays encoded + published + received: {elapsed:.2f} s; per display per minute: "
-                  f"full frames {full / 1024:.1f} KiB, deltas {delta / 1024:.2f} KiB ({delta / full:.0%})")
+            published = ""
+            if spec.color_mode != "rgb":  # 1,000 LCD frames (130 MB) are not this bench's question
+                batch = frames(tt, spec, AT)
+                with mosquitto(Path(folder) / f"broker-{name}") as broker:
+                    elapsed = asyncio.run(publish_and_receive(broker.port, Bridge("stopcast/v1", 1 << 20, 600), batch, AT))
+                published = f"1,000 displays encoded + published + received: {elapsed:.2f} s; "
+            full, to_pillar, to_broker, joining = wire_bytes(tt, spec)
+            print(f"{name:24s} {published}per pillar per minute: "
+                  f"{to_pillar / 1024:.2f} KiB ({to_pillar / full:.0%} of full frames at {full / 1024:.1f} KiB); "
+                  f"to the broker {to_broker / 1024:.1f} KiB; a pillar connecting downloads {joining / 1024:.1f} KiB")
 
 
 if __name__ == "__main__":
