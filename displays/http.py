@@ -120,11 +120,18 @@ async def board_json(request: web.Request) -> web.Response:
     return _conditional(request, hashlib.blake2b(body, digest_size=8).hexdigest(), body, "application/json")
 
 
+STARTING_PAGE = """<!doctype html><html lang="de"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>stopcast</title><style>body{margin:0;height:100vh;display:flex;align-items:center;justify-content:center;
+font:6vmin sans-serif;background:#fff;color:#000;text-align:center}</style></head>
+<body><p>Abfahrten werden geladen …<br><span lang="en">Loading departures …</span></p></body></html>"""
+
+
 async def live_page(request: web.Request) -> web.Response:
     """GET /displays/{id}: the live HTML board (updates itself over server-sent events)."""
     runtime = _runtime(request)
-    if runtime.board is None:
-        raise web.HTTPServiceUnavailable(text="no board yet", headers={"Retry-After": "5"})
+    if runtime.board is None:  # starting: a page that asks again by itself (a kiosk browser never would)
+        return web.Response(status=503, text=STARTING_PAGE, content_type="text/html",
+                            headers={"Retry-After": "5", "Cache-Control": "no-store"})
     device = device_of(request.query, request.headers)
     events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "")
     page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=events_url)

@@ -13,7 +13,15 @@ from .wiring import mqtt_link
 log = logging.getLogger("stopcast.service")
 
 
+SETTLE = 5.0  # seconds to wait for the other instances' announcements before the first render
+
+
 async def _ticker(service: Service) -> None:
+    try:  # render nothing before the live instances are known, or two would publish the same displays
+        await asyncio.wait_for(service.settled.wait(), SETTLE)
+    except asyncio.TimeoutError:
+        log.warning("no answer from the broker within %.0f s: rendering as if this were the only instance", SETTLE)
+    service.settled.set()
     while True:
         delay = await service.step()
         try:
@@ -39,12 +47,12 @@ async def run(service: Service, extra_tasks: list) -> None:
                 group.create_task(source.run(), name=f"poll {url}")
             group.create_task(_ticker(service), name="ticker")
             group.create_task(_gtfs_watcher(service), name="gtfs")
-            group.create_task(service.link.run(service.bridge.subscriptions(), service.hello, service.on_message), name="link")
+            group.create_task(service.link.run(service.subscriptions(), service.hello, service.on_message), name="link")
             for task in extra_tasks or []:
                 group.create_task(task)
             await service.stopping.wait()
             now = int(service.clock.now())
-            await service.link.close([service.bridge.service_status(False, now)])
+            await service.link.close(service.goodbye(now))
             raise _Stop
     except* _Stop:
         pass

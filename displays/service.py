@@ -24,6 +24,7 @@ from feeds.live import LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
+from firmware_bridge.topics import instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
 from layouts.spec import LayoutSpec
@@ -34,6 +35,7 @@ from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config
 from .frames import Rendered, RenderJob, frame_of
 from .gtfs_fetch import fetch_gtfs
+from .instances import Member, Membership, announcement, default_instance_name, parse_member
 from .metrics import Metrics
 from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
@@ -68,6 +70,7 @@ class Service:
         config_path: Path | None = None,
         cache_dir: Path | None = None,  # the timetable cache; None: none
         shard: tuple[int, int] = (1, 1),
+        instance: str = "",
         sources: dict[str, FeedSource] | None = None,
         link: PillarLink | None = None,
         renderer: Renderer | None = None,
@@ -77,6 +80,9 @@ class Service:
         self.config_path = config_path
         self.cache_dir = cache_dir
         self.shard = shard
+        self.instance = instance or default_instance_name()
+        self.membership = Membership(self.instance)
+        self.settled = asyncio.Event()  # the live instances are known (set by the first service status seen)
         self.timetable: Timetable | None = None
         self.timetable_error: str | None = None
         self.timetable_loaded_at: int | None = None
@@ -106,6 +112,7 @@ class Service:
         self._gtfs_path: Path | None = None
         self.random = random.Random()
         self._last_inputs: tuple = ()
+        self.displays_were_set = False
         self.apply_config(config)
 
     @property
@@ -121,8 +128,11 @@ class Service:
     # --- configuration -------------------------------------------------------------------------
 
     def owns(self, display_id: str) -> bool:
-        """Whether this instance renders and publishes that display."""
-        return owner(display_id, self.shard[1]) == self.shard[0]
+        """Whether this instance renders and publishes that display: by its static shard (--shard K/N), else
+        by rendezvous hashing over the live instances (docs/deploy.md)."""
+        if self.shard[1] > 1:
+            return owner(display_id, self.shard[1]) == self.shard[0]
+        return self.membership.owns(display_id)
 
     def apply_config(self, config: ServiceConfig) -> list[Publish]:
         """Swap in a validated config; keeps the boards of displays whose settings did not change."""
@@ -136,13 +146,40 @@ class Service:
                 runtimes[display.id] = old
             else:
                 runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec))
-        removed = [d for d in self.displays if d not in runtimes]
-        publishes = [p for d in removed for p in self.bridge.remove(d)]
-        self.bridge.expect(list(runtimes))  # so that the pillars' retained statuses are read at start
+        configured = [d.id for d in config.displays]
+        gone = [d for d in self.displays if d not in runtimes]
+        publishes = [p for d in gone if d not in configured for p in self.bridge.remove(d)]  # left the config
+        for display_id in gone:
+            if display_id in configured:
+                self.bridge.release(display_id)  # another instance owns it now: its retained frame stays
+        acquired = [d for d in runtimes if d not in self.displays]
+        self.bridge.expect(configured)  # every pillar's status is read, also of displays other instances own
         self.config = config
         self.displays = runtimes
+        if acquired and self.displays_were_set:
+            publishes += self.raise_epoch()
+        self.displays_were_set = True
         self.wake.set()
         return publishes
+
+    def raise_epoch(self) -> list[Publish]:
+        """Taking displays over: an epoch above every one seen, so that pillars ignore the old owner's late
+        frames; announced at once."""
+        epoch = max(int(self.clock.now()), self.membership.highest_epoch + 1, self.bridge.epoch + 1)
+        self.bridge.set_epoch(epoch)
+        self.membership.highest_epoch = max(self.membership.highest_epoch, epoch)
+        return [self.announcement()]
+
+    def announcement(self, online: bool = True) -> Publish:
+        """This instance's retained announcement (offline: its Last Will)."""
+        return announcement(self.config.mqtt.prefix, Member(self.instance, online, self.bridge.epoch, self.started_at,
+                                                            self.http_url))
+
+    def subscriptions(self) -> list[str]:
+        """What the service subscribes to: the pillars' status and ack, the instances, the service status
+        (subscribed last: its first message says the instances' retained announcements have arrived)."""
+        prefix = self.config.mqtt.prefix
+        return [*self.bridge.subscriptions(), instance_topic(prefix, "+"), service_status_topic(prefix)]
 
     def change_config(self, config: ServiceConfig) -> None:
         """Apply a config changed at run time (admin API); cleared displays go out with the next tick."""
@@ -323,7 +360,17 @@ class Service:
     # --- pillars -------------------------------------------------------------------------------
 
     def on_message(self, topic: str, payload: bytes) -> list[Publish]:
-        """A pillar's message: through the protocol, never trusted, logged when rejected."""
+        """A pillar's message: through the protocol, never trusted, logged when rejected; or another
+        instance's announcement, or the service status."""
+        prefix = self.config.mqtt.prefix
+        if topic == service_status_topic(prefix):
+            first = not self.settled.is_set()
+            self.settled.set()
+            if not first and b'"offline"' in payload:  # another instance died; the service is still online
+                return [self.bridge.service_status(True, int(self.clock.now()), self.status_details())]
+            return []
+        if topic.startswith(instance_topic(prefix, "")):
+            return self.on_member(parse_member(prefix, topic, payload))
         events, replies = self.bridge.receive(topic, payload, int(self.clock.now()))
         for event in events:
             if isinstance(event, Rejected):
@@ -333,10 +380,28 @@ class Service:
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
         return replies
 
+    def on_member(self, member: Member | None) -> list[Publish]:
+        """Another instance came or went: take over or give back displays as the live set says."""
+        if member is None or member.name == self.instance:
+            return []
+        if not self.membership.update(member):
+            return []
+        log.info("instance %s is %s; live: %s", member.name, "online" if member.online else "offline",
+                 ", ".join(self.membership.live()))
+        return self.apply_config(self.config) if self.shard[1] == 1 else []
+
     def hello(self) -> list[Publish]:
         """What the link sends on every (re)connect: the service's status and every retained frame."""
         now = int(self.clock.now())
         return [self.bridge.service_status(True, now, self.status_details()), *self.bridge.republish_all(now)]
+
+    def goodbye(self, now: int) -> list[Publish]:
+        """What a clean stop says: this instance is offline (the others take its displays over at once), and
+        the service is offline when no other instance is live."""
+        out = [self.announcement(online=False)] if self.shard[1] == 1 else []
+        if self.membership.live() == (self.instance,):
+            out.append(self.bridge.service_status(False, now))
+        return out
 
     def will(self) -> Publish:
         """The service's Last Will: its status, offline."""
@@ -344,7 +409,7 @@ class Service:
 
     def status_details(self) -> dict:
         """What the service's retained status says about itself."""
-        return {"displays": len(self.displays), "shard": f"{self.shard[0]}/{self.shard[1]}"}
+        return {"displays": len(self.displays), "shard": f"{self.shard[0]}/{self.shard[1]}", "instance": self.instance}
 
     # --- running -------------------------------------------------------------------------------
 

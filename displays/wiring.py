@@ -36,7 +36,8 @@ def broker_settings(service: Service) -> mqtt.BrokerSettings:
     m = service.config.mqtt
     host, port = service.broker_address or (m.host, m.port)
     return mqtt.BrokerSettings(
-        host=host, port=port, username=m.username, password=m.password, client_id=m.client_id,
+        host=host, port=port, username=m.username, password=m.password,
+        client_id=f"{m.client_id or 'stopcast'}-{service.instance}",  # instances on one config must not share it
         tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
         version=m.version,
     )
@@ -44,4 +45,6 @@ def broker_settings(service: Service) -> mqtt.BrokerSettings:
 
 def mqtt_link(service: Service) -> MqttLink:
     """The service's link to its broker, with its offline status as the Last Will."""
-    return MqttLink(broker_settings(service), service.will(), service.random.random)
+    presence = (service.announcement, service.announcement(online=False))
+    return MqttLink(broker_settings(service), service.will(), service.random.random,
+                    presence=presence if service.shard[1] == 1 else None)

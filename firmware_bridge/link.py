@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 import aiomqtt
 
@@ -15,13 +16,17 @@ from .protocol import Publish, Sent
 
 log = logging.getLogger("stopcast.mqtt")
 
+PRESENCE_KEEPALIVE = 5  # seconds: the broker declares a silent instance gone after 1.5 times this
+
 
 class MqttLink:
     """A PillarLink over one broker connection (see displays/ports.py)."""
 
     def __init__(self, settings: mqtt.BrokerSettings, will: Publish, random: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 presence: tuple[Callable[[], Publish], Publish] | None = None) -> None:
         self.settings, self.will, self.random, self.sleep = settings, will, random, sleep
+        self.presence = presence  # (this instance's announcement, its Last Will) on a connection of their own
         self.connected = False
         self.error = "not connected yet"
         self.reconnects = 0
@@ -38,7 +43,24 @@ class MqttLink:
             async for topic, payload in mqtt.messages(client):
                 await self.send(incoming(topic, payload))
 
-        await mqtt.keep_connected(self.settings, self.will, session, self.sleep, self.random, self._state)
+        main = mqtt.keep_connected(self.settings, self.will, session, self.sleep, self.random, self._state)
+        if self.presence is None:
+            await main
+            return
+        await asyncio.gather(main, self._present(*self.presence))
+
+    async def _present(self, announce: Callable[[], Publish], will: Publish) -> None:
+        """A second connection that only announces the instance; it drops with the process, and then its Last
+        Will says so at once (a short keepalive notices a lost network within PRESENCE_KEEPALIVE * 1.5 s)."""
+        settings = replace(self.settings, client_id=f"{self.settings.client_id or 'stopcast'}-presence",
+                           keepalive=PRESENCE_KEEPALIVE)
+
+        async def session(client: aiomqtt.Client) -> None:
+            await mqtt.publish_all(client, [announce()], settings.version)
+            async for _ in mqtt.messages(client):  # nothing is subscribed: this waits until the connection drops
+                pass
+
+        await mqtt.keep_connected(settings, will, session, self.sleep, self.random)
 
     def _state(self, connected: bool, error: str) -> None:
         self.connected, self.error = connected, error

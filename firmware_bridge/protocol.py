@@ -60,6 +60,18 @@ class Bridge:
         for display_id in display_ids:
             self.channel(display_id)
 
+    def release(self, display_id: str) -> None:
+        """Stop publishing a display another instance took over (its retained messages stay); what is known
+        of its pillar is kept."""
+        old = self.channels.get(display_id)
+        if old is None:
+            return
+        fresh = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, old.full_refresh_every,
+                               self.epoch)
+        fresh.online, fresh.status = old.online, old.status
+        fresh.last_status_at, fresh.last_ack_at = old.last_status_at, old.last_ack_at
+        self.channels[display_id] = fresh
+
     def set_epoch(self, epoch: int) -> None:
         """A new ownership epoch (it only grows) for every frame published from now on."""
         self.epoch = max(self.epoch, epoch)

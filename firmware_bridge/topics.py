@@ -38,6 +38,26 @@ def service_status_topic(prefix: str) -> str:
     return f"{prefix}/service/status"
 
 
+def instance_topic(prefix: str, name: str) -> str:
+    """A service instance's retained announcement (its Last Will says offline); name '+' to subscribe."""
+    return f"{prefix}/service/instances/{name}"
+
+
+def parse_instance_topic(prefix: str, topic: str) -> str | None:
+    """The instance name of an announcement topic under `prefix`, or None."""
+    head = f"{prefix}/service/instances/"
+    name = topic[len(head):] if topic.startswith(head) else ""
+    return name if is_instance(name) else None
+
+
+INSTANCE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
+def is_instance(value: object) -> bool:
+    """Whether `value` is an instance name: 1-128 of A-Z a-z 0-9 _ . : - (host names, host:pid)."""
+    return isinstance(value, str) and INSTANCE.fullmatch(value) is not None
+
+
 def parse_display_topic(prefix: str, topic: str) -> tuple[str, str] | None:
     """(display id, leaf) of a display topic under `prefix`, or None."""
     head = f"{prefix}/displays/"
