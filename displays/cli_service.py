@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from feeds.errors import FeedError
+from firmware_bridge.topics import is_instance
 
 from .config import ConfigError, load_config, read_config_text
 from .sharding import parse_shard
@@ -39,7 +40,8 @@ def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1), workers:
     config = load_config(args.config)
     clock = StartedClock(args.at) if args.at is not None else SystemClock()
     renderer = PoolRenderer(workers) if workers else InlineRenderer()
-    return Service(config, clock, config_path=Path(args.config), cache_dir=cache_of(args), shard=shard, renderer=renderer)
+    return Service(config, clock, config_path=Path(args.config), cache_dir=cache_of(args), shard=shard, renderer=renderer,
+                   instance=getattr(args, "instance", "") or "")
 
 
 def cache_of(args: argparse.Namespace) -> Path | None:
@@ -58,6 +60,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard)
     except ValueError as exc:
         raise CommandError(f"--shard {exc}") from None
+    if args.instance and not is_instance(args.instance):
+        raise CommandError(f"--instance must be 1 to 128 of A-Z a-z 0-9 _ . : - and nothing else, got {args.instance!r}")
     service = _service(args, shard, workers=0 if args.once else args.workers)
     if args.once:
         try:
@@ -206,7 +210,11 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     serve.add_argument("--config", required=True, metavar="FILE")
     serve.add_argument("--at", type=instant, default=None, metavar="WHEN", help="start the clock at WHEN and let it run")
     serve.add_argument("--once", action="store_true", help="render and publish every display once, then exit")
-    serve.add_argument("--shard", default="1/1", metavar="K/N", help="own the displays rendezvous hashing gives shard K of N")
+    serve.add_argument("--shard", default="1/1", metavar="K/N",
+                       help="own the displays rendezvous hashing gives shard K of N (a static split, no takeover)")
+    serve.add_argument("--instance", default="", metavar="NAME",
+                       help="this instance's name among several on one config and broker (default: host:pid); "
+                            "live instances share the displays and take over from each other")
     serve.add_argument("--cache-dir", type=Path, default=None, help="timetable cache (default: user cache dir)")
     serve.add_argument("--no-cache", action="store_true", help="build the timetable index afresh at every load")
     serve.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), metavar="N",

@@ -286,6 +286,7 @@ async def serve_http(service: Service) -> None:
     port = runner.addresses[0][1] if runner.addresses else http.port
     service.http_url = f"http://{http.host}:{port}"
     service.http_ready.set()
+    service.pending.append(service.announcement())  # the other instances learn where to proxy to
     log.info("HTTP on %s", service.http_url)
     try:
         await asyncio.Event().wait()

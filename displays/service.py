@@ -384,11 +384,15 @@ class Service:
         """Another instance came or went: take over or give back displays as the live set says."""
         if member is None or member.name == self.instance:
             return []
-        if not self.membership.update(member):
-            return []
+        changed = self.membership.update(member)
+        # Epochs are kept distinct (two instances taking over in the same second would pick the same one):
+        # the one with the larger name moves on, so that every frame tells which instance made it.
+        clash = self.raise_epoch() if member.online and member.epoch == self.bridge.epoch and self.instance > member.name else []
+        if not changed:
+            return clash
         log.info("instance %s is %s; live: %s", member.name, "online" if member.online else "offline",
                  ", ".join(self.membership.live()))
-        return self.apply_config(self.config) if self.shard[1] == 1 else []
+        return clash + (self.apply_config(self.config) if self.shard[1] == 1 else [])
 
     def hello(self) -> list[Publish]:
         """What the link sends on every (re)connect: the service's status and every retained frame."""

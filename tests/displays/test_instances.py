@@ -1,0 +1,163 @@
+"""Several `stopcast serve` processes on one config and one Mosquitto share the displays and take over
+from each other: kill one with SIGKILL and the survivors publish its displays within 30 s; after that no
+display gets frames from two instances; restart it and its displays move back."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from brokerkit import mosquitto
+from servicekit import write_config
+
+from displays.instances import Member, Membership, owner_of, parse_member
+from firmware_bridge import client as mqtt
+from firmware_bridge import codec
+
+pytestmark = pytest.mark.broker
+PREFIX = "stopcast/v1"
+STOPS = ["HBF", "UNI", "GONS", "HBF:A", "HBF:B"]
+DISPLAYS = [{"id": f"d{i:02d}", "stops": [STOPS[i % len(STOPS)]], "layout": "led-192x64"} for i in range(15)]
+IDS = [d["id"] for d in DISPLAYS]
+
+
+@dataclass
+class Seen:
+    """What a probe subscribed to everything saw: frames per display (wall time, epoch, seq, retained topic?),
+    and every epoch each instance announced."""
+
+    frames: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
+    epochs: dict[str, set[int]] = field(default_factory=dict)
+    online: dict[str, bool] = field(default_factory=dict)
+
+    def who(self, epoch: int) -> str | None:
+        return next((name for name, epochs in self.epochs.items() if epoch in epochs), None)
+
+    def publishers(self, display_id: str, since: float) -> set[str | None]:
+        return {self.who(epoch) for at, epoch, _ in self.frames.get(display_id, []) if at >= since}
+
+
+async def probe(port: int, seen: Seen, ready: asyncio.Event) -> None:
+    settings = mqtt.BrokerSettings("127.0.0.1", port, client_id="probe")
+    async with mqtt.connect(settings) as client:
+        await mqtt.subscribe_all(client, [f"{PREFIX}/displays/+/frame/#", f"{PREFIX}/displays/+/delta",
+                                          f"{PREFIX}/service/instances/+"])
+        ready.set()
+        async for topic, payload in mqtt.messages(client):
+            parts = topic.split("/")
+            if parts[2] == "service" and payload:
+                doc = json.loads(payload)
+                seen.epochs.setdefault(parts[4], set()).add(doc["epoch"])
+                seen.online[parts[4]] = doc["state"] == "online"
+            elif parts[2] == "displays" and payload:
+                header = codec.parse_header(payload)
+                seen.frames.setdefault(parts[3], []).append((time.time(), header.epoch, header.sequence))
+
+
+def spawn(config: Path, name: str, cache: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "displays.cli", "serve", "--config", str(config), "--instance", name,
+                             "--cache-dir", str(cache), "--workers", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+
+
+async def until(condition: Callable[[], bool], seconds: float, what: str) -> float:
+    """Wait (polling the probe's records) until condition holds; the seconds it took."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        await asyncio.sleep(0.05)  # the probe records in the background; bounded by `seconds`
+    return time.monotonic() - started
+
+
+def test_three_instances_take_over_from_a_killed_one_and_rebalance(tmp_path: Path) -> None:
+    with mosquitto(tmp_path / "broker") as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date.today(), DISPLAYS, http={"listen": "127.0.0.1:0"},
+                              mqtt={"url": broker.url, "frame_ttl": 60})  # every frame is extended each 30 s
+        procs = {name: spawn(config, name, tmp_path / "cache") for name in ("a", "b", "c")}
+        try:
+            asyncio.run(scenario(broker.port, config, procs, tmp_path))
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        for name, proc in procs.items():
+            errors = proc.stderr.read() if proc.stderr else ""
+            assert "Traceback" not in errors, (name, errors[-2000:])
+
+
+async def scenario(port: int, config: Path, procs: dict[str, subprocess.Popen], tmp_path: Path) -> None:
+    seen, ready = Seen(), asyncio.Event()
+    task = asyncio.create_task(probe(port, seen, ready))
+    await ready.wait()
+
+    def settled(names: tuple[str, ...], since: float) -> bool:
+        """Every display's latest frame since `since` comes from its owner among `names`."""
+        for display_id in IDS:
+            frames = [f for f in seen.frames.get(display_id, []) if f[0] >= since]
+            if not frames or seen.who(frames[-1][1]) != owner_of(display_id, names):
+                return False
+        return True
+
+    await until(lambda: all(seen.online.get(n) for n in "abc"), 60, "three instances online")
+    await until(lambda: settled(("a", "b", "c"), 0), 60, "every display published by its owner")
+    taken = [d for d in IDS if owner_of(d, ("a", "b", "c")) == "b"]
+    assert taken and len(taken) < len(IDS)
+
+    killed_at = time.time()
+    procs["b"].send_signal(signal.SIGKILL)
+    procs["b"].wait()
+    took = await until(lambda: all(any(at >= killed_at and seq >= int(killed_at) - 1 and seen.who(epoch) in ("a", "c")
+                                        for at, epoch, seq in seen.frames.get(d, [])) for d in taken),
+                       30, "b's displays published by a survivor")
+    assert took < 30
+    calm = time.time()
+    await asyncio.sleep(3)  # a window to watch: no display may hear from two instances in it
+    assert all(len(seen.publishers(d, calm)) <= 1 for d in IDS), {d: seen.publishers(d, calm) for d in IDS}
+
+    back_at = time.time()
+    procs["b"] = spawn(config, "b", tmp_path / "cache")
+    await until(lambda: seen.online.get("b") and max(seen.epochs["b"]) > killed_at, 60, "b is back")
+    await until(lambda: all(any(at >= back_at and seen.who(epoch) == "b" for at, epoch, _ in seen.frames.get(d, []))
+                            for d in taken), 30, "b's displays moved back to b")
+    calm = time.time()
+    await asyncio.sleep(32)  # every owner extends each of its frames in this window: exactly one publisher each
+    assert all(len(seen.publishers(d, calm)) == 1 for d in IDS), {d: seen.publishers(d, calm) for d in IDS}
+    wrong = {d: seen.publishers(d, calm) for d in IDS if seen.publishers(d, calm) != {owner_of(d, ("a", "b", "c"))}}
+    assert not wrong, (wrong, seen.epochs)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def test_rendezvous_moves_only_the_displays_of_the_instance_that_left_or_came() -> None:
+    ids = [f"x{i}" for i in range(300)]
+    three = {d: owner_of(d, ("a", "b", "c")) for d in ids}
+    two = {d: owner_of(d, ("a", "c")) for d in ids}
+    assert {d for d in ids if three[d] != two[d]} == {d for d in ids if three[d] == "b"}
+    assert 60 < sum(1 for d in ids if three[d] == "b") < 140  # a fair share
+    assert owner_of("x1", ()) is None
+
+
+def test_announcements_are_never_trusted() -> None:
+    topic = f"{PREFIX}/service/instances/a"
+    good = parse_member(PREFIX, topic, b'{"state": "online", "since": 1, "epoch": 7, "http": "http://h:1"}')
+    assert good == Member("a", True, 7, 1, "http://h:1")
+    assert parse_member(PREFIX, topic, b"") == Member("a", False)  # cleared
+    for bad in (b"{", b'{"state": "up"}', b'{"state": "online", "epoch": -1}', b'{"state": "online", "epoch": "7"}',
+                b"x" * 5000):
+        assert parse_member(PREFIX, topic, bad) is None
+    assert parse_member(PREFIX, f"{PREFIX}/service/instances/a/b", b'{"state": "online"}') is None
+    membership = Membership("me")
+    assert membership.update(Member("other", True, 5)) and membership.live() == ("me", "other")
+    assert not membership.update(Member("other", True, 6)) and membership.highest_epoch == 6
