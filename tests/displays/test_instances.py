@@ -41,7 +41,10 @@ class Seen:
     online: dict[str, bool] = field(default_factory=dict)
 
     def who(self, epoch: int) -> str | None:
-        return next((name for name, epochs in self.epochs.items() if epoch in epochs), None)
+        """The instance whose frames carry `epoch` (its latest one first: two instances may have held the same
+        epoch for a moment before the one with the larger name moved on)."""
+        current = [name for name, epochs in self.epochs.items() if max(epochs) == epoch]
+        return current[0] if current else next((n for n, epochs in self.epochs.items() if epoch in epochs), None)
 
     def publishers(self, display_id: str, since: float) -> set[str | None]:
         return {self.who(epoch) for at, epoch, _ in self.frames.get(display_id, []) if at >= since}
