@@ -32,6 +32,7 @@ from .http_guard import (
     json_errors,
     runner_options,
 )
+from .http_proxy import proxy_session, to_owner
 from .pulls import PULLS, Pulls, device_of
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, display_status, health_doc, metrics_text, presences
@@ -252,10 +253,11 @@ class ListenError(Exception):
 
 def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
-    app = web.Application(middlewares=[json_errors, admin_auth], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[json_errors, admin_auth, to_owner], client_max_size=1024 * 1024)
     app[SERVICE] = service
     app[ADMIN_TOKEN] = lambda: service.config.http.admin_token
     app.cleanup_ctx.append(_pull_state)
+    app.cleanup_ctx.append(proxy_session)
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -172,8 +173,8 @@ class Service:
 
     def announcement(self, online: bool = True) -> Publish:
         """This instance's retained announcement (offline: its Last Will)."""
-        return announcement(self.config.mqtt.prefix, Member(self.instance, online, self.bridge.epoch, self.started_at,
-                                                            self.http_url))
+        http = self.http_url.replace("//0.0.0.0:", f"//{socket.gethostname()}:").replace("//[::]:", f"//{socket.gethostname()}:")
+        return announcement(self.config.mqtt.prefix, Member(self.instance, online, self.bridge.epoch, self.started_at, http))
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: the pillars' status and ack, the instances, the service status

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import pytest
 from brokerkit import mosquitto
 from servicekit import write_config
@@ -39,6 +40,7 @@ class Seen:
     frames: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
     epochs: dict[str, set[int]] = field(default_factory=dict)
     online: dict[str, bool] = field(default_factory=dict)
+    http: dict[str, str] = field(default_factory=dict)
 
     def who(self, epoch: int) -> str | None:
         """The instance whose frames carry `epoch` (its latest one first: two instances may have held the same
@@ -62,6 +64,7 @@ async def probe(port: int, seen: Seen, ready: asyncio.Event) -> None:
                 doc = json.loads(payload)
                 seen.epochs.setdefault(parts[4], set()).add(doc["epoch"])
                 seen.online[parts[4]] = doc["state"] == "online"
+                seen.http[parts[4]] = doc.get("http", "")
             elif parts[2] == "displays" and payload:
                 header = codec.parse_header(payload)
                 seen.frames.setdefault(parts[3], []).append((time.time(), header.epoch, header.sequence))
@@ -139,8 +142,25 @@ async def scenario(port: int, config: Path, procs: dict[str, subprocess.Popen], 
     assert all(len(seen.publishers(d, calm)) == 1 for d in IDS), {d: seen.publishers(d, calm) for d in IDS}
     wrong = {d: seen.publishers(d, calm) for d in IDS if seen.publishers(d, calm) != {owner_of(d, ("a", "b", "c"))}}
     assert not wrong, (wrong, seen.epochs)
+    await every_display_from_any_instance(seen)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def every_display_from_any_instance(seen: Seen) -> None:
+    """Each instance answers for every display (passing it to the owner): same frame, same board."""
+    async with aiohttp.ClientSession() as session:
+        for name in "abc":
+            for display_id in IDS:
+                async with session.get(f"{seen.http[name]}/displays/{display_id}/frame.png") as answer:
+                    assert answer.status == 200 and answer.content_type == "image/png", (name, display_id)
+                    etag = answer.headers["ETag"]
+                owner = owner_of(display_id, ("a", "b", "c"))
+                async with session.get(f"{seen.http[owner]}/displays/{display_id}/frame.png") as direct:
+                    assert direct.headers["ETag"] == etag
+                async with session.get(f"{seen.http[name]}/displays/{display_id}/frame.png",
+                                       headers={"If-None-Match": etag}) as again:
+                    assert again.status == 304
 
 
 def test_rendezvous_moves_only_the_displays_of_the_instance_that_left_or_came() -> None:
