@@ -68,6 +68,12 @@ class MqttConfig:
     frame_ttl: int = 600  # seconds a frame stays valid on the pillar
     keepalive: int = 30
     version: int = 5  # MQTT 5 (message expiry), or 3 for 3.1.1-only brokers; "embedded" speaks 3.1.1
+    failover: tuple[str, ...] = ()  # more nodes of a broker cluster, tried in turn when the connection fails
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of `url` and then of every failover node."""
+        return ((self.host, self.port), *(_address(u, self.url) for u in self.failover))
 
     @property
     def host(self) -> str:
@@ -346,8 +352,13 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
     username = v.string("username")
     if username and not is_user(username):
         raise v.fail("username", f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {username!r}")
+    failover = v.strings("failover")
+    for i, other in enumerate(failover):
+        if url == "embedded" or urlsplit(other).scheme != urlsplit(url).scheme or not urlsplit(other).hostname:
+            raise v.fail("failover", f"entry {i} {other!r}: must be a {urlsplit(url).scheme or 'mqtt'}://host:port URL "
+                                     "of another node of the same broker cluster")
     return MqttConfig(
-        url=url, prefix=prefix, username=username, password=password,
+        url=url, prefix=prefix, username=username, password=password, failover=tuple(failover),
         client_id=v.string("client_id"), ca_file=v.string("ca_file"),
         cert_file=v.string("cert_file"), key_file=v.string("key_file"),
         max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024),
@@ -355,6 +366,11 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
         keepalive=v.integer("keepalive", 5, 3600),
         version=3 if url == "embedded" else v.choice("version", (3, 5)),
     )
+
+
+def _address(url: str, main: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
 def _http(raw: Any, source: str) -> HttpConfig:

@@ -114,6 +114,7 @@ class Service:
         self.random = random.Random()
         self._last_inputs: tuple = ()
         self.displays_were_set = False
+        self.resend = False  # a send failed part-way: republish everything with the next step
         self.apply_config(config)
 
     @property
@@ -348,6 +349,9 @@ class Service:
         self.metrics.publish_refused += len(sent.refused)
         if sent.messages:
             self.metrics.observe_publish(sent.messages, sent.payload_bytes, time.perf_counter() - started)
+        if sent.messages + len(sent.refused) < len(publishes):  # the connection failed meanwhile: not all went out
+            self.bridge.unsent(publishes)
+            self.resend = True
 
     def next_wake(self, now: int) -> float:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
@@ -460,6 +464,9 @@ class Service:
         self.wake.clear()  # before the refresh: a feed update arriving during it wakes us again at once
         now = int(self.clock.now())
         pending, self.pending = self.pending, []
+        if self.resend and self.broker_connected:  # what a failed send lost: every retained frame, and the pillars
+            self.resend = False
+            pending += self.bridge.republish_all(now)
         await self.send(pending)
         await self.refresh(now)
         return max(0.05, self.next_wake(now) - self.clock.now())

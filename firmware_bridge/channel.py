@@ -20,6 +20,7 @@ from .topics import display_topic
 __all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
+ACK_WAIT = 15  # seconds: what a pillar was sent and did not acknowledge by then is taken as lost
 KEPT_FRAMES = 4  # recent frames kept by hash, to send a pillar that lags behind a delta from what it shows
 
 
@@ -48,6 +49,9 @@ class DisplayChannel:
         self.online = False
         self.status: dict = {}
         self.last_ack_at: int | None = None
+        self.unacked_since: int | None = None  # since when the pillar owes an ack for what it was sent
+        self.last_ack_seq: int | None = None  # the highest `seq` the pillar acknowledged (a restarted pillar's
+        # acks count again once it shows a frame: sequence numbers only grow)
         self.last_status_at: int | None = None
         self.last_frame_at: int | None = None
         self.bytes_sent = 0
@@ -140,6 +144,8 @@ class DisplayChannel:
         else:
             out = self._delta(old, self.pillar_hash or 0, now)
         self.pillar_hash, self.known, self.full_due = frame.hash, True, None  # it applies what it is sent
+        if out and self.unacked_since is None:
+            self.unacked_since = now
         return out
 
     def _delta(self, old: np.ndarray, base: int, now: int) -> list[Publish]:
@@ -181,6 +187,9 @@ class DisplayChannel:
         if self.current is None:
             return []
         out: list[Publish] = []
+        if self.unacked_since is not None and now - self.unacked_since >= ACK_WAIT and self.online:
+            self.unacked_since, self.known = None, False  # lost on the way: the whole frame goes again
+            out += self._to_pillar(now)
         if self.full_due is not None and now >= self.full_due:
             self.full_due = None
             if self.pillar_hash is None:
@@ -197,20 +206,28 @@ class DisplayChannel:
         """When tick() next has something to do."""
         if self.current is None:
             return None
-        due = self.valid_until - margin
-        return min(due, self.full_due) if self.full_due is not None else due
+        due = [self.valid_until - margin, *(t for t in (self.full_due,) if t is not None)]
+        if self.unacked_since is not None and self.online:
+            due.append(self.unacked_since + ACK_WAIT)
+        return min(due)
 
     def republish(self, now: int) -> list[Publish]:
-        """Everything retained again (after a reconnect the broker may have lost it)."""
+        """Everything retained again (after a reconnect the broker may have lost it), and the whole frame to a
+        pillar whose screen is unknown (a send to it may have been lost)."""
         if self.current is None:
             return []
         out = [Publish(self._topic("board"), self.current.board_json, True)] if self.current.board_json else []
-        return out + self._retained(now)
+        return out + self._retained(now) + (self._to_pillar(now) if not self.known else [])
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
         """Record what the pillar shows; bring it to the current frame when it shows another one."""
         self.last_ack_at = now
         self.online = True
+        if ack.seq is not None and self.last_ack_seq is not None and ack.seq < self.last_ack_seq:
+            return []  # older than an ack already taken (a broker redelivering, or two acks crossing)
+        if ack.seq is not None:
+            self.last_ack_seq = ack.seq
+        self.unacked_since = None
         current = self.current is not None and not ack.need_full and ack.hash == self.current.hash
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
         if ack.need_full or ack.hash is None:

@@ -9,7 +9,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -38,8 +38,10 @@ class BrokerSettings:
     keepalive: int = 30
     version: int = 5  # 5, or 3 (3.1.1) for brokers without MQTT 5 (then no message expiry)
     max_inflight: int = 100
+    failover: tuple[tuple[str, int], ...] = ()  # other nodes of the cluster: after a failure the next one is tried
 
 
+CONNECT_TIMEOUT = 10.0  # seconds for a CONNACK (a cluster node electing a new leader may never answer the first try)
 DISCONNECT_WAIT = 3.0  # seconds a clean disconnect may take before the connection is dropped
 
 
@@ -81,7 +83,9 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
         timeout=30,
     )
     try:
-        await client.__aenter__()
+        await asyncio.wait_for(client.__aenter__(), CONNECT_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: no CONNACK within {CONNECT_TIMEOUT:g} s") from None
     except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
         raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: {exc}") from None
     try:
@@ -157,9 +161,14 @@ async def keep_connected(
 ) -> None:
     """Run `session` on a connected client; when the connection drops, reconnect with backoff and jitter."""
     failures = 0
+    nodes = [(settings.host, settings.port), *settings.failover]
     while True:
+        index = failures % len(nodes)
+        node = nodes[index]
+        # Another node of a cluster gets its own client id: a NATS node waits for the session a dead node held.
+        client_id = settings.client_id if index == 0 or not settings.client_id else f"{settings.client_id}@{index}"
         try:
-            async with connect(settings, will) as client:
+            async with connect(replace(settings, host=node[0], port=node[1], client_id=client_id), will) as client:
                 failures = 0
                 if on_state:
                     on_state(True, "")
@@ -170,5 +179,7 @@ async def keep_connected(
             if on_state:
                 on_state(False, str(exc))
             delay = min(max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + random())
-            log.warning("MQTT connection to %s:%s lost (%s); retrying in %.1f s", settings.host, settings.port, exc, delay)
+            after = nodes[failures % len(nodes)]
+            log.warning("MQTT connection to %s:%s lost (%s); trying %s:%s in %.1f s", node[0], node[1], exc, after[0], after[1],
+                        delay)
             await sleep(delay)

@@ -39,6 +39,7 @@ class MqttLink:
         async def session(client: aiomqtt.Client) -> None:
             await mqtt.subscribe_all(client, subscriptions)
             self._client = client
+            self.connected = True  # only now: sends before the subscriptions would be lost
             await self.send(hello())
             async for topic, payload in mqtt.messages(client):
                 await self.send(incoming(topic, payload))
@@ -63,9 +64,9 @@ class MqttLink:
         await mqtt.keep_connected(settings, will, session, self.sleep, self.random)
 
     def _state(self, connected: bool, error: str) -> None:
-        self.connected, self.error = connected, error
+        self.error = error
         if not connected:
-            self._client = None
+            self.connected, self._client = False, None
             self.reconnects += 1
 
     async def send(self, publishes: Sequence[Publish]) -> Sent:

@@ -71,6 +71,7 @@ class PillarAck:
     display_id: str
     hash: int | None
     need_full: bool
+    seq: int | None = None  # the shown frame's sequence number, when the pillar says it (-1: none shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +131,20 @@ def _parse_pillar_json(payload: bytes) -> dict:
 
 
 def parse_ack(display_id: str, payload: bytes) -> PillarAck:
-    """An ack: {"hash": "89abcdef" | null, "need_full": bool}; ValueError when malformed."""
+    """An ack: {"hash": "89abcdef" | null, "need_full": bool, "seq": int}; ValueError when malformed."""
     doc = _parse_pillar_json(payload)
     raw = doc.get("hash")
     need_full = doc.get("need_full", False)
     if not isinstance(need_full, bool):
         raise ValueError("need_full must be true or false")
+    seq = doc.get("seq")
+    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or not -1 <= seq < 1 << 32):
+        raise ValueError("seq must be an integer from -1 to 2^32-1")
     if raw is None:
-        return PillarAck(display_id, None, True)
+        return PillarAck(display_id, None, need_full, seq)
     if not isinstance(raw, str) or len(raw) != 8 or any(c not in "0123456789abcdefABCDEF" for c in raw):
         raise ValueError("hash must be 8 hex digits or null")
-    return PillarAck(display_id, int(raw, 16), need_full)
+    return PillarAck(display_id, int(raw, 16), need_full, seq)
 
 
 def parse_status(display_id: str, payload: bytes) -> PillarStatus:

@@ -9,6 +9,7 @@ Neither end touches a socket or a clock; aiomqtt carries their messages (see lin
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from .channel import DisplayChannel
 from .messages import (
@@ -138,6 +139,14 @@ class Bridge:
         """When tick() next has something to do."""
         deadlines = [d for c in self.channels.values() if (d := c.next_deadline(self.margin)) is not None]
         return min(deadlines) if deadlines else None
+
+    def unsent(self, publishes: Sequence[Publish]) -> None:
+        """Publishes that may not have reached the broker: the pillars they were for are no longer known to
+        show what they were sent (the next republish sends them the whole frame)."""
+        for publish in publishes:
+            parsed = parse_display_topic(self.prefix, publish.topic)
+            if parsed is not None and parsed[1] == "delta" and parsed[0] in self.channels:
+                self.channels[parsed[0]].known = False
 
     def republish_all(self, now: int) -> list[Publish]:
         """Every display's retained messages again, after a reconnect."""

@@ -262,3 +262,30 @@ def test_corrupt_frame_is_not_shown_and_a_full_frame_is_requested() -> None:
     replies = pillar.receive(msg.topic, broken, NOW)
     assert pillar.raster is None and json.loads(replies[0].payload)["need_full"] is True
     assert pillar.receive(msg.topic, msg.payload, NOW) and pillar.hash == frame.hash
+
+
+def test_what_a_pillar_never_acknowledged_is_sent_again_whole() -> None:
+    bridge, pillar, link = pair()
+    link.connect_pillar(NOW)
+    link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
+    link.pillar_connected = False  # a broker loses the delta: no ack comes back
+    second = frame_at(NOW + 60)
+    link.deliver(bridge.show("hbf-a", second, NOW + 60), NOW + 60)
+    link.pillar_connected = True
+    assert bridge.next_deadline() == NOW + 60 + 15
+    assert bridge.tick(NOW + 74) == []
+    again = bridge.tick(NOW + 75)
+    assert leaves(again) == ["delta"] and codec.parse_header(again[0].payload).kind == codec.KIND_FULL
+    link.deliver(again, NOW + 75)
+    assert pillar.hash == second.hash and bridge.channels["hbf-a"].state.name == "SYNCED"
+
+
+def test_an_ack_older_than_one_already_taken_is_ignored() -> None:
+    bridge, pillar, link = pair()
+    link.connect_pillar(NOW)
+    link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
+    channel = bridge.channels["hbf-a"]
+    assert channel.acked_hash is not None
+    stale = json.dumps({"hash": None, "seq": -1, "need_full": False}).encode()  # the hello ack, redelivered
+    bridge.receive(f"{PREFIX}/displays/hbf-a/ack", stale, NOW + 5)
+    assert channel.acked_hash is not None and channel.pillar_hash == pillar.hash
