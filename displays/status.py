@@ -219,6 +219,8 @@ def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
         "broker": {"connected": service.broker_connected, "error": service.broker_error or None},
         "feeds": feeds,
         "uptime_seconds": now - service.started_at,
+        "instance": {"name": service.instance, "epoch": service.bridge.epoch, "live": list(service.membership.live()),
+                     "shard": f"{service.shard[0]}/{service.shard[1]}"},
     }
 
 
