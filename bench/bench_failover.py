@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from brokerkit import mosquitto  # noqa: E402
+from brokerkit import mosquitto, stop_process  # noqa: E402
 from servicekit import write_config  # noqa: E402
 
 from displays.instances import owner_of  # noqa: E402
@@ -104,12 +104,7 @@ async def one_kill(port: int, config: Path, folder: Path, victim: str, ids: list
                 "frame_max_s": round(latencies[-1], 3)}
     finally:
         for proc in procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc, 10)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 

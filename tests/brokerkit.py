@@ -85,12 +85,19 @@ def mosquitto(folder: Path, users: dict[str, str] | None = None, acl: str | None
         _wait_listening(port, process)
         yield Broker(port, process, folder)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 5) -> None:
+    """SIGTERM, and SIGKILL when the process has not ended within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
+from mqtt_match import matches
+
 from firmware_bridge.protocol import Bridge, PillarSession, Publish
-
-
-def matches(pattern: str, topic: str) -> bool:
-    """MQTT topic filter matching with + and #."""
-    p, t = pattern.split("/"), topic.split("/")
-    for i, part in enumerate(p):
-        if part == "#":
-            return True
-        if i >= len(t) or (part != "+" and part != t[i]):
-            return False
-    return len(p) == len(t)
 
 
 class Link:

@@ -234,13 +234,3 @@ def packet_size(topic: str, payload: bytes) -> int:
     remaining = 2 + len(topic.encode()) + 2 + 1 + 5 + len(payload)
     varint = 1 if remaining < 128 else 2 if remaining < 16384 else 3 if remaining < 2097152 else 4
     return 1 + varint + remaining
-
-
-def matches(pattern: str, topic: str) -> bool:
-    p, t = pattern.split("/"), topic.split("/")
-    for i, part in enumerate(p):
-        if part == "#":
-            return True
-        if i >= len(t) or (part != "+" and part != t[i]):
-            return False
-    return len(p) == len(t)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mqtt_match import matches
 from servicekit import DISPLAYS, write_config
-from spec_pillar import SpecPillar, Violation, decode, head, matches, packet_size
+from spec_pillar import SpecPillar, Violation, decode, head, packet_size
 
 from displays.clock import FixedClock
 from displays.config import load_config
