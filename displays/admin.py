@@ -11,7 +11,7 @@ from layouts.spec import builtin_names, parse_layout
 
 from .audit import AuditEntry
 from .config import ConfigError, ServiceConfig, parse_display
-from .config_file import Edit, edit_config, remove_display, set_display, set_layout
+from .config_file import Edit, edit_config, edited_text, remove_display, set_display, set_layout
 from .service import Service
 
 
@@ -26,7 +26,9 @@ class AdminError(Exception):
 def _commit(service: Service, config: ServiceConfig, edit: Edit, change: Change) -> None:
     """Check the changed config, write the change into the file as ops wrote it, apply it, audit it."""
     service.check_stops(config)
-    if service.config_path is not None:
+    if service.sharing is not None:  # the shared state holds the config: every instance takes the change
+        service.sharing.change(edited_text(service.sharing.text, edit, str(service.config_path)), None)
+    elif service.config_path is not None:
         edit_config(service.config_path, edit)
     service.change_config(config)
     service.audit.record(AuditEntry(int(service.clock.now()), change.who, change.action, change.target, change.detail))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class Audit:
 
     def __init__(self, file: Path | None) -> None:
         self.file = file
+        self.sink: Callable[[AuditEntry], None] | None = None  # where entries also go (the shared state)
         self.entries: deque[AuditEntry] = deque(maxlen=KEPT)
         if file is not None and file.exists():
             try:
@@ -44,6 +46,8 @@ class Audit:
         """Log the change, keep it, and append it to the file."""
         self.entries.append(entry)
         log.info("admin change by %s: %s %s %s", entry.who, entry.action, entry.target, entry.detail)
+        if self.sink is not None:
+            self.sink(entry)
         if self.file is None:
             return
         try:

@@ -130,6 +130,7 @@ class StateConfig:
     """Where the service keeps what it must remember between runs."""
 
     dir: str = ""  # "": $STOPCAST_STATE_DIR, else the user's state folder (see displays/state.py)
+    url: str = ""  # postgresql://...: config changes and the audit log shared by every instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,8 +395,13 @@ def _state(raw: Any, source: str) -> StateConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "must be a table", field_name="state")
     v = Fields(source, raw, defaults_of(StateConfig), prefix="state.")
-    v.only({f.name for f in fields(StateConfig)})
-    return StateConfig(dir=v.string("dir"))
+    v.only({f.name for f in fields(StateConfig)} | {"url_env"})
+    url = v.string("url")
+    if "url_env" in raw:
+        url = os.environ.get(v.string("url_env"), "")
+    if url and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise v.fail("url", f"must be a postgresql:// URL, got {url.split('@')[-1]!r}")
+    return StateConfig(dir=v.string("dir"), url=url)
 
 
 def _layouts(raw: Any, source: str) -> tuple[tuple[str, str], ...]:

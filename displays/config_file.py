@@ -15,7 +15,7 @@ from tomlkit.items import Array
 
 from .config import DisplayConfig, parse_config
 
-__all__ = ["Edit", "display_doc", "edit_config", "remove_display", "set_display", "set_layout"]
+__all__ = ["Edit", "display_doc", "edit_config", "edited_text", "remove_display", "set_display", "set_layout"]
 
 Edit = Callable[[tomlkit.TOMLDocument], None]  # a change to the parsed config file
 
@@ -30,15 +30,21 @@ def display_doc(display: DisplayConfig) -> dict[str, Any]:
     return doc
 
 
-def edit_config(path: str | Path, edit: Edit) -> None:
-    """Change the config file as ops wrote it: `edit` changes the parsed document (comments, order,
-    formatting, `env:` values and `*_env` fields stay exactly as they were; no secret is resolved
-    into it); the result must still be a valid config, and is written atomically."""
-    path = Path(path)
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+def edited_text(text: str, edit: Edit, source: str) -> str:
+    """The config text with `edit` applied as ops wrote it (comments, order, formatting, `env:` values and
+    `*_env` fields stay exactly as they were; no secret is resolved into it); ConfigError when the result
+    would not load."""
+    doc = tomlkit.parse(text)
     edit(doc)
-    text = tomlkit.dumps(doc)
-    parse_config(text, str(path))  # never write a file that would not load
+    out = tomlkit.dumps(doc)
+    parse_config(out, source)
+    return out
+
+
+def edit_config(path: str | Path, edit: Edit) -> None:
+    """Change the config file as ops wrote it (see edited_text), written atomically."""
+    path = Path(path)
+    text = edited_text(path.read_text(encoding="utf-8"), edit, str(path))  # never write a file that would not load
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -8,6 +8,7 @@ import logging
 
 from .ports import MemoryLink
 from .service import Service
+from .sharing import share
 from .wiring import mqtt_link
 
 log = logging.getLogger("stopcast.service")
@@ -17,6 +18,11 @@ SETTLE = 5.0  # seconds to wait for the other instances' announcements before th
 
 
 async def _ticker(service: Service) -> None:
+    if service.sharing is not None:  # the shared config first (a display added elsewhere must not be missed)
+        try:
+            await asyncio.wait_for(service.sharing.ready.wait(), SETTLE)
+        except asyncio.TimeoutError:
+            log.warning("the shared state did not answer within %.0f s: rendering the config file's displays", SETTLE)
     try:  # render nothing before the live instances are known, or two would publish the same displays
         await asyncio.wait_for(service.settled.wait(), SETTLE)
     except asyncio.TimeoutError:
@@ -47,6 +53,8 @@ async def run(service: Service, extra_tasks: list) -> None:
                 group.create_task(source.run(), name=f"poll {url}")
             group.create_task(_ticker(service), name="ticker")
             group.create_task(_gtfs_watcher(service), name="gtfs")
+            if service.sharing is not None:
+                group.create_task(share(service, service.sharing), name="shared state")
             group.create_task(service.link.run(service.subscriptions(), service.hello, service.on_message), name="link")
             for task in extra_tasks or []:
                 group.create_task(task)

@@ -33,7 +33,7 @@ from layouts.spec import LayoutSpec
 from .audit import Audit
 from .boards import compose_board
 from .clock import Clock
-from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config
+from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config, read_config_text
 from .frames import Rendered, RenderJob, frame_of
 from .gtfs_fetch import fetch_gtfs
 from .instances import Member, Membership, announcement, default_instance_name, parse_member
@@ -41,6 +41,7 @@ from .metrics import Metrics
 from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
 from .sharding import owner
+from .shared_state import Sharing
 from .state import StateError, next_epoch
 
 log = logging.getLogger("stopcast.service")
@@ -105,7 +106,11 @@ class Service:
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
-        self.audit = Audit(config.state_dir() / "audit.jsonl" if config_path is not None else None)
+        self.sharing = Sharing() if config.state.url and config_path is not None else None
+        self.audit = Audit(config.state_dir() / "audit.jsonl" if config_path is not None and self.sharing is None else None)
+        if self.sharing is not None and config_path is not None:
+            self.sharing.text = read_config_text(config_path)
+            self.audit.sink = lambda entry: self.sharing.change(None, entry) if self.sharing else None
         self.board_listeners: list[Callable[[str], None]] = []  # told each display id whose board changed
         self.http_url = ""
         self.http_ready = asyncio.Event()
@@ -198,7 +203,8 @@ class Service:
                     raise ConfigError(config.source, f"unknown stop id '{stop}' (not in the loaded GTFS feed)", display.id, "stops")
 
     def reload_config(self) -> str | None:
-        """Re-read the config file; on any error keep running as before and return why."""
+        """Re-read the config file; on any error keep running as before and return why. With shared state the
+        file's text becomes the new shared config, for every instance."""
         if self.config_path is None:
             return "the service was not started from a config file"
         try:
@@ -210,6 +216,8 @@ class Service:
             return str(exc)
         self.last_reload_error = None
         self.change_config(config)
+        if self.sharing is not None:
+            self.sharing.change(self.config_path.read_text(encoding="utf-8"), None)
         log.info("config reloaded: %d displays", len(config.displays))
         return None
 

@@ -245,6 +245,8 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         problems += timetable_problems(service.timetable, now)
     if not service.broker_connected:
         problems.append("not connected to the MQTT broker")
+    if service.sharing is not None and service.sharing.error:
+        problems.append(f"{service.sharing.error} (admin changes wait; the running config stays)")
     for f in feeds:
         if f["from_future"]:
             problems.append(f"realtime {f['source']}: header timestamp {f['header_timestamp']} is "

@@ -1,0 +1,120 @@
+"""Shared state in PostgreSQL ([state] url): a display added through one instance's admin API reaches the
+other instance within 5 s, gets frames, and is still there after both restart. Each test has its own
+database in the PostgreSQL on 127.0.0.1:5432 (skipped, saying why, when there is none)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from brokerkit import mosquitto
+from servicekit import write_config
+
+from displays.clock import FixedClock
+from displays.config import load_config
+from displays.http import serve_http
+from displays.instances import owner_of
+from displays.service import Service
+from feeds.times import parse_instant
+from firmware_bridge import client as mqtt
+
+pytestmark = pytest.mark.broker
+AT = parse_instant("2026-11-25T08:00:05+01:00")
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TOKEN = "s3cret"
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    name = f"stopcast_test_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL to make a test database in at 127.0.0.1:5432 ({str(exc).strip()[:120]})")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def until(condition, seconds: float, what: str) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        await asyncio.sleep(0.05)  # the instances run meanwhile; bounded by `seconds`
+    return time.monotonic() - started
+
+
+def wanted_id() -> str:
+    """A display id that rendezvous hashing gives to instance b (so that b renders it)."""
+    return next(f"new-{i}" for i in range(100) if owner_of(f"new-{i}", ("a", "b")) == "b")
+
+
+def test_an_admin_change_on_one_instance_reaches_the_other_and_survives_restarts(tmp_path: Path, database: str) -> None:
+    with mosquitto(tmp_path / "broker") as broker:
+        configs = {name: write_config(tmp_path / name, broker.url, dt.date(2026, 11, 1), http={"listen": "127.0.0.1:0",
+                                      "admin_token": TOKEN}, state={"url": database}) for name in ("a", "b")}
+        asyncio.run(scenario(configs, broker.port, tmp_path))
+
+
+async def start(config: Path, name: str, tmp_path: Path) -> tuple[Service, asyncio.Task]:
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache", instance=name)
+    runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
+    await asyncio.wait_for(service.http_ready.wait(), 30)
+    return service, runner
+
+
+async def retained_frame(port: int, display_id: str) -> bool:
+    """Whether the broker has (or within 10 s gets) a retained frame for the display."""
+    async def first() -> bool:
+        async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", port, client_id=f"probe-{time.monotonic_ns()}")) as c:
+            await mqtt.subscribe_all(c, [f"stopcast/v1/displays/{display_id}/frame/#"])
+            async for _topic, payload in mqtt.messages(c):
+                if payload:
+                    return True
+        return False
+
+    try:
+        return await asyncio.wait_for(first(), 10)
+    except asyncio.TimeoutError:
+        return False
+
+
+async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
+    import aiohttp
+
+    a, ra = await start(configs["a"], "a", tmp_path)
+    b, rb = await start(configs["b"], "b", tmp_path)
+    new = wanted_id()
+    body = {"id": new, "stops": ["UNI"], "layout": "tft-320x240"}
+    async with aiohttp.ClientSession() as http:
+        answer = await http.post(f"{a.http_url}/api/displays", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status == 201, await answer.text()
+        took = await until(lambda: b.config.display(new) is not None and new in b.displays, 5, "b knows the new display")
+        assert took < 5
+        await until(lambda: b.displays[new].frame is not None, 10, "b renders it")
+        dashboard = await (await http.get(f"{b.http_url}/dashboard.json")).json()
+        assert new in [d["id"] for d in dashboard["displays"]]
+        audit = await (await http.get(f"{b.http_url}/api/audit", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+        assert (audit[0]["action"], audit[0]["target"]) == ("display.add", new)  # the audit log is shared too
+    assert await retained_frame(port, new)
+    assert "new-" not in configs["a"].read_text()  # the database holds the config now, not the file
+    for service, runner in ((a, ra), (b, rb)):
+        service.stop()
+        await asyncio.wait_for(runner, 15)
+    a, ra = await start(configs["a"], "a", tmp_path)
+    b, rb = await start(configs["b"], "b", tmp_path)
+    await until(lambda: new in b.displays and b.displays[new].frame is not None, 10, "after restarting both")
+    assert a.config.display(new) is not None
+    for service, runner in ((a, ra), (b, rb)):
+        service.stop()
+        await asyncio.wait_for(runner, 15)
