@@ -13,12 +13,14 @@ $(PY):
 
 venv: $(PY)
 
-# Debian packages the tests and the demo use: Chromium (browser tests), Mosquitto (broker tests).
-# Installed when missing and possible (root); without them those tests skip and say why.
+# Debian packages the tests and the demo use: Chromium (browser tests), Mosquitto (broker tests),
+# nats-server (the broker-cluster test). Installed when missing and possible (root); without them
+# those tests skip and say why.
 system-packages:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v mosquitto >/dev/null 2>&1; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium mosquitto >/dev/null) \
-	  || echo "make: could not install chromium/mosquitto; those tests will be skipped"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v mosquitto >/dev/null 2>&1 \
+	    || ! { command -v nats-server >/dev/null 2>&1 || test -x /usr/sbin/nats-server; }; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium mosquitto nats-server >/dev/null) \
+	  || echo "make: could not install chromium/mosquitto/nats-server; those tests will be skipped"; \
 	fi
 
 # Installs what the tests need, then runs the whole suite from the venv.
