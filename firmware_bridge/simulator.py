@@ -152,12 +152,14 @@ async def run_pillar(
 
         following = asyncio.create_task(follow(client, session, clock, settings.version, details, seen))
         finished = asyncio.create_task(done.wait())
-        await asyncio.wait({following, finished}, return_when=asyncio.FIRST_COMPLETED)
-        following.cancel()
-        finished.cancel()
-        await asyncio.gather(following, finished, return_exceptions=True)
-        if following.done() and not following.cancelled() and following.exception() is not None:
-            raise following.exception()  # type: ignore[misc]
+        try:
+            await asyncio.wait({following, finished}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the pillar itself is cancelled: both tasks end here, their outcome read
+            following.cancel()
+            finished.cancel()
+            outcome = (await asyncio.gather(following, finished, return_exceptions=True))[0]
+        if isinstance(outcome, Exception):
+            raise outcome  # the connection failed: the caller reconnects or reports it
 
     try:
         await asyncio.wait_for(loop(), timeout)
