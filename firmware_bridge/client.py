@@ -92,11 +92,21 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
         yield client
     finally:
         # A graceful disconnect waits for the broker to close the connection; some brokers take
-        # their time (aiomqtt would wait its whole 30 s timeout), so a stop never waits long for it.
-        try:
-            await asyncio.wait_for(client.__aexit__(None, None, None), DISCONNECT_WAIT)
-        except (aiomqtt.MqttError, asyncio.TimeoutError):
+        # their time (aiomqtt would wait its whole 30 s timeout), so a stop never waits long for it,
+        # not even for the cancelled disconnect to wind down (with a call still pending, e.g. an
+        # UNSUBSCRIBE the broker never answered, it may not).
+        closing = asyncio.ensure_future(client.__aexit__(None, None, None))
+        closing.add_done_callback(_quietly)
+        done, _ = await asyncio.wait({closing}, timeout=DISCONNECT_WAIT)
+        if not done:
+            closing.cancel()
             log.debug("MQTT broker %s:%s did not confirm the disconnect in time", settings.host, settings.port)
+
+
+def _quietly(task: asyncio.Future) -> None:
+    """Read a finished disconnect's outcome (it is of no further interest)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], version: int, concurrency: int = 64,
@@ -141,6 +151,16 @@ async def unsubscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None
     """Unsubscribe from each of `topics`."""
     for topic in topics:
         await client.unsubscribe(topic)
+
+
+async def next_message(client: aiomqtt.Client, timeout: float) -> tuple[str, bytes] | None:
+    """The next incoming message as (topic, payload), or None when none came within `timeout` seconds."""
+    try:
+        message = await asyncio.wait_for(anext(client.messages), timeout)
+    except asyncio.TimeoutError:
+        return None
+    payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
+    return str(message.topic), bytes(payload)
 
 
 async def messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:

@@ -71,12 +71,13 @@ async def follow(
     clock: Callable[[], float],
     version: int,
     details: dict | None = None,
-    on_message: Callable[[str, bytes], None] | None = None,
+    on_message: Callable[[str, bytes], bool | None] | None = None,
+    unsubscribe: bool = True,
 ) -> None:
     """The pillar's loop on a connected client (docs/mqtt.md, "The pillar's loop"): subscribe to what
     the session wants (`frame/#` only while it shows nothing), say hello, apply every message and ack;
     ask for a full frame after FRAME_WAIT seconds without a usable one; show "no current data" when the
-    frame's validity runs out. Runs until cancelled or the connection fails."""
+    frame's validity runs out. Runs until `on_message` returns True, a cancellation, or a failed connection."""
     subscribed: set[str] = set()
     waiting_since = clock()
 
@@ -86,32 +87,35 @@ async def follow(
         if wanted - subscribed:
             waiting_since = clock()
             await mqtt.subscribe_all(client, sorted(wanted - subscribed))
-        await mqtt.unsubscribe_all(client, sorted(subscribed - wanted))
-        subscribed = wanted
+        if unsubscribe:  # a pillar may stay subscribed to frame/#: it then also gets every retained update
+            await mqtt.unsubscribe_all(client, sorted(subscribed - wanted))
+            subscribed = wanted
+        else:
+            subscribed |= wanted
 
-    async def watchdog() -> None:
+    async def timer() -> None:
+        """The pillar's own clock: expiry, and the wait for a frame (one task: the loop below calls it)."""
         nonlocal waiting_since
-        while True:
-            await asyncio.sleep(1)  # the pillar's own timer: expiry and the frame wait are measured in seconds
-            replies = session.expire(int(clock()))
-            if session.wants_frame and clock() - waiting_since >= FRAME_WAIT:
-                waiting_since = clock()
-                replies += session.no_frame()
-            await mqtt.publish_all(client, replies, version)
-            await sync()
+        replies = session.expire(int(clock()))
+        if session.wants_frame and clock() - waiting_since >= FRAME_WAIT:
+            waiting_since = clock()
+            replies += session.no_frame()
+        await mqtt.publish_all(client, replies, version)
+        await sync()
 
     await sync()
     await mqtt.publish_all(client, session.hello(details), version)
-    timer = asyncio.create_task(watchdog())
-    try:
-        async for topic, payload in mqtt.messages(client):
-            replies = session.receive(topic, payload, int(clock()))
-            await mqtt.publish_all(client, replies, version)
-            await sync()
-            if on_message is not None:
-                on_message(topic, payload)
-    finally:
-        timer.cancel()
+    while True:
+        received = await mqtt.next_message(client, 1.0)
+        if received is None:
+            await timer()
+            continue
+        topic, payload = received
+        replies = session.receive(topic, payload, int(clock()))
+        await mqtt.publish_all(client, replies, version)
+        await sync()
+        if on_message is not None and on_message(topic, payload):
+            return
 
 
 async def run_pillar(
@@ -123,6 +127,7 @@ async def run_pillar(
     timeout: float | None = None,
     output: Path | None = None,
     details: dict | None = None,
+    unsubscribe: bool = True,
 ) -> bool:
     """Run the pillar; with `once`, stop after the first verified frame. True when a frame was shown."""
     shown = asyncio.Event()
@@ -136,30 +141,21 @@ async def run_pillar(
 
     async def session_loop(client: aiomqtt.Client) -> None:
         last = {"hash": session.hash, "refused": session.refused}
-        done = asyncio.Event()
 
-        def seen(_topic: str, _payload: bytes) -> None:
+        def seen(_topic: str, _payload: bytes) -> bool:
+            """Log and write what changed; True (stop) after the first frame with `once`."""
+            changed = session.hash is not None and session.hash != last["hash"]
             if session.refused != last["refused"]:
                 log.warning("pillar %s: %s", session.display_id, session.last_error)
-            if session.hash is not None and session.hash != last["hash"]:
+            last.update(hash=session.hash, refused=session.refused)
+            if changed:
                 log.info("pillar %s shows %08x", session.display_id, session.hash)
                 if output is not None:
                     write_screen(session, clock(), output)
                 shown.set()
-                if once:
-                    done.set()
-            last.update(hash=session.hash, refused=session.refused)
+            return changed and once
 
-        following = asyncio.create_task(follow(client, session, clock, settings.version, details, seen))
-        finished = asyncio.create_task(done.wait())
-        try:
-            await asyncio.wait({following, finished}, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # also when the pillar itself is cancelled: both tasks end here, their outcome read
-            following.cancel()
-            finished.cancel()
-            outcome = (await asyncio.gather(following, finished, return_exceptions=True))[0]
-        if isinstance(outcome, Exception):
-            raise outcome  # the connection failed: the caller reconnects or reports it
+        await follow(client, session, clock, settings.version, details, seen, unsubscribe)
 
     try:
         await asyncio.wait_for(loop(), timeout)

@@ -56,6 +56,10 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         try:
             assert proc.wait(timeout=15) == 0
+            time.sleep(0.2)  # the drain thread reads the last lines the demo printed before it exited
+            while not lines.empty():
+                seen.append(lines.get())
+            assert "Traceback" not in "".join(seen), "".join(seen[-80:])  # a clean stop prints no traceback
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGUSR1)  # the demo logs where each of its tasks waits
             try:
