@@ -90,6 +90,19 @@ def rss_and_cpu(pid: int) -> tuple[int, float]:
     return rss_kb // 1024, cpu
 
 
+BURST_GAP = 0.5  # seconds without a frame that end an update's burst
+
+
+def burst(times: list[float]) -> list[float]:
+    """The frames of one update: arrivals up to the first pause of BURST_GAP. Boards also change by
+    themselves at a countdown's own second, a frame or two at a time; those later frames are not the
+    update's, and counting them would make every update look as slow as the whole window."""
+    for i in range(1, len(times)):
+        if times[i] - times[i - 1] > BURST_GAP:
+            return times[:i]
+    return times
+
+
 async def measure(port: int, pid: int, feed_path: Path, rounds: int, payloads: list[bytes], started: float) -> dict:
     """Feed updates at :05, :20, :35, :50 of the service's clock (which started at AT, 20 s past a
     minute); a round's frames count up to the next minute boundary, after which the minute tick's
@@ -126,7 +139,7 @@ async def measure(port: int, pid: int, feed_path: Path, rounds: int, payloads: l
             os.replace(tmp, feed_path)
             boundary = next_boundary(written)
             await asyncio.sleep(14)
-            update = [t for t in arrivals if written <= t < boundary]
+            update = burst(sorted(t for t in arrivals if written <= t < boundary))
             if update:
                 latencies.append(max(update) - written)
             tick = [t for t in arrivals if t >= boundary]

@@ -283,6 +283,8 @@ class Service:
                 continue
             if force or board != runtime.board or runtime.frame is None:
                 yield runtime, board
+            else:
+                runtime.board = board  # the same texts: only its next change moves on (else it stays due)
 
     def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
         """Record that one display's board could not be made; it keeps its last good frame.

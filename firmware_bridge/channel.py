@@ -21,7 +21,7 @@ __all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
 ACK_WAIT = 15  # seconds: what a pillar was sent and did not acknowledge by then is taken as lost
-KEPT_FRAMES = 4  # recent frames kept by hash, to send a pillar that lags behind a delta from what it shows
+KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
 
 
 class DisplayChannel:

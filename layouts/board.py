@@ -16,6 +16,7 @@ from .geometry import geometry
 from .spec import LayoutSpec
 from .texts import clean, text
 
+PRECISE_COUNTDOWN = 3  # minutes: countdowns up to this change at their own second, longer ones with the minute
 OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in the header
 MAX_ALERT_CHARS = 2000  # of an alert's header and of its description on a board
 END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
@@ -135,8 +136,9 @@ def build_board(
 def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departure], rows: tuple[BoardRow, ...],
                  now: int) -> int:
     """The first second at which some text of the board changes by itself: the clock's next minute, a
-    countdown that drops a minute ("1 min" -> "sofort" at its own second), a clock time that turns into a
-    countdown, or a departure that leaves the board (and so lets the next one in)."""
+    countdown of up to PRECISE_COUNTDOWN minutes that drops a minute ("1 min" -> "sofort" at its own
+    second; longer countdowns change with the minute), a clock time that turns into a countdown, or a
+    departure that leaves the board (and so lets the next one in)."""
     candidates = [(now // 60 + 1) * 60]
     for dep, row in zip(deps, rows, strict=True):
         if dep.status in (CANCELLED, SKIPPED):
@@ -144,7 +146,7 @@ def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departu
             continue
         candidates.append(dep.time - settings.walk_minutes * 60 + 1)
         left = dep.time - now
-        if row.minutes is not None and left >= 60:
+        if row.minutes is not None and 60 <= left < 60 * (PRECISE_COUNTDOWN + 1):
             candidates.append(now + left % 60 + 1)
         elif row.minutes is None:
             candidates.append(dep.time - 60 * (spec.countdown_max + 1) + 1)
