@@ -109,9 +109,10 @@ class SharedState:
         return Version(row[0], text)
 
     async def record(self, entry: AuditEntry) -> None:
-        """Append an audit entry."""
+        """Append an audit entry (and tell the other instances, whose audit views follow)."""
         await self._c().execute("INSERT INTO stopcast_audit (at, who, action, target, detail) VALUES (%s, %s, %s, %s, %s)",
                                 (entry.at, entry.who, entry.action, entry.target, entry.detail))
+        await self._c().execute(f"NOTIFY {CHANNEL}, 'audit'")
 
     async def audit(self, count: int = 100) -> list[AuditEntry]:
         """The newest audit entries first."""
@@ -120,18 +121,21 @@ class SharedState:
         return [AuditEntry(*row) for row in await cur.fetchall()]
 
     async def changes(self, seen: int):  # type: ignore[no-untyped-def]
-        """Yield each newer config version as it appears (NOTIFY, or the poll every POLL seconds)."""
+        """Yield the config version whenever it grew or another instance announced a change (a new version
+        or an audit entry): at once by NOTIFY, else by the poll every POLL seconds."""
         listener = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
         try:
             await listener.execute(f"LISTEN {CHANNEL}")
+            notified = False
             while True:
                 found = await self.version()
-                if found is not None and found.number > seen:
-                    seen = found.number
+                if found is not None and (found.number > seen or notified):
+                    seen = max(seen, found.number)
                     yield found
+                notified = False
                 try:
                     async for _ in listener.notifies(timeout=POLL, stop_after=1):
-                        pass
+                        notified = True
                 except asyncio.TimeoutError:
                     pass
         finally:

@@ -104,8 +104,10 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
         await until(lambda: b.displays[new].frame is not None, 10, "b renders it")
         dashboard = await (await http.get(f"{b.http_url}/dashboard.json")).json()
         assert new in [d["id"] for d in dashboard["displays"]]
+        await until(lambda: [(e.action, e.target) for e in b.audit.recent(1)] == [("display.add", new)], 5,
+                    "the audit log is shared too")
         audit = await (await http.get(f"{b.http_url}/api/audit", headers={"Authorization": f"Bearer {TOKEN}"})).json()
-        assert (audit[0]["action"], audit[0]["target"]) == ("display.add", new)  # the audit log is shared too
+        assert (audit[0]["action"], audit[0]["target"]) == ("display.add", new)
     assert await retained_frame(port, new)
     assert "new-" not in configs["a"].read_text()  # the database holds the config now, not the file
     for service, runner in ((a, ra), (b, rb)):
