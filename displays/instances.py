@@ -9,7 +9,6 @@ seen whenever it takes displays over, so that pillars ignore late frames of a pr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 
 from firmware_bridge.messages import Publish
 from firmware_bridge.topics import instance_topic, is_instance, parse_instance_topic
+
+from .sharding import rendezvous
 
 __all__ = ["Member", "Membership", "announcement", "default_instance_name", "owner_of", "parse_member"]
 
@@ -66,12 +67,8 @@ def parse_member(prefix: str, topic: str, payload: bytes) -> Member | None:
 
 
 def owner_of(display_id: str, live: Iterable[str]) -> str | None:
-    """The live instance that owns a display: the highest hash of (name, id) wins (None: nobody is live)."""
-    def weight(name: str) -> int:
-        return int.from_bytes(hashlib.blake2b(f"{name}/{display_id}".encode(), digest_size=8).digest(), "big")
-
-    names = sorted(live)
-    return max(names, key=weight) if names else None
+    """The live instance that owns a display (None: nobody is live); see sharding.rendezvous."""
+    return rendezvous(display_id, live)
 
 
 class Membership:

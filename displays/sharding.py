@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+
+
+def rendezvous(display_id: str, names: Iterable[str]) -> str | None:
+    """Which of `names` owns a display: the highest hash of (name, id) wins (None when there are none).
+
+    Adding or removing a name moves only the displays that name wins or held."""
+    def weight(name: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{name}/{display_id}".encode(), digest_size=8).digest(), "big")
+
+    ordered = sorted(names)
+    return max(ordered, key=weight) if ordered else None
 
 
 def owner(display_id: str, shards: int) -> int:
-    """The shard (1..shards) that owns a display: the highest hash of (shard, id) wins.
-
-    Adding or removing a shard moves only the displays that shard wins or held.
-    """
-    def weight(k: int) -> int:
-        return int.from_bytes(hashlib.blake2b(f"{k}/{display_id}".encode(), digest_size=8).digest(), "big")
-
-    return max(range(1, shards + 1), key=weight)
+    """The static shard (1..shards, --shard K/N) that owns a display: rendezvous over the shard numbers."""
+    return int(rendezvous(display_id, (str(k) for k in range(1, shards + 1))) or 1)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
