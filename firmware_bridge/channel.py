@@ -120,6 +120,19 @@ class DisplayChannel:
         self.bytes_sent += sum(len(p.payload) for p in out)
         return out
 
+    def _deferred(self, now: int) -> bool:
+        """Whether a whole frame now would come within the resend gap; it is then due when the gap ends
+        (deferred, never dropped)."""
+        if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
+            self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP
+            return True
+        return False
+
+    def _board(self) -> list[Publish]:
+        """The current board JSON, retained (nothing for a frame without one)."""
+        frame = self.current
+        return [Publish(self._topic("board"), frame.board_json, True)] if frame is not None and frame.board_json else []
+
     def _direct_full(self, now: int) -> list[Publish]:
         """The current full frame on `delta`, for a pillar that shows another frame and is not subscribed to `frame`."""
         payloads = self.full_payloads(self._room())
@@ -137,8 +150,7 @@ class DisplayChannel:
             return []  # nobody listening, or the pillar takes the retained frame
         old = self.recent.get(self.pillar_hash) if self.known and self.pillar_hash is not None else None
         if old is None or old.shape != frame.raster.shape:
-            if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
-                self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP  # deferred, never dropped
+            if self._deferred(now):
                 return []
             out = self._direct_full(now)
         else:
@@ -178,8 +190,7 @@ class DisplayChannel:
             del self.recent[next(iter(self.recent))]
         self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
         self.valid_until = now + self.frame_ttl
-        out = [Publish(self._topic("board"), frame.board_json, True)] if frame.board_json else []
-        return out + self._retained(now) + self._to_pillar(now)
+        return self._board() + self._retained(now) + self._to_pillar(now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
         """Send a full frame asked for within the resend gap once the gap has passed; before the frame's
@@ -206,7 +217,9 @@ class DisplayChannel:
         """When tick() next has something to do."""
         if self.current is None:
             return None
-        due = [self.valid_until - margin, *(t for t in (self.full_due,) if t is not None)]
+        due = [self.valid_until - margin]
+        if self.full_due is not None:
+            due.append(self.full_due)
         if self.unacked_since is not None and self.online:
             due.append(self.unacked_since + ACK_WAIT)
         return min(due)
@@ -216,8 +229,7 @@ class DisplayChannel:
         pillar whose screen is unknown (a send to it may have been lost)."""
         if self.current is None:
             return []
-        out = [Publish(self._topic("board"), self.current.board_json, True)] if self.current.board_json else []
-        return out + self._retained(now) + (self._to_pillar(now) if not self.known else [])
+        return self._board() + self._retained(now) + (self._to_pillar(now) if not self.known else [])
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
         """Record what the pillar shows; bring it to the current frame when it shows another one."""
@@ -232,12 +244,8 @@ class DisplayChannel:
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
         if ack.need_full or ack.hash is None:
             self.pillar_hash, self.known = None, True  # it is subscribed to the retained frame
-            if not ack.need_full or self.current is None:
+            if not ack.need_full or self.current is None or self._deferred(now):
                 return []
-            if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
-                self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP  # deferred, never dropped
-                return []
-            self.full_due = None
             return self._retained(now)
         self.pillar_hash, self.known = ack.hash, True
         if current:

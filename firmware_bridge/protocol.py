@@ -59,19 +59,18 @@ class Bridge:
         """Channels for these displays before their first frame, so that the pillars' retained statuses
         (delivered when the service subscribes) are read at start."""
         for display_id in display_ids:
-            self.channel(display_id)
+            if display_id not in self.channels:  # an existing channel keeps its layout's full_refresh_every
+                self.channel(display_id)
 
     def release(self, display_id: str) -> None:
         """Stop publishing a display another instance took over (its retained messages stay); what is known
         of its pillar is kept."""
-        old = self.channels.get(display_id)
+        old = self.channels.pop(display_id, None)
         if old is None:
             return
-        fresh = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, old.full_refresh_every,
-                               self.epoch)
+        fresh = self.channel(display_id, old.full_refresh_every)
         fresh.online, fresh.status = old.online, old.status
         fresh.last_status_at, fresh.last_ack_at = old.last_status_at, old.last_ack_at
-        self.channels[display_id] = fresh
 
     def set_epoch(self, epoch: int) -> None:
         """A new ownership epoch (it only grows) for every frame published from now on."""
