@@ -17,16 +17,19 @@ log = logging.getLogger("stopcast.service")
 SETTLE = 5.0  # seconds to wait for the other instances' announcements before the first render
 
 
+async def _waited(event: asyncio.Event, what: str) -> None:
+    """Wait at most SETTLE seconds for `event`; say so when it did not come."""
+    try:
+        await asyncio.wait_for(event.wait(), SETTLE)
+    except asyncio.TimeoutError:
+        log.warning("%s did not answer within %.0f s", what, SETTLE)
+
+
 async def _ticker(service: Service) -> None:
     if service.sharing is not None:  # the shared config first (a display added elsewhere must not be missed)
-        try:
-            await asyncio.wait_for(service.sharing.ready.wait(), SETTLE)
-        except asyncio.TimeoutError:
-            log.warning("the shared state did not answer within %.0f s: rendering the config file's displays", SETTLE)
-    try:  # render nothing before the live instances are known, or two would publish the same displays
-        await asyncio.wait_for(service.settled.wait(), SETTLE)
-    except asyncio.TimeoutError:
-        log.warning("no answer from the broker within %.0f s: rendering as if this were the only instance", SETTLE)
+        await _waited(service.sharing.ready, "the shared state (rendering the config file's displays)")
+    # render nothing before the live instances are known, or two would publish the same displays
+    await _waited(service.settled, "the broker (rendering as if this were the only instance)")
     service.settled.set()
     while True:
         delay = await service.step()

@@ -24,6 +24,7 @@ from feeds.errors import FeedError
 from feeds.live import LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
+from firmware_bridge.messages import parse_status
 from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
 from firmware_bridge.topics import instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
@@ -33,7 +34,7 @@ from layouts.spec import LayoutSpec
 from .audit import Audit
 from .boards import compose_board
 from .clock import Clock
-from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, load_config, read_config_text
+from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, parse_config, read_config_text
 from .frames import Rendered, RenderJob, frame_of
 from .gtfs_fetch import fetch_gtfs
 from .instances import Member, Membership, announcement, default_instance_name, parse_member
@@ -208,7 +209,8 @@ class Service:
         if self.config_path is None:
             return "the service was not started from a config file"
         try:
-            config = load_config(self.config_path)
+            text = read_config_text(self.config_path)
+            config = parse_config(text, str(self.config_path))
             self.check_stops(config)
         except ConfigError as exc:
             self.last_reload_error = str(exc)
@@ -217,7 +219,7 @@ class Service:
         self.last_reload_error = None
         self.change_config(config)
         if self.sharing is not None:
-            self.sharing.change(self.config_path.read_text(encoding="utf-8"), None)
+            self.sharing.change(text, None)
         log.info("config reloaded: %d displays", len(config.displays))
         return None
 
@@ -381,7 +383,11 @@ class Service:
         if topic == service_status_topic(prefix):
             first = not self.settled.is_set()
             self.settled.set()
-            if not first and b'"offline"' in payload:  # another instance died; the service is still online
+            try:
+                offline = not parse_status("", payload).online
+            except ValueError:
+                return []  # a cleared or foreign status: nothing to answer
+            if not first and offline:  # another instance died (its Will); the service is still online
                 return [self.bridge.service_status(True, int(self.clock.now()), self.status_details())]
             return []
         if topic.startswith(instance_topic(prefix, "")):

@@ -159,15 +159,18 @@ async def next_message(client: aiomqtt.Client, timeout: float) -> tuple[str, byt
         message = await asyncio.wait_for(anext(client.messages), timeout)
     except asyncio.TimeoutError:
         return None
-    payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
-    return str(message.topic), bytes(payload)
+    return _unpacked(message)
 
 
 async def messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:
     """(topic, payload) of every incoming message."""
     async for message in client.messages:
-        payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
-        yield str(message.topic), bytes(payload)
+        yield _unpacked(message)
+
+
+def _unpacked(message: aiomqtt.Message) -> tuple[str, bytes]:
+    payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
+    return str(message.topic), bytes(payload)
 
 
 async def keep_connected(
