@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from .device_keys import normal_mac
 from .http_guard import SERVICE
 
 log = logging.getLogger("stopcast.http")
@@ -27,7 +28,7 @@ def _display_of(request: web.Request) -> str:
     if len(parts) >= 3 and parts[1] == "displays":
         return parts[2]
     if request.path.rstrip("/") in ("/api/display", "/api/setup", "/api/log"):
-        wanted = request.headers.get("ID", "").strip().upper()
+        wanted = normal_mac(request.headers.get("ID", ""))
         service = request.app[SERVICE]
         found = next((d for d in service.config.displays if wanted and d.trmnl_id.upper() == wanted), None)
         return found.id if found is not None else ""
