@@ -20,6 +20,8 @@ PRECISE_COUNTDOWN = 3  # minutes: countdowns up to this change at their own seco
 OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in the header
 MAX_ALERT_CHARS = 2000  # of an alert's header and of its description on a board
 END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
+TICKER, ROW, TAKEOVER = "ticker", "row", "takeover"  # the kinds of ops messages
+MESSAGE = "message"  # the status of a row that carries an ops message instead of a departure
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,19 @@ class Board:
     footer_text: str  # the timetable-only notice, or "" (then the footer shows the marker legend)
     legend: bool  # whether the footer explains the live / timetable markers
     language: str
+    takeover_text: str = ""  # an ops takeover: the whole screen says this (rows and alerts stay empty)
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An ops message as a board carries it, already in the board's language."""
+
+    notice_id: str
+    kind: str  # TICKER, ROW or TAKEOVER
+    text: str
+    priority: int  # 0-9, 9 most urgent
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,8 @@ class BoardInput:
     data_as_of: int | None = None  # when the newest realtime data was written
     realtime_configured: bool = False
     timetable_until: str = ""  # YYYY-MM-DD: the feed's last service day, set when today is past it
+    notices: tuple[Notice, ...] = ()  # the ops messages active for this display now
+    notices_change: int = 0  # when one of this display's ops messages next starts or ends (0: never)
 
 
 def build_board(
@@ -94,23 +109,36 @@ def build_board(
     """The board for `now`; `previous` (the last board shown) keeps countdowns from jumping back up."""
     lang = settings.language or spec.language
     tz = data.timezone
+    by_urgency = sorted(data.notices, key=lambda n: (-n.priority, n.notice_id))
+    takeover = next((clean(n.text, MAX_ALERT_CHARS) for n in by_urgency if n.kind == TAKEOVER), "")
+    if takeover:
+        return _takeover_board(spec, settings, data, now, lang, takeover)
+    tickers = [n for n in by_urgency if n.kind == TICKER and spec.alert_lines]
+    row_notices = [n for n in by_urgency if n.kind == ROW or (n.kind == TICKER and not spec.alert_lines)]
+    room = max(1, spec.rows // 2) if row_notices else 0  # departures keep at least half the rows
+    tickers += row_notices[room:]  # what does not fit as a row is shown in the alert area
+    message_rows = tuple(_message_row(spec, n) for n in row_notices[:room])
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
     result = data.departures
-    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows]
-    rows = tuple(_row(spec, d, now, lang, tz, held) for d in deps)
+    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(message_rows)]
+    dep_rows = tuple(_row(spec, d, now, lang, tz, held) for d in deps)
+    rows = message_rows + dep_rows
     live = result is not None and result.live
     empty_reason, empty_text, empty_detail = "", "", ""
     if result is None:
         empty_reason, empty_text, empty_detail = "no_data", text(lang, "no_data"), text(lang, "no_data_detail")
-    elif not rows:
+    elif not deps:
         empty_reason, empty_text, empty_detail = _empty(data, settings, now, lang, tz)
+        if message_rows:  # the board shows the messages, and says in a row why no departure follows
+            rows += (_message_row(spec, Notice("", ROW, empty_text, 0)),)
     old = data.data_as_of is not None and now - data.data_as_of > OLD_DATA_AFTER
     as_of = _as_of(data.data_as_of, now, lang, tz) if old and data.data_as_of else ""
     timetable_only = result is not None and not live
-    pages = _alert_pages(spec, result.alerts if result else (), lang)
+    texts = [n.text for n in tickers] + [_alert_text(a) for a in (result.alerts if result else ())]
+    pages = _alert_pages(spec, texts)
     page = (now // spec.page_seconds) % len(pages) if pages else 0
     footer = text(lang, "timetable_only") if timetable_only else ""
-    next_change = _next_change(spec, settings, deps, rows, now)
+    next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
     stop_name = clean(settings.name or (result.stop.name if result else ""))
@@ -133,13 +161,63 @@ def build_board(
     )
 
 
+def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
+                    takeover: str) -> Board:
+    """The whole screen for an ops takeover: the stop's name and the clock stay, departures and alerts go."""
+    result = data.departures
+    minute = (now // 60 + 1) * 60
+    return Board(
+        stop_name=clean(settings.name or (result.stop.name if result else "")),
+        clock_text=hhmm(now, data.timezone),
+        as_of_text="",
+        timetable_only=False,
+        rows=(),
+        empty_reason="",
+        empty_text="",
+        empty_detail="",
+        alert_pages=(),
+        alert_page=0,
+        footer_text="",
+        legend=False,
+        language=lang,
+        takeover_text=takeover,
+        generated_at=now,
+        next_change=min(minute, data.notices_change) if data.notices_change > now else minute,
+    )
+
+
+def _message_row(spec: LayoutSpec, notice: Notice) -> BoardRow:
+    """An ops message (or the empty board's reason) as a row: an "i" badge and the text across the row."""
+    geo = geometry(spec)
+    dest_col = geo.column("destination")
+    x = dest_col[1] if dest_col else geo.pad
+    body = clean(notice.text, MAX_ALERT_CHARS)
+    return BoardRow(
+        key=f"notice|{notice.notice_id}",
+        line="i" if notice.notice_id else "",
+        line_color=spec.palette.text,
+        line_text_color=spec.palette.background,
+        destination=fit(body, font(spec.font_family, spec.row_size, bold=False), spec.width - x - geo.pad),
+        platform="",
+        platform_changed=False,
+        time_text="",
+        minutes=None,
+        struck_text="",
+        delay_text="",
+        status=MESSAGE,
+        status_text="",
+        live=False,
+        spoken=body if body.endswith((".", "!", "?")) else f"{body}.",
+    )
+
+
 def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departure], rows: tuple[BoardRow, ...],
-                 now: int) -> int:
+                 now: int, notices_change: int = 0) -> int:
     """The first second at which some text of the board changes by itself: the clock's next minute, a
     countdown of up to PRECISE_COUNTDOWN minutes that drops a minute ("1 min" -> "sofort" at its own
-    second; longer countdowns change with the minute), a clock time that turns into a countdown, or a
-    departure that leaves the board (and so lets the next one in)."""
-    candidates = [(now // 60 + 1) * 60]
+    second; longer countdowns change with the minute), a clock time that turns into a countdown, a
+    departure that leaves the board (and so lets the next one in), or an ops message that starts or ends."""
+    candidates = [(now // 60 + 1) * 60, notices_change]
     for dep, row in zip(deps, rows, strict=True):
         if dep.status in (CANCELLED, SKIPPED):
             candidates.append(dep.scheduled + 1)
@@ -150,7 +228,7 @@ def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departu
             candidates.append(now + left % 60 + 1)
         elif row.minutes is None:
             candidates.append(dep.time - 60 * (spec.countdown_max + 1) + 1)
-    return min(c for c in candidates if c > now)
+    return min(c for c in candidates if c > now)  # the next minute always is
 
 
 def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:
@@ -267,19 +345,24 @@ def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz:
     return "nothing_in_horizon", text(lang, "nothing_in_horizon", n=settings.horizon_minutes), detail
 
 
-def _alert_pages(spec: LayoutSpec, alerts: tuple[ShownAlert, ...], lang: str) -> tuple[str, ...]:
-    """Alert texts cut into pages of the alert area's lines; each alert starts a page."""
-    if not alerts or not spec.alert_lines:
+def _alert_text(alert: ShownAlert) -> str:
+    """A feed alert as one text: its header, then its description."""
+    header, description = clean(alert.header, MAX_ALERT_CHARS), clean(alert.description, MAX_ALERT_CHARS)
+    return header if not description else f"{header} – {description}"
+
+
+def _alert_pages(spec: LayoutSpec, texts: list[str]) -> tuple[str, ...]:
+    """Alert texts (ops messages first, then the feed's alerts) cut into pages of the alert area's lines;
+    each text starts a page."""
+    if not texts or not spec.alert_lines:
         return ()
     geo = geometry(spec)
     small = font(spec.font_family, spec.small_size)
     counter = width_of("9/9", small) + geo.pad  # room for the page counter
     width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
     pages: list[str] = []
-    for alert in alerts:
-        header, description = clean(alert.header, MAX_ALERT_CHARS), clean(alert.description, MAX_ALERT_CHARS)
-        body = header if not description else f"{header} – {description}"
-        lines = wrap(body, small, width)
+    for body in texts:
+        lines = wrap(clean(body, MAX_ALERT_CHARS), small, width)
         for i in range(0, len(lines), spec.alert_lines):
             pages.append("\n".join(lines[i : i + spec.alert_lines]))
     return tuple(pages)

@@ -8,8 +8,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .board import Board, BoardRow
-from .fit import fit, width_of
+from .board import MESSAGE, Board, BoardRow
+from .fit import fit, width_of, wrap
 from .fonts import font
 from .geometry import Box, Geometry, geometry
 from .spec import LayoutSpec
@@ -100,6 +100,9 @@ def render_image(board: Board, spec: LayoutSpec) -> Image.Image:
     canvas.rect(Box(0, 0, spec.width, spec.height), pal.background)
     if geo.header:
         _header(canvas, geo, board, geo.header)
+    if board.takeover_text:
+        _takeover(canvas, geo, board)
+        return canvas.finish()
     if geo.titles:
         small = font(spec.font_family, spec.small_size)
         for col, x, w in geo.columns:
@@ -166,8 +169,50 @@ def _header(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
     canvas.text((geo.pad, middle), name, big, pal.header_text)
 
 
+def _takeover(canvas: _Canvas, geo: Geometry, board: Board) -> None:
+    """An ops takeover: below the header, the message in the largest bold type that fits, centred; a bar
+    in the highlight colour above it where the panel has one."""
+    spec, pal = canvas.spec, canvas.spec.palette
+    top = geo.header.y + geo.header.h if geo.header else 0
+    if pal.highlight != pal.background:
+        canvas.rect(Box(0, top, spec.width, geo.pad), pal.highlight)
+        top += geo.pad
+    area = Box(geo.pad, top + geo.pad, spec.width - 2 * geo.pad, spec.height - top - 2 * geo.pad)
+    size = max(spec.row_size, min(area.h // 3, spec.header_size * 2))
+    while True:
+        fnt = font(spec.font_family, size, bold=True)
+        line_h = int(size * 1.2)
+        lines = wrap(board.takeover_text, fnt, area.w)
+        whole_words = all(width_of(word, fnt) <= area.w for word in board.takeover_text.split())
+        if (len(lines) * line_h <= area.h and whole_words) or size <= spec.small_size:
+            break
+        size = max(spec.small_size, int(size * 0.85))
+    room = max(1, area.h // line_h)
+    if len(lines) > room:  # even the smallest type does not hold it all: the last line that fits says so
+        lines = [*lines[: room - 1], fit(f"{lines[room - 1]} {' '.join(lines[room:])}", fnt, area.w)]
+    y = area.y + (area.h - len(lines) * line_h) // 2 + line_h // 2
+    for line in lines:
+        canvas.text((spec.width // 2, y), line, fnt, pal.text, "mm")
+        y += line_h
+
+
+def _message(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
+    """An ops message row: an "i" badge in the line column, the text across the rest of the row."""
+    spec, pal = canvas.spec, canvas.spec.palette
+    middle = box.y + box.h // 2
+    line = geo.column("line")
+    if line is not None and row.line:
+        _badge(canvas, row, Box(line[1], box.y + geo.pad // 2, min(line[2], box.h), box.h - geo.pad),
+               font(spec.font_family, spec.row_size, bold=True))
+    dest = geo.column("destination")
+    canvas.text((dest[1] if dest else geo.pad, middle), row.destination, font(spec.font_family, spec.row_size), pal.text)
+
+
 def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
+    if row.status == MESSAGE:
+        _message(canvas, geo, row, box)
+        return
     regular = font(spec.font_family, spec.row_size)
     bold = font(spec.font_family, spec.row_size, bold=True)
     small = font(spec.font_family, spec.small_size)

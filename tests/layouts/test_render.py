@@ -11,7 +11,7 @@ import pytest
 from boardkit import NOW, TZ, dep, stop_departures
 from PIL import Image
 
-from layouts.board import Board, BoardInput, DisplaySettings, build_board
+from layouts.board import ROW, TAKEOVER, TICKER, Board, BoardInput, DisplaySettings, Notice, build_board
 from layouts.html import render_fragment, render_html, served_fonts
 from layouts.image import encode_png, render_image
 from layouts.spec import LayoutSpec, builtin_names, load_layout
@@ -31,7 +31,23 @@ def empty_board(spec: LayoutSpec) -> Board:
     return build_board(spec, DisplaySettings(), data, NOW)
 
 
-CASES = {"full": full_board, "empty": empty_board}
+def takeover_board(spec: LayoutSpec) -> Board:
+    """Ops take the whole screen over: a stop closed for a police operation."""
+    notice = Notice("m-1", TAKEOVER, "Haltestelle gesperrt wegen eines Polizeieinsatzes. Bitte nutzen Sie die "
+                                     "Ersatzhaltestelle in der Kaiserstraße.", 9)
+    data = BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True, notices=(notice,))
+    return build_board(spec, DisplaySettings(), data, NOW)
+
+
+def messages_board(spec: LayoutSpec) -> Board:
+    """An ops row message among the departures and an ops ticker before the feed's alert."""
+    notices = (Notice("m-2", ROW, "Aufzug zu Steig A außer Betrieb", 5),
+               Notice("m-3", TICKER, "Weinmarkt: Linie 54 fährt ab 18 Uhr über die Rheinallee.", 6))
+    data = BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True, notices=notices)
+    return build_board(spec, DisplaySettings(), data, NOW)
+
+
+CASES = {"full": full_board, "empty": empty_board, "takeover": takeover_board, "messages": messages_board}
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
