@@ -8,8 +8,10 @@ from feeds.live import LiveState
 from feeds.merge import stop_departures
 from feeds.times import local_date
 from feeds.timetable import Timetable
-from layouts.board import Board, BoardInput, DisplaySettings, build_board
+from layouts.board import Board, BoardInput, DisplaySettings, Notice, build_board
 from layouts.spec import LayoutSpec
+
+from .notices import Editorial, Scope, kept_alerts, next_editorial_change, notices_for
 
 MAX_ROWS_FETCHED = 40  # departures read per board before filters (routes, walk time) pick the shown ones
 
@@ -29,19 +31,31 @@ def compose_board(
     now: int,
     previous: Board | None = None,
     realtime_configured: bool = False,
+    editorial: Editorial | None = None,
+    scope: Scope | None = None,
 ) -> Board:
-    """The board of one display at `now` (a 'no current data' board when there is no timetable).
+    """The board of one display at `now` (a 'no current data' board when there is no timetable), with the
+    ops messages and alert suppressions of `editorial` that reach its `scope`.
 
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
     language = settings.language or spec.language
+    tz = tt.timezone if tt is not None else "UTC"
+    notices: tuple[Notice, ...] = ()
+    change, alerts = 0, None
+    if editorial is not None and scope is not None and (editorial.messages or editorial.suppressions):
+        notices = notices_for(editorial, scope, now, tz, language)
+        change = next_editorial_change(editorial, scope, now, tz)
+        if tt is not None and live is not None and live.alerts and editorial.suppressions:
+            short_names = {r.route_id: r.short_name for r in tt.routes if r.short_name}
+            alerts = kept_alerts(live.alerts, editorial, scope, now, tz, short_names)
     if tt is None:
-        return build_board(spec, settings, BoardInput(None, "UTC"), now, previous)
+        return build_board(spec, settings, BoardInput(None, "UTC", notices=notices, notices_change=change), now, previous)
     missing = [s for s in ids if s not in tt.stop_index]
     if missing:
         raise FeedError(f"stop id {', '.join(repr(s) for s in missing)} is not in the loaded timetable")
     horizon = settings.horizon_minutes * 60
-    result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language)
+    result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language, alerts)
     nxt = next_scheduled(tt, ids, now + horizon) if not result.departures else None
     data = BoardInput(
         departures=result,
@@ -50,5 +64,7 @@ def compose_board(
         data_as_of=live.data_as_of if live is not None else None,
         realtime_configured=realtime_configured,
         timetable_until=_expired_since(tt, now),
+        notices=notices,
+        notices_change=change,
     )
     return build_board(spec, settings, data, now, previous)

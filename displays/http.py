@@ -32,6 +32,7 @@ from .http_guard import (
     json_errors,
     runner_options,
 )
+from .http_notices import add_notice_routes
 from .http_proxy import proxy_session, to_owner
 from .pulls import PULLS, Pulls, device_of
 from .service import DisplayRuntime, Service
@@ -271,6 +272,7 @@ def make_app(service: Service) -> web.Application:
     app.router.add_get("/displays/{id}/frame.{fmt}", frame)
     add_trmnl_routes(app, service)
     add_admin_routes(app)
+    add_notice_routes(app)
     return app
 
 

@@ -23,7 +23,8 @@ SERVICE: web.AppKey[Service] = web.AppKey("service")
 ADMIN_TOKEN: web.AppKey[Callable[[], str]] = web.AppKey("admin_token")  # gives the current admin token
 JSON_LIMIT = 256 * 1024  # bytes of a JSON request body
 MAX_DEPTH = 32  # nesting of a JSON request body
-ADMIN_PATHS = ("/api/displays", "/api/layouts", "/api/reload", "/api/audit", "/api/trmnl/")
+ADMIN_PATHS = ("/api/displays", "/api/layouts", "/api/reload", "/api/audit", "/api/trmnl/", "/api/messages",
+               "/api/suppressions")
 TOKEN_LABEL = web.RequestKey("token_label", str)  # the label of the admin token a request used
 
 

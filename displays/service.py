@@ -39,11 +39,13 @@ from .frames import Rendered, RenderJob, frame_of
 from .gtfs_fetch import fetch_gtfs
 from .instances import Member, Membership, announcement, default_instance_name, parse_member
 from .metrics import Metrics
+from .notices import Editorial, Scope, scope_of
 from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
 from .sharding import owner
 from .shared_state import Sharing
 from .state import StateError, next_epoch
+from .store import SqliteStore, StateStore, StoreError
 
 log = logging.getLogger("stopcast.service")
 
@@ -112,6 +114,11 @@ class Service:
         if self.sharing is not None and config_path is not None:
             self.sharing.text = read_config_text(config_path)
             self.audit.sink = lambda entry: self.sharing.change(None, entry) if self.sharing else None
+        self.store_error: str | None = None
+        self.store: StateStore = self._open_store(config_path is not None)
+        self.editorial = Editorial()
+        self._scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
+        self._scopes_of: int = 0  # id() of the timetable the scopes were computed for
         self.board_listeners: list[Callable[[str], None]] = []  # told each display id whose board changed
         self.http_url = ""
         self.http_ready = asyncio.Event()
@@ -122,6 +129,42 @@ class Service:
         self.displays_were_set = False
         self.resend = False  # a send failed part-way: republish everything with the next step
         self.apply_config(config)
+        from .editorial import load_editorial
+
+        try:
+            self.editorial = load_editorial(self.store, "UTC", self.started_at)  # stored times carry their offset
+        except StoreError as exc:
+            self.store_error = str(exc)
+            log.error("%s; messages and suppressions start empty", exc)
+
+    def _open_store(self, in_state_folder: bool) -> StateStore:
+        """The SQLite state store in the state folder (in memory for a service without a config file, or,
+        logged and reported by /healthz, when the state folder cannot hold it)."""
+        try:
+            return SqliteStore.in_folder(self.config.state_dir() if in_state_folder else None)
+        except StoreError as exc:
+            self.store_error = str(exc)
+            log.error("%s; messages and suppressions are kept in memory only until this is fixed", exc)
+            return SqliteStore(":memory:")
+
+    def timezone(self) -> str:
+        """The agency's timezone (the loaded timetable's; UTC before one loads)."""
+        return self.timetable.timezone if self.timetable is not None else "UTC"
+
+    def scope(self, display: DisplayConfig) -> Scope:
+        """What a display covers for ops messages: its stops, stations, platforms and routes (cached per timetable)."""
+        if self._scopes_of != id(self.timetable):
+            self._scopes, self._scopes_of = {}, id(self.timetable)
+        key = (display.id, display.stops)
+        found = self._scopes.get(key)
+        if found is None:
+            found = self._scopes[key] = scope_of(display.id, display.stops, self.timetable)
+        return found
+
+    def set_editorial(self, editorial: Editorial) -> None:
+        """Swap in changed messages and suppressions: every board is composed again at once."""
+        self.editorial = editorial
+        self.wake.set()
 
     @property
     def broker_connected(self) -> bool:
@@ -254,7 +297,7 @@ class Service:
 
     def _inputs(self) -> tuple:
         """What every board depends on besides the clock: the timetable, the realtime snapshots, the config."""
-        return (id(self.timetable), id(self.config), *(id(s.snapshot) for s in self.sources.values()))
+        return (id(self.timetable), id(self.config), id(self.editorial), *(id(s.snapshot) for s in self.sources.values()))
 
     def _composed(self, now: int, force: bool = False) -> Iterator[tuple[DisplayRuntime, Board]]:
         """The boards that changed at `now`. With the same inputs as last time only the displays whose board
@@ -271,15 +314,10 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - a feed the merge cannot take must not stop the boards
             log.exception("merging realtime failed; boards show the timetable: %s", exc)
             live = None
+        editorial = self.editorial.current(now)
         for runtime in due:
-            display = runtime.config
-            settings = DisplaySettings(
-                name=display.name, language=display.language, walk_minutes=display.walk_minutes,
-                horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
-            )
             try:
-                board = compose_board(self.timetable, live, display.stops, runtime.spec, settings, now, runtime.board,
-                                      realtime_configured=bool(self.config.feeds.realtime))
+                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board)
             except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
                 self.display_failed(runtime, "composing its board", exc, now)
                 continue
@@ -287,6 +325,17 @@ class Service:
                 yield runtime, board
             else:
                 runtime.board = board  # the same texts: only its next change moves on (else it stays due)
+
+    def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
+                previous: Board | None = None) -> Board:
+        """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`."""
+        settings = DisplaySettings(
+            name=display.name, language=display.language, walk_minutes=display.walk_minutes,
+            horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+        )
+        return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
+                             realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
+                             scope=self.scope(display))
 
     def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
         """Record that one display's board could not be made; it keeps its last good frame.
@@ -463,7 +512,8 @@ class Service:
         await asyncio.to_thread(self.load_timetable, path)
 
     async def close(self) -> None:
-        """Release the HTTP session and the renderer."""
+        """Release the HTTP session, the renderer and the state store."""
+        self.store.close()
         if self._session is not None:
             await self._session.close()
         close = getattr(self.renderer, "close", None)

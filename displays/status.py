@@ -10,6 +10,7 @@ from feeds.timetable import Timetable
 from firmware_bridge.protocol import PillarView
 from layouts.spec import builtin_names
 
+from .notices import message_doc, suppression_doc
 from .pulls import Pulls
 from .service import DisplayRuntime, Service
 
@@ -179,6 +180,8 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
         "problems": _problems(service, feeds, dark, now),
         "audit": [{"at": _when(service, e.at), "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
                   for e in service.audit.recent(10)],
+        "messages": [message_doc(m, service.timezone(), now) for m in service.editorial.messages],
+        "suppressions": [suppression_doc(s, service.timezone(), now) for s in service.editorial.suppressions],
     }
 
 
@@ -247,6 +250,8 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         problems.append("not connected to the MQTT broker")
     if service.sharing is not None and service.sharing.error:
         problems.append(f"{service.sharing.error} (admin changes wait; the running config stays)")
+    if service.store_error:
+        problems.append(f"{service.store_error} (ops messages and suppressions are not kept across a restart)")
     for f in feeds:
         if f["from_future"]:
             problems.append(f"realtime {f['source']}: header timestamp {f['header_timestamp']} is "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .alerts import BoardScope, ShownAlert, alerts_for_board
+from .alerts import Alert, BoardScope, ShownAlert, alerts_for_board
 from .departures import (
     ADDED,
     CANCELLED,
@@ -51,11 +51,12 @@ def stop_departures(
     horizon_s: int,
     limit: int,
     language: str = "en",
+    alerts: tuple[Alert, ...] | None = None,
 ) -> StopDepartures:
     """Departures at stops or stations in [now, now + horizon] by expected time, realtime merged.
 
-    Without fresh realtime this is the timetable. The first stop names the board. KeyError when
-    the feed has no such stop.
+    Without fresh realtime this is the timetable. The first stop names the board. `alerts` replaces the
+    realtime's alerts (those ops did not suppress for this board). KeyError when the feed has no such stop.
     """
     ids = [stop_id] if isinstance(stop_id, str) else list(stop_id)
     stops = tt.platforms_of(ids)
@@ -63,7 +64,7 @@ def stop_departures(
     end = now + horizon_s
     if live is None or not live.is_live:
         deps = departures_from_calls(tt, tt.scheduled_calls(stops, now, end).head(limit))
-        return _result(tt, live, stop, stops, now, deps, language)
+        return _result(tt, live, stop, stops, now, deps, language, alerts)
     chosen = _chosen_calls(tt, live, stops, now, end)
     deps = []
     for _, row, (_, when, day, start, fields) in chosen[:limit]:
@@ -74,7 +75,7 @@ def stop_departures(
     added = [_added_departure(tt, call) for s in stops for call in live.added.get(s, ()) if now <= call.time <= end]
     if added:
         deps = sorted(deps + added, key=lambda d: d.time)[:limit]
-    return _result(tt, live, stop, stops, now, deps, language)
+    return _result(tt, live, stop, stops, now, deps, language, alerts)
 
 
 def _chosen_calls(tt: Timetable, live: LiveState, stops: list[int], now: int, end: int) -> list[tuple[int, int, tuple]]:
@@ -172,11 +173,13 @@ def _added_departure(tt: Timetable, call: AddedCall) -> Departure:
 
 
 def _result(
-    tt: Timetable, live: LiveState | None, stop: Stop, stops: list[int], now: int, deps: list[Departure], language: str
+    tt: Timetable, live: LiveState | None, stop: Stop, stops: list[int], now: int, deps: list[Departure], language: str,
+    candidates: tuple[Alert, ...] | None = None,
 ) -> StopDepartures:
     alerts: tuple[ShownAlert, ...] = ()
-    if live is not None and live.alerts:
-        alerts = alerts_for_board(live.alerts, board_scope(tt, stop, stops, deps), now, language)
+    candidates = live.alerts if candidates is None and live is not None else candidates
+    if candidates:
+        alerts = alerts_for_board(candidates, board_scope(tt, stop, stops, deps), now, language)
     return StopDepartures(
         stop=stop,
         at=now,

@@ -1,0 +1,176 @@
+"""Ops messages and suppressions as the admin API changes them: validated against the running config and
+timetable, kept in the state store, applied live, audited; and previews of the displays a change reaches."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+from dataclasses import replace
+from typing import Any
+
+from layouts.validation import ConfigError
+
+from .admin import AdminError, Change
+from .audit import AuditEntry
+from .config import layout_of
+from .frames import Rendered, render_batch
+from .notices import (
+    Editorial,
+    Message,
+    Period,
+    Suppression,
+    message_doc,
+    parse_message,
+    parse_suppression,
+    reaches,
+    suppression_doc,
+    unknown_targets,
+)
+from .service import Service
+from .store import StateStore, StoreError
+
+log = logging.getLogger("stopcast.editorial")
+PREVIEW_MAX = 12  # displays rendered by one preview (the answer lists every display reached)
+Item = Message | Suppression
+
+
+def load_editorial(store: StateStore, tz: str, now: int) -> Editorial:
+    """Every message and suppression in the store (a stored document that no longer validates is logged
+    and left out, never fatal)."""
+    messages, rules = [], []
+    for doc in store.load("message"):
+        try:
+            messages.append(parse_message(doc, str(doc.get("id", "")), tz, now))
+        except ConfigError as exc:
+            log.error("stored message %s is not valid any more and is not shown: %s", doc.get("id"), exc)
+    for doc in store.load("suppression"):
+        try:
+            rules.append(parse_suppression(doc, str(doc.get("id", "")), tz, now))
+        except ConfigError as exc:
+            log.error("stored suppression %s is not valid any more and is not applied: %s", doc.get("id"), exc)
+    return Editorial(tuple(messages), tuple(rules))
+
+
+def _id_of(item: Item) -> str:
+    return item.message_id if isinstance(item, Message) else item.suppression_id
+
+
+def _kind(item: Item) -> str:
+    return "message" if isinstance(item, Message) else "suppression"
+
+
+def item_doc(service: Service, item: Item) -> dict[str, Any]:
+    """The API's JSON of a message or suppression, with its state now."""
+    now, tz = int(service.clock.now()), service.timezone()
+    return message_doc(item, tz, now) if isinstance(item, Message) else suppression_doc(item, tz, now)
+
+
+def items(service: Service, kind: str) -> tuple[Item, ...]:
+    """Every message (kind "message") or suppression held."""
+    return service.editorial.messages if kind == "message" else service.editorial.suppressions
+
+
+def find(service: Service, kind: str, item_id: str) -> Item:
+    """One message or suppression by id; AdminError 404 when there is none."""
+    found = next((i for i in items(service, kind) if _id_of(i) == item_id), None)
+    if found is None:
+        raise AdminError(404, f"no {kind} '{item_id[:64]}'")
+    return found
+
+
+def parse_item(service: Service, kind: str, body: Any, item_id: str | None) -> Item:
+    """Validate a message or suppression from its JSON against the running config and timetable
+    (AdminError 422 naming the field); a new one gets its id here."""
+    if isinstance(body, dict) and item_id is not None and body.get("id", item_id) != item_id:
+        raise AdminError(400, f"the body's id '{str(body['id'])[:64]}' does not match the URL's '{item_id}'")
+    new_id = item_id or f"{kind[0]}-{secrets.token_hex(4)}"
+    now, tz = int(service.clock.now()), service.timezone()
+    try:
+        item: Item = (parse_message if kind == "message" else parse_suppression)(body, new_id, tz, now)
+    except ConfigError as exc:
+        raise AdminError(422, str(exc)) from None
+    problem = unknown_targets(item.targets, (d.id for d in service.config.displays), service.timetable)
+    if problem is not None:
+        raise AdminError(422, str(problem))
+    return item
+
+
+def _with(editorial: Editorial, item: Item, remove: bool = False) -> Editorial:
+    """The editorial with `item` added, replacing the one of the same id (or removed)."""
+    if isinstance(item, Message):
+        messages = tuple(m for m in editorial.messages if m.message_id != item.message_id)
+        return replace(editorial, messages=messages if remove else messages + (item,))
+    rules = tuple(s for s in editorial.suppressions if s.suppression_id != item.suppression_id)
+    return replace(editorial, suppressions=rules if remove else rules + (item,))
+
+
+def save(service: Service, item: Item, change: Change) -> None:
+    """Store a message or suppression, apply it to every board, audit it."""
+    now = int(service.clock.now())
+    doc = message_doc(item, service.timezone()) if isinstance(item, Message) else suppression_doc(item, service.timezone())
+    try:
+        service.store.put(_kind(item), _id_of(item), doc, now)
+    except StoreError as exc:
+        raise AdminError(503, f"{exc}; nothing was changed") from None
+    service.set_editorial(_with(service.editorial, item))
+    service.audit.record(AuditEntry(now, change.who, change.action, _id_of(item), change.detail or _summary(item)))
+
+
+def remove(service: Service, kind: str, item_id: str, who: str) -> None:
+    """Delete a message or suppression (its boards change at once), audited."""
+    item = find(service, kind, item_id)
+    try:
+        service.store.delete(kind, item_id)
+    except StoreError as exc:
+        raise AdminError(503, f"{exc}; nothing was changed") from None
+    service.set_editorial(_with(service.editorial, item, remove=True))
+    service.audit.record(AuditEntry(int(service.clock.now()), who, f"{kind}.remove", item_id, _summary(item)))
+
+
+def end_now(service: Service, kind: str, item_id: str, who: str) -> Item:
+    """End a message or suppression now (it stays listed, as ended)."""
+    item = find(service, kind, item_id)
+    now = int(service.clock.now())
+    period = Period(min(item.period.starts, now - 1), now, item.period.daily)
+    ended = replace(item, period=period)
+    save(service, ended, Change(who, f"{kind}.end"))
+    return ended
+
+
+def _summary(item: Item) -> str:
+    if isinstance(item, Message):
+        return f"{item.kind}: {item.text_for('de')[:80]}"
+    return f"suppression: {item.reason[:80]}"
+
+
+async def preview(service: Service, item: Item) -> dict[str, Any]:
+    """The frames of the displays `item` would reach, rendered as PNG with it in force now (whatever its
+    period), without publishing anything: which displays it reaches, and up to PREVIEW_MAX images."""
+    now = int(service.clock.now())
+    forced = replace(item, period=Period(now - 1, None, None))
+    editorial = _with(service.editorial.current(now), forced)
+    reached = [d for d in service.config.displays if reaches(forced.targets, service.scope(d))]
+    jobs, shown = [], []
+    live = service.live_state(now)
+    for display in reached[:PREVIEW_MAX]:
+        spec = layout_of(service.config, display)
+        try:
+            board = service.compose(display, spec, now, live, editorial)
+        except Exception as exc:  # noqa: BLE001 - a display that cannot be composed is reported, not fatal
+            shown.append({"id": display.id, "layout": spec.name, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        jobs.append((board, spec, "png", False))
+        shown.append({"id": display.id, "layout": spec.name})
+    rendered = iter(await asyncio.to_thread(render_batch, jobs))
+    for entry in shown:
+        if "error" in entry:
+            continue
+        result = next(rendered)
+        if isinstance(result, Rendered):
+            entry["png"] = "data:image/png;base64," + base64.b64encode(result.full_body).decode()
+        else:
+            entry["error"] = result
+    return {"preview": True, "published": False, "item": item_doc(service, item),
+            "reached": [d.id for d in reached], "displays": shown}
