@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .fit import fit, width_of, wrap
+from .fonts import font
 from .spec import Column, LayoutSpec
 
 
@@ -72,3 +74,31 @@ def geometry(spec: LayoutSpec) -> Geometry:
         columns.append((col, x, width))
         x += width + pad
     return Geometry(pad, header, titles, rows, alerts, footer, tuple(columns), small_line)
+
+
+def takeover_area(spec: LayoutSpec) -> Box:
+    """Where an ops takeover's text goes: below the header (and its highlight bar), inside the padding."""
+    geo = geometry(spec)
+    top = (geo.header.y + geo.header.h if geo.header else 0) + geo.pad
+    return Box(geo.pad, top + geo.pad, spec.width - 2 * geo.pad, spec.height - top - 2 * geo.pad)
+
+
+@lru_cache(maxsize=256)
+def takeover_fit(spec: LayoutSpec, text: str) -> tuple[int, list[str]]:
+    """The takeover text's type size and lines: the largest bold size (from twice the header's down to the
+    small text's) at which whole words fit across and every line fits down; at the smallest size what
+    does not fit ends in '…' on the last line."""
+    area = takeover_area(spec)
+    size = max(spec.row_size, min(area.h // 3, spec.header_size * 2))
+    while True:
+        fnt = font(spec.font_family, size, bold=True)
+        line_h = int(size * 1.2)
+        lines = wrap(text, fnt, area.w)
+        whole_words = all(width_of(word, fnt) <= area.w for word in text.split())
+        if (len(lines) * line_h <= area.h and whole_words) or size <= spec.small_size:
+            break
+        size = max(spec.small_size, int(size * 0.85))
+    room = max(1, area.h // line_h)
+    if len(lines) > room:
+        lines = [*lines[: room - 1], fit(f"{lines[room - 1]} {' '.join(lines[room:])}", fnt, area.w)]
+    return size, lines

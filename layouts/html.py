@@ -10,7 +10,7 @@ import jinja2
 
 from .board import Board
 from .fonts import font_path
-from .geometry import geometry
+from .geometry import geometry, takeover_fit
 from .spec import LayoutSpec
 from .texts import text
 
@@ -53,6 +53,7 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "row_height": geo.rows[0].h,
         "rows_height": rows_height,
         "marker": max(6, spec.small_size // 2),
+        "takeover_size": takeover_fit(spec, board.takeover_text)[0] if board.takeover_text else spec.header_size,
         "message_column": next((i + 1 for i, c in enumerate(spec.columns) if c.kind == "destination"), 1),
         "color": spec.color_mode in ("rgb", "rgb565"),
         "titles": {c.kind: text(board.language, c.kind) for c in spec.columns},

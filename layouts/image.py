@@ -9,9 +9,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .board import MESSAGE, Board, BoardRow
-from .fit import fit, width_of, wrap
+from .fit import fit, width_of
 from .fonts import font
-from .geometry import Box, Geometry, geometry
+from .geometry import Box, Geometry, geometry, takeover_area, takeover_fit
 from .spec import LayoutSpec
 from .texts import text
 
@@ -173,23 +173,11 @@ def _takeover(canvas: _Canvas, geo: Geometry, board: Board) -> None:
     """An ops takeover: below the header, the message in the largest bold type that fits, centred; a bar
     in the highlight colour above it where the panel has one."""
     spec, pal = canvas.spec, canvas.spec.palette
-    top = geo.header.y + geo.header.h if geo.header else 0
     if pal.highlight != pal.background:
-        canvas.rect(Box(0, top, spec.width, geo.pad), pal.highlight)
-        top += geo.pad
-    area = Box(geo.pad, top + geo.pad, spec.width - 2 * geo.pad, spec.height - top - 2 * geo.pad)
-    size = max(spec.row_size, min(area.h // 3, spec.header_size * 2))
-    while True:
-        fnt = font(spec.font_family, size, bold=True)
-        line_h = int(size * 1.2)
-        lines = wrap(board.takeover_text, fnt, area.w)
-        whole_words = all(width_of(word, fnt) <= area.w for word in board.takeover_text.split())
-        if (len(lines) * line_h <= area.h and whole_words) or size <= spec.small_size:
-            break
-        size = max(spec.small_size, int(size * 0.85))
-    room = max(1, area.h // line_h)
-    if len(lines) > room:  # even the smallest type does not hold it all: the last line that fits says so
-        lines = [*lines[: room - 1], fit(f"{lines[room - 1]} {' '.join(lines[room:])}", fnt, area.w)]
+        canvas.rect(Box(0, geo.header.y + geo.header.h if geo.header else 0, spec.width, geo.pad), pal.highlight)
+    area = takeover_area(spec)
+    size, lines = takeover_fit(spec, board.takeover_text)
+    fnt, line_h = font(spec.font_family, size, bold=True), int(size * 1.2)
     y = area.y + (area.h - len(lines) * line_h) // 2 + line_h // 2
     for line in lines:
         canvas.text((spec.width // 2, y), line, fnt, pal.text, "mm")

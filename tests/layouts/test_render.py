@@ -108,3 +108,13 @@ def test_html_is_self_contained() -> None:
     assert "http://" not in page and "https://" not in page
     assert 'url("/fonts/AtkinsonHyperlegible-Regular.ttf")' in page
     assert '"/displays/hbf/events"' in page
+
+
+def test_html_shows_a_takeover_and_message_rows() -> None:
+    spec = load_layout("lcd-portrait-1080x1920")
+    taken = render_fragment(takeover_board(spec), spec)
+    assert 'class="takeover" role="alert"' in taken and "Kaiserstraße" in taken and 'class="row' not in taken
+    assert "font-size: 122px" in taken  # the size the image renderer picks for this text and panel
+    messages = render_fragment(messages_board(spec), spec)
+    assert messages.count('class="row message"') == 1 and "Aufzug zu Steig A außer Betrieb" in messages
+    assert "Weinmarkt: Linie 54" in messages  # the ticker's page comes first
