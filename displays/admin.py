@@ -23,8 +23,16 @@ class AdminError(Exception):
         self.status = status
 
 
+def require_shared_state(service: Service) -> None:
+    """AdminError 503 while an instance with shared state has not read it yet: a change made before would be
+    overwritten by the older shared version read next."""
+    if service.sharing is not None and not service.sharing.ready.is_set():
+        raise AdminError(503, "the shared state (PostgreSQL) has not been read yet; try again in a few seconds")
+
+
 def _commit(service: Service, config: ServiceConfig, edit: Edit, change: Change) -> None:
     """Check the changed config, write the change into the file as ops wrote it, apply it, audit it."""
+    require_shared_state(service)
     service.check_stops(config)
     if service.sharing is not None:  # the shared state holds the config: every instance takes the change
         service.sharing.change(edited_text(service.sharing.text, edit, str(service.config_path)), None)

@@ -12,7 +12,7 @@ from typing import Any
 
 from layouts.validation import ConfigError
 
-from .admin import AdminError, Change
+from .admin import AdminError, Change, require_shared_state
 from .audit import AuditEntry
 from .config import layout_of
 from .frames import Rendered, render_batch
@@ -37,19 +37,23 @@ Item = Message | Suppression
 
 
 def load_editorial(store: StateStore, tz: str, now: int) -> Editorial:
-    """Every message and suppression in the store (a stored document that no longer validates is logged
-    and left out, never fatal)."""
+    """Every message and suppression in the store."""
+    return editorial_of([("message", d) for d in store.load("message")]
+                        + [("suppression", d) for d in store.load("suppression")], tz, now)
+
+
+def editorial_of(docs: list[tuple[str, dict[str, Any]]], tz: str, now: int) -> Editorial:
+    """Messages and suppressions from their stored (kind, document) pairs; a document that no longer
+    validates is logged and left out, never fatal."""
     messages, rules = [], []
-    for doc in store.load("message"):
+    for kind, doc in docs:
         try:
-            messages.append(parse_message(doc, str(doc.get("id", "")), tz, now))
+            if kind == "message":
+                messages.append(parse_message(doc, str(doc.get("id", "")), tz, now))
+            elif kind == "suppression":
+                rules.append(parse_suppression(doc, str(doc.get("id", "")), tz, now))
         except ConfigError as exc:
-            log.error("stored message %s is not valid any more and is not shown: %s", doc.get("id"), exc)
-    for doc in store.load("suppression"):
-        try:
-            rules.append(parse_suppression(doc, str(doc.get("id", "")), tz, now))
-        except ConfigError as exc:
-            log.error("stored suppression %s is not valid any more and is not applied: %s", doc.get("id"), exc)
+            log.error("stored %s %s is not valid any more and is left out: %s", kind, doc.get("id"), exc)
     return Editorial(tuple(messages), tuple(rules))
 
 
@@ -108,6 +112,7 @@ def _with(editorial: Editorial, item: Item, remove: bool = False) -> Editorial:
 
 def save(service: Service, item: Item, change: Change) -> None:
     """Store a message or suppression, apply it to every board, audit it."""
+    require_shared_state(service)
     now = int(service.clock.now())
     doc = message_doc(item, service.timezone()) if isinstance(item, Message) else suppression_doc(item, service.timezone())
     try:
@@ -120,6 +125,7 @@ def save(service: Service, item: Item, change: Change) -> None:
 
 def remove(service: Service, kind: str, item_id: str, who: str) -> None:
     """Delete a message or suppression (its boards change at once), audited."""
+    require_shared_state(service)
     item = find(service, kind, item_id)
     try:
         service.store.delete(kind, item_id)

@@ -43,7 +43,7 @@ from .notices import Editorial, Scope, scope_of
 from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
 from .sharding import owner
-from .shared_state import Sharing
+from .shared_state import SharedStore, Sharing
 from .state import StateError, next_epoch
 from .store import SqliteStore, StateStore, StoreError
 
@@ -115,7 +115,8 @@ class Service:
             self.sharing.text = read_config_text(config_path)
             self.audit.sink = lambda entry: self.sharing.change(None, entry) if self.sharing else None
         self.store_error: str | None = None
-        self.store: StateStore = self._open_store(config_path is not None)
+        self.store: StateStore = (SharedStore(self.sharing, clock.now) if self.sharing is not None
+                                  else self._open_store(config_path is not None))
         self.editorial = Editorial()
         self._scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
         self._scopes_of: int = 0  # id() of the timetable the scopes were computed for

@@ -1,5 +1,5 @@
 """The state several instances share when `[state] url = "postgresql://..."`: the config text (admin
-changes made on any instance), and the audit log. psycopg 3 (async, LISTEN/NOTIFY); the schema is
+changes made on any instance), ops messages and suppressions, and the audit log. psycopg 3 (async, LISTEN/NOTIFY); the schema is
 created and migrated here. Every change is a new version of the whole config text, announced with
 NOTIFY; instances also poll every few seconds, so a lost notification delays a change by at most that.
 """
@@ -7,7 +7,9 @@ NOTIFY; instances also poll every few seconds, so a lost notification delays a c
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -15,18 +17,24 @@ from psycopg.rows import tuple_row
 
 from .audit import AuditEntry
 
-__all__ = ["CHANNEL", "POLL", "SharedState", "SharedStateError", "Sharing", "Version"]
+__all__ = ["CHANNEL", "POLL", "ItemChange", "SharedState", "SharedStateError", "SharedStore", "Sharing", "Version"]
 
 log = logging.getLogger("stopcast.state")
 CHANNEL = "stopcast_config"
 POLL = 3.0  # seconds between version checks besides LISTEN
-SCHEMA = 1
+SCHEMA = 2
 MIGRATIONS = {
     1: [
         "CREATE TABLE IF NOT EXISTS stopcast_config (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, "
         "text text NOT NULL, changed_at bigint NOT NULL)",
         "CREATE TABLE IF NOT EXISTS stopcast_audit (id bigserial PRIMARY KEY, at bigint NOT NULL, who text NOT NULL, "
         "action text NOT NULL, target text NOT NULL, detail text NOT NULL)",
+    ],
+    2: [  # ops messages and suppressions (displays/store.py's documents), with one version for all of them
+        "CREATE TABLE IF NOT EXISTS stopcast_items (kind text NOT NULL, id text NOT NULL, doc text NOT NULL, "
+        "changed_at bigint NOT NULL, PRIMARY KEY (kind, id))",
+        "CREATE TABLE IF NOT EXISTS stopcast_items_version (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+        "INSERT INTO stopcast_items_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
     ],
 }
 
@@ -114,24 +122,53 @@ class SharedState:
                                 (entry.at, entry.who, entry.action, entry.target, entry.detail))
         await self._c().execute(f"NOTIFY {CHANNEL}, 'audit'")
 
+    async def items_version(self) -> int:
+        """How often messages and suppressions have changed (grows with every put and delete)."""
+        row = await (await self._c().execute("SELECT version FROM stopcast_items_version WHERE id = 1")).fetchone()
+        return int(row[0]) if row else 0
+
+    async def items(self) -> tuple[int, list[tuple[str, dict]]]:
+        """The items version and every (kind, document), oldest first, read in one transaction."""
+        conn = self._c()
+        async with conn.transaction():
+            version = await self.items_version()
+            cur = await conn.execute("SELECT kind, doc FROM stopcast_items ORDER BY changed_at, id")
+            rows = await cur.fetchall()
+        return version, [(kind, json.loads(doc)) for kind, doc in rows]
+
+    async def change_item(self, item: ItemChange) -> None:
+        """Store (doc given) or delete one message or suppression, and announce it."""
+        conn = self._c()
+        async with conn.transaction():
+            if item.doc is None:
+                await conn.execute("DELETE FROM stopcast_items WHERE kind = %s AND id = %s", (item.kind, item.item_id))
+            else:
+                await conn.execute(
+                    "INSERT INTO stopcast_items (kind, id, doc, changed_at) VALUES (%s, %s, %s, %s) ON CONFLICT (kind, id) "
+                    "DO UPDATE SET doc = excluded.doc, changed_at = excluded.changed_at",
+                    (item.kind, item.item_id, json.dumps(item.doc, ensure_ascii=False), item.at))
+            await conn.execute("UPDATE stopcast_items_version SET version = version + 1 WHERE id = 1")
+            await conn.execute(f"NOTIFY {CHANNEL}, 'items'")
+
     async def audit(self, count: int = 100) -> list[AuditEntry]:
         """The newest audit entries first."""
         cur = self._c().cursor(row_factory=tuple_row)
         await cur.execute("SELECT at, who, action, target, detail FROM stopcast_audit ORDER BY id DESC LIMIT %s", (count,))
         return [AuditEntry(*row) for row in await cur.fetchall()]
 
-    async def changes(self, seen: int):  # type: ignore[no-untyped-def]
-        """Yield the config version whenever it grew or another instance announced a change (a new version
-        or an audit entry): at once by NOTIFY, else by the poll every POLL seconds."""
+    async def changes(self, seen: int, seen_items: int):  # type: ignore[no-untyped-def]
+        """Yield (config version, items version) whenever either grew or another instance announced a change
+        (a new version, an item or an audit entry): at once by NOTIFY, else by the poll every POLL seconds."""
         listener = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
         try:
             await listener.execute(f"LISTEN {CHANNEL}")
             notified = False
             while True:
                 found = await self.version()
-                if found is not None and (found.number > seen or notified):
-                    seen = max(seen, found.number)
-                    yield found
+                items = await self.items_version()
+                if found is not None and (found.number > seen or items > seen_items or notified):
+                    seen, seen_items = max(seen, found.number), max(seen_items, items)
+                    yield found, items
                 notified = False
                 try:
                     async for _ in listener.notifies(timeout=POLL, stop_after=1):
@@ -142,13 +179,24 @@ class SharedState:
             await listener.close()
 
 
+@dataclass(frozen=True)
+class ItemChange:
+    """A message or suppression stored (doc) or deleted (doc None)."""
+
+    kind: str
+    item_id: str
+    doc: dict | None
+    at: int
+
+
 class Sharing:
     """What one instance sends to the shared state, in order (a queue consumed by `share`)."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[str | None, AuditEntry | None]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str | None, AuditEntry | ItemChange | None]] = asyncio.Queue()
         self.ready = asyncio.Event()  # the shared config has been read (or the database cannot be reached)
         self.version = 0
+        self.items_version = 0
         self.text = ""
         self.error = ""
 
@@ -157,3 +205,28 @@ class Sharing:
         if text is not None:
             self.text = text
         self.queue.put_nowait((text, entry))
+
+
+class SharedStore:
+    """The state store (displays/store.py's interface) when the state is shared: writes go to PostgreSQL
+    through the sharing queue, in order with the audit entries; what every instance holds is read back
+    by `share` (displays/sharing.py) when it connects and whenever the items change."""
+
+    def __init__(self, sharing: Sharing, clock_now: Callable[[], float]) -> None:
+        self.sharing, self.now = sharing, clock_now
+
+    def load(self, kind: str) -> list[dict]:
+        """Nothing before the shared state is read (then `share` swaps the items in)."""
+        return []
+
+    def put(self, kind: str, item_id: str, doc: dict, at: int) -> None:
+        """Queue the document for the shared state."""
+        self.sharing.queue.put_nowait((None, ItemChange(kind, item_id, doc, at)))
+
+    def delete(self, kind: str, item_id: str) -> bool:
+        """Queue the deletion for the shared state."""
+        self.sharing.queue.put_nowait((None, ItemChange(kind, item_id, None, int(self.now()))))
+        return True
+
+    def close(self) -> None:
+        """Nothing to release (the connection belongs to `share`)."""

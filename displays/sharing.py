@@ -1,5 +1,5 @@
-"""Running with shared state (`[state] url`): the config text and the audit log in PostgreSQL, so that
-an admin change made on any instance reaches every instance (within SharedState's poll, 3 s, or at once
+"""Running with shared state (`[state] url`): the config text, ops messages and suppressions, and the audit
+log in PostgreSQL, so that an admin change made on any instance reaches every instance (within SharedState's poll, 3 s, or at once
 by NOTIFY) and survives restarts of all of them. The database is the source of truth once seeded from
 the first instance's config file; the file is no longer edited."""
 
@@ -12,7 +12,7 @@ from collections import deque
 from .audit import KEPT
 from .config import ConfigError, parse_config
 from .service import Service
-from .shared_state import SharedState, SharedStateError, Sharing, Version
+from .shared_state import ItemChange, SharedState, SharedStateError, Sharing, Version
 
 log = logging.getLogger("stopcast.state")
 
@@ -51,6 +51,7 @@ async def share(service: Service, sharing: Sharing, state: SharedState | None = 
             now = int(service.clock.now())
             found = await state.version() or await state.seed(service.config_path.read_text(encoding="utf-8"), now)
             apply_version(service, sharing, found)
+            await _load_items(service, sharing, state)
             service.audit.entries = deque(reversed(await state.audit(KEPT)), maxlen=KEPT)
             sharing.ready.set()
             sharing.error, failures = "", 0
@@ -72,6 +73,9 @@ async def share(service: Service, sharing: Sharing, state: SharedState | None = 
 async def _send(state: SharedState, sharing: Sharing) -> None:
     while True:
         text, entry = await sharing.queue.get()
+        if isinstance(entry, ItemChange):
+            await state.change_item(entry)
+            continue
         if text is None:
             if entry is not None:
                 await state.record(entry)
@@ -81,7 +85,18 @@ async def _send(state: SharedState, sharing: Sharing) -> None:
 
 
 async def _follow(service: Service, sharing: Sharing, state: SharedState) -> None:
-    async for version in state.changes(sharing.version):
+    async for version, items in state.changes(sharing.version, sharing.items_version):
         apply_version(service, sharing, version)
+        if items > sharing.items_version:
+            await _load_items(service, sharing, state)
         service.audit.entries = deque(reversed(await state.audit(KEPT)), maxlen=KEPT)
+
+
+async def _load_items(service: Service, sharing: Sharing, state: SharedState) -> None:
+    """Take the shared messages and suppressions (every board is composed again)."""
+    from .editorial import editorial_of
+
+    version, docs = await state.items()
+    sharing.items_version = version
+    service.set_editorial(editorial_of(docs, service.timezone(), int(service.clock.now())))
 

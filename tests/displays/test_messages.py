@@ -278,3 +278,18 @@ async def test_a_suppression_keeps_a_bart_alert_off_one_display_while_another_sh
         assert await served.showing("major delay at Montgomery") == {"embr", "mont"}
     finally:
         await _close(served)
+
+
+async def test_changes_wait_until_the_shared_state_is_read(tmp_path: Path) -> None:
+    """With [state] url an instance refuses admin changes until it has read the shared state: a change made
+    before would be overwritten by the older shared version it reads next."""
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), MORE, http={"admin_token": TOKEN},
+                          state={"url": "postgresql://nobody@127.0.0.1:1/none"})
+    served = await _serve(tmp_path, FixedClock(AT), config)  # its shared-state task is not running: never read
+    try:
+        status, answer = await served.post("/api/messages", message("Zu früh"))
+        assert status == 503 and "shared state" in answer["error"]
+        status, _ = await served.post("/api/displays", {"id": "x", "stops": ["UNI"], "layout": "tft-320x240"})
+        assert status == 503
+    finally:
+        await _close(served)

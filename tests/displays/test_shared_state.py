@@ -70,7 +70,15 @@ async def start(config: Path, name: str, tmp_path: Path) -> tuple[Service, async
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache", instance=name)
     runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
     await asyncio.wait_for(service.http_ready.wait(), 30)
+    assert service.sharing is not None
+    await asyncio.wait_for(service.sharing.ready.wait(), 30)  # admin changes are refused (503) until then
     return service, runner
+
+
+def _shows(service: Service, display_id: str, text: str) -> bool:
+    runtime = service.displays.get(display_id)
+    return bool(runtime and runtime.frame is not None and runtime.board
+                and any(r.destination == text for r in runtime.board.rows))
 
 
 async def retained_frame(port: int, display_id: str) -> bool:
@@ -108,6 +116,17 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
                     "the audit log is shared too")
         audit = await (await http.get(f"{b.http_url}/api/audit", headers={"Authorization": f"Bearer {TOKEN}"})).json()
         assert (audit[0]["action"], audit[0]["target"]) == ("display.add", new)
+        # An ops message made on a: b shows it on the display it owns, lists it, and audits it.
+        message = {"text": {"de": "Geteilte Meldung"}, "kind": "row", "targets": {"displays": [new]}}
+        answer = await http.post(f"{a.http_url}/api/messages", json=message, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status == 201, await answer.text()
+        message_id = (await answer.json())["id"]
+        took = await until(lambda: _shows(b, new, "Geteilte Meldung"), 5, "b's board shows a's message")
+        assert took < 5
+        listed = await (await http.get(f"{b.http_url}/api/messages", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+        assert [m["id"] for m in listed] == [message_id]
+        await until(lambda: [(e.action, e.target) for e in b.audit.recent(1)] == [("message.add", message_id)], 5,
+                    "message changes are in the shared audit log")
     assert await retained_frame(port, new)
     assert "new-" not in configs["a"].read_text()  # the database holds the config now, not the file
     for service, runner in ((a, ra), (b, rb)):
@@ -117,6 +136,8 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
     b, rb = await start(configs["b"], "b", tmp_path)
     await until(lambda: new in b.displays and b.displays[new].frame is not None, 10, "after restarting both")
     assert a.config.display(new) is not None
+    await until(lambda: _shows(b, new, "Geteilte Meldung"), 10, "the message after restarting both")
+    assert [m.message_id for m in a.editorial.messages] == [m.message_id for m in b.editorial.messages] != []
     for service, runner in ((a, ra), (b, rb)):
         service.stop()
         await asyncio.wait_for(runner, 15)
