@@ -33,7 +33,7 @@ from .http_guard import (
     runner_options,
 )
 from .http_notices import add_notice_routes
-from .http_proxy import proxy_session, to_owner
+from .http_proxy import HOP, others_displays, proxy_session, to_owner
 from .pulls import PULLS, Pulls, device_of
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, display_status, health_doc, metrics_text, presences
@@ -190,16 +190,23 @@ async def fonts(request: web.Request) -> web.FileResponse:
 # --- ops ----------------------------------------------------------------------------------------
 
 
+async def _dashboard_doc(request: web.Request) -> dict:
+    """This instance's dashboard, with the other live instances' displays unless ?local=1 (what they ask)."""
+    doc = dashboard_doc(request.app[SERVICE], request.app[PULLS])
+    if request.query.get("local") == "1" or request.headers.get(HOP):
+        return doc
+    return await others_displays(request.app, doc)
+
+
 async def dashboard(request: web.Request) -> web.Response:
-    """GET /: every display at a glance."""
-    service = request.app[SERVICE]
-    page = _templates().get_template("dashboard.html.j2").render(doc=dashboard_doc(service, request.app[PULLS]))
+    """GET /: every display at a glance (of every instance)."""
+    page = _templates().get_template("dashboard.html.j2").render(doc=await _dashboard_doc(request))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def dashboard_json(request: web.Request) -> web.Response:
-    """GET /dashboard.json: what the dashboard shows (it polls this)."""
-    return web.json_response(dashboard_doc(request.app[SERVICE], request.app[PULLS]))
+    """GET /dashboard.json: what the dashboard shows (it polls this); ?local=1: this instance's displays only."""
+    return web.json_response(await _dashboard_doc(request))
 
 
 async def display_page(request: web.Request) -> web.Response:

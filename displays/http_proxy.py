@@ -27,6 +27,8 @@ def _display_of(request: web.Request) -> str:
     parts = request.path.split("/")
     if len(parts) >= 3 and parts[1] == "displays":
         return parts[2]
+    if len(parts) >= 4 and parts[1:3] == ["ops", "displays"]:
+        return parts[3]
     if request.path.rstrip("/") in ("/api/display", "/api/setup", "/api/log"):
         wanted = normal_mac(request.headers.get("ID", ""))
         service = request.app[SERVICE]
@@ -70,3 +72,36 @@ async def proxy_session(app: web.Application):  # type: ignore[no-untyped-def]
     async with aiohttp.ClientSession(timeout=timeout) as session:
         app[SESSION] = session
         yield
+
+
+async def others_displays(app: web.Application, doc: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
+    """The dashboard of every display, wherever it is owned: the displays of the other live instances (from
+    their own dashboard.json, which knows their pillars' acks and pulls) are added to this instance's, each
+    with the instance that owns it; an instance that does not answer is a problem on the dashboard."""
+    service = app[SERVICE]
+    mine = {d["id"] for d in doc["displays"]}
+    configured = {d.id for d in service.config.displays}
+    others = [m for m in service.membership.members.values() if m.online and m.http and m.name != service.instance]
+    if not others:
+        return doc
+    displays, problems = list(doc["displays"]), list(doc["problems"])
+    for display in displays:
+        display.setdefault("instance", service.instance)
+    for member in sorted(others, key=lambda m: m.name):
+        try:
+            async with app[SESSION].get(member.http + "/dashboard.json?local=1", headers={HOP: service.instance},
+                                        timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
+                theirs = await answer.json() if answer.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            theirs, reason = None, str(exc) or type(exc).__name__
+        else:
+            reason = "" if theirs is not None else f"HTTP {answer.status}"
+        if not isinstance(theirs, dict) or not isinstance(theirs.get("displays"), list):
+            problems.append(f"instance {member.name} ({member.http}) did not answer for its displays: {reason or 'not a dashboard'}")
+            continue
+        for display in theirs["displays"]:
+            if isinstance(display, dict) and display.get("id") in configured and display["id"] not in mine:
+                mine.add(display["id"])
+                displays.append({**display, "instance": member.name})
+    displays.sort(key=lambda d: str(d["id"]))
+    return {**doc, "displays": displays, "online": sum(bool(d.get("online")) for d in displays), "problems": problems}

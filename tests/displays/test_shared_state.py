@@ -112,6 +112,19 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
         await until(lambda: b.displays[new].frame is not None, 10, "b renders it")
         dashboard = await (await http.get(f"{b.http_url}/dashboard.json")).json()
         assert new in [d["id"] for d in dashboard["displays"]]
+        # Each instance's dashboard lists every display, saying which instance owns it.
+        everything = sorted(d.id for d in b.config.displays)
+        for one, other in ((a, b), (b, a)):
+            doc = await (await http.get(f"{one.http_url}/dashboard.json")).json()
+            assert sorted(d["id"] for d in doc["displays"]) == everything
+            owners = {d["id"]: d["instance"] for d in doc["displays"]}
+            assert owners == {i: (one.instance if i in one.displays else other.instance) for i in everything}
+            local = await (await http.get(f"{one.http_url}/dashboard.json?local=1")).json()
+            assert sorted(d["id"] for d in local["displays"]) == sorted(one.displays)
+        page = await (await http.get(f"{a.http_url}/")).text()
+        assert f'id="display-{new}"' in page and "instance b" in page
+        thumbnail = await http.get(f"{a.http_url}/displays/{new}/frame.png")  # passed on to b, its owner
+        assert thumbnail.status == 200 and thumbnail.content_type == "image/png"
         await until(lambda: [(e.action, e.target) for e in b.audit.recent(1)] == [("display.add", new)], 5,
                     "the audit log is shared too")
         audit = await (await http.get(f"{b.http_url}/api/audit", headers={"Authorization": f"Bearer {TOKEN}"})).json()
