@@ -160,6 +160,7 @@ def broker_from_url(url: str, args: argparse.Namespace) -> mqtt.BrokerSettings:
         cert_file=args.cert_file or "",
         key_file=args.key_file or "",
         version=args.mqtt_version,
+        qos=args.qos,
     )
 
 
@@ -240,6 +241,8 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     sim.add_argument("--cert-file", default="")
     sim.add_argument("--key-file", default="")
     sim.add_argument("--mqtt-version", type=int, choices=(3, 5), default=5)
+    sim.add_argument("--qos", type=int, choices=(0, 1), default=1,
+                     help="QoS of the pillar's subscriptions and messages (0 for a NATS cluster, docs/deploy.md)")
 
 
 SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim}

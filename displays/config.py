@@ -69,6 +69,7 @@ class MqttConfig:
     keepalive: int = 30
     version: int = 5  # MQTT 5 (message expiry), or 3 for 3.1.1-only brokers; "embedded" speaks 3.1.1
     failover: tuple[str, ...] = ()  # more nodes of a broker cluster, tried in turn when the connection fails
+    qos: int = 1  # of the service's publishes and subscriptions; 0 for a NATS cluster (docs/deploy.md)
 
     @property
     def addresses(self) -> tuple[tuple[str, int], ...]:
@@ -366,6 +367,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
         frame_ttl=v.integer("frame_ttl", 60, 7 * 86400),
         keepalive=v.integer("keepalive", 5, 3600),
         version=3 if url == "embedded" else v.choice("version", (3, 5)),
+        qos=v.choice("qos", (0, 1)),
     )
 
 

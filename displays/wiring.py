@@ -39,7 +39,7 @@ def broker_settings(service: Service) -> mqtt.BrokerSettings:
         host=host, port=port, username=m.username, password=m.password,
         client_id=f"{m.client_id or 'stopcast'}-{service.instance}",  # instances on one config must not share it
         tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
-        version=m.version, failover=() if service.broker_address else m.addresses[1:],
+        version=m.version, failover=() if service.broker_address else m.addresses[1:], qos=m.qos,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -39,8 +40,13 @@ class BrokerSettings:
     version: int = 5  # 5, or 3 (3.1.1) for brokers without MQTT 5 (then no message expiry)
     max_inflight: int = 100
     failover: tuple[tuple[str, int], ...] = ()  # other nodes of the cluster: after a failure the next one is tried
+    qos: int = 1  # of every publish and subscription; 0 for NATS (docs/deploy.md): the contract's acks and
+    # resends make delivery reliable without the broker's, and NATS serves QoS 1 through JetStream consumers
 
 
+_QOS: weakref.WeakKeyDictionary[aiomqtt.Client, int] = weakref.WeakKeyDictionary()  # each connection's BrokerSettings.qos
+SUBSCRIBE_TIMEOUT = 10.0  # seconds for a SUBACK or UNSUBACK: aiomqtt does not fail a pending subscribe when the
+# connection drops (a NATS node closes a client whose session it cannot store), so this is how a pillar notices
 CONNECT_TIMEOUT = 10.0  # seconds for a CONNACK (a cluster node electing a new leader may never answer the first try)
 DISCONNECT_WAIT = 3.0  # seconds a clean disconnect may take before the connection is dropped
 
@@ -88,6 +94,7 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
         raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: no CONNACK within {CONNECT_TIMEOUT:g} s") from None
     except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
         raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: {exc}") from None
+    _QOS[client] = settings.qos
     try:
         yield client
     finally:
@@ -122,7 +129,7 @@ async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], versi
         nonlocal sent
         async with gate:
             try:
-                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain,
+                await client.publish(msg.topic, msg.payload, qos=min(msg.qos, _QOS.get(client, 1)), retain=msg.retain,
                                      properties=_properties(msg, version))
             except (ValueError, TypeError) as exc:
                 log.error("not published to %r: %s", msg.topic[:200], exc)
@@ -142,15 +149,21 @@ async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], versi
 
 
 async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
-    """Subscribe at QoS 1."""
+    """Subscribe at the connection's QoS (BridgeError when the broker does not answer within SUBSCRIBE_TIMEOUT)."""
     for topic in topics:
-        await client.subscribe(topic, qos=1)
+        try:
+            await client.subscribe(topic, qos=_QOS.get(client, 1), timeout=SUBSCRIBE_TIMEOUT)
+        except aiomqtt.MqttError as exc:
+            raise BridgeError(f"subscribing to {topic} failed: {exc}") from None
 
 
 async def unsubscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
-    """Unsubscribe from each of `topics`."""
+    """Unsubscribe from each of `topics` (BridgeError when the broker does not answer within SUBSCRIBE_TIMEOUT)."""
     for topic in topics:
-        await client.unsubscribe(topic)
+        try:
+            await client.unsubscribe(topic, timeout=SUBSCRIBE_TIMEOUT)
+        except aiomqtt.MqttError as exc:
+            raise BridgeError(f"unsubscribing from {topic} failed: {exc}") from None
 
 
 async def next_message(client: aiomqtt.Client, timeout: float) -> tuple[str, bytes] | None:

@@ -72,3 +72,13 @@ def test_check_config_reports_every_error_with_suggestions(tmp_path: Path, capsy
         "display 'b': field 'rows': must be between 0 and 40, got 99",
         "display 'a': field 'stops': unknown stop id 'UNO' (not in the GTFS feed) (did you mean UNI?)",
     ]
+
+
+def test_mqtt_qos_is_0_or_1() -> None:
+    from displays.config import ConfigError, parse_config
+
+    base = '[feeds]\ngtfs = "feed.zip"\n[mqtt]\nurl = "mqtt://n1:1883"\nversion = 3\n'
+    assert parse_config(base + "qos = 0\n", "t.toml").mqtt.qos == 0
+    assert parse_config(base, "t.toml").mqtt.qos == 1
+    with pytest.raises(ConfigError, match=r"field 'mqtt.qos': must be one of 0, 1, got 2"):
+        parse_config(base + "qos = 2\n", "t.toml")
