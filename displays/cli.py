@@ -87,6 +87,9 @@ def _build_parser() -> argparse.ArgumentParser:
     lay = commands.add_parser("layouts", help="list the built-in layouts or print one")
     lay.add_argument("--format", choices=("table", "json"), default="table")
     lay.add_argument("--show", metavar="NAME", help="print a layout as an editable TOML file")
+    lay.add_argument("--check", nargs="?", const="", metavar="NAME", default=None,
+                     help="check legibility (cap heights and reading distances, contrast) of one layout (a built-in "
+                          "name or a .toml file) or of every built-in; exit status 1 when one fails")
     ren = commands.add_parser("render", help="render a stop's (or a configured display's) board to PNG or HTML")
     ren.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop and --layout)")
     ren.add_argument("--cache-dir", type=Path, default=None)
@@ -212,7 +215,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_layouts(args: argparse.Namespace) -> int:
-    """List the built-in layouts, or print one as an editable file."""
+    """List the built-in layouts, print one as an editable file, or check their legibility."""
+    if args.check is not None:
+        return _check_layouts(args.check, args.format)
     if args.show:
         spec = load_layout(args.show)  # validates, and names the file on error
         print(builtin_text(args.show) if spec.source.startswith("built-in") else Path(args.show).read_text(), end="")
@@ -228,6 +233,20 @@ def cmd_layouts(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _check_layouts(name: str, fmt: str) -> int:
+    """`layouts --check [NAME]`: the legibility of one layout or of every built-in; 1 when one fails."""
+    from layouts.legibility import check_legibility, legibility_doc, legibility_text
+
+    results = [check_legibility(load_layout(n)) for n in ([name] if name else builtin_names())]
+    if fmt == "json":
+        docs = [legibility_doc(r) for r in results]
+        json.dump(docs[0] if name else docs, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print("\n\n".join(legibility_text(r) for r in results))
+    return 0 if all(r.ok for r in results) else 1
 
 
 def layout_json(spec: LayoutSpec) -> dict[str, object]:

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from feeds.errors import FeedError
 from firmware_bridge.topics import is_instance
 
-from .config import ConfigError, load_config, read_config_text
+from .config import ConfigError, ServiceConfig, load_config, read_config_text
 from .sharding import parse_shard
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             errors += stop_errors(str(path), named_stops(text), service.timetable)
             for warning in timetable_problems(service.timetable, int(service.clock.now())):
                 print(f"stopcast: warning: {args.file}: field 'feeds.gtfs': {warning}", file=sys.stderr)
+        errors += legibility_errors(config, str(path))
     for error in errors:
         print(f"stopcast: error: {error}", file=sys.stderr)
     if errors or config is None:
@@ -123,6 +124,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.file}: ok ({len(config.displays)} displays, {stops} stop ids found in the feed, "
           f"{len(config.feeds.realtime)} realtime sources)")
     return 0
+
+
+def legibility_errors(config: ServiceConfig, source: str) -> list[ConfigError]:
+    """`layouts --check` for every display's layout: an error for a declared panel that fails, a warning on
+    stderr for a layout that declares none."""
+    from layouts.legibility import check_legibility
+
+    from .config import layout_of
+
+    errors, warned = [], set()
+    for display in config.displays:
+        result = check_legibility(layout_of(config, display))
+        if not result.reading_distance_m:
+            if result.layout not in warned:
+                warned.add(result.layout)
+                print(f"stopcast: warning: {source}: layout '{result.layout}' declares no panel (panel_width_mm, "
+                      "panel_height_mm, reading_distance_m): its legibility is not checked", file=sys.stderr)
+        elif not result.ok:
+            errors.append(ConfigError(source, f"layout '{result.layout}' is not legible: {'; '.join(result.problems)}",
+                                      display.id, "layout"))
+    return errors
 
 
 def cmd_mqtt_acl(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .board import MESSAGE, Board, BoardRow
+from .contrast import shown_color
 from .fit import fit, width_of
 from .fonts import font
 from .geometry import Box, Geometry, geometry, takeover_area, takeover_fit
@@ -35,11 +36,9 @@ class _Canvas:
         r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
         mode = self.spec.color_mode
         if mode == "mono":
-            return 1 if (r + g + b) >= 384 else 0
+            return 1 if shown_color(mode, color) == "#FFFFFF" else 0
         if mode == "bwr":
-            if r > 160 and g < 100 and b < 100:
-                return 2
-            return 0 if (r + g + b) >= 384 else 1
+            return {"#FFFFFF": 0, "#000000": 1, "#FF0000": 2}[shown_color(mode, color)]
         if mode == "gray4":
             return round((0.299 * r + 0.587 * g + 0.114 * b))
         return (r, g, b)

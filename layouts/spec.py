@@ -94,6 +94,9 @@ class LayoutSpec:
     approx_prefix: bool = False  # "ca." before timetable-only times
     live_marker: bool = True
     full_refresh_every: int = 10  # e-paper: partial updates before a full refresh
+    panel_width_mm: float = 0.0  # the physical panel's active area, as the layout is drawn (0: not declared)
+    panel_height_mm: float = 0.0
+    reading_distance_m: float = 0.0  # how far riders stand to read it, by design (0: not declared)
     palette: Palette = Palette()
     source: str = "built-in"
 
@@ -173,11 +176,19 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
         approx_prefix=v.boolean("approx_prefix"),
         live_marker=v.boolean("live_marker"),
         full_refresh_every=v.integer("full_refresh_every", 1, 1000),
+        panel_width_mm=v.number("panel_width_mm", 0, 100_000),
+        panel_height_mm=v.number("panel_height_mm", 0, 100_000),
+        reading_distance_m=v.number("reading_distance_m", 0, 1000),
         palette=Palette(),
         source=source,
     )
     palette = _palette(source, raw.get("palette", {}), spec.color_mode)
     spec = _replace(spec, palette=palette)
+    physical = ("panel_width_mm", "panel_height_mm", "reading_distance_m")
+    given = [k for k in physical if getattr(spec, k)]
+    if given and len(given) < len(physical):
+        missing = next(k for k in physical if k not in given)
+        raise _error(source, missing, f"declare all of {', '.join(physical)} (for `stopcast layouts --check`), or none")
     if spec.orientation == "portrait" and spec.width > spec.height and spec.rotate in (0, 180):
         raise _error(source, "orientation", "portrait but wider than high (set rotate = 90 for a turned panel)")
     fixed = sum(c.width for c in spec.columns)
