@@ -103,6 +103,20 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
     ren.add_argument("--language", default=None, choices=("de", "en"))
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
+    spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV file")
+    spk.add_argument("--config", metavar="FILE", help="a service config (with --display)")
+    spk.add_argument("--display", metavar="ID")
+    spk.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop)")
+    spk.add_argument("--stop", metavar="STOP_ID")
+    spk.add_argument("--layout", metavar="NAME|FILE", help="whose rows are read (default: lcd-landscape-1920x1080)")
+    spk.add_argument("--lang", choices=("de", "en"), default=None, help="the language spoken (default: the board's)")
+    spk.add_argument("--language", default=None, choices=("de", "en"), help="the board's language (with --gtfs)")
+    spk.add_argument("--at", type=_instant, default=None, metavar="WHEN")
+    spk.add_argument("--realtime", action="append", default=[], metavar="SRC")
+    spk.add_argument("--cache-dir", type=Path, default=None)
+    spk.add_argument("--no-cache", action="store_true")
+    spk.add_argument("--gtfs-max-bytes", type=_positive, default=MAX_MEMBER_BYTES, metavar="N")
+    spk.add_argument("--output", required=True, type=Path, metavar="FILE.wav|FILE.txt")
     add_service_commands(commands, _instant)
     demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
     demo_cmd.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
@@ -283,34 +297,68 @@ def write_render(board: Board, spec: LayoutSpec, output: Path) -> None:
         raise CliError(f"--output {output}: write .png or .html")
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    """Render one stop's board in a layout (or a configured display's board) to PNG or HTML."""
+def _board_of(args: argparse.Namespace, command: str, default_layout: str | None = None) -> tuple[Board, LayoutSpec]:
+    """The board that render and speak work on: a configured display's (--config, --display), or a stop's
+    in a layout (--gtfs, --stop, --layout) at --at with --realtime."""
     if args.config or args.display:
         if not (args.config and args.display):
-            raise CliError("render: --config and --display go together")
+            raise CliError(f"{command}: --config and --display go together")
         board, spec = render_configured(args)
-        write_render(board, spec, args.output)  # type: ignore[arg-type]
-        print(f"wrote {args.output} (display {args.display})", file=sys.stderr)
-        return 0
-    if not (args.gtfs and args.stop and args.layout):
-        raise CliError("render: give --gtfs, --stop and --layout, or --config and --display")
+        return board, spec  # type: ignore[return-value]
+    layout = args.layout or default_layout
+    if not (args.gtfs and args.stop and layout):
+        raise CliError(f"{command}: give --gtfs, --stop and --layout, or --config and --display")
     from layouts.board import DisplaySettings
 
     from .boards import compose_board
 
-    spec = load_layout(args.layout)
+    spec = load_layout(layout)
     tt = load(args)
     _check_stop(tt, args.stop, args.gtfs)
     at = args.at if args.at is not None else int(time.time())
     live, _ = realtime_state(tt, args.realtime, at)
     settings = DisplaySettings(language=args.language or "")
-    board = compose_board(tt, live, args.stop, spec, settings, at, realtime_configured=bool(args.realtime))
+    return compose_board(tt, live, args.stop, spec, settings, at, realtime_configured=bool(args.realtime)), spec
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render one stop's board in a layout (or a configured display's board) to PNG or HTML."""
+    board, spec = _board_of(args, "render")
     write_render(board, spec, args.output)
-    print(f"wrote {args.output} ({spec.name}, {spec.width}x{spec.height} {spec.color_mode})", file=sys.stderr)
+    what = f"display {args.display}" if args.display else f"{spec.name}, {spec.width}x{spec.height} {spec.color_mode}"
+    print(f"wrote {args.output} ({what})", file=sys.stderr)
     return 0
 
 
-COMMANDS = {"departures": cmd_departures, "demo": cmd_demo, "layouts": cmd_layouts, "render": cmd_render, **SERVICE_COMMANDS}
+def cmd_speak(args: argparse.Namespace) -> int:
+    """Read one stop's board (or a configured display's) aloud into a WAV file (or its text into .txt)."""
+    import asyncio
+
+    from layouts.speech import spoken_text
+
+    from .config import load_config
+    from .voice import EspeakSynthesizer, SpeechError
+
+    board, spec = _board_of(args, "speak", "lcd-landscape-1920x1080")
+    language = args.lang or board.language
+    lexicon = dict(dict(load_config(Path(args.config)).speech).get(language, ())) if args.config else {}
+    said = spoken_text(board, language, lexicon)
+    if args.output.suffix.lower() == ".txt":
+        args.output.write_text(said + "\n", encoding="utf-8")
+    elif args.output.suffix.lower() == ".wav":
+        try:
+            wav = asyncio.run(EspeakSynthesizer().synthesize(said, language))
+        except SpeechError as exc:
+            raise CliError(str(exc)) from None
+        args.output.write_bytes(wav)
+    else:
+        raise CliError(f"--output {args.output}: write .wav (or .txt for the text)")
+    print(f"wrote {args.output} ({language}): {said}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"departures": cmd_departures, "demo": cmd_demo, "layouts": cmd_layouts, "render": cmd_render, "speak": cmd_speak,
+            **SERVICE_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ Errors name the file, the display and the field; nothing here raises anything el
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,24 @@ from firmware_bridge.codec import ENCODINGS, default_encoding, encodings_for
 from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechConfig:
+    """A display's spoken departures: the languages published as audio over MQTT and at which volume."""
+
+    languages: tuple[str, ...] = ()  # audio/{lang} published for these (none: speech.wav on request only)
+    volume: float = 0.8  # 0 to 1, what the pillar plays at
+    night_volume: float = 0.4
+    night: str = ""  # "22:00-06:00": when night_volume applies (local time); "": never
+
+    def volume_at(self, minute_of_day: int) -> float:
+        """The volume for a local time of day (minutes after midnight)."""
+        if not self.night:
+            return self.volume
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in self.night.split("-"))
+        at_night = start <= minute_of_day < end if start <= end else (minute_of_day >= start or minute_of_day < end)
+        return self.night_volume if at_night else self.volume
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +59,7 @@ class DisplayConfig:
     trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
     trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
+    speech: SpeechConfig = SpeechConfig()
 
     @property
     def user(self) -> str:
@@ -144,6 +164,7 @@ class ServiceConfig:
     state: StateConfig = StateConfig()
     displays: tuple[DisplayConfig, ...] = ()
     layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
+    speech: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # [speech] lexicon: (language, ((word, said), ...))
     source: str = field(default="", compare=False)
 
     def display(self, display_id: str) -> DisplayConfig | None:
@@ -224,6 +245,7 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         trmnl_id=v.string("trmnl_id"),
         trmnl_refresh=v.integer("trmnl_refresh", 15, 86400),
         dark_after=v.integer("dark_after", 60, 7 * 86400),
+        speech=_speech(item.get("speech", {}), source, name),
     )
     if display.mqtt_user and not is_user(display.mqtt_user):
         raise ConfigError(source, f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {display.mqtt_user!r}",
@@ -246,6 +268,43 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         raise ConfigError(source, f"encoding '{display.encoding}' is not defined for layout '{spec.name}' "
                           f"({spec.color_mode}); choose {allowed}", name, "encoding")
     return display
+
+
+_NIGHT = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _speech(raw: Any, source: str, display: str) -> SpeechConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, 'must be a table, e.g. speech = { languages = ["de", "en"] }', display, "speech")
+    v = Fields(source, raw, defaults_of(SpeechConfig), display=display, prefix="speech.")
+    v.only({f.name for f in fields(SpeechConfig)})
+    languages = v.strings("languages")
+    for language in languages:
+        if language not in LANGUAGES:
+            raise v.fail("languages", f"must be some of {', '.join(LANGUAGES)}, got {language!r}")
+    night = v.string("night")
+    if night and not _NIGHT.match(night):
+        raise v.fail("night", f'must be "HH:MM-HH:MM" (e.g. "22:00-06:00"), got {night[:20]!r}')
+    return SpeechConfig(tuple(dict.fromkeys(languages)), v.number("volume", 0, 1), v.number("night_volume", 0, 1), night)
+
+
+def _speech_lexicon(raw: Any, source: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """[speech] lexicon = { de = { "Hbf" = "Hauptbahnhof" }, en = {...} }: words and how they are said."""
+    if not isinstance(raw, dict) or set(raw) - {"lexicon"}:
+        raise ConfigError(source, "must be a table with only 'lexicon'", field_name="speech")
+    lexicon = raw.get("lexicon", {})
+    if not isinstance(lexicon, dict):
+        raise ConfigError(source, "must be a table of languages", field_name="speech.lexicon")
+    out = []
+    for language, words in lexicon.items():
+        if language not in LANGUAGES:
+            raise ConfigError(source, f"must be one of {', '.join(LANGUAGES)}", field_name=f"speech.lexicon.{language}")
+        if not isinstance(words, dict) or not all(isinstance(k, str) and isinstance(w, str) and k.strip() and len(w) <= 200
+                                                  for k, w in words.items()):
+            raise ConfigError(source, 'must be a table of "word" = "how it is said" (at most 200 characters)',
+                              field_name=f"speech.lexicon.{language}")
+        out.append((language, tuple(sorted(words.items()))))
+    return tuple(out)
 
 
 def layout_of(config: ServiceConfig, display: DisplayConfig) -> LayoutSpec:

@@ -17,10 +17,12 @@ import markupsafe
 from aiohttp import web
 
 from firmware_bridge import codec
+from firmware_bridge.audio import text_hash
 from firmware_bridge.topics import is_name
 from layouts.export import board_doc
 from layouts.fonts import FONT_DIR
 from layouts.html import render_fragment, render_html, served_fonts
+from layouts.speech import LANGUAGES
 
 from .config_file import display_doc
 from .history import timeline_svg
@@ -38,6 +40,7 @@ from .pulls import PULLS, Pulls, device_of
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, display_status, health_doc, metrics_text, presences
 from .trmnl import add_trmnl_routes
+from .voice import SpeechError
 
 log = logging.getLogger("stopcast.http")
 RAW_FORMATS = ("mono1", "gray2", "bwr", "rgb565")
@@ -66,15 +69,16 @@ def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     return runtime
 
 
-def _conditional(request: web.Request, etag: str, body: bytes, content_type: str) -> web.Response:
+def _conditional(request: web.Request, etag: str, body: bytes, content_type: str, extra: dict | None = None,
+                 charset: str | None = None) -> web.Response:
     service = request.app[SERVICE]
     quoted = f'"{etag}"'
-    headers = {"ETag": quoted, "Cache-Control": "no-cache"}
+    headers = {"ETag": quoted, "Cache-Control": "no-cache", **(extra or {})}
     if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         service.metrics.http_not_modified += 1
         return web.Response(status=304, headers=headers)
     service.metrics.http_frames += 1
-    return web.Response(body=body, content_type=content_type, headers=headers)
+    return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
 
 
 # --- frames, boards, live page ------------------------------------------------------------------
@@ -122,6 +126,30 @@ async def board_json(request: web.Request) -> web.Response:
     return _conditional(request, hashlib.blake2b(body, digest_size=8).hexdigest(), body, "application/json")
 
 
+async def speech(request: web.Request) -> web.Response:
+    """GET /displays/{id}/speech.wav?lang=de|en: the board read aloud (WAV, ETag/304 by the spoken text;
+    X-Stopcast-Volume: the display's volume now); speech.txt: the text that is spoken."""
+    runtime = _runtime(request, pulled=True)
+    if runtime.board is None:
+        raise web.HTTPServiceUnavailable(text="no board yet", headers={"Retry-After": "5"})
+    language = request.query.get("lang") or runtime.config.language or runtime.spec.language
+    if language not in LANGUAGES:
+        raise web.HTTPBadRequest(text=f"lang must be one of {', '.join(LANGUAGES)}")
+    speaker = request.app[SERVICE].speaker
+    said = speaker.text(runtime, language)
+    fmt = request.match_info["fmt"]
+    etag = f"{text_hash(said):08x}-{language}"
+    if fmt == "txt":
+        return _conditional(request, etag + "-txt", said.encode("utf-8"), "text/plain", charset="utf-8")
+    if fmt != "wav":
+        raise web.HTTPNotFound(text=f"no speech format '{fmt}' (wav, txt)")
+    try:
+        wav = await speaker.synthesizer.synthesize(said, language)
+    except SpeechError as exc:
+        raise web.HTTPServiceUnavailable(text=f"no speech: {exc}; speech.txt has the text") from None
+    return _conditional(request, etag, wav, "audio/wav", {"X-Stopcast-Volume": f"{speaker.volume(runtime):.2f}"})
+
+
 STARTING_PAGE = """<!doctype html><html lang="de"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>stopcast</title><style>body{margin:0;height:100vh;display:flex;align-items:center;justify-content:center;
 font:6vmin sans-serif;background:#fff;color:#000;text-align:center}</style></head>
@@ -136,7 +164,8 @@ async def live_page(request: web.Request) -> web.Response:
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
     device = device_of(request.query, request.headers)
     events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "")
-    page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=events_url)
+    page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=events_url,
+                       speech_url=f"/displays/{runtime.config.id}/speech.wav")
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -277,6 +306,7 @@ def make_app(service: Service) -> web.Application:
     app.router.add_get("/displays/{id}/events", events)
     app.router.add_get("/displays/{id}/board.json", board_json)
     app.router.add_get("/displays/{id}/frame.{fmt}", frame)
+    app.router.add_get("/displays/{id}/speech.{fmt}", speech)
     add_trmnl_routes(app, service)
     add_admin_routes(app)
     add_notice_routes(app)

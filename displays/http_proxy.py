@@ -17,7 +17,7 @@ log = logging.getLogger("stopcast.http")
 
 FORWARDED_REQUEST = ("Accept", "If-None-Match", "X-Stopcast-Device", "ID", "Access-Token", "Refresh-Rate",
                      "Battery-Voltage", "FW-Version", "RSSI", "Width", "Height", "Content-Type")
-FORWARDED_RESPONSE = ("Content-Type", "ETag", "Cache-Control", "Retry-After")
+FORWARDED_RESPONSE = ("Content-Type", "ETag", "Cache-Control", "Retry-After", "X-Stopcast-Volume")
 HOP = "X-Stopcast-Proxied"  # set on a proxied request: it is answered where it arrives, never passed on again
 SESSION = web.AppKey("proxy_session", aiohttp.ClientSession)
 

@@ -56,6 +56,7 @@ async def run(service: Service, extra_tasks: list) -> None:
                 group.create_task(source.run(), name=f"poll {url}")
             group.create_task(_ticker(service), name="ticker")
             group.create_task(_gtfs_watcher(service), name="gtfs")
+            group.create_task(service.speaker.run(), name="speech")
             if service.sharing is not None:
                 group.create_task(share(service, service.sharing), name="shared state")
             group.create_task(service.link.run(service.subscriptions(), service.hello, service.on_message), name="link")

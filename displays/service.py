@@ -44,8 +44,10 @@ from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
 from .sharding import owner
 from .shared_state import SharedStore, Sharing
+from .speaking import Speaker
 from .state import StateError, next_epoch
 from .store import SqliteStore, StateStore, StoreError
+from .voice import EspeakSynthesizer, Synthesizer
 
 log = logging.getLogger("stopcast.service")
 
@@ -79,6 +81,7 @@ class Service:
         sources: dict[str, FeedSource] | None = None,
         link: PillarLink | None = None,
         renderer: Renderer | None = None,
+        synthesizer: Synthesizer | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -121,6 +124,7 @@ class Service:
         self._scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
         self._scopes_of: int = 0  # id() of the timetable the scopes were computed for
         self.board_listeners: list[Callable[[str], None]] = []  # told each display id whose board changed
+        self.speaker = Speaker(self, synthesizer or EspeakSynthesizer())
         self.http_url = ""
         self.http_ready = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -200,7 +204,7 @@ class Service:
                 runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec))
         configured = [d.id for d in config.displays]
         gone = [d for d in self.displays if d not in runtimes]
-        publishes = [p for d in gone if d not in configured for p in self.bridge.remove(d)]  # left the config
+        publishes = [p for d in gone if d not in configured for p in [*self.bridge.remove(d), *self.speaker.cleared(d)]]
         for display_id in gone:
             if display_id in configured:
                 self.bridge.release(display_id)  # another instance owns it now: its retained frame stays
@@ -468,6 +472,7 @@ class Service:
     def hello(self) -> list[Publish]:
         """What the link sends on every (re)connect: the service's status and every retained frame."""
         now = int(self.clock.now())
+        self.speaker.again()  # the broker may have lost the retained audio too
         return [self.bridge.service_status(True, now, self.status_details()), *self.bridge.republish_all(now)]
 
     def goodbye(self, now: int) -> list[Publish]:
@@ -534,6 +539,7 @@ class Service:
         if self.resend and self.broker_connected:  # what a failed send lost: every retained frame, and the pillars
             self.resend = False
             pending += self.bridge.republish_all(now)
+            self.speaker.again()
         await self.send(pending)
         await self.refresh(now)
         return max(0.05, self.next_wake(now) - self.clock.now())

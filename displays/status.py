@@ -250,6 +250,12 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         problems.append("not connected to the MQTT broker")
     if service.sharing is not None and service.sharing.error:
         problems.append(f"{service.sharing.error} (admin changes wait; the running config stays)")
+    speaking = [d.id for d in service.config.displays if d.speech.languages]
+    if speaking and service.speaker.synthesizer.available:
+        problems.append(f"{service.speaker.synthesizer.available} for {len(speaking)} display(s) with speech "
+                        f"({', '.join(speaking[:5])}{', ...' if len(speaking) > 5 else ''}); frames are not affected")
+    elif service.speaker.error:
+        problems.append(f"speech: {service.speaker.error} (frames are not affected)")
     if service.store_error:
         problems.append(f"{service.store_error} (ops messages and suppressions are not kept across a restart)")
     for f in feeds:

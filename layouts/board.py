@@ -43,6 +43,9 @@ class BoardRow:
     status_text: str  # "fällt aus", "Halt entfällt", "Zusatzfahrt" or ""
     live: bool
     spoken: str  # the row as a sentence, for screen readers and audio announcements
+    headsign: str = ""  # the whole destination, not fitted (what is spoken)
+    clock_text: str = ""  # HH:MM of the departure (the scheduled one for a cancelled or skipped call)
+    delay_minutes: int | None = None  # the delay shown, in minutes (None: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ def _message_row(spec: LayoutSpec, notice: Notice) -> BoardRow:
         status_text="",
         live=False,
         spoken=body if body.endswith((".", "!", "?")) else f"{body}.",
+        headsign=body,
     )
 
 
@@ -282,6 +286,9 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         status_text=status_text,
         live=dep.realtime,
         spoken=_spoken(lang, line, headsign, dep, time_text, minutes, status_text),
+        headsign=headsign,
+        clock_text=hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED) else dep.time, tz),
+        delay_minutes=round(dep.delay / 60) if dep.status == DELAYED and dep.delay else None,
     )
 
 

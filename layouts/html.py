@@ -63,10 +63,12 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
     }
 
 
-def render_html(board: Board, spec: LayoutSpec, fonts: dict[str, str], events_url: str | None = None) -> str:
-    """The whole page; `events_url` (server-sent events) makes it update itself."""
+def render_html(board: Board, spec: LayoutSpec, fonts: dict[str, str], events_url: str | None = None,
+                speech_url: str | None = None) -> str:
+    """The whole page; `events_url` (server-sent events) makes it update itself; `speech_url` (the display's
+    speech.wav) adds the "Vorlesen / Read aloud" buttons."""
     template = _environment().get_template("board.html.j2")
-    return template.render(**_context(board, spec), fonts=fonts, events_url=events_url)
+    return template.render(**_context(board, spec), fonts=fonts, events_url=events_url, speech_url=speech_url)
 
 
 def render_fragment(board: Board, spec: LayoutSpec) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--hide-scrollbars",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--hide-scrollbars", "--autoplay-policy=no-user-gesture-required",
 ]
 
 

@@ -74,3 +74,51 @@ def test_a_message_made_on_the_dashboard_appears_on_a_live_board(tmp_path: Path)
         await asyncio.wait_for(runner, 10)
 
     asyncio.run(scenario())
+
+
+class Tone:
+    """A synthesizer that answers with one second of a 440 Hz tone (what is played is tested, not espeak-ng)."""
+
+    available = ""
+
+    async def synthesize(self, text: str, language: str) -> bytes:
+        import io
+        import math
+        import wave
+
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(22050)
+            w.writeframes(b"".join(int(8000 * math.sin(2 * math.pi * 440 * i / 22050)).to_bytes(2, "little", signed=True)
+                                   for i in range(22050)))
+        return out.getvalue()
+
+
+def test_the_live_board_reads_itself_aloud_on_request(tmp_path: Path) -> None:
+    displays = [{"id": "uni-tft", "stops": ["UNI"], "layout": "tft-320x240"}]
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays,
+                          http={"listen": "127.0.0.1:0"})
+
+    async def scenario() -> None:
+        service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache",
+                          synthesizer=Tone())
+        runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
+        await asyncio.wait_for(service.http_ready.wait(), 30)
+        async with Page(f"{service.http_url}/displays/uni-tft", 640, 480) as board:
+            await board.wait_for("document.querySelectorAll('#speak button').length === 2")
+            labels = await board.evaluate("Array.from(document.querySelectorAll('#speak button')).map(b => b.textContent.trim())")
+            assert labels == ["Vorlesen", "Read aloud"]
+            await board.screenshot((Path(SHOTS) if SHOTS else tmp_path) / "live-board-read-aloud.png")
+            await board.evaluate("document.querySelector('#speak button[data-lang=en]').click(); true")
+            await board.wait_for("document.querySelector('#speak button[data-lang=en]').getAttribute('aria-pressed') === 'true'")
+            fetched = await board.wait_for("performance.getEntriesByType('resource').map(e => e.name)"
+                                           ".filter(n => n.includes('/displays/uni-tft/speech.wav?lang=en')).length")
+            assert fetched == 1
+            # The one-second tone plays to its end, and the button says it is no longer playing.
+            await board.wait_for("document.querySelector('#speak button[data-lang=en]').getAttribute('aria-pressed') === 'false'", 10)
+        service.stop()
+        await asyncio.wait_for(runner, 10)
+
+    asyncio.run(scenario())

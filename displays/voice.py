@@ -1,0 +1,80 @@
+"""Speech synthesis at the edge: a `Synthesizer` turns a spoken text into a WAV. The one implementation
+runs Debian's `espeak-ng` (offline, no network, German and English voices); without it the service says
+so and keeps serving frames. Recent results are kept by (language, text), so a display's audio and its
+speech.wav, or several displays at one stop, cost one synthesis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections import OrderedDict
+from typing import Protocol
+
+log = logging.getLogger("stopcast.speech")
+VOICES = {"de": "de", "en": "en-gb"}
+WORDS_PER_MINUTE = 175  # espeak-ng's own rate; measured about 2 words a second on German boards (long compound names)
+TIMEOUT = 30.0  # seconds for one synthesis
+MAX_TEXT = 5000  # characters spoken at most
+KEPT = 64  # recent WAVs kept
+
+
+class SpeechError(Exception):
+    """No audio: the synthesizer is missing or failed; the message says which and what to do."""
+
+
+class Synthesizer(Protocol):
+    """Text to a WAV (16-bit PCM, mono)."""
+
+    @property
+    def available(self) -> str:
+        """"" when it can speak, else why not."""
+
+    async def synthesize(self, text: str, language: str) -> bytes:
+        """The WAV of `text` spoken in `language` ("de" or "en"); SpeechError when it cannot."""
+
+
+class EspeakSynthesizer:
+    """espeak-ng as a subprocess, the text on its standard input (never on the command line)."""
+
+    def __init__(self, binary: str | None = None) -> None:
+        self.binary = binary or shutil.which("espeak-ng") or ""
+        self._kept: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    @property
+    def available(self) -> str:
+        """"" when espeak-ng is installed, else why there is no speech."""
+        return "" if self.binary else "espeak-ng is not installed (Debian: apt-get install espeak-ng); no speech"
+
+    async def synthesize(self, text: str, language: str) -> bytes:
+        """The WAV of `text`; SpeechError when espeak-ng is missing, fails or takes too long."""
+        if not self.binary:
+            raise SpeechError(self.available)
+        key = (language, text[:MAX_TEXT])
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        process = await asyncio.create_subprocess_exec(
+            self.binary, "-v", VOICES.get(language, "en-gb"), "-s", str(WORDS_PER_MINUTE), "-b", "1", "--stdout",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            wav, err = await asyncio.wait_for(process.communicate(key[1].encode("utf-8")), TIMEOUT)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            raise SpeechError(f"espeak-ng took longer than {TIMEOUT:g} s") from None
+        if process.returncode != 0 or not wav.startswith(b"RIFF"):
+            raise SpeechError(f"espeak-ng failed (exit {process.returncode}): {err.decode(errors='replace').strip()[:200]}")
+        wav = _fixed_sizes(wav)
+        self._kept[key] = wav
+        while len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
+        return wav
+
+
+def _fixed_sizes(wav: bytes) -> bytes:
+    """espeak-ng writing to a pipe cannot seek back: its RIFF and data sizes say 'unknown'; set them."""
+    if len(wav) < 44 or wav[36:40] != b"data":
+        return wav
+    size = len(wav) - 44
+    return wav[:4] + (size + 36).to_bytes(4, "little") + wav[8:40] + size.to_bytes(4, "little") + wav[44:]
