@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from feeds.departures import next_scheduled
 from feeds.errors import FeedError
 from feeds.live import LiveState
@@ -39,6 +41,9 @@ def compose_board(
 
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
+    feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
+    if not settings.language and feed_language in ("de", "en"):  # the feed's language, else the layout's
+        settings = replace(settings, language=feed_language)
     language = settings.language or spec.language
     tz = tt.timezone if tt is not None else "UTC"
     notices: tuple[Notice, ...] = ()

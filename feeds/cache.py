@@ -10,7 +10,7 @@ from pathlib import Path
 from .source import MAX_MEMBER_BYTES, GtfsSource
 from .timetable import Timetable
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: agency_lang holds feed_info.feed_lang when the feed has one
 KEEP_ENTRIES = 8  # feeds seen most recently; older entries are deleted
 
 

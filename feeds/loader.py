@@ -73,7 +73,12 @@ def _agency(source: GtfsSource) -> tuple[str, str, tuple[str, ...]]:
                 f"all agencies must share one time zone ('{zones[0]}' and '{name}')",
                 table.where(row, "agency_timezone"),
             )
-    return zones[0], table.strings("agency_lang")[0].lower(), tuple(table.strings("agency_id"))
+    lang = table.strings("agency_lang")[0].lower()
+    if source.has("feed_info.txt"):  # the feed's own language comes first
+        info = read_table(source, "feed_info.txt", (), ("feed_lang",))
+        if info.num_rows and info.strings("feed_lang")[0].strip():
+            lang = info.strings("feed_lang")[0].strip().lower()
+    return zones[0], lang, tuple(table.strings("agency_id"))
 
 
 def _stops(source: GtfsSource, warnings: list[FeedWarning]) -> tuple[tuple[Stop, ...], dict[str, int], dict[int, tuple[int, ...]]]:

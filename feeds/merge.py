@@ -146,6 +146,9 @@ def _realtime_fields(tt: Timetable, live: LiveState, key: tuple[int, int, int], 
     return fields
 
 
+NEUTRAL_BADGE = ("5A5A5A", "FFFFFF")  # the badge colours of an added trip without a known route
+
+
 def _added_departure(tt: Timetable, call: AddedCall) -> Departure:
     route = tt.routes[call.route] if call.route >= 0 else None
     stop = tt.stops[call.stop]
@@ -153,11 +156,11 @@ def _added_departure(tt: Timetable, call: AddedCall) -> Departure:
         trip_id=call.trip_id,
         service_date=call.service_date,
         route_id=route.route_id if route else call.route_id,
-        route_short_name=route.short_name if route else call.route_id,
+        route_short_name=route.short_name if route else (call.route_id or (call.headsign.split() or [""])[0]),
         route_long_name=route.long_name if route else "",
         route_type=route.route_type if route else 3,
-        route_color=route.color if route else "FFFFFF",
-        route_text_color=route.text_color if route else "000000",
+        route_color=route.color if route else NEUTRAL_BADGE[0],  # a trip the timetable does not know: a grey badge
+        route_text_color=route.text_color if route else NEUTRAL_BADGE[1],
         headsign=call.headsign,
         direction_id=call.direction_id,
         stop_id=stop.stop_id,

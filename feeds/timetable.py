@@ -65,7 +65,7 @@ class Timetable:
     """
 
     timezone: str
-    agency_lang: str
+    agency_lang: str  # the feed's language: feed_info.feed_lang, else the first agency's agency_lang (lower case)
     agency_ids: tuple[str, ...]
     stops: tuple[Stop, ...]
     stop_index: dict[str, int]

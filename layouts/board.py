@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from PIL import ImageFont
 
 from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
@@ -44,6 +48,10 @@ class BoardRow:
     live: bool
     spoken: str  # the row as a sentence, for screen readers and audio announcements
     headsign: str = ""  # the whole destination, not fitted (what is spoken)
+    note: str = ""  # drawn small at the end of the destination cell: "fällt aus", "+5" (without a delay column),
+    # "Steig D statt B" (where there is room)
+    scheduled_platform: str = ""
+    line_name: str = ""  # the line's whole name (the badge may show an abbreviation)
     clock_text: str = ""  # HH:MM of the departure (the scheduled one for a cancelled or skipped call)
     delay_minutes: int | None = None  # the delay shown, in minutes (None: none)
 
@@ -266,10 +274,18 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         if dep.status == ADDED:
             status_text = text(lang, "added")
     line_color = f"#{dep.route_color}"
-    line = clean(dep.route_short_name or dep.route_long_name)
+    line_name = clean(dep.route_short_name or dep.route_long_name)
+    line = line_name
+    line_col = geometry(spec).column("line")
+    if line_col is not None:
+        line = badge_label(dep.route_short_name, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True),
+                           line_col[2] - 4)
     headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
     width = dest_col[2] if dest_col else spec.width
+    note = _note(spec, dep, lang, status_text, width)
+    if note:
+        width -= width_of(note, font(spec.font_family, spec.small_size, bold=True)) + 2 * geometry(spec).pad
     return BoardRow(
         key=key,
         line=line,
@@ -287,9 +303,59 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         live=dep.realtime,
         spoken=_spoken(lang, line, headsign, dep, time_text, minutes, status_text),
         headsign=headsign,
+        line_name=line_name,
+        note=note,
+        scheduled_platform=clean(dep.scheduled_platform),
         clock_text=hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED) else dep.time, tz),
         delay_minutes=round(dep.delay / 60) if dep.status == DELAYED and dep.delay else None,
     )
+
+
+_NAME_PARTS = re.compile(r"[\s/\-–]+")
+
+
+def badge_label(short_name: str, long_name: str, fnt: ImageFont.FreeTypeFont, width: int) -> str:
+    """What a line badge says: the short name when it fits; else an abbreviation by rule, never a letter and
+    an ellipsis: the first word cut to the letters that fit, with the initials of the other words ("Orange" ->
+    "Ora", "Blue-Sun" -> "BluS"); without a short name the initials of the long name's words ("Antioch - SFO/
+    Millbrae" -> "ASM")."""
+    name = clean(short_name)
+    if not name:
+        words = [w for w in _NAME_PARTS.split(clean(long_name)) if w and w[0].isalnum()]
+        name = "".join(w[0] for w in words[:3]).upper() if len(words) > 1 else (words[0][:3] if words else "")
+    if width_of(name, fnt) <= width:
+        return name
+    parts = [p for p in _NAME_PARTS.split(name) if p]
+    head, initials = parts[0], "".join(p[0] for p in parts[1:])
+    for keep in range(min(3, len(head) - 1), 1, -1):  # three letters at most: "Yel", "Pur", never "Yell"
+        candidate = head[:keep] + initials
+        if width_of(candidate, fnt) <= width:
+            return candidate
+    for candidate in (head[0] + initials, head[:2], head[:1]):
+        if width_of(candidate, fnt) <= width:
+            return candidate
+    return ""
+
+
+NOTE_SHARE = 0.45  # of the destination cell a platform-change note may take; the destination keeps the rest
+
+
+def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: int) -> str:
+    """What the row says at the end of its destination cell: a cancellation ("fällt aus": the time column
+    shows the struck time), the delay when the layout has no delay column (never by colour alone), and a
+    platform change in words where it leaves the destination enough room."""
+    parts = []
+    if dep.status in (CANCELLED, SKIPPED):
+        parts.append(status_text)
+    elif dep.status == DELAYED and dep.delay and not any(c.kind == "delay" for c in spec.columns):
+        parts.append(f"+{round(dep.delay / 60)}")
+    moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
+    if moved and dep.status not in (CANCELLED, SKIPPED):
+        words = text(lang, "platform_instead", now=clean(dep.platform), was=clean(dep.scheduled_platform))
+        small = font(spec.font_family, spec.small_size, bold=True)
+        if width_of(" · ".join([*parts, words]), small) <= width * NOTE_SHARE:
+            parts.append(words)
+    return " · ".join(parts)
 
 
 def _time_text(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, before: int | None) -> tuple[str, int | None]:
@@ -360,16 +426,55 @@ def _alert_text(alert: ShownAlert) -> str:
 
 def _alert_pages(spec: LayoutSpec, texts: list[str]) -> tuple[str, ...]:
     """Alert texts (ops messages first, then the feed's alerts) cut into pages of the alert area's lines;
-    each text starts a page."""
+    each text starts a page, and pages break between sentences, else between clauses, else between lines."""
     if not texts or not spec.alert_lines:
         return ()
     geo = geometry(spec)
     small = font(spec.font_family, spec.small_size)
     counter = width_of("9/9", small) + geo.pad  # room for the page counter
     width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
+
+    def fits(candidate: str) -> bool:
+        return len(wrap(candidate, small, width)) <= spec.alert_lines
+
     pages: list[str] = []
     for body in texts:
-        lines = wrap(clean(body, MAX_ALERT_CHARS), small, width)
-        for i in range(0, len(lines), spec.alert_lines):
-            pages.append("\n".join(lines[i : i + spec.alert_lines]))
-    return tuple(pages)
+        pages += _pack(clean(body, MAX_ALERT_CHARS), fits, small, width, spec.alert_lines)
+    return tuple("\n".join(wrap(page, small, width)) for page in pages)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=\S)|\s+(?=[–—]\s)")
+_CLAUSE_END = re.compile(r"(?<=[,;])\s+|\s+(?=(?:und|oder|aber|and|or|but)\s)")
+
+
+def _pack(text_: str, fits: Callable[[str], bool], fnt: ImageFont.FreeTypeFont, width: int, lines: int) -> list[str]:
+    """Pages of `text_`: as many whole sentences as fit a page; a sentence that does not fit alone is cut
+    between clauses, a clause between lines."""
+    pages: list[str] = []
+    for splitter in (_SENTENCE_END, _CLAUSE_END):
+        if fits(text_):
+            return [text_]
+        units = [u for u in splitter.split(text_) if u]
+        if len(units) > 1:
+            current = ""
+            for unit in units:
+                candidate = f"{current} {unit}".strip()
+                if fits(candidate):
+                    current = candidate
+                    continue
+                if current:
+                    pages.append(current)
+                current = ""
+                if fits(unit):
+                    current = unit
+                else:
+                    pages += _pack(unit, fits, fnt, width, lines) if splitter is _SENTENCE_END else _lines(unit, fnt, width, lines)
+            if current:
+                pages.append(current)
+            return pages
+    return [text_] if fits(text_) else _lines(text_, fnt, width, lines)
+
+
+def _lines(text_: str, fnt: ImageFont.FreeTypeFont, width: int, lines: int) -> list[str]:
+    wrapped = wrap(text_, fnt, width)
+    return [" ".join(wrapped[i : i + lines]) for i in range(0, len(wrapped), lines)]

@@ -140,10 +140,18 @@ def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
 
 
 def _marker(canvas: _Canvas, cx: int, cy: int, r: int, live: bool) -> int:
-    """The live (filled) or timetable (hollow) marker; returns its radius."""
+    """The live (filled) or timetable (hollow) marker; returns its radius. On an LED matrix (bitmap font) it
+    is an upright bar, filled or hollow: a dot of a few LEDs reads as "+" before a line number."""
     r = max(1, r)
     shape = (cx - r, cy - r, cx + r, cy + r)
     ink = canvas.ink(canvas.spec.palette.text)
+    if canvas.spec.font_family == "terminus":
+        bar = (cx - max(1, r - 1), cy - r - 1, cx + max(1, r - 1), cy + r + 1)
+        if live:
+            canvas.draw.rectangle(bar, fill=ink)
+        else:
+            canvas.draw.rectangle(bar, outline=ink, width=1)
+        return r
     if live:
         canvas.draw.ellipse(shape, fill=ink)
     else:
@@ -218,6 +226,9 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
             canvas.text((x, middle), row.destination, regular, pal.text)
             if inactive:
                 _strike(canvas, x, x + width_of(row.destination, regular), middle, pal.highlight if marks else pal.text)
+            if row.note:
+                note_font = font(spec.font_family, spec.small_size, bold=True)
+                canvas.text((right - geo.pad, middle), row.note, note_font, pal.accent, "rm")
         elif col.kind == "platform" and row.platform:
             label = fit(row.platform, bold, w)
             if row.platform_changed:
@@ -227,9 +238,10 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
             else:
                 canvas.text((x, middle), label, bold, pal.text)
         elif col.kind == "time":
-            if inactive:
-                status_font = bold if width_of(row.status_text, bold) <= w else font(spec.font_family, spec.small_size, bold=True)
-                canvas.text((right, middle), fit(row.status_text, status_font, w), status_font, pal.accent, "rm")
+            if inactive:  # the time it would have left, struck through ("fällt aus" is in the destination cell)
+                shown = fit(row.time_text, bold, w)
+                canvas.text((right, middle), shown, bold, pal.text, "rm")
+                _strike(canvas, right - width_of(shown, bold), right, middle, pal.highlight if marks else pal.text)
             else:
                 delayed = row.status == "delayed"
                 shown = fit(row.time_text, bold, w)

@@ -87,7 +87,8 @@ def _clock(phrases: dict[str, str], key: str, clock: str) -> str:
 def _row(row: BoardRow, phrases: dict[str, str], lexicon: Mapping[str, str], say_timetable: bool = True) -> str:
     if row.status == MESSAGE:
         return phrases["note"].format(text=say_words(row.headsign or row.destination, lexicon).rstrip(".")) + "."
-    parts = [phrases["line"].format(line=say_line(row.line, lexicon), to=say_words(row.headsign or row.destination, lexicon))]
+    parts = [phrases["line"].format(line=say_line(row.line_name or row.line, lexicon),
+                                    to=say_words(row.headsign or row.destination, lexicon))]
     inactive = row.status in ("cancelled", "skipped")
     if inactive:
         parts.append(_clock(phrases, "planned_at", row.clock_text) if row.clock_text else "")

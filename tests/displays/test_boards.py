@@ -72,3 +72,29 @@ def test_check_config_warns_about_an_expired_timetable(tmp_path: Path, capsys) -
     assert main(["check-config", str(config), "--no-cache"]) == 0
     err = capsys.readouterr().err
     assert "timetable expired: its last service day was 2024-12-31" in err
+
+
+def test_the_board_speaks_the_feeds_language_unless_the_display_says_otherwise(tmp_path: Path) -> None:
+    from feedkit import shared_feed
+
+    bart = load_timetable(GtfsSource(shared_feed("bart") / "bart-rt.zip"))  # feed_info.feed_lang = en
+    at = parse_instant("2019-06-03T08:00:00-07:00")
+    assert bart.agency_lang == "en"
+    assert compose_board(bart, None, "EMBR", SPEC, DisplaySettings(), at).language == "en"
+    assert compose_board(bart, None, "EMBR", SPEC, DisplaySettings(language="de"), at).language == "de"
+    english = compose_board(bart, None, "EMBR", SPEC, DisplaySettings(), at)
+    assert english.rows and all(r.line in ("Yel", "Ora", "Gre", "Red", "BluS", "BWS", "Pur", "Bei") for r in english.rows)
+    german = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
+    assert compose_board(german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T08:09:00+02:00")).language == "de"
+
+
+def test_an_added_trip_without_a_known_route_gets_a_neutral_badge(tmp_path: Path) -> None:
+    from feeds.live import AddedCall
+    from feeds.merge import NEUTRAL_BADGE, _added_departure
+
+    tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
+    call = AddedCall(trip_id="X1", service_date="20240515", route=-1, route_id="", stop=tt.stop_index["UNI"],
+                     stop_sequence=1, time=parse_instant("2024-05-15T08:15:00+02:00"), headsign="Ersatzverkehr Mombach",
+                     direction_id=None, skipped=False)
+    added = _added_departure(tt, call)
+    assert (added.route_short_name, added.route_color, added.route_text_color) == ("Ersatzverkehr", *NEUTRAL_BADGE)

@@ -180,3 +180,52 @@ def test_the_widest_time_texts_fit_every_builtin_time_column(name: str) -> None:
     bold = font(spec.font_family, spec.row_size, bold=True)
     for shown in ("sofort", "now", "88 min" if spec.countdown_max >= 10 else "8 min", "23:59"):
         assert width_of(shown, bold) <= column[2], f"{name}: '{shown}' overflows the time column"
+
+
+TFT = load_layout("tft-320x240")
+
+
+def test_a_cancelled_departure_keeps_its_struck_time_and_says_so() -> None:
+    row = board(dep("t4", "68", "FFD500", "000000", "Gonsenheim", 12.0, status="cancelled", delay=None)).rows[0]
+    assert (row.time_text, row.note, row.status_text) == ("14:17", "fällt aus", "fällt aus")
+    from layouts.html import render_fragment
+    html = render_fragment(board(dep("t4", "68", "FFD500", "000000", "Gonsenheim", 12.0, status="cancelled", delay=None)), EPAPER)
+    assert "<s>14:17</s>" in html and '<em class="note">fällt aus</em>' in html
+
+
+def test_a_delay_is_always_said_in_figures_never_by_colour_alone() -> None:
+    late = dep("t2", "51", "7A1E99", "FFFFFF", "Lerchenberg", 3.2, delay=240, status="delayed")
+    with_column = board(late).rows[0]
+    assert (with_column.delay_text, with_column.note) == ("+4", "")  # the e-paper has a delay column
+    without = board(late, spec=TFT).rows[0]  # the TFT has none: the delay goes at the end of the destination
+    assert without.note == "+4" and without.delay_minutes == 4
+    assert width_of(without.destination, font("atkinson", TFT.row_size)) + width_of("+4", font("atkinson", TFT.small_size, bold=True)) \
+        <= geometry(TFT).column("destination")[2]  # type: ignore[index]
+
+
+def test_a_platform_change_is_said_in_words_where_there_is_room() -> None:
+    moved = dep("t3", "54", "B3000F", "FFFFFF", "Kastel", 7.5, platform="D", scheduled_platform="C")
+    assert board(moved).rows[0].note == "Steig D statt C"
+    assert board(moved, settings=DisplaySettings(language="en")).rows[0].note == "now platform D"
+    long_way = dep("t3", "54", "B3000F", "FFFFFF", "Kastel Brückenkopf über Rheinallee", 7.5, platform="D", scheduled_platform="C")
+    tight = board(long_way, spec=TFT).rows[0]
+    assert tight.note == "" and tight.platform_changed  # no room: the platform is marked, not worded
+
+
+def test_english_boards_title_the_platform_column_platform() -> None:
+    from layouts.texts import text
+    assert text("en", "platform") == "Platform" and text("de", "platform") == "Steig"
+
+
+def test_line_badges_abbreviate_by_rule_and_an_unknown_route_is_neutral() -> None:
+    names = {"Yellow": "Yel", "Orange": "Ora", "Blue-Sun": "BluS", "Blue-Wkd/Sat": "BWS", "Red": "Red", "50": "50"}
+    for name, label in names.items():
+        row = board(dep("t", name, "0099CC", "FFFFFF", "Richmond", 5)).rows[0]
+        assert (row.line, row.line_name) == (label, name)
+        assert not row.line.endswith("…")
+
+
+def test_alert_pages_break_between_sentences() -> None:
+    pages = board(dep("t", "50", "00598C", "FFFFFF", "Finthen", 5), alerts=(ALERT,)).alert_pages
+    assert len(pages) == 2 and all(p.endswith(".") for p in pages)
+    assert pages[1] == "Fahrgäste nach Kastel nutzen bitte auch die Linie 91."
