@@ -48,6 +48,8 @@ class PillarSession:
         self.last_error: RemoteProtocolError | None = None  # why the last refused message was refused
         self.refused = 0
         self._chunks: dict[tuple[int, int, int], dict[int, bytes]] = {}  # (kind, epoch, seq) -> index -> body
+        self.stop_name = ""  # from the retained board JSON: what the "no current data" screen is titled
+        self.utc_offset = 0  # minutes: the stop's local time minus UTC, from the board JSON's clock and time
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
@@ -58,8 +60,9 @@ class PillarSession:
         return self.raster is None
 
     def subscriptions(self) -> list[str]:
-        """What the pillar is subscribed to now: `delta` always, `frame/#` while it shows nothing."""
-        return [self._topic("delta"), *([self._topic("frame/#")] if self.wants_frame else [])]
+        """What the pillar is subscribed to now: `delta` always; `frame/#` and `board` while it shows nothing
+        (the retained board names the stop and its time zone for the "no current data" screen)."""
+        return [self._topic("delta"), *([self._topic("frame/#"), self._topic("board")] if self.wants_frame else [])]
 
     def will(self) -> Publish:
         """The Last Will the pillar registers: offline, retained."""
@@ -97,6 +100,9 @@ class PillarSession:
         """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame)."""
         if not payload:
             return []  # a cleared retained message
+        if topic == self._topic("board"):
+            self._learn(payload)
+            return []
         try:
             header = codec.parse_header(payload)
         except CodecError as exc:
@@ -123,6 +129,19 @@ class PillarSession:
             return [self._ack(need_full=self.wants_frame)]  # showing a frame: the service sends what it lacks
         self._show(header, raster)
         return [self._ack()]
+
+    def _learn(self, payload: bytes) -> None:
+        """The stop's name and UTC offset from the board JSON (anything unreadable is ignored: it only titles
+        the fallback screen)."""
+        try:
+            doc = json.loads(payload)
+            name, clock, at = str(doc.get("stop_name", ""))[:200], str(doc.get("clock_text", "")), int(doc.get("generated_at", 0))
+            local = int(clock[:2]) * 60 + int(clock[3:5])
+        except (ValueError, TypeError, AttributeError, IndexError):
+            return
+        self.stop_name = name
+        utc = (at // 60) % 1440
+        self.utc_offset = (local - utc + 720) % 1440 - 720  # within +-12 h
 
     def _refuse(self, error: RemoteProtocolError) -> None:
         self.last_error = error

@@ -30,29 +30,46 @@ async def _goodbye(client: aiomqtt.Client, session: PillarSession, settings: mqt
         log.warning("pillar %s: could not say offline before leaving", session.display_id)
 
 
-def no_data_screen(width: int, height: int) -> Image.Image:
-    """The screen a pillar holds itself for when it has no current frame: never stale departures, and
-    legible from a distance (a rider must see that the pillar works but has no data)."""
+def no_data_screen(width: int, height: int, stop_name: str = "", clock: str = "") -> Image.Image:
+    """The screen a pillar shows itself when it has no current frame, in its own size: a black band with the
+    stop's name and the clock, and "Keine aktuellen Daten / No current data" large below it, never stale
+    departures (a rider must see that the pillar works and has no data, not a blank or a wrong board)."""
     width, height = max(width, 64), max(height, 32)
     image = Image.new("1", (width, height), 1)
     draw = ImageDraw.Draw(image)
+    band = max(16, height // 7) if stop_name or clock else 0
+    pad = max(1, max(16, height // 7) // 8)
+    head = ImageFont.load_default(size=max(8, band - 2 * pad))
+    if band:
+        draw.rectangle((0, 0, width - 1, band - 1), fill=0)
+    clock_w = draw.textlength(clock, font=head) if clock else 0
+    name = stop_name
+    while name and draw.textlength(name, font=head) > width - clock_w - 4 * pad:
+        name = name[:-2] + "…" if len(name) > 2 else ""
+    if name:
+        draw.text((pad, band // 2), name, fill=1, font=head, anchor="lm")
+    if clock:
+        draw.text((width - pad, band // 2), clock, fill=1, font=head, anchor="rm")
     lines = ["Keine aktuellen Daten", "No current data"]
-    size = max(8, min(height // 6, width // 14))
-    font = ImageFont.load_default(size=size)
-    y = (height - 2 * size - size // 2) // 2
-    for line in lines:
-        left, _, right, _ = draw.textbbox((0, 0), line, font=font)
-        draw.text(((width - (right - left)) // 2, y), line, fill=0, font=font)
-        y += size + size // 2
+    size = max(8, min((height - band) // 4, int(width / 12)))
+    while size > 8 and max(draw.textlength(line, font=ImageFont.load_default(size=size)) for line in lines) > width - 2 * pad:
+        size -= 1
+    body = ImageFont.load_default(size=size)
+    top = band + (height - band - 2 * size - size // 2) // 2
+    for i, line in enumerate(lines):
+        draw.text((width // 2, top + i * (size + size // 2) + size // 2), line, fill=0, font=body, anchor="mm")
     return image
 
 
 def screen(session: PillarSession, now: float) -> Image.Image:
-    """What the pillar shows at `now`."""
+    """What the pillar shows at `now`: its frame while it is valid, else its own "no current data" screen
+    with the stop's name and its clock (local time from the last board it read)."""
     if session.raster is not None and session.is_current(int(now)):
         return image_of(session.raster, session.color_mode)
     width, height = (session.raster.shape[1], session.raster.shape[0]) if session.raster is not None else session.size
-    return no_data_screen(width, height)
+    local = (int(now) // 60 + session.utc_offset) % 1440
+    clock = f"{local // 60:02d}:{local % 60:02d}" if session.stop_name else ""
+    return no_data_screen(width, height, session.stop_name, clock)
 
 
 def write_screen(session: PillarSession, now: float, output: Path) -> Path:

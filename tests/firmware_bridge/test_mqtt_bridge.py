@@ -87,7 +87,7 @@ async def _pillar(port: int, session: PillarSession, received: list[tuple[str, i
     settings = mqtt.BrokerSettings("127.0.0.1", port, client_id=f"pillar-{session.display_id}")
 
     def seen(topic: str, payload: bytes) -> None:
-        if payload:
+        if payload and not topic.endswith("/board"):  # the board (JSON) titles the pillar's no-data screen
             received.append((topic.rsplit("/", 1)[1], len(payload), codec.parse_header(payload).kind))
         if session.hash is not None:
             synced.set()

@@ -121,7 +121,8 @@ def test_a_pillar_joining_after_minutes_of_deltas_downloads_the_current_frame_on
     current = bridge.channels["hbf-a"].current
     assert current is not None and newcomer.hash == current.hash
     frame_bytes = len(link.retained[f"{PREFIX}/displays/hbf-a/frame"])
-    assert late.to_pillar_bytes == frame_bytes  # the retained frame only: no second copy for a need_full
+    board_bytes = len(link.retained[f"{PREFIX}/displays/hbf-a/board"])  # names the stop for its no-data screen
+    assert late.to_pillar_bytes == frame_bytes + board_bytes  # the retained frame once: no second copy for a need_full
 
 
 def test_need_full_within_the_gap_is_deferred_not_dropped() -> None:
