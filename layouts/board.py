@@ -16,7 +16,7 @@ from feeds.times import hhmm, local_date
 from .contrast import readable_on
 from .fit import fit, width_of, wrap
 from .fonts import font
-from .geometry import geometry
+from .geometry import collapsed, geometry
 from .spec import LayoutSpec
 from .texts import clean, text
 
@@ -74,6 +74,7 @@ class Board:
     legend: bool  # whether the footer explains the live / timetable markers
     language: str
     takeover_text: str = ""  # an ops takeover: the whole screen says this (rows and alerts stay empty)
+    hidden_columns: tuple[str, ...] = ()  # columns no row has a value for: the destination takes their width
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
 
@@ -132,6 +133,8 @@ def build_board(
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
     result = data.departures
     deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(message_rows)]
+    hidden = _hidden_columns(spec, deps)
+    spec = collapsed(spec, hidden)
     dep_rows = tuple(_row(spec, d, now, lang, tz, held) for d in deps)
     rows = message_rows + dep_rows
     live = result is not None and result.live
@@ -167,9 +170,21 @@ def build_board(
         footer_text=footer,
         legend=spec.live_marker and not timetable_only,
         language=lang,
+        hidden_columns=hidden,
         generated_at=now,
         next_change=next_change,
     )
+
+
+def _hidden_columns(spec: LayoutSpec, deps: list[Departure]) -> tuple[str, ...]:
+    """The collapsible columns (platform, delay) that no departure on the board has a value for."""
+    kinds = {c.kind for c in spec.columns}
+    hidden = []
+    if "platform" in kinds and deps and not any(d.platform for d in deps):
+        hidden.append("platform")
+    if "delay" in kinds and deps and not any(d.status == DELAYED and d.delay for d in deps):
+        hidden.append("delay")
+    return tuple(hidden)
 
 
 def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
@@ -286,12 +301,13 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     note = _note(spec, dep, lang, status_text, width)
     if note:
         width -= width_of(note, font(spec.font_family, spec.small_size, bold=True)) + 2 * geometry(spec).pad
+    destination = _destination(spec, headsign, width)
     return BoardRow(
         key=key,
         line=line,
         line_color=line_color,
         line_text_color=readable_on(line_color, f"#{dep.route_text_color}"),
-        destination=fit(headsign, font(spec.font_family, spec.row_size, bold=False), width),
+        destination=destination,
         platform=clean(dep.platform),
         platform_changed=dep.platform_changed,
         time_text=time_text,
@@ -335,6 +351,20 @@ def badge_label(short_name: str, long_name: str, fnt: ImageFont.FreeTypeFont, wi
         if width_of(candidate, fnt) <= width:
             return candidate
     return ""
+
+
+def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
+    """The destination fitted to its cell: on one line, or (layouts with destination_lines = 2) the words that
+    fit on the first line and the rest on a smaller second line ("line one\nline two") instead of an ellipsis."""
+    regular = font(spec.font_family, spec.row_size, bold=False)
+    if width_of(headsign, regular) <= width or spec.destination_lines < 2:
+        return fit(headsign, regular, width)
+    words, first = headsign.split(), ""
+    while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
+        first = f"{first} {words.pop(0)}".strip()
+    if not first:  # one word longer than the cell
+        return fit(headsign, regular, width)
+    return f"{first}\n{fit(' '.join(words), font(spec.font_family, spec.small_size, bold=False), width)}"
 
 
 NOTE_SHARE = 0.45  # of the destination cell a platform-change note may take; the destination keeps the rest

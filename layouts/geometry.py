@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .fit import fit, width_of, wrap
@@ -102,3 +102,14 @@ def takeover_fit(spec: LayoutSpec, text: str) -> tuple[int, list[str]]:
     if len(lines) > room:
         lines = [*lines[: room - 1], fit(f"{lines[room - 1]} {' '.join(lines[room:])}", fnt, area.w)]
     return size, lines
+
+
+COLLAPSIBLE = ("platform", "delay")  # columns that give their width away when no row has a value for them
+
+
+@lru_cache(maxsize=256)
+def collapsed(spec: LayoutSpec, hidden: tuple[str, ...]) -> LayoutSpec:
+    """The layout without the columns in `hidden` (the destination takes their width)."""
+    if not hidden:
+        return spec
+    return replace(spec, columns=tuple(c for c in spec.columns if c.kind not in hidden))

@@ -10,7 +10,7 @@ import jinja2
 
 from .board import Board
 from .fonts import font_path
-from .geometry import geometry, takeover_fit
+from .geometry import collapsed, geometry, takeover_fit
 from .spec import LayoutSpec
 from .texts import text
 
@@ -40,6 +40,7 @@ def served_fonts(base: str = "/fonts/") -> dict[str, str]:
 
 
 def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
+    spec = collapsed(spec, board.hidden_columns)
     geo = geometry(spec)
     grid = " ".join(f"{c.width}px" if c.width else "minmax(0, 1fr)" for c in spec.columns)
     rows_height = geo.rows[-1].y + geo.rows[-1].h - geo.rows[0].y

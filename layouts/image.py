@@ -12,7 +12,7 @@ from .board import MESSAGE, Board, BoardRow
 from .contrast import shown_color
 from .fit import fit, width_of
 from .fonts import font
-from .geometry import Box, Geometry, geometry, takeover_area, takeover_fit
+from .geometry import Box, Geometry, collapsed, geometry, takeover_area, takeover_fit
 from .spec import LayoutSpec
 from .texts import text
 
@@ -93,6 +93,7 @@ def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: s
 
 def render_image(board: Board, spec: LayoutSpec) -> Image.Image:
     """The board drawn for the layout, in its colour mode (mono is true 1-bit, never thresholded grey)."""
+    spec = collapsed(spec, board.hidden_columns)
     geo = geometry(spec)
     pal = spec.palette
     canvas = _Canvas(spec)
@@ -223,9 +224,15 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
         elif col.kind == "line":
             _badge(canvas, row, Box(x, box.y + geo.pad // 2, w, box.h - geo.pad), bold)
         elif col.kind == "destination":
-            canvas.text((x, middle), row.destination, regular, pal.text)
+            first, _, second = row.destination.partition("\n")
+            y = middle
+            if second:  # a destination on two lines: the rest smaller below
+                small_regular = font(spec.font_family, spec.small_size)
+                y = middle - spec.row_size * 2 // 5
+                canvas.text((x, middle + spec.row_size * 3 // 5), second, small_regular, pal.text)
+            canvas.text((x, y), first, regular, pal.text)
             if inactive:
-                _strike(canvas, x, x + width_of(row.destination, regular), middle, pal.highlight if marks else pal.text)
+                _strike(canvas, x, x + width_of(first, regular), y, pal.highlight if marks else pal.text)
             if row.note:
                 note_font = font(spec.font_family, spec.small_size, bold=True)
                 canvas.text((right - geo.pad, middle), row.note, note_font, pal.accent, "rm")

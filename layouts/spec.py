@@ -94,6 +94,7 @@ class LayoutSpec:
     approx_prefix: bool = False  # "ca." before timetable-only times
     live_marker: bool = True
     full_refresh_every: int = 10  # e-paper: partial updates before a full refresh
+    destination_lines: int = 1  # 2: a destination that does not fit continues on a smaller second line
     panel_width_mm: float = 0.0  # the physical panel's active area, as the layout is drawn (0: not declared)
     panel_height_mm: float = 0.0
     reading_distance_m: float = 0.0  # how far riders stand to read it, by design (0: not declared)
@@ -176,6 +177,7 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
         approx_prefix=v.boolean("approx_prefix"),
         live_marker=v.boolean("live_marker"),
         full_refresh_every=v.integer("full_refresh_every", 1, 1000),
+        destination_lines=v.integer("destination_lines", 1, 2),
         panel_width_mm=v.number("panel_width_mm", 0, 100_000),
         panel_height_mm=v.number("panel_height_mm", 0, 100_000),
         reading_distance_m=v.number("reading_distance_m", 0, 1000),

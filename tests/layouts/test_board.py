@@ -10,7 +10,7 @@ from boardkit import ALERT, NOW, TZ, dep, stop_departures
 from layouts.board import Board, BoardInput, DisplaySettings, build_board
 from layouts.fit import width_of
 from layouts.fonts import font
-from layouts.geometry import geometry
+from layouts.geometry import collapsed, geometry
 from layouts.spec import builtin_names, load_layout
 
 EPAPER = load_layout("epaper-800x480")
@@ -112,11 +112,30 @@ def test_no_timetable_is_no_current_data_never_no_departures() -> None:
 def test_long_destinations_fit_their_column_measured_with_the_real_font(name: str) -> None:
     spec = load_layout(name)
     long = dep("l", "51", "7A1E99", "FFFFFF", "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität und Bretzenheim", 3)
-    row = board(long, spec=spec).rows[0]
-    column = geometry(spec).column("destination")
+    shown = board(long, spec=spec)
+    row = shown.rows[0]
+    column = geometry(collapsed(spec, shown.hidden_columns)).column("destination")
     assert column is not None
-    assert width_of(row.destination, font(spec.font_family, spec.row_size)) <= column[2]
-    assert row.destination.endswith("…") and row.destination.startswith("Lerchenberg")
+    first, _, second = row.destination.partition("\n")
+    assert width_of(first, font(spec.font_family, spec.row_size)) <= column[2]
+    assert first.startswith("Lerchenberg")
+    if spec.destination_lines == 2:  # the portrait LCD continues on a smaller second line
+        assert second and width_of(second, font(spec.font_family, spec.small_size)) <= column[2]
+        assert not first.endswith("…") and (first + " " + second).startswith("Lerchenberg Hindemithstr")
+    else:
+        assert row.destination.endswith("…") and not second
+
+
+def test_columns_no_departure_has_a_value_for_collapse() -> None:
+    spec = load_layout("lcd-landscape-1920x1080")
+    plain = dep("p", "50", "00598C", "FFFFFF", "Finthen Poststraße über Gonsenheim und Lerchenberg", 3, platform="")
+    shown = board(plain, spec=spec)
+    assert shown.hidden_columns == ("platform", "delay")
+    wide = geometry(collapsed(spec, shown.hidden_columns)).column("destination")
+    narrow = geometry(spec).column("destination")
+    assert wide is not None and narrow is not None and wide[2] >= narrow[2] + 100 + 64  # the platform and delay widths
+    late = dep("d", "51", "7A1E99", "FFFFFF", "Weisenau", 5, delay=300, status="delayed")
+    assert board(plain, late, spec=spec).hidden_columns == ()  # a platform and a delay: both columns stay
 
 
 def test_abbreviation_comes_before_the_ellipsis() -> None:
