@@ -10,12 +10,17 @@ import io
 import zlib
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 from firmware_bridge import codec
+from firmware_bridge.messages import Publish
 from firmware_bridge.protocol import Frame
+from firmware_bridge.ticker import Ticker, rgb565, ticker_payload
+from firmware_bridge.topics import display_topic
 from layouts.board import Board
-from layouts.image import encode_png, render_image
+from layouts.contrast import shown_color
+from layouts.image import encode_png, render_image, render_ticker, ticker_area
 from layouts.spec import LayoutSpec
 
 
@@ -63,6 +68,26 @@ def frame_of(rendered: Rendered, board_json: bytes) -> Frame:
     mode = rendered.color_mode
     raster = codec.unpack(rendered.raw, codec.RAW_FOR_MODE[mode], rendered.width, rendered.height, mode)
     return Frame(raster, mode, rendered.encoding, rendered.compress, rendered.content_hash, board_json, rendered.full_body)
+
+
+def ticker_publishes(prefix: str, display_id: str, board: Board, spec: LayoutSpec, previous: int | None) -> tuple[list[Publish], int]:
+    """The retained `ticker` message of a layout whose alerts scroll (docs/mqtt.md, "Ticker"), when its text
+    changed since `previous` (the text hash last published), and the new hash; an empty retained message
+    clears the ticker when the alerts are gone."""
+    if spec.alert_style != "ticker":
+        return [], 0
+    text = board.ticker_text
+    text_hash = zlib.crc32(text.encode("utf-8")) if text else 0
+    if text_hash == previous:
+        return [], text_hash
+    topic = display_topic(prefix, display_id, "ticker")
+    strip, area = render_ticker(board, spec), ticker_area(spec)
+    if strip is None or area is None:
+        return [Publish(topic, b"", True)], text_hash
+    pal = spec.palette
+    ticker = Ticker((area.x, area.y, area.w, area.h), spec.ticker_speed, rgb565(shown_color(spec.color_mode, pal.alert_text)),
+                    rgb565(shown_color(spec.color_mode, pal.alert_background)), text_hash, np.asarray(strip, dtype=bool))
+    return [Publish(topic, ticker_payload(ticker), True)], text_hash
 
 
 PULL_FORMATS = ("png", "bmp")  # besides the raw encodings: what browsers and TRMNL devices take

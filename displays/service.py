@@ -26,7 +26,7 @@ from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.messages import parse_status
 from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
-from firmware_bridge.topics import instance_topic, service_status_topic
+from firmware_bridge.topics import display_topic, instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
 from layouts.spec import LayoutSpec
@@ -35,7 +35,7 @@ from .audit import Audit
 from .boards import compose_board
 from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, parse_config, read_config_text
-from .frames import Rendered, RenderJob, frame_of
+from .frames import Rendered, RenderJob, frame_of, ticker_publishes
 from .gtfs_fetch import fetch_gtfs
 from .instances import Member, Membership, announcement, default_instance_name, parse_member
 from .metrics import Metrics
@@ -62,6 +62,7 @@ class DisplayRuntime:
     board: Board | None = None
     frame: Frame | None = None
     rendered_at: int | None = None
+    ticker_hash: int | None = None  # the text hash of the ticker last published (None: publish it again)
     error: str | None = None  # why composing or rendering its board last failed (None: it worked)
     error_at: int | None = None
 
@@ -204,7 +205,9 @@ class Service:
                 runtimes[display.id] = DisplayRuntime(display, spec, encoding_of(display, spec))
         configured = [d.id for d in config.displays]
         gone = [d for d in self.displays if d not in runtimes]
-        publishes = [p for d in gone if d not in configured for p in [*self.bridge.remove(d), *self.speaker.cleared(d)]]
+        publishes = [p for d in gone if d not in configured  # left the config: its retained messages are cleared
+                     for p in [*self.bridge.remove(d), *self.speaker.cleared(d),
+                               Publish(display_topic(config.mqtt.prefix, d, "ticker"), b"", True)]]
         for display_id in gone:
             if display_id in configured:
                 self.bridge.release(display_id)  # another instance owns it now: its retained frame stays
@@ -366,6 +369,9 @@ class Service:
         try:
             frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
             publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+            ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
+                                                           runtime.ticker_hash)
+            publishes += ticker
         except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
             self.display_failed(runtime, "encoding its frame", exc, now)
             return []
@@ -473,6 +479,8 @@ class Service:
         """What the link sends on every (re)connect: the service's status and every retained frame."""
         now = int(self.clock.now())
         self.speaker.again()  # the broker may have lost the retained audio too
+        for runtime in self.displays.values():
+            runtime.ticker_hash = None  # and the tickers: sent again with each display's next board
         return [self.bridge.service_status(True, now, self.status_details()), *self.bridge.republish_all(now)]
 
     def goodbye(self, now: int) -> list[Publish]:

@@ -21,6 +21,7 @@ from .states import (
     RemoteProtocolError,
     transition,
 )
+from .ticker import Ticker, TickerError, parse_ticker
 from .topics import display_topic
 
 __all__ = ["PillarSession"]
@@ -48,6 +49,8 @@ class PillarSession:
         self.last_error: RemoteProtocolError | None = None  # why the last refused message was refused
         self.refused = 0
         self._chunks: dict[tuple[int, int, int], dict[int, bytes]] = {}  # (kind, epoch, seq) -> index -> body
+        self.ticker: Ticker | None = None  # the alert strip it scrolls over the frame (docs/mqtt.md, "Ticker")
+        self.ticker_since = 0.0  # when it arrived: the scroll position follows from it
         self.stop_name = ""  # from the retained board JSON: what the "no current data" screen is titled
         self.utc_offset = 0  # minutes: the stop's local time minus UTC, from the board JSON's clock and time
 
@@ -60,9 +63,10 @@ class PillarSession:
         return self.raster is None
 
     def subscriptions(self) -> list[str]:
-        """What the pillar is subscribed to now: `delta` always; `frame/#` and `board` while it shows nothing
+        """What the pillar is subscribed to now: `delta` and `ticker` always; `frame/#` and `board` while it shows nothing
         (the retained board names the stop and its time zone for the "no current data" screen)."""
-        return [self._topic("delta"), *([self._topic("frame/#"), self._topic("board")] if self.wants_frame else [])]
+        return [self._topic("delta"), self._topic("ticker"),
+                *([self._topic("frame/#"), self._topic("board")] if self.wants_frame else [])]
 
     def will(self) -> Publish:
         """The Last Will the pillar registers: offline, retained."""
@@ -98,6 +102,9 @@ class PillarSession:
 
     def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
         """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame)."""
+        if topic == self._topic("ticker"):
+            self._scroll(payload, now)
+            return []
         if not payload:
             return []  # a cleared retained message
         if topic == self._topic("board"):
@@ -129,6 +136,19 @@ class PillarSession:
             return [self._ack(need_full=self.wants_frame)]  # showing a frame: the service sends what it lacks
         self._show(header, raster)
         return [self._ack()]
+
+    def _scroll(self, payload: bytes, now: float) -> None:
+        """Take a ticker (an empty payload ends it; a malformed one is refused and the old one kept)."""
+        if not payload:
+            self.ticker = None
+            return
+        try:
+            ticker = parse_ticker(payload)
+        except TickerError as exc:
+            self._refuse(MalformedMessage(f"ticker: {exc}"))
+            return
+        if self.ticker is None or ticker.text_hash != self.ticker.text_hash:
+            self.ticker, self.ticker_since = ticker, now
 
     def _learn(self, payload: bytes) -> None:
         """The stop's name and UTC offset from the board JSON (anything unreadable is ignored: it only titles

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import client as mqtt
 from .codec import image_of
 from .pillar import FRAME_WAIT
 from .protocol import PillarSession
+from .ticker import ticker_window
 
 log = logging.getLogger("stopcast.pillar")
 
@@ -65,11 +67,29 @@ def screen(session: PillarSession, now: float) -> Image.Image:
     """What the pillar shows at `now`: its frame while it is valid, else its own "no current data" screen
     with the stop's name and its clock (local time from the last board it read)."""
     if session.raster is not None and session.is_current(int(now)):
-        return image_of(session.raster, session.color_mode)
+        image = image_of(session.raster, session.color_mode)
+        ticker = session.ticker
+        if ticker is not None and ticker.region[0] + ticker.region[2] <= image.width and ticker.region[1] + ticker.region[3] <= image.height:
+            x, y, w, h = ticker.region
+            window = ticker_window(ticker, now - session.ticker_since)
+            if image.mode == "1":
+                ink, paper = (1, 0) if ticker.ink >= ticker.paper else (0, 1)
+                pixels = np.where(window, ink, paper).astype(np.uint8) * 255
+                image.paste(Image.fromarray(pixels, "L").convert("1"), (x, y))
+            else:
+                colors = np.array([_rgb(ticker.paper), _rgb(ticker.ink)], dtype=np.uint8)
+                image.paste(Image.fromarray(colors[window.astype(int)], "RGB").convert(image.mode), (x, y))
+        return image
     width, height = (session.raster.shape[1], session.raster.shape[0]) if session.raster is not None else session.size
     local = (int(now) // 60 + session.utc_offset) % 1440
     clock = f"{local // 60:02d}:{local % 60:02d}" if session.stop_name else ""
     return no_data_screen(width, height, session.stop_name, clock)
+
+
+def _rgb(value: int) -> tuple[int, int, int]:
+    """RGB565 as 8-bit RGB."""
+    r, g, b = value >> 11, (value >> 5) & 63, value & 31
+    return (r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)
 
 
 def write_screen(session: PillarSession, now: float, output: Path) -> Path:

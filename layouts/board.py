@@ -25,6 +25,7 @@ OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in 
 MAX_ALERT_CHARS = 2000  # of an alert's header and of its description on a board
 END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
 TICKER, ROW, TAKEOVER = "ticker", "row", "takeover"  # the kinds of ops messages
+TICKER_SEPARATOR = "   +++   "  # between alerts on a ticker line, as DFI boards do
 MESSAGE = "message"  # the status of a row that carries an ops message instead of a departure
 
 
@@ -75,6 +76,7 @@ class Board:
     language: str
     takeover_text: str = ""  # an ops takeover: the whole screen says this (rows and alerts stay empty)
     hidden_columns: tuple[str, ...] = ()  # columns no row has a value for: the destination takes their width
+    ticker_text: str = ""  # layouts with alert_style "ticker": every alert text in one line, for pillars to scroll
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
 
@@ -151,6 +153,7 @@ def build_board(
     texts = [n.text for n in tickers] + [_alert_text(a) for a in (result.alerts if result else ())]
     pages = _alert_pages(spec, texts)
     page = (now // spec.page_seconds) % len(pages) if pages else 0
+    ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""
     footer = text(lang, "timetable_only") if timetable_only else ""
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
     if len(pages) > 1:
@@ -171,6 +174,7 @@ def build_board(
         legend=spec.live_marker and not timetable_only,
         language=lang,
         hidden_columns=hidden,
+        ticker_text=ticker,
         generated_at=now,
         next_change=next_change,
     )
@@ -298,7 +302,11 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
     width = dest_col[2] if dest_col else spec.width
-    note = _note(spec, dep, lang, status_text, width)
+    delay_col = geometry(spec).column("delay")
+    shown_delay = delay_text or struck
+    if delay_col is not None and shown_delay and width_of(shown_delay, font(spec.font_family, spec.small_size)) > delay_col[2]:
+        delay_text = struck = ""  # "+38" does not fit the delay column: it goes whole beside the destination
+    note = _note(spec, dep, lang, status_text, width, spill=shown_delay if not (delay_text or struck) else "")
     if note:
         width -= width_of(note, font(spec.font_family, spec.small_size, bold=True)) + 2 * geometry(spec).pad
     destination = _destination(spec, headsign, width)
@@ -370,13 +378,16 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
 NOTE_SHARE = 0.45  # of the destination cell a platform-change note may take; the destination keeps the rest
 
 
-def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: int) -> str:
+def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: int, spill: str = "") -> str:
     """What the row says at the end of its destination cell: a cancellation ("fällt aus": the time column
-    shows the struck time), the delay when the layout has no delay column (never by colour alone), and a
+    shows the struck time), the delay when the layout has no delay column or it is too wide for it (`spill`;
+    never by colour alone, never cut), and a
     platform change in words where it leaves the destination enough room."""
     parts = []
     if dep.status in (CANCELLED, SKIPPED):
         parts.append(status_text)
+    elif spill:  # a delay too wide for the delay column
+        parts.append(spill)
     elif dep.status == DELAYED and dep.delay and not any(c.kind == "delay" for c in spec.columns):
         parts.append(f"+{round(dep.delay / 60)}")
     moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
@@ -461,19 +472,22 @@ def _alert_pages(spec: LayoutSpec, texts: list[str]) -> tuple[str, ...]:
         return ()
     geo = geometry(spec)
     small = font(spec.font_family, spec.small_size)
-    counter = width_of("9/9", small) + geo.pad  # room for the page counter
-    width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
+    for widest in ("9/9", "99/99", "999/999"):  # room for the page counter, as wide as the page count needs
+        counter = width_of(widest, small) + geo.pad
+        width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
 
-    def fits(candidate: str) -> bool:
-        return len(wrap(candidate, small, width)) <= spec.alert_lines
+        def fits(candidate: str, width: int = width) -> bool:
+            return len(wrap(candidate, small, width)) <= spec.alert_lines
 
-    pages: list[str] = []
-    for body in texts:
-        pages += _pack(clean(body, MAX_ALERT_CHARS), fits, small, width, spec.alert_lines)
+        pages: list[str] = []
+        for body in texts:
+            pages += _pack(clean(body, MAX_ALERT_CHARS), fits, small, width, spec.alert_lines)
+        if len(f"{len(pages)}/{len(pages)}") <= len(widest):
+            break
     return tuple("\n".join(wrap(page, small, width)) for page in pages)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=\S)|\s+(?=[–—]\s)")
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-ZÄÖÜ0-9\"„(])|\s+(?=[–—]\s)")  # not after "St." in "St. on the"
 _CLAUSE_END = re.compile(r"(?<=[,;])\s+|\s+(?=(?:und|oder|aber|and|or|but)\s)")
 
 

@@ -330,3 +330,27 @@ def encode_png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=6)
     return out.getvalue()
+
+
+def ticker_area(spec: LayoutSpec) -> Box | None:
+    """Where a ticker scrolls: the alert area's text, right of the "!" icon (None without an alert area)."""
+    geo = geometry(spec)
+    if geo.alerts is None:
+        return None
+    x = geo.pad + spec.small_size + geo.pad
+    return Box(x, geo.alerts.y, spec.width - x, geo.alerts.h)
+
+
+def render_ticker(board: Board, spec: LayoutSpec) -> Image.Image | None:
+    """The board's ticker text as one long 1-bit strip (1 = text) of the ticker area's height, for a pillar
+    to scroll across the alert area; None when there is no ticker."""
+    area = ticker_area(spec)
+    if not board.ticker_text or area is None:
+        return None
+    small = font(spec.font_family, spec.small_size)
+    width = max(1, width_of(board.ticker_text, small) + area.w // 3)  # a gap before the text comes round again
+    strip = Image.new("1", (width, area.h), 0)
+    mask, (dx, dy) = _text_mask(small, board.ticker_text, "lm", "1")
+    if mask is not None:
+        strip.paste(1, (dx, area.h // 2 + dy), mask)
+    return strip

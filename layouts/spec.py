@@ -94,6 +94,8 @@ class LayoutSpec:
     approx_prefix: bool = False  # "ca." before timetable-only times
     live_marker: bool = True
     full_refresh_every: int = 10  # e-paper: partial updates before a full refresh
+    alert_style: str = "pages"  # "ticker": MQTT pillars scroll the alerts themselves (docs/mqtt.md, "Ticker")
+    ticker_speed: int = 24  # pixels per second a ticker moves
     destination_lines: int = 1  # 2: a destination that does not fit continues on a smaller second line
     panel_width_mm: float = 0.0  # the physical panel's active area, as the layout is drawn (0: not declared)
     panel_height_mm: float = 0.0
@@ -177,6 +179,8 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
         approx_prefix=v.boolean("approx_prefix"),
         live_marker=v.boolean("live_marker"),
         full_refresh_every=v.integer("full_refresh_every", 1, 1000),
+        alert_style=v.choice("alert_style", ("pages", "ticker")),
+        ticker_speed=v.integer("ticker_speed", 4, 400),
         destination_lines=v.integer("destination_lines", 1, 2),
         panel_width_mm=v.number("panel_width_mm", 0, 100_000),
         panel_height_mm=v.number("panel_height_mm", 0, 100_000),

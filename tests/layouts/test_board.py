@@ -248,3 +248,12 @@ def test_alert_pages_break_between_sentences() -> None:
     pages = board(dep("t", "50", "00598C", "FFFFFF", "Finthen", 5), alerts=(ALERT,)).alert_pages
     assert len(pages) == 2 and all(p.endswith(".") for p in pages)
     assert pages[1] == "Fahrgäste nach Kastel nutzen bitte auch die Linie 91."
+
+
+def test_a_long_delay_shows_whole_even_when_it_does_not_fit_the_delay_column() -> None:
+    base = load_layout("lcd-landscape-1920x1080")
+    narrow = replace(base, columns=tuple(replace(c, width=60) if c.kind == "delay" else c for c in base.columns))
+    late = dep("l", "51", "7A1E99", "FFFFFF", "Weisenau", 40, delay=38 * 60, status="delayed")
+    row = board(late, spec=narrow).rows[0]
+    assert (row.delay_text, row.note, row.delay_minutes) == ("", "+38", 38)  # whole, beside the destination
+    assert (board(late, spec=base).rows[0].delay_text, board(late, spec=base).rows[0].note) == ("+38", "")  # fits the column
