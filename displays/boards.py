@@ -52,7 +52,8 @@ def compose_board(
         notices = notices_for(editorial, scope, now, tz, language)
         change = next_editorial_change(editorial, scope, now, tz)
         if tt is not None and live is not None and live.alerts and editorial.suppressions:
-            short_names = {r.route_id: r.short_name for r in tt.routes if r.short_name}
+            named = {sel.route_id for alert in live.alerts for sel in alert.selectors if sel.route_id in tt.route_index}
+            short_names = {r: tt.routes[tt.route_index[r]].short_name for r in named}  # only the alerts' routes
             alerts = kept_alerts(live.alerts, editorial, scope, now, tz, short_names)
     if tt is None:
         return build_board(spec, settings, BoardInput(None, "UTC", notices=notices, notices_change=change), now, previous)

@@ -293,3 +293,23 @@ async def test_changes_wait_until_the_shared_state_is_read(tmp_path: Path) -> No
         assert status == 503
     finally:
         await _close(served)
+
+
+def test_a_suppression_by_route_takes_a_route_id_or_short_name() -> None:
+    from displays.notices import Editorial, Period, Scope, Suppression, Targets, kept_alerts
+    from feeds.alerts import Alert, Selector
+
+    def alert(alert_id: str, route: str) -> Alert:
+        return Alert(alert_id, (), (Selector(route_id=route),), "UNKNOWN_CAUSE", "DETOUR", "WARNING", (("en", "x"),), (), (), "a.pb")
+
+    alerts = (alert("a3", "3"), alert("a5", "5"))
+    scope = Scope("mont", frozenset({"MONT"}), frozenset({"3", "5", "Orange", "Green"}))
+    by_name = Suppression("s1", Targets(all=True), (), ("Orange",), False, Period(AT - 60), "wrong line")
+    by_id = Suppression("s2", Targets(displays=("mont",)), (), ("5",), False, Period(AT - 60), "wrong line")
+    names = {"3": "Orange", "5": "Green"}
+    assert [a.alert_id for a in kept_alerts(alerts, Editorial((), (by_name,)), scope, AT, TZ, names)] == ["a5"]
+    assert [a.alert_id for a in kept_alerts(alerts, Editorial((), (by_id,)), scope, AT, TZ, names)] == ["a3"]
+    elsewhere = Scope("embr", frozenset({"EMBR"}), frozenset({"3"}))
+    assert len(kept_alerts(alerts, Editorial((), (by_id,)), elsewhere, AT, TZ, names)) == 2  # not its target
+    ended = Suppression("s3", Targets(all=True), (), (), True, Period(AT - 600, AT - 60), "over")
+    assert len(kept_alerts(alerts, Editorial((), (ended,)), scope, AT, TZ, names)) == 2  # its period has ended
