@@ -29,11 +29,13 @@ def open_timetable(path: str | Path, cache_dir: Path | None = None, max_member_b
     `cache_dir=None` disables the cache. A cache that cannot be read or written is ignored.
     """
     from .loader import load_timetable  # pyarrow and the CSV reader: only when the cache cannot answer
+    from .progress import TerminalProgress
 
     source = GtfsSource(path, max_member_bytes)
+    progress = TerminalProgress(f"building the timetable index of {Path(path).name}")
     try:
         if cache_dir is None:
-            return load_timetable(source)
+            return load_timetable(source, progress)
         entry = cache_dir / f"timetable-v{FORMAT_VERSION}-{source.fingerprint()}.pickle"
         try:
             with entry.open("rb") as fh:
@@ -42,7 +44,7 @@ def open_timetable(path: str | Path, cache_dir: Path | None = None, max_member_b
                 return cached
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass
-        timetable = load_timetable(source)
+        timetable = load_timetable(source, progress)
         _store(entry, timetable)
         return timetable
     finally:

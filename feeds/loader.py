@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .calendar import ServiceCalendar
@@ -17,20 +19,36 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 
 
-def load_timetable(source: GtfsSource) -> Timetable:
-    """Read and index a GTFS feed; FeedError names file, line and column of what is wrong.
+Progress = Callable[[str, int, int], None]  # (stage, its number, how many stages)
+STAGES = ("agency.txt", "stops.txt", "routes.txt", "calendar", "trips.txt", "stop_times.txt", "frequencies.txt",
+          "the index of departures by stop")
+
+
+def load_timetable(source: GtfsSource, progress: Progress | None = None) -> Timetable:
+    """Read and index a GTFS feed; FeedError names file, line and column of what is wrong. `progress` is told
+    each stage as it begins (stage, its number from 1, len(STAGES)) and ("", len(STAGES), len(STAGES)) at the end.
 
     Skippable inconsistencies (unknown ids, broken rows) are dropped and listed as warnings.
     """
+    tell = progress or (lambda stage, done, total: None)
     warnings: list[FeedWarning] = []
+    tell(STAGES[0], 1, len(STAGES))
     timezone, lang, agency_ids = _agency(source)
+    tell(STAGES[1], 2, len(STAGES))
     stops, stop_index, children = _stops(source, warnings)
+    tell(STAGES[2], 3, len(STAGES))
     routes, route_index = _routes(source, warnings)
+    tell(STAGES[3], 4, len(STAGES))
     calendar, service_index = _calendar(source, warnings)
+    tell(STAGES[4], 5, len(STAGES))
     trips = _trips(source, route_index, service_index, calendar.sentinel, warnings)
+    tell(STAGES[5], 6, len(STAGES))
     st = read_stop_times(source, trips["index"], stop_index, warnings)
+    tell(STAGES[6], 7, len(STAGES))
     freq = read_frequencies(source, trips["index"], warnings)
+    tell(STAGES[7], 8, len(STAGES))
     ix = stop_index_of(len(stops), st, freq)
+    tell("", len(STAGES), len(STAGES))
     return Timetable(
         timezone=timezone,
         agency_lang=lang,
