@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from feeds.realtime import RealtimeSource
 from feeds.source import MAX_MEMBER_BYTES
+from feeds.times import in_daily_window
 from firmware_bridge.codec import ENCODINGS, default_encoding, encodings_for
 from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
@@ -34,8 +35,7 @@ class SpeechConfig:
         if not self.night:
             return self.volume
         start, end = (int(t[:2]) * 60 + int(t[3:]) for t in self.night.split("-"))
-        at_night = start <= minute_of_day < end if start <= end else (minute_of_day >= start or minute_of_day < end)
-        return self.night_volume if at_night else self.volume
+        return self.night_volume if in_daily_window(minute_of_day, start, end) else self.volume
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from firmware_bridge import codec
-from firmware_bridge.messages import Publish
+from firmware_bridge.messages import Publish, text_hash
 from firmware_bridge.protocol import Frame
 from firmware_bridge.ticker import Ticker, rgb565, ticker_payload
 from firmware_bridge.topics import display_topic
@@ -77,17 +77,17 @@ def ticker_publishes(prefix: str, display_id: str, board: Board, spec: LayoutSpe
     if spec.alert_style != "ticker":
         return [], 0
     text = board.ticker_text
-    text_hash = zlib.crc32(text.encode("utf-8")) if text else 0
-    if text_hash == previous:
-        return [], text_hash
+    hashed = text_hash(text) if text else 0
+    if hashed == previous:
+        return [], hashed
     topic = display_topic(prefix, display_id, "ticker")
     strip, area = render_ticker(board, spec), ticker_area(spec)
     if strip is None or area is None:
-        return [Publish(topic, b"", True)], text_hash
+        return [Publish(topic, b"", True)], hashed
     pal = spec.palette
     ticker = Ticker((area.x, area.y, area.w, area.h), spec.ticker_speed, rgb565(shown_color(spec.color_mode, pal.alert_text)),
-                    rgb565(shown_color(spec.color_mode, pal.alert_background)), text_hash, np.asarray(strip, dtype=bool))
-    return [Publish(topic, ticker_payload(ticker), True)], text_hash
+                    rgb565(shown_color(spec.color_mode, pal.alert_background)), hashed, np.asarray(strip, dtype=bool))
+    return [Publish(topic, ticker_payload(ticker), True)], hashed
 
 
 PULL_FORMATS = ("png", "bmp")  # besides the raw encodings: what browsers and TRMNL devices take

@@ -17,7 +17,7 @@ import markupsafe
 from aiohttp import web
 
 from firmware_bridge import codec
-from firmware_bridge.audio import text_hash
+from firmware_bridge.messages import text_hash
 from firmware_bridge.topics import is_name
 from layouts.export import board_doc
 from layouts.fonts import FONT_DIR

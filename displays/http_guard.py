@@ -28,6 +28,11 @@ ADMIN_PATHS = ("/api/displays", "/api/layouts", "/api/reload", "/api/audit", "/a
 TOKEN_LABEL = web.RequestKey("token_label", str)  # the label of the admin token a request used
 
 
+def who(request: web.Request) -> str:
+    """The label of the admin token a request came with (what the audit log records)."""
+    return str(request.get(TOKEN_LABEL, "admin"))
+
+
 def error_response(status: int, message: str, headers: Any = None) -> web.Response:
     """A refusal as JSON {"error", "status"} (the one shape of every error the HTTP side answers)."""
     kept = {k: v for k, v in (headers or {}).items() if k in ("WWW-Authenticate", "Retry-After", "Allow", "ETag")}

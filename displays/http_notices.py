@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .admin import Change
 from .editorial import end_now, find, item_doc, items, parse_item, preview, remove, save
-from .http_guard import SERVICE, TOKEN_LABEL, json_body
+from .http_guard import SERVICE, json_body, who
 
 __all__ = ["add_notice_routes"]
 
@@ -39,7 +39,7 @@ async def create_item(request: web.Request) -> web.Response:
     item = parse_item(service, kind, await json_body(request), None)
     if _previewing(request):
         return web.json_response(await preview(service, item))
-    save(service, item, Change(str(request.get(TOKEN_LABEL, "admin")), f"{kind}.add"))
+    save(service, item, Change(who(request), f"{kind}.add"))
     return web.json_response(item_doc(service, item), status=201)
 
 
@@ -56,20 +56,20 @@ async def replace_item(request: web.Request) -> web.Response:
     item = parse_item(service, kind, await json_body(request), item_id)
     if _previewing(request):
         return web.json_response(await preview(service, item))
-    save(service, item, Change(str(request.get(TOKEN_LABEL, "admin")), f"{kind}.change"))
+    save(service, item, Change(who(request), f"{kind}.change"))
     return web.json_response(item_doc(service, item))
 
 
 async def end_item(request: web.Request) -> web.Response:
     """POST .../{id}/end: end it now (it stays listed as ended)."""
     service, kind = request.app[SERVICE], _kind(request)
-    ended = end_now(service, kind, request.match_info["id"], str(request.get(TOKEN_LABEL, "admin")))
+    ended = end_now(service, kind, request.match_info["id"], who(request))
     return web.json_response(item_doc(service, ended))
 
 
 async def delete_item(request: web.Request) -> web.Response:
     """DELETE one."""
-    remove(request.app[SERVICE], _kind(request), request.match_info["id"], str(request.get(TOKEN_LABEL, "admin")))
+    remove(request.app[SERVICE], _kind(request), request.match_info["id"], who(request))
     return web.Response(status=204)
 
 

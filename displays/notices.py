@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds.alerts import Alert
-from feeds.times import iso, zone
+from feeds.times import in_daily_window, iso, zone
 from feeds.timetable import Timetable
 from layouts.board import ROW, TAKEOVER, TICKER, Notice
 from layouts.texts import clean
@@ -50,8 +50,7 @@ class Period:
             return True
         local = dt.datetime.fromtimestamp(now, zone(tz))
         minute = local.hour * 60 + local.minute
-        start, end = self.daily
-        return start <= minute < end if start <= end else (minute >= start or minute < end)
+        return in_daily_window(minute, *self.daily)
 
     def next_change(self, now: int, tz: str) -> int:
         """The next second after `now` at which `active` may change (0: never)."""

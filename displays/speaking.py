@@ -11,8 +11,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from feeds.times import zone
-from firmware_bridge.audio import audio_publishes, text_hash
-from firmware_bridge.messages import Publish
+from firmware_bridge.audio import audio_publishes
+from firmware_bridge.messages import Publish, text_hash
 from firmware_bridge.topics import display_topic
 from layouts.speech import spoken_text
 

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .audit import AuditEntry
 from .device_keys import DeviceKeys, normal_mac
-from .http_guard import TOKEN_LABEL, RateLimit, escape_controls, read_body
+from .http_guard import RateLimit, escape_controls, read_body, who
 from .pulls import PULLS
 from .service import DisplayRuntime, Service
 from .state import StateError
@@ -184,7 +184,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     revoked = _keys(lambda: devices.store().revoke(mac, now))
     if revoked is None:
         raise web.HTTPNotFound(text=f"no valid key for device {escape_controls(mac[:32])}")
-    service.audit.record(AuditEntry(now, str(request.get(TOKEN_LABEL, "admin")), "trmnl.revoke", revoked.mac,
+    service.audit.record(AuditEntry(now, who(request), "trmnl.revoke", revoked.mac,
                                     f"key of generation {revoked.generation} revoked"))
     return web.json_response(asdict(revoked))
 

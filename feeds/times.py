@@ -53,6 +53,11 @@ def iso(instant: int, tz: str) -> str:
         return f"invalid time {instant}"
 
 
+def in_daily_window(minute: int, start: int, end: int) -> bool:
+    """Whether a time of day (minutes after midnight) lies in [start, end); a window may run past midnight."""
+    return start <= minute < end if start <= end else (minute >= start or minute < end)
+
+
 def hhmm(instant: int, tz: str) -> str:
     """`instant` as the local wall clock HH:MM ('--:--' when out of range)."""
     try:

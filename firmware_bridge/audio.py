@@ -6,10 +6,9 @@ from __future__ import annotations
 import io
 import struct
 import wave
-import zlib
 from dataclasses import dataclass
 
-from .messages import Publish, packet_room
+from .messages import Publish, packet_room, text_hash
 from .topics import display_topic
 
 MAGIC = b"SA"
@@ -35,11 +34,6 @@ class AudioHeader:
     count: int
     language: str
     format: int = FORMAT_WAV
-
-
-def text_hash(text: str) -> int:
-    """The CRC-32 of a spoken text, as the header carries it."""
-    return zlib.crc32(text.encode("utf-8"))
 
 
 def wav_facts(wav: bytes) -> tuple[int, int]:

@@ -4,6 +4,7 @@ back, and the parsing of the latter (never trusted: malformed ones raise ValueEr
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,11 @@ MAX_PILLAR_MESSAGE = 2048  # bytes: larger acks or status messages are rejected 
 # An MQTT PUBLISH packet around its payload: the fixed header (1 byte and up to 4 of remaining length),
 # the topic's length (2), the packet id (QoS 1: 2) and MQTT 5 properties (1 byte of length, 5 of expiry).
 PUBLISH_OVERHEAD = 1 + 4 + 2 + 2 + 1 + 5
+
+
+def text_hash(text: str) -> int:
+    """The CRC-32 of a text's UTF-8 bytes: how audio and ticker headers name the text they carry."""
+    return zlib.crc32(text.encode("utf-8"))
 
 
 def packet_room(max_packet: int, topic: str) -> int:
