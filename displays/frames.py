@@ -7,13 +7,12 @@ smaller than the raster; the main process rebuilds the raster for deltas.
 from __future__ import annotations
 
 import io
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from firmware_bridge import codec
+from firmware_bridge import codec, png
 from firmware_bridge.messages import Publish, text_hash
 from firmware_bridge.protocol import Frame
 from firmware_bridge.ticker import Ticker, rgb565, ticker_payload
@@ -40,13 +39,19 @@ class Rendered:
 
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Rendered:
     """Render a board for a layout into its frame bytes (runs in the pool's workers)."""
-    raster = codec.raster_of(render_image(board, spec), spec.color_mode)
-    raw = codec.pack(raster, codec.RAW_FOR_MODE[spec.color_mode], spec.color_mode)
-    body = raw if encoding == codec.RAW_FOR_MODE[spec.color_mode] else codec.pack(raster, encoding, spec.color_mode)
+    mode = spec.color_mode
+    image = render_image(board, spec)
+    raw = codec.raw_of(image, mode)
+    if encoding == codec.RAW_FOR_MODE[mode]:
+        body = raw
+    elif encoding == "png" and mode == "rgb":  # raw is the RGB bytes: no second copy out of Pillow
+        body = png.encode_rgb(np.frombuffer(raw, np.uint8).reshape(image.height, image.width, 3))
+    else:
+        body = codec.pack(codec.raster_of(image, mode), encoding, mode)
     if compress and encoding != "png":
-        body = zlib.compress(body, 6)
-    height, width = raster.shape
-    return Rendered(raw, width, height, spec.color_mode, encoding, compress, zlib.crc32(raw), body)
+        body = png.deflate(body)
+    width, height = image.size
+    return Rendered(raw, width, height, mode, encoding, compress, png.crc32(raw), body)
 
 
 RenderJob = tuple[Board, LayoutSpec, str, bool]  # board, layout, encoding, compress
@@ -104,6 +109,8 @@ def one_bit(image: Image.Image, color_mode: str) -> Image.Image:
 
 def pull_bytes(frame: Frame, fmt: str) -> bytes:
     """A frame as a pulling client takes it: PNG (exactly the pillar's pixels) or a 1-bit BMP (TRMNL)."""
+    if fmt == "png" and frame.color_mode in ("rgb", "rgb565"):
+        return codec.pack(frame.raster, "png", frame.color_mode)
     image = codec.image_of(frame.raster, frame.color_mode)
     if fmt == "png":
         return encode_png(image)

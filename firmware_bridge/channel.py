@@ -170,13 +170,20 @@ class DisplayChannel:
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
         body = codec.delta_body(frame.raster, rects, frame.encoding, frame.color_mode)
         payloads = codec.encode_message(header, body, self._room())
-        if rects and (len(payloads) > 1 or len(payloads[0]) >= len(codec.pack(frame.raster, frame.encoding, frame.color_mode))):
+        if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
             return self._direct_full(now)
         if rects:
             self.partials = 0 if flags & FLAG_FULL_REFRESH else self.partials + 1
             self.last_frame_at = now
         self.bytes_sent += len(payloads[0])
         return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
+
+    @staticmethod
+    def _full_size(frame: Frame) -> int:
+        """The size of the full frame's body (known from rendering, or encoded here when it is not)."""
+        if frame.full_body is not None:
+            return len(frame.full_body)
+        return len(codec.pack(frame.raster, frame.encoding, frame.color_mode))
 
     def show(self, frame: Frame, now: int) -> list[Publish]:
         """Publishes for a newly rendered frame; nothing when its content has not changed."""

@@ -13,7 +13,10 @@ import zlib
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image
+
+from . import png
 
 ENCODINGS = ("png", "mono1", "gray2", "bwr", "rgb565")
 FORMAT_CODES = {name: code for code, name in enumerate(ENCODINGS)}
@@ -110,6 +113,49 @@ def raster_of(image: Image.Image, color_mode: str) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
+def pixels(image: Image.Image) -> np.ndarray:
+    """The image's pixels as a read-only numpy view, without a copy where Pillow can export them (its Arrow
+    interface): H x W bytes for modes 1 (0/255), L and P; H x W x 4 for RGB (the fourth byte is padding)."""
+    width, height = image.size
+    try:
+        exported = pa.array(image)
+    except (ValueError, TypeError, NotImplementedError, pa.ArrowException):  # an image Pillow keeps in several blocks
+        exported = None
+    if exported is not None and image.mode in ("1", "L", "P") and exported.type == pa.uint8():
+        return np.frombuffer(exported.buffers()[1], np.uint8, width * height, exported.offset).reshape(height, width)
+    if exported is not None and image.mode == "RGB" and isinstance(exported, pa.FixedSizeListArray):
+        values = exported.values
+        return np.frombuffer(values.buffers()[1], np.uint8, width * height * 4, values.offset).reshape(height, width, 4)
+    if image.mode == "RGB":
+        return np.asarray(image.convert("RGBA"))
+    return np.asarray(image.convert("L") if image.mode == "1" else image)
+
+
+def raw_of(image: Image.Image, color_mode: str) -> bytes:
+    """The colour mode's raw encoding (RAW_FOR_MODE) of a rendered image, straight from its pixels:
+    the same bytes as pack(raster_of(image)) without building the raster."""
+    if color_mode == "rgb" and image.mode == "RGB":
+        return image.tobytes()  # Pillow packs RGB rows in C faster than numpy drops the padding byte
+    px = pixels(image)
+    if color_mode == "mono" and image.mode == "1":
+        return np.packbits(px, axis=1).tobytes()  # 0 or 255: packbits takes any non-zero byte as a 1
+    if color_mode == "bwr" and image.mode == "P":
+        return np.packbits(px == 1, axis=1).tobytes() + np.packbits(px == 2, axis=1).tobytes()
+    if color_mode == "rgb565" and image.mode == "RGB":
+        r, g, b = (px[..., i].astype(np.uint16) for i in range(3))
+        return (((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3)).astype("<u2").tobytes()
+    return pack(raster_of(image, color_mode), RAW_FOR_MODE[color_mode], color_mode)
+
+
+def _rgb_pixels(raster: np.ndarray, color_mode: str) -> np.ndarray:
+    """An rgb565 or rgb raster as H x W x 3 bytes (565 widened as the renderer does)."""
+    v = raster.astype(np.uint32)
+    if color_mode == "rgb565":
+        r5, g6, b5 = v >> 11, (v >> 5) & 63, v & 31
+        return np.stack([(r5 << 3) | (r5 >> 2), (g6 << 2) | (g6 >> 4), (b5 << 3) | (b5 >> 2)], -1).astype(np.uint8)
+    return np.stack([v >> 16, (v >> 8) & 255, v & 255], -1).astype(np.uint8)
+
+
 def image_of(raster: np.ndarray, color_mode: str) -> Image.Image:
     """The image a pillar shows for a raster (pixel-identical to what the renderer drew)."""
     if color_mode == "mono":
@@ -120,17 +166,13 @@ def image_of(raster: np.ndarray, color_mode: str) -> Image.Image:
         return image
     if color_mode == "gray4":
         return Image.fromarray(GRAY_LEVELS[raster.astype(np.uint8)], "L")
-    if color_mode == "rgb565":
-        v = raster.astype(np.uint32)
-        r5, g6, b5 = v >> 11, (v >> 5) & 63, v & 31
-        rgb = np.stack([(r5 << 3) | (r5 >> 2), (g6 << 2) | (g6 >> 4), (b5 << 3) | (b5 >> 2)], -1)
-        return Image.fromarray(rgb.astype(np.uint8), "RGB")
-    v = raster.astype(np.uint32)
-    return Image.fromarray(np.stack([v >> 16, (v >> 8) & 255, v & 255], -1).astype(np.uint8), "RGB")
+    return Image.fromarray(_rgb_pixels(raster, color_mode), "RGB")
 
 
 def pack(raster: np.ndarray, encoding: str, color_mode: str) -> bytes:
     """A raster (a whole frame or a rectangle) in an encoding: rows padded to whole bytes, MSB first."""
+    if encoding == "png" and color_mode in ("rgb", "rgb565"):
+        return png.encode_rgb(_rgb_pixels(raster, color_mode))
     if encoding == "png":
         out = io.BytesIO()
         image_of(raster, color_mode).save(out, format="PNG", compress_level=6)
@@ -196,7 +238,7 @@ def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str)
 
 def frame_hash(raster: np.ndarray, color_mode: str) -> int:
     """CRC32 of the frame's raw pixels in the colour mode's raw encoding (what pillars compare)."""
-    return zlib.crc32(pack(raster, RAW_FOR_MODE[color_mode], color_mode))
+    return png.crc32(pack(raster, RAW_FOR_MODE[color_mode], color_mode))
 
 
 # --- deltas ----------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""The frames the service renders: raw bytes straight from the image's pixels and the fast PNG must give a
+pillar exactly the pixels the renderer drew, in every built-in layout."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import numpy as np
+import pytest
+from boardkit import NOW, TZ, stop_departures
+from PIL import Image
+
+from displays.frames import render
+from firmware_bridge import codec
+from layouts.board import BoardInput, DisplaySettings, build_board
+from layouts.image import render_image
+from layouts.spec import builtin_names, load_layout
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_rendered_frame_is_the_drawn_image(name: str) -> None:
+    spec = load_layout(name)
+    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20,
+                                                            realtime_configured=True), NOW)
+    drawn = codec.raster_of(render_image(board, spec), spec.color_mode)
+    for encoding in codec.encodings_for(spec.color_mode):
+        for compress in (False, True):
+            frame = render(board, spec, encoding, compress)
+            assert frame.raw == codec.pack(drawn, codec.RAW_FOR_MODE[spec.color_mode], spec.color_mode)
+            assert frame.content_hash == zlib.crc32(frame.raw)  # what pillars compute with their own CRC-32
+            body = zlib.decompress(frame.full_body) if compress and encoding != "png" else frame.full_body
+            shown = codec.unpack(body, encoding, spec.width, spec.height, spec.color_mode)
+            assert np.array_equal(shown.astype(np.int64), drawn.astype(np.int64)), (encoding, compress)
+
+
+def test_fast_png_is_a_standard_png() -> None:
+    spec = load_layout("lcd-portrait-1080x1920")
+    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20,
+                                                            realtime_configured=True), NOW)
+    image = render_image(board, spec)
+    data = render(board, spec, "png", False).full_body
+    decoded = Image.open(io.BytesIO(data))
+    decoded.verify()  # chunk CRCs and structure, as a strict decoder checks them
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.mode == "RGB" and decoded.size == (1080, 1920)
+    assert np.array_equal(np.asarray(decoded), np.asarray(image.convert("RGB")))
+    assert len(data) < 400_000  # a board, not a photograph: it compresses (Pillow's level 6 made 221 KiB)
