@@ -27,7 +27,7 @@ from layouts.spec import LayoutSpec
 class Rendered:
     """A rendered frame as it crosses process boundaries."""
 
-    raw: bytes  # the colour mode's raw encoding (what the content hash covers)
+    packed: bytes  # the colour mode's raw encoding (what the content hash covers), deflated
     width: int
     height: int
     color_mode: str
@@ -48,10 +48,13 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
         body = png.encode_rgb(np.frombuffer(raw, np.uint8).reshape(image.height, image.width, 3))
     else:
         body = codec.pack(codec.raster_of(image, mode), encoding, mode)
-    if compress and encoding != "png":
+    packed = png.deflate(raw)
+    if compress and encoding == codec.RAW_FOR_MODE[mode]:
+        body = packed
+    elif compress and encoding != "png":
         body = png.deflate(body)
     width, height = image.size
-    return Rendered(raw, width, height, mode, encoding, compress, png.crc32(raw), body)
+    return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body)
 
 
 RenderJob = tuple[Board, LayoutSpec, str, bool]  # board, layout, encoding, compress
@@ -69,10 +72,9 @@ def render_batch(jobs: list[RenderJob]) -> list[Rendered | str]:
 
 
 def frame_of(rendered: Rendered, board_json: bytes) -> Frame:
-    """The protocol's Frame from a rendered one (the raster is rebuilt from the raw bytes)."""
-    mode = rendered.color_mode
-    raster = codec.unpack(rendered.raw, codec.RAW_FOR_MODE[mode], rendered.width, rendered.height, mode)
-    return Frame(raster, mode, rendered.encoding, rendered.compress, rendered.content_hash, board_json, rendered.full_body)
+    """The protocol's Frame from a rendered one."""
+    return Frame(rendered.packed, rendered.width, rendered.height, rendered.color_mode, rendered.encoding,
+                 rendered.compress, rendered.content_hash, board_json, rendered.full_body)
 
 
 def ticker_publishes(prefix: str, display_id: str, board: Board, spec: LayoutSpec, previous: int | None) -> tuple[list[Publish], int]:

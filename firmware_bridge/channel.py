@@ -9,8 +9,6 @@ frame it shows, or a full frame when a delta would not be smaller.
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import codec
 from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
 from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
@@ -37,7 +35,7 @@ class DisplayChannel:
         self.epoch = epoch
         self.state = ChannelState.IDLE
         self.current: Frame | None = None
-        self.recent: dict[int, np.ndarray] = {}  # hash -> raster of the last few frames
+        self.recent: dict[int, Frame] = {}  # hash -> the last few frames
         self.sequence = 0
         self.partials = 0
         self.valid_until = 0
@@ -78,7 +76,7 @@ class DisplayChannel:
         return self.current.hash if self.state is ChannelState.SYNCED and self.current is not None else None
 
     def _header(self, kind: int, frame: Frame, base: int, flags: int, region: tuple[int, int, int, int]) -> Header:
-        h, w = frame.raster.shape
+        h, w = frame.shape
         if frame.compress and frame.encoding != "png":
             flags |= FLAG_ZLIB
         return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, self.valid_until, self.sequence,
@@ -89,7 +87,7 @@ class DisplayChannel:
         frame = self.current
         if frame is None:
             return []
-        h, w = frame.raster.shape
+        h, w = frame.shape
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
         if frame.full_body is not None:
             return codec.encode_message(header, frame.full_body, room, compressed=True)
@@ -149,7 +147,7 @@ class DisplayChannel:
         if frame is None or not self.online or (self.known and self.pillar_hash is None):
             return []  # nobody listening, or the pillar takes the retained frame
         old = self.recent.get(self.pillar_hash) if self.known and self.pillar_hash is not None else None
-        if old is None or old.shape != frame.raster.shape:
+        if old is None or old.shape != frame.shape:
             if self._deferred(now):
                 return []
             out = self._direct_full(now)
@@ -160,15 +158,17 @@ class DisplayChannel:
             self.unacked_since = now
         return out
 
-    def _delta(self, old: np.ndarray, base: int, now: int) -> list[Publish]:
+    def _delta(self, old: Frame, base: int, now: int) -> list[Publish]:
         """A delta from the frame the pillar shows (an empty one only moves the validity), or the full frame
         on `delta` when a delta would not be smaller."""
         frame = self.current
         assert frame is not None
-        rects = codec.changed_rects(old, frame.raster) if base != frame.hash else []
+        h, w = frame.shape
+        raw = frame.raw if base != frame.hash else b""
+        rects = codec.changed_rects(old.raw, raw, frame.color_mode, w, h) if raw else []
         flags = FLAG_FULL_REFRESH if rects and self.partials + 1 >= self.full_refresh_every else 0
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
-        body = codec.delta_body(frame.raster, rects, frame.encoding, frame.color_mode)
+        body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
         payloads = codec.encode_message(header, body, self._room())
         if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
             return self._direct_full(now)
@@ -192,7 +192,7 @@ class DisplayChannel:
         self._event(ChannelEvent.SHOW)
         self.current = frame
         self.recent.pop(frame.hash, None)
-        self.recent[frame.hash] = frame.raster
+        self.recent[frame.hash] = frame
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
         self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)

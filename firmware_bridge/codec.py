@@ -244,29 +244,38 @@ def frame_hash(raster: np.ndarray, color_mode: str) -> int:
 # --- deltas ----------------------------------------------------------------------------------
 
 
-def changed_rects(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Rectangles (x, y, w, h) of tiles that differ, merged along rows and then down columns."""
-    h, w = new.shape
-    th, tw = -(-h // TILE_H), -(-w // TILE_W)
-    diff = np.zeros((th * TILE_H, tw * TILE_W), dtype=bool)
-    diff[:h, :w] = old != new
-    tiles = np.asarray(diff.reshape(th, TILE_H, tw, TILE_W).any(axis=(1, 3)))
+_BITS = {"mono1": 1, "gray2": 2, "bwr": 1, "rgb565": 16, "rgb888": 24}  # bits per pixel of a raw plane
+
+
+def _planes(raw: bytes, color_mode: str, width: int, height: int) -> np.ndarray:
+    """Raw bytes as (planes, height, row bytes): bwr has a black and a red plane, the others one."""
+    encoding = RAW_FOR_MODE[color_mode]
+    planes = 2 if encoding == "bwr" else 1
+    return np.frombuffer(raw, np.uint8).reshape(planes, height, _ROW_BYTES[encoding](width))
+
+
+def changed_rects(old_raw: bytes, new_raw: bytes, color_mode: str, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x, y, w, h) of tiles that differ between two frames given in the colour mode's raw
+    encoding (compared as packed bytes, never unpacked), merged along rows and then down columns."""
+    tile_bytes = TILE_W * _BITS[RAW_FOR_MODE[color_mode]] // 8  # tiles start on whole bytes at every depth
+    old, new = _planes(old_raw, color_mode, width, height), _planes(new_raw, color_mode, width, height)
+    planes, _, row_bytes = new.shape
+    th, tw = -(-height // TILE_H), -(-row_bytes // tile_bytes)
+    diff = np.zeros((th * TILE_H, tw * tile_bytes), dtype=np.uint8)
+    diff[:height, :row_bytes] = old[0] != new[0]
+    for plane in range(1, planes):
+        diff[:height, :row_bytes] |= old[plane] != new[plane]
+    columns = np.bitwise_or.reduce(diff.reshape(th, TILE_H, tw * tile_bytes), axis=1)  # along whole rows first
+    tiles = np.bitwise_or.reduce(columns.reshape(th, tw, tile_bytes), axis=2).astype(bool)
     order: list[tuple[int, int, int, int]] = []
     open_runs: dict[tuple[int, int], int] = {}  # run -> index in order, while it continues downwards
-    for ty in range(th):
-        row = tiles[ty]
-        x = 0
-        current: set[tuple[int, int]] = set()
-        while x < tw:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < tw and row[x]:
-                x += 1
-            current.add((start, x))
+    for ty in np.flatnonzero(tiles.any(axis=1)).tolist() if tiles.any() else []:
+        row = np.concatenate(([False], tiles[ty], [False]))
+        edges = np.flatnonzero(row[1:] != row[:-1])
+        current = {(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])}
         for run in list(open_runs):
-            if run not in current:
+            i = open_runs[run]
+            if run not in current or order[i][1] + order[i][3] != ty:  # ended, or a row without changes between
                 del open_runs[run]
         for run in sorted(current):
             if run in open_runs:
@@ -279,15 +288,31 @@ def changed_rects(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int, int,
     rects = []
     for x0, y0, rw, rh in order:
         x, y = x0 * TILE_W, y0 * TILE_H
-        rects.append((x, y, min(rw * TILE_W, w - x), min(rh * TILE_H, h - y)))
+        rects.append((x, y, min(rw * TILE_W, width - x), min(rh * TILE_H, height - y)))
     return rects
 
 
-def delta_body(new: np.ndarray, rects: list[tuple[int, int, int, int]], encoding: str, color_mode: str) -> bytes:
-    """The rectangles of `new`, each as x, y, w, h (u16), length (u32) and its packed pixels."""
+def delta_body(new_raw: bytes, rects: list[tuple[int, int, int, int]], encoding: str, color_mode: str, width: int,
+               height: int) -> bytes:
+    """The rectangles of a frame (given in its raw encoding), each as x, y, w, h (u16), length (u32) and its
+    packed pixels: in a raw encoding, slices of the frame's own bytes (rectangles start on whole bytes)."""
     parts = [struct.pack("<H", len(rects))]
+    if not rects:  # an empty delta: it only moves the validity
+        return parts[0]
+    raw_encoding = RAW_FOR_MODE[color_mode]
+    planes = _planes(new_raw, color_mode, width, height)
+    raster = None
     for x, y, w, h in rects:
-        data = pack(new[y : y + h, x : x + w], encoding, color_mode)
+        bits = _BITS[raw_encoding]
+        a, b = x * bits // 8, -(-(x + w) * bits // 8)
+        if encoding == raw_encoding:
+            data = planes[:, y : y + h, a:b].tobytes()  # bwr: the black plane's rows, then the red plane's
+        elif encoding == "png" and raw_encoding == "rgb888":
+            data = png.encode_rgb(planes[0, y : y + h, a:b].reshape(h, w, 3))
+        else:
+            if raster is None:
+                raster = unpack(new_raw, raw_encoding, width, height, color_mode)
+            data = pack(raster[y : y + h, x : x + w], encoding, color_mode)
         parts.append(struct.pack("<HHHHI", x, y, w, h, len(data)))
         parts.append(data)
     return b"".join(parts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import codec
+from . import codec, png
 
 __all__ = [
     "Event", "Frame", "PillarAck", "PillarStatus", "PillarView", "Publish", "Rejected", "Sent", "hex_hash",
@@ -54,9 +54,15 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A screen a display should show, as the service rendered it."""
+    """A screen a display should show, as the service rendered it.
 
-    raster: np.ndarray = field(compare=False)
+    It keeps its pixels packed in the colour mode's raw encoding and deflated (an e-paper frame in ~8 KB,
+    not a 384 KB raster): a service holds the current and recent frames of thousands of displays. The
+    raster is unpacked when a delta or a pull needs it."""
+
+    packed: bytes = field(compare=False)  # RAW_FOR_MODE[color_mode] bytes, deflated (png.deflate)
+    width: int
+    height: int
     color_mode: str
     encoding: str
     compress: bool
@@ -64,10 +70,27 @@ class Frame:
     board_json: bytes = field(default=b"", compare=False)
     full_body: bytes | None = field(default=None, compare=False)  # the encoded (compressed) full body, if known
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width), as a raster's shape."""
+        return self.height, self.width
+
+    @property
+    def raw(self) -> bytes:
+        """The frame's pixels in the colour mode's raw encoding (what the content hash covers)."""
+        return png.inflate(self.packed)
+
+    @property
+    def raster(self) -> np.ndarray:
+        """The frame's pixels, one value per pixel (unpacked on each call)."""
+        return codec.unpack(self.raw, codec.RAW_FOR_MODE[self.color_mode], self.width, self.height, self.color_mode)
+
     @staticmethod
     def of(raster: np.ndarray, color_mode: str, encoding: str, compress: bool, board_json: bytes = b"") -> Frame:
         """A frame with its content hash computed."""
-        return Frame(raster, color_mode, encoding, compress, codec.frame_hash(raster, color_mode), board_json)
+        raw = codec.pack(raster, codec.RAW_FOR_MODE[color_mode], color_mode)
+        height, width = raster.shape
+        return Frame(png.deflate(raw), width, height, color_mode, encoding, compress, png.crc32(raw), board_json)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,11 @@ def deflate(data: bytes | memoryview, level: int = LEVEL) -> bytes:
     return isal_zlib.compress(data, level)
 
 
+def inflate(data: bytes) -> bytes:
+    """The bytes of a zlib stream (as `deflate` or zlib made it)."""
+    return isal_zlib.decompress(data)
+
+
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc32(kind + body))
 

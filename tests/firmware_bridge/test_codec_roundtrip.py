@@ -47,13 +47,16 @@ def test_delta_applied_to_its_base_gives_the_new_frame(mode: str, data: st.DataO
         y = data.draw(st.integers(0, old.shape[0] - 1))
         x = data.draw(st.integers(0, old.shape[1] - 1))
         new[y, x] = data.draw(st.integers(0, top - 1))
-    rects = codec.changed_rects(old, new)
+    height, width = old.shape
+    raw = codec.RAW_FOR_MODE[mode]
+    old_raw, new_raw = codec.pack(old, raw, mode), codec.pack(new, raw, mode)
+    rects = codec.changed_rects(old_raw, new_raw, mode, width, height)
     covered = np.zeros(old.shape, dtype=bool)
     for x, y, w, h in rects:
         covered[y : y + h, x : x + w] = True
     assert covered[old != new].all()
     for encoding in encodings:
-        body = codec.delta_body(new, rects, encoding, mode)
+        body = codec.delta_body(new_raw, rects, encoding, mode, width, height)
         assert np.array_equal(codec.apply_delta(old, body, encoding, mode).astype(np.int64), new.astype(np.int64))
 
 
