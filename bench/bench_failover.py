@@ -8,6 +8,10 @@ Run: python bench/bench_failover.py [--displays 1000] [--json FILE]
 
 from __future__ import annotations
 
+import _venv  # the project's venv, whichever python3 started the bench
+
+_venv.ensure()
+
 import argparse
 import asyncio
 import datetime as dt

@@ -7,6 +7,10 @@ Run: python bench/bench_mqtt.py      (starts its own mosquitto on a free port)
 
 from __future__ import annotations
 
+import _venv  # the project's venv, whichever python3 started the bench
+
+_venv.ensure()
+
 import asyncio
 import datetime as dt
 import sys

@@ -6,6 +6,10 @@ Run: python bench/bench_realtime.py [FEED]   (default ../shared/data/hart/hart-2
 
 from __future__ import annotations
 
+import _venv  # the project's venv, whichever python3 started the bench
+
+_venv.ensure()
+
 import datetime as dt
 import random
 import statistics

@@ -12,6 +12,10 @@ Run: python bench/bench_render.py [--json]
 
 from __future__ import annotations
 
+import _venv  # the project's venv, whichever python3 started the bench
+
+_venv.ensure()
+
 import json
 import statistics
 import sys

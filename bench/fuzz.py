@@ -9,6 +9,10 @@ Run: .venv/bin/python bench/fuzz.py [--examples N] [--only realtime|csv|config|m
 
 from __future__ import annotations
 
+import _venv  # the project's venv, whichever python3 started the bench
+
+_venv.ensure()
+
 import argparse
 import os
 import subprocess

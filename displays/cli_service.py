@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -15,13 +13,14 @@ from urllib.parse import unquote, urlsplit
 
 from feeds.errors import FeedError
 from firmware_bridge.topics import is_instance
+from layouts.validation import ConfigError
 
-from .config import ConfigError, ServiceConfig, load_config, read_config_text
 from .sharding import parse_shard
 
 if TYPE_CHECKING:
     from firmware_bridge import client as mqtt
 
+    from .config import ServiceConfig
     from .service import Service
 
 # The service's libraries (aiohttp, aiomqtt, the renderers) are imported by the commands that use
@@ -34,6 +33,7 @@ class CommandError(Exception):
 
 def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1), workers: int = 0) -> Service:
     from .clock import StartedClock, SystemClock
+    from .config import load_config
     from .rendering import InlineRenderer, PoolRenderer
     from .service import Service
 
@@ -53,6 +53,9 @@ def cache_of(args: argparse.Namespace) -> Path | None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service (or, with --once, render and publish every display once)."""
+    import asyncio
+    import signal
+
     from firmware_bridge import client as mqtt
 
     logging.getLogger().setLevel(logging.INFO)
@@ -92,7 +95,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a config and the stops it names against its GTFS feed: every error in one run."""
+    import asyncio
+
     from .clock import SystemClock
+    from .config import read_config_text
     from .config_check import all_errors, named_stops, stop_errors
     from .service import Service
     from .status import timetable_problems
@@ -151,6 +157,8 @@ def cmd_mqtt_acl(args: argparse.Namespace) -> int:
     """Print (or write) a Mosquitto ACL for the configured displays."""
     from firmware_bridge.acl import AclError, mosquitto_acl
 
+    from .config import load_config
+
     config = load_config(args.config)
     service_user = args.service_user or config.mqtt.username or "stopcast"
     try:
@@ -188,6 +196,8 @@ def broker_from_url(url: str, args: argparse.Namespace) -> mqtt.BrokerSettings:
 
 def cmd_pillar_sim(args: argparse.Namespace) -> int:
     """Be a pillar: show what the service sends, write it as PNG."""
+    import asyncio
+
     from firmware_bridge import client as mqtt
     from firmware_bridge.protocol import PillarSession
     from firmware_bridge.simulator import run_pillar
@@ -209,6 +219,7 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
 
 def render_configured(args: argparse.Namespace) -> tuple[object, object]:
     """The board and image a configured display gets at --at (the service's own code path)."""
+    import asyncio
     service = _service(args)
     runtime = service.displays.get(args.display)
     if runtime is None:

@@ -113,7 +113,8 @@ async def frame(request: web.Request) -> web.Response:
     if fmt in RAW_FORMATS:
         if codec.default_encoding(current.color_mode) != fmt and not (fmt == "rgb565" and current.color_mode == "rgb565"):
             raise web.HTTPNotFound(text=f"this display's colour mode is {current.color_mode}, not {fmt}")
-        return _conditional(request, etag, codec.pack(current.raster, fmt, current.color_mode), "application/octet-stream")
+        body = current.raw if codec.RAW_FOR_MODE[current.color_mode] == fmt else codec.pack(current.raster, fmt, current.color_mode)
+        return _conditional(request, etag, body, "application/octet-stream")
     raise web.HTTPNotFound(text=f"no frame format '{fmt}' (png, bmp, bin, {', '.join(RAW_FORMATS)})")
 
 
@@ -233,6 +234,15 @@ async def dashboard(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
+async def frames_json(request: web.Request) -> web.Response:
+    """GET /frames.json: the frame each of this instance's displays should show now (content hash and when it
+    was rendered), in one small answer for scripts that check what pillars show against it."""
+    service = request.app[SERVICE]
+    frames = {display_id: {"hash": f"{r.frame.hash:08x}", "rendered": r.rendered_at}
+              for display_id, r in service.displays.items() if r.frame is not None}
+    return web.json_response({"now": int(service.clock.now()), "frames": frames})
+
+
 async def dashboard_json(request: web.Request) -> web.Response:
     """GET /dashboard.json: what the dashboard shows (it polls this); ?local=1: this instance's displays only."""
     return web.json_response(await _dashboard_doc(request))
@@ -298,6 +308,7 @@ def make_app(service: Service) -> web.Application:
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)
+    app.router.add_get("/frames.json", frames_json)
     app.router.add_get("/ops/displays/{id}", display_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

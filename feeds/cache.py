@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import tempfile
+from dataclasses import fields
 from pathlib import Path
+
+import numpy as np
 
 from .source import MAX_MEMBER_BYTES, GtfsSource
 from .timetable import Timetable
 
-FORMAT_VERSION = 3  # 3: agency_lang holds feed_info.feed_lang when the feed has one
+FORMAT_VERSION = 4  # 4: a folder, the arrays as .npy files mapped on load, the rest pickled
 KEEP_ENTRIES = 8  # feeds seen most recently; older entries are deleted
+OBJECTS = "objects.pickle"  # every field that is not an array (stops, routes, ids, the calendar)
 
 
 def default_cache_dir() -> Path:
@@ -26,39 +31,70 @@ def default_cache_dir() -> Path:
 def open_timetable(path: str | Path, cache_dir: Path | None = None, max_member_bytes: int = MAX_MEMBER_BYTES) -> Timetable:
     """The timetable of the feed at `path`, from the cache when the feed is unchanged.
 
-    `cache_dir=None` disables the cache. A cache that cannot be read or written is ignored.
+    A cached timetable's arrays are mapped from their files, not read: a query pages in what it touches,
+    and the processes of a service share one copy in the page cache. `cache_dir=None` disables the
+    cache. A cache that cannot be read or written is ignored.
     """
-    from .loader import load_timetable  # pyarrow and the CSV reader: only when the cache cannot answer
-    from .progress import TerminalProgress
-
     source = GtfsSource(path, max_member_bytes)
-    progress = TerminalProgress(f"building the timetable index of {Path(path).name}")
     try:
         if cache_dir is None:
-            return load_timetable(source, progress)
-        entry = cache_dir / f"timetable-v{FORMAT_VERSION}-{source.fingerprint()}.pickle"
-        try:
-            with entry.open("rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, Timetable):
-                return cached
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass
-        timetable = load_timetable(source, progress)
+            return _build(source, path)
+        entry = cache_dir / f"timetable-v{FORMAT_VERSION}-{source.fingerprint()}"
+        cached = _load(entry)
+        if cached is not None:
+            return cached
+        shutil.rmtree(entry, ignore_errors=True)  # a broken entry is replaced, not served around forever
+        timetable = _build(source, path)
         _store(entry, timetable)
         return timetable
     finally:
         source.close()
 
 
+def _build(source: GtfsSource, path: str | Path) -> Timetable:
+    from .loader import load_timetable  # pyarrow and the CSV reader: only when the cache cannot answer
+    from .progress import TerminalProgress
+
+    return load_timetable(source, TerminalProgress(f"building the timetable index of {Path(path).name}"))
+
+
+def _load(entry: Path) -> Timetable | None:
+    try:
+        with (entry / OBJECTS).open("rb") as fh:
+            objects = pickle.load(fh)
+        if not isinstance(objects, dict):
+            return None
+        arrays = {name: np.load(entry / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in objects.pop("_arrays")}
+        return Timetable(**objects, **arrays)
+    except (OSError, ValueError, TypeError, KeyError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+
+
 def _store(entry: Path, timetable: Timetable) -> None:
+    """Write the entry into a temporary folder and rename it into place (readers never see half of one)."""
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=entry.parent, delete=False, suffix=".tmp") as fh:
-            pickle.dump(timetable, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(fh.name, entry)
-        entries = sorted(entry.parent.glob("timetable-v*.pickle"), key=lambda p: p.stat().st_mtime)
+        work = Path(tempfile.mkdtemp(dir=entry.parent, suffix=".tmp"))
+        objects: dict = {"_arrays": []}
+        for f in fields(timetable):
+            value = getattr(timetable, f.name)
+            if isinstance(value, np.ndarray):
+                np.save(work / f"{f.name}.npy", value, allow_pickle=False)
+                objects["_arrays"].append(f.name)
+            else:
+                objects[f.name] = value
+        with (work / OBJECTS).open("wb") as fh:
+            pickle.dump(objects, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            os.rename(work, entry)
+        except OSError:  # another process stored the same feed meanwhile
+            shutil.rmtree(work, ignore_errors=True)
+        entries = sorted((p for p in entry.parent.glob("timetable-v*") if not p.name.endswith(".tmp")),
+                         key=lambda p: p.stat().st_mtime)
         for old in entries[:-KEEP_ENTRIES]:
-            old.unlink(missing_ok=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
     except OSError:
         return

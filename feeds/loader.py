@@ -10,7 +10,7 @@ from .calendar import ServiceCalendar
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
 from .stop_times import read_frequencies, read_stop_times, stop_index_of
-from .tables import Table, read_table, warn_rows
+from .tables import Table, read_table, release_free_memory, warn_rows
 from .times import parse_service_date, zone
 from .timetable import Route, Stop, Timetable
 
@@ -44,10 +44,12 @@ def load_timetable(source: GtfsSource, progress: Progress | None = None) -> Time
     trips = _trips(source, route_index, service_index, calendar.sentinel, warnings)
     tell(STAGES[5], 6, len(STAGES))
     st = read_stop_times(source, trips["index"], stop_index, warnings)
+    release_free_memory()
     tell(STAGES[6], 7, len(STAGES))
     freq = read_frequencies(source, trips["index"], warnings)
     tell(STAGES[7], 8, len(STAGES))
     ix = stop_index_of(len(stops), st, freq)
+    release_free_memory()
     tell("", len(STAGES), len(STAGES))
     return Timetable(
         timezone=timezone,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO
 
 from .errors import FeedError, Location
 
@@ -63,6 +65,23 @@ class GtfsSource:
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
             raise FeedError(f"cannot be read ({exc})", where) from None
 
+    def open(self, member: str) -> IO[bytes]:
+        """The file `member` as a binary stream, under the same caps as `read` (a stream that inflates
+        beyond what its zip header declares fails with FeedError while it is read)."""
+        name = self._members[member]
+        where = Location(self.label(member))
+        try:
+            if self._zip is None:
+                size = (self.path / name).stat().st_size
+                if size > self.max_member_bytes:
+                    raise FeedError(f"is {size} bytes, over the cap of {self.max_member_bytes}", where)
+                return (self.path / name).open("rb")
+            info = self._zip.getinfo(name)
+            self._check_member(info, where)
+            return io.BufferedReader(_Capped(self._zip.open(info), info.file_size, where), 1 << 20)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+            raise FeedError(f"cannot be read ({exc})", where) from None
+
     def _check_member(self, info: zipfile.ZipInfo, where: Location) -> None:
         if info.file_size > self.max_member_bytes:
             raise FeedError(f"inflates to {info.file_size} bytes, over the cap of {self.max_member_bytes}; "
@@ -91,6 +110,31 @@ class GtfsSource:
         """Release the open archive, if any."""
         if self._zip is not None:
             self._zip.close()
+
+
+class _Capped(io.RawIOBase):
+    """A zip member's stream that refuses to inflate beyond the size its header declares."""
+
+    def __init__(self, inner: IO[bytes], declared: int, where: Location) -> None:
+        self.inner, self.declared, self.where, self.seen = inner, declared, where, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        try:
+            data = self.inner.read(len(buffer))
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise FeedError(f"cannot be read ({exc})", self.where) from None
+        self.seen += len(data)
+        if self.seen > self.declared:
+            raise FeedError(f"inflates beyond the {self.declared} bytes its header declares; refused", self.where)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
 
 
 def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: Location) -> bytes:

@@ -3,16 +3,21 @@ and the per-stop departure index built from them (frequency trips expanded into 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow.compute as pc
 
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
-from .tables import Table, read_table, warn_rows
+from .tables import NotStreamable, Table, read_batches, read_table, warn_rows
 
 __all__ = ["MAX_FREQUENCY_INSTANCES", "read_frequencies", "read_stop_times", "stop_index_of"]
 
 MAX_FREQUENCY_INSTANCES = 5000  # departures of one frequencies.txt row (2 min headway all day is 720)
+
+
+_COLUMNS = (("trip_id", "stop_id", "stop_sequence"), ("arrival_time", "departure_time", "pickup_type", "stop_headsign"))
 
 
 def read_stop_times(
@@ -20,42 +25,78 @@ def read_stop_times(
 ) -> dict:
     """stop_times.txt as arrays sorted by trip and stop_sequence, times filled in; rows that cannot
     be used are skipped (and trips whose first or last time is missing, or with a repeated
-    stop_sequence, dropped) with a warning each."""
-    table = read_table(
-        source,
-        "stop_times.txt",
-        ("trip_id", "stop_id", "stop_sequence"),
-        ("arrival_time", "departure_time", "pickup_type", "stop_headsign"),
-        warnings,
-    )
+    stop_sequence, dropped) with a warning each.
+
+    The file is streamed in batches (only the arrays are kept, ~25 bytes a row, never the CSV's
+    strings); one out of the ordinary is read whole, which reports exactly what is wrong."""
+    try:
+        table, cols, headsigns = _columns(read_batches(source, "stop_times.txt", *_COLUMNS), trip_index, stop_index)
+    except NotStreamable:
+        whole = read_table(source, "stop_times.txt", *_COLUMNS, warnings)
+        table, cols, headsigns = _columns(iter([whole]), trip_index, stop_index)
     if not table.has("arrival_time") and not table.has("departure_time"):
         raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
     if table.num_rows == 0:
         warnings.append(FeedWarning("has no rows: no trip stops anywhere, every board stays empty", Location(table.label, 2)))
-    cols = {
-        "trip": table.codes("trip_id", trip_index), "stop": table.codes("stop_id", stop_index),
-        "seq": table.ints("stop_sequence", -1), "arr": table.times("arrival_time"), "dep": table.times("departure_time"),
-        "pickup": table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8),
-    }
     trip, stop, seq = cols["trip"], cols["stop"], cols["seq"]
     warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
     warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
     warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
-    headsigns: list[str] = []
-    cols["headsign"] = np.full(table.num_rows, -1, np.int32)
-    if table.has("stop_headsign"):
-        headsigns = [v for v in pc.unique(table.columns["stop_headsign"]).to_pylist() if v]
-        cols["headsign"] = table.codes("stop_headsign", {v: i for i, v in enumerate(headsigns)})
     order = np.lexsort((seq, trip))
     order = order[((trip >= 0) & (stop >= 0) & (seq >= 0))[order]]
-    cols = {k: v[order] for k, v in cols.items()}
+    for name in list(cols):  # one column at a time: a national feed's columns are GBs together
+        cols[name] = cols[name][order]
     # Times: departure falls back to arrival and vice versa; gaps between timepoints are interpolated.
-    cols["dep"] = np.where(cols["dep"] < 0, cols["arr"], cols["dep"])
-    cols["arr"] = np.where(cols["arr"] < 0, cols["dep"], cols["arr"])
+    np.copyto(cols["dep"], cols["arr"], where=cols["dep"] < 0)
+    np.copyto(cols["arr"], cols["dep"], where=cols["arr"] < 0)
     cols, first = _without_broken_trips(cols, order, table, len(trip_index), warnings)
+    del order
     _interpolate(cols["dep"], cols["arr"])
-    out = {k: v.astype(np.int32) for k, v in cols.items() if k != "pickup"}
-    return {**out, "pickup": cols["pickup"], "headsigns": headsigns, "first": first}
+    for name in list(cols):
+        if name != "pickup":
+            cols[name] = cols[name].astype(np.int32, copy=False)
+    return {**cols, "headsigns": headsigns, "first": first}
+
+
+def _columns(tables: Iterator[Table], trip_index: dict[str, int], stop_index: dict[str, int]
+             ) -> tuple[Table, dict[str, np.ndarray], list[str]]:
+    """The columns of stop_times.txt's tables (batches) as arrays, and a Table of no columns that stands for
+    the whole file (its header's columns, its rows, its lines in warnings)."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "stop", "seq", "arr", "dep", "pickup", "headsign")}
+    headsign_index: dict[str, int] = {}
+    label, present, rows = "", set(), 0
+    for table in tables:
+        label, present, rows = table.label, set(table.columns), rows + table.num_rows
+        parts["trip"].append(table.codes("trip_id", trip_index))
+        parts["stop"].append(table.codes("stop_id", stop_index))
+        parts["seq"].append(_int32(table, "stop_sequence", table.ints("stop_sequence", -1)))
+        parts["arr"].append(table.times("arrival_time"))
+        parts["dep"].append(table.times("departure_time"))
+        parts["pickup"].append(table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8))
+        if table.has("stop_headsign"):
+            for value in pc.unique(table.columns["stop_headsign"]).to_pylist():
+                if value and value not in headsign_index:
+                    headsign_index[value] = len(headsign_index)
+            parts["headsign"].append(table.codes("stop_headsign", headsign_index))
+        else:
+            parts["headsign"].append(np.full(table.num_rows, -1, np.int32))
+    dtypes = {"trip": np.int32, "stop": np.int32, "seq": np.int32, "arr": np.int32, "dep": np.int32, "pickup": np.int8,
+              "headsign": np.int32}
+    cols = {}
+    for name in list(parts):  # each column's batches freed as soon as it is whole
+        pieces = parts.pop(name)
+        cols[name] = (pieces[0] if len(pieces) == 1 else np.concatenate(pieces)) if pieces else np.zeros(0, dtypes[name])
+        del pieces
+    whole = Table(label, dict.fromkeys(present), rows)  # type: ignore[arg-type]
+    return whole, cols, list(headsign_index)
+
+
+def _int32(table: Table, column: str, values: np.ndarray) -> np.ndarray:
+    """int64 values as int32; FeedError naming the first that does not fit."""
+    big = np.flatnonzero(values > np.iinfo(np.int32).max)
+    if big.size:
+        raise FeedError(f"{values[big[0]]} is out of range (at most {np.iinfo(np.int32).max})", table.where(int(big[0]), column))
+    return values.astype(np.int32)
 
 
 def _without_broken_trips(cols: dict[str, np.ndarray], rows_in_file: np.ndarray, table: Table, n_trips: int,
@@ -84,7 +125,8 @@ def _without_broken_trips(cols: dict[str, np.ndarray], rows_in_file: np.ndarray,
     if not bad_trip.any():
         return cols, first
     keep = ~bad_trip[trip]
-    cols = {k: v[keep] for k, v in cols.items()}
+    for name in list(cols):
+        cols[name] = cols[name][keep]
     return cols, np.searchsorted(cols["trip"], np.arange(n_trips + 1)).astype(np.int64)
 
 
@@ -132,38 +174,33 @@ def read_frequencies(source: GtfsSource, trip_index: dict[str, int], warnings: l
 
 
 def stop_index_of(n_stops: int, st: dict, freq: dict) -> dict:
-    """Departures per stop sorted by time, with frequency trips expanded into their instances."""
-    trip, first = st["trip"], st["first"]
-    rows = np.arange(len(trip), dtype=np.int64)
-    last = np.zeros(len(trip), dtype=bool)
+    """Departures per stop sorted by time, with frequency trips expanded into their instances (int32
+    throughout: a national feed's index is hundreds of millions of entries)."""
+    trip, first, dep = st["trip"], st["first"], st["dep"]
+    boardable = st["pickup"] != 1
     ends = first[1:][np.diff(first) > 0] - 1
-    last[ends] = True
-    boardable = ~last & (st["pickup"] != 1)
+    boardable[ends] = False  # a trip's last stop: nobody boards there
     is_freq_trip = np.zeros(len(first) - 1, dtype=bool)
     is_freq_trip[freq["trip"]] = True
-    timed = boardable & ~is_freq_trip[trip]
-    row_parts = [rows[timed]]
-    dep_parts = [st["dep"][timed].astype(np.int64)]
-    start_parts = [np.full(int(timed.sum()), -1, dtype=np.int64)]
+    timed = np.flatnonzero(boardable & ~is_freq_trip[trip]).astype(np.int32)
+    row_parts = [timed]
+    dep_parts = [dep[timed].astype(np.int32)]
+    start_parts = [np.full(len(timed), -1, dtype=np.int32)]
     for f_trip, f_start, f_end, f_headway in zip(freq["trip"], freq["start"], freq["end"], freq["headway"]):
         a, b = first[f_trip], first[f_trip + 1]
         if a == b:
             continue
-        instance_starts = np.arange(f_start, f_end, f_headway, dtype=np.int64)
-        trip_rows = rows[a:b][boardable[a:b]]
-        offsets = st["dep"][trip_rows].astype(np.int64) - int(st["dep"][a])
+        instance_starts = np.arange(f_start, f_end, f_headway, dtype=np.int32)
+        trip_rows = (a + np.flatnonzero(boardable[a:b])).astype(np.int32)
+        offsets = dep[trip_rows].astype(np.int32) - np.int32(dep[a])
         row_parts.append(np.tile(trip_rows, len(instance_starts)))
         dep_parts.append((instance_starts[:, None] + offsets[None, :]).ravel())
         start_parts.append(np.repeat(instance_starts, len(trip_rows)))
-    ix_row, ix_dep, ix_start = np.concatenate(row_parts), np.concatenate(dep_parts), np.concatenate(start_parts)
+    ix_row, ix_dep, ix_start = (p[0] if len(p) == 1 else np.concatenate(p) for p in (row_parts, dep_parts, start_parts))
+    del row_parts, dep_parts, start_parts
     stop = st["stop"][ix_row]
     order = np.lexsort((ix_dep, stop))
     offsets = np.searchsorted(stop[order], np.arange(n_stops + 1)).astype(np.int64)
-    max_time = int(max(ix_dep.max(initial=0), st["dep"].max(initial=0)))
-    return {
-        "offsets": offsets,
-        "dep": ix_dep[order].astype(np.int32),
-        "row": ix_row[order].astype(np.int32),
-        "start": ix_start[order].astype(np.int32),
-        "max_time": max_time,
-    }
+    del stop
+    max_time = int(max(ix_dep.max(initial=0), dep.max(initial=0)))
+    return {"offsets": offsets, "dep": ix_dep[order], "row": ix_row[order], "start": ix_start[order], "max_time": max_time}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import ctypes
+import ctypes.util
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO
 
 import numpy as np
 import pyarrow as pa
@@ -24,18 +27,19 @@ _POOL = pa.system_memory_pool()
 class Table:
     """One GTFS file as trimmed string columns; converters report bad values by line."""
 
-    def __init__(self, label: str, columns: dict[str, pa.Array], num_rows: int) -> None:
+    def __init__(self, label: str, columns: dict[str, pa.Array], num_rows: int, first_row: int = 0) -> None:
         self.label = label
         self.columns = columns
         self.num_rows = num_rows
+        self.first_row = first_row  # the file's row number of this table's row 0 (a batch of a larger file)
 
     def has(self, column: str) -> bool:
         """Whether the file has the column."""
         return column in self.columns
 
     def where(self, row: int, column: str) -> Location:
-        """The location of a value (row 0 is on line 2, after the header)."""
-        return Location(self.label, row + 2, column)
+        """The location of a value (row 0 of the file is on line 2, after the header)."""
+        return Location(self.label, self.first_row + row + 2, column)
 
     def strings(self, column: str, default: str = "") -> list[str]:
         """The column as Python strings (`default` for every row when the column is absent)."""
@@ -47,19 +51,15 @@ class Table:
         """The column as int64, empty values taking `default`; other values are an error."""
         if column not in self.columns:
             return np.full(self.num_rows, default, dtype=np.int64)
-        arr = self.columns[column]
-        filled = pc.if_else(pc.equal(arr, ""), str(default), arr)
-        try:
-            values = pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            for row, text in enumerate(filled.to_pylist()):
-                try:
-                    number = int(text)
-                except ValueError:
-                    raise FeedError(f"'{_short(text)}' is not a whole number", self.where(row, column)) from None
-                if not -(2**63) <= number < 2**63:
-                    raise FeedError(f"{_short(text)} is out of range (a 64-bit whole number)", self.where(row, column)) from None
-            raise FeedError("has a value that is not a whole number", Location(self.label, None, column)) from None
+        values, valid = _parse_ints(self.columns[column], default)
+        if not valid.all():
+            row = int(np.flatnonzero(~valid)[0])
+            text = self.columns[column][row].as_py()
+            try:
+                int(text)
+            except ValueError:
+                raise FeedError(f"'{_short(text)}' is not a whole number", self.where(row, column)) from None
+            raise FeedError(f"{_short(text)} is out of range (at most 18 digits)", self.where(row, column)) from None
         if allowed is not None:
             allowed_arr = np.fromiter(allowed, dtype=np.int64)
             bad = np.flatnonzero(~np.isin(values, allowed_arr))
@@ -77,14 +77,7 @@ class Table:
         if column not in self.columns:
             return np.full(self.num_rows, -1, dtype=np.int32)
         arr = self.columns[column]
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-        data_buf = arr.buffers()[2]
-        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-        data = np.concatenate([data, np.zeros(16, np.uint8)])  # keeps the gathers below in bounds
-        start, end = offsets[:-1], offsets[1:]
+        start, end, data = _text_buffers(arr)
         length = end - start
         empty = length == 0
         ok = empty | ((length >= 7) & (length <= 9))
@@ -122,8 +115,52 @@ class Table:
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
         lookup = np.array([known.get(v, -1) for v in encoded.dictionary.to_pylist()] + [-1], np.int32)
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        return lookup[indices]
+        return lookup[_numbers(encoded.indices)]
+
+
+_NUMPY_INTS = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
+
+
+def _numbers(arr: pa.Array) -> np.ndarray:
+    """An integer array without nulls as a numpy view of its buffer (Array.to_numpy imports pandas when it
+    is installed, which costs a CLI 0.2 s and 35 MB)."""
+    kind = str(arr.type)
+    if arr.null_count or kind not in _NUMPY_INTS:
+        return arr.to_numpy(zero_copy_only=False)
+    return np.frombuffer(arr.buffers()[1], _NUMPY_INTS[kind], len(arr), arr.offset)
+
+
+def _text_buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A string column's values as (start, end) offsets into its bytes, padded at the end so that
+    gathers a few bytes past a value stay in bounds (no Python string is made)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data_buf = arr.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets[:-1], offsets[1:], np.concatenate([data, np.zeros(24, np.uint8)])
+
+
+def _parse_ints(arr: pa.Array | pa.ChunkedArray, default: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whole numbers ([+-]digits, at most 18) parsed with numpy from the column's bytes, and which values
+    are valid; empty values take `default`. (pyarrow's cast would do, but its scalars import pandas
+    when it is installed: 0.2 s and 35 MB for a CLI that never uses it.)"""
+    start, end, data = _text_buffers(arr)
+    length = end - start
+    first = data[start]
+    signed = (length > 0) & ((first == 45) | (first == 43))  # '-' or '+'
+    digits_from = start + signed
+    count = end - digits_from
+    valid = (length == 0) | ((count >= 1) & (count <= 18))
+    value = np.zeros(len(start), dtype=np.int64)
+    for k in range(int(count[valid].max(initial=0))):
+        present = k < count
+        d = data[np.where(present, digits_from + k, 0)].astype(np.int64) - 48
+        valid &= ~present | ((d >= 0) & (d <= 9))
+        value = np.where(present, value * 10 + d, value)
+    value = np.where(signed & (first == 45), -value, value)
+    return np.where(length == 0, default, value), valid
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -214,6 +251,121 @@ def read_table(
     table = _read_csv(raw, label, names, wanted, warnings)
     columns = {c: pc.utf8_trim_whitespace(table[c].combine_chunks(_POOL), memory_pool=_POOL) for c in wanted}
     return Table(label, columns, table.num_rows)
+
+
+BATCH_BYTES = 8 << 20  # a batch of a streamed file: what pyarrow parses at once, and about what it holds
+USE_THREADS = True
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to hand back
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by the process back to the system (glibc keeps freed blocks of batch-sized arrays
+    in its heap: streaming a national stop_times.txt would otherwise hold twice the memory it needs)."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+class NotStreamable(Exception):
+    """A file the streaming reader does not take as it is (broken rows, bytes that are not UTF-8, ...):
+    read it whole instead, which says exactly what is wrong and where."""
+
+
+def read_batches(
+    source: GtfsSource,
+    member: str,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+) -> Iterator[Table]:
+    """`member` as consecutive Tables of about BATCH_BYTES of CSV each, never holding the whole file: how
+    stop_times.txt of a national feed (GBs) is read. Raises NotStreamable, before or between batches, for
+    anything out of the ordinary (the caller then reads the file with `read_table`)."""
+    label = source.label(member)
+    if not source.has(member):
+        raise FeedError("required file is missing", Location(label))
+    stream = source.open(member)
+    try:
+        head = stream.read(1 << 16)
+        if head.startswith(_BOM):
+            head = head[len(_BOM) :]
+        if b"\n" not in head or b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise NotStreamable(label)  # one line only, CR line ends or not UTF-8 at all: the whole-file path knows
+        header = _header(head, label)
+        names = [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
+        if not any(header) or len(set(names)) != len(names) or any(c not in header for c in required):
+            raise NotStreamable(label)
+        wanted = [c for c in (*required, *optional) if c in header]
+        skipped: list[str] = []
+
+        def on_invalid_row(row: pacsv.InvalidRow) -> str:
+            skipped.append(row.text)
+            return "skip"
+
+        try:
+            chained = _Chained(head, stream)
+            reader = pacsv.open_csv(
+                chained,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BATCH_BYTES, use_threads=USE_THREADS),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted, column_types={c: pa.string() for c in wanted},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+                memory_pool=_POOL,
+            )
+            first_row = 0
+            for batch in reader:
+                if skipped or chained.broken:
+                    raise NotStreamable(label)  # the whole-file path names the line of the first broken row
+                columns = {c: pc.utf8_trim_whitespace(batch.column(c), memory_pool=_POOL) for c in wanted}
+                yield Table(label, columns, batch.num_rows, first_row)
+                first_row += batch.num_rows
+                del columns, batch
+                release_free_memory()  # the batch's temporaries, before the next batch allocates its own
+            if skipped or chained.broken:
+                raise NotStreamable(label)
+            if first_row == 0:  # a header and no rows: one empty table still tells the columns
+                yield Table(label, {c: pa.nulls(0, pa.string()) for c in wanted}, 0)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            raise NotStreamable(label) from exc
+    finally:
+        stream.close()
+
+
+class _Chained(io.RawIOBase):
+    """Bytes already read, then the rest of the stream; it ends early at the first byte that is not UTF-8
+    (pyarrow's handler of broken rows cannot take such bytes), and says so in `broken`."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = head, rest
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.broken = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.broken:
+            return 0
+        if self.head:
+            data, self.head = self.head[: len(buffer)], self.head[len(buffer) :]
+        else:
+            data = self.rest.read(len(buffer))
+        try:
+            self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError:
+            self.broken = True
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _read_csv(raw: bytes, label: str, names: list[str], wanted: list[str], warnings: list[FeedWarning] | None) -> pa.Table:

@@ -13,7 +13,6 @@ import zlib
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pyarrow as pa
 from PIL import Image
 
 from . import png
@@ -116,10 +115,12 @@ def raster_of(image: Image.Image, color_mode: str) -> np.ndarray:
 def pixels(image: Image.Image) -> np.ndarray:
     """The image's pixels as a read-only numpy view, without a copy where Pillow can export them (its Arrow
     interface): H x W bytes for modes 1 (0/255), L and P; H x W x 4 for RGB (the fourth byte is padding)."""
+    import pyarrow as pa  # here: the light commands that import the codec need not load pyarrow
+
     width, height = image.size
     try:
-        exported = pa.array(image)
-    except (ValueError, TypeError, NotImplementedError, pa.ArrowException):  # an image Pillow keeps in several blocks
+        exported = pa.Array._import_from_c_capsule(*image.__arrow_c_array__())  # not pa.array: it imports pandas
+    except (ValueError, TypeError, NotImplementedError, AttributeError, pa.ArrowException):  # several blocks
         exported = None
     if exported is not None and image.mode in ("1", "L", "P") and exported.type == pa.uint8():
         return np.frombuffer(exported.buffers()[1], np.uint8, width * height, exported.offset).reshape(height, width)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -203,3 +204,13 @@ async def test_trmnl_refresh_rate_has_a_floor_for_battery_devices(served: tuple[
     display = await (await client.get("/api/display", headers={"ID": "AA:BB:CC:DD:EE:FF",
                                                                  "Access-Token": setup["api_key"]})).json()
     assert display["refresh_rate"] == 300  # not the 55 s until the next minute: the battery lasts
+
+
+async def test_frames_json_names_the_frame_every_display_should_show(served: tuple[Service, TestClient, Path]) -> None:
+    service, client, _ = served
+    doc = await (await client.get("/frames.json")).json()
+    assert doc["now"] == AT and sorted(doc["frames"]) == sorted(service.displays)
+    served_frame = await client.get("/displays/hbf-epaper/frame.mono1")
+    raw = await served_frame.read()
+    assert doc["frames"]["hbf-epaper"]["hash"] == f"{zlib.crc32(raw):08x}"  # what a pillar computes from the pixels
+    assert doc["frames"]["hbf-epaper"]["rendered"] == AT

@@ -82,9 +82,9 @@ def test_a_genuine_large_member_still_loads(tmp_path: Path) -> None:
     ({"stops_txt": DEFAULTS["stops.txt"].encode() + b"X,Gonsen\xe4heim,0,,\n"},
      "stops.txt:7 column 'stop_name': not UTF-8: byte 0xe4 (GTFS files must be UTF-8)"),
     ({"stop_times_txt": ST_HEADER + "T1,08:00:00,08:00:00,HBF:A,99999999999999999999999\n"},
-     "stop_times.txt:2 column 'stop_sequence': 99999999999999999999999 is out of range (a 64-bit whole number)"),
+     "stop_times.txt:2 column 'stop_sequence': 99999999999999999999999 is out of range (at most 18 digits)"),
     ({"routes_txt": "route_id,route_short_name,route_type\n50,50,1" + "0" * 60 + "\n"},
-     "routes.txt:2 column 'route_type': 1000000000000000000000000000000000000000… is out of range (a 64-bit whole number)"),
+     "routes.txt:2 column 'route_type': 1000000000000000000000000000000000000000… is out of range (at most 18 digits)"),
     ({"calendar_dates_txt": "service_id,date,exception_type\nWD,20240231,1\n"},
      "calendar_dates.txt:2 column 'date': '20240231' is not a date YYYYMMDD (day is out of range for month)"),
 ])
