@@ -1,8 +1,10 @@
-"""MQTT benchmarks: encode + publish frames for 1,000 displays to a local Mosquitto and receive them
-all in one subscriber; bytes per pillar per minute of countdown ticks (what a pillar in sync receives
-under the contract's subscriptions), bytes to the broker, and what a connecting pillar downloads.
+"""MQTT benchmarks: render + encode + publish frames for 1,000 displays to a local Mosquitto and receive
+them all in one subscriber (timed from the first board drawn to the last frame received); and the bytes
+per display per minute of countdown ticks: what the service publishes in all (frames, deltas, the
+retained board JSON, the retained spoken departures when a display speaks), what one pillar in sync
+receives under the contract's subscriptions, and what a connecting pillar downloads.
 
-Run: python bench/bench_mqtt.py      (starts its own mosquitto on a free port)
+Run: python3 bench/bench_mqtt.py      (starts its own mosquitto on a free port; audio needs espeak-ng)
 """
 
 from __future__ import annotations
@@ -25,32 +27,39 @@ from brokerkit import mosquitto  # noqa: E402
 from memory_link import Link  # noqa: E402
 
 from displays.boards import compose_board  # noqa: E402
+from displays.frames import frame_of, render  # noqa: E402
+from displays.voice import EspeakSynthesizer  # noqa: E402
 from feeds.demo import STOPS, write_demo_feed  # noqa: E402
 from feeds.loader import load_timetable  # noqa: E402
 from feeds.source import GtfsSource  # noqa: E402
 from feeds.times import parse_instant  # noqa: E402
 from firmware_bridge import client as mqtt  # noqa: E402
-from firmware_bridge.codec import default_encoding, raster_of  # noqa: E402
+from firmware_bridge.audio import audio_publishes  # noqa: E402
+from firmware_bridge.codec import default_encoding  # noqa: E402
 from firmware_bridge.protocol import Bridge, Frame, PillarSession  # noqa: E402
 from layouts.board import DisplaySettings  # noqa: E402
-from layouts.image import render_image  # noqa: E402
+from layouts.export import board_json  # noqa: E402
 from layouts.spec import load_layout  # noqa: E402
+from layouts.speech import spoken_text  # noqa: E402
 
 DISPLAYS = 1000
 AT = parse_instant("2026-11-25T08:00:05+01:00")
 
 
-def frames(tt, spec, now: int) -> list[Frame]:  # type: ignore[no-untyped-def]
+def boards(tt, spec, now: int) -> list:  # type: ignore[no-untyped-def]
     stop_ids = [s[0] for s in STOPS]
-    out = []
-    for i in range(DISPLAYS):
-        board = compose_board(tt, None, stop_ids[i % len(stop_ids)], spec, DisplaySettings(name=f"Pillar {i}"), now)
-        raster = raster_of(render_image(board, spec), spec.color_mode)
-        out.append(Frame.of(raster, spec.color_mode, default_encoding(spec.color_mode), True))
-    return out
+    return [compose_board(tt, None, stop_ids[i % len(stop_ids)], spec, DisplaySettings(name=f"Pillar {i}"), now)
+            for i in range(DISPLAYS)]
 
 
-async def publish_and_receive(port: int, bridge: Bridge, batch: list[Frame], now: int) -> float:
+def frame_for(board, spec, display_id: str) -> Frame:  # type: ignore[no-untyped-def]
+    """The frame as the service makes it: rendered, encoded natively, with its board JSON."""
+    return frame_of(render(board, spec, default_encoding(spec.color_mode), True), board_json(board, spec, display_id))
+
+
+async def publish_and_receive(port: int, bridge: Bridge, spec, batch: list, now: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Seconds to render, encode and publish every display's frame until the subscriber received all, and
+    of those the seconds spent rendering."""
     settings = mqtt.BrokerSettings("127.0.0.1", port, client_id="bench-sub")
     received = 0
     done = asyncio.Event()
@@ -68,55 +77,70 @@ async def publish_and_receive(port: int, bridge: Bridge, batch: list[Frame], now
         listener = asyncio.create_task(listen())
         async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", port, client_id="bench-pub")) as pub:
             t0 = time.perf_counter()
-            publishes = [p for i, f in enumerate(batch) for p in bridge.show(f"d{i:04d}", f, now)]
+            frames = [frame_for(board, spec, f"d{i:04d}") for i, board in enumerate(batch)]
+            rendered = time.perf_counter() - t0
+            publishes = [p for i, f in enumerate(frames) for p in bridge.show(f"d{i:04d}", f, now)]
             await mqtt.publish_all(pub, publishes, 5)
             await asyncio.wait_for(done.wait(), 60)
             elapsed = time.perf_counter() - t0
         await listener
-    return elapsed
+    return elapsed, rendered
 
 
-def wire_bytes(tt, spec, minutes: int = 30) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
-    """Bytes per minute of countdown ticks, in memory through a broker model with the contract's subscriptions:
-    full frames every minute (no deltas), what one pillar in sync receives, what the broker receives (the
-    retained frame kept current besides the deltas); and what a pillar downloads when it connects."""
+def wire_bytes(tt, spec, minutes: int = 30) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Bytes per minute of countdown ticks for one display at the demo's main station, in memory through a
+    broker model with the contract's subscriptions: what the service publishes (frames and deltas, board
+    JSON, audio), what one pillar in sync receives, full frames for comparison, and what a pillar downloads
+    when it connects."""
     bridge = Bridge("stopcast/v1", 1 << 20, 600)
     bridge.expect(["p"])
     pillar = PillarSession("p", "stopcast/v1")
     link = Link(bridge, pillar)
     link.connect_pillar(AT - 60)
-    full_total = broker_total = 0
+    voice = EspeakSynthesizer()
+    speaks = not voice.available()
+    sums = {"full": 0, "frames": 0, "board": 0, "audio": 0}
+    said = ""
     for minute in range(minutes):
         now = AT + 60 * minute
         board = compose_board(tt, None, "HBF", spec, DisplaySettings(), now)
-        frame = Frame.of(raster_of(render_image(board, spec), spec.color_mode), spec.color_mode,
-                         default_encoding(spec.color_mode), True)
-        full_total += len(Bridge("x", 1 << 20, 600).show("p", frame, now)[0].payload)
+        frame = frame_for(board, spec, "p")
+        sums["full"] += next(len(p.payload) for p in Bridge("x", 1 << 20, 600).show("p", frame, now) if p.topic.endswith("/frame"))
         publishes = bridge.show("p", frame, now)
-        broker_total += sum(len(p.payload) for p in publishes if "/board" not in p.topic)
+        sums["board"] += sum(len(p.payload) for p in publishes if p.topic.endswith("/board"))
+        sums["frames"] += sum(len(p.payload) for p in publishes if not p.topic.endswith("/board"))
         link.deliver(publishes, now)
-    pillar_total = link.to_pillar_bytes
+        text = spoken_text(board, "de")
+        if speaks and text != said:  # the service republishes a display's audio when its text changes
+            wav = asyncio.run(voice.synthesize(text, "de"))
+            audio, _ = audio_publishes("stopcast/v1", "p", "de", wav, text, 1.0, 1 << 20)
+            sums["audio"] += sum(len(p.payload) for p in audio)
+            said = text
     joining = Link(bridge, PillarSession("p", "stopcast/v1"))
     joining.retained = dict(link.retained)
     joining.connect_pillar(AT + 60 * minutes)
-    return full_total / minutes, pillar_total / minutes, broker_total / minutes, joining.to_pillar_bytes
+    out = {k: v / minutes for k, v in sums.items()}
+    out |= {"published": out["frames"] + out["board"] + out["audio"], "to_pillar": link.to_pillar_bytes / minutes,
+            "joining": joining.to_pillar_bytes, "speaks": speaks}
+    return out
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tt = load_timetable(GtfsSource(write_demo_feed(Path(folder) / "demo.zip", dt.date(2026, 11, 1))))
-        for name in ("epaper-800x480", "tft-320x240", "led-192x64", "lcd-landscape-1920x1080"):
+        for name in ("epaper-800x480", "epaper-bwr-800x480", "tft-320x240", "led-192x64", "lcd-portrait-1080x1920"):
             spec = load_layout(name)
-            published = ""
-            if spec.color_mode != "rgb":  # 1,000 LCD frames (130 MB) are not this bench's question
-                batch = frames(tt, spec, AT)
-                with mosquitto(Path(folder) / f"broker-{name}") as broker:
-                    elapsed = asyncio.run(publish_and_receive(broker.port, Bridge("stopcast/v1", 1 << 20, 600), batch, AT))
-                published = f"1,000 displays encoded + published + received: {elapsed:.2f} s; "
-            full, to_pillar, to_broker, joining = wire_bytes(tt, spec)
-            print(f"{name:24s} {published}per pillar per minute: "
-                  f"{to_pillar / 1024:.2f} KiB ({to_pillar / full:.0%} of full frames at {full / 1024:.1f} KiB); "
-                  f"to the broker {to_broker / 1024:.1f} KiB; a pillar connecting downloads {joining / 1024:.1f} KiB")
+            with mosquitto(Path(folder) / f"broker-{name}") as broker:
+                elapsed, rendering = asyncio.run(publish_and_receive(broker.port, Bridge("stopcast/v1", 1 << 20, 600), spec,
+                                                                     boards(tt, spec, AT), AT))
+            w = wire_bytes(tt, spec)
+            audio = f"audio {w['audio'] / 1024:.1f} KiB" if w["speaks"] else "audio not measured (no espeak-ng)"
+            print(f"{name:24s} 1,000 displays rendered + encoded + published + received: {elapsed:.2f} s "
+                  f"(rendering {rendering:.2f} s)")
+            print(f"{'':24s} per display per minute, published: {w['published'] / 1024:.1f} KiB (frames and deltas "
+                  f"{w['frames'] / 1024:.1f} KiB, board JSON {w['board'] / 1024:.1f} KiB, {audio}); a pillar in sync "
+                  f"receives {w['to_pillar'] / 1024:.2f} KiB ({w['to_pillar'] / w['full']:.0%} of full frames at "
+                  f"{w['full'] / 1024:.1f} KiB); a pillar connecting downloads {w['joining'] / 1024:.1f} KiB")
 
 
 if __name__ == "__main__":
