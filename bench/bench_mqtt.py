@@ -98,7 +98,7 @@ def wire_bytes(tt, spec, minutes: int = 30) -> dict[str, float]:  # type: ignore
     link = Link(bridge, pillar)
     link.connect_pillar(AT - 60)
     voice = EspeakSynthesizer()
-    speaks = not voice.available()
+    speaks = not voice.available
     sums = {"full": 0, "frames": 0, "board": 0, "audio": 0}
     said = ""
     for minute in range(minutes):
