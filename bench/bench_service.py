@@ -107,6 +107,7 @@ def rss_and_cpu(pid: int) -> tuple[int, float]:
 
 BURST_GAP = 0.5  # seconds without a frame that end an update's burst
 SYNC_WAIT = 30.0  # seconds a check waits for frames still on their way before it counts them as missing
+START_WAIT = 600.0  # seconds the service may take to load the timetable and send every display's first frame
 
 
 def burst(times: list[float]) -> list[float]:
@@ -140,21 +141,33 @@ class Listener:
         self.arrivals.append((time.monotonic(), display, content))
         self.last[display] = content
 
-    async def should_show(self) -> dict[str, int]:
-        """What every display should show now, from the service's /frames.json."""
-        def get() -> dict[str, int]:
+    async def should_show(self) -> tuple[dict[str, int], dict[str, int], int]:
+        """What every display should show now and when the service rendered it, from its /frames.json, and
+        the service's now."""
+        def get() -> tuple[dict[str, int], dict[str, int], int]:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/frames.json", timeout=30) as answer:
                 doc = json.load(answer)
-            return {d: int(f["hash"], 16) for d, f in doc["frames"].items()}
+            frames = doc["frames"]
+            return {d: int(f["hash"], 16) for d, f in frames.items()}, {d: f["rendered"] for d, f in frames.items()}, doc["now"]
         return await asyncio.to_thread(get)
 
-    async def wait_in_sync(self) -> tuple[dict[str, int], list[str]]:
+    async def wait_in_sync(self, wait: float = SYNC_WAIT, minute: bool = False) -> tuple[dict[str, int], list[str]]:
         """Wait until the last frame received for every display is the one it should show (what it should
-        show may move on meanwhile); after SYNC_WAIT, the displays still behind are returned as missing."""
-        deadline = time.monotonic() + SYNC_WAIT
+        show may move on meanwhile); with `minute`, also until every display's frame was rendered in the
+        current minute (every board shows the clock: the minute's tick is done only when all were redrawn).
+        After `wait` seconds, the displays still behind are returned as missing."""
+        deadline = time.monotonic() + wait
         while True:
-            wanted = await self.should_show()
-            behind = sorted(d for d, h in wanted.items() if self.last.get(d) != h)
+            try:
+                wanted, rendered, now = await self.should_show()
+            except OSError:  # the service is still starting (its HTTP side listens once the first boards are out)
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
+                continue
+            minute_start = now - now % 60
+            behind = sorted(d for d, h in wanted.items()
+                            if self.last.get(d) != h or (minute and (rendered[d] or 0) < minute_start))
             if not behind or time.monotonic() > deadline:
                 return wanted, behind
             await asyncio.sleep(0.2)
@@ -191,7 +204,7 @@ async def measure(port: int, http_port: int, pid: int, feed_path: Path, rounds: 
 
         task = asyncio.create_task(listen())
         await asyncio.sleep(5)
-        _, first_missing = await listener.wait_in_sync()  # the first full render of every display
+        _, first_missing = await listener.wait_in_sync(START_WAIT)  # the first full render of every display
         missing += [("start", d) for d in first_missing]
         _, cpu_start = rss_and_cpu(pid)
         wall_start = time.monotonic()
@@ -199,7 +212,7 @@ async def measure(port: int, http_port: int, pid: int, feed_path: Path, rounds: 
         for k in range(rounds):
             now = time.monotonic()
             await asyncio.sleep((5 - service_second(now)) % 15)  # to the next :05/:20/:35/:50
-            wanted, behind = await listener.wait_in_sync()
+            wanted, behind = await listener.wait_in_sync(minute=boundary is not None)
             missing += [(f"round {k}", d) for d in behind]
             if boundary is not None and boundary < time.monotonic():  # a minute tick since the last update
                 tick = [t - boundary for t in (listener.first_arrival(d, h, boundary) for d, h in wanted.items()) if t is not None]

@@ -40,7 +40,7 @@ class Rendered:
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Rendered:
     """Render a board for a layout into its frame bytes (runs in the pool's workers)."""
     mode = spec.color_mode
-    image = render_image(board, spec)
+    image = render_image(board, spec, panel=False)  # raw_of and raster_of reduce it to the panel's colours
     raw = codec.raw_of(image, mode)
     if encoding == codec.RAW_FOR_MODE[mode]:
         body = raw

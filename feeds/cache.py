@@ -14,7 +14,7 @@ import numpy as np
 from .source import MAX_MEMBER_BYTES, GtfsSource
 from .timetable import Timetable
 
-FORMAT_VERSION = 4  # 4: a folder, the arrays as .npy files mapped on load, the rest pickled
+FORMAT_VERSION = 5  # 4: a folder, the arrays as .npy files mapped on load, the rest pickled; 5: trip strings as arrays
 KEEP_ENTRIES = 8  # feeds seen most recently; older entries are deleted
 OBJECTS = "objects.pickle"  # every field that is not an array (stops, routes, ids, the calendar)
 

@@ -10,6 +10,7 @@ from .calendar import ServiceCalendar
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
 from .stop_times import read_frequencies, read_stop_times, stop_index_of
+from .strings import StringIndex, Strings
 from .tables import Table, read_table, release_free_memory, warn_rows
 from .times import parse_service_date, zone
 from .timetable import Route, Stop, Timetable
@@ -51,6 +52,7 @@ def load_timetable(source: GtfsSource, progress: Progress | None = None) -> Time
     ix = stop_index_of(len(stops), st, freq)
     release_free_memory()
     tell("", len(STAGES), len(STAGES))
+    trip_ids = Strings.of(trips["ids"])
     return Timetable(
         timezone=timezone,
         agency_lang=lang,
@@ -60,15 +62,15 @@ def load_timetable(source: GtfsSource, progress: Progress | None = None) -> Time
         children=children,
         routes=routes,
         route_index=route_index,
-        trip_ids=trips["ids"],
-        trip_index=trips["index"],
+        trip_ids=trip_ids,
+        trip_index=StringIndex(trip_ids, trips["index"]),
         trip_route=trips["route"],
         trip_service=trips["service"],
         trip_direction=trips["direction"],
-        trip_headsign=trips["headsign"],
-        trip_short_name=trips["short_name"],
+        trip_headsign=Strings.of(trips["headsign"]),
+        trip_short_name=Strings.of(trips["short_name"]),
         trip_first=st["first"],
-        headsigns=st["headsigns"],
+        headsigns=Strings.of(st["headsigns"]),
         **{f"st_{k}": st[k] for k in ("trip", "stop", "seq", "arr", "dep", "pickup", "headsign")},
         **{f"freq_{k}": freq[k] for k in ("trip", "start", "end", "headway", "exact")},
         **{f"ix_{k}": ix[k] for k in ("offsets", "dep", "row", "start")},

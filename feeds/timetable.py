@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,13 +72,13 @@ class Timetable:
     children: dict[int, tuple[int, ...]]
     routes: tuple[Route, ...]
     route_index: dict[str, int]
-    trip_ids: list[str]
-    trip_index: dict[str, int]
+    trip_ids: Sequence[str]  # feeds.strings.Strings: arrays, not one Python string per trip
+    trip_index: Mapping[str, int]  # built on first use
     trip_route: np.ndarray
     trip_service: np.ndarray
     trip_direction: np.ndarray  # -1 when not given
-    trip_headsign: list[str]
-    trip_short_name: list[str]
+    trip_headsign: Sequence[str]
+    trip_short_name: Sequence[str]
     trip_first: np.ndarray  # offsets into st_* per trip, len(trips) + 1
     st_trip: np.ndarray
     st_stop: np.ndarray
@@ -87,7 +87,7 @@ class Timetable:
     st_dep: np.ndarray
     st_pickup: np.ndarray
     st_headsign: np.ndarray  # index into headsigns, -1 for none
-    headsigns: list[str]
+    headsigns: Sequence[str]
     freq_trip: np.ndarray
     freq_start: np.ndarray
     freq_end: np.ndarray

@@ -51,13 +51,13 @@ class _Canvas:
         if mask is not None:
             self.image.paste(self.ink(color), (xy[0] + dx, xy[1] + dy), mask)
 
-    def finish(self) -> Image.Image:
-        image = self.image
-        if self.spec.color_mode == "gray4":
+    def finish(self, panel: bool = True) -> Image.Image:
+        image = self.image  # without `panel`, the caller reduces the colours (to the same values)
+        if panel and self.spec.color_mode == "gray4":
             levels = np.asarray(image)
             index = np.clip((levels.astype(np.int16) + 42) // 85, 0, 3)
             image = Image.fromarray(GRAY_LEVELS[index], "L")
-        elif self.spec.color_mode == "rgb565":
+        elif panel and self.spec.color_mode == "rgb565":
             pixels = np.asarray(image)
             r, g, b = pixels[..., 0] >> 3, pixels[..., 1] >> 2, pixels[..., 2] >> 3
             image = Image.fromarray(np.stack([(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)], -1), "RGB")
@@ -107,8 +107,11 @@ def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: s
     return mask, (left, top)
 
 
-def render_image(board: Board, spec: LayoutSpec) -> Image.Image:
-    """The board drawn for the layout, in its colour mode (mono is true 1-bit, never thresholded grey)."""
+def render_image(board: Board, spec: LayoutSpec, panel: bool = True) -> Image.Image:
+    """The board drawn for the layout, in its colour mode (mono is true 1-bit, never thresholded grey).
+
+    `panel=False` leaves gray4 and rgb565 boards in 8-bit grey and RGB, for an encoder that reduces them to
+    the panel's levels itself (firmware_bridge.codec.raw_of): a frame then skips a round trip through numpy."""
     spec = collapsed(spec, board.hidden_columns)
     geo = geometry(spec)
     pal = spec.palette
@@ -117,7 +120,7 @@ def render_image(board: Board, spec: LayoutSpec) -> Image.Image:
         _header(canvas, geo, board, geo.header)
     if board.takeover_text:
         _takeover(canvas, geo, board)
-        return canvas.finish()
+        return canvas.finish(panel)
     if geo.titles:
         small = font(spec.font_family, spec.small_size)
         for col, x, w in geo.columns:
@@ -136,7 +139,7 @@ def render_image(board: Board, spec: LayoutSpec) -> Image.Image:
         _alerts(canvas, geo, board, geo.alerts)
     if geo.footer:
         _footer(canvas, geo, board, geo.footer)
-    return canvas.finish()
+    return canvas.finish(panel)
 
 
 def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
