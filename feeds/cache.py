@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,9 @@ def _load(entry: Path) -> Timetable | None:
             objects = pickle.load(fh)
         if not isinstance(objects, dict):
             return None
-        arrays = {name: np.load(entry / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in objects.pop("_arrays")}
+        # Plain read-only views of the mapped files: np.memmap's own slicing costs Python code on every board.
+        arrays: dict[str, Any] = {name: np.asarray(np.load(entry / f"{name}.npy", mmap_mode="r", allow_pickle=False))
+                  for name in objects.pop("_arrays")}
         return Timetable(**objects, **arrays)
     except (OSError, ValueError, TypeError, KeyError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None

@@ -14,7 +14,7 @@ from .errors import FeedError, Location
 MAX_MEMBER_BYTES = 16 * 2**30  # one file of a feed, uncompressed (national feeds have several GB)
 MAX_RATIO = 100  # uncompressed : compressed; CSV stays far below, a zip bomb far above
 RATIO_FROM = 1 << 20  # the ratio is judged for members larger than this
-_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # bytes a zip member is inflated by at a time
 
 
 class GtfsSource:
@@ -51,19 +51,11 @@ class GtfsSource:
     def read(self, member: str) -> bytes:
         """The raw bytes of the file `member`; FeedError before inflating a member that is larger than
         the cap or compressed implausibly well (a zip bomb), or that inflates beyond what it declares."""
-        name = self._members[member]
-        where = Location(self.label(member))
-        try:
-            if self._zip is None:
-                size = (self.path / name).stat().st_size
-                if size > self.max_member_bytes:
-                    raise FeedError(f"is {size} bytes, over the cap of {self.max_member_bytes}", where)
-                return (self.path / name).read_bytes()
-            info = self._zip.getinfo(name)
-            self._check_member(info, where)
-            return _inflate(self._zip, info, where)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
-            raise FeedError(f"cannot be read ({exc})", where) from None
+        with self.open(member) as stream:
+            try:
+                return stream.read()
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                raise FeedError(f"cannot be read ({exc})", Location(self.label(member))) from None
 
     def open(self, member: str) -> IO[bytes]:
         """The file `member` as a binary stream, under the same caps as `read` (a stream that inflates
@@ -78,7 +70,7 @@ class GtfsSource:
                 return (self.path / name).open("rb")
             info = self._zip.getinfo(name)
             self._check_member(info, where)
-            return io.BufferedReader(_Capped(self._zip.open(info), info.file_size, where), 1 << 20)
+            return io.BufferedReader(_Capped(self._zip.open(info), info.file_size, where), _CHUNK)
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
             raise FeedError(f"cannot be read ({exc})", where) from None
 
@@ -135,14 +127,3 @@ class _Capped(io.RawIOBase):
     def close(self) -> None:
         self.inner.close()
         super().close()
-
-
-def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: Location) -> bytes:
-    """A member's bytes, read in chunks and never more than its header declares."""
-    out = bytearray()
-    with archive.open(info) as fh:
-        while chunk := fh.read(_CHUNK):
-            out += chunk
-            if len(out) > info.file_size:
-                raise FeedError(f"inflates beyond the {info.file_size} bytes its header declares; refused", where)
-    return bytes(out)

@@ -60,8 +60,15 @@ def in_daily_window(minute: int, start: int, end: int) -> bool:
 
 def hhmm(instant: int, tz: str) -> str:
     """`instant` as the local wall clock HH:MM ('--:--' when out of range)."""
+    return _hhmm(int(instant) // 60, tz)
+
+
+@lru_cache(maxsize=8192)
+def _hhmm(minute: int, tz: str) -> str:
+    """HH:MM of a minute (every zone's offsets are whole minutes); boards of thousands of displays ask for
+    the same few hundred minutes again and again."""
     try:
-        return dt.datetime.fromtimestamp(instant, zone(tz)).strftime("%H:%M")
+        return dt.datetime.fromtimestamp(minute * 60, zone(tz)).strftime("%H:%M")
     except (OverflowError, OSError, ValueError):
         return "--:--"
 

@@ -122,12 +122,13 @@ async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], versi
 
     A message the client refuses (an invalid topic) is skipped, logged and added to `refused`;
     it never stops the others."""
-    gate = asyncio.Semaphore(concurrency)
     sent = 0
+    messages = list(messages)
+    pending = iter(messages)  # shared by the senders: each takes the next message when its last one is acknowledged
 
-    async def one(msg: Publish) -> None:
+    async def sender() -> None:
         nonlocal sent
-        async with gate:
+        for msg in pending:
             try:
                 await client.publish(msg.topic, msg.payload, qos=min(msg.qos, _QOS.get(client, 1)), retain=msg.retain,
                                      properties=_properties(msg, version))
@@ -135,14 +136,13 @@ async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], versi
                 log.error("not published to %r: %s", msg.topic[:200], exc)
                 if refused is not None:
                     refused.append((msg.topic, str(exc)))
-                return
+                continue
             sent += len(msg.payload)
 
-    messages = list(messages)
-    try:
+    try:  # `concurrency` messages in flight, without a task and a semaphore round per message
         async with asyncio.TaskGroup() as group:
-            for msg in messages:
-                group.create_task(one(msg))
+            for _ in range(min(concurrency, len(messages))):
+                group.create_task(sender())
     except* aiomqtt.MqttError as errors:
         raise BridgeError(f"publishing failed: {errors.exceptions[0]}") from None
     return sent

@@ -20,7 +20,7 @@ def test_warm_load_equals_cold_and_writes_one_entry(tmp_path: Path) -> None:
     cold = open_timetable(feed, cache)
     assert len(list(cache.glob("timetable-v*"))) == 1
     warm = open_timetable(feed, cache)
-    assert isinstance(warm.st_dep, np.memmap) and not warm.st_dep.flags.writeable  # mapped, shared, never written
+    assert isinstance(warm.st_dep.base, np.memmap) and not warm.st_dep.flags.writeable  # mapped, shared, never written
     assert timetable_departures(warm, "HBF", AT, 3600, 9) == timetable_departures(cold, "HBF", AT, 3600, 9)
 
 
@@ -42,7 +42,7 @@ def test_unwritable_or_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     for entry in cache.glob("timetable-v*/*"):
         entry.write_bytes(b"garbage")
     assert open_timetable(feed, cache).stops
-    assert isinstance(open_timetable(feed, cache).st_dep, np.memmap)  # the broken entry was written anew
+    assert isinstance(open_timetable(feed, cache).st_dep.base, np.memmap)  # the broken entry was written anew
     for array in cache.glob("timetable-v*/*.npy"):  # arrays cut short (a disk that filled up)
         array.write_bytes(array.read_bytes()[:90])
     assert open_timetable(feed, cache).stops
