@@ -1,7 +1,7 @@
 """Board to frame: render, rasterise, hash and encode, as a picklable job for the render pool.
 
-A rendered frame travels as its raw bytes (packed pixels) and its encoded full body, which are far
-smaller than the raster; the main process rebuilds the raster for deltas.
+A rendered frame travels as its packed pixels, deflated, and its encoded full body, which are far
+smaller than the raster; the main process keeps them so and finds deltas on the packed bytes.
 """
 
 from __future__ import annotations

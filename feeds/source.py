@@ -48,6 +48,11 @@ class GtfsSource:
         """Whether the feed contains the file `member` (e.g. 'stops.txt')."""
         return member in self._members
 
+    def size(self, member: str) -> int:
+        """The bytes of the file `member` uncompressed (as its zip header declares)."""
+        name = self._members[member]
+        return (self.path / name).stat().st_size if self._zip is None else self._zip.getinfo(name).file_size
+
     def read(self, member: str) -> bytes:
         """The raw bytes of the file `member`; FeedError before inflating a member that is larger than
         the cap or compressed implausibly well (a zip bomb), or that inflates beyond what it declares."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import pyarrow.compute as pc
 
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
@@ -14,6 +13,7 @@ from .tables import NotStreamable, Table, read_batches, read_table, warn_rows
 
 __all__ = ["MAX_FREQUENCY_INSTANCES", "read_frequencies", "read_stop_times", "stop_index_of"]
 
+STREAM_FROM = 64 << 20  # bytes of stop_times.txt from which it is streamed in batches (a region's or a country's)
 MAX_FREQUENCY_INSTANCES = 5000  # departures of one frequencies.txt row (2 min headway all day is 720)
 
 
@@ -30,6 +30,8 @@ def read_stop_times(
     The file is streamed in batches (only the arrays are kept, ~25 bytes a row, never the CSV's
     strings); one out of the ordinary is read whole, which reports exactly what is wrong."""
     try:
+        if source.has("stop_times.txt") and source.size("stop_times.txt") < STREAM_FROM:
+            raise NotStreamable("small enough to read at once")  # whole, pyarrow parses it on every core
         table, cols, headsigns = _columns(read_batches(source, "stop_times.txt", *_COLUMNS), trip_index, stop_index)
     except NotStreamable:
         whole = read_table(source, "stop_times.txt", *_COLUMNS, warnings)
@@ -74,7 +76,7 @@ def _columns(tables: Iterator[Table], trip_index: dict[str, int], stop_index: di
         parts["dep"].append(table.times("departure_time"))
         parts["pickup"].append(table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8))
         if table.has("stop_headsign"):
-            for value in pc.unique(table.columns["stop_headsign"]).to_pylist():
+            for value in table.columns["stop_headsign"].unique().to_pylist():
                 if value and value not in headsign_index:
                     headsign_index[value] = len(headsign_index)
             parts["headsign"].append(table.codes("stop_headsign", headsign_index))
@@ -199,7 +201,8 @@ def stop_index_of(n_stops: int, st: dict, freq: dict) -> dict:
     ix_row, ix_dep, ix_start = (p[0] if len(p) == 1 else np.concatenate(p) for p in (row_parts, dep_parts, start_parts))
     del row_parts, dep_parts, start_parts
     stop = st["stop"][ix_row]
-    order = np.lexsort((ix_dep, stop))
+    # by stop, then time: one stable sort of one int64 key (twice as fast as lexsort's two passes)
+    order = np.argsort((stop.astype(np.int64) << 32) | (ix_dep.astype(np.int64) - np.iinfo(np.int32).min), kind="stable")
     offsets = np.searchsorted(stop[order], np.arange(n_stops + 1)).astype(np.int64)
     del stop
     max_time = int(max(ix_dep.max(initial=0), dep.max(initial=0)))

@@ -12,7 +12,6 @@ from typing import IO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import FeedError, FeedWarning, Location
@@ -111,11 +110,29 @@ class Table:
 
     def codes(self, column: str, known: dict[str, int]) -> np.ndarray:
         """The column's ids mapped to indexes through `known` (int32); -1 for unknown or empty ids."""
-        encoded = pc.dictionary_encode(self.columns[column])
+        encoded = self.columns[column].dictionary_encode()
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
         lookup = np.array([known.get(v, -1) for v in encoded.dictionary.to_pylist()] + [-1], np.int32)
         return lookup[_numbers(encoded.indices)]
+
+
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace; values with other (Unicode) spaces are rare: see _trimmed
+_ASCII = np.arange(256) < 128
+
+
+def _trimmed(arr: pa.Array) -> pa.Array:
+    """The column without whitespace around its values: unchanged (no copy, and pyarrow.compute not even
+    imported) when no value starts or ends with a space or a non-ASCII byte, as in almost every feed."""
+    start, end, data = _text_buffers(arr)
+    present = end > start
+    edges = np.concatenate([data[start[present]], data[end[present] - 1]])
+    if not (_SPACE[edges].any() or (~_ASCII[edges]).any()):
+        return arr
+    import pyarrow.compute as pc  # only for a file that needs it (0.04 s to import)
+
+    return pc.utf8_trim_whitespace(arr, memory_pool=_POOL)
 
 
 _NUMPY_INTS = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
@@ -135,8 +152,10 @@ def _text_buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     gathers a few bytes past a value stay in bounds (no Python string is made)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    if arr.type not in (pa.string(), pa.large_string()):
+        arr = arr.cast(pa.large_string())
+    width = np.int32 if arr.type == pa.string() else np.int64  # read as they are: Array.cast imports pyarrow.compute
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
     data_buf = arr.buffers()[2]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     return offsets[:-1], offsets[1:], np.concatenate([data, np.zeros(24, np.uint8)])
@@ -249,12 +268,12 @@ def read_table(
     if len(set(names)) != len(names):
         raise FeedError("duplicate column names in the header", Location(label, 1))
     table = _read_csv(raw, label, names, wanted, warnings)
-    columns = {c: pc.utf8_trim_whitespace(table[c].combine_chunks(_POOL), memory_pool=_POOL) for c in wanted}
+    columns = {c: _trimmed(table[c].combine_chunks(_POOL)) for c in wanted}
     return Table(label, columns, table.num_rows)
 
 
 BATCH_BYTES = 8 << 20  # a batch of a streamed file: what pyarrow parses at once, and about what it holds
-USE_THREADS = True
+TRIM_FROM_ROWS = 0  # rows after which freed memory is handed back between batches
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -313,7 +332,7 @@ def read_batches(
             chained = _Chained(head, stream)
             reader = pacsv.open_csv(
                 chained,
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BATCH_BYTES, use_threads=USE_THREADS),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BATCH_BYTES),
                 parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=wanted, column_types={c: pa.string() for c in wanted},
@@ -325,11 +344,12 @@ def read_batches(
             for batch in reader:
                 if skipped or chained.broken:
                     raise NotStreamable(label)  # the whole-file path names the line of the first broken row
-                columns = {c: pc.utf8_trim_whitespace(batch.column(c), memory_pool=_POOL) for c in wanted}
+                columns = {c: _trimmed(batch.column(c)) for c in wanted}
                 yield Table(label, columns, batch.num_rows, first_row)
                 first_row += batch.num_rows
                 del columns, batch
-                release_free_memory()  # the batch's temporaries, before the next batch allocates its own
+                if first_row > TRIM_FROM_ROWS:  # a large file: the batch's temporaries back, before the next allocates
+                    release_free_memory()
             if skipped or chained.broken:
                 raise NotStreamable(label)
             if first_row == 0:  # a header and no rows: one empty table still tells the columns
@@ -360,7 +380,8 @@ class _Chained(io.RawIOBase):
         else:
             data = self.rest.read(len(buffer))
         try:
-            self.decoder.decode(data, final=not data)
+            if not data.isascii() or self.decoder.getstate()[0]:  # ASCII after a whole character needs no decoding
+                self.decoder.decode(data, final=not data)
         except UnicodeDecodeError:
             self.broken = True
             return 0

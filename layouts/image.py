@@ -27,10 +27,10 @@ GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
 class _Canvas:
     """Drawing in the layout's colour mode; colours are given as #RRGGBB."""
 
-    def __init__(self, spec: LayoutSpec, background: str, size: tuple[int, int] | None = None) -> None:
+    def __init__(self, spec: LayoutSpec, background: str) -> None:
         self.spec = spec
         mode = {"mono": "1", "bwr": "P", "gray4": "L", "rgb565": "RGB", "rgb": "RGB"}[spec.color_mode]
-        self.image = _blank(mode, size or (spec.width, spec.height), self.ink(background)).copy()
+        self.image = _blank(mode, (spec.width, spec.height), self.ink(background)).copy()
         self.draw = ImageDraw.Draw(self.image)
         self.draw.fontmode = "L" if spec.antialias else "1"
 

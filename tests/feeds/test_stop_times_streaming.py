@@ -34,6 +34,7 @@ def _arrays(tt: object) -> dict[str, np.ndarray]:
 def test_many_small_batches_give_the_whole_file_s_timetable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_zip: bool) -> None:
     feed = write_feed(tmp_path / "f", as_zip=as_zip, stop_times_txt=STOP_TIMES)
     monkeypatch.setattr(tables, "BATCH_BYTES", 4096)  # ~90 rows a batch: the unknown stop is in the 17th
+    monkeypatch.setattr("feeds.stop_times.STREAM_FROM", 0)  # as if it were a national feed's
     batches = list(tables.read_batches(GtfsSource(feed), "stop_times.txt", ("trip_id", "stop_id")))
     assert len(batches) > 10 and sum(b.num_rows for b in batches) == 1502  # it did stream, in many batches
     streamed = load_timetable(GtfsSource(feed))
@@ -48,6 +49,7 @@ def test_many_small_batches_give_the_whole_file_s_timetable(tmp_path: Path, monk
 
 def test_broken_rows_and_bad_bytes_are_reported_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tables, "BATCH_BYTES", 4096)
+    monkeypatch.setattr("feeds.stop_times.STREAM_FROM", 0)
     broken = write_feed(tmp_path / "a", stop_times_txt=STOP_TIMES + "T2,08:10:00\n")
     assert any(str(w).endswith("stop_times.txt:1504: 1 row(s) with the wrong number of fields skipped")
                for w in load_timetable(GtfsSource(broken)).warnings)
@@ -62,7 +64,8 @@ def test_broken_rows_and_bad_bytes_are_reported_as_before(tmp_path: Path, monkey
 @pytest.mark.realdata
 def test_hart_streamed_equals_hart_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     feed = shared_feed("hart", "hart-2021.zip")
-    monkeypatch.setattr(tables, "BATCH_BYTES", 1 << 20)  # HART's 24 MB of stop_times in ~24 batches
+    monkeypatch.setattr(tables, "BATCH_BYTES", 1 << 20)  # HART's 20 MB of stop_times in ~20 batches
+    monkeypatch.setattr("feeds.stop_times.STREAM_FROM", 0)
     streamed = load_timetable(GtfsSource(feed))
     _whole(monkeypatch)
     whole = load_timetable(GtfsSource(feed))
