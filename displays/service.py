@@ -447,7 +447,8 @@ class Service:
                 offline = not parse_status("", payload).online
             except ValueError:
                 return []  # a cleared or foreign status: nothing to answer
-            if not first and offline:  # another instance died (its Will); the service is still online
+            if not first and offline and not self.stopping.is_set():  # another instance died (its Will): still online
+                # (while stopping, the offline status is our own goodbye coming back: never answered)
                 return [self.bridge.service_status(True, int(self.clock.now()), self.status_details())]
             return []
         if topic.startswith(instance_topic(prefix, "")):
