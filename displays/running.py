@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from firmware_bridge.client import stop as stop_task
+
 from .ports import MemoryLink
 from .service import Service
 from .sharing import share
@@ -33,9 +35,10 @@ async def _ticker(service: Service) -> None:
     service.settled.set()
     while True:
         delay = await service.step()
-        try:
-            await asyncio.wait_for(service.wake.wait(), timeout=delay)
-        except asyncio.TimeoutError:
+        try:  # not wait_for, which in Python 3.11 can swallow a cancellation that meets its timeout
+            async with asyncio.timeout(delay):
+                await service.wake.wait()
+        except TimeoutError:
             pass
 
 
@@ -59,12 +62,14 @@ async def run(service: Service, extra_tasks: list) -> None:
             group.create_task(service.speaker.run(), name="speech")
             if service.sharing is not None:
                 group.create_task(share(service, service.sharing), name="shared state")
-            group.create_task(service.link.run(service.subscriptions(), service.hello, service.on_message), name="link")
+            link = group.create_task(service.link.run(service.subscriptions(), service.hello, service.on_message),
+                                     name="link")
             for task in extra_tasks or []:
                 group.create_task(task)
             await service.stopping.wait()
             now = int(service.clock.now())
             await service.link.close(service.goodbye(now))
+            await stop_task(link)  # cancelled until it ends (Python 3.11 can lose one cancellation inside aiomqtt)
             raise _Stop
     except* _Stop:
         pass

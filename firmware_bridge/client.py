@@ -166,11 +166,22 @@ async def unsubscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None
             raise BridgeError(f"unsubscribing from {topic} failed: {exc}") from None
 
 
+async def stop(task: asyncio.Task, patience: float = 1.0) -> None:
+    """Cancel `task` and wait until it has ended, cancelling again while it has not: in Python 3.11 a
+    cancellation that meets the timeout of an asyncio.wait_for (aiomqtt waits for its acknowledgements
+    with one) is lost, and a connection's loop then runs on."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=patience)
+
+
 async def next_message(client: aiomqtt.Client, timeout: float) -> tuple[str, bytes] | None:
     """The next incoming message as (topic, payload), or None when none came within `timeout` seconds."""
-    try:
-        message = await asyncio.wait_for(anext(client.messages), timeout)
-    except asyncio.TimeoutError:
+    try:  # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that meets its
+        # timeout, and a pillar's loop asking every second would then never stop
+        async with asyncio.timeout(timeout):
+            message = await anext(client.messages)
+    except TimeoutError:
         return None
     return _unpacked(message)
 

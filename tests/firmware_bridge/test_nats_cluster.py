@@ -60,8 +60,7 @@ async def pillar(port: int, session: PillarSession, stop: asyncio.Event, name: s
 
     staying = asyncio.create_task(mqtt.keep_connected(settings, session.will(), connected, asyncio.sleep, lambda: 0.5))
     await stop.wait()
-    staying.cancel()
-    await asyncio.gather(staying, return_exceptions=True)
+    await mqtt.stop(staying)
 
 
 async def until(condition, seconds: float, what: str) -> float:  # type: ignore[no-untyped-def]
