@@ -78,6 +78,9 @@ def _store(entry: Path, timetable: Timetable) -> None:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=entry.parent, suffix=".tmp"))
+    except OSError:
+        return
+    try:
         objects: dict = {"_arrays": []}
         for f in fields(timetable):
             value = getattr(timetable, f.name)
@@ -99,5 +102,5 @@ def _store(entry: Path, timetable: Timetable) -> None:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
-    except OSError:
-        return
+    except OSError:  # a full disk, say: the half-written folder goes, the timetable is served from memory
+        shutil.rmtree(work, ignore_errors=True)

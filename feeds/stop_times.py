@@ -29,13 +29,15 @@ def read_stop_times(
 
     The file is streamed in batches (only the arrays are kept, ~25 bytes a row, never the CSV's
     strings); one out of the ordinary is read whole, which reports exactly what is wrong."""
-    try:
-        if source.has("stop_times.txt") and source.size("stop_times.txt") < STREAM_FROM:
-            raise NotStreamable("small enough to read at once")  # whole, pyarrow parses it on every core
-        table, cols, headsigns = _columns(read_batches(source, "stop_times.txt", *_COLUMNS), trip_index, stop_index)
-    except NotStreamable:
-        whole = read_table(source, "stop_times.txt", *_COLUMNS, warnings)
-        table, cols, headsigns = _columns(iter([whole]), trip_index, stop_index)
+    parsed = None
+    if source.has("stop_times.txt") and source.size("stop_times.txt") >= STREAM_FROM:  # smaller: whole is faster
+        try:
+            parsed = _columns(read_batches(source, "stop_times.txt", *_COLUMNS), trip_index, stop_index)
+        except NotStreamable:
+            pass  # read whole below: that path names exactly what is wrong
+    if parsed is None:
+        parsed = _columns(iter([read_table(source, "stop_times.txt", *_COLUMNS, warnings)]), trip_index, stop_index)
+    table, cols, headsigns = parsed
     if not table.has("arrival_time") and not table.has("departure_time"):
         raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
     if table.num_rows == 0:
@@ -46,8 +48,7 @@ def read_stop_times(
     warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
     order = np.lexsort((seq, trip))
     order = order[((trip >= 0) & (stop >= 0) & (seq >= 0))[order]]
-    for name in list(cols):  # one column at a time: a national feed's columns are GBs together
-        cols[name] = cols[name][order]
+    _select(cols, order)
     # Times: departure falls back to arrival and vice versa; gaps between timepoints are interpolated.
     np.copyto(cols["dep"], cols["arr"], where=cols["dep"] < 0)
     np.copyto(cols["arr"], cols["dep"], where=cols["arr"] < 0)
@@ -82,15 +83,20 @@ def _columns(tables: Iterator[Table], trip_index: dict[str, int], stop_index: di
             parts["headsign"].append(table.codes("stop_headsign", headsign_index))
         else:
             parts["headsign"].append(np.full(table.num_rows, -1, np.int32))
-    dtypes = {"trip": np.int32, "stop": np.int32, "seq": np.int32, "arr": np.int32, "dep": np.int32, "pickup": np.int8,
-              "headsign": np.int32}
     cols = {}
-    for name in list(parts):  # each column's batches freed as soon as it is whole
+    for name in list(parts):  # each column's batches freed as soon as it is whole (there is always one table)
         pieces = parts.pop(name)
-        cols[name] = (pieces[0] if len(pieces) == 1 else np.concatenate(pieces)) if pieces else np.zeros(0, dtypes[name])
+        cols[name] = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         del pieces
     whole = Table(label, dict.fromkeys(present), rows)  # type: ignore[arg-type]
     return whole, cols, list(headsign_index)
+
+
+def _select(cols: dict[str, np.ndarray], which: np.ndarray) -> None:
+    """Each column indexed by `which` (an order or a mask), in place and one column at a time: a national
+    feed's columns are GBs together."""
+    for name in list(cols):
+        cols[name] = cols[name][which]
 
 
 def _int32(table: Table, column: str, values: np.ndarray) -> np.ndarray:
@@ -126,9 +132,7 @@ def _without_broken_trips(cols: dict[str, np.ndarray], rows_in_file: np.ndarray,
             warn_rows(warnings, table, fake, column, what)
     if not bad_trip.any():
         return cols, first
-    keep = ~bad_trip[trip]
-    for name in list(cols):
-        cols[name] = cols[name][keep]
+    _select(cols, ~bad_trip[trip])
     return cols, np.searchsorted(cols["trip"], np.arange(n_trips + 1)).astype(np.int64)
 
 

@@ -256,7 +256,7 @@ def read_table(
         raise FeedError("required file is missing", Location(label))
     raw = _text_of(source.read(member), label)
     header = _header(raw, label)
-    names = [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
+    names = _names(header)
     if not _is_utf8(raw):  # before pyarrow, whose handler for broken rows cannot take such bytes
         raise _bad_utf8(raw, label, names)
     if not any(header):
@@ -273,7 +273,6 @@ def read_table(
 
 
 BATCH_BYTES = 8 << 20  # a batch of a streamed file: what pyarrow parses at once, and about what it holds
-TRIM_FROM_ROWS = 0  # rows after which freed memory is handed back between batches
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -318,28 +317,14 @@ def read_batches(
         if b"\n" not in head or b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise NotStreamable(label)  # one line only, CR line ends or not UTF-8 at all: the whole-file path knows
         header = _header(head, label)
-        names = [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
+        names = _names(header)
         if not any(header) or len(set(names)) != len(names) or any(c not in header for c in required):
             raise NotStreamable(label)
         wanted = [c for c in (*required, *optional) if c in header]
         skipped: list[str] = []
-
-        def on_invalid_row(row: pacsv.InvalidRow) -> str:
-            skipped.append(row.text)
-            return "skip"
-
         try:
             chained = _Chained(head, stream)
-            reader = pacsv.open_csv(
-                chained,
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BATCH_BYTES),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=wanted, column_types={c: pa.string() for c in wanted},
-                    strings_can_be_null=False, quoted_strings_can_be_null=False,
-                ),
-                memory_pool=_POOL,
-            )
+            reader = pacsv.open_csv(chained, **_csv_options(names, wanted, skipped, BATCH_BYTES))
             first_row = 0
             for batch in reader:
                 if skipped or chained.broken:
@@ -348,8 +333,7 @@ def read_batches(
                 yield Table(label, columns, batch.num_rows, first_row)
                 first_row += batch.num_rows
                 del columns, batch
-                if first_row > TRIM_FROM_ROWS:  # a large file: the batch's temporaries back, before the next allocates
-                    release_free_memory()
+                release_free_memory()  # the batch's temporaries back, before the next batch allocates its own
             if skipped or chained.broken:
                 raise NotStreamable(label)
             if first_row == 0:  # a header and no rows: one empty table still tells the columns
@@ -389,25 +373,36 @@ class _Chained(io.RawIOBase):
         return len(data)
 
 
-def _read_csv(raw: bytes, label: str, names: list[str], wanted: list[str], warnings: list[FeedWarning] | None) -> pa.Table:
-    """The wanted columns as strings; rows with the wrong number of fields skipped with one warning."""
-    skipped: list[str] = []
+def _names(header: list[str]) -> list[str]:
+    """The header's column names, an empty one named by its position (pyarrow needs every column named)."""
+    return [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
+
+
+def _csv_options(names: list[str], wanted: list[str], skipped: list[str], block_size: int | None = None) -> dict:
+    """How pyarrow reads a GTFS file: the wanted columns as strings (never null), rows with the wrong number of
+    fields skipped and their text added to `skipped`."""
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         skipped.append(row.text)
         return "skip"
 
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1)
+    if block_size is not None:
+        read.block_size = block_size
+    return {
+        "read_options": read,
+        "parse_options": pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        "memory_pool": _POOL,
+    }
+
+
+def _read_csv(raw: bytes, label: str, names: list[str], wanted: list[str], warnings: list[FeedWarning] | None) -> pa.Table:
+    """The wanted columns as strings; rows with the wrong number of fields skipped with one warning."""
+    skipped: list[str] = []
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(raw),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted, column_types={c: pa.string() for c in wanted},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-            memory_pool=_POOL,
-        )
+        table = pacsv.read_csv(io.BytesIO(raw), **_csv_options(names, wanted, skipped))
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _bad_utf8(raw, label, names) from None

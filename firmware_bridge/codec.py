@@ -98,6 +98,11 @@ def parse_header(data: bytes) -> Header:
 # --- rasters ---------------------------------------------------------------------------------
 
 
+def rgb565_of(r, g, b):  # type: ignore[no-untyped-def]
+    """RGB565 of 8-bit red, green and blue (numbers or arrays wide enough for 16 bits)."""
+    return ((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3)
+
+
 def raster_of(image: Image.Image, color_mode: str) -> np.ndarray:
     """The raster of a rendered image (as layouts.image produces it for that colour mode)."""
     if color_mode == "mono":
@@ -108,7 +113,7 @@ def raster_of(image: Image.Image, color_mode: str) -> np.ndarray:
         return (np.asarray(image.convert("L"), dtype=np.uint16) + 42) // 85
     rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
     if color_mode == "rgb565":
-        return (((rgb[..., 0] >> 3) << 11) | ((rgb[..., 1] >> 2) << 5) | (rgb[..., 2] >> 3)).astype(np.uint16)
+        return rgb565_of(rgb[..., 0], rgb[..., 1], rgb[..., 2]).astype(np.uint16)
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
@@ -143,8 +148,7 @@ def raw_of(image: Image.Image, color_mode: str) -> bytes:
     if color_mode == "bwr" and image.mode == "P":
         return np.packbits(px == 1, axis=1).tobytes() + np.packbits(px == 2, axis=1).tobytes()
     if color_mode == "rgb565" and image.mode == "RGB":
-        r, g, b = (px[..., i].astype(np.uint16) for i in range(3))
-        return (((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3)).astype("<u2").tobytes()
+        return rgb565_of(*(px[..., i].astype(np.uint16) for i in range(3))).astype("<u2").tobytes()
     return pack(raster_of(image, color_mode), RAW_FOR_MODE[color_mode], color_mode)
 
 
@@ -198,8 +202,12 @@ def pack(raster: np.ndarray, encoding: str, color_mode: str) -> bytes:
     raise CodecError(f"unknown encoding {encoding!r}")
 
 
-_ROW_BYTES = {"mono1": lambda w: -(-w // 8), "gray2": lambda w: -(-w // 4), "bwr": lambda w: -(-w // 8),
-              "rgb565": lambda w: 2 * w, "rgb888": lambda w: 3 * w}
+_BITS = {"mono1": 1, "gray2": 2, "bwr": 1, "rgb565": 16, "rgb888": 24}  # bits per pixel of a raw plane
+
+
+def _row_bytes(encoding: str, width: int) -> int:
+    """Bytes of one row of a raw plane (padded to whole bytes)."""
+    return -(-width * _BITS[encoding] // 8)
 
 
 def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str) -> np.ndarray:
@@ -211,9 +219,9 @@ def unpack(data: bytes, encoding: str, width: int, height: int, color_mode: str)
             if image.size != (width, height):
                 raise CodecError(f"PNG is {image.size[0]}x{image.size[1]}, expected {width}x{height}")
             return raster_of(image, color_mode)
-        if encoding not in _ROW_BYTES:
+        if encoding not in _BITS:
             raise CodecError(f"unknown encoding {encoding!r}")
-        row_bytes = _ROW_BYTES[encoding](width)
+        row_bytes = _row_bytes(encoding, width)
         expected = row_bytes * height * (2 if encoding == "bwr" else 1)
         if len(data) != expected:
             raise CodecError(f"{encoding} {width}x{height} needs {expected} bytes, got {len(data)}")
@@ -245,14 +253,11 @@ def frame_hash(raster: np.ndarray, color_mode: str) -> int:
 # --- deltas ----------------------------------------------------------------------------------
 
 
-_BITS = {"mono1": 1, "gray2": 2, "bwr": 1, "rgb565": 16, "rgb888": 24}  # bits per pixel of a raw plane
-
-
 def _planes(raw: bytes, color_mode: str, width: int, height: int) -> np.ndarray:
     """Raw bytes as (planes, height, row bytes): bwr has a black and a red plane, the others one."""
     encoding = RAW_FOR_MODE[color_mode]
     planes = 2 if encoding == "bwr" else 1
-    return np.frombuffer(raw, np.uint8).reshape(planes, height, _ROW_BYTES[encoding](width))
+    return np.frombuffer(raw, np.uint8).reshape(planes, height, _row_bytes(encoding, width))
 
 
 def changed_rects(old_raw: bytes, new_raw: bytes, color_mode: str, width: int, height: int) -> list[tuple[int, int, int, int]]:
@@ -302,9 +307,9 @@ def delta_body(new_raw: bytes, rects: list[tuple[int, int, int, int]], encoding:
         return parts[0]
     raw_encoding = RAW_FOR_MODE[color_mode]
     planes = _planes(new_raw, color_mode, width, height)
+    bits = _BITS[raw_encoding]
     raster = None
     for x, y, w, h in rects:
-        bits = _BITS[raw_encoding]
         a, b = x * bits // 8, -(-(x + w) * bits // 8)
         if encoding == raw_encoding:
             data = planes[:, y : y + h, a:b].tobytes()  # bwr: the black plane's rows, then the red plane's

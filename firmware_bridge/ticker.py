@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .codec import rgb565_of
+
 MAGIC = b"ST"
 VERSION = 1
 HEADER = struct.Struct(">2sBBHHHHIHHHI")  # magic, version, flags, x, y, w, h, strip width, speed, ink, paper, text crc
@@ -33,8 +35,7 @@ class Ticker:
 
 def rgb565(color: str) -> int:
     """#RRGGBB as RGB565."""
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    return ((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3)
+    return int(rgb565_of(*(int(color[i : i + 2], 16) for i in (1, 3, 5))))
 
 
 def ticker_payload(ticker: Ticker) -> bytes:

@@ -101,7 +101,12 @@ class Page:
 
         deadline = asyncio.get_running_loop().time() + seconds
         while True:
-            value = await self.evaluate(expression)
+            try:
+                value = await self.evaluate(expression)
+            except AssertionError as exc:  # the page reloads itself (after a save): ask the new one
+                if "navigated or closed" not in str(exc) and "Cannot find context" not in str(exc):
+                    raise
+                value = None
             if value:
                 return value
             if asyncio.get_running_loop().time() > deadline:

@@ -46,3 +46,15 @@ def test_unwritable_or_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     for array in cache.glob("timetable-v*/*.npy"):  # arrays cut short (a disk that filled up)
         array.write_bytes(array.read_bytes()[:90])
     assert open_timetable(feed, cache).stops
+
+
+def test_a_cache_that_cannot_be_written_leaves_nothing_half_written(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    feed = write_feed(tmp_path / "f", as_zip=True)
+    cache = tmp_path / "cache"
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("feeds.cache.np.save", disk_full)
+    assert open_timetable(feed, cache).stops  # served from memory
+    assert list(cache.iterdir()) == []  # no temporary folder left behind
