@@ -35,9 +35,11 @@ def compose_board(
     realtime_configured: bool = False,
     editorial: Editorial | None = None,
     scope: Scope | None = None,
+    shared: dict | None = None,
 ) -> Board:
     """The board of one display at `now` (a 'no current data' board when there is no timetable), with the
-    ops messages and alert suppressions of `editorial` that reach its `scope`.
+    ops messages and alert suppressions of `editorial` that reach its `scope`. `shared` (a dict kept for one
+    `tt`, `live` and `now`) lets displays of the same stops use one departures query.
 
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
@@ -61,8 +63,14 @@ def compose_board(
     if missing:
         raise FeedError(f"stop id {', '.join(repr(s) for s in missing)} is not in the loaded timetable")
     horizon = settings.horizon_minutes * 60
-    result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language, alerts)
-    nxt = next_scheduled(tt, ids, now + horizon) if not result.departures else None
+    key = (ids, now, horizon, language) if alerts is None and shared is not None else None
+    found = shared.get(key) if key is not None and shared is not None else None
+    if found is None:
+        result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language, alerts)
+        found = result, (next_scheduled(tt, ids, now + horizon) if not result.departures else None)
+        if key is not None and shared is not None:
+            shared[key] = found
+    result, nxt = found
     data = BoardInput(
         departures=result,
         timezone=tt.timezone,

@@ -27,7 +27,7 @@ from layouts.spec import LayoutSpec
 class Rendered:
     """A rendered frame as it crosses process boundaries."""
 
-    packed: bytes  # the colour mode's raw encoding (what the content hash covers), deflated
+    packed: bytes  # the colour mode's raw encoding (what the content hash covers), deflated, or the RGB PNG
     width: int
     height: int
     color_mode: str
@@ -48,7 +48,7 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
         body = png.encode_rgb(np.frombuffer(raw, np.uint8).reshape(image.height, image.width, 3))
     else:
         body = codec.pack(codec.raster_of(image, mode), encoding, mode)
-    packed = png.deflate(raw)
+    packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already
     if compress and encoding == codec.RAW_FOR_MODE[mode]:
         body = packed
     elif compress and encoding != "png":

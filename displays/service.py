@@ -67,6 +67,9 @@ class DisplayRuntime:
     error_at: int | None = None
 
 
+_Entry = tuple[DisplayRuntime, Board, int, int]  # a display's new board and where its rendering is (batch, index)
+
+
 class Service:
     """One stopcast instance (or one shard of several)."""
 
@@ -194,10 +197,13 @@ class Service:
     def apply_config(self, config: ServiceConfig) -> list[Publish]:
         """Swap in a validated config; keeps the boards of displays whose settings did not change."""
         runtimes: dict[str, DisplayRuntime] = {}
+        specs = {r.spec: r.spec for r in self.displays.values()}  # one object per distinct layout (boards are
+        # rendered once per layout and board: displays showing the same share it)
         for display in config.displays:
             if not self.owns(display.id):
                 continue
             spec = layout_of(config, display)
+            spec = specs.setdefault(spec, spec)
             old = self.displays.get(display.id)
             if old is not None and old.config == display and old.spec == spec:
                 runtimes[display.id] = old
@@ -323,9 +329,10 @@ class Service:
             log.exception("merging realtime failed; boards show the timetable: %s", exc)
             live = None
         editorial = self.editorial.current(now)
+        shared: dict = {}  # departures by stops: displays at the same stops share one query
         for runtime in due:
             try:
-                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board)
+                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared)
             except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
                 self.display_failed(runtime, "composing its board", exc, now)
                 continue
@@ -335,7 +342,7 @@ class Service:
                 runtime.board = board  # the same texts: only its next change moves on (else it stays due)
 
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
-                previous: Board | None = None) -> Board:
+                previous: Board | None = None, shared: dict | None = None) -> Board:
         """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`."""
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
@@ -343,7 +350,7 @@ class Service:
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
                              realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
-                             scope=self.scope(display))
+                             scope=self.scope(display), shared=shared)
 
     def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
         """Record that one display's board could not be made; it keeps its last good frame.
@@ -383,23 +390,36 @@ class Service:
 
     async def refresh(self, now: int, force: bool = False, batch: int = 32) -> None:
         """Boards for every display at `now`: each batch of changed boards goes to the renderer as soon
-        as it is composed, and rendered batches are accepted and sent in order while composing goes on."""
+        as it is composed, and rendered batches are accepted and sent in order while composing goes on.
+        Displays whose boards came out identical in the same layout and encoding (pillars side by side at a
+        station) share one rendering."""
         started = time.perf_counter()
-        queue: asyncio.Queue[tuple[list[tuple[DisplayRuntime, Board]], asyncio.Task] | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[list[_Entry], list[asyncio.Task]] | None] = asyncio.Queue()
         count = 0
         async with asyncio.TaskGroup() as group:
             group.create_task(self._send_rendered(queue, now), name="send rendered")
             try:
-                chunk: list[tuple[DisplayRuntime, Board]] = []
-                for item in self._composed(now, force):
-                    chunk.append(item)
-                    if len(chunk) == batch:
-                        queue.put_nowait((chunk, group.create_task(self.renderer.render(_jobs(chunk)))))
-                        count, chunk = count + len(chunk), []
+                tasks: list[asyncio.Task] = []
+                slots: dict[tuple, tuple[int, int]] = {}  # a render job -> (its batch, its place in it)
+                entries: list[_Entry] = []
+                jobs: list[RenderJob] = []
+                for runtime, board in self._composed(now, force):
+                    key = (id(runtime.spec), runtime.encoding, runtime.config.compress, board)
+                    slot = slots.get(key)
+                    if slot is None:
+                        slot = slots[key] = (len(tasks), len(jobs))
+                        jobs.append((board, runtime.spec, runtime.encoding, runtime.config.compress))
+                    entries.append((runtime, board, *slot))
+                    if len(jobs) == batch:
+                        tasks.append(group.create_task(self.renderer.render(jobs)))
+                        queue.put_nowait((entries, tasks))
+                        count, entries, jobs = count + len(entries), [], []
                         await asyncio.sleep(0)  # let finished batches go out while composing continues
-                if chunk:
-                    queue.put_nowait((chunk, group.create_task(self.renderer.render(_jobs(chunk)))))
-                    count += len(chunk)
+                if jobs:
+                    tasks.append(group.create_task(self.renderer.render(jobs)))
+                if entries:
+                    queue.put_nowait((entries, tasks))
+                    count += len(entries)
             finally:
                 queue.put_nowait(None)
         if count:
@@ -408,9 +428,12 @@ class Service:
 
     async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:
         while (item := await queue.get()) is not None:
-            chunk, task = item
-            rendered = await task
-            await self.send([p for (runtime, board), r in zip(chunk, rendered) for p in self.accept(runtime, board, r, now)])
+            entries, tasks = item
+            publishes: list[Publish] = []
+            for runtime, board, batch, index in entries:
+                rendered = (await tasks[batch])[index]
+                publishes += self.accept(runtime, board, rendered, now)
+            await self.send(publishes)
 
     async def send(self, publishes: Sequence[Publish]) -> None:
         """Send over the pillar link (if any), counting what the broker acknowledged."""
@@ -569,6 +592,3 @@ class Service:
         """Ask run() to finish."""
         self.stopping.set()
 
-
-def _jobs(chunk: list[tuple[DisplayRuntime, Board]]) -> list[RenderJob]:
-    return [(board, runtime.spec, runtime.encoding, runtime.config.compress) for runtime, board in chunk]

@@ -48,3 +48,35 @@ def encode_rgb(pixels: np.ndarray) -> bytes:
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"".join((SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", deflate(filtered.data)), _chunk(b"IEND", b"")))
+
+
+def decode_rgb(data: bytes) -> bytes:
+    """The RGB rows (3 bytes per pixel) of an 8-bit RGB PNG: fast for what `encode_rgb` writes (the first
+    row unfiltered, the others Up), any other filtering through Pillow. ValueError for anything else."""
+    if not data.startswith(SIGNATURE):
+        raise ValueError("not a PNG")
+    pos, width, height, idat = len(SIGNATURE), 0, 0, []
+    while pos + 8 <= len(data):
+        (length,), kind = struct.unpack_from(">I", data, pos), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if (depth, colour, interlace) != (8, 2, 0):
+                raise ValueError("not an 8-bit RGB PNG without interlacing")
+        elif kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + length
+    rows = np.frombuffer(inflate(b"".join(idat)), np.uint8)
+    if not width or rows.size != height * (width * 3 + 1):
+        raise ValueError("PNG pixel data does not match its header")
+    rows = rows.reshape(height, width * 3 + 1)
+    if rows[0, 0] == 0 and (rows[1:, 0] == 2).all():  # Up: each row adds the one above
+        out = rows[:, 1:].copy()
+        for y in range(1, height):  # row by row: numpy's cumsum down columns is 20x slower
+            np.add(out[y - 1], out[y], out=out[y])
+        return out.tobytes()
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).convert("RGB").tobytes()

@@ -98,3 +98,19 @@ def test_an_added_trip_without_a_known_route_gets_a_neutral_badge(tmp_path: Path
                      direction_id=None, skipped=False)
     added = _added_departure(tt, call)
     assert (added.route_short_name, added.route_color, added.route_text_color) == ("Ersatzverkehr", *NEUTRAL_BADGE)
+
+
+def test_displays_at_one_stop_share_a_query_and_keep_their_own_settings(tmp_path: Path) -> None:
+    """A station's several pillars use one departures query per refresh; each still shows its own horizon,
+    language, routes and layout, exactly as if composed alone."""
+    tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
+    now = parse_instant("2024-05-15T08:00:00+02:00")
+    variants = [(SPEC, DisplaySettings()), (SPEC, DisplaySettings(language="en")),
+                (SPEC, DisplaySettings(horizon_minutes=5)), (load_layout("led-192x64"), DisplaySettings(walk_minutes=4)),
+                (SPEC, DisplaySettings(routes=("NOPE",)))]
+    shared: dict = {}
+    together = [compose_board(tt, None, "UNI", spec, settings, now, shared=shared) for spec, settings in variants]
+    alone = [compose_board(tt, None, "UNI", spec, settings, now) for spec, settings in variants]
+    assert together == alone
+    assert len({(b.language, len(b.rows)) for b in together}) >= 3  # the settings made different boards
+    assert len(shared) == 3  # one query per (horizon, language): de 90 min, en 90 min, de 5 min

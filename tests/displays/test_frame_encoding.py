@@ -12,8 +12,8 @@ import pytest
 from boardkit import NOW, TZ, stop_departures
 from PIL import Image
 
-from displays.frames import render
-from firmware_bridge import codec
+from displays.frames import frame_of, render
+from firmware_bridge import codec, png
 from layouts.board import BoardInput, DisplaySettings, build_board
 from layouts.image import render_image
 from layouts.spec import builtin_names, load_layout
@@ -30,7 +30,9 @@ def test_rendered_frame_is_the_drawn_image(name: str) -> None:
     for encoding in codec.encodings_for(spec.color_mode):
         for compress in (False, True):
             frame = render(board, spec, encoding, compress)
-            raw = zlib.decompress(frame.packed)
+            raw = frame_of(frame, b"").raw  # the frame's pixels as the service keeps them
+            if not frame.packed.startswith(b"\x89PNG"):
+                assert zlib.decompress(frame.packed) == raw
             assert raw == codec.pack(drawn, codec.RAW_FOR_MODE[spec.color_mode], spec.color_mode)
             assert frame.content_hash == zlib.crc32(raw)  # what pillars compute with their own CRC-32
             body = zlib.decompress(frame.full_body) if compress and encoding != "png" else frame.full_body
@@ -50,3 +52,21 @@ def test_fast_png_is_a_standard_png() -> None:
     assert decoded.mode == "RGB" and decoded.size == (1080, 1920)
     assert np.array_equal(np.asarray(decoded), np.asarray(image.convert("RGB")))
     assert len(data) < 400_000  # a board, not a photograph: it compresses (Pillow's level 6 made 221 KiB)
+
+
+def test_png_rows_read_back_from_any_encoder() -> None:
+    """A frame keeps its RGB PNG as its pixels: read back exactly, whoever wrote the PNG (our Up-only rows, or
+    Pillow's adaptive filters), and anything else is refused rather than misread."""
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (37, 23, 3), dtype=np.uint8)
+    pixels[10:20] = pixels[9]  # repeated rows, as a board has
+    assert png.decode_rgb(png.encode_rgb(pixels)) == pixels.tobytes()
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(out, format="PNG", optimize=True)
+    assert png.decode_rgb(out.getvalue()) == pixels.tobytes()
+    grey = io.BytesIO()
+    Image.fromarray(pixels[..., 0], "L").save(grey, format="PNG")
+    with pytest.raises(ValueError, match="8-bit RGB"):
+        png.decode_rgb(grey.getvalue())
+    with pytest.raises(ValueError, match="not a PNG"):
+        png.decode_rgb(b"GIF89a")
