@@ -40,12 +40,13 @@ class Rendered:
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Rendered:
     """Render a board for a layout into its frame bytes (runs in the pool's workers)."""
     mode = spec.color_mode
-    image = render_image(board, spec, panel=False)  # raw_of and raster_of reduce it to the panel's colours
+    # raw_of and raster_of reduce it to the panel's colours; the image is encoded before the next is drawn
+    image = render_image(board, spec, panel=False, scratch=True)
     raw = codec.raw_of(image, mode)
     if encoding == codec.RAW_FOR_MODE[mode]:
         body = raw
     elif encoding == "png" and mode == "rgb":  # raw is the RGB bytes: no second copy out of Pillow
-        body = png.encode_rgb(np.frombuffer(raw, np.uint8).reshape(image.height, image.width, 3))
+        body = png.encode_rgb(raw, image.width, image.height)
     else:
         body = codec.pack(codec.raster_of(image, mode), encoding, mode)
     packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already

@@ -27,10 +27,15 @@ GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
 class _Canvas:
     """Drawing in the layout's colour mode; colours are given as #RRGGBB."""
 
-    def __init__(self, spec: LayoutSpec, background: str) -> None:
+    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False) -> None:
         self.spec = spec
         mode = {"mono": "1", "bwr": "P", "gray4": "L", "rgb565": "RGB", "rgb": "RGB"}[spec.color_mode]
-        self.image = _blank(mode, (spec.width, spec.height), self.ink(background)).copy()
+        blank = _blank(mode, (spec.width, spec.height), self.ink(background))
+        if scratch:  # drawn again in place: no new memory (a portrait LCD's 8 MB came as fresh pages each time)
+            self.image = _scratch(mode, blank.size)
+            self.image.paste(blank)
+        else:
+            self.image = blank.copy()
         self.draw = ImageDraw.Draw(self.image)
         self.draw.fontmode = "L" if spec.antialias else "1"
 
@@ -75,6 +80,15 @@ def _blank(mode: str, size: tuple[int, int], ink: int | tuple[int, int, int]) ->
     return image
 
 
+@lru_cache(maxsize=16)
+def _scratch(mode: str, size: tuple[int, int]) -> Image.Image:
+    """The one canvas of a mode and size that `render_image(scratch=True)` draws into, again and again."""
+    image = Image.new(mode, size)
+    if mode == "P":
+        image.putpalette(BWR_PALETTE)
+    return image
+
+
 @lru_cache(maxsize=1024)
 def _ink(mode: str, color: str) -> int | tuple[int, int, int]:
     """The pixel value of a #RRGGBB colour in a colour mode (as the panel shows it)."""
@@ -107,15 +121,17 @@ def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: s
     return mask, (left, top)
 
 
-def render_image(board: Board, spec: LayoutSpec, panel: bool = True) -> Image.Image:
+def render_image(board: Board, spec: LayoutSpec, panel: bool = True, scratch: bool = False) -> Image.Image:
     """The board drawn for the layout, in its colour mode (mono is true 1-bit, never thresholded grey).
 
     `panel=False` leaves gray4 and rgb565 boards in 8-bit grey and RGB, for an encoder that reduces them to
-    the panel's levels itself (firmware_bridge.codec.raw_of): a frame then skips a round trip through numpy."""
+    the panel's levels itself (firmware_bridge.codec.raw_of): a frame then skips a round trip through numpy.
+    `scratch=True` draws into a canvas kept for the next call: the image is valid only until then (for a
+    caller that encodes it at once, as the render workers do)."""
     spec = collapsed(spec, board.hidden_columns)
     geo = geometry(spec)
     pal = spec.palette
-    canvas = _Canvas(spec, pal.background)
+    canvas = _Canvas(spec, pal.background, scratch)
     if geo.header:
         _header(canvas, geo, board, geo.header)
     if board.takeover_text:
