@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from PIL import ImageFont
 
@@ -151,7 +152,7 @@ def build_board(
     as_of = _as_of(data.data_as_of, now, lang, tz) if old and data.data_as_of else ""
     timetable_only = result is not None and not live
     texts = [n.text for n in tickers] + [_alert_text(a) for a in (result.alerts if result else ())]
-    pages = _alert_pages(spec, texts)
+    pages = _alert_pages(spec, tuple(texts))
     page = (now // spec.page_seconds) % len(pages) if pages else 0
     ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""
     footer = text(lang, "timetable_only") if timetable_only else ""
@@ -465,9 +466,11 @@ def _alert_text(alert: ShownAlert) -> str:
     return header if not description else f"{header} – {description}"
 
 
-def _alert_pages(spec: LayoutSpec, texts: list[str]) -> tuple[str, ...]:
+@lru_cache(maxsize=2048)
+def _alert_pages(spec: LayoutSpec, texts: tuple[str, ...]) -> tuple[str, ...]:
     """Alert texts (ops messages first, then the feed's alerts) cut into pages of the alert area's lines;
-    each text starts a page, and pages break between sentences, else between clauses, else between lines."""
+    each text starts a page, and pages break between sentences, else between clauses, else between lines.
+    (Cached: the same alerts reach many boards of one layout, minute after minute.)"""
     if not texts or not spec.alert_lines:
         return ()
     geo = geometry(spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,23 @@ class LayoutSpec:
     reading_distance_m: float = 0.0  # how far riders stand to read it, by design (0: not declared)
     palette: Palette = Palette()
     source: str = "built-in"
+    _hash: int | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __hash__(self) -> int:
+        """The fields' hash, computed once: a spec keys the geometry, font and render caches on every board
+        (hashing its 30 fields, columns and palette each time was a third of composing a board)."""
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare)))
+        return self._hash  # type: ignore[return-value]
+
+    def __getstate__(self) -> dict:
+        """Pickled without the cached hash: another process hashes strings with its own seed."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_hash", None)
 
     @property
     def antialias(self) -> bool:
@@ -151,7 +168,7 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
     except tomllib.TOMLDecodeError as exc:
         raise _error(source, None, f"not valid TOML ({exc})") from None
     v = Fields(source, raw, defaults_of(LayoutSpec))
-    v.only({f.name for f in fields(LayoutSpec)} - {"source"})
+    v.only({f.name for f in fields(LayoutSpec) if f.init} - {"source"})
     spec = LayoutSpec(
         name=v.string("name", required=True),
         width=v.integer("width", 8, 8192),
@@ -207,7 +224,7 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
 
 
 def _replace(spec: LayoutSpec, **changes: Any) -> LayoutSpec:
-    values = {f.name: getattr(spec, f.name) for f in fields(LayoutSpec)}
+    values = {f.name: getattr(spec, f.name) for f in fields(LayoutSpec) if f.init}
     values.update(changes)
     return LayoutSpec(**values)
 

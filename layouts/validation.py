@@ -33,6 +33,8 @@ def defaults_of(cls: type) -> dict[str, Any]:
     """The defaults a dataclass declares for its fields (fields without one are left out)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
+        if not f.init:  # computed, never read from a file
+            continue
         if f.default is not dataclasses.MISSING:
             out[f.name] = f.default
         elif f.default_factory is not dataclasses.MISSING:

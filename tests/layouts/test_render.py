@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_mono_frames_are_true_1_bit_and_bwr_uses_three_inks() -> None:
 
 def test_gray4_and_rgb565_frames_hold_only_their_colours() -> None:
     base = load_layout("epaper-800x480")
-    gray = LayoutSpec(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "color_mode": "gray4", "name": "g"})
+    gray = replace(base, color_mode="gray4", name="g")
     image = render_image(full_board(gray), gray)
     assert image.mode == "L" and set(np.unique(np.asarray(image))) <= {0, 85, 170, 255}
     tft = load_layout("tft-320x240")

@@ -88,3 +88,16 @@ def test_layouts_json_and_show_round_trip(tmp_path: Path, capsys: pytest.Capture
 def test_cli_reports_layout_errors_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["layouts", "--show", "epaper-9000"]) == 1
     assert "no built-in layout of that name" in capsys.readouterr().err
+
+
+def test_a_layout_sent_to_a_render_worker_hashes_as_that_process_hashes() -> None:
+    """A spec caches its hash (it keys every board's caches); the cache never travels in a pickle, where another
+    process, hashing strings with its own seed, would get a hash that disagrees with its equal specs."""
+    import pickle
+
+    spec = load_layout("lcd-portrait-1080x1920")
+    object.__setattr__(spec, "_hash", 12345)  # as if hashed in another process
+    arrived = pickle.loads(pickle.dumps(spec))
+    fresh = load_layout("lcd-portrait-1080x1920")
+    assert arrived == fresh and hash(arrived) == hash(fresh) != 12345
+    assert hash(replace(fresh, rows=3)) != hash(fresh) and {fresh: 1}[arrived] == 1
