@@ -226,3 +226,30 @@ def test_a_broker_capped_at_max_packet_passes_every_chunk_and_order_grows_across
         assert main(["render", "--config", str(config), "--display", "lcd", "--at", str(at + 60), "--output", str(rendered),
                      "--cache-dir", str(tmp_path / "cache")]) == 0
         assert np.array_equal(np.asarray(Image.open(shown).convert("RGB")), np.asarray(Image.open(rendered).convert("RGB")))
+
+
+def test_each_retained_message_keeps_its_own_expiry(tmp_path: Path) -> None:
+    """Frames expire when their validity ends (MQTT 5 message expiry): messages with different expiries, sent
+    interleaved as the service sends them, each reach a late subscriber with their own remaining lifetime."""
+    from firmware_bridge.messages import Publish
+
+    expiries = [3600, 90, 3600, 600, 90]
+    sent = [Publish(f"{PREFIX}/displays/x{i}/frame", b"frame %d" % i, True, expiry=e) for i, e in enumerate(expiries)]
+
+    async def run(port: int) -> dict[str, int]:
+        async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", port, client_id="service")) as client:
+            await mqtt.publish_all(client, sent, 5)
+        found: dict[str, int] = {}
+        async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", port, client_id="late")) as client:
+            await mqtt.subscribe_all(client, [f"{PREFIX}/displays/+/frame"])
+            async with asyncio.timeout(10):
+                async for message in client.messages:
+                    found[str(message.topic)] = message.properties.MessageExpiryInterval  # type: ignore[union-attr]
+                    if len(found) == len(sent):
+                        break
+        return found
+
+    with mosquitto(tmp_path / "broker") as broker:
+        found = asyncio.run(run(broker.port))
+    for publish, expiry in zip(sent, expiries):
+        assert expiry - 2 <= found[publish.topic] <= expiry  # the broker counts down the seconds it held it
