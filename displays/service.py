@@ -388,9 +388,11 @@ class Service:
             listener(display.id)
         return publishes
 
-    async def refresh(self, now: int, force: bool = False, batch: int = 32) -> None:
+    async def refresh(self, now: int, force: bool = False, batch: int = 128) -> None:
         """Boards for every display at `now`: each batch of changed boards goes to the renderer as soon
         as it is composed, and rendered batches are accepted and sent in order while composing goes on.
+        (128 boards a batch: each batch's round trip to a render worker waits for this process's helper
+        threads to get the GIL while it composes; with 32 the worker sat idle a third of a full redraw.)
         Displays whose boards came out identical in the same layout and encoding (pillars side by side at a
         station) share one rendering."""
         started = time.perf_counter()

