@@ -63,8 +63,8 @@ def compose_board(
     if missing:
         raise FeedError(f"stop id {', '.join(repr(s) for s in missing)} is not in the loaded timetable")
     horizon = settings.horizon_minutes * 60
-    key = (ids, now, horizon, language) if alerts is None and shared is not None else None
-    found = shared.get(key) if key is not None and shared is not None else None
+    key = (ids, now, horizon, language) if alerts is None else None  # suppressions make a board's alerts its own
+    found = shared.get(key) if shared is not None and key is not None else None
     if found is None:
         result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language, alerts)
         found = result, (next_scheduled(tt, ids, now + horizon) if not result.departures else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -80,12 +81,21 @@ def _blank(mode: str, size: tuple[int, int], ink: int | tuple[int, int, int]) ->
     return image
 
 
-@lru_cache(maxsize=16)
+_scratches = threading.local()  # per thread (previews render on a worker thread while the service renders)
+
+
 def _scratch(mode: str, size: tuple[int, int]) -> Image.Image:
-    """The one canvas of a mode and size that `render_image(scratch=True)` draws into, again and again."""
-    image = Image.new(mode, size)
-    if mode == "P":
-        image.putpalette(BWR_PALETTE)
+    """This thread's one canvas of a mode and size that `render_image(scratch=True)` draws into, again and again."""
+    kept: dict[tuple[str, tuple[int, int]], Image.Image] | None = getattr(_scratches, "images", None)
+    if kept is None:
+        kept = _scratches.images = {}
+    image = kept.get((mode, size))
+    if image is None:
+        if len(kept) >= 16:  # many custom sizes: start again rather than keep them all
+            kept.clear()
+        image = kept[(mode, size)] = Image.new(mode, size)
+        if mode == "P":
+            image.putpalette(BWR_PALETTE)
     return image
 
 

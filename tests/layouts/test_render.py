@@ -122,3 +122,22 @@ def test_html_shows_a_takeover_and_message_rows() -> None:
     messages = render_fragment(messages_board(spec), spec)
     assert messages.count('class="row message"') == 1 and "Aufzug zu Steig A außer Betrieb" in messages
     assert "Weinmarkt: Linie 54" in messages  # the ticker's page comes first
+
+
+@pytest.mark.parametrize("name", ["epaper-800x480", "lcd-portrait-1080x1920"])
+def test_a_kept_canvas_is_never_drawn_over_by_another_thread(name: str) -> None:
+    """Render workers draw into a kept canvas (scratch) and encode it before the next board; an ops preview
+    renders on a worker thread meanwhile, and must neither see nor spoil the service's canvas."""
+    import threading
+
+    spec = load_layout(name)
+    mine, theirs = full_board(spec), empty_board(spec)
+    drawn = render_image(mine, spec, scratch=True)
+    other: list[Image.Image] = []
+    thread = threading.Thread(target=lambda: other.append(render_image(theirs, spec, scratch=True).copy()))
+    thread.start()
+    thread.join()
+    assert np.array_equal(np.asarray(drawn), np.asarray(render_image(mine, spec)))
+    assert np.array_equal(np.asarray(other[0]), np.asarray(render_image(theirs, spec)))
+    again = render_image(theirs, spec, scratch=True)  # the same thread's next board reuses the canvas
+    assert again is drawn and np.array_equal(np.asarray(again), np.asarray(other[0]))
