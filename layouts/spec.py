@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -206,7 +206,7 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
         source=source,
     )
     palette = _palette(source, raw.get("palette", {}), spec.color_mode)
-    spec = _replace(spec, palette=palette)
+    spec = replace(spec, palette=palette)
     physical = ("panel_width_mm", "panel_height_mm", "reading_distance_m")
     given = [k for k in physical if getattr(spec, k)]
     if given and len(given) < len(physical):
@@ -221,12 +221,6 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
     if used >= spec.height:
         raise _error(source, "header_height", "header and footer leave no room for departures")
     return spec
-
-
-def _replace(spec: LayoutSpec, **changes: Any) -> LayoutSpec:
-    values = {f.name: getattr(spec, f.name) for f in fields(LayoutSpec) if f.init}
-    values.update(changes)
-    return LayoutSpec(**values)
 
 
 def _columns(source: str, raw: Any) -> tuple[Column, ...]:
