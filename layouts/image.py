@@ -7,6 +7,7 @@ import threading
 from functools import lru_cache
 
 import numpy as np
+from cachetools import LRUCache, cached
 from PIL import Image, ImageDraw, ImageFont
 
 from .board import MESSAGE, Board, BoardRow
@@ -50,12 +51,23 @@ class _Canvas:
         else:
             self.draw.rectangle(shape, fill=self.ink(color))
 
-    def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm") -> None:
+    def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm",
+             on: tuple[str, Box] | tuple[str, Box, int] | None = None) -> None:
+        """Text at an anchor point. `on` is the colour under it and the box that colour fills: anti-aliased text
+        wholly inside that box is copied from a stamp blended over that colour beforehand (the same pixels as
+        blending it here, a sixth of the time); text reaching out of the box, or into the corners of one with
+        rounded corners of the radius given third, is blended over what is there."""
         if not value:
             return
         mask, (dx, dy) = _text_mask(fnt, value, anchor, self.draw.fontmode)
-        if mask is not None:
-            self.image.paste(self.ink(color), (xy[0] + dx, xy[1] + dy), mask)
+        if mask is None:
+            return
+        x, y = xy[0] + dx, xy[1] + dy
+        if on is not None and self.draw.fontmode == "L" and self.image.mode in ("L", "RGB") and _inside(x, y, mask.size, *on[1:]):
+            stamp, solid = _stamp(fnt, value, anchor, self.image.mode, self.ink(color), self.ink(on[0]))
+            self.image.paste(stamp, (x, y), solid)
+        else:
+            self.image.paste(self.ink(color), (x, y), mask)
 
     def finish(self, panel: bool = True) -> Image.Image:
         image = self.image  # without `panel`, the caller reduces the colours (to the same values)
@@ -133,6 +145,43 @@ def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: s
     return mask, (left, top)
 
 
+def _inside(x: int, y: int, size: tuple[int, int], box: Box, radius: int = 0) -> bool:
+    """Whether a w x h rectangle at x, y lies in the box (with rounded corners: its corners within the arcs,
+    a pixel inside, which puts all of it inside the convex shape)."""
+    x1, y1 = x + size[0] - 1, y + size[1] - 1
+    if not (box.x <= x and box.y <= y and x1 < box.x + box.w and y1 < box.y + box.h):
+        return False
+    if radius <= 1:
+        return True
+    left, right, top, bottom = box.x + radius, box.x + box.w - 1 - radius, box.y + radius, box.y + box.h - 1 - radius
+    for px, py in ((x, y), (x1, y), (x, y1), (x1, y1)):
+        dx, dy = max(left - px, px - right, 0), max(top - py, py - bottom, 0)
+        if dx * dx + dy * dy > (radius - 1) ** 2:
+            return False
+    return True
+
+
+def _stamp_bytes(made: tuple[Image.Image, Image.Image]) -> int:
+    stamp, _ = made
+    return stamp.width * stamp.height * (1 if stamp.mode == "L" else 4) * 9 // 8  # Pillow keeps RGB in 4 bytes
+
+
+# Stamps are 3-4x the size of their masks and a large LCD's rows are hundreds of kilobytes of them: a
+# budget in bytes, not a count (a render worker of 10,000 displays keeps a minute's texts in it).
+_stamps: LRUCache = LRUCache(maxsize=96 << 20, getsizeof=_stamp_bytes)
+
+
+@cached(_stamps, lock=threading.Lock())
+def _stamp(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, mode: str, ink: int | tuple[int, int, int],
+           under: int | tuple[int, int, int]) -> tuple[Image.Image, Image.Image]:
+    """An anti-aliased text blended over a uniform colour, and the 1-bit mask of the pixels it touches."""
+    mask, _ = _text_mask(fnt, value, anchor, "L")
+    assert mask is not None  # the caller has the mask
+    stamp = Image.new(mode, mask.size, under)
+    stamp.paste(ink, (0, 0), mask)
+    return stamp, Image.fromarray(np.asarray(mask) > 0)
+
+
 def render_image(board: Board, spec: LayoutSpec, panel: bool = True, scratch: bool = False) -> Image.Image:
     """The board drawn for the layout, in its colour mode (mono is true 1-bit, never thresholded grey).
 
@@ -155,7 +204,7 @@ def render_image(board: Board, spec: LayoutSpec, panel: bool = True, scratch: bo
             label = text(board.language, col.kind)
             ax = x + w if col.align == "right" else x
             canvas.text((ax, geo.titles.y + geo.titles.h // 2), fit(label, small, w), small, pal.muted,
-                        "rm" if col.align == "right" else "lm")
+                        "rm" if col.align == "right" else "lm", on=(pal.background, geo.titles))
     if board.rows:
         for row, box in zip(board.rows, geo.rows):
             _row(canvas, geo, row, box, board.language)
@@ -176,13 +225,14 @@ def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
     middle = box.y + box.h // 2
     if board.footer_text:
         canvas.rect(box, pal.accent)
-        canvas.text((geo.pad, middle), fit(board.footer_text, small, box.w - 2 * geo.pad), small, pal.accent_text)
+        canvas.text((geo.pad, middle), fit(board.footer_text, small, box.w - 2 * geo.pad), small, pal.accent_text,
+                    on=(pal.accent, box))
     elif board.legend:
         x = geo.pad
         for live, label in ((True, text(board.language, "live")), (False, text(board.language, "timetable"))):
             r = _marker(canvas, x + spec.small_size // 3, middle, spec.small_size // 3, live)
             x += 2 * r + geo.pad
-            canvas.text((x, middle), label, small, pal.text)
+            canvas.text((x, middle), label, small, pal.text, on=(pal.background, Box(x, box.y, box.x + box.w - x, box.h)))
             x += width_of(label, small) + 3 * geo.pad
 
 
@@ -213,14 +263,15 @@ def _header(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
     small = font(spec.font_family, spec.small_size)
     middle = box.y + box.h // 2
     clock_w = width_of(board.clock_text, big)
-    canvas.text((box.w - geo.pad, middle), board.clock_text, big, pal.header_text, "rm")
+    on = (pal.header_background, box)
+    canvas.text((box.w - geo.pad, middle), board.clock_text, big, pal.header_text, "rm", on)
     right = clock_w + 2 * geo.pad
     if board.as_of_text:
         as_of_w = width_of(board.as_of_text, small)
-        canvas.text((box.w - right - geo.pad, middle), board.as_of_text, small, pal.header_text, "rm")
+        canvas.text((box.w - right - geo.pad, middle), board.as_of_text, small, pal.header_text, "rm", on)
         right += as_of_w + geo.pad
     name = fit(board.stop_name, big, box.w - right - 2 * geo.pad)
-    canvas.text((geo.pad, middle), name, big, pal.header_text)
+    canvas.text((geo.pad, middle), name, big, pal.header_text, on=on)
 
 
 def _takeover(canvas: _Canvas, geo: Geometry, board: Board) -> None:
@@ -234,7 +285,7 @@ def _takeover(canvas: _Canvas, geo: Geometry, board: Board) -> None:
     fnt, line_h = font(spec.font_family, size, bold=True), int(size * 1.2)
     y = area.y + (area.h - len(lines) * line_h) // 2 + line_h // 2
     for line in lines:
-        canvas.text((spec.width // 2, y), line, fnt, pal.text, "mm")
+        canvas.text((spec.width // 2, y), line, fnt, pal.text, "mm", (pal.background, area))
         y += line_h
 
 
@@ -247,7 +298,9 @@ def _message(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
         _badge(canvas, row, Box(line[1], box.y + geo.pad // 2, min(line[2], box.h), box.h - geo.pad),
                font(spec.font_family, spec.row_size, bold=True))
     dest = geo.column("destination")
-    canvas.text((dest[1] if dest else geo.pad, middle), row.destination, font(spec.font_family, spec.row_size), pal.text)
+    x = dest[1] if dest else geo.pad
+    canvas.text((x, middle), row.destination, font(spec.font_family, spec.row_size), pal.text,
+                on=(pal.background, Box(x, box.y, spec.width - x, box.h)))
 
 
 def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) -> None:
@@ -265,6 +318,7 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
         canvas.rect(Box(0, box.y + geo.pad // 2, max(2, geo.pad - 1), box.h - geo.pad), pal.highlight)
     for col, x, w in geo.columns:
         right = x + w
+        on = (pal.background, Box(x, box.y, w, box.h))  # the cell: anything drawn before is in other cells
         if col.kind == "marker" and spec.live_marker:
             _marker(canvas, x + w // 2, middle, min(w // 2 - 1, spec.row_size // 4), row.live)
         elif col.kind == "line":
@@ -275,30 +329,31 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
             if second:  # a destination on two lines: the rest smaller below
                 small_regular = font(spec.font_family, spec.small_size)
                 y = middle - spec.row_size * 2 // 5
-                canvas.text((x, middle + spec.row_size * 3 // 5), second, small_regular, pal.text)
-            canvas.text((x, y), first, regular, pal.text)
+                canvas.text((x, middle + spec.row_size * 3 // 5), second, small_regular, pal.text, on=on)
+            canvas.text((x, y), first, regular, pal.text, on=on)
             if inactive:
                 _strike(canvas, x, x + width_of(first, regular), y, pal.highlight if marks else pal.text)
             if row.note:
                 note_font = font(spec.font_family, spec.small_size, bold=True)
-                canvas.text((right - geo.pad, middle), row.note, note_font, pal.accent, "rm")
+                canvas.text((right - geo.pad, middle), row.note, note_font, pal.accent, "rm", on)
         elif col.kind == "platform" and row.platform:
             label = fit(row.platform, bold, w)
             if row.platform_changed:
                 pw = width_of(label, bold) + 2 * geo.pad
-                canvas.rect(Box(x, box.y + geo.pad // 2, min(w, pw), box.h - geo.pad), pal.accent, radius=geo.pad)
-                canvas.text((x + geo.pad, middle), label, bold, pal.accent_text)
+                mark = Box(x, box.y + geo.pad // 2, min(w, pw), box.h - geo.pad)
+                canvas.rect(mark, pal.accent, radius=geo.pad)
+                canvas.text((x + geo.pad, middle), label, bold, pal.accent_text, on=(pal.accent, mark, geo.pad))
             else:
-                canvas.text((x, middle), label, bold, pal.text)
+                canvas.text((x, middle), label, bold, pal.text, on=on)
         elif col.kind == "time":
             if inactive:  # the time it would have left, struck through ("fällt aus" is in the destination cell)
                 shown = fit(row.time_text, bold, w)
-                canvas.text((right, middle), shown, bold, pal.text, "rm")
+                canvas.text((right, middle), shown, bold, pal.text, "rm", on)
                 _strike(canvas, right - width_of(shown, bold), right, middle, pal.highlight if marks else pal.text)
             else:
                 delayed = row.status == "delayed"
                 shown = fit(row.time_text, bold, w)
-                canvas.text((right, middle), shown, bold, pal.accent if delayed else pal.text, "rm")
+                canvas.text((right, middle), shown, bold, pal.accent if delayed else pal.text, "rm", on)
                 if delayed and marks:
                     y = middle + spec.row_size // 2 + 1
                     canvas.draw.line((right - width_of(shown, bold), y, right, y), fill=canvas.ink(pal.highlight),
@@ -307,7 +362,7 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
             shown = fit(row.struck_text or row.delay_text, small, w)
             anchor_x = right if col.align == "right" else x
             anchor = "rm" if col.align == "right" else "lm"
-            canvas.text((anchor_x, middle), shown, small, pal.text if row.struck_text else pal.accent, anchor)
+            canvas.text((anchor_x, middle), shown, small, pal.text if row.struck_text else pal.accent, anchor, on)
             if row.struck_text:
                 sw = width_of(shown, small)
                 start = anchor_x - sw if anchor == "rm" else anchor_x
@@ -324,8 +379,9 @@ def _badge(canvas: _Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont
         fill, ink = row.line_color, row.line_text_color
     else:
         fill, ink = spec.palette.text, spec.palette.background
-    canvas.rect(box, fill, radius=max(2, box.h // 6))
-    canvas.text((box.x + box.w // 2, box.y + box.h // 2), label, fnt, ink, "mm")
+    radius = max(2, box.h // 6)
+    canvas.rect(box, fill, radius=radius)
+    canvas.text((box.x + box.w // 2, box.y + box.h // 2), label, fnt, ink, "mm", (fill, box, radius if spec.antialias else 0))
 
 
 def _strike(canvas: _Canvas, x0: int, x1: int, y: int, color: str) -> None:
@@ -341,23 +397,28 @@ def _empty(canvas: _Canvas, geo: Geometry, board: Board) -> None:
     small = font(spec.font_family, spec.small_size)
     middle = (top + bottom) // 2
     width = spec.width - 2 * geo.pad
+    on = (pal.background, Box(0, top, spec.width, bottom - top))
     if board.empty_detail:
-        canvas.text((spec.width // 2, middle - geo.small_line // 2), fit(board.empty_text, bold, width), bold, pal.text, "mm")
-        canvas.text((spec.width // 2, middle + spec.row_size // 2 + geo.pad), fit(board.empty_detail, small, width), small, pal.text, "mm")
+        canvas.text((spec.width // 2, middle - geo.small_line // 2), fit(board.empty_text, bold, width), bold, pal.text, "mm", on)
+        canvas.text((spec.width // 2, middle + spec.row_size // 2 + geo.pad), fit(board.empty_detail, small, width), small, pal.text,
+                    "mm", on)
     else:
-        canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm")
+        canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm", on)
 
 
 def _alerts(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     canvas.rect(box, pal.alert_background)
+    bar = 0
     if pal.highlight not in (pal.background, pal.alert_background):
-        canvas.rect(Box(0, box.y, max(2, geo.pad // 2), box.h), pal.highlight)
+        bar = max(2, geo.pad // 2)
+        canvas.rect(Box(0, box.y, bar, box.h), pal.highlight)
+    on = (pal.alert_background, Box(bar, box.y, box.w - bar, box.h))
     small = font(spec.font_family, spec.small_size)
     bold = font(spec.font_family, spec.small_size, bold=True)
     icon = spec.small_size
     x = geo.pad
-    canvas.text((x + icon // 2, box.y + box.h // 2), "!", bold, pal.alert_text, "mm")
+    canvas.text((x + icon // 2, box.y + box.h // 2), "!", bold, pal.alert_text, "mm", on)
     if spec.font_family != "terminus":
         r = icon // 2
         cx, cy = x + r, box.y + box.h // 2
@@ -366,9 +427,9 @@ def _alerts(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
     counter = f"{board.alert_page + 1}/{len(board.alert_pages)}" if len(board.alert_pages) > 1 else ""
     top = box.y + (box.h - len(lines) * geo.small_line) // 2
     for i, line in enumerate(lines):
-        canvas.text((x + icon + geo.pad, top + i * geo.small_line + geo.small_line // 2), line, small, pal.alert_text)
+        canvas.text((x + icon + geo.pad, top + i * geo.small_line + geo.small_line // 2), line, small, pal.alert_text, on=on)
     if counter:
-        canvas.text((box.w - geo.pad, box.y + geo.small_line // 2 + 1), counter, small, pal.alert_text, "rm")
+        canvas.text((box.w - geo.pad, box.y + geo.small_line // 2 + 1), counter, small, pal.alert_text, "rm", on)
 
 
 def encode_png(image: Image.Image) -> bytes:

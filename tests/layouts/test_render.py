@@ -141,3 +141,27 @@ def test_a_kept_canvas_is_never_drawn_over_by_another_thread(name: str) -> None:
     assert np.array_equal(np.asarray(other[0]), np.asarray(render_image(theirs, spec)))
     again = render_image(theirs, spec, scratch=True)  # the same thread's next board reuses the canvas
     assert again is drawn and np.array_equal(np.asarray(again), np.asarray(other[0]))
+
+
+def timetable_board(spec: LayoutSpec) -> Board:
+    """No realtime: every row from the timetable, the footer says so."""
+    data = BoardInput(stop_departures(live=False), TZ, realtime_configured=True)
+    return build_board(spec, DisplaySettings(), data, NOW)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_stamped_text_is_the_same_pixels_as_text_blended_in_place(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anti-aliased text is copied from stamps blended over its background beforehand; every board must come
+    out exactly as when each text is blended onto the canvas (also on a grey panel and with bigger type)."""
+    import layouts.image as image
+
+    specs = [load_layout(name)]
+    if specs[0].antialias:
+        specs += [replace(specs[0], name="grey", color_mode="gray4"), replace(specs[0], name="big", row_size=specs[0].row_size + 7)]
+    boards = [(spec, make(spec)) for spec in specs for make in (*CASES.values(), timetable_board)]
+    stamped = [np.asarray(render_image(board, spec)) for spec, board in boards]
+    blended_calls = []
+    monkeypatch.setattr(image, "_inside", lambda *args: blended_calls.append(args) and False)
+    for (spec, board), want in zip(boards, stamped):
+        assert np.array_equal(np.asarray(render_image(board, spec)), want), f"{spec.name}: {board.stop_name}"
+    assert blended_calls or not specs[0].antialias  # the comparison did draw the other way
