@@ -10,6 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from boardkit import NOW, TZ, stop_departures
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from displays.frames import frame_of, render
@@ -70,3 +72,38 @@ def test_png_rows_read_back_from_any_encoder() -> None:
         png.decode_rgb(grey.getvalue())
     with pytest.raises(ValueError, match="not a PNG"):
         png.decode_rgb(b"GIF89a")
+
+
+def test_consecutive_lcd_frames_reusing_deflated_bands_decode_to_their_own_pixels() -> None:
+    """A large frame is deflated in bands of rows, each band's deflate kept by its content: the next minute's
+    frame reuses the unchanged bands. Every frame must still be a standard PNG of exactly its own pixels,
+    also when a change falls in one band only, at the last (short) band, or in one pixel."""
+    rng = np.random.default_rng(11)
+    base = np.full((1080, 1000, 3), (0, 20, 60), np.uint8)  # 1080 rows: the last band is short
+    for _ in range(40):
+        y, x = rng.integers(0, 1060), rng.integers(0, 900)
+        base[y : y + 18, x : x + 90] = rng.integers(0, 256, 3)
+    frames = [base]
+    for y, x in ((5, 5), (png.BAND_ROWS * 7 + 3, 400), (1079, 999)):
+        changed = frames[-1].copy()
+        changed[y, x] = (255, 255, 254)
+        frames.append(changed)
+    for pixels in frames * 2:  # the second round is served from kept bands
+        data = png.encode_rgb(pixels.tobytes(), 1000, 1080)
+        decoded = Image.open(io.BytesIO(data))
+        decoded.verify()
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
+        assert png.decode_rgb(data) == pixels.tobytes()
+        idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
+        assert zlib.decompress(idat)[1 : 1 + 3000] == pixels[0].tobytes()  # zlib's own check of the stream's Adler-32
+
+
+@given(st.binary(max_size=300), st.binary(max_size=300))
+def test_adler32_of_two_pieces_combines_to_that_of_both(first: bytes, second: bytes) -> None:
+    combined = png.adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+    assert combined == zlib.adler32(first + second)
+
+
+def test_adler32_combines_over_long_pieces() -> None:
+    first, second = bytes(range(256)) * 300, b"\xff" * 200_000  # sums past the modulus many times over
+    assert png.adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second)) == zlib.adler32(first + second)
