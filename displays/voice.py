@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections import OrderedDict
 from typing import Protocol
+
+from cachetools import LRUCache
 
 log = logging.getLogger("stopcast.speech")
 VOICES = {"de": "de", "en": "en-gb"}
@@ -39,7 +40,7 @@ class EspeakSynthesizer:
 
     def __init__(self, binary: str | None = None) -> None:
         self.binary = binary or shutil.which("espeak-ng") or ""
-        self._kept: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._kept: LRUCache[tuple[str, str], bytes] = LRUCache(maxsize=KEPT)
 
     @property
     def available(self) -> str:
@@ -51,9 +52,9 @@ class EspeakSynthesizer:
         if not self.binary:
             raise SpeechError(self.available)
         key = (language, text[:MAX_TEXT])
-        if key in self._kept:
-            self._kept.move_to_end(key)
-            return self._kept[key]
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
         process = await asyncio.create_subprocess_exec(
             self.binary, "-v", VOICES.get(language, "en-gb"), "-s", str(WORDS_PER_MINUTE), "-b", "1", "--stdout",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -67,8 +68,6 @@ class EspeakSynthesizer:
             raise SpeechError(f"espeak-ng failed (exit {process.returncode}): {err.decode(errors='replace').strip()[:200]}")
         wav = _fixed_sizes(wav)
         self._kept[key] = wav
-        while len(self._kept) > KEPT:
-            self._kept.popitem(last=False)
         return wav
 
 
