@@ -5,7 +5,8 @@ raw bytes, encode the native body (mono1, bwr, rgb565 raw and zlib-compressed as
 by default; PNG for the RGB LCDs), CRC-32. Steady state: the text cache is warm from the minutes before,
 and every board differs from the last (its clock and countdowns move on a minute), so nothing is served
 from a cache of whole frames; several stops a minute, as in a service, share the new clock text, whose
-rasterising the mean includes. The cold line clears the text cache first.
+rasterising the mean includes; text stamps and deflated LCD bands are kept from the minutes before, as a
+render worker keeps them. The cold line clears all three caches (text masks, stamps, bands) first.
 
 Run: python bench/bench_render.py [--json]
 """
@@ -29,9 +30,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the root first, so tests/layo
 from boardkit import NOW, TZ, stop_departures  # noqa: E402
 
 from displays.frames import render  # noqa: E402
-from firmware_bridge import codec  # noqa: E402
+from firmware_bridge import codec, png  # noqa: E402
 from layouts.board import BoardInput, DisplaySettings, build_board  # noqa: E402
-from layouts.image import _text_mask, encode_png, render_image  # noqa: E402
+from layouts.image import _stamps, _text_mask, encode_png, render_image  # noqa: E402
 from layouts.spec import builtin_names, load_layout  # noqa: E402
 
 MINUTES = 30
@@ -86,6 +87,8 @@ def measure(name: str) -> dict:
     cold = []
     for board in minutes[3][:10]:
         _text_mask.cache_clear()
+        _stamps.clear()
+        png._bands.clear()
         t0 = time.perf_counter()
         render(board, spec, encoding, True)
         cold.append(time.perf_counter() - t0)
@@ -100,7 +103,7 @@ def main() -> None:
         print(json.dumps(rows))
         return
     print(f"per frame: {STOPS} stops' boards a minute for {MINUTES} minutes (every board differs from the minute before;"
-          " warm text cache; 'cold': text cache cleared); median, and mean with the minute's new clock text")
+          " warm text, stamp and band caches; 'cold': all cleared); median, and mean with the minute's new clock text")
     for r in rows:
         print(f"{r['layout']:26s} {r['encoding']:6s} board {r['board_ms']:5.2f} ms   frame (draw + {r['encoding']}, CRC)"
               f" {r['frame_ms']:6.2f} ms, mean {r['frame_mean_ms']:6.2f}   of which draw {r['draw_ms']:5.2f}"
