@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from .frames import Rendered, RenderJob, render_batch
 
 __all__ = ["InlineRenderer", "PoolRenderer"]
 
+log = logging.getLogger("stopcast.render")
+
 
 class InlineRenderer:
     """Renders in the calling process (tests, `--workers 0`, one-shot commands)."""
+
+    restarts = 0  # never: there is no worker to lose
 
     async def render(self, jobs: list[RenderJob]) -> list[Rendered | str]:
         """Each job's frame (or its error's text)."""
@@ -23,14 +29,38 @@ class InlineRenderer:
 
 
 class PoolRenderer:
-    """Renders on `workers` spawned processes; batches run in parallel with composing and publishing."""
+    """Renders on `workers` spawned processes; batches run in parallel with composing and publishing.
+
+    A worker that dies (killed for its memory, a crash in a native library) breaks the whole pool for good:
+    the first batch to find it broken starts a new pool, and every batch that was in the old one is rendered
+    again there, once. A batch that fails in the new pool too comes back as errors (its displays keep their
+    frames and ops see why); the next refresh tries those boards again."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.workers = workers
+        self.restarts = 0  # pools started again after a worker died
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def render(self, jobs: list[RenderJob]) -> list[Rendered | str]:
         """Each job's frame (or its error's text), computed on a worker."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, render_batch, jobs)
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            pool = self.pool
+            try:
+                return await loop.run_in_executor(pool, render_batch, jobs)
+            except BrokenProcessPool:
+                if pool is self.pool:  # the first to find this pool broken replaces it
+                    self.restarts += 1
+                    log.error("a render worker died; starting the render workers again (%d time(s) since start)",
+                              self.restarts)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = self._start()
+                if attempt == 2:
+                    log.error("a batch of %d boards failed again on new render workers; they keep their frames", len(jobs))
+        return [f"the render worker died rendering this board and again on a new worker ({len(jobs)} boards in its batch)"] * len(jobs)
 
     def close(self) -> None:
         """Stop the workers without waiting for queued batches."""

@@ -76,3 +76,94 @@ def test_pillars_showing_the_same_board_share_one_rendering(tmp_path: Path) -> N
     assert b'"hbf-1"' in frames["hbf-1"].board_json and b'"hbf-0"' not in frames["hbf-1"].board_json  # type: ignore[union-attr]
     assert {d for d, c in service.bridge.channels.items() if c.current is not None} == set(displays_ids := [d["id"] for d in displays])
     assert len(displays_ids) == 5
+
+
+class _KillsItsWorker:
+    """A job part whose unpickling ends the worker process, as a crash in a native library would."""
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os._exit, (3,))
+
+
+def _one_board_job() -> tuple:
+    from boardkit import NOW, TZ, stop_departures
+
+    from layouts.board import BoardInput, DisplaySettings, build_board
+    from layouts.spec import load_layout
+
+    spec = load_layout("epaper-800x480")
+    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW)
+    return (board, spec, "mono1", True)
+
+
+def test_a_render_worker_killed_between_batches_is_replaced(tmp_path: Path) -> None:
+    """The kernel kills the render worker (its memory): the next batch is rendered all the same, on a new one."""
+    import os
+    import signal
+
+    from displays.frames import Rendered, render_batch
+
+    job = _one_board_job()
+
+    async def run() -> tuple[list, list, int]:
+        renderer = PoolRenderer(1)
+        try:
+            first = await renderer.render([job])
+            for process in list(renderer.pool._processes.values()):  # type: ignore[attr-defined]
+                os.kill(process.pid, signal.SIGKILL)
+                process.join()
+            second = await renderer.render([job, job])
+            return first, second, renderer.restarts
+        finally:
+            renderer.close()
+
+    first, second, restarts = asyncio.run(run())
+    assert restarts == 1
+    assert all(isinstance(r, Rendered) for r in first + second)
+    assert second[0] == render_batch([job])[0]  # the same frame as before the worker died
+
+
+def test_a_batch_that_kills_its_worker_twice_comes_back_as_errors_and_the_next_renders() -> None:
+    job = _one_board_job()
+    poisoned = (job[0], job[1], _KillsItsWorker(), job[3])
+
+    async def run() -> tuple[list, list, int]:
+        renderer = PoolRenderer(1)
+        try:
+            failed = await renderer.render([poisoned, job])
+            after = await renderer.render([job])
+            return failed, after, renderer.restarts
+        finally:
+            renderer.close()
+
+    failed, after, restarts = asyncio.run(run())
+    assert restarts == 2  # the batch broke the first pool and the one started for it
+    assert all(isinstance(r, str) and "render worker died" in r for r in failed) and len(failed) == 2
+    assert not isinstance(after[0], str)
+
+
+def test_the_service_renders_on_after_its_worker_died_and_metrics_say_so(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from displays.status import metrics_text
+
+    config = load_config(write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1)))
+
+    async def run() -> tuple[dict, str]:
+        service = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache", renderer=PoolRenderer(1))
+        await service.prepare()
+        await service.refresh(AT)
+        for process in list(service.renderer.pool._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+            process.join()
+        await service.refresh(AT + 60)
+        text = metrics_text(service)
+        await service.close()
+        return {d: (r.rendered_at, r.error) for d, r in service.displays.items()}, text
+
+    displays, text = asyncio.run(run())
+    assert displays and all(v == (AT + 60, None) for v in displays.values())  # every board of the new minute
+    assert "stopcast_render_worker_restarts_total 1" in text
