@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 import pytest
@@ -257,3 +258,16 @@ def test_a_long_delay_shows_whole_even_when_it_does_not_fit_the_delay_column() -
     row = board(late, spec=narrow).rows[0]
     assert (row.delay_text, row.note, row.delay_minutes) == ("", "+38", 38)  # whole, beside the destination
     assert (board(late, spec=base).rows[0].delay_text, board(late, spec=base).rows[0].note) == ("+38", "")  # fits the column
+
+
+def test_a_board_travels_to_a_render_worker_whole() -> None:
+    """Boards are pickled field by field to the render workers: every field comes back, also those that
+    equality leaves out (when it was made, when it next changes)."""
+    import pickle
+
+    spec = load_layout("lcd-portrait-1080x1920")
+    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW)
+    back = pickle.loads(pickle.dumps(board, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == board and type(back.rows[0]) is type(board.rows[0]) and back.rows == board.rows
+    assert (back.generated_at, back.next_change) == (board.generated_at, board.next_change) != (0, 0)
+    assert all(getattr(back, f.name) == getattr(board, f.name) for f in dataclasses.fields(board))
