@@ -18,8 +18,6 @@ log = logging.getLogger("stopcast.render")
 class InlineRenderer:
     """Renders in the calling process (tests, `--workers 0`, one-shot commands)."""
 
-    restarts = 0  # never: there is no worker to lose
-
     async def render(self, jobs: list[RenderJob]) -> list[Rendered | str]:
         """Each job's frame (or its error's text)."""
         return render_batch(jobs)

@@ -98,11 +98,18 @@ def _one_board_job() -> tuple:
     return (board, spec, "mono1", True)
 
 
-def test_a_render_worker_killed_between_batches_is_replaced(tmp_path: Path) -> None:
-    """The kernel kills the render worker (its memory): the next batch is rendered all the same, on a new one."""
+def _kill_workers(renderer: PoolRenderer) -> None:
+    """SIGKILL every worker of the pool, as the kernel's OOM killer would, and wait until they are gone."""
     import os
     import signal
 
+    for process in list(renderer.pool._processes.values()):  # type: ignore[attr-defined]
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+
+
+def test_a_render_worker_killed_between_batches_is_replaced() -> None:
+    """The kernel kills the render worker (its memory): the next batch is rendered all the same, on a new one."""
     from displays.frames import Rendered, render_batch
 
     job = _one_board_job()
@@ -111,9 +118,7 @@ def test_a_render_worker_killed_between_batches_is_replaced(tmp_path: Path) -> N
         renderer = PoolRenderer(1)
         try:
             first = await renderer.render([job])
-            for process in list(renderer.pool._processes.values()):  # type: ignore[attr-defined]
-                os.kill(process.pid, signal.SIGKILL)
-                process.join()
+            _kill_workers(renderer)
             second = await renderer.render([job, job])
             return first, second, renderer.restarts
         finally:
@@ -145,9 +150,6 @@ def test_a_batch_that_kills_its_worker_twice_comes_back_as_errors_and_the_next_r
 
 
 def test_the_service_renders_on_after_its_worker_died_and_metrics_say_so(tmp_path: Path) -> None:
-    import os
-    import signal
-
     from displays.status import metrics_text
 
     config = load_config(write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1)))
@@ -156,9 +158,7 @@ def test_the_service_renders_on_after_its_worker_died_and_metrics_say_so(tmp_pat
         service = Service(config, FixedClock(AT), cache_dir=tmp_path / "cache", renderer=PoolRenderer(1))
         await service.prepare()
         await service.refresh(AT)
-        for process in list(service.renderer.pool._processes.values()):  # type: ignore[attr-defined]
-            os.kill(process.pid, signal.SIGKILL)
-            process.join()
+        _kill_workers(service.renderer)  # type: ignore[arg-type]
         await service.refresh(AT + 60)
         text = metrics_text(service)
         await service.close()
