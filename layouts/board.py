@@ -19,6 +19,7 @@ from .contrast import readable_on
 from .fit import fit, width_of, wrap
 from .fonts import font
 from .geometry import collapsed, geometry
+from .phrases import SpokenDeparture, departure_sentence, lexicon_of
 from .spec import LayoutSpec
 from .texts import clean, text
 
@@ -83,6 +84,9 @@ class Board:
     takeover_text: str = ""  # an ops takeover: the whole screen says this (rows and alerts stay empty)
     hidden_columns: tuple[str, ...] = ()  # columns no row has a value for: the destination takes their width
     ticker_text: str = ""  # layouts with alert_style "ticker": every alert text in one line, for pillars to scroll
+    alerts: tuple[ShownAlert, ...] = field(default=(), compare=False)  # the feed's alerts with every translation
+    # (what a voice of another language says; the pages above show them in the board's language)
+    notice_texts: tuple[str, ...] = field(default=(), compare=False)  # ops messages shown in the alert area
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
 
@@ -195,6 +199,8 @@ def build_board(
         language=lang,
         hidden_columns=hidden,
         ticker_text=ticker,
+        alerts=tuple(result.alerts) if result else (),
+        notice_texts=tuple(clean(n.text, MAX_ALERT_CHARS) for n in tickers),
         generated_at=now,
         next_change=next_change,
     )
@@ -345,7 +351,11 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         status=dep.status,
         status_text=status_text,
         live=dep.realtime,
-        spoken=_spoken(lang, line, headsign, dep, time_text, minutes, status_text),
+        spoken=departure_sentence(lang, SpokenDeparture(
+            line_name or line, headsign, dep.status, minutes, hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED)
+                                                                    else dep.time, tz),
+            clean(dep.platform), dep.platform_changed, round(dep.delay / 60) if dep.status == DELAYED and dep.delay
+            else None, dep.realtime), lexicon_of(lang)),
         headsign=headsign,
         line_name=line_name,
         note=note,
@@ -431,29 +441,6 @@ def _time_text(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, b
     if dep.realtime and before is not None and 0 < minutes - before <= 1:
         minutes = before  # a one-minute jitter does not count back up
     return (text(lang, "now") if minutes == 0 else text(lang, "minutes", n=minutes)), minutes
-
-
-def _spoken(lang: str, line: str, headsign: str, dep: Departure, time_text: str, minutes: int | None,
-            status_text: str) -> str:
-    """A departure as one sentence in the board's language."""
-    de = lang == "de"
-    parts = [f"{'Linie' if de else 'Line'} {line} {'nach' if de else 'to'} {headsign}"]
-    if dep.platform:
-        parts.append(f"{'Steig' if de else 'stop'} {clean(dep.platform)}" + (f" ({text(lang, 'platform_changed')})" if dep.platform_changed else ""))
-    if status_text and dep.status in (CANCELLED, SKIPPED):
-        parts.append(status_text)
-    elif minutes == 0:
-        parts.append(time_text)
-    elif minutes is not None:
-        parts.append(f"{'in' if de else 'in'} {minutes} {'Minuten' if de else 'minutes'}" if minutes != 1 else f"in 1 {'Minute' if de else 'minute'}")
-    else:
-        parts.append(f"{'um' if de else 'at'} {time_text}")
-    if dep.status == DELAYED and dep.delay:
-        late = round(dep.delay / 60)
-        parts.append(f"{late} {'Minuten später' if de else 'minutes late'}")
-    if not dep.realtime:
-        parts.append("laut Fahrplan" if de else "according to the timetable")
-    return ", ".join(parts) + "."
 
 
 def _as_of(written: int, now: int, lang: str, tz: str) -> str:
