@@ -341,6 +341,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from layouts.speech import spoken_text
 
     from .config import load_config
+    from .speaking import announce
     from .voice import EspeakSynthesizer, SpeechError, ogg_opus
 
     board, spec = _board_of(args, "speak", "lcd-landscape-1920x1080")
@@ -352,7 +353,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
         args.output.write_text(said + "\n", encoding="utf-8")
     elif suffix in (".wav", ".ogg"):
         try:
-            wav = asyncio.run(EspeakSynthesizer().synthesize(said, language))
+            said, wav = asyncio.run(announce(EspeakSynthesizer(), lambda budget: spoken_text(
+                board, language, lexicon, args.detail, budget), language, args.detail))
             args.output.write_bytes(ogg_opus(wav) if suffix == ".ogg" else wav)
         except SpeechError as exc:
             raise CliError(str(exc)) from None

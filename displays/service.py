@@ -25,7 +25,7 @@ from feeds.live import LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.messages import parse_status
-from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
+from firmware_bridge.protocol import AudioRequest, Bridge, Frame, PillarStatus, Publish, Rejected
 from firmware_bridge.topics import display_topic, instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
@@ -485,6 +485,8 @@ class Service:
                 log.warning("ignored pillar message on %s: %s", event.topic, event.reason)
             elif isinstance(event, PillarStatus):
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
+            elif isinstance(event, AudioRequest):
+                self.speaker.request(event)
         return replies
 
     def on_member(self, member: Member | None) -> list[Publish]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .audio import AudioRequest, parse_request
 from .channel import DisplayChannel
 from .messages import (
     Event,
@@ -28,8 +29,10 @@ from .pillar import PillarSession
 from .states import ChannelState, PillarState, ProtocolError
 from .topics import display_topic, parse_display_topic, service_status_topic
 
+SPOKEN = ("de", "en", "es")  # the languages a pillar may ask audio in
+
 __all__ = [
-    "Bridge", "ChannelState", "DisplayChannel", "Event", "Frame", "PillarAck", "PillarSession", "PillarState",
+    "AudioRequest", "Bridge", "ChannelState", "DisplayChannel", "Event", "Frame", "PillarAck", "PillarSession", "PillarState",
     "PillarStatus", "PillarView", "ProtocolError", "Publish", "Rejected", "Sent",
 ]
 
@@ -95,7 +98,8 @@ class Bridge:
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""
-        return [display_topic(self.prefix, "+", "status"), display_topic(self.prefix, "+", "ack")]
+        return [display_topic(self.prefix, "+", "status"), display_topic(self.prefix, "+", "ack"),
+                display_topic(self.prefix, "+", "audio/request")]
 
     def service_status(self, online: bool, now: int, details: dict | None = None) -> Publish:
         """The service's retained status (its Last Will is the offline one)."""
@@ -106,7 +110,7 @@ class Bridge:
         """Publishes for a display's newly rendered frame (nothing when unchanged)."""
         return self.channel(display_id, full_refresh_every).show(frame, now)
 
-    def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event], list[Publish]]:
+    def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event | AudioRequest], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""
         parsed = parse_display_topic(self.prefix, topic)
         if parsed is None or parsed[0] not in self.channels:
@@ -123,6 +127,8 @@ class Bridge:
                 status = parse_status(display_id, payload)
                 channel.on_status(status, now)
                 return [status], []
+            if leaf == "audio/request":  # answered by the service's speaker (it owns the synthesizer)
+                return [parse_request(display_id, payload, SPOKEN)], []
         except (ValueError, ProtocolError) as exc:
             return [Rejected(topic, str(exc))], []
         return [Rejected(topic, f"pillars may not publish to '{leaf}'")], []
