@@ -204,6 +204,8 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(logging.INFO)
     settings = broker_from_url(args.broker, args)
+    if args.audio:
+        return _press_button(args, settings)
     session = PillarSession(args.display, args.prefix)
     output = Path(args.output) if args.output else None
     try:
@@ -214,6 +216,30 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
     if args.once and not shown:
         print(f"stopcast: no frame for display '{args.display}' within {args.timeout} s", file=sys.stderr)
         return 1
+    return 0
+
+
+def _press_button(args: argparse.Namespace, settings: object) -> int:
+    """pillar-sim --audio LANG: press the "read aloud" button once; the answer's Ogg goes to --output."""
+    import asyncio
+
+    from firmware_bridge import client as mqtt
+    from firmware_bridge.simulator import press_button
+
+    if not args.output.lower().endswith(".ogg"):
+        raise CommandError("--audio needs --output FILE.ogg")
+    try:
+        header, chunks, waited = asyncio.run(press_button(settings, args.prefix, args.display, args.audio, args.detail,
+                                                         args.timeout or 10.0))
+    except mqtt.BridgeError as exc:
+        raise CommandError(str(exc)) from None
+    except TimeoutError:
+        print(f"stopcast: no audio for display '{args.display}' within {args.timeout or 10.0:g} s", file=sys.stderr)
+        return 1
+    audio = b"".join(chunks)  # a chained Ogg file: each chunk is one Ogg Opus stream
+    Path(args.output).write_bytes(audio)
+    print(f"wrote {args.output}: {len(audio)} bytes in {len(chunks)} chunks, {header.duration_ms / 1000:.1f} s, "
+          f"volume {header.volume} %, first sound {waited:.2f} s after the request", file=sys.stderr)
     return 0
 
 
@@ -266,7 +292,10 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     sim.add_argument("--display", required=True, metavar="ID")
     sim.add_argument("--once", action="store_true", help="exit after the first verified frame")
     sim.add_argument("--timeout", type=float, default=None, metavar="S")
-    sim.add_argument("--output", default="", metavar="FILE.png|DIR")
+    sim.add_argument("--output", default="", metavar="FILE.png|DIR|FILE.ogg")
+    sim.add_argument("--audio", default="", choices=("", "de", "en", "es"), metavar="LANG",
+                     help="press the read-aloud button once: ask for audio in LANG, write it to --output FILE.ogg")
+    sim.add_argument("--detail", default="short", choices=("short", "full"), help="with --audio: first or second press")
     sim.add_argument("--prefix", default="stopcast/v1")
     sim.add_argument("--username", default="")
     sim.add_argument("--password", default="")

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
+from cachetools import LRUCache
+
 from feeds.times import zone
-from firmware_bridge.audio import FORMAT_OGG_OPUS, AudioRequest, audio_publishes, text_publish
+from firmware_bridge.audio import AudioRequest, audio_chunk, chunk_room, text_publish
 from firmware_bridge.messages import Publish, text_hash
 from firmware_bridge.topics import display_topic
 from layouts.speech import SHORT_SECONDS, spoken_text
 
-from .voice import SpeechError, Synthesizer, ogg_opus, wav_seconds
+from .voice import OPUS_RATE, SpeechError, Synthesizer, opus_of, pcm_for_opus, segments, wav_seconds
 
 if TYPE_CHECKING:
     from .service import DisplayRuntime, Service
@@ -28,6 +30,10 @@ log = logging.getLogger("stopcast.speech")
 WORKERS = 2  # audio requests made at once (a synthesis and an Opus encoding each take one core for a moment)
 MAX_WAITING = 256  # audio requests queued at most; more are dropped (the pillar asks again)
 RETRIES = 3  # a first press whose audio came out longer than SHORT_SECONDS is made again with less, this often
+FIRST_SECONDS = 2.5  # of audio in the first chunk of an answer: what must be encoded before the pillar hears sound
+CHUNK_SECONDS = 5.0  # of audio in each further chunk (less when max_packet is small)
+OPUS_BYTES_PER_SECOND = 3000  # what a chunk's room is planned with (about 1,800 on average, 400 bytes of headers)
+KEPT = 128  # answers kept, by (language, text): presses at one stop within a minute cost one encoding
 
 
 async def announce(synthesizer: Synthesizer, text_for: Callable[[float], str], language: str,
@@ -60,6 +66,7 @@ class Speaker:
         self.error = ""  # why audio could not be made last ("" when it worked or none was asked for)
         self.answered = 0
         self.dropped = 0
+        self._kept: LRUCache[tuple[str, str, float], list[bytes]] = LRUCache(maxsize=KEPT)
         service.board_listeners.append(self.due)
 
     def text(self, runtime: DisplayRuntime, language: str, detail: str = "short", budget: float = SHORT_SECONDS) -> str:
@@ -75,9 +82,13 @@ class Speaker:
                               detail)
 
     async def ogg(self, runtime: DisplayRuntime, language: str, detail: str) -> tuple[str, bytes]:
-        """(text, Opus in Ogg) of what the display says (encoded in a thread: the loop keeps serving)."""
+        """(text, Opus in Ogg: one stream) of what the display says (encoded in a thread: the loop keeps serving)."""
         said, wav = await self.announcement(runtime, language, detail)
-        return said, await asyncio.to_thread(ogg_opus, wav)
+        key = (language, said, 0.0)
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = self._kept[key] = [await asyncio.to_thread(lambda: opus_of(pcm_for_opus(wav)))]
+        return said, kept[0]
 
     def volume(self, runtime: DisplayRuntime) -> float:
         """The display's volume at the service's now (its night volume at night, local time)."""
@@ -132,24 +143,40 @@ class Speaker:
         while True:
             asked = await self.requests.get()
             try:
-                await self.service.send(await self.answer(asked))
+                async for publish in self.answer(asked):
+                    await self.service.send([publish])
             except SpeechError as exc:
                 if str(exc) != self.error:
                     log.error("no audio for display %s: %s (frames are not affected)", asked.display_id, exc)
                 self.error = str(exc)
 
-    async def answer(self, asked: AudioRequest) -> list[Publish]:
-        """The audio a request asked for, on `audio/{lang}` (not retained; chunked to fit max_packet)."""
+    async def answer(self, asked: AudioRequest) -> AsyncIterator[Publish]:
+        """The audio a request asked for, chunk by chunk as each is encoded, on `audio/{lang}` and
+        `audio/{lang}/{i}` (not retained): each chunk one Ogg Opus stream, the first FIRST_SECONDS long, so that
+        the pillar hears the board a moment after it asked, however long the announcement."""
         runtime = self.service.displays.get(asked.display_id)
         if runtime is None or runtime.board is None:
-            return []
+            return
         mqtt = self.service.config.mqtt
-        said, ogg = await self.ogg(runtime, asked.language, asked.detail)
-        publishes, _ = audio_publishes(mqtt.prefix, asked.display_id, asked.language, ogg, said, self.volume(runtime),
-                                       mqtt.max_packet, fmt=FORMAT_OGG_OPUS, retain=False)
+        said, wav = await self.announcement(runtime, asked.language, asked.detail)
+        room = chunk_room(mqtt.prefix, asked.display_id, asked.language, mqtt.max_packet)
+        seconds = max(0.2, min(CHUNK_SECONDS, (room - 400) / OPUS_BYTES_PER_SECOND))
+        key = (asked.language, said, seconds)
+        kept = self._kept.get(key)
+        pieces = [] if kept is not None else await asyncio.to_thread(
+            lambda: segments(pcm_for_opus(wav), min(FIRST_SECONDS, seconds), seconds))
+        count = len(kept) if kept is not None else len(pieces)
+        duration = round(wav_seconds(wav) * 1000)
+        volume = self.volume(runtime)
+        bodies = []
+        for i in range(count):
+            body = kept[i] if kept is not None else await asyncio.to_thread(opus_of, pieces[i])
+            bodies.append(body)
+            yield audio_chunk(mqtt.prefix, asked.display_id, asked.language, body, index=i, count=count, rate=OPUS_RATE,
+                              duration_ms=duration, spoken=said, volume=volume)
+        self._kept[key] = bodies
         self.answered += 1
         self.error = ""
-        return publishes
 
     async def update(self, display_id: str) -> None:
         """Publish the display's spoken text in each of its languages whose text or volume changed; the first

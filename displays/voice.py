@@ -97,9 +97,9 @@ def wav_seconds(wav: bytes) -> float:
         raise SpeechError(f"not a WAV file ({exc})") from None
 
 
-def ogg_opus(wav: bytes) -> bytes:
-    """A 16-bit mono WAV as Opus in Ogg at OPUS_RATE (resampled band-limited, through the FFT); SpeechError when
-    the WAV cannot be read or libsndfile cannot write Opus."""
+def pcm_for_opus(wav: bytes) -> np.ndarray:
+    """A 16-bit mono WAV as float samples at OPUS_RATE (resampled band-limited, through the FFT); SpeechError
+    when it is not a WAV."""
     try:
         with wave.open(io.BytesIO(wav)) as w:
             rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
@@ -110,10 +110,42 @@ def ogg_opus(wav: bytes) -> bytes:
         target = max(1, round(len(samples) * OPUS_RATE / rate))
         spectrum = np.fft.rfft(samples)[: target // 2 + 1]  # what lies above the new Nyquist frequency is dropped
         samples = np.fft.irfft(spectrum, target).astype(np.float32) * (target / len(samples))
+    return np.clip(samples, -1.0, 1.0)
+
+
+def opus_of(samples: np.ndarray) -> bytes:
+    """Samples at OPUS_RATE as one Ogg Opus stream (libsndfile; it releases the GIL, so threads encode in
+    parallel); SpeechError when libsndfile cannot write Opus."""
     out = io.BytesIO()
     try:
-        soundfile.write(out, np.clip(samples, -1.0, 1.0), OPUS_RATE, format="OGG", subtype="OPUS",
-                        compression_level=OPUS_LEVEL)
+        soundfile.write(out, samples, OPUS_RATE, format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL)
     except (soundfile.LibsndfileError, TypeError, ValueError) as exc:
         raise SpeechError(f"libsndfile could not write Ogg Opus ({exc})") from None
     return out.getvalue()
+
+
+def ogg_opus(wav: bytes) -> bytes:
+    """A 16-bit mono WAV as one Ogg Opus stream at OPUS_RATE."""
+    return opus_of(pcm_for_opus(wav))
+
+
+FRAME = OPUS_RATE // 100  # 10 ms: the unit in which quiet places are looked for
+
+
+def segments(samples: np.ndarray, first_seconds: float, seconds: float) -> list[np.ndarray]:
+    """The samples cut into pieces of at most `first_seconds` (the first) and `seconds` (the rest), each cut at
+    the quietest 10 ms of its second half (between words or sentences), so that each piece is encoded and sent
+    on its own: the pillar starts playing the first while the rest is still being encoded."""
+    out = []
+    start = 0
+    longest = max(FRAME * 2, int(first_seconds * OPUS_RATE))
+    while len(samples) - start > longest:
+        window = samples[start + longest // 2 : start + longest]
+        frames = len(window) // FRAME
+        energy = np.square(window[: frames * FRAME].reshape(frames, FRAME)).mean(axis=1)
+        cut = start + longest // 2 + int(np.argmin(energy)) * FRAME + FRAME // 2
+        out.append(samples[start:cut])
+        start = cut
+        longest = max(FRAME * 2, int(seconds * OPUS_RATE))
+    out.append(samples[start:])
+    return out

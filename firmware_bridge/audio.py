@@ -125,6 +125,23 @@ def audio_publishes(prefix: str, display_id: str, language: str, wav: bytes, spo
     return out, len(pieces)
 
 
+def chunk_room(prefix: str, display_id: str, language: str, max_packet: int) -> int:
+    """The bytes of audio one chunk may carry after its header within `max_packet`."""
+    return packet_room(max_packet, display_topic(prefix, display_id, f"audio/{language}/65535")) - HEADER_SIZE
+
+
+def audio_chunk(prefix: str, display_id: str, language: str, body: bytes, *, index: int, count: int, rate: int,
+                duration_ms: int, spoken: str, volume: float, fmt: int = FORMAT_OGG_OPUS, retain: bool = False) -> Publish:
+    """Chunk `index` of `count` of an answer: with Opus, each chunk is one whole Ogg Opus stream of consecutive
+    audio (a link of a chained Ogg file), so a pillar plays chunk 0 while the next ones arrive."""
+    if not 0 <= index < count <= 65535:
+        raise AudioError(f"chunk {index} of {count}: not allowed")
+    header = HEADER.pack(MAGIC, VERSION, fmt, rate, duration_ms, text_hash(spoken), max(0, min(100, round(volume * 100))),
+                         index, count, language.encode()[:2].ljust(2), 0)
+    topic = display_topic(prefix, display_id, f"audio/{language}")
+    return Publish(topic if index == 0 else f"{topic}/{index}", header + body, retain)
+
+
 def parse_audio(payload: bytes) -> tuple[AudioHeader, bytes]:
     """The header and the chunk's bytes; AudioError naming what is wrong."""
     if len(payload) < HEADER_SIZE:

@@ -145,14 +145,23 @@ async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: 
         assert "stopcast/v1/displays/+/audio/request" in service.subscriptions()
         assert service.on_message(topic, b'{"lang": "en", "detail": "full"}') == []
         asked = service.speaker.requests.get_nowait()
-        answer = await service.speaker.answer(asked)
-        header, body = parse_audio(answer[0].payload)
+        answer = [p async for p in service.speaker.answer(asked)]
         said = service.speaker.text(service.displays["uni-tft"], "en", "full")
-        assert [p.topic for p in answer] == ["stopcast/v1/displays/uni-tft/audio/en"] and not answer[0].retain
-        assert header.format == FORMAT_OGG_OPUS and header.text_hash == text_hash(said) and header.volume == 90
-        decoded, rate = soundfile.read(io.BytesIO(body))
-        assert rate == 16000 and abs(len(decoded) / rate - header.duration_ms / 1000) < 0.05
-        assert abs(len(decoded) / rate - len(said) / 1000) < 0.1  # the fake voice's 1 ms a character
+        assert answer[0].topic == "stopcast/v1/displays/uni-tft/audio/en" and not any(p.retain for p in answer)
+        assert [p.topic for p in answer[1:]] == [f"stopcast/v1/displays/uni-tft/audio/en/{i}" for i in range(1, len(answer))]
+        seconds = 0.0
+        for i, publish in enumerate(answer):
+            header, body = parse_audio(publish.payload)
+            assert header.format == FORMAT_OGG_OPUS and header.text_hash == text_hash(said) and header.volume == 90
+            assert (header.index, header.count) == (i, len(answer))
+            decoded, rate = soundfile.read(io.BytesIO(body))  # each chunk plays on its own
+            assert rate == 16000
+            seconds += len(decoded) / rate
+        assert abs(seconds - header.duration_ms / 1000) < 0.05 * len(answer)
+        assert abs(seconds - len(said) / 1000) < 0.1  # the fake voice's 1 ms a character
+        assert parse_audio(answer[0].payload)[0].count == len(answer)
+        again = [p async for p in service.speaker.answer(asked)]  # a second press: the kept encoding
+        assert [p.payload for p in again] == [p.payload for p in answer]
         for bad in (b"{", b'{"lang": "fr"}', b'{"lang": "de", "detail": "long"}', b"[]", b"x" * 300):
             before = service.metrics.rejected
             service.on_message(topic, bad)
