@@ -229,8 +229,8 @@ def _press_button(args: argparse.Namespace, settings: object) -> int:
     if not args.output.lower().endswith(".ogg"):
         raise CommandError("--audio needs --output FILE.ogg")
     try:
-        header, chunks, waited = asyncio.run(press_button(settings, args.prefix, args.display, args.audio, args.detail,
-                                                         args.timeout or 10.0))
+        header, chunks, waited = asyncio.run(press_button(settings, args.prefix, args.display, args.audio,
+                                                          time.monotonic, args.detail, args.timeout or 10.0))
     except mqtt.BridgeError as exc:
         raise CommandError(str(exc)) from None
     except TimeoutError:

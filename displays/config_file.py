@@ -26,7 +26,9 @@ def display_doc(display: DisplayConfig) -> dict[str, Any]:
     defaults = asdict(DisplayConfig(display.id, display.stops, display.layout))
     for key, value in asdict(display).items():
         if key not in doc and value != defaults[key]:
-            if isinstance(value, dict):  # a nested table (speech): its fields that differ from their defaults
+            if key == "night":  # as written: { from = "01:00", to = "04:30" }
+                value = {name: f"{m // 60:02d}:{m % 60:02d}" for name, m in zip(("from", "to"), value, strict=True)}
+            elif isinstance(value, dict):  # a nested table (speech): its fields that differ from their defaults
                 value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items() if v != defaults[key][k]}
             doc[key] = list(value) if isinstance(value, tuple) else value
     return doc

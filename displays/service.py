@@ -347,6 +347,7 @@ class Service:
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+            exclude_routes=display.exclude_routes, hide_ending_here=display.hide_ending_here, night=display.night,
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
                              realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
@@ -375,7 +376,7 @@ class Service:
             return []
         try:
             frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
-            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.night_until)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             publishes += ticker

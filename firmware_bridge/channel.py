@@ -10,7 +10,7 @@ frame it shows, or a full frame when a delta would not be smaller.
 from __future__ import annotations
 
 from . import codec
-from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
+from .codec import FLAG_FULL_REFRESH, FLAG_NIGHT, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
 from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
 from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
 from .topics import display_topic
@@ -39,6 +39,7 @@ class DisplayChannel:
         self.sequence = 0
         self.partials = 0
         self.valid_until = 0
+        self.night_until = 0  # the current frame is a night screen until then (0: it is not)
         self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
         self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
         self.full_due: int | None = None  # a full frame asked for within the gap: sent when the gap ends
@@ -79,6 +80,8 @@ class DisplayChannel:
         h, w = frame.shape
         if frame.compress and frame.encoding != "png":
             flags |= FLAG_ZLIB
+        if self.night_until:
+            flags |= FLAG_NIGHT
         return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, self.valid_until, self.sequence,
                       frame.color_mode, epoch=self.epoch)
 
@@ -185,10 +188,12 @@ class DisplayChannel:
             return len(frame.full_body)
         return len(codec.pack(frame.raster, frame.encoding, frame.color_mode))
 
-    def show(self, frame: Frame, now: int) -> list[Publish]:
-        """Publishes for a newly rendered frame; nothing when its content has not changed."""
+    def show(self, frame: Frame, now: int, night_until: int = 0) -> list[Publish]:
+        """Publishes for a newly rendered frame; nothing when its content has not changed. A night screen
+        (`night_until`) is valid until the night ends, so nothing more is sent to the pillar until then."""
         if self.current is not None and frame.hash == self.current.hash:
             return []
+        self.night_until = night_until if night_until > now else 0
         self._event(ChannelEvent.SHOW)
         self.current = frame
         self.recent.pop(frame.hash, None)
@@ -196,7 +201,7 @@ class DisplayChannel:
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
         self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
-        self.valid_until = now + self.frame_ttl
+        self.valid_until = max(now + self.frame_ttl, self.night_until)
         return self._board() + self._retained(now) + self._to_pillar(now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:

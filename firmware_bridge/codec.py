@@ -26,6 +26,7 @@ MAGIC = b"SC"
 VERSION = 2  # 2: the 48-byte header with the ownership epoch (version 1 had 40 bytes and no epoch)
 KIND_FULL, KIND_DELTA = 0, 1
 FLAG_ZLIB, FLAG_FULL_REFRESH, FLAG_CHUNKED = 1, 2, 4
+FLAG_NIGHT = 8  # a night screen, valid until the night ends: e-paper keeps it, a backlit screen dims or blanks
 HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBxI4x")  # 48 bytes
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 TILE_W, TILE_H = 16, 8  # deltas are made of tiles this size (x stays byte-aligned for 1 and 2 bits)

@@ -106,9 +106,11 @@ class Bridge:
         doc = {"state": "online" if online else "offline", "since": now, **(details or {})}
         return Publish(service_status_topic(self.prefix), json.dumps(doc).encode(), True)
 
-    def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10) -> list[Publish]:
-        """Publishes for a display's newly rendered frame (nothing when unchanged)."""
-        return self.channel(display_id, full_refresh_every).show(frame, now)
+    def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10,
+             night_until: int = 0) -> list[Publish]:
+        """Publishes for a display's newly rendered frame (nothing when unchanged); a night screen's is valid
+        until `night_until`."""
+        return self.channel(display_id, full_refresh_every).show(frame, now, night_until)
 
     def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event | AudioRequest], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""

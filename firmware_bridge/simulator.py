@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,12 +238,13 @@ async def ask_audio(client: aiomqtt.Client, prefix: str, display_id: str, langua
 
 
 async def press_button(settings: mqtt.BrokerSettings, prefix: str, display_id: str, language: str,
-                       detail: str = "short", timeout: float = 10.0) -> tuple[AudioHeader, list[bytes], float]:
-    """Connect, ask for audio once and return its chunks with the seconds from the request to the first chunk
-    (when the pillar starts to play)."""
+                       clock: Callable[[], float], detail: str = "short",
+                       timeout: float = 10.0) -> tuple[AudioHeader, list[bytes], float]:
+    """Connect, ask for audio once and return its chunks with the seconds (by `clock`) from the request to the
+    first chunk (when the pillar starts to play)."""
     async with mqtt.connect(settings) as client:
-        started = time.monotonic()
+        started = clock()
         heard: list[float] = []
         header, chunks = await ask_audio(client, prefix, display_id, language, detail, settings.version, timeout,
-                                         lambda: heard.append(time.monotonic() - started))
+                                         lambda: heard.append(clock() - started))
         return header, chunks, heard[0]

@@ -13,7 +13,7 @@ from PIL import ImageFont
 from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
 from feeds.merge import StopDepartures
-from feeds.times import hhmm, local_date
+from feeds.times import hhmm, in_daily_window, local_date
 
 from .contrast import readable_on
 from .fit import fit, width_of, wrap
@@ -87,6 +87,8 @@ class Board:
     alerts: tuple[ShownAlert, ...] = field(default=(), compare=False)  # the feed's alerts with every translation
     # (what a voice of another language says; the pages above show them in the board's language)
     notice_texts: tuple[str, ...] = field(default=(), compare=False)  # ops messages shown in the alert area
+    night_until: int = 0  # a night screen (empty_reason "night") until then: e-paper keeps it and gets nothing
+    # more, LCDs dim or blank (docs/mqtt.md); 0 by day
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
 
@@ -125,6 +127,9 @@ class DisplaySettings:
     horizon_minutes: int = 90
     routes: tuple[str, ...] = ()  # route_ids or short names to show; empty: all
     directions: tuple[int, ...] = ()
+    exclude_routes: tuple[str, ...] = ()  # route_ids or short names never shown
+    hide_ending_here: bool = False  # leave out trips that end at this stop (no one can board them)
+    night: tuple[int, int] | None = None  # (from, to) in minutes after local midnight: the night screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,9 @@ def build_board(
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
     result = data.departures
     deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(message_rows)]
+    resume = night_until(settings, deps, data, now)
+    if resume:
+        return _night_board(settings, data, now, lang, resume, deps)
     hidden = _hidden_columns(spec, deps)
     spec = collapsed(spec, hidden)
     dep_rows = tuple(_row(spec, d, now, lang, tz, held) for d in deps)
@@ -182,6 +190,8 @@ def build_board(
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
+    if settings.night is not None:  # the night screen starts at its minute
+        next_change = min(next_change, _next_local_minute(now, data.timezone, settings.night[0]))
     stop_name = clean(settings.name or (result.stop.name if result else ""))
     return Board(
         stop_name=stop_name,
@@ -215,6 +225,61 @@ def _hidden_columns(spec: LayoutSpec, deps: list[Departure]) -> tuple[str, ...]:
     if "delay" in kinds and deps and not any(d.status == DELAYED and d.delay for d in deps):
         hidden.append("delay")
     return tuple(hidden)
+
+
+NIGHT_LEAD = 30  # minutes: a night screen ends this long before the first departure, whatever the window says
+
+
+def night_until(settings: DisplaySettings, deps: list[Departure], data: BoardInput, now: int) -> int:
+    """When the display's night ends (0: it is not night now): the end of its `night` window, or NIGHT_LEAD
+    minutes before the first departure it shows, whichever comes first."""
+    if settings.night is None:
+        return 0
+    start, end = settings.night
+    clock = hhmm(now, data.timezone)
+    minute = int(clock[:2]) * 60 + int(clock[3:5]) if clock[:2].isdigit() else -1
+    if minute < 0 or not in_daily_window(minute, start, end):
+        return 0
+    resume = (now // 60 + (end - minute) % 1440) * 60
+    first = next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+    if first is not None:
+        resume = min(resume, first - NIGHT_LEAD * 60)
+    return resume if resume > now else 0
+
+
+def _next_local_minute(now: int, tz: str, minute_of_day: int) -> int:
+    """The next instant after `now` at which the local clock shows `minute_of_day`."""
+    clock = hhmm(now, tz)
+    minute = int(clock[:2]) * 60 + int(clock[3:5]) if clock[:2].isdigit() else 0
+    return (now // 60 + ((minute_of_day - minute) % 1440 or 1440)) * 60
+
+
+def _night_board(settings: DisplaySettings, data: BoardInput, now: int, lang: str, resume: int,
+                 deps: list[Departure]) -> Board:
+    """The night screen: the stop's name, "Nachtruhe" and when the board is back (or the first departure);
+    no clock and no alerts (nothing of it changes until `resume`)."""
+    result = data.departures
+    first = next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+    detail = (text(lang, "next_departure", time=hhmm(first, data.timezone)) if first is not None
+              else text(lang, "night_resumes", time=hhmm(resume, data.timezone)))
+    return Board(
+        stop_name=clean(settings.name or (result.stop.name if result else "")),
+        clock_text="",
+        as_of_text="",
+        timetable_only=False,
+        rows=(),
+        empty_reason="night",
+        empty_text=text(lang, "night"),
+        empty_detail=detail,
+        alert_pages=(),
+        alert_page=0,
+        footer_text="",
+        legend=False,
+        language=lang,
+        generated_at=now,
+        next_change=resume,
+        night_until=resume,
+    )
 
 
 def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
@@ -290,6 +355,10 @@ def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departu
 
 def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:
     if settings.routes and dep.route_id not in settings.routes and dep.route_short_name not in settings.routes:
+        return False
+    if dep.route_id in settings.exclude_routes or (dep.route_short_name and dep.route_short_name in settings.exclude_routes):
+        return False
+    if settings.hide_ending_here and dep.ends_here:
         return False
     if settings.directions and dep.direction_id not in settings.directions:
         return False

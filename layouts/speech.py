@@ -169,7 +169,7 @@ def _empty(board: Board, lang: str) -> list[str]:
         when = _CLOCK.search(board.empty_detail)
         if board.empty_reason == "no_data":
             said.append(text(texts_in, "no_data_detail"))
-        elif when and board.empty_reason in ("end_of_service", "nothing_in_horizon"):
+        elif when and board.empty_reason in ("end_of_service", "nothing_in_horizon", "night"):
             said.append(text(texts_in, "next_departure", time=when.group()))
     out = []
     for sentence in said:

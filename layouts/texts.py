@@ -37,6 +37,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "delay": "",
         "marker": "",
         "alert": "Hinweis",
+        "night": "Nachtruhe",
+        "night_resumes": "Anzeige wieder ab {time}",
     },
     "en": {
         "now": "now",
@@ -67,6 +69,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "delay": "",
         "marker": "",
         "alert": "Notice",
+        "night": "Night break",
+        "night_resumes": "back at {time}",
     },
 }
 

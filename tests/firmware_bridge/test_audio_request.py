@@ -54,7 +54,8 @@ def test_a_pillar_presses_its_button_and_hears_the_board_within_1_5_s(tmp_path: 
             doc = json.loads(text)
             assert doc["lang"] == "de" and doc["text"].startswith("Haltestelle Mainz Hauptbahnhof.") and len(text) < 1024
             for language, detail in (("de", "short"), ("en", "full"), ("es", "short")):
-                header, chunks, waited = await press_button(pillar_a, PREFIX, "stop-a", language, detail, timeout=10)
+                header, chunks, waited = await press_button(pillar_a, PREFIX, "stop-a", language, time.monotonic, detail,
+                                                            timeout=10)
                 assert header.format == FORMAT_OGG_OPUS and header.language == language and len(chunks) == header.count
                 infos = [soundfile.info(io.BytesIO(chunk)) for chunk in chunks]  # each chunk plays on its own
                 assert all(i.format == "OGG" and i.subtype == "OPUS" for i in infos)
@@ -67,7 +68,7 @@ def test_a_pillar_presses_its_button_and_hears_the_board_within_1_5_s(tmp_path: 
             # pillar-b may not ask for stop-a's audio: the broker drops its request, no answer comes
             pillar_b = mqtt.BrokerSettings("127.0.0.1", port, username="pillar-b", password="b-secret", client_id="b")
             with pytest.raises(TimeoutError):
-                await press_button(pillar_b, PREFIX, "stop-a", "de", timeout=2)
+                await press_button(pillar_b, PREFIX, "stop-a", "de", time.monotonic, timeout=2)
         finally:
             service.stop()
             await asyncio.wait_for(runner, 10)
