@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
@@ -21,14 +23,18 @@ from firmware_bridge.messages import Publish, text_hash
 from firmware_bridge.topics import display_topic
 from layouts.speech import SHORT_SECONDS, spoken_text
 
+from .encoding import FIRST_SOUND, EncoderPool
 from .voice import OPUS_RATE, SpeechError, Synthesizer, opus_of, pcm_for_opus, segments, wav_seconds
 
 if TYPE_CHECKING:
     from .service import DisplayRuntime, Service
 
 log = logging.getLogger("stopcast.speech")
-WORKERS = 2  # audio requests made at once (a synthesis and an Opus encoding each take one core for a moment)
+WORKERS = 2  # requests synthesized at once (espeak-ng runs as a process of its own: the other core)
+ENCODERS = 2  # threads encoding Opus (about one core's worth of work a second of speech per 15 s, loaded)
 MAX_WAITING = 256  # audio requests queued at most; more are dropped (the pillar asks again)
+STALE = 10.0  # seconds a request may wait for its synthesis; older ones are dropped (counted)
+MAX_BACKLOG = 40.0  # seconds of speech waiting for the encoders above which new requests are dropped (overload)
 RETRIES = 3  # a first press whose audio came out longer than SHORT_SECONDS is made again with less, this often
 FIRST_SECONDS = 2.5  # of audio in the first chunk of an answer: what must be encoded before the pillar hears sound
 CHUNK_SECONDS = 5.0  # of audio in each further chunk (less when max_packet is small)
@@ -52,6 +58,18 @@ async def announce(synthesizer: Synthesizer, text_for: Callable[[float], str], l
     return said, wav
 
 
+@dataclass(eq=False)
+class Answer:
+    """An answer on its way: what is said, and its pieces being encoded (in order)."""
+
+    asked: AudioRequest
+    said: str
+    duration_ms: int
+    volume: float
+    key: tuple[str, str, float]
+    bodies: list[asyncio.Future[bytes]]
+
+
 class Speaker:
     """One service's spoken departures: what each display's text topics hold, the queue of displays whose
     board changed, and the queue of audio requests."""
@@ -62,7 +80,9 @@ class Speaker:
         self.published: dict[tuple[str, str], tuple[int, int]] = {}  # (display, lang) -> (text hash, volume %)
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.queued: set[str] = set()
-        self.requests: asyncio.Queue[AudioRequest] = asyncio.Queue(maxsize=MAX_WAITING)
+        self.requests: asyncio.Queue[tuple[AudioRequest, float]] = asyncio.Queue(maxsize=MAX_WAITING)
+        self.encoder = EncoderPool(ENCODERS)
+        self._sending: set[asyncio.Task] = set()
         self.error = ""  # why audio could not be made last ("" when it worked or none was asked for)
         self.answered = 0
         self.dropped = 0
@@ -106,7 +126,7 @@ class Speaker:
     def request(self, asked: AudioRequest) -> None:
         """A pillar's button was pressed: queued for the workers (dropped when too many wait)."""
         try:
-            self.requests.put_nowait(asked)
+            self.requests.put_nowait((asked, asyncio.get_running_loop().time()))
         except asyncio.QueueFull:
             self.dropped += 1
             log.warning("audio request of display %s dropped: %d requests wait", asked.display_id, MAX_WAITING)
@@ -128,10 +148,15 @@ class Speaker:
 
     async def run(self) -> None:
         """Publish the texts of displays whose board changed and answer audio requests, until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            for i in range(WORKERS):
-                group.create_task(self._answer_requests(), name=f"audio-requests-{i}")
-            group.create_task(self._publish_texts(), name="spoken-texts")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.encoder.run(), name="opus-encoders")
+                for i in range(WORKERS):
+                    group.create_task(self._answer_requests(), name=f"audio-requests-{i}")
+                group.create_task(self._publish_texts(), name="spoken-texts")
+        finally:
+            for task in list(self._sending):
+                task.cancel()
 
     async def _publish_texts(self) -> None:
         while True:
@@ -140,41 +165,84 @@ class Speaker:
             await self.update(display_id)
 
     async def _answer_requests(self) -> None:
+        """Take requests in turn: make their audio's text and WAV (one espeak-ng at a time per worker), queue
+        the pieces for encoding, and leave the sending to a task of its own, so that the next request's
+        synthesis starts at once."""
         while True:
-            asked = await self.requests.get()
+            asked, arrived = await self.requests.get()
+            if asyncio.get_running_loop().time() - arrived > STALE or self.encoder.backlog > MAX_BACKLOG:
+                # the rider has given up or pressed again, or answers already queued would make this one late
+                # for everyone: no answer (the pillar may ask again) rather than every answer late
+                self.dropped += 1
+                continue
             try:
-                async for publish in self.answer(asked):
-                    await self.service.send([publish])
+                answer = await self.prepare(asked, arrived)
             except SpeechError as exc:
-                if str(exc) != self.error:
-                    log.error("no audio for display %s: %s (frames are not affected)", asked.display_id, exc)
-                self.error = str(exc)
+                self._failed(asked, exc)
+                continue
+            if answer is not None:
+                task = asyncio.create_task(self._send(answer), name=f"audio {asked.display_id}")
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
 
-    async def answer(self, asked: AudioRequest) -> AsyncIterator[Publish]:
-        """The audio a request asked for, chunk by chunk as each is encoded, on `audio/{lang}` and
-        `audio/{lang}/{i}` (not retained): each chunk one Ogg Opus stream, the first FIRST_SECONDS long, so that
-        the pillar hears the board a moment after it asked, however long the announcement."""
+    async def _send(self, answer: Answer) -> None:
+        try:
+            async for publish in self.chunks(answer):
+                await self.service.send([publish])
+        except SpeechError as exc:
+            self._failed(answer.asked, exc)
+
+    def _failed(self, asked: AudioRequest, exc: SpeechError) -> None:
+        if str(exc) != self.error:
+            log.error("no audio for display %s: %s (frames are not affected)", asked.display_id, exc)
+        self.error = str(exc)
+
+    async def answer(self, asked: AudioRequest, arrived: float | None = None) -> AsyncIterator[Publish]:
+        """The audio a request asked for, chunk by chunk as each is encoded (see `prepare` and `chunks`)."""
+        answer = await self.prepare(asked, asyncio.get_running_loop().time() if arrived is None else arrived)
+        if answer is not None:
+            async for publish in self.chunks(answer):
+                yield publish
+
+    async def prepare(self, asked: AudioRequest, arrived: float) -> Answer | None:
+        """The text and WAV of a request, cut into pieces whose encoding is queued, each with the deadline by
+        which the pillar needs it (`arrived`, loop time, plus FIRST_SOUND, plus where the piece starts)."""
         runtime = self.service.displays.get(asked.display_id)
         if runtime is None or runtime.board is None:
-            return
+            return None
         mqtt = self.service.config.mqtt
         said, wav = await self.announcement(runtime, asked.language, asked.detail)
         room = chunk_room(mqtt.prefix, asked.display_id, asked.language, mqtt.max_packet)
         seconds = max(0.2, min(CHUNK_SECONDS, (room - 400) / OPUS_BYTES_PER_SECOND))
         key = (asked.language, said, seconds)
         kept = self._kept.get(key)
-        pieces = [] if kept is not None else await asyncio.to_thread(
-            lambda: segments(pcm_for_opus(wav), min(FIRST_SECONDS, seconds), seconds))
-        count = len(kept) if kept is not None else len(pieces)
-        duration = round(wav_seconds(wav) * 1000)
-        volume = self.volume(runtime)
-        bodies = []
-        for i in range(count):
-            body = kept[i] if kept is not None else await asyncio.to_thread(opus_of, pieces[i])
-            bodies.append(body)
-            yield audio_chunk(mqtt.prefix, asked.display_id, asked.language, body, index=i, count=count, rate=OPUS_RATE,
-                              duration_ms=duration, spoken=said, volume=volume)
-        self._kept[key] = bodies
+        if kept is not None:
+            bodies: list[asyncio.Future[bytes]] = []
+            for body in kept:
+                bodies.append(asyncio.get_running_loop().create_future())
+                bodies[-1].set_result(body)
+        else:
+            pieces = await asyncio.to_thread(lambda: segments(pcm_for_opus(wav), min(FIRST_SECONDS, seconds), seconds))
+            starts = itertools.accumulate((len(p) / OPUS_RATE for p in pieces), initial=0.0)
+            bodies = [asyncio.ensure_future(self.encoder.encode(piece, arrived + FIRST_SOUND + start))
+                      for piece, start in zip(pieces, starts)]
+        return Answer(asked, said, round(wav_seconds(wav) * 1000), self.volume(runtime), key, bodies)
+
+    async def chunks(self, answer: Answer) -> AsyncIterator[Publish]:
+        """The chunks of an answer in order, each as soon as it is encoded, on `audio/{lang}` and
+        `audio/{lang}/{i}` (not retained): each one Ogg Opus stream, the first FIRST_SECONDS long."""
+        prefix, asked, count = self.service.config.mqtt.prefix, answer.asked, len(answer.bodies)
+        done = []
+        try:
+            for i, encoding in enumerate(answer.bodies):
+                body = await encoding
+                done.append(body)
+                yield audio_chunk(prefix, asked.display_id, asked.language, body, index=i, count=count, rate=OPUS_RATE,
+                                  duration_ms=answer.duration_ms, spoken=answer.said, volume=answer.volume)
+        finally:
+            for encoding in answer.bodies:
+                encoding.cancel()
+        self._kept[answer.key] = done
         self.answered += 1
         self.error = ""
 

@@ -22,7 +22,7 @@ from displays.config import load_config
 from displays.http import make_app
 from displays.ports import MemoryLink
 from displays.service import Service
-from displays.voice import SpeechError
+from displays.voice import OPUS_RATE, SpeechError
 from feeds.times import parse_instant
 from firmware_bridge.audio import FORMAT_OGG_OPUS, parse_audio, text_hash
 
@@ -144,7 +144,7 @@ async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: 
         topic = "stopcast/v1/displays/uni-tft/audio/request"
         assert "stopcast/v1/displays/+/audio/request" in service.subscriptions()
         assert service.on_message(topic, b'{"lang": "en", "detail": "full"}') == []
-        asked = service.speaker.requests.get_nowait()
+        asked, _arrived = service.speaker.requests.get_nowait()
         answer = [p async for p in service.speaker.answer(asked)]
         said = service.speaker.text(service.displays["uni-tft"], "en", "full")
         assert answer[0].topic == "stopcast/v1/displays/uni-tft/audio/en" and not any(p.retain for p in answer)
@@ -155,7 +155,7 @@ async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: 
             assert header.format == FORMAT_OGG_OPUS and header.text_hash == text_hash(said) and header.volume == 90
             assert (header.index, header.count) == (i, len(answer))
             decoded, rate = soundfile.read(io.BytesIO(body))  # each chunk plays on its own
-            assert rate == 16000
+            assert rate == OPUS_RATE
             seconds += len(decoded) / rate
         assert abs(seconds - header.duration_ms / 1000) < 0.05 * len(answer)
         assert abs(seconds - len(said) / 1000) < 0.1  # the fake voice's 1 ms a character
