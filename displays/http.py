@@ -15,6 +15,7 @@ from urllib.parse import quote
 import jinja2
 import markupsafe
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from firmware_bridge import codec
 from firmware_bridge.messages import text_hash
@@ -75,9 +76,9 @@ def _conditional(request: web.Request, etag: str, body: bytes, content_type: str
     quoted = f'"{etag}"'
     headers = {"ETag": quoted, "Cache-Control": "no-cache", **(extra or {})}
     if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        service.metrics.http_not_modified += 1
+        service.metrics.http_not_modified.inc()
         return web.Response(status=304, headers=headers)
-    service.metrics.http_frames += 1
+    service.metrics.http_frames.inc()
     return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
 
 
@@ -267,8 +268,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text."""
-    return web.Response(text=metrics_text(request.app[SERVICE]), content_type="text/plain", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(body=metrics_text(request.app[SERVICE]).encode(),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 
 
 async def _pull_state(app: web.Application) -> AsyncIterator[None]:

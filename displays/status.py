@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from feeds.times import iso, local_date
 from feeds.timetable import Timetable
@@ -273,57 +277,49 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     return problems
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _pillars_online(service: Service) -> int:
+    return sum(1 for d in service.displays if (p := service.bridge.pillar(d)) and p.online)
+
+
+# Values read from the service when /metrics is scraped: (name, help, type, reading). Add one line per metric.
+READINGS: tuple[tuple[str, str, str, Callable[[Service], float]], ...] = (
+    ("stopcast_displays", "Displays this instance renders.", "gauge", lambda s: len(s.displays)),
+    ("stopcast_pillars_online", "Pillars whose last MQTT status is online.", "gauge", _pillars_online),
+    ("stopcast_broker_connected", "1 while connected to the MQTT broker.", "gauge", lambda s: int(s.broker_connected)),
+    ("stopcast_broker_reconnects", "Connections to the broker lost.", "counter",
+     lambda s: s.link.reconnects if s.link else 0),
+    ("stopcast_timetable_loaded", "1 when a timetable is loaded.", "gauge", lambda s: int(s.timetable is not None)),
+    ("stopcast_render_worker_restarts", "Times the render workers were started again after one died.", "counter",
+     lambda s: getattr(s.renderer, "restarts", 0)),
+    ("stopcast_displays_failing", "Displays whose last board failed (they keep their last frame).", "gauge",
+     lambda s: sum(1 for r in s.displays.values() if r.error)),
+)
+
+# Per realtime source (label `source`), read from feeds_doc's entries: (name, help, reading; None: no sample).
+FEED_READINGS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None]], ...] = (
+    ("stopcast_feed_age_seconds", "Age of each realtime source's data.", lambda f: f["age_seconds"]),
+    ("stopcast_feed_stale", "1 when a source's data is too old to be live.", lambda f: int(f["stale"])),
+    ("stopcast_feed_errors", "Consecutive failed fetches of a source.", lambda f: f["consecutive_failures"]),
+)
+
+
+def readings(service: Service, now: int) -> list[Metric]:
+    """The metric families read from the service at `now` (READINGS and FEED_READINGS)."""
+    out: list[Metric] = []
+    for name, doc, kind, read in READINGS:
+        family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+        out.append(family(name, doc, value=read(service)))
+    feeds = feeds_doc(service, now)
+    for name, doc, read_feed in FEED_READINGS:
+        gauge = GaugeMetricFamily(name, doc, labels=["source"])
+        for f in feeds:
+            if (value := read_feed(f)) is not None:
+                gauge.add_metric([f["source"]], value)
+        out.append(gauge)
+    return out
 
 
 def metrics_text(service: Service) -> str:
-    """Prometheus text exposition, every name prefixed stopcast_."""
-    now = int(service.clock.now())
-    m = service.metrics
-    feeds = feeds_doc(service, now)
-    lines = [
-        "# HELP stopcast_displays Displays this instance renders.", "# TYPE stopcast_displays gauge",
-        f"stopcast_displays {len(service.displays)}",
-        "# HELP stopcast_pillars_online Pillars whose last MQTT status is online.", "# TYPE stopcast_pillars_online gauge",
-        f"stopcast_pillars_online {sum(1 for d in service.displays if (p := service.bridge.pillar(d)) and p.online)}",
-        "# HELP stopcast_broker_connected 1 while connected to the MQTT broker.", "# TYPE stopcast_broker_connected gauge",
-        f"stopcast_broker_connected {int(service.broker_connected)}",
-        "# HELP stopcast_broker_reconnects_total Connections to the broker lost.", "# TYPE stopcast_broker_reconnects_total counter",
-        f"stopcast_broker_reconnects_total {service.link.reconnects if service.link else 0}",
-        "# HELP stopcast_timetable_loaded 1 when a timetable is loaded.", "# TYPE stopcast_timetable_loaded gauge",
-        f"stopcast_timetable_loaded {int(service.timetable is not None)}",
-        "# HELP stopcast_render_seconds Board build + render + encode time.", "# TYPE stopcast_render_seconds summary",
-        f"stopcast_render_seconds_count {m.renders.count}", f"stopcast_render_seconds_sum {m.renders.total:.6f}",
-        "# HELP stopcast_publish_seconds Time for a batch of publishes to be acknowledged.", "# TYPE stopcast_publish_seconds summary",
-        f"stopcast_publish_seconds_count {m.publishes.count}", f"stopcast_publish_seconds_sum {m.publishes.total:.6f}",
-        "# HELP stopcast_published_messages_total MQTT messages acknowledged by the broker.",
-        "# TYPE stopcast_published_messages_total counter", f"stopcast_published_messages_total {m.messages_published}",
-        "# HELP stopcast_published_bytes_total Payload bytes acknowledged by the broker.",
-        "# TYPE stopcast_published_bytes_total counter", f"stopcast_published_bytes_total {m.bytes_published}",
-        "# HELP stopcast_pillar_messages_rejected_total Pillar messages that broke the contract.",
-        "# TYPE stopcast_pillar_messages_rejected_total counter", f"stopcast_pillar_messages_rejected_total {m.rejected}",
-        "# HELP stopcast_http_frames_total Frames served over HTTP.", "# TYPE stopcast_http_frames_total counter",
-        f"stopcast_http_frames_total {m.http_frames}",
-        "# HELP stopcast_http_not_modified_total 304 answers to pulling pillars.", "# TYPE stopcast_http_not_modified_total counter",
-        f"stopcast_http_not_modified_total {m.http_not_modified}",
-        "# HELP stopcast_render_worker_restarts_total Times the render workers were started again after one died.",
-        "# TYPE stopcast_render_worker_restarts_total counter",
-        f"stopcast_render_worker_restarts_total {getattr(service.renderer, 'restarts', 0)}",
-        "# HELP stopcast_display_errors_total Boards that could not be composed, rendered or encoded.",
-        "# TYPE stopcast_display_errors_total counter", f"stopcast_display_errors_total {m.display_errors}",
-        "# HELP stopcast_displays_failing Displays whose last board failed (they keep their last frame).",
-        "# TYPE stopcast_displays_failing gauge",
-        f"stopcast_displays_failing {sum(1 for r in service.displays.values() if r.error)}",
-        "# HELP stopcast_publish_refused_total MQTT messages the client refused to send.",
-        "# TYPE stopcast_publish_refused_total counter", f"stopcast_publish_refused_total {m.publish_refused}",
-        "# HELP stopcast_feed_age_seconds Age of each realtime source's data.", "# TYPE stopcast_feed_age_seconds gauge",
-    ]
-    for f in feeds:
-        if f["age_seconds"] is not None:
-            lines.append(f'stopcast_feed_age_seconds{{source="{_label(f["source"])}"}} {f["age_seconds"]}')
-    lines += ["# HELP stopcast_feed_stale 1 when a source's data is too old to be live.", "# TYPE stopcast_feed_stale gauge"]
-    lines += [f'stopcast_feed_stale{{source="{_label(f["source"])}"}} {int(f["stale"])}' for f in feeds]
-    lines += ["# HELP stopcast_feed_errors Consecutive failed fetches of a source.", "# TYPE stopcast_feed_errors gauge"]
-    lines += [f'stopcast_feed_errors{{source="{_label(f["source"])}"}} {f["consecutive_failures"]}' for f in feeds]
-    return "\n".join(lines) + "\n"
+    """Prometheus text exposition (prometheus_client's): the service's counters and histograms, the
+    readings above, and the process collector's process_* series."""
+    return service.metrics.exposition(readings(service, int(service.clock.now()))).decode()
