@@ -268,7 +268,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text."""
-    return web.Response(body=metrics_text(request.app[SERVICE]).encode(),
+    return web.Response(body=metrics_text(request.app[SERVICE], request.app[PULLS]).encode(),
                         headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 
 

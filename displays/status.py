@@ -293,6 +293,8 @@ READINGS: tuple[tuple[str, str, str, Callable[[Service], float]], ...] = (
      lambda s: getattr(s.renderer, "restarts", 0)),
     ("stopcast_displays_failing", "Displays whose last board failed (they keep their last frame).", "gauge",
      lambda s: sum(1 for r in s.displays.values() if r.error)),
+    ("stopcast_instances_live", "Instances of this deployment this one sees live, itself included.", "gauge",
+     lambda s: len(s.membership.live())),
 )
 
 # Per realtime source (label `source`), read from feeds_doc's entries: (name, help, reading; None: no sample).
@@ -303,9 +305,12 @@ FEED_READINGS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None]], 
 )
 
 
-def readings(service: Service, now: int) -> list[Metric]:
-    """The metric families read from the service at `now` (READINGS and FEED_READINGS)."""
-    out: list[Metric] = []
+def readings(service: Service, now: int, pulls: Pulls | None = None) -> list[Metric]:
+    """The metric families read from the service at `now` (READINGS, FEED_READINGS, and the dark pillars,
+    which need the HTTP side's `pulls` to know pulling devices)."""
+    dark = sum(1 for _, p in presences(service, pulls, now) if p.state == "dark")
+    out: list[Metric] = [GaugeMetricFamily("stopcast_pillars_dark", "Displays whose pillar is dark (silent for "
+                                           "longer than dark_after).", value=dark)]
     for name, doc, kind, read in READINGS:
         family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
         out.append(family(name, doc, value=read(service)))
@@ -319,7 +324,7 @@ def readings(service: Service, now: int) -> list[Metric]:
     return out
 
 
-def metrics_text(service: Service) -> str:
+def metrics_text(service: Service, pulls: Pulls | None = None) -> str:
     """Prometheus text exposition (prometheus_client's): the service's counters and histograms, the
     readings above, and the process collector's process_* series."""
-    return service.metrics.exposition(readings(service, int(service.clock.now()))).decode()
+    return service.metrics.exposition(readings(service, int(service.clock.now()), pulls)).decode()
