@@ -59,6 +59,8 @@ class DisplayConfig:
     trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
     trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
+    reached_by: str = "mqtt"  # mqtt: a pillar on MQTT; http: a device that pulls; browser: a screen showing the live page
+    pull_key: str = ""  # the key a pulling device sends (X-Stopcast-Device-Key) for its pulls to count; "env:NAME"
     speech: SpeechConfig = SpeechConfig()
 
     @property
@@ -68,6 +70,7 @@ class DisplayConfig:
 
 
 DISPLAY_FIELDS = {f.name for f in fields(DisplayConfig)}
+REACHED_BY = ("mqtt", "http", "browser")
 TRMNL_SIZE = (800, 480)  # what TRMNL's classic firmware draws (a 1-bit BMP of 48,062 bytes)
 TRMNL_MODES = ("mono", "bwr", "gray4")  # colour modes whose frames become that BMP
 
@@ -245,6 +248,8 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         trmnl_id=v.string("trmnl_id"),
         trmnl_refresh=v.integer("trmnl_refresh", 15, 86400),
         dark_after=v.integer("dark_after", 60, 7 * 86400),
+        reached_by=v.choice("reached_by", REACHED_BY),
+        pull_key=v.string("pull_key"),
         speech=_speech(item.get("speech", {}), source, name),
     )
     if display.mqtt_user and not is_user(display.mqtt_user):

@@ -37,7 +37,7 @@ from .http_guard import (
 )
 from .http_notices import add_notice_routes
 from .http_proxy import HOP, others_displays, proxy_session, to_owner
-from .pulls import PULLS, Pulls, device_of
+from .pulls import PULLS, Pulls, device_of, pull_counts
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, display_status, health_doc, metrics_text, presences
 from .trmnl import add_trmnl_routes
@@ -65,7 +65,7 @@ def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     if runtime is None:
         raise web.HTTPNotFound(text=f"no display '{display_id}'")
     device = device_of(request.query, request.headers) if pulled else ""
-    if device:
+    if device and pull_counts(runtime.config.pull_key, request.query, request.headers):
         request.app[PULLS].of(display_id).pulled_by(device, int(service.clock.now()))
     return runtime
 
@@ -165,7 +165,9 @@ async def live_page(request: web.Request) -> web.Response:
         return web.Response(status=503, text=STARTING_PAGE, content_type="text/html",
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
     device = device_of(request.query, request.headers)
-    events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "")
+    key = request.query.get("key", "")
+    events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "") + (
+        f"{'&' if device else '?'}key={quote(key)}" if key else "")
     page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=events_url,
                        speech_url=f"/displays/{runtime.config.id}/speech.wav")
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
