@@ -13,7 +13,7 @@ from typing import Any
 from layouts.validation import ConfigError
 
 from .admin import AdminError, Change, require_shared_state
-from .audit import AuditEntry
+from .audit import AuditEntry, changes
 from .boards import board_language
 from .config import layout_of
 from .frames import Rendered, render_batch
@@ -142,8 +142,17 @@ def save(service: Service, item: Item, change: Change) -> None:
         service.store.put(_kind(item), _id_of(item), doc, now)
     except StoreError as exc:
         raise AdminError(503, f"{exc}; nothing was changed") from None
+    before = next((i for i in items(service, _kind(item)) if _id_of(i) == _id_of(item)), None)
     service.set_editorial(_with(service.editorial, item))
-    service.audit.record(AuditEntry(now, change.who, change.action, _id_of(item), change.detail or _summary(item)))
+    if change.detail:
+        detail = change.detail
+    elif before is not None:
+        tz = service.timezone()
+        stored = message_doc if isinstance(item, Message) else suppression_doc
+        detail = changes(stored(before, tz), doc)  # type: ignore[arg-type]
+    else:
+        detail = _summary(item)
+    service.audit.record(AuditEntry(now, change.who, change.action, _id_of(item), detail))
 
 
 def remove(service: Service, kind: str, item_id: str, who: str) -> None:
@@ -164,7 +173,7 @@ def end_now(service: Service, kind: str, item_id: str, who: str) -> Item:
     now = int(service.clock.now())
     period = Period(min(item.period.starts, now - 1), now, item.period.daily)
     ended = replace(item, period=period)
-    save(service, ended, Change(who, f"{kind}.end"))
+    save(service, ended, Change(who, f"{kind}.end", detail=f"ended now; was {_summary(item)}"))
     return ended
 
 

@@ -305,7 +305,7 @@ def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
     app = web.Application(middlewares=[json_errors, admin_auth, to_owner], client_max_size=1024 * 1024)
     app[SERVICE] = service
-    app[ADMIN_TOKEN] = lambda: service.config.http.admin_token
+    app[ADMIN_TOKEN] = lambda: service.config.http.admin_tokens()
     app.cleanup_ctx.append(_pull_state)
     app.cleanup_ctx.append(proxy_session)
     app.on_shutdown.append(_close_streams)

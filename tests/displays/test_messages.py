@@ -252,6 +252,8 @@ async def test_every_change_is_audited(demo: Served) -> None:
         ("message.add", doc["id"]), ("message.change", doc["id"]), ("message.end", doc["id"]),
         ("message.remove", doc["id"]), ("suppression.add", rule["id"]), ("suppression.remove", rule["id"])]
     assert "Zwei" in audit[3]["detail"]
+    assert audit[4]["detail"] == "text: de=Eins, en=EN Eins -> de=Zwei, en=EN Zwei; kind: ticker -> row"
+    assert all(e["detail"] for e in audit)  # never an empty detail
 
 
 async def test_messages_and_suppressions_survive_a_restart(tmp_path: Path) -> None:
