@@ -33,7 +33,7 @@ def require_shared_state(service: Service) -> None:
 def _commit(service: Service, config: ServiceConfig, edit: Edit, change: Change) -> None:
     """Check the changed config, write the change into the file as ops wrote it, apply it, audit it."""
     require_shared_state(service)
-    service.check_stops(config)
+    service.check_stops(config, "request body")
     if service.sharing is not None:  # the shared state holds the config: every instance takes the change
         service.sharing.change(edited_text(service.sharing.text, edit, str(service.config_path)), None)
     elif service.config_path is not None:

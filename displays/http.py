@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
@@ -237,6 +238,29 @@ async def dashboard(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
+async def dashboard_parts(request: web.Request) -> web.Response:
+    """GET /dashboard/parts.json: the dashboard's changing parts as HTML, which the open page puts in place."""
+    doc = await _dashboard_doc(request)
+    parts = _templates().get_template("dashboard_parts.html.j2").module
+    return web.json_response({
+        "badges": str(parts.badges(doc)), "problems": str(parts.problems(doc)),  # type: ignore[attr-defined]
+        "problems_class": "bad" if doc["problems"] else "ok",
+        "feeds": str(parts.feeds(doc)), "audit": str(parts.audit(doc)),  # type: ignore[attr-defined]
+        "rows": {d["id"]: str(parts.display_row(d, doc["now_ts"])).strip() for d in doc["displays"]},  # type: ignore[attr-defined]
+    }, headers={"Cache-Control": "no-store"})
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    """GET /static/{name}: the dashboard's script, by exact file name only."""
+    name = request.match_info["name"]
+    if name not in {p.name for p in STATIC.iterdir()}:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+
 async def frames_json(request: web.Request) -> web.Response:
     """GET /frames.json: the frame each of this instance's displays should show now (content hash and when it
     was rendered), in one small answer for scripts that check what pillars show against it."""
@@ -311,6 +335,8 @@ def make_app(service: Service) -> web.Application:
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)
+    app.router.add_get("/dashboard/parts.json", dashboard_parts)
+    app.router.add_get("/static/{name}", static)
     app.router.add_get("/frames.json", frames_json)
     app.router.add_get("/ops/displays/{id}", display_page)
     app.router.add_get("/healthz", healthz)

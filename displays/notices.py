@@ -16,6 +16,8 @@ from layouts.board import ROW, TAKEOVER, TICKER, Notice
 from layouts.texts import clean
 from layouts.validation import ConfigError
 
+from .stop_search import stop_hint
+
 KINDS = (TICKER, ROW, TAKEOVER)
 LANGUAGES = ("de", "en")
 MAX_TEXT = 500  # characters of one language's text
@@ -297,7 +299,8 @@ def unknown_targets(targets: Targets, display_ids: Iterable[str], tt: Timetable 
         return None
     for stop in targets.stops:
         if stop not in tt.stop_index:
-            return _fail(f"unknown stop id '{stop[:64]}' (not in the loaded GTFS feed)", "targets.stops")
+            return _fail(f"unknown stop id '{stop[:64]}' (not in the loaded GTFS feed){stop_hint(tt, stop[:64])}",
+                         "targets.stops")
     known = set(tt.route_index) | {r.short_name for r in tt.routes if r.short_name}
     for route in targets.routes:
         if route not in known:

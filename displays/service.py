@@ -252,14 +252,18 @@ class Service:
         self.pending.extend(self.apply_config(config))
         self.wake.set()
 
-    def check_stops(self, config: ServiceConfig) -> None:
-        """ConfigError when a display names a stop the loaded timetable does not have."""
+    def check_stops(self, config: ServiceConfig, source: str = "") -> None:
+        """ConfigError when a display names a stop the loaded timetable does not have, with the stops named or
+        spelled like it (`source`: where the config came from, e.g. "request body"; default its file)."""
+        from .stop_search import stop_hint
+
         if self.timetable is None:
             return
         for display in config.displays:
             for stop in display.stops:
                 if stop not in self.timetable.stop_index:
-                    raise ConfigError(config.source, f"unknown stop id '{stop}' (not in the loaded GTFS feed)", display.id, "stops")
+                    raise ConfigError(source or config.source, f"unknown stop id '{stop}' (not in the loaded GTFS "
+                                      f"feed){stop_hint(self.timetable, stop)}", display.id, "stops")
 
     def reload_config(self) -> str | None:
         """Re-read the config file; on any error keep running as before and return why. With shared state the

@@ -142,6 +142,7 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
         "history": pulls.history.segments(display_id, now) if pulls is not None else [],
         "layout": runtime.spec.name,
         "size": f"{runtime.spec.width}x{runtime.spec.height}",
+        "portrait": runtime.spec.height > runtime.spec.width,
         "color_mode": runtime.spec.color_mode,
         "online": mqtt_online or pulling,
         "state": state,
