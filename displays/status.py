@@ -43,7 +43,7 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
         out.append({
             "source": h.source,
             "age_seconds": h.age(now),
-            "age_text": _ago(h.last_success, now) if h.last_success is not None else "no data yet",
+            "age_text": _ago(now - age, now) if (age := h.age(now)) is not None else "no data yet",
             "stale": h.is_stale(now, stale_after),
             "failing": h.consecutive_failures > 0,
             "from_future": h.from_future(now),
