@@ -29,6 +29,12 @@ def _row(tt: Timetable, stop: Stop) -> dict[str, Any]:
             "label": _label(tt, stop)}
 
 
+def _word_matches(word: str, tokens: list[str]) -> bool:
+    """A typed word matches the start of a word of the stop ('b' is platform B, not the b in 'Hauptbahnhof');
+    from three letters on, anywhere in one ('platz' finds 'Schillerplatz')."""
+    return any(t.startswith(word) or (len(word) >= 3 and word in t) for t in tokens)
+
+
 def search_stops(tt: Timetable, query: str, limit: int = 20) -> list[dict[str, Any]]:
     """Stops whose name or id matches `query` (all its words, in any order, accents and case ignored), best
     first: exact id, name equal, name starting with it, then containing it; stations before their platforms."""
@@ -39,11 +45,12 @@ def search_stops(tt: Timetable, query: str, limit: int = 20) -> list[dict[str, A
     scored = []
     for stop in tt.stops:
         name, ident = _fold(f"{stop.name} {stop.platform_code}"), _fold(stop.stop_id)
+        tokens = [*name.split(), *ident.split()]
         if stop.stop_id == exact:
             rank = 0
         elif _fold(stop.name) == " ".join(words):
             rank = 1
-        elif all(w in name or w in ident for w in words):
+        elif all(_word_matches(w, tokens) for w in words):
             rank = 2 if name.startswith(words[0]) or ident.startswith(words[0]) else 3
         else:
             continue
