@@ -50,7 +50,10 @@ def local_time(instant: int | None, tz: str, now: int) -> str:
     within half a year, '31 Mar 2024 07:58' otherwise ('' for None)."""
     if instant is None:
         return ""
-    there, today = (dt.datetime.fromtimestamp(t, zone(tz)) for t in (instant, now))
+    try:
+        there, today = (dt.datetime.fromtimestamp(t, zone(tz)) for t in (instant, now))
+    except (OverflowError, OSError, ValueError):  # a hostile or broken timestamp: said, never a crash
+        return f"invalid time {instant}"
     clock = f"{there.hour:02d}:{there.minute:02d}"
     if there.date() == today.date():
         return clock
@@ -61,6 +64,9 @@ def local_time(instant: int | None, tz: str, now: int) -> str:
 
 def now_text(now: int, tz: str) -> str:
     """The dashboard's clock: 'Wed 25 Nov 2026, 08:00:05 CET'."""
-    there = dt.datetime.fromtimestamp(now, zone(tz))
+    try:
+        there = dt.datetime.fromtimestamp(now, zone(tz))
+    except (OverflowError, OSError, ValueError):
+        return f"invalid time {now}"
     return (f"{DAYS[there.weekday()]} {there.day} {MONTHS[there.month - 1]} {there.year}, "
             f"{there.hour:02d}:{there.minute:02d}:{there.second:02d} {there.tzname() or tz}")

@@ -93,6 +93,7 @@ def test_times_read_as_people_say_them() -> None:
     assert local_time(now - 86400, "Europe/Berlin", now) == "Tue 24 Nov 08:00"
     assert local_time(parse_instant("2024-03-31T10:00:00+02:00"), "Europe/Berlin", now) == "31 Mar 2024 10:00"
     assert day_text(dt.date(2024, 3, 31)) == "31 Mar 2024"
+    assert local_time(2**64 - 1, "Europe/Berlin", now) == f"invalid time {2**64 - 1}"  # a hostile header timestamp
 
 
 async def test_the_timetable_badge_is_never_green_once_expired(tmp_path: Path) -> None:
