@@ -47,6 +47,7 @@ class Metrics:
         self.display_errors = self.counter("stopcast_display_errors_total",
                                            "Boards that could not be composed, rendered or encoded.")
         self.publish_refused = self.counter("stopcast_publish_refused_total", "MQTT messages the client refused to send.")
+        self.sent = 0  # messages acknowledged so far, read without a scrape (the update latency asks after each step)
 
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
         """A counter in this service's registry (the name ends in _total)."""
@@ -67,6 +68,7 @@ class Metrics:
 
     def observe_publish(self, messages: int, payload_bytes: int, seconds: float) -> None:
         """One batch of publishes acknowledged by the broker."""
+        self.sent += messages
         self.messages_published.inc(messages)
         self.bytes_published.inc(payload_bytes)
         self.publishes.observe(seconds)

@@ -587,9 +587,9 @@ class Service:
             self.speaker.again()
         await self.send(pending)
         arrived, self._update_arrived = self._update_arrived, None
-        published = self.metrics.value("stopcast_published_messages_total")
+        published = self.metrics.sent
         await self.refresh(now)
-        if arrived is not None and self.metrics.value("stopcast_published_messages_total") > published:
+        if arrived is not None and self.metrics.sent > published:
             self.metrics.update_latency.observe(time.perf_counter() - arrived)
         return max(0.05, self.next_wake(now) - self.clock.now())
 
