@@ -55,6 +55,9 @@ def test_an_open_dashboard_shows_a_lost_broker_and_a_stale_feed_and_their_recove
                 await dash.wait_for(f"{_js('#problems h2')} === '0 problems'", 30)
                 await dash.wait_for(f"{_js('#feeds tbody tr .age')}.indexOf('just now') === 0", 30)
                 await dash.evaluate("window.notReloaded = true")
+                # A thumbnail large enough to read (the 320x240 TFT at its own size, not squeezed to 120 px high).
+                await dash.wait_for("document.querySelector('#display-uni-tft img').naturalWidth === 320", 30)
+                assert await dash.evaluate("document.querySelector('#display-uni-tft img').clientWidth") == 320
 
                 stop_process(broker.process)  # the broker goes away
                 await dash.wait_for(f"{_js('#broker')} === 'broker DISCONNECTED'", SHOWN)
