@@ -129,6 +129,7 @@ class Speaker:
             self.requests.put_nowait((asked, asyncio.get_running_loop().time()))
         except asyncio.QueueFull:
             self.dropped += 1
+            self.service.metrics.audio_dropped.inc()
             log.warning("audio request of display %s dropped: %d requests wait", asked.display_id, MAX_WAITING)
 
     def again(self) -> None:
@@ -174,6 +175,7 @@ class Speaker:
                 # the rider has given up or pressed again, or answers already queued would make this one late
                 # for everyone: no answer (the pillar may ask again) rather than every answer late
                 self.dropped += 1
+                self.service.metrics.audio_dropped.inc()
                 continue
             try:
                 answer = await self.prepare(asked, arrived)
@@ -244,6 +246,7 @@ class Speaker:
                 encoding.cancel()
         self._kept[answer.key] = done
         self.answered += 1
+        self.service.metrics.audio_answers.inc()
         self.error = ""
 
     async def update(self, display_id: str) -> None:

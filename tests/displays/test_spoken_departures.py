@@ -163,9 +163,9 @@ async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: 
         again = [p async for p in service.speaker.answer(asked)]  # a second press: the kept encoding
         assert [p.payload for p in again] == [p.payload for p in answer]
         for bad in (b"{", b'{"lang": "fr"}', b'{"lang": "de", "detail": "long"}', b"[]", b"x" * 300):
-            before = service.metrics.rejected
+            before = service.metrics.value("stopcast_pillar_messages_rejected_total")
             service.on_message(topic, bad)
-            assert service.metrics.rejected == before + 1 and service.speaker.requests.empty()
+            assert service.metrics.value("stopcast_pillar_messages_rejected_total") == before + 1 and service.speaker.requests.empty()
     finally:
         await service.close()
 
