@@ -86,6 +86,7 @@ def test_the_night_screen_says_when_the_board_is_back_and_ends_before_the_first_
     assert board.next_change == parse_instant("2026-11-25T01:00:00+01:00")
 
 
+# spec: P-59
 async def test_during_the_night_a_pillar_gets_one_night_frame_and_nothing_more(tmp_path: Path) -> None:
     at = parse_instant("2026-11-25T01:40:00+01:00")
     displays = [{"id": "gons-epd", "stops": ["GONS"], "layout": "epaper-800x480",

@@ -50,6 +50,7 @@ def _first_press(board: Board, language: str) -> tuple[str, bytes]:
                                 language, "short"))
 
 
+# spec: P-57
 @pytest.mark.parametrize("language", ["de", "en", "es"])
 def test_the_first_press_on_the_mainz_board_lasts_at_most_20_s(language: str) -> None:
     said, wav = _first_press(_mainz(), language)

@@ -24,7 +24,8 @@ from displays.ports import MemoryLink
 from displays.service import Service
 from displays.voice import OPUS_RATE, SpeechError
 from feeds.times import parse_instant
-from firmware_bridge.audio import FORMAT_OGG_OPUS, parse_audio, text_hash
+from firmware_bridge.audio import FORMAT_OGG_OPUS, parse_audio, parse_request, text_hash
+from firmware_bridge.messages import packet_room
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")
 DISPLAYS = [{"id": "uni-tft", "stops": ["UNI"], "layout": "tft-320x240",
@@ -90,6 +91,7 @@ def test_speak_writes_a_wav_that_speaks_the_board(tmp_path: Path, capsys: pytest
     assert (tmp_path / "hbf.txt").read_text().startswith("Haltestelle Mainz Hauptbahnhof. ")
 
 
+# spec: P-53
 async def test_the_spoken_text_is_published_retained_and_only_when_it_or_the_volume_changes(tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), DISPLAYS)
     clock, link, voice = FixedClock(AT), MemoryLink(), FakeVoice()
@@ -132,6 +134,7 @@ async def test_the_spoken_text_is_published_retained_and_only_when_it_or_the_vol
         await service.close()
 
 
+# spec: P-54, P-56
 async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), DISPLAYS)
     clock, link, voice = FixedClock(AT), MemoryLink(), FakeVoice()
@@ -205,3 +208,22 @@ async def test_speech_wav_over_http_with_etag_and_without_espeak(tmp_path: Path)
         finally:
             await client.close()
             await service.close()
+
+
+# spec: P-52, P-56
+@needs_espeak
+async def test_with_a_small_max_packet_every_answer_chunk_fits_and_plays_on_its_own(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), DISPLAYS,
+                          mqtt={"max_packet": 2048})
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache",
+                      link=MemoryLink())
+    await service.prepare()
+    try:
+        await service.refresh(AT)
+        asked = parse_request("uni-tft", b'{"lang": "de"}', ("de",))
+        answer = [p async for p in service.speaker.answer(asked)]
+        assert len(answer) > 5 and all(packet_room(2048, p.topic) >= len(p.payload) for p in answer)
+        seconds = sum(soundfile.info(io.BytesIO(parse_audio(p.payload)[1])).duration for p in answer)
+        assert abs(seconds - parse_audio(answer[0].payload)[0].duration_ms / 1000) < 0.05 * len(answer)
+    finally:
+        await service.close()

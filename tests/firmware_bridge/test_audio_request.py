@@ -36,6 +36,7 @@ DISPLAYS = [
 USERS = {"svc": "svc-secret", "pillar-a": "a-secret", "pillar-b": "b-secret"}
 
 
+# spec: P-52, P-55, P-56, P-57
 def test_a_pillar_presses_its_button_and_hears_the_board_within_1_5_s(tmp_path: Path) -> None:
     at = int(time.time()) // 60 * 60 + 5
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date.fromtimestamp(at), DISPLAYS)

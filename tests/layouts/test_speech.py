@@ -122,6 +122,7 @@ ENGLISH_TOO = ShownAlert(
      ("en", "Line 54 diverted for works at Höfchen", "Höfchen/Listmann is not served; use the stop on Ludwigsstraße.")))
 
 
+# spec: P-58
 def test_each_alert_is_said_in_the_voices_language_when_the_feed_has_it_else_announced_as_written() -> None:
     german_board = board(FULL, (ENGLISH_TOO,))
     assert "Notice: Line 54 diverted for works at Höfchen. More: press again." in spoken_text(german_board, "en")
