@@ -70,6 +70,12 @@ def test_a_pillar_presses_its_button_and_hears_the_board_within_1_5_s(tmp_path: 
             # the first sound comes after the first 2.5 s of speech are encoded, not the whole answer; the p95 under
             # load (1,000 displays) is bench/bench_speech.py's: here, on a machine others share, no spike may fail it
             assert min(waits) < 1.5 and max(waits) < 5, f"{waits} s from each request to its first sound"
+            # the reference pillar's button from the command line: a chained Ogg file of the answer's chunks
+            out = tmp_path / "stop-a.ogg"
+            assert await asyncio.to_thread(main, [
+                "pillar-sim", "--broker", f"mqtt://127.0.0.1:{port}", "--display", "stop-a", "--username", "pillar-a",
+                "--password", "a-secret", "--audio", "es", "--output", str(out), "--timeout", "10"]) == 0
+            assert out.read_bytes().startswith(b"OggS") and out.read_bytes().count(b"OpusHead") > 1
             # pillar-b may not ask for stop-a's audio: the broker drops its request, no answer comes
             pillar_b = mqtt.BrokerSettings("127.0.0.1", port, username="pillar-b", password="b-secret", client_id="b")
             with pytest.raises(TimeoutError):
