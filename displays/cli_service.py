@@ -235,7 +235,7 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _press_button(args: argparse.Namespace, settings: object) -> int:
+def _press_button(args: argparse.Namespace, settings: mqtt.BrokerSettings) -> int:
     """pillar-sim --audio LANG: press the "read aloud" button once; the answer's Ogg goes to --output."""
     import asyncio
 
