@@ -120,8 +120,9 @@ def spoken_text(board: Board, language: str, lexicon: Mapping[str, str] | None =
     table = phrases(lang)
     words = lexicon_of(lang, lexicon)
     head = [table["stop"].format(name=say_words(board.stop_name, words, lang))] if board.stop_name else []
-    if board.takeover_text:
-        return _finish([*head, _note(lang, board.language, board.takeover_text, words)])
+    if board.takeover_text:  # the whole message; a first press says as much of it as fits, a second the rest
+        note = _note(lang, board.language, board.takeover_text, words)
+        return _within_budget(lang, head, [], [note], budget - MARGIN) if short else _finish([*head, note])
     departures = [r for r in board.rows if r.status != MESSAGE]
     head += [_note(lang, board.language, r.headsign or r.destination, words) for r in board.rows if r.status == MESSAGE]
     disruptions = _disruptions(board, lang, words, short)
@@ -148,7 +149,12 @@ def _within_budget(lang: str, head: list[str], said: list[str], disruptions: lis
         return _finish([*head, *said, summary, *rest])
     more = rest or [phrases(lang)["details"]]
     room = int((budget - seconds_to_say(_finish([*head, *said, *more]), lang)) / _per_char(lang))
-    first = _FIRST_SENTENCE.split(summary, maxsplit=1)[0]
+    sentences = _FIRST_SENTENCE.split(summary)
+    first = sentences[0]
+    for sentence in sentences[1:]:  # as many whole sentences as fit
+        if len(f"{first} {sentence}") > room:
+            break
+        first = f"{first} {sentence}"
     if len(first) > room:
         first = first[: max(0, room - 1)].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"
     return _finish([*head, *said, first if len(first) > 2 else "", *more])

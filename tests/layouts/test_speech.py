@@ -112,6 +112,12 @@ def test_a_first_press_keeps_within_its_budget_by_saying_fewer_departures_and_cu
     said = spoken_text(board(FULL, (long_alert,)), "de")
     assert seconds_to_say(said, "de") <= SHORT_SECONDS
     assert said.count(" nach ") >= 2 and said.endswith("Mehr: nochmal drücken.")
+    long_takeover = board(notices=(Notice("m9", TAKEOVER, "Haltestelle gesperrt. " + "Bitte nutzen Sie die Ersatzhaltestelle "
+                                          "in der Kaiserstraße gegenüber dem Hauptbahnhof. " * 6, 9),))
+    said = spoken_text(long_takeover, "de")
+    assert seconds_to_say(said, "de") <= SHORT_SECONDS and said.endswith("Mehr: nochmal drücken.")
+    assert said.startswith("Haltestelle Mainz Hauptbahnhof. Hinweis: Haltestelle gesperrt. Bitte nutzen Sie")  # whole sentences
+    assert spoken_text(long_takeover, "de", detail="full").count("Kaiserstraße") == 6  # the second press: all of it
     tighter = spoken_text(board(FULL, (long_alert,)), "de", budget=12)
     assert seconds_to_say(tighter, "de") <= 12 and tighter.count(" nach ") >= 1
 
