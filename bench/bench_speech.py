@@ -2,7 +2,9 @@
 speaking, its boards re-rendered each minute) behind a local Mosquitto, and pillars pressing their buttons
 at random (Poisson arrivals, de/en/es, four first presses to one second press). Measured from the request's
 publish to the first chunk of the answer (when a pillar starts to play) and to the whole answer; p50, p95,
-max; the bytes of a first press.
+max; the bytes of a first press; the service's CPU seconds (with its espeak-ng children) per answered press,
+against a stretch of the same length without presses (on a machine others share, the CPU figure says what
+two cores of its own would carry; the latencies say what this machine gave).
 
 Run: python3 bench/bench_speech.py [--displays 1000] [--rate 1] [--seconds 90] [--warmup 30] [--json]
 (needs mosquitto and espeak-ng; a short run: about two minutes)
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -122,6 +125,24 @@ async def presses(port: int, displays: int, rate: float, seconds: float, seed: i
     return results + [{"lost": True}] * lost
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its descendants, alive (the render workers) and finished (espeak-ng runs)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    family, total = {pid}, 0
+    for _ in range(4):  # children of children
+        family |= {p for p, (parent, _) in stats.items() if parent in family}
+    for member in family:  # each live process's own time and its finished children's
+        total += stats.get(member, (0, 0))[1]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q * 100) - 1] if len(values) > 1 else (values[0] if values else 0.0)
 
@@ -143,7 +164,12 @@ def main() -> None:
         try:
             ready = asyncio.run(wait_ready(broker.port, args.displays))
             time.sleep(args.warmup)  # steady state: the first renders and publishes of a starting service are done
+            idle = cpu_seconds(service.pid)
+            time.sleep(args.seconds)  # the service without presses: rendering every minute, publishing texts
+            idle = cpu_seconds(service.pid) - idle
+            busy = cpu_seconds(service.pid)
             results = asyncio.run(presses(broker.port, args.displays, args.rate, args.seconds))
+            busy = cpu_seconds(service.pid) - busy
         finally:
             service.terminate()
             service.wait(30)
@@ -161,6 +187,7 @@ def main() -> None:
         "first_max_s": round(max(first, default=0), 3), "whole_p95_s": round(quantile(whole, 0.95), 3),
         "short_kb_max": round(max((r["bytes"] for r in short), default=0) / 1024, 1),
         "short_seconds_max": round(max((r["seconds"] for r in short), default=0), 1),
+        "cpu_idle_per_s": round(idle / args.seconds, 2), "cpu_per_press_s": round((busy - idle) / max(1, len(answered)), 3),
     }
     if args.json:
         print(json.dumps(figures))
@@ -170,6 +197,9 @@ def main() -> None:
     print(f"request to first sound: p50 {figures['first_p50_s']} s, p95 {figures['first_p95_s']} s, "
           f"max {figures['first_max_s']} s; to the whole answer p95 {figures['whole_p95_s']} s")
     print(f"first press: at most {figures['short_seconds_max']} s of speech in {figures['short_kb_max']} KiB")
+    print(f"service CPU: {figures['cpu_idle_per_s']} cores without presses; {figures['cpu_per_press_s']} CPU s per "
+          f"answered press (synthesis and encoding): two cores answer about "
+          f"{(2 - figures['cpu_idle_per_s']) / max(figures['cpu_per_press_s'], 1e-3):.1f} presses a second")
 
 
 if __name__ == "__main__":
