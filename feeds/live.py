@@ -7,7 +7,6 @@ the boards actually read.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -15,15 +14,18 @@ import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
 
 from .alerts import Alert, alert_from_entity
+from .dating import service_date_near, start_seconds, trip_key
 from .departures import destination
+from .guard import wormhole_speed
 from .predict import OCCUPANCY, TripKey, TripPrediction, instance_base, predict_trip
 from .realtime import RealtimeRules, Snapshot
-from .times import local_date, parse_gtfs_time, parse_service_date, plausible_instant, service_day_origin
+from .times import local_date, plausible_instant
 from .timetable import Timetable
+
+__all__ = ["AddedCall", "Findings", "LiveState", "MergeStats", "build_live", "trip_key"]
 
 _TRIP = rt.TripDescriptor
 _STU = rt.TripUpdate.StopTimeUpdate
-_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,16 @@ class MergeStats:
 
 
 @dataclass
+class Findings:
+    """What one source's current data needed put right, for ops (/healthz, /metrics)."""
+
+    redated: int = 0  # trip updates dated by the calendar, attached to the previous service day's run
+    wormholes: int = 0  # ADDED trips dropped: consecutive stops imply impossible speeds
+    early: int = 0  # trips not yet started predicted more than max_early before schedule: timetable shown
+    kept: int = 0  # trip updates of the last good full dataset kept through a collapse
+
+
+@dataclass
 class LiveState:
     """Realtime merged into one timetable at one instant; read by board queries."""
 
@@ -69,6 +81,8 @@ class LiveState:
     data_as_of: int | None = None  # when the newest realtime data (fresh or stale) was written
     stats: MergeStats = field(default_factory=MergeStats)
     old_updates: set[TripKey] = field(default_factory=set)  # TripUpdates whose own timestamp is old
+    findings: dict[str, Findings] = field(default_factory=dict)  # source -> what its data needed put right
+    update_source: dict[TripKey, str] = field(default_factory=dict)  # which source each update came from
     _predictions: dict[TripKey, TripPrediction] = field(default_factory=dict)
     _updated: np.ndarray | None = None
 
@@ -98,6 +112,11 @@ class LiveState:
             # skipped stops still are). A trip waiting at its terminus keeps its prediction.
             self.stats.stale_trip_updates += 1
             predicted = replace(predicted, expected=np.full_like(predicted.expected, -1))
+        elif predicted.early and self.now < predicted.first_departure:
+            # Nearest-time matching at the producer (delays like -3133 s): a trip that has not left its first
+            # stop is not believed to run that early; its timetable times show (cancellations still count).
+            predicted = replace(predicted, expected=np.full_like(predicted.expected, -1))
+            self.findings.setdefault(self.update_source.get(key, ""), Findings()).early += 1
         self.stats.implausible_predictions += predicted.implausible
         self.stats.unmatched_stop_updates += predicted.unmatched
         self._predictions[key] = predicted
@@ -121,15 +140,20 @@ def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: Re
             stale.append(snap.source)
             continue
         fresh.append(snap.source)
+        found = live.findings.setdefault(snap.source, Findings())
         for entity in snap.message.entity:
             if entity.is_deleted:
                 continue
             if entity.HasField("trip_update"):
-                _index_trip_update(live, entity.trip_update)
+                _index_trip_update(live, entity.trip_update, snap.source, found)
             if entity.HasField("vehicle"):
                 _index_vehicle(live, entity.vehicle)
             if entity.HasField("alert"):
                 alerts.append(alert_from_entity(entity, snap.source))
+        for entity in snap.carried:  # a collapsed dataset: the last good one's updates, until their own staleness
+            if now - (entity.trip_update.timestamp or snap.carried_written) <= rules.trip_stale_after:
+                found.kept += 1
+                _index_trip_update(live, entity.trip_update, snap.source, found)
     live.alerts = tuple(alerts)
     live.fresh_sources, live.stale_sources = tuple(fresh), tuple(stale)
     live.data_as_of = max(written) if written else None
@@ -143,12 +167,12 @@ def _index_vehicle(live: LiveState, vehicle: rt.VehiclePosition) -> None:
         live.occupancy[vehicle.trip.trip_id] = OCCUPANCY.Name(vehicle.occupancy_status)
 
 
-def _index_trip_update(live: LiveState, update: rt.TripUpdate) -> None:
+def _index_trip_update(live: LiveState, update: rt.TripUpdate, source: str = "", found: Findings | None = None) -> None:
     tt, now = live.timetable, live.now
     desc = update.trip
     relation = desc.schedule_relationship
     if relation in (_TRIP.ADDED, _TRIP.NEW) or (relation == _TRIP.REPLACEMENT and desc.trip_id not in tt.trip_index):
-        _index_added(live, update)
+        _index_added(live, update, found)
         return
     if relation == _TRIP.DUPLICATED:
         _index_duplicated(live, update)
@@ -157,70 +181,23 @@ def _index_trip_update(live: LiveState, update: rt.TripUpdate) -> None:
     if trip < 0:
         live.stats.unknown_trips += 1
         return
-    key = trip_key(tt, trip, desc, now)
+    key, redated = trip_key(tt, trip, desc, now, update)
     if key is None:
         live.stats.unknown_trips += 1
         return
+    if redated and found is not None:
+        found.redated += 1
     if relation == _TRIP.DELETED:
         live.deleted.add(key)
     live.updates[key] = update
+    live.update_source[key] = source
     if update.timestamp and now - update.timestamp > live.rules.trip_stale_after:
         live.old_updates.add(key)  # its predictions count only while the trip has not started
 
 
-def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int) -> TripKey | None:
-    """The trip instance a descriptor means: its start_date, else the running day nearest to now.
-
-    Frequency trips are told apart by start_time; None when no running instance fits.
-    """
-    start = -1
-    hits = np.flatnonzero(tt.freq_trip == trip) if len(tt.freq_trip) else ()
-    if len(hits):
-        if not desc.start_time:
-            return None
-        start = _seconds(desc.start_time)
-        if start < 0:
-            return None
-    first_row = int(tt.trip_first[trip])
-    if desc.start_date:
-        day = _service_date_near(desc.start_date, now)
-        return None if day is None else (trip, day.toordinal(), start)
-    begin = start if start >= 0 else int(tt.st_dep[first_row])
-    span = int(tt.st_dep[tt.trip_first[trip + 1] - 1] - tt.st_dep[first_row])
-    today = local_date(now, tt.timezone)
-    best: tuple[int, int] | None = None
-    for offset in (-2, -1, 0, 1):
-        day = today + dt.timedelta(days=offset)
-        if not tt.calendar.active(day)[tt.trip_service[trip]]:
-            continue
-        t0 = service_day_origin(day, tt.timezone) + begin
-        distance = 0 if t0 <= now <= t0 + span else min(abs(now - t0), abs(now - t0 - span))
-        if best is None or distance < best[0]:
-            best = (distance, day.toordinal())
-    return (trip, best[1], start) if best else None
-
-
-def _service_date_near(text: str, now: int) -> dt.date | None:
-    """A descriptor's start_date, None when malformed or more than a week from now (not on any board)."""
-    try:
-        day = parse_service_date(text)
-    except ValueError:
-        return None
-    if abs(day.toordinal() - _EPOCH - now // 86400) > 7:
-        return None
-    return day
-
-
-def _seconds(text: str) -> int:
-    """A descriptor's start_time in seconds, -1 when malformed (the update is then not used)."""
-    try:
-        return parse_gtfs_time(text)
-    except ValueError:
-        return -1
-
-
-def _index_added(live: LiveState, update: rt.TripUpdate) -> None:
-    """A trip that is not in the timetable: its calls come from the update itself."""
+def _index_added(live: LiveState, update: rt.TripUpdate, found: Findings | None = None) -> None:
+    """A trip that is not in the timetable: its calls come from the update itself (none when its stops
+    imply impossible speeds: a wormhole)."""
     tt = live.timetable
     desc = update.trip
     props = update.trip_properties if update.HasField("trip_properties") else None
@@ -229,6 +206,10 @@ def _index_added(live: LiveState, update: rt.TripUpdate) -> None:
     stus = [s for s in update.stop_time_update if s.stop_id in tt.stop_index]
     if not stus:
         live.stats.unknown_trips += 1
+        return
+    if wormhole_speed(tt, stus, live.rules.max_speed_kmh) is not None:
+        if found is not None:
+            found.wormholes += 1
         return
     headsign = props.trip_headsign if props is not None and props.trip_headsign else ""
     if not headsign:
@@ -259,8 +240,8 @@ def _index_duplicated(live: LiveState, update: rt.TripUpdate) -> None:
     if trip < 0 or not props.start_date or not props.start_time:
         live.stats.unknown_trips += 1
         return
-    start = _seconds(props.start_time)
-    day = _service_date_near(props.start_date, live.now)
+    start = start_seconds(props.start_time)
+    day = service_date_near(props.start_date, live.now)
     if start < 0 or day is None:
         live.stats.unknown_trips += 1
         return

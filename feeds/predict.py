@@ -37,6 +37,8 @@ class TripPrediction:
     headsigns: dict[int, str] = field(default_factory=dict)  # row -> headsign override; row -1: the whole trip
     occupancy: dict[int, str] = field(default_factory=dict)  # row -> departure_occupancy_status
     unmatched: int = 0  # stop time updates that matched no stop of the trip
+    first_departure: int = 0  # Unix seconds the instance is scheduled to leave its first stop
+    early: bool = False  # some departure is predicted more than rules.max_early before its schedule
 
     def headsign(self, i: int) -> str | None:
         """The headsign realtime gives for row offset `i` (stop, else trip), or None."""
@@ -145,12 +147,15 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     matches = _match_rows(tt, trip, update)
     _propagate(tt, update, matches, rows, sched_dep, sched_arr)
     expected = rows.expected
-    implausible = (expected >= 0) & (np.abs(expected - sched_dep) > rules.max_deviation)
+    deviation = expected - sched_dep
+    shown = expected >= 0
+    implausible = shown & (np.abs(deviation) > rules.max_deviation)
     count = int(implausible[:-1].sum())  # the last stop has no departure to show
     expected[implausible] = -1
+    early = bool(np.any(shown & ~implausible & (deviation < -rules.max_early)))
     return TripPrediction(
         expected, rows.skipped, rows.assigned, False, count, frozenset(rows.no_pickup), rows.headsigns,
-        rows.occupancy, len(update.stop_time_update) - len(matches),
+        rows.occupancy, len(update.stop_time_update) - len(matches), int(sched_dep[0]), early,
     )
 
 

@@ -1,0 +1,138 @@
+"""Which run of a timetabled trip a TripDescriptor means.
+
+Its start_date, read literally when that run exists and its times agree with the update's; producers
+(WMATA's and RIPTA's real feeds) date a trip scheduled past midnight (24:30 of one service day) by the
+calendar date instead, sometimes with the clock time as start_time (00:30:00): such an update is
+re-dated to the previous service day when that day's run fits it (as OneBusAway and MOTIS do).
+Without start_date, the run nearest in time, when only one is plausible. Pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from google.transit import gtfs_realtime_pb2 as rt
+
+from .predict import TripKey
+from .times import local_date, parse_gtfs_time, parse_service_date, service_day_origin
+from .timetable import Timetable
+
+DAY = 86400
+AWAY = 12 * 3600  # an update whose times are further from the literal run means another run
+FITS = 3 * 3600  # the previous day's run fits when the update's times lie this close to it
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int,
+             update: rt.TripUpdate | None = None) -> tuple[TripKey | None, bool]:
+    """The trip instance a descriptor means, and whether it was re-dated to the previous service day.
+
+    Frequency trips are told apart by start_time; None when no running instance fits."""
+    freq = bool(len(tt.freq_trip)) and bool(np.any(tt.freq_trip == trip))
+    start = clock = -1
+    if desc.start_time:
+        seconds = start_seconds(desc.start_time)
+        if freq and seconds < 0:
+            return None, False
+        start, clock = (seconds, -1) if freq else (-1, seconds)
+    elif freq:
+        return None, False
+    when = _update_time(update)
+    if when is not None and abs(when - now) > 2 * DAY:
+        when = None  # nonsense (or hostile) times say nothing about the run
+    if desc.start_date:
+        day = service_date_near(desc.start_date, now)
+        return (None, False) if day is None else _dated(tt, trip, day, start, clock, when, now)
+    return _nearest(tt, trip, start, when if when is not None else now), False
+
+
+def _dated(tt: Timetable, trip: int, day: dt.date, start: int, clock: int, when: int | None,
+           now: int) -> tuple[TripKey, bool]:
+    """The run of `day`, or the previous day's when the literal one does not exist or is far from the update's
+    times and the previous day's run fits (start_time + 24 h, or the update's times within 3 h of it)."""
+    first = int(tt.st_dep[tt.trip_first[trip]])
+    literal = (trip, day.toordinal(), start)
+    late_start = start + DAY if start >= 0 and _in_windows(tt, trip, start + DAY) else start
+    by_clock = (clock >= 0 and clock + DAY == first) or (start >= 0 and late_start != start and
+                                                          not _in_windows(tt, trip, start))
+    exists = _runs(tt, trip, day) and not by_clock
+    if exists and (when is None or _distance(when, _window(tt, trip, day, start)) <= AWAY):
+        return literal, False
+    previous = day - dt.timedelta(days=1)
+    if not _runs(tt, trip, previous):
+        return literal, False
+    evidence = when if when is not None else (None if exists else now)
+    near = evidence is not None and _distance(evidence, _window(tt, trip, previous, late_start)) <= FITS
+    if by_clock or near:
+        return (trip, previous.toordinal(), late_start), True
+    return literal, False
+
+
+def _nearest(tt: Timetable, trip: int, start: int, reference: int) -> TripKey | None:
+    """The running day whose run is nearest to `reference` (the update's times, else now); None when two
+    runs are equally plausible (both within 3 h)."""
+    today = local_date(reference, tt.timezone)
+    found: list[tuple[int, int]] = []
+    for offset in (-2, -1, 0, 1):
+        day = today + dt.timedelta(days=offset)
+        if _runs(tt, trip, day):
+            found.append((_distance(reference, _window(tt, trip, day, start)), day.toordinal()))
+    if not found:
+        return None
+    found.sort()
+    if len(found) > 1 and found[1][0] <= FITS:
+        return None
+    return trip, found[0][1], start
+
+
+def _runs(tt: Timetable, trip: int, day: dt.date) -> bool:
+    return bool(tt.calendar.active(day)[tt.trip_service[trip]])
+
+
+def _window(tt: Timetable, trip: int, day: dt.date, start: int) -> tuple[int, int]:
+    """Unix seconds of a run's first and last scheduled departure."""
+    first, last = int(tt.st_dep[tt.trip_first[trip]]), int(tt.st_dep[tt.trip_first[trip + 1] - 1])
+    t0 = service_day_origin(day, tt.timezone) + (start if start >= 0 else first)
+    return t0, t0 + last - first
+
+
+def _distance(instant: int, window: tuple[int, int]) -> int:
+    return 0 if window[0] <= instant <= window[1] else min(abs(instant - window[0]), abs(instant - window[1]))
+
+
+def _in_windows(tt: Timetable, trip: int, start: int) -> bool:
+    """Whether a frequency trip has an instance window containing `start`."""
+    rows = np.flatnonzero(tt.freq_trip == trip)
+    return bool(np.any((tt.freq_start[rows] <= start) & (start < tt.freq_end[rows])))
+
+
+def _update_time(update: rt.TripUpdate | None) -> int | None:
+    """The first absolute time a TripUpdate gives (None when it gives delays only)."""
+    if update is None:
+        return None
+    for stu in update.stop_time_update:
+        if stu.departure.time:
+            return int(stu.departure.time)
+        if stu.arrival.time:
+            return int(stu.arrival.time)
+    return None
+
+
+def service_date_near(text: str, now: int) -> dt.date | None:
+    """A descriptor's start_date, None when malformed or more than a week from now (not on any board)."""
+    try:
+        day = parse_service_date(text)
+    except ValueError:
+        return None
+    if abs(day.toordinal() - _EPOCH - now // 86400) > 7:
+        return None
+    return day
+
+
+def start_seconds(text: str) -> int:
+    """A descriptor's start_time in seconds, -1 when malformed (the update is then not used)."""
+    try:
+        return parse_gtfs_time(text)
+    except ValueError:
+        return -1
