@@ -23,15 +23,25 @@ def _when(service: Service, instant: int | None) -> str | None:
 
 
 def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
-    """Each realtime source's health; stale and failing ones say so."""
+    """Each realtime source's health; stale, frozen, collapsed and failing ones say so, with what the merge put
+    right in their data (re-dated trips, wormholes, predictions too early to believe)."""
     out = []
+    frozen_after = service.config.feeds.frozen_after
     for source in service.sources.values():
         h = source.health
         stale_after = source.source.stale_after
+        found = service.findings(h.source)
         out.append({
             "source": h.source,
             "age_seconds": h.age(now),
-            "stale": h.is_stale(now, stale_after),
+            "stale": h.is_stale(now, stale_after, frozen_after),
+            "frozen": h.frozen(now, frozen_after),
+            "unchanged_seconds": None if h.changed_at is None else now - h.changed_at,
+            "collapse": h.collapse,
+            "kept_trip_updates": found.kept,
+            "redated_trip_updates": found.redated,
+            "wormhole_trips_dropped": found.wormholes,
+            "early_predictions_ignored": found.early,
             "failing": h.consecutive_failures > 0,
             "from_future": h.from_future(now),
             "last_success": _when(service, h.last_success),
@@ -262,8 +272,14 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         if f["from_future"]:
             problems.append(f"realtime {f['source']}: header timestamp {f['header_timestamp']} is "
                             "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
+        elif f["frozen"]:
+            problems.append(f"realtime {f['source']} is frozen: its content has not changed for {f['unchanged_seconds']} s "
+                            "(the server still answers); not shown as live")
         elif f["stale"]:
             problems.append(f"realtime {f['source']} is stale")
+        if f["collapse"]:
+            problems.append(f"realtime {f['source']}: {f['collapse']}; {f['kept_trip_updates']} trip updates of the last "
+                            "good dataset are kept until they are stale")
         if f["failing"]:
             problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
@@ -275,6 +291,23 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+FEED_GAUGES = (  # (metric, feeds_doc key, help): what each source's current data needed put right
+    ("feed_frozen", "frozen", "1 while a source's trip updates or vehicles have not changed for frozen_after."),
+    ("feed_collapsed", "collapse", "1 while a source's last full dataset is a collapse (below collapse_fraction)."),
+    ("feed_kept_trip_updates", "kept_trip_updates", "Trip updates of the last good dataset kept through a collapse."),
+    ("feed_redated_trip_updates", "redated_trip_updates",
+     "Trip updates dated by the calendar, attached to the previous service day's run."),
+    ("feed_wormhole_trips_dropped", "wormhole_trips_dropped", "ADDED trips dropped: their stops imply over max_speed_kmh."),
+    ("feed_early_predictions_ignored", "early_predictions_ignored",
+     "Trips not yet started predicted over max_early before schedule: their timetable times show."),
+)
+
+
+def _gauge(value: object) -> int:
+    """A count as it is; a flag or a reason (text, None) as 1 or 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else int(bool(value))
 
 
 def metrics_text(service: Service) -> str:
@@ -326,4 +359,7 @@ def metrics_text(service: Service) -> str:
     lines += [f'stopcast_feed_stale{{source="{_label(f["source"])}"}} {int(f["stale"])}' for f in feeds]
     lines += ["# HELP stopcast_feed_errors Consecutive failed fetches of a source.", "# TYPE stopcast_feed_errors gauge"]
     lines += [f'stopcast_feed_errors{{source="{_label(f["source"])}"}} {f["consecutive_failures"]}' for f in feeds]
+    for name, key, text in FEED_GAUGES:
+        lines += [f"# HELP stopcast_{name} {text}", f"# TYPE stopcast_{name} gauge"]
+        lines += [f'stopcast_{name}{{source="{_label(f["source"])}"}} {_gauge(f[key])}' for f in feeds]
     return "\n".join(lines) + "\n"

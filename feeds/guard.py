@@ -36,19 +36,20 @@ class CountHistory:
         kept = tuple(e for e in self.entries if at - e[0] <= WINDOW)
         return CountHistory(kept + ((at, trips, -1 if scheduled is None else scheduled),))
 
-    def judge(self, trips: int, scheduled: int | None, fraction: float) -> str | None:
-        """Why a dataset of `trips` trip updates is a collapse, None when it is not.
+    def judge(self, now: int, trips: int, scheduled: int | None, fraction: float) -> str | None:
+        """Why a dataset of `trips` trip updates received at `now` is a collapse, None when it is not.
 
-        Suspect is a dataset below `fraction` of the recent median, scaled by how much the timetable itself
-        shrank since (`scheduled`: trips the timetable runs around now): the end of service at night shrinks
-        both and is no collapse."""
-        if len(self.entries) < MIN_HISTORY:
+        Suspect is a dataset below `fraction` of the median of the last hour, scaled by how much the timetable
+        itself shrank since (`scheduled`: trips the timetable runs around now): the end of service at night
+        shrinks both and is no collapse."""
+        recent = [e for e in self.entries if 0 <= now - e[0] <= WINDOW]
+        if len(recent) < MIN_HISTORY:
             return None
-        median = statistics.median(e[1] for e in self.entries)
+        median = statistics.median(e[1] for e in recent)
         if median < MIN_MEDIAN:
             return None
         expected = float(median)
-        before = [e[2] for e in self.entries if e[2] >= 0]
+        before = [e[2] for e in recent if e[2] >= 0]
         if scheduled is not None and before:
             usual = statistics.median(before)
             expected *= min(1.0, scheduled / usual) if usual > 0 else 1.0

@@ -195,7 +195,7 @@ class FeedPoller:
         changed_at = self.snapshot.changed_at if unchanged and self.snapshot is not None else now
         snapshot = replace(snapshot, stale_after=self.source.stale_after, changed_at=changed_at)
         scheduled = self.scheduled(now) if self.scheduled is not None else None
-        collapse = self.history.judge(snapshot.trip_updates, scheduled, self.collapse_fraction)
+        collapse = self.history.judge(now, snapshot.trip_updates, scheduled, self.collapse_fraction)
         self.history = self.history.record(now, snapshot.trip_updates, scheduled)
         if collapse is None:
             self._good = snapshot
