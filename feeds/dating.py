@@ -21,6 +21,8 @@ from .timetable import Timetable
 DAY = 86400
 AWAY = 12 * 3600  # an update whose times are further from the literal run means another run
 FITS = 3 * 3600  # the previous day's run fits when the update's times lie this close to it
+NEAR = 12 * 3600  # a run starting this close to now is the one meant: the previous day's run starts over 12 h
+# before now, and an update fitting it (within 3 h) would be about a trip that ended 9 h ago, no live data
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
@@ -38,30 +40,42 @@ def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int,
         start, clock = (seconds, -1) if freq else (-1, seconds)
     elif freq:
         return None, False
-    when = _update_time(update)
-    if when is not None and abs(when - now) > 2 * DAY:
-        when = None  # nonsense (or hostile) times say nothing about the run
     if desc.start_date:
         day = service_date_near(desc.start_date, now)
-        return (None, False) if day is None else _dated(tt, trip, day, start, clock, when, now)
+        if day is None:
+            return None, False
+        if start < 0 and clock < 0:  # the common case, decided without the calendar or the update's times
+            t0 = service_day_origin(day, tt.timezone) + tt.st_dep.item(tt.trip_first.item(trip))
+            if -NEAR <= now - t0 <= NEAR:
+                return (trip, day.toordinal(), -1), False
+        return _dated(tt, trip, day, start, clock, update, now)
+    when = _update_time(update, now)
     return _nearest(tt, trip, start, when if when is not None else now), False
 
 
-def _dated(tt: Timetable, trip: int, day: dt.date, start: int, clock: int, when: int | None,
+def _dated(tt: Timetable, trip: int, day: dt.date, start: int, clock: int, update: rt.TripUpdate | None,
            now: int) -> tuple[TripKey, bool]:
     """The run of `day`, or the previous day's when the literal one does not exist or is far from the update's
     times and the previous day's run fits (start_time + 24 h, or the update's times within 3 h of it)."""
     first = int(tt.st_dep[tt.trip_first[trip]])
     literal = (trip, day.toordinal(), start)
-    late_start = start + DAY if start >= 0 and _in_windows(tt, trip, start + DAY) else start
-    by_clock = (clock >= 0 and clock + DAY == first) or (start >= 0 and late_start != start and
-                                                          not _in_windows(tt, trip, start))
-    exists = _runs(tt, trip, day) and not by_clock
-    if exists and (when is None or _distance(when, _window(tt, trip, day, start)) <= AWAY):
-        return literal, False
+    late_start, by_clock = start, clock >= 0 and clock + DAY == first
+    if start >= 0 and not _in_windows(tt, trip, start) and _in_windows(tt, trip, start + DAY):
+        late_start, by_clock = start + DAY, True
+    exists = not by_clock and _runs(tt, trip, day)
+    when: int | None = None
+    if exists:
+        window = _window(tt, trip, day, start)
+        if _distance(now, window) <= NEAR:
+            return literal, False
+        when = _update_time(update, now)
+        if when is None or _distance(when, window) <= AWAY:
+            return literal, False
     previous = day - dt.timedelta(days=1)
     if not _runs(tt, trip, previous):
         return literal, False
+    if when is None:
+        when = _update_time(update, now)
     evidence = when if when is not None else (None if exists else now)
     near = evidence is not None and _distance(evidence, _window(tt, trip, previous, late_start)) <= FITS
     if by_clock or near:
@@ -72,12 +86,18 @@ def _dated(tt: Timetable, trip: int, day: dt.date, start: int, clock: int, when:
 def _nearest(tt: Timetable, trip: int, start: int, reference: int) -> TripKey | None:
     """The running day whose run is nearest to `reference` (the update's times, else now); None when two
     runs are equally plausible (both within 3 h)."""
+    first = tt.st_dep.item(tt.trip_first.item(trip))
+    span = tt.st_dep.item(tt.trip_first.item(trip + 1) - 1) - first
+    begin = start if start >= 0 else first
+    service = tt.trip_service.item(trip)
     today = local_date(reference, tt.timezone)
     found: list[tuple[int, int]] = []
     for offset in (-2, -1, 0, 1):
         day = today + dt.timedelta(days=offset)
-        if _runs(tt, trip, day):
-            found.append((_distance(reference, _window(tt, trip, day, start)), day.toordinal()))
+        if tt.calendar.active(day)[service]:
+            t0 = service_day_origin(day, tt.timezone) + begin
+            away = 0 if t0 <= reference <= t0 + span else min(abs(reference - t0), abs(reference - t0 - span))
+            found.append((away, day.toordinal()))
     if not found:
         return None
     found.sort()
@@ -107,15 +127,15 @@ def _in_windows(tt: Timetable, trip: int, start: int) -> bool:
     return bool(np.any((tt.freq_start[rows] <= start) & (start < tt.freq_end[rows])))
 
 
-def _update_time(update: rt.TripUpdate | None) -> int | None:
-    """The first absolute time a TripUpdate gives (None when it gives delays only)."""
+def _update_time(update: rt.TripUpdate | None, now: int) -> int | None:
+    """The first absolute time a TripUpdate gives; None when it gives delays only, or nonsense (hostile) times
+    more than two days from now, which say nothing about the run."""
     if update is None:
         return None
     for stu in update.stop_time_update:
-        if stu.departure.time:
-            return int(stu.departure.time)
-        if stu.arrival.time:
-            return int(stu.arrival.time)
+        when = stu.departure.time or stu.arrival.time
+        if when:
+            return int(when) if abs(when - now) <= 2 * DAY else None
     return None
 
 

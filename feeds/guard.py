@@ -83,11 +83,11 @@ def carried_over(good: rt.FeedMessage, collapsed: rt.FeedMessage) -> tuple[rt.Fe
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine, mean Earth radius)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dlat, dlon = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dlat / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+    """Distance on the Earth's surface, as a flat map around the two points sees it (within a few per mille
+    of the great circle for the distances between consecutive stops)."""
+    x = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    y = math.radians(lat2 - lat1)
+    return 6371.0088 * math.hypot(x, y)
 
 
 def wormhole_speed(tt: Timetable, stus: Sequence[rt.TripUpdate.StopTimeUpdate], limit_kmh: float) -> float | None:
@@ -96,14 +96,13 @@ def wormhole_speed(tt: Timetable, stus: Sequence[rt.TripUpdate.StopTimeUpdate], 
     previous: tuple[float, float, int] | None = None
     for stu in stus:
         stop = tt.stops[tt.stop_index[stu.stop_id]]
-        arrival = stu.arrival.time if stu.HasField("arrival") and stu.arrival.time else 0
-        departure = stu.departure.time if stu.HasField("departure") and stu.departure.time else 0
+        arrival, departure = stu.arrival.time, stu.departure.time
         if stop.lat is None or stop.lon is None or not (arrival or departure):
             continue
         if previous is not None:
             km = distance_km(previous[0], previous[1], stop.lat, stop.lon)
             hours = max(60, (arrival or departure) - previous[2]) / 3600
-            if km / hours > limit_kmh:
+            if km > limit_kmh * hours:
                 return km / hours
         previous = (stop.lat, stop.lon, departure or arrival)
     return None

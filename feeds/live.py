@@ -19,13 +19,15 @@ from .departures import destination
 from .guard import wormhole_speed
 from .predict import OCCUPANCY, TripKey, TripPrediction, instance_base, predict_trip
 from .realtime import RealtimeRules, Snapshot
-from .times import local_date, plausible_instant
+from .times import local_date_text, plausible_instant
 from .timetable import Timetable
 
 __all__ = ["AddedCall", "Findings", "LiveState", "MergeStats", "build_live", "trip_key"]
 
 _TRIP = rt.TripDescriptor
 _STU = rt.TripUpdate.StopTimeUpdate
+_ADDED, _NEW, _REPLACEMENT = _TRIP.ADDED, _TRIP.NEW, _TRIP.REPLACEMENT  # read once per update: plain ints
+_DUPLICATED, _DELETED, _SCHEDULED = _TRIP.DUPLICATED, _TRIP.DELETED, _TRIP.SCHEDULED
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class LiveState:
         update = self.updates.get(key)
         if update is None:
             return None
-        predicted = predict_trip(self.timetable, key, update, self.rules)
+        predicted = predict_trip(self.timetable, key, update, self.rules, self.now)
         if key in self.old_updates and _under_way(predicted, self.now):
             # A trip under way whose update is old: its times are not live (cancellations and
             # skipped stops still are). A trip waiting at its terminus keeps its prediction.
@@ -116,7 +118,8 @@ class LiveState:
             # Nearest-time matching at the producer (delays like -3133 s): a trip that has not left its first
             # stop is not believed to run that early; its timetable times show (cancellations still count).
             predicted = replace(predicted, expected=np.full_like(predicted.expected, -1))
-            self.findings.setdefault(self.update_source.get(key, ""), Findings()).early += 1
+            source = self.update_source.get(key) or (self.fresh_sources[0] if len(self.fresh_sources) == 1 else "")
+            self.findings.setdefault(source, Findings()).early += 1
         self.stats.implausible_predictions += predicted.implausible
         self.stats.unmatched_stop_updates += predicted.unmatched
         self._predictions[key] = predicted
@@ -132,20 +135,20 @@ def _under_way(predicted: TripPrediction, now: int) -> bool:
 def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: RealtimeRules) -> LiveState:
     """Index the fresh snapshots' TripUpdates, vehicles and alerts against the timetable at `now`."""
     live = LiveState(tt, now, rules, {}, {}, set(), {}, (), (), ())
-    fresh, stale, alerts = [], [], []
-    written: list[int] = []
-    for snap in snapshots:
-        written.append(snap.header_timestamp or snap.received_at)
-        if snap.is_stale(now, rules):
-            stale.append(snap.source)
-            continue
-        fresh.append(snap.source)
+    snapshots = list(snapshots)
+    stale = [s.is_stale(now, rules) for s in snapshots]
+    fresh = [s for s, old in zip(snapshots, stale) if not old]
+    live.fresh_sources = tuple(s.source for s in fresh)
+    live.stale_sources = tuple(s.source for s, old in zip(snapshots, stale) if old)
+    several = len(fresh) > 1  # with one source, every update is from it (no need to remember whose it is)
+    alerts: list[Alert] = []
+    for snap in fresh:
         found = live.findings.setdefault(snap.source, Findings())
         for entity in snap.message.entity:
             if entity.is_deleted:
                 continue
             if entity.HasField("trip_update"):
-                _index_trip_update(live, entity.trip_update, snap.source, found)
+                _index_trip_update(live, entity.trip_update, snap.source if several else "", found)
             if entity.HasField("vehicle"):
                 _index_vehicle(live, entity.vehicle)
             if entity.HasField("alert"):
@@ -153,10 +156,9 @@ def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: Re
         for entity in snap.carried:  # a collapsed dataset: the last good one's updates, until their own staleness
             if now - (entity.trip_update.timestamp or snap.carried_written) <= rules.trip_stale_after:
                 found.kept += 1
-                _index_trip_update(live, entity.trip_update, snap.source, found)
+                _index_trip_update(live, entity.trip_update, snap.source if several else "", found)
     live.alerts = tuple(alerts)
-    live.fresh_sources, live.stale_sources = tuple(fresh), tuple(stale)
-    live.data_as_of = max(written) if written else None
+    live.data_as_of = max((s.header_timestamp or s.received_at for s in snapshots), default=None)
     return live
 
 
@@ -171,12 +173,13 @@ def _index_trip_update(live: LiveState, update: rt.TripUpdate, source: str = "",
     tt, now = live.timetable, live.now
     desc = update.trip
     relation = desc.schedule_relationship
-    if relation in (_TRIP.ADDED, _TRIP.NEW) or (relation == _TRIP.REPLACEMENT and desc.trip_id not in tt.trip_index):
-        _index_added(live, update, found)
-        return
-    if relation == _TRIP.DUPLICATED:
-        _index_duplicated(live, update)
-        return
+    if relation != _SCHEDULED:
+        if relation == _ADDED or relation == _NEW or (relation == _REPLACEMENT and desc.trip_id not in tt.trip_index):
+            _index_added(live, update, found)
+            return
+        if relation == _DUPLICATED:
+            _index_duplicated(live, update)
+            return
     trip = tt.trip_index.get(desc.trip_id, -1)
     if trip < 0:
         live.stats.unknown_trips += 1
@@ -187,10 +190,11 @@ def _index_trip_update(live: LiveState, update: rt.TripUpdate, source: str = "",
         return
     if redated and found is not None:
         found.redated += 1
-    if relation == _TRIP.DELETED:
+    if relation == _DELETED:
         live.deleted.add(key)
     live.updates[key] = update
-    live.update_source[key] = source
+    if source:
+        live.update_source[key] = source
     if update.timestamp and now - update.timestamp > live.rules.trip_stale_after:
         live.old_updates.add(key)  # its predictions count only while the trip has not started
 
@@ -222,7 +226,7 @@ def _index_added(live: LiveState, update: rt.TripUpdate, found: Findings | None 
             continue
         when = int(event.time)
         stop = tt.stop_index[stu.stop_id]
-        service_date = desc.start_date or local_date(when, tt.timezone).strftime("%Y%m%d")
+        service_date = desc.start_date or local_date_text(when, tt.timezone)
         call = AddedCall(
             trip_id, service_date, route, desc.route_id, headsign, direction, stop,
             int(stu.stop_sequence) if stu.HasField("stop_sequence") else n,

@@ -132,8 +132,10 @@ class _Rows:
             self.occupancy[i] = OCCUPANCY.Name(stu.departure_occupancy_status)
 
 
-def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: RealtimeRules) -> TripPrediction:
-    """Expected departures for every stop of one trip instance from its TripUpdate."""
+def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: RealtimeRules,
+                 now: int | None = None) -> TripPrediction:
+    """Expected departures for every stop of one trip instance from its TripUpdate (with `now`: whether a trip
+    not yet started is predicted more than rules.max_early before its schedule somewhere)."""
     trip = key[0]
     a, b = int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])
     base = instance_base(tt, key)
@@ -149,10 +151,10 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     expected = rows.expected
     deviation = expected - sched_dep
     shown = expected >= 0
+    early = now is not None and now < sched_dep[0] and bool(np.any(shown & (deviation < -rules.max_early)))
     implausible = shown & (np.abs(deviation) > rules.max_deviation)
     count = int(implausible[:-1].sum())  # the last stop has no departure to show
     expected[implausible] = -1
-    early = bool(np.any(shown & ~implausible & (deviation < -rules.max_early)))
     return TripPrediction(
         expected, rows.skipped, rows.assigned, False, count, frozenset(rows.no_pickup), rows.headsigns,
         rows.occupancy, len(update.stop_time_update) - len(matches), int(sched_dep[0]), early,
