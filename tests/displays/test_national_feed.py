@@ -385,3 +385,123 @@ async def test_re_datings_are_counted_on_healthz_and_metrics(tmp_path: Path, bar
         assert live is not None and set(live.updates) == {(trip, service_day.toordinal(), -1)}
         prediction = live.prediction((trip, service_day.toordinal(), -1))
         assert prediction is not None and int(prediction.expected[0]) == origin + first + 240
+
+
+# --- The whole running service ---------------------------------------------------------------------------
+
+
+async def until(check: Callable[[], Any], seconds: float = 20.0) -> Any:
+    """Poll the running service's HTTP answers until `check` holds (bounded)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.broker
+async def test_a_collapse_seen_through_the_running_service(tmp_path: Path, bart: tuple) -> None:
+    """`serve` as it runs (pollers on their interval, the ticker, MQTT, HTTP): a producer on loopback sends four
+    full datasets, then one with two trips of the board (now 5 min late) and nothing else."""
+    import asyncio
+
+    import aiohttp
+    from brokerkit import mosquitto
+
+    from displays.http import serve_http
+
+    tt, _, at, cache = bart
+    served: list[int] = []
+    ready, go = asyncio.Event(), asyncio.Event()
+    collapsed: dict[str, bytes] = {}
+    clock = FixedClock(at)
+
+    async def handler(request: web.Request) -> web.Response:
+        n = len(served)
+        served.append(n)
+        if n < 4:
+            clock.at = at + 30 * n
+            body = dataset(tt, at + 30 * n)
+            if n == 3:
+                ready.set()
+        else:
+            await go.wait()
+            clock.at = at + 120
+            body = collapsed["payload"]
+        return web.Response(body=body, content_type="application/x-protobuf")
+
+    async with producer(handler) as server:
+        with mosquitto(tmp_path / "broker") as broker:
+            doc = {"feeds": {"gtfs": str(BART / "bart-rt.zip"),
+                             "realtime": [{"url": str(server.make_url("/tu.pb")), "interval": 0.2}]},
+                   "mqtt": {"url": broker.url}, "http": {"listen": "127.0.0.1:0"}, "displays": DISPLAYS}
+            config = tmp_path / "stopcast.toml"
+            config.write_text(tomli_w.dumps(doc))
+            service = Service(load_config(config), clock, config_path=config, cache_dir=cache)
+            runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
+            try:
+                await asyncio.wait_for(ready.wait(), 30)
+                async with aiohttp.ClientSession() as http:
+                    async def board_after_four() -> dict | None:
+                        if not service.http_url:
+                            return None
+                        health = await (await http.get(f"{service.http_url}/healthz")).json()
+                        answer = await http.get(f"{service.http_url}/displays/embr/board.json")
+                        if answer.status != 200 or (health["feeds"][0]["header_timestamp"] or "") < "2019-08-07T10:46:51":
+                            return None
+                        board = await answer.json()
+                        return board if len(live_rows(board)) >= 5 else None
+
+                    board = await until(board_after_four)
+                    assert board is not None, "the healthy datasets never reached the board"
+                    before = live_rows(board)
+                    assert all(delay == "+2" for _, _, delay in before)
+                    first_two = [key.rsplit("|", 1)[0] for key, _, _ in before[:2]]
+                    msg = rt.FeedMessage()
+                    msg.header.gtfs_realtime_version = "2.0"
+                    msg.header.timestamp = at + 120
+                    for key in first_two:
+                        trip_id, date = key.split("|")
+                        trip = tt.trip_index[trip_id]
+                        msg.entity.append(trip_update(trip_id, stu(seq=int(tt.st_seq[tt.trip_first[trip]]), dep_delay=300),
+                                                      start_date=date, timestamp=at + 120))
+                    collapsed["payload"] = msg.SerializeToString()
+                    go.set()
+
+                    async def collapse_on_board() -> tuple[dict, dict] | None:
+                        health = await (await http.get(f"{service.http_url}/healthz")).json()
+                        board = await (await http.get(f"{service.http_url}/displays/embr/board.json")).json()
+                        rows = {key.rsplit("|", 1)[0]: delay for key, _, delay in live_rows(board)}
+                        if health["feeds"][0]["collapse"] and all(rows.get(k) == "+5" for k in first_two):
+                            return health, board
+                        return None
+
+                    seen_now = await until(collapse_on_board)
+                    assert seen_now is not None, "the collapsed dataset never reached the board"
+                    health, board = seen_now
+                    rows = live_rows(board)
+                    others = [(k, c, d) for k, c, d in rows if k.rsplit("|", 1)[0] not in first_two]
+                    assert others == [r for r in before if r[0].rsplit("|", 1)[0] not in first_two]  # kept, +2
+                    assert any("full dataset collapsed: 2 trip updates" in p for p in health["problems"])
+            finally:
+                service.stop()
+                await asyncio.wait_for(runner, 15)
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("max_early", -5, "must be"), ("collapse_fraction", 2, "between 0.01 and 0.99"),
+    ("frozen_after", "ten", "must be"), ("max_speed_kmh", 10, "must be"),
+])
+def test_the_new_feed_settings_are_checked(tmp_path: Path, key: str, value: Any, said: str) -> None:
+    from displays.config import ConfigError
+
+    doc = {"feeds": {"gtfs": "feed.zip", key: value}, "displays": []}
+    config = tmp_path / "stopcast.toml"
+    config.write_text(tomli_w.dumps(doc))
+    with pytest.raises(ConfigError) as error:
+        load_config(config)
+    assert f"feeds.{key}" in str(error.value) and said in str(error.value) and str(config) in str(error.value)
