@@ -10,6 +10,7 @@ Without start_date, the run nearest in time, when only one is plausible. Pure.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
@@ -32,22 +33,26 @@ def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int,
 
     Frequency trips are told apart by start_time; None when no running instance fits."""
     freq = bool(len(tt.freq_trip)) and bool(np.any(tt.freq_trip == trip))
+    start_date, start_time = desc.start_date, desc.start_time
+    if start_date and not start_time and not freq:  # the common case: a run starting near now is the one meant
+        ordinal = _ordinal(start_date)
+        if ordinal < 0 or abs(ordinal - _EPOCH - now // 86400) > 7:
+            return None, False
+        t0 = _origin(ordinal, tt.timezone) + tt.st_dep.item(tt.trip_first.item(trip))
+        if -NEAR <= now - t0 <= NEAR:
+            return (trip, ordinal, -1), False
     start = clock = -1
-    if desc.start_time:
-        seconds = start_seconds(desc.start_time)
+    if start_time:
+        seconds = start_seconds(start_time)
         if freq and seconds < 0:
             return None, False
         start, clock = (seconds, -1) if freq else (-1, seconds)
     elif freq:
         return None, False
-    if desc.start_date:
-        day = service_date_near(desc.start_date, now)
+    if start_date:
+        day = service_date_near(start_date, now)
         if day is None:
             return None, False
-        if start < 0 and clock < 0:  # the common case, decided without the calendar or the update's times
-            t0 = service_day_origin(day, tt.timezone) + tt.st_dep.item(tt.trip_first.item(trip))
-            if -NEAR <= now - t0 <= NEAR:
-                return (trip, day.toordinal(), -1), False
         return _dated(tt, trip, day, start, clock, update, now)
     when = _update_time(update, now)
     return _nearest(tt, trip, start, when if when is not None else now), False
@@ -137,6 +142,20 @@ def _update_time(update: rt.TripUpdate | None, now: int) -> int | None:
         if when:
             return int(when) if abs(when - now) <= 2 * DAY else None
     return None
+
+
+@lru_cache(maxsize=1024)
+def _ordinal(text: str) -> int:
+    """A start_date's day ordinal, -1 when malformed."""
+    try:
+        return parse_service_date(text).toordinal()
+    except ValueError:
+        return -1
+
+
+@lru_cache(maxsize=1024)
+def _origin(ordinal: int, tz: str) -> int:
+    return service_day_origin(dt.date.fromordinal(ordinal), tz)
 
 
 def service_date_near(text: str, now: int) -> dt.date | None:
