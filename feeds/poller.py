@@ -197,11 +197,16 @@ class FeedPoller:
         scheduled = self.scheduled(now) if self.scheduled is not None else None
         collapse = self.history.judge(now, snapshot.trip_updates, scheduled, self.collapse_fraction)
         self.history = self.history.record(now, snapshot.trip_updates, scheduled)
+        was = self.snapshot is not None and self.snapshot.collapse is not None
         if collapse is None:
+            if was:
+                log.warning("realtime source %s: the full dataset is back (%d trip updates)", self.source.url,
+                            snapshot.trip_updates)
             self._good = snapshot
             return snapshot
         good = self._good
-        log.warning("realtime source %s: %s", self.source.url, collapse)
+        if not was:  # once per collapse, not on every poll
+            log.warning("realtime source %s: %s; keeping the last good dataset's trip updates", self.source.url, collapse)
         if good is None:
             return replace(snapshot, collapse=collapse)
         return replace(snapshot, collapse=collapse, carried=carried_over(good.message, snapshot.message),

@@ -26,6 +26,7 @@ TRIPS = (
     "50,DAILY,N1,Finthen,0\n"  # a night bus every night at 24:30
     "50,FRI,F1,Finthen,0\n"  # Friday nights only, at 24:17 (Saturday 00:17)
     "50,WD,W1,Finthen,0\n"  # the nights after Monday to Friday, at 24:40
+    "68,DAILY,L1,Gonsenheim,1\n"  # a very long run, 06:00 to 04:00 the next morning, every day
 )
 CALENDAR = (
     "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
@@ -38,6 +39,7 @@ STOP_TIMES = (
     "N1,24:30:00,24:30:00,HBF:A,1\nN1,24:40:00,24:40:00,UNI,2\nN1,24:50:00,24:50:00,GON,3\n"
     "F1,24:17:00,24:17:00,HBF:A,1\nF1,24:27:00,24:27:00,UNI,2\nF1,24:37:00,24:37:00,GON,3\n"
     "W1,24:40:00,24:40:00,HBF:A,1\nW1,24:50:00,24:50:00,UNI,2\nW1,25:00:00,25:00:00,GON,3\n"
+    "L1,06:00:00,06:00:00,UNI,1\nL1,28:00:00,28:00:00,GON,2\n"
 )
 WED = "2024-05-15"  # calendar Wednesday: the Tuesday service day's 24:30 runs at Wednesday 00:30
 
@@ -121,3 +123,10 @@ def test_a_literal_run_that_fits_is_never_re_dated(tt: Timetable) -> None:
     update = trip_update("N1", stu(seq=1, dep_time=at("2024-05-16T00:31:00")), start_date="20240515")
     deps, redated = board(tt, feed(update, timestamp=now), now, "N1")
     assert deps == [("N1", "20240515", at("2024-05-16T00:31:00"), 60)] and redated == 0
+
+
+def test_without_start_date_two_plausible_runs_mean_none(tt: Timetable) -> None:
+    now = at(f"{WED}T07:00:00")  # today's L1 left at 06:00; yesterday's arrives at 04:00: both within 3 h
+    update = trip_update("L1", stu(seq=2, arr_delay=60))
+    live = build_live(tt, [parse_feed(feed(update, timestamp=now), "rt.pb", now)], now, RealtimeRules())
+    assert live.updates == {} and live.stats.unknown_trips == 1
