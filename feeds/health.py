@@ -24,7 +24,6 @@ class FeedHealth:
     not_modified: int = 0
     changed_at: int | None = None  # when the content held (entities, whatever the header or a 304 says) was first received
     collapse: str | None = None  # why the last full dataset is suspect (feeds/guard.py), None when it is not
-    kept_trip_updates: int = 0  # trip updates of the last good dataset kept through that collapse
 
     def age(self, now: int) -> int | None:
         """Seconds since the producer wrote the data we hold (by its header, else since its content was first

@@ -171,7 +171,6 @@ class FeedPoller:
             consecutive_failures=0,
             changed_at=snapshot.changed_at,
             collapse=snapshot.collapse,
-            kept_trip_updates=len(snapshot.carried),
         )
         if self.on_update is not None:
             result = self.on_update(snapshot)
