@@ -193,7 +193,7 @@ class FeedPoller:
         self._digest = digest
         changed_at = self.snapshot.changed_at if unchanged and self.snapshot is not None else now
         snapshot = replace(snapshot, stale_after=self.source.stale_after, changed_at=changed_at)
-        scheduled = self.scheduled(now) if self.scheduled is not None else None
+        scheduled = self._scheduled(now)
         collapse = self.history.judge(now, snapshot.trip_updates, scheduled, self.collapse_fraction)
         self.history = self.history.record(now, snapshot.trip_updates, scheduled)
         was = self.snapshot is not None and self.snapshot.collapse is not None
@@ -210,6 +210,16 @@ class FeedPoller:
             return replace(snapshot, collapse=collapse)
         return replace(snapshot, collapse=collapse, carried=carried_over(good.message, snapshot.message),
                        carried_written=good.header_timestamp or good.received_at)
+
+    def _scheduled(self, now: int) -> int | None:
+        """Trips the timetable runs around `now` (None without one): a failure there never stops the polling."""
+        if self.scheduled is None:
+            return None
+        try:
+            return self.scheduled(now)
+        except Exception:  # noqa: BLE001 - judged by the feed's own history then
+            log.exception("realtime source %s: counting the timetable's trips failed", self.source.url)
+            return None
 
     def _failed(self, now: int, message: str) -> None:
         kept = "keeping the last good data" if self.snapshot else "no data yet"
