@@ -301,8 +301,7 @@ class Service:
         feeds = self.config.feeds
         return RealtimeRules(stale_after=feeds.stale_after, trip_stale_after=feeds.trip_stale_after,
                              max_deviation=feeds.max_deviation_minutes * 60, frozen_after=feeds.frozen_after,
-                             max_early=feeds.max_early, max_speed_kmh=feeds.max_speed_kmh,
-                             collapse_fraction=feeds.collapse_fraction)
+                             max_early=feeds.max_early, max_speed_kmh=feeds.max_speed_kmh)
 
     def scheduled_trips(self, now: int) -> int | None:
         """Trips the loaded timetable runs around `now` (None without one): tells a feed's collapse from the night."""

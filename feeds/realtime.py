@@ -27,7 +27,6 @@ class RealtimeRules:
     frozen_after: int = 600  # seconds: trip updates or vehicles whose content has not changed for longer are stale
     max_early: int = 600  # seconds: a trip not yet started predicted earlier than this before its schedule is not believed
     max_speed_kmh: float = 300.0  # an ADDED trip whose consecutive stops imply more is dropped (a wormhole)
-    collapse_fraction: float = 0.3  # a full dataset below this fraction of its recent size is suspect
 
 
 @dataclass(frozen=True, slots=True)
