@@ -76,7 +76,7 @@ def test_a_123_byte_header_starts_like_json_once_stripped(caltrain: tuple[Path, 
     assert snapshot.trip_updates == 19 and snapshot.header_timestamp == at
 
 
-def test_json_html_and_garbage_are_still_named(caltrain: tuple[Path, bytes, int]) -> None:
+def test_json_html_and_garbage_are_still_named() -> None:
     for payload, said in [(b' {"entity": []}', "got a JSON document"), (b"\n<!DOCTYPE html><html>", "got a HTML/XML"),
                           (b"\x0a\xff\xff\xff\xff\x0f", "corrupt or truncated GTFS-Realtime payload")]:
         with pytest.raises(FeedError, match=said):
