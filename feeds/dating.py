@@ -4,7 +4,7 @@ Its start_date, read literally when that run exists and its times agree with the
 (WMATA's and RIPTA's real feeds) date a trip scheduled past midnight (24:30 of one service day) by the
 calendar date instead, sometimes with the clock time as start_time (00:30:00): such an update is
 re-dated to the previous service day when that day's run fits it (as OneBusAway and MOTIS do).
-Without start_date, the run nearest in time, when only one is plausible. Pure.
+Without start_date, the run nearest to now, when only one is plausible. Pure.
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int,
         if day is None:
             return None, False
         return _dated(tt, trip, day, start, clock, update, now)
-    when = _update_time(update, now)
-    return _nearest(tt, trip, start, when if when is not None else now), False
+    return _nearest(tt, trip, start, now), False
 
 
 def _dated(tt: Timetable, trip: int, day: dt.date, start: int, clock: int, update: rt.TripUpdate | None,
@@ -88,27 +87,33 @@ def _dated(tt: Timetable, trip: int, day: dt.date, start: int, clock: int, updat
     return literal, False
 
 
-def _nearest(tt: Timetable, trip: int, start: int, reference: int) -> TripKey | None:
-    """The running day whose run is nearest to `reference` (the update's times, else now); None when two
-    runs are equally plausible (both within 3 h)."""
+def _nearest(tt: Timetable, trip: int, start: int, now: int) -> TripKey | None:
+    """The running day whose run is nearest to now; None when two runs are equally plausible (both within 3 h)."""
     first = tt.st_dep.item(tt.trip_first.item(trip))
     span = tt.st_dep.item(tt.trip_first.item(trip + 1) - 1) - first
     begin = start if start >= 0 else first
     service = tt.trip_service.item(trip)
-    today = local_date(reference, tt.timezone)
     found: list[tuple[int, int]] = []
-    for offset in (-2, -1, 0, 1):
-        day = today + dt.timedelta(days=offset)
+    for day, ordinal, origin in _around(now // 900, tt.timezone):
         if tt.calendar.active(day)[service]:
-            t0 = service_day_origin(day, tt.timezone) + begin
-            away = 0 if t0 <= reference <= t0 + span else min(abs(reference - t0), abs(reference - t0 - span))
-            found.append((away, day.toordinal()))
+            t0 = origin + begin
+            away = 0 if t0 <= now <= t0 + span else min(abs(now - t0), abs(now - t0 - span))
+            found.append((away, ordinal))
     if not found:
         return None
     found.sort()
     if len(found) > 1 and found[1][0] <= FITS:
         return None
     return trip, found[0][1], start
+
+
+@lru_cache(maxsize=256)
+def _around(quarter: int, tz: str) -> tuple[tuple[dt.date, int, int], ...]:
+    """The service days a run near a quarter hour may belong to (two days before its date to one after): each
+    with its ordinal and origin. Every update without start_date asks, with the same now."""
+    today = local_date(quarter * 900, tz)
+    days = [today + dt.timedelta(days=offset) for offset in (-2, -1, 0, 1)]
+    return tuple((day, day.toordinal(), service_day_origin(day, tz)) for day in days)
 
 
 def _runs(tt: Timetable, trip: int, day: dt.date) -> bool:

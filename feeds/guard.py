@@ -2,7 +2,7 @@
 dataset that collapses to a fraction of its size, and ADDED trips whose stops imply impossible speeds.
 
 Pure: the poller keeps a `CountHistory` per source and asks `judge` about each new dataset; the merge
-asks `wormhole_speed` about each ADDED trip.
+follows each ADDED trip stop by stop with `passage`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
 
 from .times import local_date, service_day_origin
-from .timetable import Timetable
+from .timetable import Stop, Timetable
 
 WINDOW = 3600  # seconds of history the recent median is taken over
 MIN_HISTORY = 3  # datasets needed before one is judged
@@ -90,19 +89,19 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6371.0088 * math.hypot(x, y)
 
 
-def wormhole_speed(tt: Timetable, stus: Sequence[rt.TripUpdate.StopTimeUpdate], limit_kmh: float) -> float | None:
-    """The first speed above `limit_kmh` that two consecutive timed stops of an ADDED trip imply, None when none
-    does. Times count to the minute at least (producers round them), so a short hop in '0 minutes' is fine."""
-    previous: tuple[float, float, int] | None = None
-    for stu in stus:
-        stop = tt.stops[tt.stop_index[stu.stop_id]]
-        arrival, departure = stu.arrival.time, stu.departure.time
-        if stop.lat is None or stop.lon is None or not (arrival or departure):
-            continue
-        if previous is not None:
-            km = distance_km(previous[0], previous[1], stop.lat, stop.lon)
-            hours = max(60, (arrival or departure) - previous[2]) / 3600
-            if km > limit_kmh * hours:
-                return km / hours
-        previous = (stop.lat, stop.lon, departure or arrival)
-    return None
+Passage = tuple[float, float, int]  # latitude, longitude and time of a vehicle at a stop
+
+
+def passage(previous: Passage | None, stop: Stop, arrival: int, departure: int,
+            limit_kmh: float) -> tuple[Passage | None, float | None]:
+    """An ADDED trip's next stop: the passage to measure the next hop from, and the speed from `previous` when it
+    is above `limit_kmh` (a wormhole), else None. Times count to the minute at least (producers round them), so
+    a short hop in '0 minutes' is fine; a stop without coordinates or times is passed over."""
+    if stop.lat is None or stop.lon is None or not (arrival or departure):
+        return previous, None
+    if previous is not None:
+        km = distance_km(previous[0], previous[1], stop.lat, stop.lon)
+        hours = max(60, (arrival or departure) - previous[2]) / 3600
+        if km > limit_kmh * hours:
+            return previous, km / hours
+    return (stop.lat, stop.lon, departure or arrival), None

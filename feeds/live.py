@@ -16,7 +16,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 from .alerts import Alert, alert_from_entity
 from .dating import service_date_near, start_seconds, trip_key
 from .departures import destination
-from .guard import wormhole_speed
+from .guard import Passage, passage
 from .predict import OCCUPANCY, TripKey, TripPrediction, instance_base, predict_trip
 from .realtime import RealtimeRules, Snapshot
 from .times import local_date_text, plausible_instant
@@ -207,32 +207,36 @@ def _index_added(live: LiveState, update: rt.TripUpdate, found: Findings | None 
     props = update.trip_properties if update.HasField("trip_properties") else None
     trip_id = (props.trip_id if props is not None and props.trip_id else "") or desc.trip_id
     route = tt.route_index.get(desc.route_id, -1) if desc.route_id else -1
-    stus = [s for s in update.stop_time_update if s.stop_id in tt.stop_index]
+    stus = [(stu, tt.stop_index[stu.stop_id]) for stu in update.stop_time_update if stu.stop_id in tt.stop_index]
     if not stus:
         live.stats.unknown_trips += 1
         return
-    if wormhole_speed(tt, stus, live.rules.max_speed_kmh) is not None:
-        if found is not None:
-            found.wormholes += 1
-        return
     headsign = props.trip_headsign if props is not None and props.trip_headsign else ""
     if not headsign:
-        last = tt.stops[tt.stop_index[stus[-1].stop_id]]
+        last = tt.stops[stus[-1][1]]
         headsign = tt.stops[last.parent].name if last.parent >= 0 else last.name
     direction = desc.direction_id if desc.HasField("direction_id") else None
-    for n, stu in enumerate(stus[:-1]):  # no departure at the last stop
-        event = stu.departure if stu.HasField("departure") and stu.departure.time else stu.arrival
-        if not event.time or not plausible_instant(int(event.time), live.now):
+    calls: list[AddedCall] = []
+    at: Passage | None = None  # the last timed stop, for the speed to the next
+    final = len(stus) - 1
+    for n, (stu, stop) in enumerate(stus):
+        arrival, departure = stu.arrival.time, stu.departure.time
+        at, speed = passage(at, tt.stops[stop], arrival, departure, live.rules.max_speed_kmh)
+        if speed is not None:  # a wormhole: the whole trip is wrong
+            if found is not None:
+                found.wormholes += 1
+            return
+        when = int(departure or arrival)
+        if n == final or not when or not plausible_instant(when, live.now):  # no departure at the last stop
             continue
-        when = int(event.time)
-        stop = tt.stop_index[stu.stop_id]
         service_date = desc.start_date or local_date_text(when, tt.timezone)
-        call = AddedCall(
+        calls.append(AddedCall(
             trip_id, service_date, route, desc.route_id, headsign, direction, stop,
             int(stu.stop_sequence) if stu.HasField("stop_sequence") else n,
             when, stu.schedule_relationship == _STU.SKIPPED,
-        )
-        live.added.setdefault(stop, []).append(call)
+        ))
+    for call in calls:
+        live.added.setdefault(call.stop, []).append(call)
 
 
 def _index_duplicated(live: LiveState, update: rt.TripUpdate) -> None:
