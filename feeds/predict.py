@@ -112,6 +112,7 @@ class _Rows:
     no_pickup: set[int] = field(default_factory=set)
     headsigns: dict[int, str] = field(default_factory=dict)
     occupancy: dict[int, str] = field(default_factory=dict)
+    lowest: int | None = None  # the most negative delay given to any row
 
     def __post_init__(self) -> None:
         self.expected = np.full(self.n, -1, dtype=np.int64)
@@ -149,15 +150,14 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     matches = _match_rows(tt, trip, update)
     _propagate(tt, update, matches, rows, sched_dep, sched_arr)
     expected = rows.expected
-    deviation = expected - sched_dep
-    shown = expected >= 0
-    early = now is not None and now < sched_dep[0] and bool(np.any(shown & (deviation < -rules.max_early)))
-    implausible = shown & (np.abs(deviation) > rules.max_deviation)
+    first = int(sched_dep[0])
+    early = now is not None and rows.lowest is not None and rows.lowest < -rules.max_early and now < first
+    implausible = (expected >= 0) & (np.abs(expected - sched_dep) > rules.max_deviation)
     count = int(implausible[:-1].sum())  # the last stop has no departure to show
     expected[implausible] = -1
     return TripPrediction(
         expected, rows.skipped, rows.assigned, False, count, frozenset(rows.no_pickup), rows.headsigns,
-        rows.occupancy, len(update.stop_time_update) - len(matches), int(sched_dep[0]), early,
+        rows.occupancy, len(update.stop_time_update) - len(matches), first, early,
     )
 
 
@@ -167,10 +167,12 @@ def _propagate(tt: Timetable, update: rt.TripUpdate, matches: list[tuple[int, _S
     (also over skipped stops) until NO_DATA stops it; the trip's delay before the first update."""
     expected = rows.expected
     delay: int | None = int(update.delay) if update.HasField("delay") else None
+    lowest: int | None = None  # what the early check of a trip not yet started needs, without another array pass
     position = 0
     for i, stu in matches:
         if delay is not None and i > position:
             expected[position:i] = sched_dep[position:i] + delay
+            lowest = delay if lowest is None or delay < lowest else lowest
         position = i + 1
         if stu.HasField("stop_time_properties") or stu.HasField("departure_occupancy_status"):
             rows.take_properties(tt, i, stu)
@@ -187,5 +189,8 @@ def _propagate(tt: Timetable, update: rt.TripUpdate, matches: list[tuple[int, _S
             delay = own
         if delay is not None:
             expected[i] = sched_dep[i] + delay
+            lowest = delay if lowest is None or delay < lowest else lowest
     if delay is not None and position < rows.n:
         expected[position:] = sched_dep[position:] + delay
+        lowest = delay if lowest is None or delay < lowest else lowest
+    rows.lowest = lowest
