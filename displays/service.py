@@ -340,6 +340,7 @@ class Service:
                 yield runtime, board
             else:
                 runtime.board = board  # the same texts: only its next change moves on (else it stays due)
+                self.bridge.extend_to(runtime.config.id, board.true_until)  # and its frame stays true longer
 
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
                 previous: Board | None = None, shared: dict | None = None) -> Board:
@@ -375,7 +376,7 @@ class Service:
             return []
         try:
             frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
-            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             publishes += ticker

@@ -102,9 +102,17 @@ class Bridge:
         doc = {"state": "online" if online else "offline", "since": now, **(details or {})}
         return Publish(service_status_topic(self.prefix), json.dumps(doc).encode(), True)
 
-    def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10) -> list[Publish]:
-        """Publishes for a display's newly rendered frame (nothing when unchanged)."""
-        return self.channel(display_id, full_refresh_every).show(frame, now)
+    def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10,
+             true_until: int | None = None) -> list[Publish]:
+        """Publishes for a display's newly rendered frame, whose content is true until `true_until` (None: for
+        frame_ttl); nothing when unchanged."""
+        return self.channel(display_id, full_refresh_every).show(frame, now, true_until)
+
+    def extend_to(self, display_id: str, true_until: int) -> None:
+        """A display's board was composed again with the same texts: its frame stays true until `true_until`."""
+        channel = self.channels.get(display_id)
+        if channel is not None:
+            channel.extend_to(true_until)
 
     def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""
