@@ -14,7 +14,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -41,6 +41,7 @@ from .instances import Member, Membership, announcement, default_instance_name, 
 from .metrics import Metrics
 from .notices import Editorial, Scope, scope_of
 from .ports import FeedSource, PillarLink, Renderer
+from .predicting import forecasts
 from .rendering import InlineRenderer
 from .sharding import owner
 from .shared_state import SharedStore, Sharing
@@ -65,6 +66,8 @@ class DisplayRuntime:
     ticker_hash: int | None = None  # the text hash of the ticker last published (None: publish it again)
     error: str | None = None  # why composing or rendering its board last failed (None: it worked)
     error_at: int | None = None
+    forecast: list[tuple[int, Board]] = field(default_factory=list)  # the boards of the published forecast
+    forecast_inputs: tuple = ()  # the inputs they were predicted from
 
 
 _Entry = tuple[DisplayRuntime, Board, int, int]  # a display's new board and where its rendering is (batch, index)
@@ -427,6 +430,7 @@ class Service:
                 queue.put_nowait(None)
         if count:
             self.metrics.observe_render_batch(count, time.perf_counter() - started)
+        await self.send(await forecasts(self, now))
         await self.send(self.bridge.tick(now))
 
     async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:

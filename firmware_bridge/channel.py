@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import codec
 from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
+from .forecast import ForecastStep, forecast_payload
 from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
 from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
 from .topics import display_topic
@@ -55,6 +56,8 @@ class DisplayChannel:
         self.last_status_at: int | None = None
         self.last_frame_at: int | None = None
         self.bytes_sent = 0
+        self.forecast_message = b""  # the retained `next` message (b"": none)
+        self.forecast_end = 0  # the last second its last step is valid
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
@@ -253,7 +256,8 @@ class DisplayChannel:
         pillar whose screen is unknown (a send to it may have been lost)."""
         if self.current is None:
             return []
-        return self._board() + self._retained(now) + (self._to_pillar(now) if not self.known else [])
+        forecast = [self._forecast_publish(now)] if self.forecast_message and self.forecast_end >= now else []
+        return self._board() + self._retained(now) + forecast + (self._to_pillar(now) if not self.known else [])
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
         """Record what the pillar shows; bring it to the current frame when it shows another one."""
@@ -287,10 +291,27 @@ class DisplayChannel:
             self.pillar_hash, self.known = None, True
         self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
 
+    def forecast(self, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
+        """The retained forecast (`next`) for these steps; the last steps are left out until it fits max_packet
+        (none fits: the topic is cleared)."""
+        room = packet_room(self.max_packet, self._topic("next"))
+        payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
+        while len(payload) > room and steps:
+            steps = steps[: len(steps) * 3 // 4] if len(steps) > 4 else steps[:-1]
+            payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
+        self.forecast_message = payload
+        self.forecast_end = steps[-1].until if steps else 0
+        self.bytes_sent += len(payload)
+        return [self._forecast_publish(now)]
+
+    def _forecast_publish(self, now: int) -> Publish:
+        expiry = max(1, self.forecast_end - now) if self.forecast_message else None
+        return Publish(self._topic("next"), self.forecast_message, True, expiry=expiry)
+
     def clear(self) -> list[Publish]:
-        """Empty retained messages that remove this display's frame and board from the broker."""
+        """Empty retained messages that remove this display's frame, board and forecast from the broker."""
         self._event(ChannelEvent.REMOVE)
-        topics = ["frame", "board"] + [f"frame/{i}" for i in range(self.retained_chunks)]
+        topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.retained_chunks)]
         return [Publish(self._topic(t), b"", True) for t in topics]
 
 

@@ -64,8 +64,9 @@ def no_data_screen(width: int, height: int, stop_name: str = "", clock: str = ""
 
 
 def screen(session: PillarSession, now: float) -> Image.Image:
-    """What the pillar shows at `now`: its frame while it is valid, else its own "no current data" screen
-    with the stop's name and its clock (local time from the last board it read)."""
+    """What the pillar shows at `now`: its frame while it is valid, else the forecast's frame for `now` (docs/mqtt.md,
+    "Forecast"), else its own "no current data" screen with the stop's name and its clock (local time from the last
+    board it read)."""
     if session.raster is not None and session.is_current(int(now)):
         image = image_of(session.raster, session.color_mode)
         ticker = session.ticker
@@ -80,6 +81,9 @@ def screen(session: PillarSession, now: float) -> Image.Image:
                 colors = np.array([_rgb(ticker.paper), _rgb(ticker.ink)], dtype=np.uint8)
                 image.paste(Image.fromarray(colors[window.astype(int)], "RGB").convert(image.mode), (x, y))
         return image
+    predicted = session.predicted(int(now))
+    if predicted is not None:  # cut off: the forecast's frame for now (hollow markers), for its horizon at most
+        return image_of(*predicted)
     width, height = (session.raster.shape[1], session.raster.shape[0]) if session.raster is not None else session.size
     local = (int(now) // 60 + session.utc_offset) % 1440
     clock = f"{local // 60:02d}:{local % 60:02d}" if session.stop_name else ""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, head
-from test_conformance import AT, Broker, start
+from test_conformance import AT, MAX_PACKET, Broker, start
 
 from displays.clock import FixedClock
 from feeds.demo import simulated_realtime
@@ -49,7 +49,8 @@ def _times(board: Board | None) -> tuple:
 
 async def test_no_frame_a_pillar_shows_outlives_its_content(tmp_path: Path) -> None:
     """spec: F-1, F-3"""
-    config_path = write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1), DISPLAYS, feeds={"realtime": ["rt.pb"]})
+    config_path = write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1), DISPLAYS, feeds={"realtime": ["rt.pb"]},
+                               mqtt={"url": "mqtt://unused", "max_packet": MAX_PACKET})
     clock = FixedClock(AT)
     service, link = await start(config_path, clock)
     assert service.timetable is not None

@@ -1,0 +1,66 @@
+"""Keeping every display's forecast (docs/mqtt.md, "Forecast") on the broker: after each refresh, the
+displays whose inputs changed (or whose forecast runs short) have their next minutes composed with the
+delays known now; only a forecast that predicts something else is rendered and republished."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from firmware_bridge.protocol import ForecastStep, Publish
+from layouts.board import Board
+
+from .forecasting import forecast_board, forecast_times, same_prediction
+from .frames import frame_of
+
+if TYPE_CHECKING:
+    from .service import DisplayRuntime, Service
+
+
+def _predicted(service: Service, runtime: DisplayRuntime, now: int, span: int, known: tuple) -> list[tuple[int, Board]]:
+    """The forecast boards of one display: (start, board) for each step."""
+    live, editorial = known
+    board = runtime.board
+    assert board is not None
+    steps: list[tuple[int, Board]] = []
+    previous = board
+    for start in forecast_times(board.true_until, now, span):
+        previous = service.compose(runtime.config, runtime.spec, start, live, editorial, previous)
+        steps.append((start, forecast_board(previous)))
+    return steps
+
+
+async def forecasts(service: Service, now: int) -> list[Publish]:
+    """The forecasts to republish at `now` (see the module's docstring)."""
+    minutes = service.config.mqtt.forecast_minutes
+    if minutes <= 0 or service.timetable is None:
+        return []
+    keep, span, inputs = minutes * 60, minutes * 90, service._inputs()
+    known: tuple | None = None
+    out: list[Publish] = []
+    for runtime in list(service.displays.values()):
+        if runtime.board is None or runtime.frame is None:
+            continue
+        last = runtime.forecast[-1][0] + 59 if runtime.forecast else 0
+        if runtime.forecast_inputs == inputs and last - now >= keep:
+            continue
+        if known is None:
+            known = (service.live_state(now), service.editorial.current(now))
+        try:
+            predicted = _predicted(service, runtime, now, span, known)
+        except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
+            service.display_failed(runtime, "composing its forecast", exc, now)
+            continue
+        runtime.forecast_inputs = inputs
+        if same_prediction(runtime.forecast, predicted, now, keep):
+            continue
+        jobs = [(board, runtime.spec, runtime.encoding, runtime.config.compress) for _, board in predicted]
+        rendered = await service.renderer.render(jobs)
+        frames = [frame_of(r, b"") for r in rendered if not isinstance(r, str)]
+        if len(frames) < len(rendered):
+            service.display_failed(runtime, "rendering its forecast", next(r for r in rendered if isinstance(r, str)), now)
+            continue
+        ends = [start - 1 for start, _ in predicted[1:]] + [predicted[-1][0] + 59]
+        steps = [ForecastStep(start, end, frame) for (start, _), end, frame in zip(predicted, ends, frames, strict=True)]
+        runtime.forecast = predicted
+        out += service.bridge.forecast(runtime.config.id, steps, minutes, now)
+    return out

@@ -1,0 +1,178 @@
+"""Countdowns through an outage (docs/mqtt.md, "Forecast"): pillars cut off from the broker show, each
+minute, the frame the service renders for that minute from the delays it knew, for `forecast_minutes`,
+then "no current data". The reference pillar (PillarSession and the simulator's screen) and the pillar
+written from the document (spec_pillar.py) both; time is a fixed clock, stepped as the service says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+from mqtt_match import matches
+from servicekit import DISPLAYS, write_config
+from spec_pillar import SpecPillar, decode
+from test_conformance import AT, start
+
+from displays.clock import FixedClock
+from displays.forecasting import forecast_board, forecast_times
+from displays.frames import frame_of, pull_bytes, render
+from displays.ports import MemoryLink
+from displays.service import Service
+from feeds.demo import simulated_realtime
+from feeds.realtime import parse_feed
+from firmware_bridge.codec import image_of
+from firmware_bridge.forecast import parse_forecast
+from firmware_bridge.messages import Frame
+from firmware_bridge.pillar import PillarSession
+from firmware_bridge.simulator import screen
+from layouts.board import Board
+
+PREFIX = "stopcast/v1"
+MINUTES = 10  # forecast_minutes, the default
+
+
+class Broker:
+    """Retained messages, and pillars that can be cut off (they then receive nothing and say nothing)."""
+
+    def __init__(self, link: MemoryLink) -> None:
+        self.link = link
+        self.retained: dict[str, bytes] = {}
+        self.pillars: list[PillarSession | SpecPillar] = []
+        self.up = True
+        self.published: list[tuple[int, str, bytes]] = []
+
+    async def _give(self, pillar: PillarSession | SpecPillar, topic: str, payload: bytes, now: int) -> None:
+        before = set(pillar.subscriptions())
+        if isinstance(pillar, SpecPillar):
+            replies = [r for r in pillar.receive(payload, now, topic)]
+        else:
+            replies = [(r.topic, r.payload) for r in pillar.receive(topic, payload, now)]
+        for reply_topic, reply in replies:
+            await self.link.deliver(reply_topic, reply)
+        await self._retained_for(pillar, set(pillar.subscriptions()) - before, now)
+
+    async def _retained_for(self, pillar: PillarSession | SpecPillar, filters: set[str], now: int) -> None:
+        for topic, payload in sorted(self.retained.items()):
+            if any(matches(f, topic) for f in filters):
+                await self._give(pillar, topic, payload, now)
+
+    async def connect(self, pillar: PillarSession | SpecPillar, now: int) -> None:
+        self.pillars.append(pillar)
+        await self._retained_for(pillar, set(pillar.subscriptions()), now)
+        topic = f"{PREFIX}/displays/{pillar.display_id}/status"
+        await self.link.deliver(topic, json.dumps({"state": "online"}).encode())
+        await self.route(now)
+
+    async def route(self, now: int) -> None:
+        while sent := self.link.take():
+            for p in sent:
+                self.published.append((now, p.topic, p.payload))
+                if p.retain:
+                    self.retained[p.topic] = p.payload
+                    if not p.payload:
+                        del self.retained[p.topic]
+                for pillar in self.pillars if self.up else []:
+                    if p.payload and any(matches(f, p.topic) for f in pillar.subscriptions()):
+                        await self._give(pillar, p.topic, p.payload, now)
+
+    async def expire(self, now: int) -> None:
+        """The reference pillars' own clocks (the spec pillar checks validity when it is asked what it shows)."""
+        for pillar in self.pillars:
+            if isinstance(pillar, PillarSession):
+                before = set(pillar.subscriptions())
+                replies = pillar.expire(now)
+                if self.up:
+                    for reply in replies:
+                        await self.link.deliver(reply.topic, reply.payload)
+                    await self._retained_for(pillar, set(pillar.subscriptions()) - before, now)
+        await self.route(now)
+
+
+Made = dict[str, tuple[int, Board, tuple]]  # display -> when its forecast was made, its board then, what it knew
+
+
+async def _run(service: Service, broker: Broker, clock: FixedClock, until: int, made: Made) -> None:
+    """Step the service as its wake-ups say; note for each display when a forecast went out and from what."""
+    while clock.now() < until:
+        now = int(clock.now())
+        delay = await service.step()
+        count = len(broker.published)
+        await broker.route(now)
+        for _, topic, payload in broker.published[count:]:
+            if topic.endswith("/next") and payload:
+                display_id = topic.split("/")[-2]
+                board = service.displays[display_id].board
+                assert board is not None
+                made[display_id] = (now, board, (service.live_state(now), service.editorial.current(now)))
+        await broker.expire(now)
+        clock.advance(max(1, min(int(-(-delay // 1)), until - now)))
+
+
+def _expected(service: Service, display_id: str, made: Made, at: int) -> Frame:
+    """The frame the service renders for `at` from what it knew when it made the forecast (its board, its delays)."""
+    runtime = service.displays[display_id]
+    made_at, board, known = made[display_id]
+    previous, chosen = board, None
+    for step in forecast_times(board.true_until, made_at, MINUTES * 90):
+        if step > at:
+            break
+        previous = service.compose(runtime.config, runtime.spec, step, known[0], known[1], previous)
+        chosen = previous
+    assert chosen is not None
+    return frame_of(render(forecast_board(chosen), runtime.spec, runtime.encoding, runtime.config.compress), b"")
+
+
+async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_service_forecast(tmp_path: Path) -> None:
+    """spec: F-4, F-5, F-6, F-7, F-8"""
+    config_path = write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1), DISPLAYS, feeds={"realtime": ["rt.pb"]})
+    clock = FixedClock(AT)
+    service, link = await start(config_path, clock)
+    assert service.timetable is not None
+    source = service.sources["rt.pb"]
+    source.snapshot = parse_feed(simulated_realtime(service.timetable, AT), "rt.pb", AT)
+    broker = Broker(link)
+    await broker.route(AT)
+    ids = [d["id"] for d in DISPLAYS]
+    sessions = {d: PillarSession(d, PREFIX) for d in ids}
+    specs = {d: SpecPillar(d) for d in ids}
+    for d in ids:
+        await broker.connect(sessions[d], AT)
+        await broker.connect(specs[d], AT)
+    made: Made = {}
+    await _run(service, broker, clock, AT + 95, made)
+    cut = int(clock.now())
+    assert sorted(made) == sorted(ids)
+    for d in ids:  # the pillars hold the forecast made last, which starts when the board then stopped being true
+        assert parse_forecast(broker.retained[f"{PREFIX}/displays/{d}/next"]).steps[0][0] == made[d][1].true_until
+    broker.up = False  # cut off: the service goes on (with new delays), the pillars hear nothing
+    later = cut + 300
+    source.snapshot = parse_feed(simulated_realtime(service.timetable, later), "rt.pb", later)
+    for minute in range(1, 9):
+        at = (cut // 60 + minute) * 60 + 30
+        await _run(service, broker, clock, at, {})
+        for d in ids:
+            session = sessions[d]
+            assert not session.is_current(at), d  # its own frame ran out: it shows the forecast
+            expected = _expected(service, d, made, at)
+            assert np.array_equal(np.asarray(screen(session, at)), np.asarray(image_of(expected.raster, expected.color_mode))), (d, minute)
+            h, w = expected.shape
+            wanted = decode(pull_bytes(expected, "png"), "png", expected.color_mode, w, h)
+            assert np.array_equal(specs[d].shows(at), wanted), (d, minute)
+            live = service.displays[d].frame
+            assert live is not None and live.hash != expected.hash  # the forecast looks unlike a live frame
+    # forecast_minutes after the pillar's own frame ran out, it shows "no current data".
+    end = max(s.valid_until for s in sessions.values()) + 60 * MINUTES + 1
+    await _run(service, broker, clock, end, {})
+    for d in ids:
+        assert sessions[d].predicted(end) is None and specs[d].shows(end) is None, d
+        assert screen(sessions[d], end).mode == "1"  # its own "no current data" screen
+    broker.up, broker.pillars = True, []  # the link is back (pillars that restarted): the retained frame is live
+    await service.step()
+    await broker.route(end)
+    for d in ids:
+        fresh = PillarSession(d, PREFIX)
+        await broker.connect(fresh, end)
+        assert fresh.is_current(end) and fresh.hash == service.displays[d].frame.hash  # type: ignore[union-attr]
+
