@@ -176,3 +176,46 @@ async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_ser
         await broker.connect(fresh, end)
         assert fresh.is_current(end) and fresh.hash == service.displays[d].frame.hash  # type: ignore[union-attr]
 
+
+
+async def test_the_forecast_is_republished_only_when_its_prediction_changes(tmp_path: Path) -> None:
+    """spec: F-5, F-4"""
+    display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
+    config_path = write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1), display, feeds={"realtime": ["rt.pb"]})
+    clock = FixedClock(AT)  # 08:00:05: the demo's delays stay the same until 08:05:00
+    service, link = await start(config_path, clock)
+    assert service.timetable is not None
+    broker = Broker(link)
+    await broker.route(AT)
+    await broker.connect(PillarSession("hbf-epaper", PREFIX), AT)
+    for fetch in range(AT, AT + 540, 45):  # realtime fetched every 45 s: new snapshots, the same delays till 08:05
+        service.sources["rt.pb"].snapshot = parse_feed(simulated_realtime(service.timetable, fetch), "rt.pb", fetch)
+        service.wake.set()
+        await _run(service, broker, clock, fetch + 45, {})
+    sent = [n for n, t, p in broker.published if t.endswith("/next") and p]
+    assert sent[0] == AT and all(AT + 295 <= n for n in sent[1:]), [n - AT for n in sent]  # none while nothing changed
+    assert len(sent) >= 2  # the delays changed at 08:05 (or the forecast ran short): a new one
+    forecast = parse_forecast(broker.retained[f"{PREFIX}/displays/hbf-epaper/next"])
+    assert forecast.horizon_minutes == MINUTES and forecast.end >= sent[-1] + 60 * MINUTES
+
+
+def test_a_forecast_too_large_for_max_packet_keeps_the_steps_that_fit() -> None:
+    """spec: F-10"""
+    from firmware_bridge.channel import DisplayChannel
+    from firmware_bridge.forecast import ForecastStep
+    from firmware_bridge.messages import packet_room
+
+    frames = []
+    for i in range(12):
+        raster = np.random.default_rng(i).integers(0, 2, (64, 256), dtype=np.uint8)  # incompressible steps
+        frames.append(Frame.of(raster, "mono", "mono1", True))
+    steps = [ForecastStep(1000 + 60 * i, 1059 + 60 * i, f) for i, f in enumerate(frames)]
+    channel = DisplayChannel("d", PREFIX, 8192, frame_ttl=600)
+    channel.show(frames[0], 990, true_until=1000)
+    (publish,) = channel.forecast(steps, MINUTES, 990)
+    assert 0 < len(publish.payload) <= packet_room(8192, publish.topic)
+    kept = parse_forecast(publish.payload)
+    assert 1 <= len(kept.steps) < len(steps) and kept.frame_at(len(kept.steps) - 1)[0].shape == (64, 256)
+    tiny = DisplayChannel("d", PREFIX, 1024, frame_ttl=600)
+    tiny.show(frames[0], 990, true_until=1000)
+    assert tiny.forecast(steps, MINUTES, 990)[0].payload == b""  # not even the first step fits: cleared
