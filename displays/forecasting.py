@@ -23,10 +23,12 @@ def forecast_times(true_until: int, now: int, span: int) -> list[int]:
     return [t for t in times if t < now + span]
 
 
-def forecast_board(board: Board) -> Board:
-    """A predicted board as a forecast shows it: hollow markers (no departure is confirmed live), no age line."""
+def forecast_board(board: Board, alert_page: int = 0) -> Board:
+    """A predicted board as a forecast shows it: hollow markers (no departure is confirmed live), no age line,
+    and one alert page throughout (`alert_page`, the first step's: paging would cost a delta a step)."""
     rows = tuple(replace(row, live=False) if row.live else row for row in board.rows)
-    return replace(board, rows=rows, as_of_text="")
+    page = min(alert_page, len(board.alert_pages) - 1) if board.alert_pages else 0
+    return replace(board, rows=rows, as_of_text="", alert_page=page)
 
 
 def same_prediction(old: list[tuple[int, Board]], new: list[tuple[int, Board]], now: int, keep: int) -> bool:
@@ -34,6 +36,7 @@ def same_prediction(old: list[tuple[int, Board]], new: list[tuple[int, Board]], 
     partial step aside), and the old one still reaches `keep` seconds past `now`: then it stays as it is."""
     if not old or old[-1][0] < now + keep - 60:
         return False
-    by_start = {start: board for start, board in old if start % 60 == 0}
-    shared = [(start, board) for start, board in new if start % 60 == 0 and start in by_start]
-    return bool(shared) and all(by_start[start] == board for start, board in shared)
+    by_start = {start: replace(board, alert_page=0) for start, board in old if start % 60 == 0}
+    shared = [(start, replace(board, alert_page=0)) for start, board in new if start % 60 == 0 and start in by_start]
+    return bool(shared) and all(by_start[start] == board for start, board in shared)  # (which alert page it keeps
+    # depends on when it was made, not on what it predicts)

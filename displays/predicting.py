@@ -22,10 +22,11 @@ def _predicted(service: Service, runtime: DisplayRuntime, now: int, span: int, k
     board = runtime.board
     assert board is not None
     steps: list[tuple[int, Board]] = []
-    previous = board
+    previous, page = board, None
     for start in forecast_times(board.true_until, now, span):
         previous = service.compose(runtime.config, runtime.spec, start, live, editorial, previous)
-        steps.append((start, forecast_board(previous)))
+        page = previous.alert_page if page is None else page
+        steps.append((start, forecast_board(previous, page)))
     return steps
 
 

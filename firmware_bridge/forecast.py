@@ -1,16 +1,18 @@
 """The forecast (docs/mqtt.md, "Forecast"): the frames of the next minutes as the service predicts them
 from the timetable and the last delays it knew, for a pillar to show when its link is gone.
 
-One retained message on `{prefix}/displays/{id}/next`: a 12-byte header, then steps. Each step is
-its start (u32), the length of its message (u32) and a frame message as on `frame`/`delta` (the 48-byte
-header with its own `valid_until`, and the body): the first step a full frame, every later one a delta
-from the step before. Both ends are here: `forecast_payload` (the service) and `parse_forecast` /
+One retained message on `{prefix}/displays/{id}/next`: a 12-byte header, then one zlib stream of the
+steps (one stream: a step shares glyphs and shifted rows with the steps before it, which halves the
+forecast against a stream per step). Each step is its start (u32), the length of its message (u32) and
+a frame message as on `frame`/`delta` (the 48-byte header with its own `valid_until`, and the body,
+itself not compressed): the first step a full frame, every later one a delta from the step before. Both ends are here: `forecast_payload` (the service) and `parse_forecast` /
 `Forecast.frame_at` (the pillar), sans I/O.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +24,12 @@ from .messages import Frame
 __all__ = ["Forecast", "ForecastError", "ForecastStep", "FORECAST_HEADER", "forecast_payload", "parse_forecast"]
 
 MAGIC, VERSION = b"SF", 1
-FORECAST_HEADER = struct.Struct("<2sBBHHI")  # magic, version, flags (0), horizon minutes, step count, epoch
+FORECAST_HEADER = struct.Struct("<2sBBHHI")  # magic, version, flags, horizon minutes, step count, epoch
 STEP = struct.Struct("<II")  # valid from (Unix seconds), length of the step's message
+FLAG_ZLIB = 1  # the steps are one zlib stream (always set by the service)
+WINDOW_BITS = 14  # a 16 KB deflate window: an inflater needs about 23 KB (docs/mqtt.md, "Memory"); 13 (8 KB)
+# loses the matches between steps (a forecast of 45 KB instead of 31), 15 (32 KB) gains 24 KB against 31
+MAX_STEPS_BYTES = 64 << 20  # a forecast inflating to more than this is refused (a pillar's bound on a zip bomb)
 
 
 class ForecastError(ValueError):
@@ -42,8 +48,6 @@ class ForecastStep:
 def _header(kind: int, frame: Frame, base: int, flags: int, region: tuple[int, int, int, int], until: int,
             sequence: int, epoch: int) -> Header:
     h, w = frame.shape
-    if frame.compress and frame.encoding != "png":
-        flags |= FLAG_ZLIB
     return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, until, sequence, frame.color_mode,
                   epoch=epoch)
 
@@ -54,9 +58,13 @@ def _step_message(step: ForecastStep, before: Frame | None, sequence: int, epoch
     h, w = frame.shape
     if before is None or before.shape != frame.shape:
         header = _header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h), step.until, sequence, epoch)
-        if frame.full_body is not None:
-            return codec.encode_message(header, frame.full_body, 1 << 62, compressed=True)[0]
-        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), 1 << 62)[0]
+        if frame.encoding == codec.RAW_FOR_MODE[frame.color_mode]:
+            body = frame.raw
+        elif frame.encoding == "png" and frame.full_body is not None:
+            body = frame.full_body
+        else:
+            body = codec.pack(frame.raster, frame.encoding, frame.color_mode)
+        return codec.encode_message(header, body, 1 << 62)[0]
     raw = frame.raw
     rects = codec.changed_rects(before.raw, raw, frame.color_mode, w, h) if frame.hash != before.hash else []
     x0 = min((r[0] for r in rects), default=0)
@@ -71,13 +79,15 @@ def forecast_payload(steps: list[ForecastStep], horizon_minutes: int, sequence: 
     """The `next` message for these steps (b"" for none: an empty retained message clears the topic)."""
     if not steps:
         return b""
-    parts = [FORECAST_HEADER.pack(MAGIC, VERSION, 0, horizon_minutes, len(steps), epoch)]
+    parts = []
     before: Frame | None = None
     for step in steps:
         message = _step_message(step, before, sequence, epoch)
         parts += [STEP.pack(step.start, len(message)), message]
         before = step.frame
-    return b"".join(parts)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, WINDOW_BITS)
+    body = deflate.compress(b"".join(parts)) + deflate.flush()
+    return FORECAST_HEADER.pack(MAGIC, VERSION, FLAG_ZLIB, horizon_minutes, len(steps), epoch) + body
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +136,19 @@ def parse_forecast(payload: bytes) -> Forecast:
     """A `next` message; ForecastError when it is not one of this version."""
     if len(payload) < FORECAST_HEADER.size:
         raise ForecastError(f"{len(payload)} bytes: no forecast header")
-    magic, version, _flags, horizon, count, epoch = FORECAST_HEADER.unpack_from(payload)
-    if magic != MAGIC or version != VERSION:
-        raise ForecastError(f"magic {magic!r} version {version}: not a forecast of version {VERSION}")
-    offset, steps = FORECAST_HEADER.size, []
+    magic, version, flags, horizon, count, epoch = FORECAST_HEADER.unpack_from(payload)
+    if magic != MAGIC or version != VERSION or flags & ~FLAG_ZLIB:
+        raise ForecastError(f"magic {magic!r} version {version} flags {flags}: not a forecast of version {VERSION}")
+    payload = payload[FORECAST_HEADER.size :]
+    if flags & FLAG_ZLIB:
+        inflate = zlib.decompressobj()
+        try:
+            payload = inflate.decompress(payload, MAX_STEPS_BYTES)
+        except zlib.error as exc:
+            raise ForecastError(f"corrupt zlib stream: {exc}") from None
+        if not inflate.eof or inflate.unconsumed_tail or inflate.unused_data:
+            raise ForecastError("the zlib stream is cut short, too large, or followed by other bytes")
+    offset, steps = 0, []
     for i in range(count):
         if offset + STEP.size > len(payload):
             raise ForecastError(f"step {i}: truncated")

@@ -181,20 +181,20 @@ class SpecPillar:
         if len(self.forecast) < FORECAST.size:
             return None
         magic, version, flags, horizon, count, epoch = FORECAST.unpack_from(self.forecast)
-        if magic != b"SF" or version != 1 or flags or epoch < self.highest_epoch:
+        if magic != b"SF" or version != 1 or flags != 1 or epoch < self.highest_epoch:
             raise Violation(f"forecast magic {magic!r} version {version} flags {flags} epoch {epoch}")
-        offset, pixels, last, first = FORECAST.size, None, None, 0
+        steps = zlib.decompress(self.forecast[FORECAST.size:])  # "one zlib stream" (flag 1, always set)
+        offset, pixels, last, first = 0, None, None, 0
         for i in range(count):
-            start, length = struct.unpack_from("<II", self.forecast, offset)
-            h = head(self.forecast[offset + 8:offset + 8 + length])
-            body = self.forecast[offset + 8 + HEADER.size:offset + 8 + length]
+            start, length = struct.unpack_from("<II", steps, offset)
+            h = head(steps[offset + 8:offset + 8 + length])
+            body = steps[offset + 8 + HEADER.size:offset + 8 + length]
             offset += 8 + length
-            if (h.kind == 0) != (i == 0) or h.chunks != 1 or h.epoch != epoch:
+            if (h.kind == 0) != (i == 0) or h.chunks != 1 or h.epoch != epoch or h.flags & 1:
                 raise Violation(f"forecast step {i}: kind {h.kind}, {h.chunks} chunks, epoch {h.epoch}")
             if last is not None and start != last + 1:
                 raise Violation(f"forecast step {i} starts at {start}, the step before ends at {last}")
             last = h.valid_until
-            body = zlib.decompress(body) if h.flags & 1 else body
             if h.kind == 0:
                 pixels = decode(body, h.encoding, h.mode, h.width, h.height)
             else:
@@ -208,7 +208,7 @@ class SpecPillar:
             first = start if i == 0 else first
             if start <= now <= h.valid_until:
                 return pixels if now <= max(self.valid_until, first) + 60 * horizon else None
-        if offset != len(self.forecast):
+        if offset != len(steps):
             raise Violation("trailing bytes after the forecast's steps")
         return None
 

@@ -114,14 +114,14 @@ def _expected(service: Service, display_id: str, made: Made, at: int) -> Frame:
     """The frame the service renders for `at` from what it knew when it made the forecast (its board, its delays)."""
     runtime = service.displays[display_id]
     made_at, board, known = made[display_id]
-    previous, chosen = board, None
+    previous, chosen, page = board, None, None
     for step in forecast_times(board.true_until, made_at, MINUTES * 90):
         if step > at:
             break
         previous = service.compose(runtime.config, runtime.spec, step, known[0], known[1], previous)
-        chosen = previous
-    assert chosen is not None
-    return frame_of(render(forecast_board(chosen), runtime.spec, runtime.encoding, runtime.config.compress), b"")
+        chosen, page = previous, previous.alert_page if page is None else page  # the first step's alert page
+    assert chosen is not None and page is not None
+    return frame_of(render(forecast_board(chosen, page), runtime.spec, runtime.encoding, runtime.config.compress), b"")
 
 
 async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_service_forecast(tmp_path: Path) -> None:
