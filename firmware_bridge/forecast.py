@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import codec
-from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, CodecError, Header
+from .codec import FLAG_FULL_REFRESH, KIND_DELTA, KIND_FULL, CodecError, Header
 from .messages import Frame
 
 __all__ = ["Forecast", "ForecastError", "ForecastStep", "FORECAST_HEADER", "forecast_payload", "parse_forecast"]
