@@ -27,8 +27,8 @@ MAGIC, VERSION = b"SF", 1
 FORECAST_HEADER = struct.Struct("<2sBBHHI")  # magic, version, flags, horizon minutes, step count, epoch
 STEP = struct.Struct("<II")  # valid from (Unix seconds), length of the step's message
 FLAG_ZLIB = 1  # the steps are one zlib stream (always set by the service)
-WINDOW_BITS = 14  # a 16 KB deflate window: an inflater needs about 23 KB (docs/mqtt.md, "Memory"); 13 (8 KB)
-# loses the matches between steps (a forecast of 45 KB instead of 31), 15 (32 KB) gains 24 KB against 31
+WINDOW_BITS = codec.ZLIB_WINDOW_BITS  # 16 KB, as every stream to pillars: 13 (8 KB) would lose the matches between
+# steps (an e-paper forecast of 45 KB instead of 31); 15 (32 KB) would make it 24 KB but double the inflater
 MAX_STEPS_BYTES = 64 << 20  # a forecast inflating to more than this is refused (a pillar's bound on a zip bomb)
 
 

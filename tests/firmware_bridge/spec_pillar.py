@@ -183,6 +183,8 @@ class SpecPillar:
         magic, version, flags, horizon, count, epoch = FORECAST.unpack_from(self.forecast)
         if magic != b"SF" or version != 1 or flags != 1 or epoch < self.highest_epoch:
             raise Violation(f"forecast magic {magic!r} version {version} flags {flags} epoch {epoch}")
+        if self.forecast[FORECAST.size] >> 4 > 6:
+            raise Violation("the forecast's zlib stream has a window over 16 KB")
         steps = zlib.decompress(self.forecast[FORECAST.size:])  # "one zlib stream" (flag 1, always set)
         offset, pixels, last, first = 0, None, None, 0
         for i in range(count):
@@ -245,6 +247,8 @@ class SpecPillar:
             self.ignored += 1
             return []
         if h.flags & 1:
+            if body[0] >> 4 > 6:
+                raise Violation(f"a zlib stream with a {1 << (8 + (body[0] >> 4))}-byte window; the document says 16 KB at most")
             body = zlib.decompress(body)
         if h.kind == 0:
             pixels = decode(body, h.encoding, h.mode, h.width, h.height)
