@@ -3,7 +3,6 @@ every zlib stream the service sends fits the 16 KB window the document promises.
 
 from __future__ import annotations
 
-import re
 import zlib
 from pathlib import Path
 
