@@ -1,6 +1,8 @@
 """Keeping every display's forecast (docs/mqtt.md, "Forecast") on the broker: after each refresh, the
-displays whose inputs changed (or whose forecast runs short) have their next minutes composed with the
-delays known now; only a forecast that predicts something else is rendered and republished."""
+displays with a pillar online whose inputs changed (at most once a minute) or whose forecast runs short
+have their next minutes composed with the delays known now; only a forecast that predicts something else
+is rendered and republished. (A forecast costs 16 compositions per display and minute of changing
+realtime, and 16 renderings when the prediction changes.)"""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from .frames import frame_of
 
 if TYPE_CHECKING:
     from .service import DisplayRuntime, Service
+
+EVERY = 60  # seconds: a display's forecast is predicted again at most this often while its inputs change
 
 
 def _predicted(service: Service, runtime: DisplayRuntime, now: int, span: int, known: tuple) -> list[tuple[int, Board]]:
@@ -42,8 +46,11 @@ async def forecasts(service: Service, now: int) -> list[Publish]:
         if runtime.board is None or runtime.frame is None:
             continue
         last = runtime.forecast[-1][0] + 59 if runtime.forecast else 0
-        if runtime.forecast_inputs == inputs and last - now >= keep:
+        if last - now >= keep and (runtime.forecast_inputs == inputs or now - runtime.forecast_at < EVERY):
             continue
+        pillar = service.bridge.pillar(runtime.config.id)
+        if pillar is None or not pillar.online:
+            continue  # nobody to show it (a pillar coming online gets one with the next refresh)
         if known is None:
             known = (service.live_state(now), service.editorial.current(now))
         try:
@@ -51,7 +58,7 @@ async def forecasts(service: Service, now: int) -> list[Publish]:
         except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
             service.display_failed(runtime, "composing its forecast", exc, now)
             continue
-        runtime.forecast_inputs = inputs
+        runtime.forecast_inputs, runtime.forecast_at = inputs, now
         if same_prediction(runtime.forecast, predicted, now, keep):
             continue
         jobs = [(board, runtime.spec, runtime.encoding, runtime.config.compress) for _, board in predicted]

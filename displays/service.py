@@ -68,6 +68,7 @@ class DisplayRuntime:
     error_at: int | None = None
     forecast: list[tuple[int, Board]] = field(default_factory=list)  # the boards of the published forecast
     forecast_inputs: tuple = ()  # the inputs they were predicted from
+    forecast_at: int = 0  # when they were predicted
 
 
 _Entry = tuple[DisplayRuntime, Board, int, int]  # a display's new board and where its rendering is (batch, index)

@@ -219,3 +219,38 @@ def test_a_forecast_too_large_for_max_packet_keeps_the_steps_that_fit() -> None:
     tiny = DisplayChannel("d", PREFIX, 1024, frame_ttl=600)
     tiny.show(frames[0], 990, true_until=1000)
     assert tiny.forecast(steps, MINUTES, 990)[0].payload == b""  # not even the first step fits: cleared
+
+
+def test_a_pillar_refuses_a_forecast_it_cannot_verify_and_keeps_the_one_it_holds() -> None:
+    """spec: F-7, F-8"""
+    from firmware_bridge.forecast import FORECAST_HEADER, ForecastStep, forecast_payload
+
+    frames = []
+    for i in range(3):
+        raster = np.zeros((16, 64), dtype=np.uint8)
+        raster[:, i * 16:(i + 1) * 16] = 1
+        frames.append(Frame.of(raster, "mono", "mono1", True))
+    steps = [ForecastStep(1000 + 60 * i, 1059 + 60 * i, f) for i, f in enumerate(frames)]
+    good = forecast_payload(steps, 2, 5, 7)
+    pillar = PillarSession("d", PREFIX)
+    topic = f"{PREFIX}/displays/d/next"
+    assert pillar.receive(topic, good, 990) == [] and pillar.forecast is not None
+    raster, mode = pillar.predicted(1070) or (None, "")
+    assert raster is not None and mode == "mono" and np.array_equal(raster, frames[1].raster)
+    assert pillar.predicted(999) is None  # before the first step
+    assert pillar.predicted(1000 + 120 + 1) is None  # past the horizon (2 minutes after the first step's start)
+    for bad in (good[:-3], b"XX" + good[2:], good[:12] + b"\x00" + good[13:]):
+        pillar.receive(topic, bad, 990)
+        assert pillar.forecast is not None and pillar.forecast.epoch == 7  # refused: the one held stays
+    header = FORECAST_HEADER.unpack_from(good)
+    older = FORECAST_HEADER.pack(*header[:5], 6) + good[FORECAST_HEADER.size:]
+    pillar.epoch = 7
+    pillar.receive(topic, older, 990)
+    assert pillar.forecast is not None and pillar.forecast.epoch == 7  # from an earlier owner: ignored
+    lying = forecast_payload([ForecastStep(1000, 1059, frames[0]),
+                              ForecastStep(1060, 1119, Frame(frames[1].packed, 64, 16, "mono", "mono1", True, 1))], 2, 5, 7)
+    pillar.receive(topic, lying, 990)
+    assert pillar.predicted(1070) is None and pillar.forecast is None  # a step that does not verify: none of it
+    pillar.receive(topic, good, 990)
+    pillar.receive(topic, b"", 990)
+    assert pillar.forecast is None  # an empty payload clears it
