@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -110,8 +111,9 @@ async def _run(service: Service, broker: Broker, clock: FixedClock, until: int, 
         clock.advance(max(1, min(int(-(-delay // 1)), until - now)))
 
 
-def _expected(service: Service, display_id: str, made: Made, at: int) -> Frame:
-    """The frame the service renders for `at` from what it knew when it made the forecast (its board, its delays)."""
+def _expected(service: Service, display_id: str, made: Made, at: int) -> tuple[Frame, Board]:
+    """The frame the service renders for `at` from what it knew when it made the forecast (its board, its delays),
+    and the board as a live frame would show it."""
     runtime = service.displays[display_id]
     made_at, board, known = made[display_id]
     previous, chosen, page = board, None, None
@@ -121,7 +123,9 @@ def _expected(service: Service, display_id: str, made: Made, at: int) -> Frame:
         previous = service.compose(runtime.config, runtime.spec, step, known[0], known[1], previous)
         chosen, page = previous, previous.alert_page if page is None else page  # the first step's alert page
     assert chosen is not None and page is not None
-    return frame_of(render(forecast_board(chosen, page), runtime.spec, runtime.encoding, runtime.config.compress), b"")
+    shown = forecast_board(chosen, page)
+    rendered = render(shown, runtime.spec, runtime.encoding, runtime.config.compress)
+    return frame_of(rendered, b""), replace(shown, rows=chosen.rows)  # the same board with its live markers
 
 
 async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_service_forecast(tmp_path: Path) -> None:
@@ -147,6 +151,7 @@ async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_ser
     for d in ids:  # the pillars hold the forecast made last, which starts when the board then stopped being true
         assert parse_forecast(broker.retained[f"{PREFIX}/displays/{d}/next"]).steps[0][0] == made[d][1].true_until
     broker.up = False  # cut off: the service goes on (with new delays), the pillars hear nothing
+    hollow_checked = 0
     later = cut + 300
     source.snapshot = parse_feed(simulated_realtime(service.timetable, later), "rt.pb", later)
     for minute in range(1, 9):
@@ -155,13 +160,18 @@ async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_ser
         for d in ids:
             session = sessions[d]
             assert not session.is_current(at), d  # its own frame ran out: it shows the forecast
-            expected = _expected(service, d, made, at)
+            expected, board = _expected(service, d, made, at)
+            if any(row.live for row in board.rows):  # drawn as a forecast: what was live has a hollow marker
+                looks_live = render(board, service.displays[d].spec, service.displays[d].encoding, True)
+                assert looks_live.content_hash != expected.hash, (d, minute)
+                hollow_checked += 1
             assert np.array_equal(np.asarray(screen(session, at)), np.asarray(image_of(expected.raster, expected.color_mode))), (d, minute)
             h, w = expected.shape
             wanted = decode(pull_bytes(expected, "png"), "png", expected.color_mode, w, h)
             assert np.array_equal(specs[d].shows(at), wanted), (d, minute)
             live = service.displays[d].frame
             assert live is not None and live.hash != expected.hash  # the forecast looks unlike a live frame
+    assert hollow_checked >= 8
     # forecast_minutes after the pillar's own frame ran out, it shows "no current data".
     end = max(s.valid_until for s in sessions.values()) + 60 * MINUTES + 1
     await _run(service, broker, clock, end, {})
