@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from mqtt_match import matches
+from PIL import Image
 from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, decode
 from test_conformance import AT, start
@@ -27,7 +28,7 @@ from firmware_bridge.codec import image_of
 from firmware_bridge.forecast import parse_forecast
 from firmware_bridge.messages import Frame
 from firmware_bridge.pillar import PillarSession
-from firmware_bridge.simulator import screen
+from firmware_bridge.simulator import screen, write_screen
 from layouts.board import Board
 
 PREFIX = "stopcast/v1"
@@ -231,7 +232,7 @@ def test_a_forecast_too_large_for_max_packet_keeps_the_steps_that_fit() -> None:
     assert tiny.forecast(steps, MINUTES, 990)[0].payload == b""  # not even the first step fits: cleared
 
 
-def test_a_pillar_refuses_a_forecast_it_cannot_verify_and_keeps_the_one_it_holds() -> None:
+def test_a_pillar_refuses_a_forecast_it_cannot_verify_and_keeps_the_one_it_holds(tmp_path: Path) -> None:
     """spec: F-7, F-8"""
     from firmware_bridge.forecast import FORECAST_HEADER, ForecastStep, forecast_payload
 
@@ -262,5 +263,7 @@ def test_a_pillar_refuses_a_forecast_it_cannot_verify_and_keeps_the_one_it_holds
     pillar.receive(topic, lying, 990)
     assert pillar.predicted(1070) is None and pillar.forecast is None  # a step that does not verify: none of it
     pillar.receive(topic, good, 990)
+    written = write_screen(pillar, 1070, tmp_path)  # the reference pillar writes what it shows, forecast included
+    assert written.name == "d-forecast-1020.png" and np.array_equal(np.asarray(Image.open(written)) > 0, frames[1].raster > 0)
     pillar.receive(topic, b"", 990)
     assert pillar.forecast is None  # an empty payload clears it

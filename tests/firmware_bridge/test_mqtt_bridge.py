@@ -164,6 +164,13 @@ def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> Non
         own_frame = f"{PREFIX}/displays/stop-b/frame"
         other = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-a/frame/#", 1, "pillar-b", "b-secret", fence=own_frame))
         assert other == {}
+        async def forecasts() -> None:  # the service's retained forecasts (serve --once has no pillar online for one)
+            settings = mqtt.BrokerSettings("127.0.0.1", broker.port, username="svc", password="svc-secret", client_id="s")
+            async with mqtt.connect(settings) as client:
+                for display_id in ("stop-a", "stop-b"):
+                    await client.publish(f"{PREFIX}/displays/{display_id}/next", b"SF", qos=1, retain=True)
+
+        asyncio.run(forecasts())
         readable = asyncio.run(retained(broker.port, f"{PREFIX}/displays/#", 99, "pillar-b", "b-secret",
                                         fence=f"{PREFIX}/service/status"))
         assert sorted(readable) == [f"{PREFIX}/displays/stop-b/{leaf}" for leaf in ("board", "frame", "next")]  # spec: F-9
