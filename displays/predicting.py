@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from firmware_bridge.codec import HEADER
+from firmware_bridge.messages import packet_room
 from firmware_bridge.protocol import ForecastStep, Publish
+from firmware_bridge.topics import display_topic
 from layouts.board import Board
 
 from .forecasting import forecast_board, forecast_times, same_prediction
@@ -40,6 +43,11 @@ async def forecasts(service: Service, now: int) -> list[Publish]:
     if minutes <= 0 or service.timetable is None:
         return []
     keep, span, inputs = minutes * 60, minutes * 90, service._inputs()
+    max_packet, prefix = service.config.mqtt.max_packet, service.config.mqtt.prefix
+
+    def room(display_id: str) -> int:
+        return packet_room(max_packet, display_topic(prefix, display_id, "next"))
+
     known: tuple | None = None
     out: list[Publish] = []
     for runtime in list(service.displays.values()):
@@ -51,6 +59,8 @@ async def forecasts(service: Service, now: int) -> list[Publish]:
         pillar = service.bridge.pillar(runtime.config.id)
         if pillar is None or not pillar.online:
             continue  # nobody to show it (a pillar coming online gets one with the next refresh)
+        if 2 * (HEADER.size + len(runtime.frame.full_body or b"")) > room(runtime.config.id):
+            continue  # its first step alone would take half of max_packet: minutes of forecast would not fit
         if known is None:
             known = (service.live_state(now), service.editorial.current(now))
         try:
