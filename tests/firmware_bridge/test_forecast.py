@@ -267,3 +267,20 @@ def test_a_pillar_refuses_a_forecast_it_cannot_verify_and_keeps_the_one_it_holds
     assert written.name == "d-forecast-1020.png" and np.array_equal(np.asarray(Image.open(written)) > 0, frames[1].raster > 0)
     pillar.receive(topic, b"", 990)
     assert pillar.forecast is None  # an empty payload clears it
+
+
+def test_after_a_reconnect_the_forecast_is_republished_as_it_is_and_removing_a_display_clears_it() -> None:
+    """spec: F-5, F-4"""
+    from firmware_bridge.channel import DisplayChannel
+    from firmware_bridge.forecast import ForecastStep
+
+    raster = np.zeros((16, 64), dtype=np.uint8)
+    frames = [Frame.of(raster, "mono", "mono1", True), Frame.of(raster + 1, "mono", "mono1", True)]
+    channel = DisplayChannel("d", PREFIX, 1 << 16, frame_ttl=600)
+    channel.show(frames[0], 990, true_until=1000)
+    (sent,) = channel.forecast([ForecastStep(1000, 1059, frames[0]), ForecastStep(1060, 1119, frames[1])], MINUTES, 990)
+    again = [p for p in channel.republish(995) if p.topic.endswith("/next")]
+    assert [(p.payload, p.retain) for p in again] == [(sent.payload, True)]
+    assert [p for p in channel.republish(1120) if p.topic.endswith("/next")] == []  # run out: not again
+    cleared = {p.topic: p.payload for p in channel.clear()}
+    assert cleared[f"{PREFIX}/displays/d/next"] == b""
