@@ -130,7 +130,7 @@ def _expected(service: Service, display_id: str, made: Made, at: int) -> tuple[F
 
 
 async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_service_forecast(tmp_path: Path) -> None:
-    """spec: F-4, F-5, F-6, F-7, F-8"""
+    """spec: F-4, F-5, F-6, F-7, F-8, F-12"""
     config_path = write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1), DISPLAYS, feeds={"realtime": ["rt.pb"]})
     clock = FixedClock(AT)
     service, link = await start(config_path, clock)
