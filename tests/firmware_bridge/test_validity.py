@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, head
-from test_conformance import AT, MAX_PACKET, Broker, start
+from test_conformance import AT, MAX_PACKET, start
+from test_forecast import Broker
 
 from displays.clock import FixedClock
 from feeds.demo import simulated_realtime
 from feeds.realtime import parse_feed
 from firmware_bridge.channel import DisplayChannel
 from firmware_bridge.messages import Frame
+from firmware_bridge.pillar import PillarSession
 from layouts.board import Board
 
 PREFIX = "stopcast/v1"
@@ -55,11 +57,14 @@ async def test_no_frame_a_pillar_shows_outlives_its_content(tmp_path: Path) -> N
     service, link = await start(config_path, clock)
     assert service.timetable is not None
     service.sources["rt.pb"].snapshot = parse_feed(simulated_realtime(service.timetable, AT), "rt.pb", AT)
-    broker = Broker(link)
+    broker = Broker(link)  # the forecast test's broker: spec pillars and reference pillars side by side
     await broker.route(AT)
     pillars = {d["id"]: SpecPillar(d["id"]) for d in DISPLAYS}
     for pillar in pillars.values():
         await broker.connect(pillar, AT)
+    sessions = {d["id"]: PillarSession(d["id"], PREFIX) for d in DISPLAYS}  # and the reference pillar beside it
+    for session in sessions.values():
+        await broker.connect(session, AT)
     checked = 0
     while clock.now() < AT + 240:
         now = int(clock.now())
@@ -75,5 +80,7 @@ async def test_no_frame_a_pillar_shows_outlives_its_content(tmp_path: Path) -> N
                 assert valid_until < now, (display_id, now)  # the old frame ran out when its times changed
                 checked += 1
             assert pillar.shown_hash == runtime.frame.hash and now <= pillar.valid_until < runtime.board.true_until
+            session = sessions[display_id]
+            assert session.hash == runtime.frame.hash and now <= session.valid_until < runtime.board.true_until
         clock.advance(max(1, int(-(-delay // 1))))
     assert checked >= 4 * len(pillars)  # every display changed at least once a minute
