@@ -6,6 +6,7 @@ realtime, and 16 renderings when the prediction changes.)"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from firmware_bridge.codec import HEADER
@@ -37,20 +38,12 @@ def _predicted(service: Service, runtime: DisplayRuntime, now: int, span: int, k
     return steps
 
 
-async def forecasts(service: Service, now: int) -> list[Publish]:
-    """The forecasts to republish at `now` (see the module's docstring)."""
-    minutes = service.config.mqtt.forecast_minutes
-    if minutes <= 0 or service.timetable is None:
-        return []
-    keep, span, inputs = minutes * 60, minutes * 90, service._inputs()
+def _due(service: Service, now: int, keep: int, inputs: tuple) -> list[DisplayRuntime]:
+    """The displays whose forecast may have to change: inputs changed (at most once every EVERY seconds) or
+    it runs short, a pillar online to show it, and a frame small enough for minutes of forecast in max_packet."""
     max_packet, prefix = service.config.mqtt.max_packet, service.config.mqtt.prefix
-
-    def room(display_id: str) -> int:
-        return packet_room(max_packet, display_topic(prefix, display_id, "next"))
-
-    known: tuple | None = None
-    out: list[Publish] = []
-    for runtime in list(service.displays.values()):
+    due = []
+    for runtime in service.displays.values():
         if runtime.board is None or runtime.frame is None:
             continue
         last = runtime.forecast[-1][0] + 59 if runtime.forecast else 0
@@ -59,23 +52,43 @@ async def forecasts(service: Service, now: int) -> list[Publish]:
         pillar = service.bridge.pillar(runtime.config.id)
         if pillar is None or not pillar.online:
             continue  # nobody to show it (a pillar coming online gets one with the next refresh)
-        if 2 * (HEADER.size + len(runtime.frame.full_body or b"")) > room(runtime.config.id):
+        room = packet_room(max_packet, display_topic(prefix, runtime.config.id, "next"))
+        if 2 * (HEADER.size + len(runtime.frame.full_body or b"")) > room:
             continue  # its first step alone would take half of max_packet: minutes of forecast would not fit
-        if known is None:
-            known = (service.live_state(now), service.editorial.current(now))
+        due.append(runtime)
+    return due
+
+
+async def forecasts(service: Service, now: int, batch: int = 128) -> list[Publish]:
+    """The forecasts to republish at `now` (see the module's docstring). The boards of every display whose
+    prediction changed go to the renderer together, in batches that run in parallel (a render pool's workers)."""
+    minutes = service.config.mqtt.forecast_minutes
+    if minutes <= 0 or service.timetable is None:
+        return []
+    keep, span, inputs = minutes * 60, minutes * 90, service._inputs()
+    due = _due(service, now, keep, inputs)
+    if not due:
+        return []
+    known = (service.live_state(now), service.editorial.current(now))
+    changed: list[tuple[DisplayRuntime, list[tuple[int, Board]]]] = []
+    for runtime in due:
         try:
             predicted = _predicted(service, runtime, now, span, known)
         except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
             service.display_failed(runtime, "composing its forecast", exc, now)
             continue
         runtime.forecast_inputs, runtime.forecast_at = inputs, now
-        if same_prediction(runtime.forecast, predicted, now, keep):
-            continue
-        jobs = [(board, runtime.spec, runtime.encoding, runtime.config.compress) for _, board in predicted]
-        rendered = await service.renderer.render(jobs)
-        frames = [frame_of(r, b"") for r in rendered if not isinstance(r, str)]
-        if len(frames) < len(rendered):
-            service.display_failed(runtime, "rendering its forecast", next(r for r in rendered if isinstance(r, str)), now)
+        if not same_prediction(runtime.forecast, predicted, now, keep):
+            changed.append((runtime, predicted))
+    jobs = [(board, r.spec, r.encoding, r.config.compress) for r, predicted in changed for _, board in predicted]
+    batches = await asyncio.gather(*(service.renderer.render(jobs[i:i + batch]) for i in range(0, len(jobs), batch)))
+    rendered = [r for done in batches for r in done]
+    out: list[Publish] = []
+    for runtime, predicted in changed:
+        mine, rendered = rendered[: len(predicted)], rendered[len(predicted):]
+        frames = [frame_of(r, b"") for r in mine if not isinstance(r, str)]
+        if len(frames) < len(mine):
+            service.display_failed(runtime, "rendering its forecast", next(r for r in mine if isinstance(r, str)), now)
             continue
         ends = [start - 1 for start, _ in predicted[1:]] + [predicted[-1][0] + 59]
         steps = [ForecastStep(start, end, frame) for (start, _), end, frame in zip(predicted, ends, frames, strict=True)]
