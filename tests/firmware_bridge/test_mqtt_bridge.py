@@ -129,6 +129,8 @@ def test_minute_tick_sends_a_small_delta_and_a_pillar_showing_another_frame_gets
         assert delta <= 0.25 * full, (delta, full)
         await _wait_for(lambda: session.hash == channel.current.hash)
         assert not any(leaf == "frame" for leaf, _, _ in received)  # the retained frame went to the broker only
+        await _wait_for(lambda: session.forecast is not None)  # the retained forecast over a real broker (spec: F-4)
+        assert session.forecast is not None and session.forecast.steps[0][0] >= at
         # The pillar says it shows a frame the service does not know: the full frame follows on delta.
         received.clear()
         settings = mqtt.BrokerSettings("127.0.0.1", port, client_id="liar")
