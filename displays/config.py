@@ -90,7 +90,8 @@ class MqttConfig:
     cert_file: str = ""
     key_file: str = ""
     max_packet: int = 256 * 1024  # larger frames are chunked
-    frame_ttl: int = 600  # seconds a frame stays valid on the pillar
+    frame_ttl: int = 600  # seconds a frame stays valid on the pillar (at most: never past its content's minute)
+    forecast_minutes: int = 10  # minutes of predicted frames kept on `next` for pillars cut off (0: none)
     keepalive: int = 30
     version: int = 5  # MQTT 5 (message expiry), or 3 for 3.1.1-only brokers; "embedded" speaks 3.1.1
     failover: tuple[str, ...] = ()  # more nodes of a broker cluster, tried in turn when the connection fails
@@ -444,6 +445,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
         cert_file=v.string("cert_file"), key_file=v.string("key_file"),
         max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024),
         frame_ttl=v.integer("frame_ttl", 60, 7 * 86400),
+        forecast_minutes=v.integer("forecast_minutes", 0, 60),
         keepalive=v.integer("keepalive", 5, 3600),
         version=3 if url == "embedded" else v.choice("version", (3, 5)),
         qos=v.choice("qos", (0, 1)),
