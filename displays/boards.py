@@ -12,6 +12,7 @@ from feeds.times import local_date
 from feeds.timetable import Timetable
 from layouts.board import Board, BoardInput, DisplaySettings, Notice, build_board
 from layouts.spec import LayoutSpec
+from layouts.texts import LANGUAGES
 
 from .notices import Editorial, Scope, kept_alerts, next_editorial_change, notices_for
 
@@ -44,7 +45,7 @@ def compose_board(
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
     feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
-    if not settings.language and feed_language in ("de", "en"):  # the feed's language, else the layout's
+    if not settings.language and feed_language in LANGUAGES:  # the feed's language, else the layout's
         settings = replace(settings, language=feed_language)
     language = settings.language or spec.language
     tz = tt.timezone if tt is not None else "UTC"

@@ -19,6 +19,7 @@ from feeds.merge import stop_departures
 from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import hhmm, iso, parse_instant
 from layouts.spec import builtin_names, builtin_text, load_layout
+from layouts.texts import LANGUAGES
 from layouts.validation import ConfigError
 
 from .cli_service import ERRORS as SERVICE_ERRORS
@@ -101,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--display", metavar="ID")
     ren.add_argument("--at", type=_instant, default=None, metavar="WHEN")
     ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
-    ren.add_argument("--language", default=None, choices=("de", "en"))
+    ren.add_argument("--language", default=None, choices=LANGUAGES)
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
     spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV file")
     spk.add_argument("--config", metavar="FILE", help="a service config (with --display)")

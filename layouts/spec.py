@@ -9,12 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .texts import LANGUAGES  # the board languages, kept with their texts
 from .validation import ConfigError, Fields, defaults_of
 
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 COLUMN_KINDS = ("marker", "line", "destination", "platform", "time", "delay")
 FONT_FAMILIES = ("atkinson", "terminus")
-LANGUAGES = ("de", "en")
 # Colours each mode can show; other modes take any RGB.
 MODE_COLORS = {
     "mono": {"#000000", "#FFFFFF"},
