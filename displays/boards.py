@@ -12,7 +12,7 @@ from feeds.times import local_date
 from feeds.timetable import Timetable
 from layouts.board import Board, BoardInput, DisplaySettings, Notice, build_board
 from layouts.spec import LayoutSpec
-from layouts.texts import LANGUAGES
+from layouts.texts import LANGUAGES, default_clock
 
 from .notices import Editorial, Scope, kept_alerts, next_editorial_change, notices_for
 
@@ -48,6 +48,8 @@ def compose_board(
     if not settings.language and feed_language in LANGUAGES:  # the feed's language, else the layout's
         settings = replace(settings, language=feed_language)
     language = settings.language or spec.language
+    if not settings.clock:  # 12-hour where the feed's riders read it so (an English feed in the US)
+        settings = replace(settings, clock=default_clock(feed_language, tt.timezone) if tt is not None else "24h")
     tz = tt.timezone if tt is not None else "UTC"
     notices: tuple[Notice, ...] = ()
     change, alerts = 0, None

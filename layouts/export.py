@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from .board import Board, BoardRow
+from .drawn import drawn
 from .spec import LayoutSpec
 
 _BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name != "rows")
@@ -19,6 +20,7 @@ def board_doc(board: Board, spec: LayoutSpec, display_id: str) -> dict[str, Any]
     doc["rows"] = [{name: getattr(row, name) for name in _ROW_FIELDS} for row in board.rows]
     doc["display_id"] = display_id
     doc["layout"] = {"name": spec.name, "width": spec.width, "height": spec.height, "color_mode": spec.color_mode}
+    doc["drawn"] = drawn(board, spec)
     return doc
 
 

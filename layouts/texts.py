@@ -143,8 +143,6 @@ TITLE_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {"platform": ("Andén", "And."), "time": ("Salida", "Sal."), "destination": ("Destino",), "line": ("Línea", "L.")},
 }
 
-# The clock a board shows when its display does not say: 12-hour where riders read it so.
-TWELVE_HOUR_COUNTRIES = ("US", "CA", "AU", "NZ", "PH", "IN")
 
 # Shortenings tried, in order, before a destination is cut with an ellipsis.
 ABBREVIATIONS: tuple[tuple[str, str], ...] = (
@@ -185,3 +183,26 @@ def clean(value: str, limit: int = 300) -> str:
         return value.strip() if "  " not in value else _SPACES.sub(" ", value).strip()
     chars = (" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value)
     return _SPACES.sub(" ", "".join(chars)).strip()
+
+
+def clock_time(hh_mm: str, clock: str = "24h", compact: bool = False) -> str:
+    """A wall-clock "HH:MM" as the board's clock shows it: unchanged for "24h"; for "12h" "8:14 PM", or
+    "8:14p" where a column has no room for more (`compact`)."""
+    if clock != "12h" or not hh_mm[:2].isdigit():
+        return hh_mm
+    hour = int(hh_mm[:2])
+    suffix = ("a" if hour < 12 else "p") if compact else (" AM" if hour < 12 else " PM")
+    return f"{hour % 12 or 12}:{hh_mm[3:]}{suffix}"
+
+
+def default_clock(language: str, timezone: str) -> str:
+    """The clock a board shows when its display does not choose: 12-hour for an English (or Spanish) feed in
+    the Americas, in Australia or New Zealand, where riders read times so; else 24-hour."""
+    twelve = timezone.startswith(("America/", "US/", "Canada/", "Australia/", "Pacific/Auckland", "Pacific/Honolulu"))
+    return "12h" if twelve and language in ("en", "es") and not timezone.startswith(_TWENTY_FOUR_AMERICAS) else "24h"
+
+
+# Zones of the Americas whose countries write the 24-hour clock on timetables (Brazil, Argentina, Chile, ...).
+_TWENTY_FOUR_AMERICAS = ("America/Sao_Paulo", "America/Argentina", "America/Buenos_Aires", "America/Santiago",
+                         "America/Montevideo", "America/Asuncion", "America/La_Paz", "America/Lima", "America/Bogota",
+                         "America/Caracas", "America/Havana", "America/Punta_Arenas")
