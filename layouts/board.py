@@ -338,6 +338,11 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     if delay_col is not None and shown_delay and width_of(shown_delay, font(spec.font_family, spec.small_size)) > delay_col[2]:
         delay_text = struck = ""  # "+38" does not fit the delay column: it goes whole beside the destination
     note = _note(spec, dep, lang, status_text, width, spill=shown_delay if not (delay_text or struck) else "")
+    if not _first_word_fits(spec, headsign, destination_room(spec, width, note)):
+        # a narrow cell: the note in its short form ("+38"), or none (the struck time and destination say
+        # "cancelled"), rather than a destination cut inside its first word
+        short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
+        note = short if short and _first_word_fits(spec, headsign, destination_room(spec, width, short)) else ""
     destination = _destination(spec, headsign, destination_room(spec, width, note))
     return BoardRow(
         key=key,
@@ -458,8 +463,9 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
     words, first = headsign.split(), ""
     while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
         first = f"{first} {words.pop(0)}".strip()
-    if not first:  # one word longer than the cell
-        return fit(headsign, regular, width)
+    if not first:  # one word longer than the cell: on one line, in the smaller type if it must
+        fitted = fit(headsign, regular, width)
+        return fitted if whole_words(headsign, fitted) else fit(headsign, small, width)
     return f"{first}\n{fit(' '.join(words), small, width)}"
 
 
@@ -470,6 +476,12 @@ def destination_room(spec: LayoutSpec, cell: int, note: str) -> int:
         return cell
     bold = font(spec.font_family, spec.small_size, bold=True)
     return cell - width_of(note, bold) - 2 * geometry(spec).pad - width_of(" ", bold)
+
+
+def _first_word_fits(spec: LayoutSpec, headsign: str, width: int) -> bool:
+    """Whether the destination's first word (abbreviated, with '…') fits `width` in the small type at least."""
+    small = font(spec.font_family, spec.small_size)
+    return whole_words(headsign, fit(headsign, small, width))
 
 
 NOTE_SHARE = 0.45  # of the destination cell a platform-change note may take; the destination keeps the rest
@@ -486,7 +498,7 @@ def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: 
     elif spill:  # a delay too wide for the delay column
         parts.append(spill)
     elif dep.status == DELAYED and dep.delay and not any(c.kind == "delay" for c in spec.columns):
-        parts.append(f"+{round(dep.delay / 60)}")
+        parts.append(text(lang, "late", n=round(dep.delay / 60)))
     moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
     if moved and dep.status not in (CANCELLED, SKIPPED):
         words = text(lang, "platform_instead", now=clean(dep.platform), was=clean(dep.scheduled_platform))

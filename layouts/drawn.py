@@ -20,6 +20,9 @@ ROLES = ("badge", "destination", "time", "delay", "platform", "status", "alert",
 class _NoDraw:
     """Stands in for ImageDraw: lines, shapes and fills leave no record."""
 
+    def __init__(self, fontmode: str) -> None:
+        self.fontmode = fontmode
+
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
 
@@ -30,7 +33,7 @@ class _Recorder(_Canvas):
     def __init__(self, spec: LayoutSpec) -> None:  # noqa: D107 - no image: nothing is painted
         self.spec = spec
         self.drawn = []
-        self.draw = _NoDraw()  # type: ignore[assignment]
+        self.draw = _NoDraw("L" if spec.antialias else "1")  # type: ignore[assignment]
 
 
 def drawn(board: Board, spec: LayoutSpec) -> list[dict[str, Any]]:

@@ -83,7 +83,7 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return lines
 
 
-_TOKEN = re.compile(r"[^\s/]+")
+_TOKEN = re.compile(r"[^\s/\-–]+")
 
 
 def whole_words(source: str, shown: str) -> bool:

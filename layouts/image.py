@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .board import MESSAGE, Board, BoardRow, badge_font, destination_room
 from .contrast import shown_color
-from .fit import fit, width_of
+from .fit import fit, width_of, wrap
 from .fonts import font
 from .geometry import Box, Geometry, board_layout, geometry, takeover_area
 from .paging import takeover_box, takeover_pages
@@ -64,6 +64,8 @@ class _Canvas:
         rounded corners of the radius given third, is blended over what is there."""
         if not value:
             return
+        if anchor[0] == "r":  # a glyph reaching past its advance ("w") stays inside the right edge of its cell
+            xy = (xy[0] - max(0, _ink_box(fnt, value, anchor, self.draw.fontmode)[2]), xy[1])
         if self.drawn is not None:
             self.record(xy, value, fnt, anchor, role, box)
             return
@@ -81,7 +83,7 @@ class _Canvas:
                box: Box | None) -> None:
         """Note a text where it is drawn: its role, and its ink box (or the box it stands in, a badge's)."""
         if box is None:
-            left, top, right, bottom = _ink_box(fnt, value, anchor)
+            left, top, right, bottom = _ink_box(fnt, value, anchor, self.draw.fontmode)
             box = Box(xy[0] + left, xy[1] + top, right - left, bottom - top)
         item: dict = {"role": role, "text": value, "box": [box.x, box.y, box.w, box.h]}
         if self.row is not None:
@@ -147,10 +149,13 @@ def _ink(mode: str, color: str) -> int | tuple[int, int, int]:
 
 
 @lru_cache(maxsize=32768)
-def _ink_box(fnt: ImageFont.FreeTypeFont, value: str, anchor: str) -> tuple[int, int, int, int]:
-    """Where a text's pixels reach, relative to its anchor point (as `_text_mask` draws it)."""
-    left, top, right, bottom = (int(v) for v in fnt.getbbox(value, anchor=anchor))
-    return left, top, max(left, right), max(top, bottom)
+def _ink_box(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str) -> tuple[int, int, int, int]:
+    """Where a text's lit pixels reach, relative to its anchor point (a bitmap font's blank rows do not count)."""
+    mask, (dx, dy) = _text_mask(fnt, value, anchor, fontmode)
+    inked = mask.getbbox() if mask is not None else None
+    if inked is None:
+        return 0, 0, 0, 0
+    return dx + inked[0], dy + inked[1], dx + inked[2], dy + inked[3]
 
 
 @lru_cache(maxsize=32768)
@@ -463,10 +468,15 @@ def _empty(canvas: _Canvas, geo: Geometry, board: Board) -> None:
     width = spec.width - 2 * geo.pad
     on = (pal.background, Box(0, top, spec.width, bottom - top))
     if board.empty_detail:
-        canvas.text((spec.width // 2, middle - geo.small_line // 2), fit(board.empty_text, bold, width), bold, pal.text, "mm", on,
+        lines = wrap(board.empty_detail, small, width)  # "Fahrplan gültig bis 01.11.2026" over two lines, never cut
+        lines = lines if len(lines) * geo.small_line + spec.row_size + geo.pad <= bottom - top else [fit(board.empty_detail, small, width)]
+        y = top + max(0, bottom - top - spec.row_size - geo.pad - len(lines) * geo.small_line) // 2
+        canvas.text((spec.width // 2, y + spec.row_size // 2), fit(board.empty_text, bold, width), bold, pal.text, "mm", on,
                     role="status")
-        canvas.text((spec.width // 2, middle + spec.row_size // 2 + geo.pad), fit(board.empty_detail, small, width), small, pal.text,
-                    "mm", on, role="status")
+        y += spec.row_size + geo.pad
+        for line in lines:
+            canvas.text((spec.width // 2, y + geo.small_line // 2), line, small, pal.text, "mm", on, role="status")
+            y += geo.small_line
     else:
         canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm", on, role="status")
 
