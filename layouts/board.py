@@ -567,3 +567,15 @@ def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz:
     if nxt - now >= END_OF_SERVICE_GAP:
         return "end_of_service", text(lang, "end_of_service"), detail
     return "nothing_in_horizon", text(lang, "nothing_in_horizon", n=settings.horizon_minutes), detail
+
+
+def labels_that_do_not_fit(spec: LayoutSpec, routes: list[tuple[str, str, str]],
+                           labels: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """The badge labels of `routes` ((route_id, short name, long name)) that no badge of the layout holds whole,
+    even at its line_max_width and the small type (`check-config`, `layouts --check --gtfs`)."""
+    col = next((c for c in spec.columns if c.kind == "line"), None)
+    if col is None or not col.width:
+        return []
+    widest = max(col.width, spec.line_max_width)
+    found = {route_label(labels, *route) for route in routes}
+    return sorted(label for label in found if label and badge_font(spec, label, widest) is None)
