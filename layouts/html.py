@@ -8,7 +8,7 @@ from typing import Any
 
 import jinja2
 
-from .board import Board
+from .board import Board, destination_room
 from .fit import fit, width_of
 from .fonts import font, font_path
 from .geometry import board_layout, geometry
@@ -60,6 +60,11 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "columns": spec.columns,
         "grid": grid,
         "row_height": geo.rows[0].h,
+        # the page's font is Atkinson even for a bitmap layout: its type never taller than the row or header
+        # (a 12 px LED font fills its 11 px rows; Atkinson's 12 px reaches into the next)
+        "row_font": min(spec.row_size, geo.rows[0].h * 4 // 5),
+        "small_destinations": _small_destinations(board, spec),
+        "header_font": min(spec.header_size, spec.header_height * 4 // 5),
         "rows_height": rows_height,
         "marker": max(6, spec.small_size // 2),
         "takeover_size": size,
@@ -76,6 +81,16 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "legend_timetable": text(board.language, "timetable"),
         "legend_disrupted": text(board.language, "disrupted"),
     }
+
+
+def _small_destinations(board: Board, spec: LayoutSpec) -> set[int]:
+    """The rows whose destination the board fitted in the small type (as the image renderer draws them)."""
+    column = geometry(spec).column("destination")
+    if column is None:
+        return set()
+    regular = font(spec.font_family, spec.row_size)
+    return {i for i, row in enumerate(board.rows)
+            if width_of(row.destination.partition("\n")[0], regular) > destination_room(spec, column[2], row.note)}
 
 
 def render_html(board: Board, spec: LayoutSpec, fonts: dict[str, str], events_url: str | None = None,

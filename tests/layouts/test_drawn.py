@@ -206,3 +206,20 @@ def test_spanish_boards() -> None:
     assert any(r.status_text == "cancelado" for r in board.rows)
     items = check_drawn(_stress("night", spec, DisplaySettings(language="es")), spec)
     assert any(i["text"] == "Fin del servicio" for i in items)
+
+
+def test_smaller_defects_of_the_issue() -> None:
+    spec = load_layout("lcd-portrait-1080x1920")
+    board = _stress("long", spec, DisplaySettings(route_labels=LABELS))
+    items = check_drawn(board, spec)
+    warm = [i["text"] for i in items if i["role"] == "destination" and i.get("row") == 1]
+    assert warm == ["Warm Springs/", "South Fremont"]  # split where the name has its "/", not "... South | Fremont"
+    for row in (i["row"] for i in items if i["role"] == "status" and "row" in i):  # "fällt aus" clear of the platform
+        note = next(i for i in items if i.get("row") == row and i["role"] == "status")
+        platform = next(i for i in items if i.get("row") == row and i["role"] == "platform")
+        assert platform["box"][0] - (note["box"][0] + note["box"][2]) >= spec.row_size // 4
+    legend = [i["text"] for i in items if i["role"] == "legend" and "row" not in i]
+    assert "Abweichung" in legend  # the yellow bar left of disrupted rows is explained
+    expired = _stress("expired", spec, DisplaySettings(language="en"))
+    titles = [i["text"] for i in drawn(expired, spec) if i["role"] == "legend"]
+    assert "Plat." in titles and not any(t.endswith(ELLIPSIS) for t in titles)  # was "Plat…"
