@@ -375,7 +375,7 @@ class Service:
             self.display_failed(runtime, "rendering", rendered, now)
             return []
         try:
-            frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
+            frame = frame_of(rendered, board_json(board, runtime.spec, display.id, rendered.drawn or None))
             publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)

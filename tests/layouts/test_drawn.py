@@ -223,3 +223,16 @@ def test_smaller_defects_of_the_issue() -> None:
     expired = _stress("expired", spec, DisplaySettings(language="en"))
     titles = [i["text"] for i in drawn(expired, spec) if i["role"] == "legend"]
     assert "Plat." in titles and not any(t.endswith(ELLIPSIS) for t in titles)  # was "Plat…"
+
+
+def test_board_json_carries_drawn_as_the_render_worker_made_it() -> None:
+    import json
+
+    from displays.frames import render
+    from layouts.export import board_json
+
+    spec = load_layout("tft-320x240")
+    board = _stress("alerts8", spec, DisplaySettings())
+    made = render(board, spec, "rgb565", True).drawn
+    assert list(made) == drawn(board, spec)
+    assert json.loads(board_json(board, spec, "d", made))["drawn"] == json.loads(board_json(board, spec, "d"))["drawn"]
