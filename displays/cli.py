@@ -270,7 +270,7 @@ def _check_layouts(name: str, fmt: str, gtfs: str | None = None) -> int:
     its badges hold the feed's line labels; 1 when one fails."""
     from dataclasses import replace
 
-    from layouts.board import labels_that_do_not_fit
+    from layouts.labels import labels_that_do_not_fit
     from layouts.legibility import check_legibility, legibility_doc, legibility_text
 
     results = [check_legibility(load_layout(n)) for n in ([name] if name else builtin_names())]

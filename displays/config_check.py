@@ -126,7 +126,7 @@ def stop_errors(source: str, displays: list[tuple[str, tuple[str, ...]]], tt: Ti
 def label_errors(config: ServiceConfig, tt: Timetable) -> list[ConfigError]:
     """Every display whose layout cannot show one of the feed's line labels whole (a badge as wide as the
     layout allows, the smallest type): ops set a shorter one with route_labels."""
-    from layouts.board import labels_that_do_not_fit
+    from layouts.labels import labels_that_do_not_fit
 
     from .config import layout_of
 

@@ -10,11 +10,12 @@ import numpy as np
 from cachetools import LRUCache, cached
 from PIL import Image, ImageDraw, ImageFont
 
-from .board import MESSAGE, Board, BoardRow, badge_font, destination_room
+from .board import MESSAGE, Board, BoardRow, destination_room
 from .contrast import shown_color
 from .fit import fit, width_of, wrap
 from .fonts import font
 from .geometry import Box, Geometry, board_layout, geometry, takeover_area
+from .labels import badge_font
 from .paging import takeover_box, takeover_pages
 from .spec import LayoutSpec
 from .texts import text, title_forms
