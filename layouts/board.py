@@ -384,8 +384,12 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
     small = font(spec.font_family, spec.small_size, bold=False)
     if width_of(headsign, regular) <= width or spec.destination_lines < 2:
         fitted = fit(headsign, regular, width)
-        # a first word too long for the cell: the smaller type (the renderer sees it does not fit the rows')
-        return fitted if whole_words(headsign, fitted) else fit(headsign, small, width)
+        if whole_words(headsign, fitted) and not (fitted.endswith("…") and len(fitted.split()) < 2):
+            return fitted
+        # a first word too long for the cell, or only the first of several left ("San…"): the smaller type
+        # where it says more (the renderer sees that it does not fit the rows' type)
+        smaller = fit(headsign, small, width)
+        return smaller if not whole_words(headsign, fitted) or len(smaller.split()) > len(fitted.split()) else fitted
     slashes = [i + 1 for i, c in enumerate(headsign) if c == "/" and 0 < i < len(headsign) - 1]
     for cut in reversed(slashes):  # "Warm Springs/" over "South Fremont": a name split where it has its "/"
         first, rest = headsign[:cut], headsign[cut:].strip()
