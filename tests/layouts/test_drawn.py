@@ -236,3 +236,14 @@ def test_board_json_carries_drawn_as_the_render_worker_made_it() -> None:
     made = render(board, spec, "rgb565", True).drawn
     assert list(made) == drawn(board, spec)
     assert json.loads(board_json(board, spec, "d", made))["drawn"] == json.loads(board_json(board, spec, "d"))["drawn"]
+
+
+def test_read_aloud_buttons_speak_the_boards_language() -> None:
+    from layouts.html import embedded_fonts, read_aloud, render_html
+
+    assert read_aloud("en") == [("en", "Read aloud")]
+    assert read_aloud("de") == [("de", "Vorlesen"), ("en", "Read aloud")]
+    assert read_aloud("es") == [("es", "Escuchar"), ("en", "Read aloud")]
+    spec = load_layout("tft-320x240")
+    page = render_html(_stress("long", spec, DisplaySettings(language="en")), spec, embedded_fonts(), speech_url="/s.wav")
+    assert "Read aloud" in page and "Vorlesen" not in page
