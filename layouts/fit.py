@@ -77,10 +77,34 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
             continue
         if current:
             lines.append(current)
-        current = word if width_of(word, font) <= width else fit(word, font, width)
+        if width_of(word, font) <= width:
+            current = word
+            continue
+        parts = _word_parts(word, font, width)  # a web address or a hyphenated name: broken after "/", "-" or "."
+        lines += parts[:-1]
+        current = parts[-1]
     if current:
         lines.append(current)
     return lines
+
+
+_JOINTS = re.compile(r"(?<=[/\-–.])(?=.)")
+
+
+def _word_parts(word: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """A word too wide for a line in lines: broken after its "/", "-" or "." where it has them, else (the last
+    resort) abbreviated or cut with '…'."""
+    pieces = _JOINTS.split(word)
+    out: list[str] = []
+    current = ""
+    for piece in pieces:
+        if width_of(current + piece, font) <= width:
+            current += piece
+            continue
+        if current:
+            out.append(current)
+        current = piece if width_of(piece, font) <= width else fit(piece, font, width)
+    return [*out, current] if current else out or [fit(word, font, width)]
 
 
 _TOKEN = re.compile(r"[^\s/\-–]+")

@@ -84,6 +84,11 @@ def alert_pages(spec: LayoutSpec, texts: tuple[str, ...], language: str = "de") 
     return (tuple("\n".join(wrap(page, small, width)) for page in shown) if shown != every else lines), lines
 
 
+def more_alerts(language: str, rest: int) -> str:
+    """ "+3 more notices" in the board's language."""
+    return text(language, "more_alert") if rest == 1 else text(language, "more_alerts", n=rest)
+
+
 def _capped(spec: LayoutSpec, per_text: list[list[str]], language: str, fits: Callable[[str], bool]) -> list[str]:
     cap = spec.alert_pages_max
     every = [page for pages in per_text for page in pages]
@@ -93,7 +98,7 @@ def _capped(spec: LayoutSpec, per_text: list[list[str]], language: str, fits: Ca
     for i, pages in enumerate(per_text):
         if i and len(shown) + len(pages) > cap - 1:
             rest = len(per_text) - i
-            more = text(language, "more_alert") if rest == 1 else text(language, "more_alerts", n=rest)
+            more = more_alerts(language, rest)
             return [*shown, more if fits(more) else f"+{rest}"]
         shown += pages
     return shown

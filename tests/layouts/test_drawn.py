@@ -27,7 +27,8 @@ EIGHT = tuple(
     ShownAlert(f"a{i}", f"Linie {50 + i}", f"Linie {50 + i}: Umleitung über die Rheinallee wegen Bauarbeiten, Halt "
                f"Höfchen entfällt ({effect}).", "", "de", "CONSTRUCTION", effect, "WARNING", ())
     for i, effect in enumerate(EFFECTS)
-)
+) + (ShownAlert("url", "Mehr Informationen", "Alle Umleitungen: https://www.mainzer-mobilitaet.de/fahrplan/baustellen/"
+                "umleitungen-2026", "", "de", "OTHER_CAUSE", "OTHER_EFFECT", "INFO", ()),)
 LONG = (
     dep("s1", "SEV68", "FFD500", "000000", "Gonsenheim Kapellenstraße über Hauptbahnhof West und Universität", 2,
         platform="D", scheduled_platform="C"),
@@ -132,6 +133,9 @@ def check_drawn(board: Board, spec: LayoutSpec) -> list[dict]:
     for item in items:
         if item["role"] in ("stop_name", "legend", "status", "clock"):
             assert not item["text"].endswith(ELLIPSIS) or any(whole_words(s, item["text"]) for s in sources if s), item
+    for item in items:  # alert and takeover lines are wrapped at spaces, never cut ("…") inside a long word
+        if item["role"] in ("alert", "takeover"):
+            assert ELLIPSIS not in item["text"], item
     if board.takeover_text:
         shown = {w for i in items if i["role"] == "takeover" for w in i["text"].split()}
         for word in board.takeover_text.split():
