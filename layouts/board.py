@@ -10,9 +10,9 @@ from feeds.merge import StopDepartures
 from feeds.times import hhmm, local_date
 
 from .contrast import readable_on
-from .fit import fit, whole_words, width_of
+from .fit import fit, fits_whole, whole_words, width_of
 from .fonts import font
-from .geometry import board_layout, geometry
+from .geometry import board_layout, geometry, widened
 from .labels import badge_column_width, badge_font, badge_label, route_label
 from .paging import MAX_ALERT_CHARS, alert_pages, alert_texts, takeover_pages
 from .spec import LayoutSpec
@@ -149,16 +149,19 @@ def build_board(
         return _takeover_board(spec, settings, data, now, lang, takeover)
     tickers = [n for n in by_urgency if n.kind == TICKER and spec.alert_lines]
     row_notices = [n for n in by_urgency if n.kind == ROW or (n.kind == TICKER and not spec.alert_lines)]
+    too_long = [n for n in row_notices if spec.alert_lines and not _fits_a_row(spec, n)]  # never cut: paged instead
+    row_notices = [n for n in row_notices if n not in too_long]
     room = max(1, spec.rows // 2) if row_notices else 0  # departures keep at least half the rows
-    tickers += row_notices[room:]  # what does not fit as a row is shown in the alert area
-    message_rows = tuple(_message_row(spec, n) for n in row_notices[:room])
+    tickers += too_long + row_notices[room:]  # what does not fit as a row is shown in the alert area
+    shown_notices = row_notices[:room]
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
     result = data.departures
-    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(message_rows)]
+    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(shown_notices)]
     hidden = _hidden_columns(spec, deps)
     labels = [route_label(settings.route_labels, d.route_id, d.route_short_name, d.route_long_name) for d in deps]
     line_width = badge_column_width(spec, labels)
     spec = board_layout(spec, hidden, line_width)
+    message_rows = tuple(_message_row(spec, n) for n in shown_notices)  # fitted to the destination as widened
     clock = settings.clock or "24h"
     dep_rows = tuple(_row(spec, d, now, lang, tz, held, label, clock) for d, label in zip(deps, labels, strict=True))
     rows = message_rows + dep_rows
@@ -243,6 +246,15 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
         next_change=min(minute, data.notices_change) if data.notices_change > now else minute,
         takeover_page=(now // spec.page_seconds) % pages,
     )
+
+
+def _fits_a_row(spec: LayoutSpec, notice: Notice) -> bool:
+    """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the widest badge."""
+    line = next((c for c in spec.columns if c.kind == "line"), None)
+    geo = geometry(widened(spec, max(line.width, spec.line_max_width)) if line is not None and line.width else spec)
+    dest_col = geo.column("destination")
+    x = dest_col[1] if dest_col else geo.pad
+    return fits_whole(clean(notice.text, MAX_ALERT_CHARS), font(spec.font_family, spec.row_size), spec.width - x - geo.pad)
 
 
 def _message_row(spec: LayoutSpec, notice: Notice) -> BoardRow:

@@ -251,3 +251,20 @@ def test_read_aloud_buttons_speak_the_boards_language() -> None:
     spec = load_layout("tft-320x240")
     page = render_html(_stress("long", spec, DisplaySettings(language="en")), spec, embedded_fonts(), speech_url="/s.wav")
     assert "Read aloud" in page and "Vorlesen" not in page
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_ops_message_rows_beside_wide_labels(name: str) -> None:
+    from layouts.board import ROW, TICKER
+
+    spec = load_layout(name)
+    notices = (Notice("m-2", ROW, "Aufzug zu Steig A außer Betrieb bis Freitag", 5),
+               Notice("m-3", TICKER, "Weinmarkt: Linie 54 fährt ab 18 Uhr über die Rheinallee.", 6))
+    data = BoardInput(stop_departures(LONG, (ALERT,)), TZ, notices=notices)
+    board = build_board(spec, DisplaySettings(route_labels=LABELS), data, NOW)
+    check_drawn(board, spec)
+    text = notices[0].text
+    if board.rows[0].status == "message":  # a row where it fits whole
+        assert [i["text"] for i in drawn(board, spec) if i.get("row") == 0 and i["role"] == "alert"] == [text]
+    else:  # else in the alert area, paged, never cut
+        assert text.split()[-1] in " ".join(board.alert_all or board.alert_pages).split()
