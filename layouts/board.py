@@ -176,7 +176,7 @@ def build_board(
     old = data.data_as_of is not None and now - data.data_as_of > OLD_DATA_AFTER
     as_of = _as_of(data.data_as_of, now, lang, tz, clock) if old and data.data_as_of else ""
     timetable_only = result is not None and not live
-    texts = alert_texts([n.text for n in tickers], result.alerts if result else ())
+    texts = alert_texts(tuple(n.text for n in tickers), tuple(result.alerts) if result else ())
     pages, every = alert_pages(spec, texts, lang)
     page = (now // spec.page_seconds) % len(pages) if pages else 0
     ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""

@@ -24,7 +24,8 @@ def width_of(text: str, font: ImageFont.FreeTypeFont) -> int:
     return int(font.getlength(text)) if text else 0
 
 
-def abbreviations(text: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def abbreviations(text: str) -> tuple[str, ...]:
     """`text` with more and more of its words shortened (ABBREVIATIONS, in order), each form once."""
     forms: list[str] = []
     short = text
@@ -33,7 +34,7 @@ def abbreviations(text: str) -> list[str]:
         if shorter != short:
             forms.append(shorter)
             short = shorter
-    return forms
+    return tuple(forms)
 
 
 @lru_cache(maxsize=16384)
@@ -110,6 +111,7 @@ def _word_parts(word: str, font: ImageFont.FreeTypeFont, width: int) -> list[str
 _TOKEN = re.compile(r"[^\s/\-–]+")
 
 
+@lru_cache(maxsize=65536)
 def whole_words(source: str, shown: str) -> bool:
     """Whether `shown` (a fitted form of `source`) has only whole words of it, or their abbreviations
     (texts.ABBREVIATIONS), before any '…': nothing cut inside a word ("Str.nfest", "Gonsenhe…")."""

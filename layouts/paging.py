@@ -4,7 +4,7 @@ small layouts with a "+N more" page) and ops takeovers (every word on some page,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import lru_cache
 
 from PIL import ImageFont
@@ -31,6 +31,7 @@ def _folded(value: str) -> str:
     return _FOLD.sub(" ", value.casefold()).strip()
 
 
+@lru_cache(maxsize=4096)
 def alert_text(alert: ShownAlert) -> str:
     """A feed alert as one text: its header, then its description; a header that the description repeats
     (BART's "Linie 54" – "Linie 54: ...", or the same sentence twice) is said once."""
@@ -44,9 +45,11 @@ def alert_text(alert: ShownAlert) -> str:
     return f"{header} – {description}"
 
 
-def alert_texts(notices: Sequence[str], alerts: Sequence[ShownAlert]) -> tuple[str, ...]:
+@lru_cache(maxsize=2048)
+def alert_texts(notices: tuple[str, ...], alerts: tuple[ShownAlert, ...]) -> tuple[str, ...]:
     """What the alert area says, in order: ops messages first, then the feed's alerts by effect (no service,
-    moved stops and detours before the rest); a text that another already says is left out."""
+    moved stops and detours before the rest); a text that another already says is left out. (Cached: the
+    same alerts reach many boards, minute after minute.)"""
     ordered = sorted(alerts, key=lambda a: EFFECT_ORDER.get(a.effect, len(EFFECT_ORDER)))  # stable: severity stays
     out: list[str] = []
     seen: set[str] = set()
