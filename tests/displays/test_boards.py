@@ -128,7 +128,7 @@ def test_check_config_fails_a_label_no_badge_holds_and_route_labels_fix_it(tmp_p
     assert main(["check-config", str(config), "--no-cache"]) == 1
     err = capsys.readouterr().err
     assert "display 'led'" in err and "'Blue-Wkd/Sat' does not fit the badges of layout led-192x64" in err
-    config.write_text(base + 'route_labels = { "Blue-Wkd/Sat" = "Blue", "Blue-Sun" = "BlueS" }\nclock = "12h"\n')
+    config.write_text(base + 'route_labels = { "Blue-Wkd/Sat" = "Blue", "Blue-Sun" = "BlueS" }\nclock = "12h"\nlanguage = "es"\n')
     assert main(["check-config", str(config), "--no-cache"]) == 0, capsys.readouterr().err
     config.write_text(base + 'clock = "13h"\n')
     assert main(["check-config", str(config), "--no-cache"]) == 1
