@@ -126,7 +126,8 @@ def check_drawn(board: Board, spec: LayoutSpec) -> list[dict]:
         mine = [i for i in items if i.get("row") == row_index]
         for item in mine:
             if item["role"] == "badge" and row.status != "message":
-                assert item["text"] == row.line and ELLIPSIS not in item["text"], f"line label cut: {item} ({row.line_name})"
+                label = dict(LABELS).get(row.line_name, row.line_name)  # the whole name, or the label ops set
+                assert item["text"] == row.line == label, f"line label cut: {item} ({row.line_name})"
             if item["role"] == "destination" and row.status != "message":
                 assert whole_words(row.headsign, item["text"]), f"{item['text']!r} cuts a word of {row.headsign!r}"
     sources = (board.stop_name, board.empty_text, board.empty_detail, board.footer_text, *(r.note for r in board.rows))
