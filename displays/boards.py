@@ -25,6 +25,13 @@ def _expired_since(tt: Timetable, now: int) -> str:
     return last.isoformat() if last is not None and local_date(now, tt.timezone) > last else ""
 
 
+def board_language(tt: Timetable | None, configured: str, spec: LayoutSpec) -> str:
+    """The language a display's board is in: the display's own, else the feed's (one of the board languages),
+    else the layout's."""
+    feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
+    return configured or (feed_language if feed_language in LANGUAGES else "") or spec.language
+
+
 def compose_board(
     tt: Timetable | None,
     live: LiveState | None,
@@ -44,11 +51,10 @@ def compose_board(
 
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
-    feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
-    if not settings.language and feed_language in LANGUAGES:  # the feed's language, else the layout's
-        settings = replace(settings, language=feed_language)
-    language = settings.language or spec.language
+    settings = replace(settings, language=board_language(tt, settings.language, spec))
+    language = settings.language
     if not settings.clock:  # 12-hour where the feed's riders read it so (an English feed in the US)
+        feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
         settings = replace(settings, clock=default_clock(feed_language, tt.timezone) if tt is not None else "24h")
     tz = tt.timezone if tt is not None else "UTC"
     notices: tuple[Notice, ...] = ()
