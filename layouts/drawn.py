@@ -8,8 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from .board import Board
+from .draw import _alerts, _takeover, draw_board
 from .geometry import board_layout, geometry
-from .image import _alerts, _Canvas, _takeover, draw_board, ticker_area
+from .image import _Canvas, ticker_area
 from .paging import takeover_pages
 from .spec import LayoutSpec
 
