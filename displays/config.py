@@ -156,6 +156,10 @@ class FeedsConfig:
     stale_after: int = 180
     trip_stale_after: int = 600  # an older TripUpdate.timestamp is not live once its trip is under way
     max_deviation_minutes: int = 180
+    frozen_after: int = 600  # seconds: trip updates or vehicles unchanged for longer are stale (whatever the header)
+    max_early: int = 600  # seconds: a trip not yet started predicted earlier than this before schedule shows its timetable
+    max_speed_kmh: int = 300  # an ADDED trip whose consecutive stops imply more is dropped (a wormhole)
+    collapse_fraction: float = 0.3  # a full dataset below this fraction of its recent median (as scheduled) is suspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +422,10 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
         stale_after=stale_after,
         trip_stale_after=v.integer("trip_stale_after", 10, 86400),
         max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60),
+        frozen_after=v.integer("frozen_after", 60, 7 * 86400),
+        max_early=v.integer("max_early", 60, 24 * 3600),
+        max_speed_kmh=v.integer("max_speed_kmh", 50, 2000),
+        collapse_fraction=v.number("collapse_fraction", 0.01, 0.99),
     )
 
 

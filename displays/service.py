@@ -14,14 +14,15 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
-from feeds.live import LiveState, build_live
+from feeds.guard import scheduled_trips
+from feeds.live import Findings, LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.messages import parse_status
@@ -99,6 +100,7 @@ class Service:
         self.timetable_error: str | None = None
         self.timetable_loaded_at: int | None = None
         self.sources: dict[str, FeedSource] = sources if sources is not None else {}
+        self._findings: tuple[tuple, list[dict[str, Findings]]] = ((), [])  # (inputs, [first, latest] merge's findings)
         self._own_sources = sources is None  # made from the config in prepare()
         self.link = link
         self.renderer: Renderer = renderer or InlineRenderer()
@@ -303,14 +305,34 @@ class Service:
         """Realtime trust rules from the config."""
         feeds = self.config.feeds
         return RealtimeRules(stale_after=feeds.stale_after, trip_stale_after=feeds.trip_stale_after,
-                             max_deviation=feeds.max_deviation_minutes * 60)
+                             max_deviation=feeds.max_deviation_minutes * 60, frozen_after=feeds.frozen_after,
+                             max_early=feeds.max_early, max_speed_kmh=feeds.max_speed_kmh)
+
+    def scheduled_trips(self, now: int) -> int | None:
+        """Trips the loaded timetable runs around `now` (None without one): tells a feed's collapse from the night."""
+        return None if self.timetable is None else scheduled_trips(self.timetable, now)
 
     def live_state(self, now: int) -> LiveState | None:
         """Realtime merged against the timetable at `now` (None without realtime sources)."""
         if self.timetable is None or not self.sources:
             return None
         snapshots = [s.snapshot for s in self.sources.values() if s.snapshot is not None]
-        return build_live(self.timetable, snapshots, now, self.rules())
+        live = build_live(self.timetable, snapshots, now, self.rules())
+        inputs, seen = self._findings
+        if inputs != self._inputs():
+            self._findings = (self._inputs(), [live.findings])
+        else:
+            self._findings = (inputs, [seen[0], live.findings])
+        return live
+
+    def findings(self, source: str) -> Findings:
+        """What the merge put right in one source's data now shown. Predictions are computed as boards read them,
+        and only the first merge of new data composes every board: trips not believed count as the most seen."""
+        seen = [f[source] for f in self._findings[1] if source in f]
+        if not seen:
+            return Findings()
+        latest = seen[-1]
+        return replace(latest, early=max(f.early for f in seen))
 
     # --- the one path: compose -> render -> accept -> send -------------------------------------
 
@@ -544,7 +566,7 @@ class Service:
             log.error("no timetable: every board says 'no current data' until one loads")
         if self._own_sources:
             self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
-                                            on_update=self.feed_updated)
+                                            on_update=self.feed_updated, scheduled=self.scheduled_trips)
 
     def downloads(self) -> Path:
         """Where a GTFS feed given as a URL is downloaded to (and kept): the state folder's gtfs/."""
