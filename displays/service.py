@@ -46,7 +46,7 @@ from .sharding import owner
 from .shared_state import SNAPSHOT_FILE, SharedStore, Sharing
 from .speaking import Speaker
 from .state import StateError, next_epoch
-from .store import SqliteStore, StateStore, StoreError
+from .store import STORE_FILE, SqliteStore, StateStore, StoreError
 from .voice import EspeakSynthesizer, Synthesizer
 
 log = logging.getLogger("stopcast.service")
@@ -155,8 +155,19 @@ class Service:
             return SqliteStore.in_folder(self.config.state_dir() if in_state_folder else None)
         except StoreError as exc:
             self.store_error = str(exc)
-            log.error("%s; messages and suppressions are kept in memory only until this is fixed", exc)
-            return SqliteStore(":memory:")
+        path = self.config.state_dir() / STORE_FILE
+        if path.exists():  # a read-only state folder: its messages still show; changes are refused (503)
+            try:
+                store = SqliteStore.read_only(path, f"cannot be opened for writing ({self.store_error})")
+                self.store_error = (f"{self.store_error}: its messages and suppressions were read and show, but "
+                                    "changes are refused (503) until the state folder is writable")
+                log.error("%s", self.store_error)
+                return store
+            except StoreError as exc:
+                self.store_error = str(exc)
+        log.error("%s; messages and suppressions are kept in memory only until this is fixed", self.store_error)
+        self.store_error = f"{self.store_error} (ops messages and suppressions are not kept across a restart)"
+        return SqliteStore(":memory:")
 
     def timezone(self) -> str:
         """The agency's timezone (the loaded timetable's; UTC before one loads)."""

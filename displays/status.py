@@ -259,7 +259,7 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     elif service.speaker.error:
         problems.append(f"speech: {service.speaker.error} (frames are not affected)")
     if service.store_error:
-        problems.append(f"{service.store_error} (ops messages and suppressions are not kept across a restart)")
+        problems.append(service.store_error)
     if service.store_write_error:
         problems.append(f"state store: {service.store_write_error}")
     for f in feeds:
