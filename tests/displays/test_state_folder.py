@@ -139,6 +139,17 @@ async def test_a_full_disk_refuses_messages_with_503_and_healthz_says_so(tmp_pat
             await close(service, client)
 
 
+def stop_traced(process: subprocess.Popen) -> None:
+    """SIGTERM to the process strace runs (strace itself would detach and leave it running), then strace."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    for pid in children.read_text().split() if children.exists() else []:
+        subprocess.run(["kill", "-TERM", pid], check=False)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        stop_process(process)
+
+
 def test_config_changes_are_fsynced_before_they_are_answered(tmp_path: Path) -> None:
     strace = shutil.which("strace")
     if strace is None:
@@ -158,7 +169,7 @@ def test_config_changes_are_fsynced_before_they_are_answered(tmp_path: Path) -> 
         status, _ = serve.request("POST", "/api/displays", {"id": "durable", "stops": ["UNI"], "layout": "tft-320x240"})
         assert status == 201
     finally:
-        stop_process(process)
+        stop_traced(process)
     lines = trace.read_text().splitlines()
     name = re.escape(config.name)
     renamed = next(i for i, line in enumerate(lines) if re.search(rf"rename\w*\(.*\.{name}(?:\.\d+)?\.tmp.*{name}", line))
