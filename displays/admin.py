@@ -56,6 +56,13 @@ async def _commit(service: Service, plan: Plan) -> None:
     config first, the newer version is read and the change planned again on it (so changes to different
     displays both hold, and one that no longer fits, say a second add of the same id, answers 409). It is
     answered, and applied here, only once the database has it; 503 when it cannot be reached."""
+    try:
+        await _committed(service, plan)
+    except ConfigError as exc:
+        raise AdminError(422, str(exc)) from None
+
+
+async def _committed(service: Service, plan: Plan) -> None:
     sharing = service.sharing
     if sharing is None:
         config, edit, change = plan(service.config)
@@ -117,10 +124,7 @@ async def put_display(service: Service, body: Any, display_id: str | None = None
         return (replace(config, displays=displays), set_display(display),
                 Change(who, "display.change" if exists else "display.add", display.id))
 
-    try:
-        await _commit(service, plan)
-    except ConfigError as exc:
-        raise AdminError(422, str(exc)) from None
+    await _commit(service, plan)
     return {"id": stored[0]}
 
 
