@@ -168,7 +168,11 @@ def run(names: list[str], rounds: int, count: int) -> tuple[dict[str, Counter], 
             for name in names:
                 started = time.monotonic()
                 for round_ in range(rounds):
-                    results[name] += SCENARIOS[name](world, round_)
+                    try:
+                        results[name] += SCENARIOS[name](world, round_)
+                    except Exception as exc:  # noqa: BLE001 - a round that breaks is counted and told, the rest run
+                        results[name]["rounds_broken"] += 1
+                        world.notes.append(f"{name} round {round_}: {type(exc).__name__}: {exc}")
                 results[name]["seconds"] = round(time.monotonic() - started)
         finally:
             for serve in world.serves.values():

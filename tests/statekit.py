@@ -129,7 +129,7 @@ class Serve:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
-        """(status, JSON answer or text) of an admin request."""
+        """(status, JSON answer or text) of an admin request; status 0 when there was no answer."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method, headers={
             "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
@@ -138,6 +138,8 @@ class Serve:
                 status, raw = answer.status, answer.read()
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()
+        except OSError as exc:  # no answer at all (refused, reset, timed out): status 0
+            return 0, f"{type(exc).__name__}: {exc}"
         try:
             return status, json.loads(raw) if raw else None
         except ValueError:
