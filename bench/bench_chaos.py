@@ -169,10 +169,13 @@ def run(names: list[str], rounds: int, count: int) -> tuple[dict[str, Counter], 
                 started = time.monotonic()
                 for round_ in range(rounds):
                     try:
-                        results[name] += SCENARIOS[name](world, round_)
+                        counts = SCENARIOS[name](world, round_)
                     except Exception as exc:  # noqa: BLE001 - a round that breaks is counted and told, the rest run
-                        results[name]["rounds_broken"] += 1
+                        counts = Counter(rounds_broken=1)
                         world.notes.append(f"{name} round {round_}: {type(exc).__name__}: {exc}")
+                    results[name] += counts
+                    print(f"{name} round {round_ + 1}/{rounds}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                          flush=True)
                 results[name]["seconds"] = round(time.monotonic() - started)
         finally:
             for serve in world.serves.values():
