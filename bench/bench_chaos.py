@@ -104,13 +104,14 @@ def admin_cas(world: World, round_: int) -> Counter:
     if counts["same_id_201"] != 1:
         counts["wrong_same_id_answers"] += 1
         world.notes.append(f"admin_cas round {round_}: same id answered {[s for s, _ in answers_same]}")
-    shared = {d["id"] for d in shared_config(world.db)[1].get("displays", [])}
-    lost = [d for d in acknowledged if d not in shared]
-    counts["lost_acknowledged_changes"] += len(lost)
-    for serve in serves:
-        if not settled(lambda s=serve: {d["id"] for d in s.get("/api/displays")} == shared):
+    def shared() -> set[str]:
+        return {d["id"] for d in shared_config(world.db)[1].get("displays", [])}
+
+    for serve in serves:  # settled: every instance runs what the database holds (anything queued has been sent)
+        if not settled(lambda s=serve: {d["id"] for d in s.get("/api/displays")} == shared()):
             counts["lost_instance_differs_from_database"] += 1
             world.notes.append(f"admin_cas round {round_}: {serve.name} runs a config different from the database")
+    counts["lost_acknowledged_changes"] += sum(1 for d in acknowledged if d not in shared())
     return counts
 
 
