@@ -12,9 +12,9 @@ from typing import Any
 from firmware_bridge.topics import is_name
 from layouts.spec import builtin_names, parse_layout
 
-from .audit import AuditEntry
+from .audit import AuditEntry, changes, described
 from .config import ConfigError, ServiceConfig, parse_display
-from .config_file import Edit, edit_config, edited_text, remove_display, set_display, set_layout
+from .config_file import Edit, display_doc, edit_config, edited_text, remove_display, set_display, set_layout
 from .durable import write_durably
 from .service import Service
 from .shared_state import SharedState, SharedStateError
@@ -66,7 +66,7 @@ async def _committed(service: Service, plan: Plan) -> None:
     sharing = service.sharing
     if sharing is None:
         config, edit, change = plan(service.config)
-        service.check_stops(config)
+        service.check_stops(config, "request body")
         if service.config_path is not None:
             try:
                 edit_config(service.config_path, edit)
@@ -79,7 +79,7 @@ async def _committed(service: Service, plan: Plan) -> None:
     require_shared_state(service)
     for _ in range(ATTEMPTS):
         config, edit, change = plan(service.config)
-        service.check_stops(config)
+        service.check_stops(config, "request body")
         text, entry = edited_text(sharing.text, edit, str(service.config_path)), _entry(service, change)
         try:
             version = await sharing.write(partial(SharedState.commit, text=text, entry=entry, base=sharing.version))
@@ -121,8 +121,10 @@ async def put_display(service: Service, body: Any, display_id: str | None = None
             raise AdminError(404, f"no display '{display_id}'")
         displays = (tuple(display if d.id == display.id else d for d in config.displays) if exists
                     else config.displays + (display,))
+        before = config.display(display.id)
+        detail = changes(display_doc(before), display_doc(display)) if before is not None else described(display_doc(display))
         return (replace(config, displays=displays), set_display(display),
-                Change(who, "display.change" if exists else "display.add", display.id))
+                Change(who, "display.change" if exists else "display.add", display.id, detail))
 
     await _commit(service, plan)
     return {"id": stored[0]}
@@ -132,10 +134,11 @@ async def delete_display(service: Service, display_id: str, who: str = "admin") 
     """Remove a display (its retained frame and board are cleared)."""
 
     def plan(config: ServiceConfig) -> tuple[ServiceConfig, Edit, Change]:
-        if config.display(display_id) is None:
+        found = config.display(display_id)
+        if found is None:
             raise AdminError(404, f"no display '{display_id}'")
         return (replace(config, displays=tuple(d for d in config.displays if d.id != display_id)),
-                remove_display(display_id), Change(who, "display.remove", display_id))
+                remove_display(display_id), Change(who, "display.remove", display_id, described(display_doc(found))))
 
     await _commit(service, plan)
 
@@ -168,8 +171,11 @@ async def put_layout(service: Service, name: str, toml_text: str, create: bool, 
         except OSError as exc:
             raise AdminError(503, f"layout file {target}: cannot be written ({exc.strerror or exc})") from None
         custom[name] = relative
+        lines = toml_text.count("\n") + 1
+        detail = (f"file {relative}: {spec.width}x{spec.height} {spec.color_mode}, {lines} lines" if create else
+                  f"file {relative} replaced: now {spec.width}x{spec.height} {spec.color_mode}, {lines} lines")
         return (replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, relative),
-                Change(who, "layout.add" if create else "layout.change", name))
+                Change(who, "layout.add" if create else "layout.change", name, detail))
 
     await _commit(service, plan)
 
@@ -184,7 +190,8 @@ async def delete_layout(service: Service, name: str, who: str = "admin") -> None
         users = [d.id for d in config.displays if d.layout == name]
         if users:
             raise AdminError(409, f"layout '{name}' is used by {', '.join(users)}")
-        del custom[name]
-        return replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, None), Change(who, "layout.remove", name)
+        file = custom.pop(name)
+        return (replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, None),
+                Change(who, "layout.remove", name, f"file {file} no longer used"))
 
     await _commit(service, plan)

@@ -50,10 +50,8 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
     else:
         body = codec.pack(codec.raster_of(image, mode), encoding, mode)
     packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already
-    if compress and encoding == codec.RAW_FOR_MODE[mode]:
-        body = packed
-    elif compress and encoding != "png":
-        body = png.deflate(body)
+    if compress and encoding != "png":
+        body = codec.deflate(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
     width, height = image.size
     return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body)
 

@@ -85,6 +85,8 @@ class Board:
     ticker_text: str = ""  # layouts with alert_style "ticker": every alert text in one line, for pillars to scroll
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
+    true_until: int = field(default=0, compare=False)  # the first second at which a countdown, clock time, departure
+    # or data age it shows is no longer true (next_change without alert page flips): where its validity ends
 
     def __reduce__(self) -> tuple:
         """Pickled as its class and field values (see `_values`)."""
@@ -176,6 +178,9 @@ def build_board(
     ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""
     footer = text(lang, "timetable_only") if timetable_only else ""
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
+    if data.data_as_of is not None and not old and data.data_as_of + OLD_DATA_AFTER + 1 > now:
+        next_change = min(next_change, data.data_as_of + OLD_DATA_AFTER + 1)  # "Stand HH:MM" appears then
+    true_until = next_change
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
     stop_name = clean(settings.name or (result.stop.name if result else ""))
@@ -197,6 +202,7 @@ def build_board(
         ticker_text=ticker,
         generated_at=now,
         next_change=next_change,
+        true_until=true_until,
     )
 
 
@@ -216,6 +222,7 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
     """The whole screen for an ops takeover: the stop's name and the clock stay, departures and alerts go."""
     result = data.departures
     minute = (now // 60 + 1) * 60
+    change = min(minute, data.notices_change) if data.notices_change > now else minute
     return Board(
         stop_name=clean(settings.name or (result.stop.name if result else "")),
         clock_text=hhmm(now, data.timezone),
@@ -232,7 +239,8 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
         language=lang,
         takeover_text=takeover,
         generated_at=now,
-        next_change=min(minute, data.notices_change) if data.notices_change > now else minute,
+        next_change=change,
+        true_until=change,
     )
 
 
