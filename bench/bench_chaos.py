@@ -174,7 +174,7 @@ def run(names: list[str], rounds: int, count: int) -> tuple[dict[str, Counter], 
                     except Exception as exc:  # noqa: BLE001 - a round that breaks is counted and told, the rest run
                         counts = Counter(rounds_broken=1)
                         world.notes.append(f"{name} round {round_}: {type(exc).__name__}: {exc}")
-                    results[name] += counts
+                    results[name].update(counts)  # update keeps the zero counts (+= drops them)
                     print(f"{name} round {round_ + 1}/{rounds}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
                           flush=True)
                 results[name]["seconds"] = round(time.monotonic() - started)
