@@ -89,7 +89,7 @@ def healthy(serve: Serve) -> bool:
 
 def admin_cas(world: World, round_: int) -> Counter:
     """Simultaneous display adds on every instance, distinct ids and then one same id."""
-    counts: Counter = Counter()
+    counts: Counter = Counter(lost_acknowledged_changes=0, lost_instance_differs_from_database=0)
     serves = list(world.serves.values())
     acknowledged = []
     bodies = [{"id": f"cas-{round_}-{s.name}", "stops": ["UNI"], "layout": "tft-320x240"} for s in serves]
@@ -118,7 +118,7 @@ def admin_cas(world: World, round_: int) -> Counter:
 def message_blip(world: World, round_: int) -> Counter:
     """Every instance is sent ops messages one after the other for BLIP_POSTING seconds; every database
     connection is cut (pg_terminate_backend) while they are under way."""
-    counts: Counter = Counter()
+    counts: Counter = Counter(lost_acknowledged_messages=0, lost_instance_differs_from_database=0)
     serves = list(world.serves.values())
     answers: list[tuple[int, object]] = []
     stop = threading.Event()

@@ -163,7 +163,7 @@ async def share(service: Service, sharing: Sharing, state: SharedState | None = 
             state = None
         sharing.ready.set()  # a database that cannot be reached never holds the boards back
         failures += 1
-        delay = min(30.0, 0.25 * 2 ** min(failures, 7))
+        delay = 0.0 if failures == 1 else min(30.0, 0.25 * 2 ** min(failures, 7))  # a cut connection: again at once
         log.error("%s; retrying in %.1f s", sharing.problem(), delay)
         await asyncio.sleep(delay)
 
