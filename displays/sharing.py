@@ -79,8 +79,9 @@ async def reload_shared(service: Service, sharing: Sharing) -> tuple[int, str | 
     try:
         version = await sharing.write(lambda state: state.commit(text, None))
     except SharedStateError as exc:
-        log.error("config reload not applied: %s", exc)
-        return 503, f"{exc}; the shared config was not changed"
+        service.last_reload_error = f"{exc}; the shared config was not changed"
+        log.error("config reload not applied: %s", service.last_reload_error)
+        return 503, service.last_reload_error
     service.last_reload_error = None
     if version is not None:
         apply_version(service, sharing, version)
