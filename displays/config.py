@@ -55,6 +55,8 @@ class DisplayConfig:
     walk_minutes: int = 0
     horizon_minutes: int = 90
     page_seconds: int = 0  # 0: the layout's
+    clock: str = ""  # "12h" or "24h" ("": by the feed's language and time zone)
+    route_labels: tuple[tuple[str, str], ...] = ()  # (route_id or short name, what its badge says)
     encoding: str = ""  # "": the layout's colour mode decides
     compress: bool = True
     mqtt_user: str = ""  # the pillar's MQTT user ("" = the display id)
@@ -232,6 +234,17 @@ def parse_config(text: str, source: str) -> ServiceConfig:
     return config
 
 
+def _route_labels(raw: Any, source: str, display: str) -> tuple[tuple[str, str], ...]:
+    """route_labels = { "Blue-Wkd/Sat" = "Blue" }: what a route's badge says (by route_id or short name)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, 'must be a table, e.g. route_labels = { "Blue-Wkd/Sat" = "Blue" }', display, "route_labels")
+    for route, label in raw.items():
+        if not isinstance(label, str) or not 0 < len(label.strip()) <= 16:
+            raise ConfigError(source, f"must be a label of 1 to 16 characters, got {label!r}", display,
+                              f"route_labels.{route}")
+    return tuple(sorted((str(k), v.strip()) for k, v in raw.items()))
+
+
 def parse_display(item: Any, source: str, config: ServiceConfig, label: str = "") -> DisplayConfig:
     """One display table (from the file or the admin API), validated against the config's layouts."""
     if not isinstance(item, dict):
@@ -254,6 +267,8 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         walk_minutes=v.integer("walk_minutes", 0, 60),
         horizon_minutes=v.integer("horizon_minutes", 1, 24 * 60),
         page_seconds=v.integer("page_seconds", 0, 3600),
+        clock=v.choice("clock", ("", "12h", "24h")),
+        route_labels=_route_labels(item.get("route_labels", {}), source, name),
         encoding=v.choice("encoding", ("", *ENCODINGS)),
         compress=v.boolean("compress"),
         mqtt_user=v.string("mqtt_user"),

@@ -395,6 +395,7 @@ class Service:
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+            clock=display.clock, route_labels=display.route_labels,
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
                              realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
@@ -422,7 +423,7 @@ class Service:
             self.display_failed(runtime, "rendering", rendered, now)
             return []
         try:
-            frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
+            frame = frame_of(rendered, board_json(board, runtime.spec, display.id, rendered.drawn or None))
             publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
