@@ -1,0 +1,24 @@
+"""Names the normative statements of docs/mqtt.md a test checks: `@spec("P-12", "P-13")` above a test.
+
+tests/firmware_bridge/test_spec_matrix.py reads every `[P-n]`, `[F-n]`, `[S-n]` ... id of the document
+and fails when no test names one with this decorator (it greps the test sources for `@spec(`, so an id
+in a comment or a docstring does not count)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+
+def spec(*ids: str) -> Callable[[F], F]:
+    """Mark a test as checking the statements `ids` of docs/mqtt.md (kept on the function as `spec_ids`)."""
+    if not ids:
+        raise ValueError("@spec needs at least one statement id")
+
+    def mark(test: F) -> F:
+        test.spec_ids = (*getattr(test, "spec_ids", ()), *ids)  # type: ignore[attr-defined]
+        return test
+
+    return mark
