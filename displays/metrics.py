@@ -33,6 +33,7 @@ class Metrics:
     http_not_modified: int = 0
     display_errors: int = 0  # boards that could not be composed, rendered or encoded
     publish_refused: int = 0  # messages the MQTT client refused (e.g. an invalid topic)
+    publish_oversize: int = 0  # messages over max_packet, never sent (a bug if it is ever not 0)
 
     def observe_render_batch(self, boards: int, seconds: float) -> None:
         """Boards rendered on the pool: the time is shared out evenly."""

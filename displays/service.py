@@ -14,7 +14,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +24,7 @@ from feeds.errors import FeedError
 from feeds.live import LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
-from firmware_bridge.messages import parse_status
+from firmware_bridge.messages import packet_room, parse_status
 from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
 from firmware_bridge.topics import display_topic, instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
@@ -40,6 +40,7 @@ from .gtfs_fetch import fetch_gtfs
 from .instances import Member, Membership, announcement, default_instance_name, parse_member
 from .metrics import Metrics
 from .notices import Editorial, Scope, scope_of
+from .pillar_limits import RejectionLog
 from .ports import FeedSource, PillarLink, Renderer
 from .rendering import InlineRenderer
 from .sharding import owner
@@ -113,6 +114,8 @@ class Service:
         self.metrics = Metrics()
         self.last_reload_error: str | None = None
         self.wake = asyncio.Event()
+        self.planned_wake = float("inf")  # when the ticker steps next: an earlier deadline from a pillar wakes it
+        self.rejections = RejectionLog()
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
@@ -347,6 +350,7 @@ class Service:
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+            pinned_alerts=spec.alert_style == "ticker" and self.bridge.scrolls(display.id),
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
                              realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
@@ -378,7 +382,8 @@ class Service:
             publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
-            publishes += ticker
+            room = self.bridge.room(display.id, "ticker")  # a ticker too long for the packet limit is cleared: the
+            publishes += [t if len(t.payload) <= room else replace(t, payload=b"") for t in ticker]  # frames page it
         except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
             self.display_failed(runtime, "encoding its frame", exc, now)
             return []
@@ -441,6 +446,7 @@ class Service:
         """Send over the pillar link (if any), counting what the broker acknowledged."""
         if not publishes or self.link is None:
             return
+        publishes = self._within_max_packet(publishes)
         started = time.perf_counter()
         sent = await self.link.send(publishes)
         self.metrics.publish_refused += len(sent.refused)
@@ -449,6 +455,18 @@ class Service:
         if sent.messages + len(sent.refused) < len(publishes):  # the connection failed meanwhile: not all went out
             self.bridge.unsent(publishes)
             self.resend = True
+
+    def _within_max_packet(self, publishes: Sequence[Publish]) -> Sequence[Publish]:
+        """The publishes that fit max_packet (docs/mqtt.md); one that does not is a bug, logged and counted, never
+        sent (the broker would drop the connection)."""
+        limit = self.config.mqtt.max_packet
+        fits = [p for p in publishes if len(p.payload) <= packet_room(limit, p.topic)]
+        if len(fits) < len(publishes):
+            self.metrics.publish_oversize += len(publishes) - len(fits)
+            big = next(p for p in publishes if len(p.payload) > packet_room(limit, p.topic))
+            log.error("not published: %d message(s) over max_packet %d, e.g. %d bytes to %s", len(publishes) - len(fits),
+                      limit, len(big.payload), big.topic)
+        return fits
 
     def next_wake(self, now: int) -> float:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
@@ -479,10 +497,14 @@ class Service:
         if topic.startswith(instance_topic(prefix, "")):
             return self.on_member(parse_member(prefix, topic, payload))
         events, replies = self.bridge.receive(topic, payload, int(self.clock.now()))
+        deadline = self.bridge.next_deadline()
+        if deadline is not None and deadline < self.planned_wake:
+            self.wake.set()  # an answer deferred to the end of its gap (or a wait for an ack) is due before the
+            # ticker's next step: it steps now and plans again
         for event in events:
             if isinstance(event, Rejected):
                 self.metrics.rejected += 1
-                log.warning("ignored pillar message on %s: %s", event.topic, event.reason)
+                self.rejections.note(event.topic, event.reason, self.clock.now())
             elif isinstance(event, PillarStatus):
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
         return replies
@@ -576,7 +598,8 @@ class Service:
             self.speaker.again()
         await self.send(pending)
         await self.refresh(now)
-        return max(0.05, self.next_wake(now) - self.clock.now())
+        self.planned_wake = self.next_wake(now)
+        return max(0.05, self.planned_wake - self.clock.now())
 
     async def run(self, extra_tasks: list | None = None) -> None:
         """Serve until stop() (or a cancellation): sources, ticker, pillar link, extra tasks."""

@@ -11,6 +11,7 @@ from firmware_bridge.protocol import PillarView
 from layouts.spec import builtin_names
 
 from .notices import message_doc, suppression_doc
+from .pillar_limits import asks_too_often
 from .pulls import Pulls
 from .service import DisplayRuntime, Service
 
@@ -268,6 +269,7 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
             problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
     problems += [f"display {d}: pillar dark: {reason}" for d, reason in dark]
+    problems += [p for d in sorted(service.displays) if (p := asks_too_often(d, service.bridge.pillar(d), now))]
     if service.last_reload_error:
         problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
     return problems
@@ -317,6 +319,11 @@ def metrics_text(service: Service) -> str:
         f"stopcast_displays_failing {sum(1 for r in service.displays.values() if r.error)}",
         "# HELP stopcast_publish_refused_total MQTT messages the client refused to send.",
         "# TYPE stopcast_publish_refused_total counter", f"stopcast_publish_refused_total {m.publish_refused}",
+        "# HELP stopcast_publish_oversize_total Messages over max_packet, never sent (0 unless there is a bug).",
+        "# TYPE stopcast_publish_oversize_total counter", f"stopcast_publish_oversize_total {m.publish_oversize}",
+        "# HELP stopcast_pillar_answers_deferred_total Answers to pillar requests the rate limits deferred.",
+        "# TYPE stopcast_pillar_answers_deferred_total counter",
+        f"stopcast_pillar_answers_deferred_total {sum(c.limited for c in service.bridge.channels.values())}",
         "# HELP stopcast_feed_age_seconds Age of each realtime source's data.", "# TYPE stopcast_feed_age_seconds gauge",
     ]
     for f in feeds:

@@ -18,11 +18,11 @@ class TokenBucket:
 
     capacity: float
     rate: float
-    tokens: float = -1.0  # -1: full (set on first use)
+    tokens: float | None = None  # None: full (set on first use); below 0 after a cost above what it held
     at: float = 0.0
 
     def _fill(self, now: float) -> None:
-        if self.tokens < 0:
+        if self.tokens is None:
             self.tokens, self.at = self.capacity, now
         self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.at) * self.rate)
         self.at = max(self.at, now)
@@ -30,12 +30,14 @@ class TokenBucket:
     def ready_at(self, now: float, cost: float = 1.0) -> float:
         """When `cost` tokens are there (now, or later); a cost above the capacity waits for a full bucket."""
         self._fill(now)
+        assert self.tokens is not None
         need = min(cost, self.capacity) - self.tokens
         return now if need <= 0 else now + need / self.rate
 
     def spend(self, now: float, cost: float = 1.0) -> None:
         """Take `cost` tokens (the bucket may go below zero for a cost above what it holds: later answers wait)."""
         self._fill(now)
+        assert self.tokens is not None
         self.tokens -= cost
 
 

@@ -73,8 +73,9 @@ class PillarSession:
         return Publish(self._topic("status"), json.dumps({"state": "offline"}).encode(), True)
 
     def hello(self, details: dict | None = None) -> list[Publish]:
-        """What the pillar says after connecting: online, and what it shows (nothing: it takes the retained frame)."""
-        status = {"state": "online", **(details or {})}
+        """What the pillar says after connecting: online, that it scrolls the ticker, and what it shows (nothing: it
+        takes the retained frame)."""
+        status = {"state": "online", "ticker": True, **(details or {})}  # it scrolls the ticker itself
         if self.hash is not None:
             status["shows"] = hex_hash(self.hash)
         return [Publish(self._topic("status"), json.dumps(status).encode(), True), self._ack()]

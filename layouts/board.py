@@ -121,6 +121,7 @@ class DisplaySettings:
     horizon_minutes: int = 90
     routes: tuple[str, ...] = ()  # route_ids or short names to show; empty: all
     directions: tuple[int, ...] = ()
+    pinned_alerts: bool = False  # the pillar scrolls the alerts itself (ticker): its frames keep the first page
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +173,11 @@ def build_board(
     timetable_only = result is not None and not live
     texts = [n.text for n in tickers] + [_alert_text(a) for a in (result.alerts if result else ())]
     pages = _alert_pages(spec, tuple(texts))
-    page = (now // spec.page_seconds) % len(pages) if pages else 0
+    page = (now // spec.page_seconds) % len(pages) if pages and not settings.pinned_alerts else 0
     ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""
     footer = text(lang, "timetable_only") if timetable_only else ""
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
-    if len(pages) > 1:
+    if len(pages) > 1 and not settings.pinned_alerts:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
     stop_name = clean(settings.name or (result.stop.name if result else ""))
     return Board(

@@ -96,6 +96,11 @@ class Broker:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> tuple[Service, MemoryLink, FixedClock, Path]:
+    return await make_world(tmp_path)
+
+
+async def make_world(tmp_path: Path) -> tuple[Service, MemoryLink, FixedClock, Path]:
+    """A service with every layout and encoding (DISPLAYS + EXTRA) on a memory link, at AT."""
     folder = tmp_path / "cfg"
     folder.mkdir()
     (folder / "grey.toml").write_text(
