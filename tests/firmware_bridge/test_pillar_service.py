@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, head
-from test_conformance import EXTRA, PREFIX, Broker, run_until, start
-from test_conformance import make_world
+from test_conformance import EXTRA, PREFIX, Broker, make_world, run_until, start
 
 from displays import editorial
 from displays.clock import FixedClock
