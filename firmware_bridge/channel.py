@@ -333,6 +333,9 @@ class DisplayChannel:
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
         if ack.hash is not None:
             self.last_shown = ack.hash
+        if ack.need_full and ack.hash is not None and self.current is not None:
+            self.pillar_hash, self.known, self.repeats = ack.hash, True, 2  # it shows a frame and cannot apply a
+            return self._answer(now, self._to_pillar)  # delta: the whole frame on `delta` (it is not subscribed to frame)
         if ack.need_full or ack.hash is None:
             self.pillar_hash, self.known = None, True  # it is subscribed to the retained frame
             if not ack.need_full or self.current is None:

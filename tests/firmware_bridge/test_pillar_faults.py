@@ -207,3 +207,21 @@ def test_a_retained_offline_status_does_not_stop_deltas_to_a_pillar_showing_a_fr
         link.deliver(bridge.show("hbf-a", later, NOW + 60 * minute), NOW + 60 * minute)
         assert pillar.hash == later.hash
     assert link.to_pillar_bytes < full  # by deltas
+
+
+def test_a_pillar_showing_a_frame_that_cannot_apply_a_delta_asks_for_the_full_frame_on_delta() -> None:
+    bridge, pillar, link = pair()
+    pillar_refuses = DeltaRefuser("hbf-a", PREFIX)
+    link = Link(bridge, pillar_refuses)
+    link.connect_pillar(NOW)
+    link.deliver(bridge.show("hbf-a", frame_at(NOW), NOW), NOW)
+    shown = pillar_refuses.hash
+    second = frame_at(NOW + 60)
+    out = bridge.show("hbf-a", second, NOW + 60)
+    (delta,) = [p for p in out if p.topic.endswith("/delta")]
+    (asked,) = pillar_refuses.receive(delta.topic, delta.payload, NOW + 60)
+    assert json.loads(asked.payload) == {"hash": f"{shown:08x}", "seq": NOW, "need_full": True}
+    _, answer = bridge.receive(asked.topic, asked.payload, NOW + 60)
+    (full,) = answer
+    assert full.topic.endswith("/delta") and codec.parse_header(full.payload).kind == KIND_FULL
+    assert pillar_refuses.receive(full.topic, full.payload, NOW + 60) and pillar_refuses.hash == second.hash
