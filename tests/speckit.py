@@ -1,8 +1,8 @@
-"""Names the normative statements of docs/mqtt.md a test checks: `@spec("P-12", "P-13")` above a test.
+"""Names the normative statements of docs/mqtt.md a test checks: `@spec("P-n", ...)` above a test, n a number.
 
-tests/firmware_bridge/test_spec_matrix.py reads every `[P-n]`, `[F-n]`, `[S-n]` ... id of the document
-and fails when no test names one with this decorator (it greps the test sources for `@spec(`, so an id
-in a comment or a docstring does not count)."""
+tests/firmware_bridge/test_spec_matrix.py reads every `[P-n]`, `[F-n]`, `[S-n]` ... id of the document and
+fails when no test names it, either with this decorator or with a docstring line that starts with `spec:`
+followed by the ids (`spec: F-1, F-2`); an id anywhere else (a comment, prose) does not count."""
 
 from __future__ import annotations
 

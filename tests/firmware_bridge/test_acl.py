@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from speckit import spec
 
 from firmware_bridge.acl import AclError, mosquitto_acl
 
@@ -22,6 +23,7 @@ def test_unsafe_names_are_refused(prefix: str, service: str, pillars: list[tuple
         mosquitto_acl(prefix, service, pillars)
 
 
+@spec("P-1")
 def test_each_pillar_gets_exactly_its_own_topics() -> None:
     text = mosquitto_acl("stopcast/v1", "stopcast", [("hbf-a", "pillar-a@mainz")])
     pillar = text.split("user pillar-a@mainz\n", 1)[1].strip().splitlines()
@@ -29,6 +31,7 @@ def test_each_pillar_gets_exactly_its_own_topics() -> None:
     assert "#" not in "".join(pillar).replace("frame/#", "").replace("audio/#", "")  # only its own frame chunks and audio
 
 
+@spec("P-1")
 async def test_under_the_generated_acl_a_pillar_reads_its_ticker(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from brokerkit import mosquitto
 

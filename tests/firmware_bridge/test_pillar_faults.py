@@ -7,6 +7,7 @@ import json
 
 from boardkit import NOW
 from memory_link import Link
+from speckit import spec
 from test_protocol import PREFIX, frame_at, leaves, pair
 
 from firmware_bridge import codec
@@ -32,12 +33,14 @@ def in_sync(ttl: int = 600, max_packet: int = 256 * 1024) -> tuple[Bridge, Pilla
     return bridge, pillar, link
 
 
+@spec("P-7", "P-10")
 def test_need_full_with_seq_minus_one_after_a_restart_is_answered() -> None:
     bridge, _, _ = in_sync()  # the service took an ack with the frame's sequence number
     answer = ask(bridge, {"hash": None, "need_full": True, "seq": -1}, NOW + 30)  # the restarted pillar, as step 2 says
     assert "frame" in leaves(answer)
 
 
+@spec("P-7", "P-10")
 def test_need_full_after_validity_expiry_is_answered() -> None:
     bridge, pillar, link = in_sync(ttl=300)
     link.expire_pillar(NOW + 400)  # "no current data": it acks null and asks when no usable frame came
@@ -54,6 +57,7 @@ class DeltaRefuser(PillarSession):
         return super()._decoded(topic, header, body)
 
 
+@spec("P-16", "P-14")
 def test_a_refused_delta_escalates_to_a_full_frame_and_answers_back_off() -> None:
     bridge = Bridge(PREFIX, 256 * 1024, 600)
     bridge.channel("hbf-a")
@@ -75,6 +79,7 @@ def test_a_refused_delta_escalates_to_a_full_frame_and_answers_back_off() -> Non
     assert KIND_FULL in kinds and len(sent) <= 3, kinds  # the delta, at most one copy, then the full frame
 
 
+@spec("P-43")
 def test_every_answer_to_a_pillar_that_keeps_asking_backs_off() -> None:
     bridge, _, _ = in_sync()
     answers = []
@@ -86,6 +91,7 @@ def test_every_answer_to_a_pillar_that_keeps_asking_backs_off() -> None:
     assert len(answers) <= 7 and gaps == sorted(gaps), answers  # 5, 10, 20, 40 ... s between answers
 
 
+@spec("P-43")
 def test_uncompressed_tft_frames_asked_for_every_10_s_are_not_sent_every_10_s() -> None:
     tft = load_layout("tft-320x240")
     bridge = Bridge(PREFIX, 256 * 1024, 600)
@@ -100,6 +106,7 @@ def test_uncompressed_tft_frames_asked_for_every_10_s_are_not_sent_every_10_s() 
     assert 150_000 < sent < 8 * 160_000, sent  # before: 30 copies of 153,600 bytes (4.6 MB)
 
 
+@spec("P-38")
 def test_the_full_refresh_flag_comes_after_n_partial_updates_since_a_full_frame() -> None:
     bridge, pillar, link = pair()
     bridge.channel("hbf-a", full_refresh_every=3)
@@ -112,6 +119,7 @@ def test_the_full_refresh_flag_comes_after_n_partial_updates_since_a_full_frame(
     assert flags == [True, False, False, False, True, False, False, False, True]
 
 
+@spec("P-38")
 def test_a_resent_delta_is_not_counted_as_a_partial_update() -> None:
     bridge, pillar, link = pair()
     bridge.channel("hbf-a", full_refresh_every=3)
@@ -128,6 +136,7 @@ def test_a_resent_delta_is_not_counted_as_a_partial_update() -> None:
     assert flags == [False, False, True]
 
 
+@spec("P-38")
 def test_png_deltas_carry_the_full_refresh_flag_too() -> None:
     spec = load_layout("epaper-800x480")
     bridge, pillar, link = pair()
@@ -145,6 +154,7 @@ def test_png_deltas_carry_the_full_refresh_flag_too() -> None:
     assert [bool(h.flags & FLAG_FULL_REFRESH) for h in deltas] == [False, False, True]
 
 
+@spec("P-3")
 def test_a_pillar_announcing_a_smaller_packet_limit_gets_every_message_within_it() -> None:
     bridge, pillar, link = pair()
     status = {"max_packet": 2048}  # an e-paper frame is some 6 KB
@@ -161,6 +171,7 @@ def test_a_pillar_announcing_a_smaller_packet_limit_gets_every_message_within_it
     assert any(p.topic.endswith("/frame/1") for p in out)  # its frame came in chunks
 
 
+@spec("P-2", "P-46")
 def test_the_board_json_fits_max_packet() -> None:
     rows = [{"line": "S1", "destination": "Somewhere far away " * 3, "time_text": "12 min"} for _ in range(40)]
     board = json.dumps({"stop_name": "Mainz Hbf", "rows": rows, "alert_pages": ["x" * 300] * 5}).encode()
@@ -176,6 +187,7 @@ def test_the_board_json_fits_max_packet() -> None:
     assert doc["rows"] == rows[: len(doc["rows"])]  # the first rows, whole
 
 
+@spec("P-8")
 def test_an_ack_naming_a_sequence_never_sent_is_ignored() -> None:
     bridge, pillar, link = in_sync()
     forged = {"hash": f"{pillar.hash:08x}", "seq": 2**32 - 1, "need_full": False}
@@ -189,6 +201,7 @@ def test_an_ack_naming_a_sequence_never_sent_is_ignored() -> None:
     assert link.to_pillar_bytes < full  # three deltas, not three full frames
 
 
+@spec("P-22")
 def test_a_forged_null_ack_does_not_freeze_a_pillar_on_stale_departures() -> None:
     bridge, pillar, link = in_sync()
     bridge.receive(ACK, json.dumps({"hash": None, "need_full": False}).encode(), NOW + 5)  # not from the pillar
@@ -197,6 +210,7 @@ def test_a_forged_null_ack_does_not_freeze_a_pillar_on_stale_departures() -> Non
     assert pillar.hash == later.hash
 
 
+@spec("P-21")
 def test_a_retained_offline_status_does_not_stop_deltas_to_a_pillar_showing_a_frame() -> None:
     bridge, pillar, link = in_sync()
     bridge.receive(STATUS, b'{"state": "offline"}', NOW + 5)  # a forged retained Will while the pillar is up
@@ -209,6 +223,7 @@ def test_a_retained_offline_status_does_not_stop_deltas_to_a_pillar_showing_a_fr
     assert link.to_pillar_bytes < full  # by deltas
 
 
+@spec("P-14", "P-39")
 def test_a_pillar_showing_a_frame_that_cannot_apply_a_delta_asks_for_the_full_frame_on_delta() -> None:
     bridge, pillar, link = pair()
     pillar_refuses = DeltaRefuser("hbf-a", PREFIX)

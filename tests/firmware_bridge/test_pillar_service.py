@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, head
+from speckit import spec
 from test_conformance import EXTRA, PREFIX, Broker, make_world, run_until, start
 
 from displays import editorial
@@ -48,6 +49,7 @@ async def quiet_moment(service: Service, broker: Broker, clock: FixedClock, ahea
     raise AssertionError("no quiet moment in 180 steps")
 
 
+@spec("P-44", "P-42")
 async def test_a_request_deferred_by_the_gap_wakes_the_ticker_to_answer_when_the_gap_ends(world: World) -> None:
     service, link, clock, _ = world
     broker = Broker(link)
@@ -70,6 +72,7 @@ async def test_a_request_deferred_by_the_gap_wakes_the_ticker_to_answer_when_the
     assert [t for _, t, _ in broker.published if t == f"{PREFIX}/displays/hbf-epaper/frame"]
 
 
+@spec("P-44", "P-40")
 async def test_a_delta_answered_between_steps_wakes_the_ticker_for_the_missing_ack_wait(world: World) -> None:
     service, link, clock, _ = world
     broker = Broker(link)
@@ -95,6 +98,7 @@ async def small_packets(tmp_path: Path) -> World:
     return service, link, clock, config_path
 
 
+@spec("P-2", "P-46")
 async def test_no_message_the_service_publishes_exceeds_a_small_max_packet(small_packets: World) -> None:
     service, link, clock, _ = small_packets
     broker = Broker(link)  # raises a Violation for any packet over max_packet
@@ -133,6 +137,7 @@ async def deltas_to_led(service: Service, link: MemoryLink, clock: FixedClock, s
     return sum(1 for _, t, p in broker.published if t == pillar.topic("delta") and p and head(p).region[2])
 
 
+@spec("P-47")
 async def test_a_pillar_that_scrolls_the_ticker_gets_no_delta_for_alert_pages(world: World, tmp_path: Path) -> None:
     service, link, clock, config_path = world
     paging = await deltas_to_led(service, link, clock, {"state": "online"})
@@ -142,6 +147,7 @@ async def test_a_pillar_that_scrolls_the_ticker_gets_no_delta_for_alert_pages(wo
     assert scrolling <= 8 and 4 * scrolling < paging, (paging, scrolling)  # countdown changes only (7 without alerts)
 
 
+@spec("P-45", "P-43")
 async def test_a_pillar_that_asks_too_often_is_a_named_problem_and_a_metric(world: World) -> None:
     service, link, clock, _ = world
     broker = Broker(link)
@@ -162,6 +168,7 @@ async def test_a_pillar_that_asks_too_often_is_a_named_problem_and_a_metric(worl
     assert 1 <= len(answered) <= 4, answered  # 30 requests in 30 s: answers 0, 5, 10, 20 s apart (6 before)
 
 
+@spec("P-20")
 async def test_rejected_pillar_messages_are_counted_and_logged_once_a_minute(world: World,
                                                                              caplog: pytest.LogCaptureFixture) -> None:
     service, link, clock, _ = world

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from speckit import spec
 from test_protocol import NOW, frame_at, pair
 
 from firmware_bridge import codec
@@ -58,6 +59,7 @@ def test_the_service_side_walks_its_states() -> None:
     assert channel.state is ChannelState.ERROR
 
 
+@spec("P-11", "P-15")
 def test_the_pillar_side_refuses_with_typed_errors_and_recovers() -> None:
     bridge, pillar, link = pair()
     topic = "stopcast/v1/displays/hbf-a/frame"
