@@ -122,7 +122,9 @@ async def test_no_message_the_service_publishes_exceeds_a_small_max_packet(small
     assert service.metrics.publish_oversize == 0
 
 
-async def deltas_to_led(service: Service, link: MemoryLink, clock: FixedClock, status: dict) -> int:
+async def deltas_to_led(service: Service, link: MemoryLink, clock: FixedClock, status: dict) -> tuple[int, set[int]]:
+    """Deltas with pixels to the LED pillar over 4 minutes with three ticker messages, and the alert pages its
+    boards showed."""
     broker = Broker(link)
     await broker.route(AT)
     pillar = SpecPillar("gons-led")
@@ -134,16 +136,19 @@ async def deltas_to_led(service: Service, link: MemoryLink, clock: FixedClock, s
     await run_until(service, broker, clock, AT + 20)
     broker.published.clear()
     await run_until(service, broker, clock, AT + 260)
-    return sum(1 for _, t, p in broker.published if t == pillar.topic("delta") and p and head(p).region[2])
+    pages = {json.loads(p)["alert_page"] for _, t, p in broker.published if t == pillar.topic("board") and p}
+    deltas = sum(1 for _, t, p in broker.published if t == pillar.topic("delta") and p and head(p).region[2])
+    return deltas, pages
 
 
 @spec("P-47")
 async def test_a_pillar_that_scrolls_the_ticker_gets_no_delta_for_alert_pages(world: World, tmp_path: Path) -> None:
     service, link, clock, config_path = world
-    paging = await deltas_to_led(service, link, clock, {"state": "online"})
-    assert paging > 8  # its alert pages flip every few seconds
+    paging, pages = await deltas_to_led(service, link, clock, {"state": "online"})
+    assert paging > 8 and len(pages) > 1  # its alert pages flip every few seconds
     other, other_link = await start(config_path, FixedClock(AT))
-    scrolling = await deltas_to_led(other, other_link, other.clock, {"state": "online", "ticker": True})  # type: ignore[arg-type]
+    scrolling, pinned = await deltas_to_led(other, other_link, other.clock, {"state": "online", "ticker": True})  # type: ignore[arg-type]
+    assert pinned == {0}  # the first page stays in the alert area, under the ticker the pillar scrolls
     assert scrolling <= 8 and 4 * scrolling < paging, (paging, scrolling)  # countdown changes only (7 without alerts)
 
 
