@@ -1,0 +1,70 @@
+"""A pillar whose MQTT client takes small packets, against a real Mosquitto: the broker drops what is larger
+than the Maximum Packet Size the pillar announced in its CONNECT, without telling anyone (issue 25, fault 5).
+Its status announces the same limit and the service chunks that display's messages to fit."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from brokerkit import mosquitto
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from servicekit import write_config
+from speckit import spec
+
+from displays.clock import FixedClock
+from displays.config import load_config
+from displays.service import Service
+from feeds.times import parse_instant
+from firmware_bridge.protocol import PillarSession
+from firmware_bridge.simulator import follow
+
+pytestmark = pytest.mark.broker
+PREFIX = "stopcast/v1"
+LIMIT = 8192
+
+
+async def small_pillar(port: int, session: PillarSession, clock, announce: bool) -> None:  # type: ignore[no-untyped-def]
+    connect = Properties(PacketTypes.CONNECT)
+    connect.MaximumPacketSize = LIMIT
+    client = aiomqtt.Client("127.0.0.1", port, identifier=f"pillar-{session.display_id}", properties=connect,
+                            protocol=aiomqtt.ProtocolVersion.V5,
+                            will=aiomqtt.Will(session.will().topic, session.will().payload, 1, True))
+    async with client:
+        await follow(client, session, clock, 5, details={"max_packet": LIMIT} if announce else None)
+
+
+@spec("P-3")
+@pytest.mark.parametrize("announce", [True, False])
+def test_a_pillar_with_a_small_maximum_packet_size_gets_its_frame_when_its_status_says_so(tmp_path: Path,
+                                                                                          announce: bool) -> None:
+    at = parse_instant("2026-11-25T08:00:05+01:00")
+    display = [{"id": "tft-plain", "stops": ["UNI"], "layout": "tft-320x240", "compress": False}]  # 153,600 B
+
+    async def scenario(port: int, config: Path) -> bool:
+        clock = FixedClock(at)
+        service = Service(load_config(config), clock, cache_dir=tmp_path / "cache")
+        runner = asyncio.create_task(service.run())
+        session = PillarSession("tft-plain", PREFIX)
+        pillar = asyncio.create_task(small_pillar(port, session, clock.now, announce))
+        try:
+            async with asyncio.timeout(15 if announce else 6):  # (dark: no need to wait long)
+                while session.hash is None or session.hash != service.bridge.channels["tft-plain"].current.hash:
+                    await asyncio.sleep(0.05)  # bounded by the timeout: messages from the broker
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            service.stop()
+            await asyncio.wait_for(runner, 10)
+            pillar.cancel()
+            await asyncio.gather(pillar, return_exceptions=True)
+
+    with mosquitto(tmp_path / "broker") as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), display)
+        shown = asyncio.run(scenario(broker.port, config))
+    assert shown is announce  # without the status field the broker drops every frame and the pillar stays dark
