@@ -141,6 +141,7 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
         "pillar": dict(pillar.status) if pillar else {},
         "device": dict(pull.device) if pull else {},
         "in_sync": bool(pillar and pillar.in_sync),
+        "answers_deferred": pillar.limited if pillar else 0,  # requests the answer limits held back (docs/mqtt.md)
         "last_ack": _when(service, pillar.last_ack_at if pillar else None),
         "last_frame": _when(service, pillar.last_frame_at if pillar else None),
         "rendered": _when(service, runtime.rendered_at),

@@ -19,7 +19,7 @@ from displays import editorial
 from displays.clock import FixedClock
 from displays.ports import MemoryLink
 from displays.service import Service
-from displays.status import health_doc, metrics_text
+from displays.status import dashboard_doc, health_doc, metrics_text
 from feeds.demo import simulated_realtime
 from feeds.realtime import parse_feed
 from feeds.times import parse_instant
@@ -170,6 +170,8 @@ async def test_a_pillar_that_asks_too_often_is_a_named_problem_and_a_metric(worl
     assert any(p.startswith("display lcd: pillar asks too often") for p in problems), problems
     assert not any("display hbf-epaper: pillar asks" in p for p in problems)
     assert "stopcast_pillar_answers_deferred_total 2" in metrics_text(service)  # 2x: at least 20 deferred
+    displays = {d["id"]: d for d in dashboard_doc(service)["displays"]}
+    assert displays["lcd"]["answers_deferred"] >= 20 and displays["hbf-epaper"]["answers_deferred"] == 0
     answered = {n for n, t, _ in broker.published if t.startswith(f"{PREFIX}/displays/lcd/frame") and n >= asked_from}
     assert 1 <= len(answered) <= 4, answered  # 30 requests in 30 s: answers 0, 5, 10, 20 s apart (6 before)
 
