@@ -1,8 +1,8 @@
 """Names the normative statements of docs/mqtt.md a test checks: `@spec("P-n", ...)` above a test, n a number.
 
 tests/firmware_bridge/test_spec_matrix.py reads every `[P-n]`, `[F-n]`, `[S-n]` ... id of the document and
-fails when no test names it, either with this decorator or with a docstring line that starts with `spec:`
-followed by the ids (`spec: F-1, F-2`); an id anywhere else (a comment, prose) does not count."""
+fails when no test names it, either with this decorator or with `spec:` and the ids (`spec: F-1, F-2`) at the
+start of a docstring line or in a comment; an id anywhere else (prose, a string) does not count."""
 
 from __future__ import annotations
 

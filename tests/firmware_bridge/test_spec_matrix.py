@@ -1,6 +1,6 @@
 """The conformance matrix of docs/mqtt.md: every normative statement (must, never, should, may not, is
 required) carries an id such as [P-n], and some test names every id, with `@spec("P-n")` (tests/speckit.py)
-or a docstring line that starts with `spec:` and the ids. An id named only in a comment does not count, nor
+or `spec: P-n, ...` at the start of a docstring line or in a comment. An id named in prose does not count, nor
 does one in this file or in speckit.py."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ DOC = ROOT / "docs" / "mqtt.md"
 ID = re.compile(r"\[([A-Z]+-\d+)\]")
 NORMATIVE = re.compile(r"\b(must|never|should|may not|is required)\b", re.IGNORECASE)
 DECORATOR = re.compile(r"@spec\(([^)]*)\)")
-DOCSTRING = re.compile(r'^\s*(?:"""|\'\'\')?\s*spec:\s*([A-Z]+-\d+(?:\s*,\s*[A-Z]+-\d+)*)', re.MULTILINE)
+# a docstring line or a comment that says `spec: F-1, F-2` (the convention of the validity and forecast tests)
+MARKER = re.compile(r'^(?:\s*(?:"""|\'\'\')?\s*|[^\n]*#[^\n]*?)\bspec:\s*([A-Z]+-\d+(?:\s*,\s*[A-Z]+-\d+)*)', re.MULTILINE)
 NAMED = re.compile(r"[A-Z]+-\d+")
 
 
@@ -73,7 +74,7 @@ def named_by_tests() -> dict[str, set[str]]:
         if path.name in (Path(__file__).name, "speckit.py"):
             continue
         source = path.read_text()
-        for match in [*DECORATOR.finditer(source), *DOCSTRING.finditer(source)]:
+        for match in [*DECORATOR.finditer(source), *MARKER.finditer(source)]:
             for found in NAMED.findall(match.group(1)):
                 named.setdefault(found, set()).add(path.name)
     return named
