@@ -22,7 +22,7 @@ MUTATIONS = [
  ("P-1", "firmware_bridge/acl.py", "            f\"topic read {display_topic(prefix, display_id, 'ticker')}\",\n", "", [FB+"test_acl.py"]),
  ("P-20", "displays/pillar_limits.py", "now - self.logged_at < LOG_EVERY", "now - self.logged_at < 0", [FB+"test_pillar_service.py"]),
  ("P-40", "firmware_bridge/channel.py", "self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)", "pass", [FB+"test_spec_rules.py", FB+"test_protocol.py"]),
- ("P-45", "displays/pillar_limits.py", "    if pillar is None or pillar.limited_at is None", "    if True or pillar is None or pillar.limited_at is None", [FB+"test_pillar_service.py"]),
+ ("P-45", "displays/pillar_limits.py", "or pillar.streak < ASKS_TOO_OFTEN_AFTER):", "or True):", [FB+"test_pillar_service.py"]),
  ("P-14", "firmware_bridge/channel.py", "if ack.need_full and ack.hash is not None and self.current is not None:", "if False:", [FB+"test_pillar_faults.py"]),
  ("P-37", "firmware_bridge/channel.py", "return self._board() + self._retained(now) + self._to_pillar(now)\n\n    def tick", "return self._board() + self._to_pillar(now)\n\n    def tick", [FB+"test_protocol.py", FB+"test_conformance.py"]),
  ("P-29", "firmware_bridge/pillar.py", "key = (header.kind, header.epoch, header.sequence, header.content_hash, header.base_hash)", "key = (header.kind, header.epoch, header.sequence)", [FB+"test_spec_rules.py"]),

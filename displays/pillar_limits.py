@@ -12,6 +12,8 @@ log = logging.getLogger("stopcast.service")
 
 LOG_EVERY = 60  # seconds between two WARNING lines about rejected pillar messages
 ASKS_TOO_OFTEN_FOR = 300  # seconds: a pillar whose answers the limits deferred within this is a problem on /healthz
+ASKS_TOO_OFTEN_AFTER = 3  # deferred answers since it last showed the current frame (one request within the
+# resend gap is normal: a pillar that asks twice while a frame is on its way)
 
 
 @dataclass
@@ -34,7 +36,8 @@ class RejectionLog:
 
 def asks_too_often(display_id: str, pillar: PillarView | None, now: int) -> str | None:
     """A /healthz problem when the display's pillar asked for frames more often than the limits allow lately."""
-    if pillar is None or pillar.limited_at is None or now - pillar.limited_at > ASKS_TOO_OFTEN_FOR:
+    if (pillar is None or pillar.limited_at is None or now - pillar.limited_at > ASKS_TOO_OFTEN_FOR
+            or pillar.streak < ASKS_TOO_OFTEN_AFTER):
         return None
-    return (f"display {display_id}: pillar asks too often ({pillar.limited} answers deferred by the rate limits; "
+    return (f"display {display_id}: pillar asks too often ({pillar.streak} answers deferred by the rate limits; "
             "check its firmware or its link)")

@@ -71,6 +71,7 @@ class DisplayChannel:
         self.scrolls = False  # the pillar's status says it scrolls the ticker itself
         self.limited = 0  # answers deferred by the limits
         self.limited_at: int | None = None  # when one last was
+        self.streak = 0  # answers deferred since the pillar last showed the current frame
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
@@ -299,6 +300,7 @@ class DisplayChannel:
         if due > now:
             self.full_due = due if self.full_due is None else min(self.full_due, due)
             self.limited += 1
+            self.streak += 1
             self.limited_at = now
             return []
         out = make(now)
@@ -345,7 +347,7 @@ class DisplayChannel:
             self.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
         self.pillar_hash, self.known = ack.hash, True
         if current:
-            self.full_due, self.repeats = None, 0
+            self.full_due, self.repeats, self.streak = None, 0, 0
             self.backoff.reset()
             return []
         return self._answer(now, self._to_pillar)

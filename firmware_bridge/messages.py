@@ -139,6 +139,7 @@ class PillarView:
     last_status_at: int | None = None
     limited: int = 0  # answers to it the limits deferred (it asked more often than they allow)
     limited_at: int | None = None  # when the last one was
+    streak: int = 0  # of them since it last showed the current frame
 
     @property
     def last_seen(self) -> int | None:

@@ -96,7 +96,8 @@ class Bridge:
             return None
         in_sync = c.state is ChannelState.SYNCED
         return PillarView(c.online, dict(c.status), c.last_ack_at, c.last_frame_at, in_sync,
-                          c.current.hash if c.current else None, c.last_status_at, c.limited, c.limited_at)
+                          c.current.hash if c.current else None, c.last_status_at, c.limited, c.limited_at,
+                          c.streak)
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""
