@@ -23,9 +23,11 @@ from displays.status import dashboard_doc, health_doc, metrics_text
 from feeds.demo import simulated_realtime
 from feeds.realtime import parse_feed
 from feeds.times import parse_instant
+from firmware_bridge.ticker import parse_ticker
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")
 World = tuple[Service, MemoryLink, FixedClock, Path]
+TICKERS = ("Aufzug am Hauptbahnhof defekt", "Linie 54 wird wegen Bauarbeiten umgeleitet", "Weinfest am Sonntag")
 
 
 def ack_topic(display_id: str) -> str:
@@ -98,7 +100,7 @@ async def small_packets(tmp_path: Path) -> World:
     return service, link, clock, config_path
 
 
-@spec("P-2", "P-46")
+@spec("P-2", "P-46", "P-49")
 async def test_no_message_the_service_publishes_exceeds_the_smallest_max_packet(small_packets: World) -> None:
     """The smallest max_packet check-config accepts (1024; the C pillar failed with 2048): every message fits."""
     service, link, clock, _ = small_packets
@@ -112,6 +114,7 @@ async def test_no_message_the_service_publishes_exceeds_the_smallest_max_packet(
             await broker.connect(pillar, AT)
         assert service.timetable is not None
         service.sources["rt.pb"].snapshot = parse_feed(simulated_realtime(service.timetable, AT), "rt.pb", AT)
+        add_ticker_messages(service, TICKERS + ("Ersatzverkehr zwischen Hauptbahnhof und Universität " * 9,))
         await run_until(service, broker, clock, AT + 70)
     finally:
         test_conformance.MAX_PACKET = before
@@ -121,6 +124,16 @@ async def test_no_message_the_service_publishes_exceeds_the_smallest_max_packet(
         frame = service.displays[pillar.display_id].frame
         assert frame is not None and pillar.shown_hash == frame.hash, pillar.display_id
     assert service.metrics.publish_oversize == 0
+    tickers = {t: p for _, t, p in broker.published if t.endswith("/ticker")}
+    assert tickers[f"{PREFIX}/displays/uni-tft/ticker"] == b""  # too long for 1 KB: cleared, its frames page them
+    assert all(parse_ticker(p).text_hash for p in tickers.values() if p)  # the LED's small strip fits: kept
+
+
+def add_ticker_messages(service: Service, texts: tuple[str, ...] = TICKERS) -> None:
+    """Ops ticker messages for every display (the LED pages them, the ticker topic carries them in one line)."""
+    for text in texts:
+        body = {"text": {"de": text, "en": text}, "kind": "ticker", "priority": 5, "targets": {"all": True}}
+        service.set_editorial(editorial._with(service.editorial, editorial.parse_item(service, "message", body, None)))
 
 
 async def deltas_to_led(service: Service, link: MemoryLink, clock: FixedClock, status: dict) -> tuple[int, set[int]]:
@@ -131,9 +144,7 @@ async def deltas_to_led(service: Service, link: MemoryLink, clock: FixedClock, s
     pillar = SpecPillar("gons-led")
     await broker.connect(pillar, AT)
     await link.deliver(pillar.topic("status"), json.dumps(status).encode())
-    for text in ("Aufzug am Hauptbahnhof defekt", "Linie 54 wird wegen Bauarbeiten umgeleitet", "Weinfest am Sonntag"):
-        body = {"text": {"de": text, "en": text}, "kind": "ticker", "priority": 5, "targets": {"all": True}}
-        service.set_editorial(editorial._with(service.editorial, editorial.parse_item(service, "message", body, None)))
+    add_ticker_messages(service)
     await run_until(service, broker, clock, AT + 20)
     broker.published.clear()
     await run_until(service, broker, clock, AT + 260)
