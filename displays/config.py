@@ -20,6 +20,8 @@ from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
 
+from .operators import parse_operators
+
 
 @dataclass(frozen=True, slots=True)
 class SpeechConfig:
@@ -59,6 +61,8 @@ class DisplayConfig:
     trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
     trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
+    reached_by: str = "mqtt"  # mqtt: a pillar on MQTT; http: a device that pulls; browser: a screen showing the live page
+    pull_key: str = ""  # the key a pulling device sends (X-Stopcast-Device-Key) for its pulls to count; "env:NAME"
     speech: SpeechConfig = SpeechConfig()
 
     @property
@@ -68,6 +72,7 @@ class DisplayConfig:
 
 
 DISPLAY_FIELDS = {f.name for f in fields(DisplayConfig)}
+REACHED_BY = ("mqtt", "http", "browser")
 TRMNL_SIZE = (800, 480)  # what TRMNL's classic firmware draws (a 1-bit BMP of 48,062 bytes)
 TRMNL_MODES = ("mono", "bwr", "gray4")  # colour modes whose frames become that BMP
 
@@ -121,6 +126,11 @@ class HttpConfig:
     admin_token: str = ""
     public_url: str = ""  # how pillars reach us (for TRMNL image URLs); "" = http://{listen}
     header_timeout: float = 30.0  # seconds a client may take to send a request (or idle between requests)
+    operators: tuple[tuple[str, str], ...] = ()  # [[http.operators]]: (name, token) of each named admin token
+
+    def admin_tokens(self) -> tuple[tuple[str, str], ...]:
+        """(operator name, token) of every admin token: the operators', then the unnamed admin_token as "admin"."""
+        return self.operators + ((("admin", self.admin_token),) if self.admin_token else ())
 
     @property
     def host(self) -> str:
@@ -245,6 +255,8 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         trmnl_id=v.string("trmnl_id"),
         trmnl_refresh=v.integer("trmnl_refresh", 15, 86400),
         dark_after=v.integer("dark_after", 60, 7 * 86400),
+        reached_by=v.choice("reached_by", REACHED_BY),
+        pull_key=v.string("pull_key"),
         speech=_speech(item.get("speech", {}), source, name),
     )
     if display.mqtt_user and not is_user(display.mqtt_user):
@@ -440,6 +452,7 @@ def _http(raw: Any, source: str) -> HttpConfig:
         raise ConfigError(source, "must be a table", field_name="http")
     v = Fields(source, raw, defaults_of(HttpConfig), prefix="http.")
     v.only({f.name for f in fields(HttpConfig)} | {"admin_token_env"})
+    operators = parse_operators(raw.get("operators", []), source)
     listen = v.string("listen")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -449,7 +462,7 @@ def _http(raw: Any, source: str) -> HttpConfig:
         token = os.environ.get(v.string("admin_token_env"), "")
     public = _url(v, "public_url", ("http", "https"), v.string("public_url"))
     return HttpConfig(listen=listen, admin_token=token, public_url=public.rstrip("/"),
-                      header_timeout=v.number("header_timeout", 0.1, 3600))
+                      header_timeout=v.number("header_timeout", 0.1, 3600), operators=operators)
 
 
 def _state(raw: Any, source: str) -> StateConfig:

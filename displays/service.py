@@ -139,6 +139,7 @@ class Service:
         self.random = random.Random()
         self._last_inputs: tuple = ()
         self.displays_were_set = False
+        self._update_arrived: float | None = None  # perf_counter() of the first feed update not yet rendered
         self.resend = False  # a send failed part-way: republish everything with the next step
         self.apply_config(config)
         from .editorial import load_editorial
@@ -254,14 +255,18 @@ class Service:
         self.pending.extend(self.apply_config(config))
         self.wake.set()
 
-    def check_stops(self, config: ServiceConfig) -> None:
-        """ConfigError when a display names a stop the loaded timetable does not have."""
+    def check_stops(self, config: ServiceConfig, source: str = "") -> None:
+        """ConfigError when a display names a stop the loaded timetable does not have, with the stops named or
+        spelled like it (`source`: where the config came from, e.g. "request body"; default its file)."""
+        from .stop_search import stop_hint
+
         if self.timetable is None:
             return
         for display in config.displays:
             for stop in display.stops:
                 if stop not in self.timetable.stop_index:
-                    raise ConfigError(config.source, f"unknown stop id '{stop}' (not in the loaded GTFS feed)", display.id, "stops")
+                    raise ConfigError(source or config.source, f"unknown stop id '{stop}' (not in the loaded GTFS "
+                                      f"feed){stop_hint(self.timetable, stop)}", display.id, "stops")
 
     def reload_config(self) -> str | None:
         """Re-read the config file; on any error keep running as before and return why. With shared state the
@@ -362,7 +367,7 @@ class Service:
         Logged once per distinct error (with the traceback the first time), counted, shown to ops."""
         reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         message = f"{stage} failed: {reason}"
-        self.metrics.display_errors += 1
+        self.metrics.display_errors.inc()
         if message != runtime.error:
             log.error("display %s: %s (it keeps its last frame)", runtime.config.id, message,
                       exc_info=exc if isinstance(exc, BaseException) else None)
@@ -449,7 +454,7 @@ class Service:
         publishes = self._within_max_packet(publishes)
         started = time.perf_counter()
         sent = await self.link.send(publishes)
-        self.metrics.publish_refused += len(sent.refused)
+        self.metrics.publish_refused.inc(len(sent.refused))
         if sent.messages:
             self.metrics.observe_publish(sent.messages, sent.payload_bytes, time.perf_counter() - started)
         if sent.messages + len(sent.refused) < len(publishes):  # the connection failed meanwhile: not all went out
@@ -462,7 +467,7 @@ class Service:
         limit = self.config.mqtt.max_packet
         fits = [p for p in publishes if len(p.payload) <= packet_room(limit, p.topic)]
         if len(fits) < len(publishes):
-            self.metrics.publish_oversize += len(publishes) - len(fits)
+            self.metrics.publish_oversize.inc(len(publishes) - len(fits))
             big = next(p for p in publishes if len(p.payload) > packet_room(limit, p.topic))
             log.error("not published: %d message(s) over max_packet %d, e.g. %d bytes to %s", len(publishes) - len(fits),
                       limit, len(big.payload), big.topic)
@@ -503,7 +508,7 @@ class Service:
             # ticker's next step: it steps now and plans again
         for event in events:
             if isinstance(event, Rejected):
-                self.metrics.rejected += 1
+                self.metrics.rejected.inc()
                 self.rejections.note(event.topic, event.reason, self.clock.now())
             elif isinstance(event, PillarStatus):
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
@@ -560,7 +565,7 @@ class Service:
             log.error("no timetable: every board says 'no current data' until one loads")
         if self._own_sources:
             self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
-                                            on_update=self.wake.set)
+                                            on_update=self.feed_updated)
 
     def downloads(self) -> Path:
         """Where a GTFS feed given as a URL is downloaded to (and kept): the state folder's gtfs/."""
@@ -586,6 +591,12 @@ class Service:
         """Fetch every realtime source once."""
         await asyncio.gather(*(s.fetch_once() for s in self.sources.values()))
 
+    def feed_updated(self) -> None:
+        """A realtime source has new data: render now, and time how long until its frames are sent."""
+        if self._update_arrived is None:
+            self._update_arrived = time.perf_counter()
+        self.wake.set()
+
     async def step(self) -> float:
         """One turn of the service: pending publishes, then the boards at the clock's now; returns
         the seconds until the next turn is due (the next minute, page flip or validity deadline)."""
@@ -597,7 +608,11 @@ class Service:
             pending += self.bridge.republish_all(now)
             self.speaker.again()
         await self.send(pending)
+        arrived, self._update_arrived = self._update_arrived, None
+        published = self.metrics.sent
         await self.refresh(now)
+        if arrived is not None and self.metrics.sent > published:
+            self.metrics.update_latency.observe(time.perf_counter() - arrived)
         self.planned_wake = self.next_wake(now)
         return max(0.05, self.planned_wake - self.clock.now())
 

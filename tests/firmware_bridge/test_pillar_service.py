@@ -123,7 +123,7 @@ async def test_no_message_the_service_publishes_exceeds_the_smallest_max_packet(
     for pillar in pillars:
         frame = service.displays[pillar.display_id].frame
         assert frame is not None and pillar.shown_hash == frame.hash, pillar.display_id
-    assert service.metrics.publish_oversize == 0
+    assert service.metrics.value("stopcast_publish_oversize_total") == 0
     tickers = {t: p for _, t, p in broker.published if t.endswith("/ticker")}
     assert tickers[f"{PREFIX}/displays/uni-tft/ticker"] == b""  # too long for 1 KB: cleared, its frames page them
     assert all(parse_ticker(p).text_hash for p in tickers.values() if p)  # the LED's small strip fits: kept
@@ -200,6 +200,6 @@ async def test_rejected_pillar_messages_are_counted_and_logged_once_a_minute(wor
             clock.advance(20)
     lines = [r for r in caplog.records if "ignored pillar message" in r.getMessage()]
     assert 1 <= len(lines) <= 2, len(lines)
-    assert service.metrics.rejected == 4000
+    assert service.metrics.value("stopcast_pillar_messages_rejected_total") == 4000
     service.sources.clear()  # (the test's source has no feed health to report)
-    assert "stopcast_pillar_messages_rejected_total 4000" in metrics_text(service)
+    assert "stopcast_pillar_messages_rejected_total 4000.0" in metrics_text(service)
