@@ -68,3 +68,65 @@ def test_a_pillar_with_a_small_maximum_packet_size_gets_its_frame_when_its_statu
         config = write_config(tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), display)
         shown = asyncio.run(scenario(broker.port, config))
     assert shown is announce  # without the status field the broker drops every frame and the pillar stays dark
+
+
+@spec("P-21", "P-22")
+def test_a_forged_offline_status_and_null_ack_do_not_freeze_a_pillar_on_a_real_broker(tmp_path: Path) -> None:
+    at = parse_instant("2026-11-25T08:00:05+01:00")
+    display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
+
+    async def scenario(port: int, config: Path) -> tuple[int | None, int | None]:
+        clock = FixedClock(at)
+        service = Service(load_config(config), clock, cache_dir=tmp_path / "cache")
+        runner = asyncio.create_task(service.run())
+        session = PillarSession("hbf-epaper", PREFIX)
+        pillar = asyncio.create_task(plain_pillar(port, session, clock.now))
+        channel = None
+        try:
+            async with asyncio.timeout(15):
+                while not synced(channel := service.bridge.channels.get("hbf-epaper")):
+                    await asyncio.sleep(0.05)  # bounded by the timeout: the pillar syncs
+            hostile = aiomqtt.Client("127.0.0.1", port, identifier="hostile", protocol=aiomqtt.ProtocolVersion.V5)
+            async with hostile:  # anyone on a broker without the ACL (or with the pillar's credentials)
+                await hostile.publish(f"{PREFIX}/displays/hbf-epaper/ack", b'{"hash": null, "need_full": false}', qos=1)
+                async with asyncio.timeout(5):
+                    while channel.pillar_hash is not None:
+                        await asyncio.sleep(0.05)  # bounded: the service took the forged null ack
+                await hostile.publish(f"{PREFIX}/displays/hbf-epaper/status", b'{"state": "offline"}', qos=1, retain=True)
+                async with asyncio.timeout(5):
+                    while channel.online:
+                        await asyncio.sleep(0.05)  # bounded: and the forged offline status
+            before = channel.current.hash
+            clock.advance(60)  # the clock and a countdown move on: a new frame
+            service.wake.set()
+            async with asyncio.timeout(10):
+                while channel.current.hash == before:
+                    await asyncio.sleep(0.05)  # bounded: the service renders the next minute
+            try:
+                async with asyncio.timeout(10):
+                    while session.hash != channel.current.hash:
+                        await asyncio.sleep(0.05)  # bounded: the delta reaches the pillar
+            except TimeoutError:
+                pass
+            return session.hash, channel.current.hash
+        finally:
+            service.stop()
+            await asyncio.wait_for(runner, 10)
+            pillar.cancel()
+            await asyncio.gather(pillar, return_exceptions=True)
+
+    with mosquitto(tmp_path / "broker") as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), display)
+        shown, current = asyncio.run(scenario(broker.port, config))
+    assert shown == current  # not frozen on the departures of a minute ago
+
+
+def synced(channel) -> bool:  # type: ignore[no-untyped-def]
+    return channel is not None and channel.current is not None and channel.acked_hash == channel.current.hash
+
+
+async def plain_pillar(port: int, session: PillarSession, clock) -> None:  # type: ignore[no-untyped-def]
+    client = aiomqtt.Client("127.0.0.1", port, identifier=f"pillar-{session.display_id}", protocol=aiomqtt.ProtocolVersion.V5,
+                            will=aiomqtt.Will(session.will().topic, session.will().payload, 1, True))
+    async with client:
+        await follow(client, session, clock, 5)
