@@ -130,3 +130,33 @@ async def plain_pillar(port: int, session: PillarSession, clock) -> None:  # typ
                             will=aiomqtt.Will(session.will().topic, session.will().payload, 1, True))
     async with client:
         await follow(client, session, clock, 5)
+
+
+@spec("P-2", "P-46")
+def test_serve_once_through_a_broker_capped_at_1024_bytes_leaves_every_frame_and_board(tmp_path: Path) -> None:
+    """The C pillar's broker had max_packet_size 2048: the 3 KB board JSON made it drop the service in a loop."""
+    from servicekit import DISPLAYS
+
+    from displays.cli import main
+    from firmware_bridge import client as mqtt
+
+    cap = 1024
+    at = int(parse_instant("2026-11-25T08:00:05+01:00"))
+    with mosquitto(tmp_path / "broker", extra=(f"max_packet_size {cap}",)) as broker:
+        config = write_config(tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), mqtt={"url": broker.url, "max_packet": cap})
+        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+
+        async def retained() -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
+            async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", broker.port, client_id="probe")) as client:
+                await mqtt.subscribe_all(client, [f"{PREFIX}/displays/#", f"{PREFIX}/service/status"])
+                while (message := await mqtt.next_message(client, 2.0)) is not None:
+                    if message[0] == f"{PREFIX}/service/status":
+                        break  # retained messages come in the order of the subscriptions: this one is last
+                    found[message[0]] = message[1]
+            return found
+
+        found = asyncio.run(retained())
+    for display in DISPLAYS:
+        assert f"{PREFIX}/displays/{display['id']}/board" in found, display["id"]
+        assert any(t.startswith(f"{PREFIX}/displays/{display['id']}/frame") for t in found), display["id"]
