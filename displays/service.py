@@ -14,14 +14,15 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
-from feeds.live import LiveState, build_live
+from feeds.guard import scheduled_trips
+from feeds.live import Findings, LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.messages import packet_room, parse_status
@@ -42,6 +43,7 @@ from .metrics import Metrics
 from .notices import Editorial, Scope, scope_of
 from .pillar_limits import RejectionLog
 from .ports import FeedSource, PillarLink, Renderer
+from .predicting import forecasts
 from .rendering import InlineRenderer
 from .sharding import owner
 from .shared_state import SharedStore, Sharing
@@ -66,6 +68,9 @@ class DisplayRuntime:
     ticker_hash: int | None = None  # the text hash of the ticker last published (None: publish it again)
     error: str | None = None  # why composing or rendering its board last failed (None: it worked)
     error_at: int | None = None
+    forecast: list[tuple[int, Board]] = field(default_factory=list)  # the boards of the published forecast
+    forecast_inputs: tuple = ()  # the inputs they were predicted from
+    forecast_at: int = 0  # when they were predicted
 
 
 _Entry = tuple[DisplayRuntime, Board, int, int]  # a display's new board and where its rendering is (batch, index)
@@ -100,6 +105,7 @@ class Service:
         self.timetable_error: str | None = None
         self.timetable_loaded_at: int | None = None
         self.sources: dict[str, FeedSource] = sources if sources is not None else {}
+        self._findings: tuple[tuple, list[dict[str, Findings]]] = ((), [])  # (inputs, [first, latest] merge's findings)
         self._own_sources = sources is None  # made from the config in prepare()
         self.link = link
         self.renderer: Renderer = renderer or InlineRenderer()
@@ -306,14 +312,34 @@ class Service:
         """Realtime trust rules from the config."""
         feeds = self.config.feeds
         return RealtimeRules(stale_after=feeds.stale_after, trip_stale_after=feeds.trip_stale_after,
-                             max_deviation=feeds.max_deviation_minutes * 60)
+                             max_deviation=feeds.max_deviation_minutes * 60, frozen_after=feeds.frozen_after,
+                             max_early=feeds.max_early, max_speed_kmh=feeds.max_speed_kmh)
+
+    def scheduled_trips(self, now: int) -> int | None:
+        """Trips the loaded timetable runs around `now` (None without one): tells a feed's collapse from the night."""
+        return None if self.timetable is None else scheduled_trips(self.timetable, now)
 
     def live_state(self, now: int) -> LiveState | None:
         """Realtime merged against the timetable at `now` (None without realtime sources)."""
         if self.timetable is None or not self.sources:
             return None
         snapshots = [s.snapshot for s in self.sources.values() if s.snapshot is not None]
-        return build_live(self.timetable, snapshots, now, self.rules())
+        live = build_live(self.timetable, snapshots, now, self.rules())
+        inputs, seen = self._findings
+        if inputs != self._inputs():
+            self._findings = (self._inputs(), [live.findings])
+        else:
+            self._findings = (inputs, [seen[0], live.findings])
+        return live
+
+    def findings(self, source: str) -> Findings:
+        """What the merge put right in one source's data now shown. Predictions are computed as boards read them,
+        and only the first merge of new data composes every board: trips not believed count as the most seen."""
+        seen = [f[source] for f in self._findings[1] if source in f]
+        if not seen:
+            return Findings()
+        latest = seen[-1]
+        return replace(latest, early=max(f.early for f in seen))
 
     # --- the one path: compose -> render -> accept -> send -------------------------------------
 
@@ -348,6 +374,7 @@ class Service:
                 yield runtime, board
             else:
                 runtime.board = board  # the same texts: only its next change moves on (else it stays due)
+                self.bridge.extend_to(runtime.config.id, board.true_until)  # and its frame stays true longer
 
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
                 previous: Board | None = None, shared: dict | None = None) -> Board:
@@ -355,6 +382,7 @@ class Service:
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+            clock=display.clock, route_labels=display.route_labels,
             pinned_alerts=spec.alert_style == "ticker" and self.bridge.scrolls(display.id),
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
@@ -383,8 +411,8 @@ class Service:
             self.display_failed(runtime, "rendering", rendered, now)
             return []
         try:
-            frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
-            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+            frame = frame_of(rendered, board_json(board, runtime.spec, display.id, rendered.drawn or None))
+            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             room = self.bridge.room(display.id, "ticker")  # a ticker too long for the packet limit is cleared: the
@@ -436,6 +464,7 @@ class Service:
                 queue.put_nowait(None)
         if count:
             self.metrics.observe_render_batch(count, time.perf_counter() - started)
+        await self.send(await forecasts(self, now))
         await self.send(self.bridge.tick(now))
 
     async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:
@@ -565,7 +594,7 @@ class Service:
             log.error("no timetable: every board says 'no current data' until one loads")
         if self._own_sources:
             self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
-                                            on_update=self.feed_updated)
+                                            on_update=self.feed_updated, scheduled=self.scheduled_trips)
 
     def downloads(self) -> Path:
         """Where a GTFS feed given as a URL is downloaded to (and kept): the state folder's gtfs/."""

@@ -36,16 +36,26 @@ def _local(service: Service, instant: int | None, now: int) -> str:
 
 
 def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
-    """Each realtime source's health; stale and failing ones say so."""
+    """Each realtime source's health; stale, frozen, collapsed and failing ones say so, with what the merge put
+    right in their data (re-dated trips, wormholes, predictions too early to believe)."""
     out = []
+    frozen_after = service.config.feeds.frozen_after
     for source in service.sources.values():
         h = source.health
         stale_after = source.source.stale_after
+        found = service.findings(h.source)
         out.append({
             "source": h.source,
             "age_seconds": h.age(now),
             "age_text": _ago(now - age, now) if (age := h.age(now)) is not None else "no data yet",
-            "stale": h.is_stale(now, stale_after),
+            "stale": h.is_stale(now, stale_after, frozen_after),
+            "frozen": h.frozen(now, frozen_after),
+            "unchanged_seconds": None if h.changed_at is None else now - h.changed_at,
+            "collapse": h.collapse,
+            "kept_trip_updates": found.kept,
+            "redated_trip_updates": found.redated,
+            "wormhole_trips_dropped": found.wormholes,
+            "early_predictions_ignored": found.early,
             "failing": h.consecutive_failures > 0,
             "from_future": h.from_future(now),
             "last_success": _when(service, h.last_success),
@@ -315,8 +325,14 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         if f["from_future"]:
             problems.append(f"realtime {f['source']}: header timestamp {f['header_text']} is "
                             "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
+        elif f["frozen"]:
+            problems.append(f"realtime {f['source']} is frozen: its content has not changed for {f['unchanged_seconds']} s "
+                            "(the server still answers); not shown as live")
         elif f["stale"]:
             problems.append(f"realtime {f['source']} is stale: last data {f['age_text']}")
+        if f["collapse"]:
+            problems.append(f"realtime {f['source']}: {f['collapse']}; {f['kept_trip_updates']} trip updates of the last "
+                            "good dataset are kept until they are stale")
         if f["failing"]:
             problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
@@ -354,6 +370,19 @@ FEED_READINGS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None]], 
     ("stopcast_feed_age_seconds", "Age of each realtime source's data.", lambda f: f["age_seconds"]),
     ("stopcast_feed_stale", "1 when a source's data is too old to be live.", lambda f: int(f["stale"])),
     ("stopcast_feed_errors", "Consecutive failed fetches of a source.", lambda f: f["consecutive_failures"]),
+    # what each source's current data needed put right (feeds/guard.py, feeds/dating.py)
+    ("stopcast_feed_frozen", "1 while a source's trip updates or vehicles have not changed for frozen_after.",
+     lambda f: int(f["frozen"])),
+    ("stopcast_feed_collapsed", "1 while a source's last full dataset is a collapse (below collapse_fraction).",
+     lambda f: int(f["collapse"] is not None)),
+    ("stopcast_feed_kept_trip_updates", "Trip updates of the last good dataset kept through a collapse.",
+     lambda f: f["kept_trip_updates"]),
+    ("stopcast_feed_redated_trip_updates", "Trip updates dated by the calendar, attached to the previous service "
+     "day's run.", lambda f: f["redated_trip_updates"]),
+    ("stopcast_feed_wormhole_trips_dropped", "ADDED trips dropped: their stops imply over max_speed_kmh.",
+     lambda f: f["wormhole_trips_dropped"]),
+    ("stopcast_feed_early_predictions_ignored", "Trips not yet started predicted over max_early before schedule: "
+     "their timetable times show.", lambda f: f["early_predictions_ignored"]),
 )
 
 

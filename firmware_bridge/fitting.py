@@ -1,19 +1,38 @@
 """Making JSON messages fit a packet limit (docs/mqtt.md, "Board JSON"): no message the service publishes
-is larger than max_packet, so a board that does not fit loses its last rows, then its alert pages, and
-says so with `"truncated": true`. Pure."""
+is larger than max_packet, so a board that does not fit loses its last rows (with the `drawn` texts of those
+rows), then the alert pages beyond those shown, its last alert pages (with their `drawn` texts), then the
+last of its other `drawn` texts, and says so with `"truncated": true`. Pure."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 __all__ = ["fit_board"]
 
-SHRINKABLE = ("rows", "alert_pages")  # dropped from the end, in this order, until the board fits
+
+def _beyond(item: object, key: str, n: int) -> bool:
+    value = item.get(key) if isinstance(item, dict) else None
+    return isinstance(value, int) and not isinstance(value, bool) and value >= n
+
+
+def _role(item: object) -> object:
+    return item.get("role") if isinstance(item, dict) else None
+
+
+# What a board too large loses, in this order, from the end of each list: its rows (and their drawn texts),
+# every alert page beyond those shown, the alert pages (and their drawn texts), then its other drawn texts.
+STEPS: tuple[tuple[str, Callable[[object, int], bool] | None], ...] = (
+    ("rows", lambda d, n: _beyond(d, "row", n)),
+    ("alert_all", None),
+    ("alert_pages", lambda d, n: _role(d) == "alert" and _beyond(d, "page", n)),
+    ("drawn", None),
+)
 
 
 def fit_board(board_json: bytes, room: int) -> bytes | None:
-    """`board_json` as it is when it fits `room` bytes, else the board with its last rows (then alert pages)
-    left out and `"truncated": true`; None when not even the board without rows and pages fits."""
+    """`board_json` as it is when it fits `room` bytes, else the board cut as the module says; None when not
+    even the board without rows, alert pages and drawn texts fits."""
     if len(board_json) <= room:
         return board_json
     try:
@@ -23,25 +42,31 @@ def fit_board(board_json: bytes, room: int) -> bytes | None:
     if not isinstance(doc, dict):
         return None
     doc["truncated"] = True
-    for key in SHRINKABLE:
-        items = doc.get(key)
-        if not isinstance(items, list):
-            continue
-        keep = _most_that_fit(doc, key, items, room)
+    base = doc
+    for key, drawn_of in STEPS:  # each step starts from the board the steps before cut to nothing
+        items = base.get(key) if isinstance(base.get(key), list) else []
+        drawn = base.get("drawn") if isinstance(base.get("drawn"), list) else []
+
+        def cut(n: int, base: dict = base, key: str = key, items: list = items, drawn: list = drawn,
+                drawn_of: Callable[[object, int], bool] | None = drawn_of) -> dict:
+            out = {**base, key: items[:n]}
+            if drawn_of is not None and key != "drawn":
+                out["drawn"] = [d for d in drawn if not drawn_of(d, n)]
+            return out
+
+        keep = _most_that_fit(cut, len(items), room)
         if keep is not None:
-            doc[key] = items[:keep]
-            return _dump(doc)
-        doc[key] = []
-    out = _dump(doc)
-    return out if len(out) <= room else None
+            return _dump(cut(keep))
+        base = cut(0)
+    return None
 
 
-def _most_that_fit(doc: dict, key: str, items: list, room: int) -> int | None:
-    """The largest n for which the board with items[:n] under `key` fits (None when not even n = 0 does)."""
-    low, high = -1, len(items)  # fits(low) holds (or low = -1: unknown), fits(high) does not
+def _most_that_fit(cut: Callable[[int], dict], count: int, room: int) -> int | None:
+    """The largest n <= count for which cut(n) fits `room` (None when not even cut(0) does)."""
+    low, high = -1, count + 1  # cut(low) fits (or low = -1: unknown), cut(high) does not (or is past the end)
     while high - low > 1:
         middle = (low + high) // 2
-        if len(_dump({**doc, key: items[:middle]})) <= room:
+        if len(_dump(cut(middle))) <= room:
             low = middle
         else:
             high = middle

@@ -174,7 +174,8 @@ def test_a_pillar_announcing_a_smaller_packet_limit_gets_every_message_within_it
 @spec("P-2", "P-46")
 def test_the_board_json_fits_max_packet() -> None:
     rows = [{"line": "S1", "destination": "Somewhere far away " * 3, "time_text": "12 min"} for _ in range(40)]
-    board = json.dumps({"stop_name": "Mainz Hbf", "rows": rows, "alert_pages": ["x" * 300] * 5}).encode()
+    drawn = [{"role": "destination", "text": r["destination"], "row": i} for i, r in enumerate(rows)]
+    board = json.dumps({"stop_name": "Mainz Hbf", "rows": rows, "alert_pages": ["x" * 300] * 5, "drawn": drawn}).encode()
     f = frame_at(NOW)
     frame = Frame(f.packed, f.width, f.height, f.color_mode, f.encoding, True, f.hash, board)
     bridge = Bridge(PREFIX, 2048, 600)
@@ -185,6 +186,7 @@ def test_the_board_json_fits_max_packet() -> None:
     doc = json.loads(published.payload)
     assert doc["stop_name"] == "Mainz Hbf" and doc["truncated"] is True and 0 < len(doc["rows"]) < 40
     assert doc["rows"] == rows[: len(doc["rows"])]  # the first rows, whole
+    assert doc["drawn"] == drawn[: len(doc["rows"])]  # and the texts drawn for them
 
 
 @spec("P-8")
