@@ -44,8 +44,7 @@ def fit_board(board_json: bytes, room: int) -> bytes | None:
     doc["truncated"] = True
     base = doc
     for key, drawn_of in STEPS:  # each step starts from the board the steps before cut to nothing
-        items = base.get(key) if isinstance(base.get(key), list) else []
-        drawn = base.get("drawn") if isinstance(base.get("drawn"), list) else []
+        items, drawn = _list(base, key), _list(base, "drawn")
 
         def cut(n: int, base: dict = base, key: str = key, items: list = items, drawn: list = drawn,
                 drawn_of: Callable[[object, int], bool] | None = drawn_of) -> dict:
@@ -59,6 +58,11 @@ def fit_board(board_json: bytes, room: int) -> bytes | None:
             return _dump(cut(keep))
         base = cut(0)
     return None
+
+
+def _list(doc: dict, key: str) -> list:
+    value = doc.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _most_that_fit(cut: Callable[[int], dict], count: int, room: int) -> int | None:
