@@ -46,10 +46,10 @@ from .ports import FeedSource, PillarLink, Renderer
 from .predicting import forecasts
 from .rendering import InlineRenderer
 from .sharding import owner
-from .shared_state import SharedStore, Sharing
+from .shared_state import SNAPSHOT_FILE, SharedStore, Sharing
 from .speaking import Speaker
 from .state import StateError, next_epoch
-from .store import SqliteStore, StateStore, StoreError
+from .store import STORE_FILE, SqliteStore, StateStore, StoreError
 from .voice import EspeakSynthesizer, Synthesizer
 
 log = logging.getLogger("stopcast.service")
@@ -119,20 +119,22 @@ class Service:
         self.bridge = Bridge(config.mqtt.prefix, config.mqtt.max_packet, config.mqtt.frame_ttl, epoch=epoch)
         self.metrics = Metrics()
         self.last_reload_error: str | None = None
+        self.reloading: asyncio.Future | None = None  # a SIGHUP's reload being committed to the shared state
         self.wake = asyncio.Event()
         self.planned_wake = float("inf")  # when the ticker steps next: an earlier deadline from a pillar wakes it
         self.rejections = RejectionLog()
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
-        self.sharing = Sharing() if config.state.url and config_path is not None else None
+        self.sharing = (Sharing(config.state_dir() / SNAPSHOT_FILE) if config.state.url and config_path is not None
+                        else None)
         self.audit = Audit(config.state_dir() / "audit.jsonl" if config_path is not None and self.sharing is None else None)
         if self.sharing is not None and config_path is not None:
             self.sharing.text = read_config_text(config_path)
-            self.audit.sink = lambda entry: self.sharing.change(None, entry) if self.sharing else None
+            self.audit.sink = self.sharing.record
         self.store_error: str | None = None
-        self.store: StateStore = (SharedStore(self.sharing, clock.now) if self.sharing is not None
-                                  else self._open_store(config_path is not None))
+        self.store_write_error: str | None = None  # the last change the state store refused (disk full ...)
+        self.store: StateStore = SharedStore() if self.sharing is not None else self._open_store(config_path is not None)
         self.editorial = Editorial()
         self._scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
         self._scopes_of: int = 0  # id() of the timetable the scopes were computed for
@@ -163,8 +165,19 @@ class Service:
             return SqliteStore.in_folder(self.config.state_dir() if in_state_folder else None)
         except StoreError as exc:
             self.store_error = str(exc)
-            log.error("%s; messages and suppressions are kept in memory only until this is fixed", exc)
-            return SqliteStore(":memory:")
+        path = self.config.state_dir() / STORE_FILE
+        if path.exists():  # a read-only state folder: its messages still show; changes are refused (503)
+            try:
+                store = SqliteStore.read_only(path, f"cannot be opened for writing ({self.store_error})")
+                self.store_error = (f"{self.store_error}: its messages and suppressions were read and show, but "
+                                    "changes are refused (503) until the state folder is writable")
+                log.error("%s", self.store_error)
+                return store
+            except StoreError as exc:
+                self.store_error = str(exc)
+        log.error("%s; messages and suppressions are kept in memory only until this is fixed", self.store_error)
+        self.store_error = f"{self.store_error} (ops messages and suppressions are not kept across a restart)"
+        return SqliteStore(":memory:")
 
     def timezone(self) -> str:
         """The agency's timezone (the loaded timetable's; UTC before one loads)."""
@@ -288,9 +301,12 @@ class Service:
             log.error("config reload failed, keeping the running config: %s", exc)
             return str(exc)
         self.last_reload_error = None
+        if self.sharing is not None:  # the file becomes the shared config: run it once it is committed
+            from .sharing import reload_shared
+
+            self.reloading = asyncio.ensure_future(reload_shared(self, self.sharing))
+            return None
         self.change_config(config)
-        if self.sharing is not None:
-            self.sharing.change(text, None)
         log.info("config reloaded: %d displays", len(config.displays))
         return None
 
