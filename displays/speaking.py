@@ -35,7 +35,7 @@ ENCODERS = 2  # threads encoding Opus (about one core's worth of work a second o
 MAX_WAITING = 256  # audio requests queued at most; more are dropped (the pillar asks again)
 STALE = 10.0  # seconds a request may wait for its synthesis; older ones are dropped (counted)
 MAX_BACKLOG = 40.0  # seconds of speech waiting for the encoders above which new requests are dropped (overload)
-RETRIES = 3  # a first press whose audio came out longer than SHORT_SECONDS is made again with less, this often
+RETRIES = 5  # a first press whose audio came out longer than SHORT_SECONDS is made again with less, this often
 FIRST_SECONDS = 2.5  # of audio in the first chunk of an answer: what must be encoded before the pillar hears sound
 CHUNK_SECONDS = 5.0  # of audio in each further chunk (less when max_packet is small)
 OPUS_BYTES_PER_SECOND = 3000  # what a chunk's room is planned with (about 1,800 on average, 400 bytes of headers)
@@ -54,7 +54,7 @@ async def announce(synthesizer: Synthesizer, text_for: Callable[[float], str], l
         over = wav_seconds(wav) - SHORT_SECONDS if detail == "short" else 0.0
         if over <= 0:
             break
-        budget -= over + 0.5
+        budget -= max(over + 0.5, 1.0)  # at least a second less: the text shrinks by whole sentences
     return said, wav
 
 
