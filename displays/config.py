@@ -20,6 +20,8 @@ from firmware_bridge.topics import is_name, is_prefix, is_user
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
 
+from .config_service import InstancesConfig
+
 
 @dataclass(frozen=True, slots=True)
 class SpeechConfig:
@@ -162,6 +164,7 @@ class ServiceConfig:
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()
     state: StateConfig = StateConfig()
+    service: InstancesConfig = InstancesConfig()  # [service]: one deployment's instances (displays/config_service.py)
     displays: tuple[DisplayConfig, ...] = ()
     layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
     speech: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # [speech] lexicon: (language, ((word, said), ...))

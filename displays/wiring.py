@@ -47,4 +47,4 @@ def mqtt_link(service: Service) -> MqttLink:
     """The service's link to its broker, with its offline status as the Last Will."""
     presence = (service.announcement, service.announcement(online=False))
     return MqttLink(broker_settings(service), service.will(), service.random.random,
-                    presence=presence if service.shard[1] == 1 else None)
+                    presence=presence if service.shard[1] == 1 else None, heartbeat=service.config.service.heartbeat)

@@ -18,6 +18,7 @@ from .topics import display_topic
 __all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
+MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
 ACK_WAIT = 15  # seconds: what a pillar was sent and did not acknowledge by then is taken as lost
 KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
 
@@ -195,7 +196,7 @@ class DisplayChannel:
         self.recent[frame.hash] = frame
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
-        self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
+        self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
         self.valid_until = now + self.frame_ttl
         return self._board() + self._retained(now) + self._to_pillar(now)
 

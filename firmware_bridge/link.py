@@ -24,9 +24,10 @@ class MqttLink:
 
     def __init__(self, settings: mqtt.BrokerSettings, will: Publish, random: Callable[[], float],
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 presence: tuple[Callable[[], Publish], Publish] | None = None) -> None:
+                 presence: tuple[Callable[[], Publish], Publish] | None = None, heartbeat: float = 10.0) -> None:
         self.settings, self.will, self.random, self.sleep = settings, will, random, sleep
         self.presence = presence  # (this instance's announcement, its Last Will) on a connection of their own
+        self.heartbeat = heartbeat  # seconds between announcements (each proves the instance live for a while)
         self.connected = False
         self.error = "not connected yet"
         self.reconnects = 0
@@ -51,15 +52,16 @@ class MqttLink:
         await asyncio.gather(main, self._present(*self.presence))
 
     async def _present(self, announce: Callable[[], Publish], will: Publish) -> None:
-        """A second connection that only announces the instance; it drops with the process, and then its Last
-        Will says so at once (a short keepalive notices a lost network within PRESENCE_KEEPALIVE * 1.5 s)."""
+        """A second connection that only announces the instance, again every heartbeat (an announcement that is
+        not renewed goes stale: docs/deploy.md); it drops with the process, and then its Last Will says so at once
+        (a short keepalive notices a lost network within PRESENCE_KEEPALIVE * 1.5 s)."""
         settings = replace(self.settings, client_id=f"{self.settings.client_id or 'stopcast'}-presence",
                            keepalive=PRESENCE_KEEPALIVE)
 
         async def session(client: aiomqtt.Client) -> None:
-            await mqtt.publish_all(client, [announce()], settings.version)
-            async for _ in mqtt.messages(client):  # nothing is subscribed: this waits until the connection drops
-                pass
+            while True:
+                await mqtt.publish_all(client, [announce()], settings.version)
+                await mqtt.next_message(client, self.heartbeat)  # nothing is subscribed: fails when the connection drops
 
         await mqtt.keep_connected(settings, will, session, self.sleep, self.random)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from .channel import DisplayChannel
+from .channel import MAX_EPOCH, DisplayChannel
 from .messages import (
     Event,
     Frame,
@@ -44,6 +44,7 @@ class Bridge:
         self.margin = min(margin, frame_ttl // 2)
         self.epoch = epoch  # the ownership epoch in every header: raise it when taking displays over
         self.channels: dict[str, DisplayChannel] = {}
+        self.failures: dict[str, str] = {}  # display -> why its last tick failed (it keeps its frame)
 
     def channel(self, display_id: str, full_refresh_every: int = 10) -> DisplayChannel:
         """The channel of a display, created on first use."""
@@ -74,7 +75,7 @@ class Bridge:
 
     def set_epoch(self, epoch: int) -> None:
         """A new ownership epoch (it only grows) for every frame published from now on."""
-        self.epoch = max(self.epoch, epoch)
+        self.epoch = min(max(self.epoch, epoch), MAX_EPOCH)
         for channel in self.channels.values():
             channel.epoch = self.epoch
 
@@ -130,8 +131,13 @@ class Bridge:
     def tick(self, now: int) -> list[Publish]:
         """Validity extensions due at `now`."""
         out: list[Publish] = []
-        for channel in self.channels.values():
-            out += channel.tick(now, self.margin)
+        for display_id, channel in self.channels.items():
+            try:
+                out += channel.tick(now, self.margin)
+            except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others, nor the service
+                self.failures[display_id] = f"{type(exc).__name__}: {exc}"
+            else:
+                self.failures.pop(display_id, None)
         return out
 
     def next_deadline(self) -> int | None:
