@@ -32,6 +32,11 @@ class MqttLink:
         self.error = "not connected yet"
         self.reconnects = 0
         self._client: aiomqtt.Client | None = None
+        self._closing = False  # close() began: nothing more is sent but the goodbye
+        self._sending = 0  # send() calls under way (the goodbye waits for them: it must be the last word)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._presence_task: asyncio.Task | None = None
 
     async def run(self, subscriptions: list[str], hello: Callable[[], list[Publish]],
                   incoming: Callable[[str, bytes], list[Publish]]) -> None:
@@ -49,7 +54,11 @@ class MqttLink:
         if self.presence is None:
             await main
             return
-        await asyncio.gather(main, self._present(*self.presence))
+        self._presence_task = asyncio.create_task(self._present(*self.presence), name="presence")
+        try:
+            await main
+        finally:
+            await mqtt.stop(self._presence_task)
 
     async def _present(self, announce: Callable[[], Publish], will: Publish) -> None:
         """A second connection that only announces the instance, again every heartbeat (an announcement that is
@@ -74,18 +83,33 @@ class MqttLink:
     async def send(self, publishes: Sequence[Publish]) -> Sent:
         """Publish and wait for the acknowledgements; nothing while disconnected."""
         client = self._client
-        if client is None or not publishes:
+        if client is None or not publishes or self._closing:
             return Sent()
         refused: list[tuple[str, str]] = []
+        self._sending += 1
+        self._idle.clear()
         try:
             sent = await mqtt.publish_all(client, publishes, self.settings.version, refused=refused)
         except mqtt.BridgeError as exc:
             log.warning("%s; frames follow after the reconnect", exc)
             return Sent(refused=tuple(refused))
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._idle.set()
         return Sent(len(publishes) - len(refused), sent, tuple(refused))
 
     async def close(self, goodbye: Sequence[Publish]) -> None:
-        """Send the goodbye while still connected (a clean disconnect does not fire the Will)."""
+        """Send the goodbye while still connected (a clean disconnect does not fire the Will), as the last word:
+        the heartbeats stop and what is being sent is acknowledged first, and nothing is sent after it (else an
+        announcement made just before the stop could arrive after the goodbye and say the instance is online)."""
+        self._closing = True
+        if self._presence_task is not None:
+            await mqtt.stop(self._presence_task)
+        try:
+            await asyncio.wait_for(self._idle.wait(), 2)
+        except asyncio.TimeoutError:
+            log.warning("sends still under way at the stop; saying goodbye anyway")
         client = self._client
         if client is None:
             return
