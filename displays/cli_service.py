@@ -66,6 +66,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.instance and not is_instance(args.instance):
         raise CommandError(f"--instance must be 1 to 128 of A-Z a-z 0-9 _ . : - and nothing else, got {args.instance!r}")
     service = _service(args, shard, workers=0 if args.once else args.workers)
+    embedded = service.config.mqtt.url == "embedded"
+    if embedded and (args.once or shard[1] > 1):
+        raise CommandError(f"{args.config}: [mqtt] url = \"embedded\" runs a broker inside this process, which "
+                           f"{'--once' if args.once else '--shard'} cannot use (nothing else would reach it); "
+                           "give the mqtt:// URL of a broker")
     if args.once:
         try:
             return asyncio.run(service.run_once())
@@ -82,7 +87,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, service.reload_config)
         from .http import serve_http  # the HTTP side is only needed by the long-running service
 
-        await service.run(extra_tasks=[serve_http(service)])
+        if not embedded:
+            await service.run(extra_tasks=[serve_http(service)])
+            return
+        from .embedded import embedded_broker  # [mqtt] url = "embedded": the broker runs in this process
+
+        async with embedded_broker() as port:
+            service.broker_address = ("127.0.0.1", port)
+            logging.getLogger("stopcast.service").warning(
+                "[mqtt] url = \"embedded\": pillars connect to mqtt://127.0.0.1:%d (this process's own broker, on "
+                "loopback, without passwords: for trying stopcast out; production uses Mosquitto)", port)
+            await service.run(extra_tasks=[serve_http(service)])
 
     from .http import ListenError
 

@@ -270,6 +270,7 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     problems += [f"display {d}: pillar dark: {reason}" for d, reason in dark]
     if service.last_reload_error:
         problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
+    problems += service.membership.problems()  # another deployment on our broker and prefix, a forged instance
     return problems
 
 

@@ -32,13 +32,15 @@ class Probe:
 
     port: int
     prefix: str = PREFIX
+    version: int = 5  # 3 for the embedded broker (amqtt speaks MQTT 3.1.1)
     frames: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
     announced: dict[str, dict] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
     async def _run(self) -> None:
-        settings = mqtt.BrokerSettings("127.0.0.1", self.port, client_id=f"probe-{os.getpid()}-{id(self)}")
+        settings = mqtt.BrokerSettings("127.0.0.1", self.port, client_id=f"probe-{os.getpid()}-{id(self)}",
+                                     version=self.version)
         async with mqtt.connect(settings) as client:
             await mqtt.subscribe_all(client, [f"{self.prefix}/displays/+/frame/#", f"{self.prefix}/displays/+/delta",
                                               f"{self.prefix}/service/instances/+"])
@@ -59,7 +61,12 @@ class Probe:
 
     async def __aenter__(self) -> Probe:
         self.task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self.ready.wait(), 10)
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({self.task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self.task.done():
+            self.task.result()  # the probe could not connect: say why
+        assert self.ready.is_set(), "the probe did not subscribe within 10 s"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -76,11 +83,11 @@ class Probe:
 
 def spawn(config: Path, name: str, cache: Path, env: dict[str, str] | None = None,
           extra: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`stopcast serve` as its own process (stderr kept for the test to read)."""
+    """`stopcast serve` as its own process with its own state folder (stderr kept for the test to read)."""
     return subprocess.Popen([sys.executable, "-m", "displays.cli", "serve", "--config", str(config), "--instance", name,
                              "--cache-dir", str(cache), "--workers", "0", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, "STOPCAST_STATE_DIR": str(config.parent / f"state-{name}"), **(env or {})})
 
 
 def reap(procs: dict[str, subprocess.Popen]) -> dict[str, str]:
