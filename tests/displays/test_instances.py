@@ -86,10 +86,12 @@ async def until(condition: Callable[[], bool], seconds: float, what: str) -> flo
     return time.monotonic() - started
 
 
-def test_three_instances_take_over_from_a_killed_one_and_rebalance(tmp_path: Path) -> None:
+def test_three_instances_take_over_from_a_killed_one_and_rebalance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOPCAST_TEST_SECRET", "a secret the three instances share")  # they pass requests to each other
     with mosquitto(tmp_path / "broker") as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.today(), DISPLAYS, http={"listen": "127.0.0.1:0"},
-                              mqtt={"url": broker.url, "frame_ttl": 60})  # every frame is extended each 30 s
+                              mqtt={"url": broker.url, "frame_ttl": 60},  # every frame is extended each 30 s
+                              service={"secret_env": "STOPCAST_TEST_SECRET"})
         procs = {name: spawn(config, name, tmp_path / "cache") for name in ("a", "b", "c")}
         try:
             asyncio.run(scenario(broker.port, config, procs, tmp_path))
