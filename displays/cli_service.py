@@ -219,7 +219,16 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(logging.INFO)
     settings = broker_from_url(args.broker, args)
-    session = PillarSession(args.display, args.prefix)
+    key = b""
+    if args.frame_key_env:
+        try:
+            key = bytes.fromhex(os.environ.get(args.frame_key_env, ""))
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise CommandError(f"--frame-key-env: environment variable {args.frame_key_env!r} must hold the display's "
+                               "frame key as 64 hex digits (what `stopcast frame-key` prints)")
+    session = PillarSession(args.display, args.prefix, key)
     output = Path(args.output) if args.output else None
     try:
         shown = asyncio.run(run_pillar(settings, session, time.time, once=args.once, timeout=args.timeout, output=output,
@@ -229,6 +238,19 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
     if args.once and not shown:
         print(f"stopcast: no frame for display '{args.display}' within {args.timeout} s", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_frame_key(args: argparse.Namespace) -> int:
+    """Print a signed display's frame key (hex), to provision on its pillar like its MQTT password."""
+    from .config import load_config
+    from .config_service import frame_key
+
+    config = load_config(args.config)
+    display = config.display(args.display)
+    if display is None or not display.signed:
+        raise CommandError(f"{args.config}: no display '{args.display}' with signed = true")
+    print(frame_key(config.mqtt.frame_secret, display.id).hex())
     return 0
 
 
@@ -276,10 +298,15 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     acl.add_argument("--config", required=True, metavar="FILE")
     acl.add_argument("--service-user", default="", help="the service's MQTT user (default: mqtt.username or stopcast)")
     acl.add_argument("--output", default="", metavar="FILE")
+    key = commands.add_parser("frame-key", help="a signed display's frame key, for its pillar")
+    key.add_argument("--config", required=True, metavar="FILE")
+    key.add_argument("--display", required=True, metavar="ID")
     sim = commands.add_parser("pillar-sim", help="the reference pillar")
     sim.add_argument("--broker", required=True, metavar="URL", help="mqtt[s]://[user[:password]@]host[:port]")
     sim.add_argument("--display", required=True, metavar="ID")
     sim.add_argument("--once", action="store_true", help="exit after the first verified frame")
+    sim.add_argument("--frame-key-env", default="", metavar="VAR",
+                     help="environment variable with the display's frame key (hex): only frames signed with it are shown")
     sim.add_argument("--timeout", type=float, default=None, metavar="S")
     sim.add_argument("--output", default="", metavar="FILE.png|DIR")
     sim.add_argument("--prefix", default="stopcast/v1")
@@ -293,5 +320,6 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
                      help="QoS of the pillar's subscriptions and messages (0 for a NATS cluster, docs/deploy.md)")
 
 
-SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim}
+SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim,
+                    "frame-key": cmd_frame_key}
 ERRORS = (ConfigError, CommandError, FeedError)

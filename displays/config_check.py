@@ -89,6 +89,9 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
             continue
         if display.id in seen:
             errors.append(ConfigError(source, "duplicate display id", display.id, "id"))
+        if display.signed and not config.mqtt.frame_secret:
+            errors.append(ConfigError(source, "signed frames need [mqtt] frame_secret_env (the secret each display's "
+                                      "frame key is derived from)", display.id, "signed"))
         seen.add(display.id)
         parsed.append(display)
     return (replace(config, displays=tuple(parsed)) if parsed_feeds else None), errors

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, fields
 from typing import Any
@@ -31,6 +33,12 @@ class InstancesConfig:
     def ttl(self) -> int:
         """How long one announcement proves its instance live: three heartbeats."""
         return 3 * self.heartbeat
+
+
+def frame_key(secret: str, display_id: str) -> bytes:
+    """A display's frame key (32 bytes): HMAC-SHA256 of its id under [mqtt] frame_secret_env's secret. The service
+    derives it; the pillar is given it (`stopcast frame-key`) like its MQTT password."""
+    return hmac.new(secret.encode(), f"stopcast frame key\n{display_id}".encode(), hashlib.sha256).digest()
 
 
 def parse_instances(raw: Any, source: str) -> InstancesConfig:

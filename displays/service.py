@@ -35,6 +35,7 @@ from .audit import Audit
 from .boards import compose_board
 from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, parse_config, read_config_text
+from .config_service import frame_key
 from .frames import Rendered, RenderJob, frame_of, ticker_publishes
 from .gtfs_fetch import fetch_gtfs
 from .instances import (
@@ -231,6 +232,7 @@ class Service:
         self.membership.identity = self.identity(config)
         if identity_changed and self.displays_were_set:
             publishes.append(self.announcement())  # the others learn the new display set
+        self.bridge.set_keys({d.id: frame_key(config.mqtt.frame_secret, d.id) for d in config.displays if d.signed})
         self.bridge.expect(configured)  # every pillar's status is read, also of displays other instances own
         self.config = config
         self.displays = runtimes

@@ -27,8 +27,9 @@ class DisplayChannel:
     """The service's side of one display: what was sent, what the pillar shows."""
 
     def __init__(self, display_id: str, prefix: str, max_packet: int, frame_ttl: int, full_refresh_every: int = 10,
-                 epoch: int = 0) -> None:
+                 epoch: int = 0, key: bytes = b"") -> None:
         self.display_id = display_id
+        self.key = key  # the display's frame key: every message signed (b"": none)
         self.prefix = prefix
         self.max_packet = max_packet
         self.frame_ttl = frame_ttl
@@ -91,8 +92,8 @@ class DisplayChannel:
         h, w = frame.shape
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
         if frame.full_body is not None:
-            return codec.encode_message(header, frame.full_body, room, compressed=True)
-        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room)
+            return codec.encode_message(header, frame.full_body, room, compressed=True, key=self.key)
+        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room, key=self.key)
 
     def _retained(self, now: int) -> list[Publish]:
         """The current full frame into the retained `frame` topic (or `frame/{i}` chunks)."""
@@ -170,7 +171,7 @@ class DisplayChannel:
         flags = FLAG_FULL_REFRESH if rects and self.partials + 1 >= self.full_refresh_every else 0
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
         body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
-        payloads = codec.encode_message(header, body, self._room())
+        payloads = codec.encode_message(header, body, self._room(), key=self.key)
         if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
             return self._direct_full(now)
         if rects:

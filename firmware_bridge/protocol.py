@@ -44,6 +44,7 @@ class Bridge:
         self.margin = min(margin, frame_ttl // 2)
         self.epoch = epoch  # the ownership epoch in every header: raise it when taking displays over
         self.channels: dict[str, DisplayChannel] = {}
+        self.keys: dict[str, bytes] = {}  # display -> its frame key (signed frames); see set_keys
         self.failures: dict[str, str] = {}  # display -> why its last tick failed (it keeps its frame)
 
     def channel(self, display_id: str, full_refresh_every: int = 10) -> DisplayChannel:
@@ -51,7 +52,7 @@ class Bridge:
         found = self.channels.get(display_id)
         if found is None:
             found = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, full_refresh_every,
-                                   self.epoch)
+                                   self.epoch, self.keys.get(display_id, b""))
             self.channels[display_id] = found
         found.full_refresh_every = full_refresh_every
         return found
@@ -72,6 +73,13 @@ class Bridge:
         fresh = self.channel(display_id, old.full_refresh_every)
         fresh.online, fresh.status = old.online, old.status
         fresh.last_status_at, fresh.last_ack_at = old.last_status_at, old.last_ack_at
+
+    def set_keys(self, keys: dict[str, bytes]) -> None:
+        """The frame keys of the displays whose messages are signed (docs/mqtt.md, "Signed frames"); what is
+        published from now on is signed with them."""
+        self.keys = dict(keys)
+        for display_id, channel in self.channels.items():
+            channel.key = self.keys.get(display_id, b"")
 
     def set_epoch(self, epoch: int) -> None:
         """A new ownership epoch (it only grows) for every frame published from now on."""
