@@ -31,6 +31,10 @@ def realtime_sources(config: ServiceConfig, session: aiohttp.ClientSession, cloc
     }
 
 
+MAX_INCOMING = 16 * 1024  # bytes: the largest packet the service reads. It subscribes only to pillars' statuses and
+# acks and to the instances' announcements, each refused above MAX_PILLAR_MESSAGE (2 KB) anyway
+
+
 def broker_settings(service: Service) -> mqtt.BrokerSettings:
     """Broker settings from the config (or the embedded broker's address)."""
     m = service.config.mqtt
@@ -40,6 +44,7 @@ def broker_settings(service: Service) -> mqtt.BrokerSettings:
         client_id=f"{m.client_id or 'stopcast'}-{service.instance}",  # instances on one config must not share it
         tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
         version=m.version, failover=() if service.broker_address else m.addresses[1:], qos=m.qos,
+        max_incoming=MAX_INCOMING,
     )
 
 

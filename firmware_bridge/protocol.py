@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .channel import MAX_EPOCH, DisplayChannel
 from .messages import (
+    MAX_PILLAR_MESSAGE,
     Event,
     Frame,
     PillarAck,
@@ -117,6 +118,8 @@ class Bridge:
 
     def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""
+        if len(payload) > MAX_PILLAR_MESSAGE:  # refused unread, whatever the topic
+            return [Rejected(topic[:200], f"message of {len(payload)} bytes exceeds {MAX_PILLAR_MESSAGE}")], []
         parsed = parse_display_topic(self.prefix, topic)
         if parsed is None or parsed[0] not in self.channels:
             return [Rejected(topic, "not a configured display's topic")], []
