@@ -89,6 +89,11 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
             continue
         if display.id in seen:
             errors.append(ConfigError(source, "duplicate display id", display.id, "id"))
+        service_user = config.mqtt.username or "stopcast"  # what `stopcast mqtt-acl` gives the service's rights
+        if display.user == service_user:
+            errors.append(ConfigError(source, f"the pillar's MQTT user {display.user!r} is the service's own user "
+                                      "([mqtt] username): the ACL would let this pillar publish every display's frames; "
+                                      "give it a user of its own", display.id, "mqtt_user"))
         if display.signed and not config.mqtt.frame_secret:
             errors.append(ConfigError(source, "signed frames need [mqtt] frame_secret_env (the secret each display's "
                                       "frame key is derived from)", display.id, "signed"))
