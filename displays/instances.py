@@ -124,6 +124,7 @@ class Membership:
         self.me = me
         self.identity = identity or Identity()
         self.members: dict[str, Member] = {}  # the instances of this deployment, as last announced
+        self.announced: dict[str, Member] = {}  # every instance's last announcement, joined or not
         self.refused: dict[str, str] = {}  # instance -> why it is not joined (named as a problem)
         self.highest_epoch = 0  # the highest epoch a member of this deployment announced
         self.now = 0
@@ -132,7 +133,22 @@ class Membership:
         """Take an announcement at `now`; True when the live set changed."""
         before = self.live()
         self.now = max(self.now, now)
-        reason = self._refusal(member, now) if member.online else ""
+        self.announced[member.name] = member
+        self._judge(member)
+        return self.live() != before
+
+    def set_identity(self, identity: Identity) -> bool:
+        """This deployment's identity changed (its display set, with a config change): every announcement is
+        judged again; True when the live set changed."""
+        before = self.live()
+        self.identity = identity
+        for member in list(self.announced.values()):
+            self._judge(member)
+        return self.live() != before
+
+    def _judge(self, member: Member) -> None:
+        """Join an announcement, or record why it is refused."""
+        reason = self._refusal(member, self.now) if member.online else ""
         if reason:
             self.refused[member.name] = reason
             self.members.pop(member.name, None)
@@ -141,7 +157,6 @@ class Membership:
             self.members[member.name] = member
             if member.online:
                 self.highest_epoch = max(self.highest_epoch, member.epoch)
-        return self.live() != before
 
     def _refusal(self, member: Member, now: int) -> str:
         """Why an online announcement is not joined ('' when it is)."""

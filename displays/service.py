@@ -206,6 +206,9 @@ class Service:
 
     def apply_config(self, config: ServiceConfig) -> list[Publish]:
         """Swap in a validated config; keeps the boards of displays whose settings did not change."""
+        identity_changed = self.identity(config) != self.membership.identity
+        if identity_changed:  # another display set: every announcement is judged again before ownership is
+            self.membership.set_identity(self.identity(config))
         runtimes: dict[str, DisplayRuntime] = {}
         specs = {r.spec: r.spec for r in self.displays.values()}  # one object per distinct layout (boards are
         # rendered once per layout and board: displays showing the same share it)
@@ -228,8 +231,6 @@ class Service:
             if display_id in configured:
                 self.bridge.release(display_id)  # another instance owns it now: its retained frame stays
         acquired = [d for d in runtimes if d not in self.displays]
-        identity_changed = self.identity(config) != self.membership.identity
-        self.membership.identity = self.identity(config)
         if identity_changed and self.displays_were_set:
             publishes.append(self.announcement())  # the others learn the new display set
         self.bridge.set_keys({d.id: frame_key(config.mqtt.frame_secret, d.id) for d in config.displays if d.signed})

@@ -35,8 +35,10 @@ def test_another_display_set_or_deployment_is_named_and_never_joined() -> None:
     assert membership.live() == ("me", "z")
     assert [p.split(" ")[1] for p in membership.problems()] == ["x", "y"]
     assert "display set" in membership.problems()[0] and "'bart'" in membership.problems()[1]
+    assert membership.set_identity(Identity("mainz", display_set(["a"])))  # our config changed: judged again
+    assert membership.live() == ("me", "x") and {p.split(" ")[1] for p in membership.problems()} == {"y", "z"}
     membership.update(Member("x", False), 101)  # it left: no longer a problem
-    assert len(membership.problems()) == 1
+    assert len(membership.problems()) == 2
 
 
 @pytest.mark.broker
