@@ -522,12 +522,15 @@ class Service:
         """Another instance came or went: take over or give back displays as the live set says."""
         if member is None or member.name == self.instance or self.stopping.is_set():
             return []  # (a stopping instance takes nothing over: its displays' new owners do)
+        refused = self.membership.refused.get(member.name)
         changed = self.membership.update(member, int(self.clock.now()))
-        if member.name in self.membership.refused:
-            log.warning("instance %s %s", member.name, self.membership.refused[member.name])
+        reason = self.membership.refused.get(member.name)
+        if reason and reason != refused:  # logged once per reason, not with every heartbeat
+            log.warning("instance %s %s", member.name, reason)
         # Epochs are kept distinct (two instances taking over in the same second would pick the same one):
         # the one with the larger name moves on, so that every frame tells which instance made it.
-        clash = self.raise_epoch() if member.name in self.membership.members and member.online and member.epoch == self.bridge.epoch and self.instance > member.name else []
+        joined = member.name in self.membership.members and member.online
+        clash = self.raise_epoch() if joined and member.epoch == self.bridge.epoch and self.instance > member.name else []
         if not changed:
             return clash
         log.info("instance %s is %s; live: %s", member.name, "online" if member.online else "offline",
