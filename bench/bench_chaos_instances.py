@@ -123,6 +123,9 @@ async def payload(rounds: int, folder: Path, count: int = 10, per_round: int = 2
                     out["rss_mb"].append(round(rss_kb(proc.pid) / 1024, 1))
                     print(f"payload round {n + 1}/{rounds}: dark {out['dark']} rss {out['rss_mb'][-1]} MB", flush=True)
             out["peak_mb"] = round(rss_kb(proc.pid, "VmHWM") / 1024, 1)
+        except RuntimeError as exc:
+            errors = reap({"svc": proc})["svc"]
+            raise RuntimeError(f"{exc}; the service's log ends:\n{errors[-3000:]}") from None
         finally:
             reap({"svc": proc})
     return out

@@ -32,7 +32,9 @@ def realtime_sources(config: ServiceConfig, session: aiohttp.ClientSession, cloc
 
 
 MAX_INCOMING = 16 * 1024  # bytes: the largest packet the service reads. It subscribes only to pillars' statuses and
-# acks and to the instances' announcements, each refused above MAX_PILLAR_MESSAGE (2 KB) anyway
+# acks and to the instances' announcements, each refused above MAX_PILLAR_MESSAGE (2 KB) anyway. What pillars write
+# is subscribed at QoS 0 (a lost ack or status is repaired by the contract's resends, as with NATS): the broker
+# drops an oversized one without keeping it in flight (client.BrokerSettings.max_incoming)
 
 
 def broker_settings(service: Service) -> mqtt.BrokerSettings:
@@ -52,4 +54,5 @@ def mqtt_link(service: Service) -> MqttLink:
     """The service's link to its broker, with its offline status as the Last Will."""
     presence = (service.announcement, service.announcement(online=False))
     return MqttLink(broker_settings(service), service.will(), service.random.random,
-                    presence=presence if service.shard[1] == 1 else None, heartbeat=service.config.service.heartbeat)
+                    presence=presence if service.shard[1] == 1 else None, heartbeat=service.config.service.heartbeat,
+                    at_most_once=tuple(service.bridge.subscriptions()))  # pillars' status and ack: see MAX_INCOMING

@@ -45,7 +45,9 @@ class BrokerSettings:
     # resends make delivery reliable without the broker's, and NATS serves QoS 1 through JetStream consumers
     max_incoming: int = 0  # the largest packet the broker may send us (MQTT 5 Maximum Packet Size; 0: no limit).
     # A larger one is dropped by the broker, never read into memory (a pillar's 250 MB status); MQTT 3.1.1 has
-    # no such property: there Mosquitto's max_packet_size / message_size_limit must bound it (docs/deploy.md)
+    # no such property: there Mosquitto's max_packet_size / message_size_limit must bound it (docs/deploy.md).
+    # Subscribe to what others may flood at QoS 0 then: Mosquitto 2.0.11 keeps each QoS 1 message it dropped
+    # for being too large in flight for good, and after 20 (max_inflight_messages) sends the client nothing more
 
 
 _QOS: weakref.WeakKeyDictionary[aiomqtt.Client, int] = weakref.WeakKeyDictionary()  # each connection's BrokerSettings.qos
@@ -166,11 +168,13 @@ async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], versi
     return sent
 
 
-async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
-    """Subscribe at the connection's QoS (BridgeError when the broker does not answer within SUBSCRIBE_TIMEOUT)."""
+async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str], at_most_once: Iterable[str] = ()) -> None:
+    """Subscribe at the connection's QoS, those in `at_most_once` at QoS 0 (BridgeError when the broker does not
+    answer within SUBSCRIBE_TIMEOUT)."""
+    lossy = set(at_most_once)
     for topic in topics:
         try:
-            await client.subscribe(topic, qos=_QOS.get(client, 1), timeout=SUBSCRIBE_TIMEOUT)
+            await client.subscribe(topic, qos=0 if topic in lossy else _QOS.get(client, 1), timeout=SUBSCRIBE_TIMEOUT)
         except aiomqtt.MqttError as exc:
             raise BridgeError(f"subscribing to {topic} failed: {exc}") from None
 

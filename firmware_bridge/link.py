@@ -24,10 +24,12 @@ class MqttLink:
 
     def __init__(self, settings: mqtt.BrokerSettings, will: Publish, random: Callable[[], float],
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 presence: tuple[Callable[[], Publish], Publish] | None = None, heartbeat: float = 10.0) -> None:
+                 presence: tuple[Callable[[], Publish], Publish] | None = None, heartbeat: float = 10.0,
+                 at_most_once: tuple[str, ...] = ()) -> None:
         self.settings, self.will, self.random, self.sleep = settings, will, random, sleep
         self.presence = presence  # (this instance's announcement, its Last Will) on a connection of their own
         self.heartbeat = heartbeat  # seconds between announcements (each proves the instance live for a while)
+        self.at_most_once = at_most_once  # subscriptions taken at QoS 0 (what pillars write: see BrokerSettings)
         self.connected = False
         self.error = "not connected yet"
         self.reconnects = 0
@@ -43,7 +45,7 @@ class MqttLink:
         """Stay connected until cancelled."""
 
         async def session(client: aiomqtt.Client) -> None:
-            await mqtt.subscribe_all(client, subscriptions)
+            await mqtt.subscribe_all(client, subscriptions, self.at_most_once)
             self._client = client
             self.connected = True  # only now: sends before the subscriptions would be lost
             await self.send(hello())

@@ -67,6 +67,8 @@ async def _flood(port: int, pid: int) -> int:
             topic = f"{PREFIX}/displays/d00/status"
             for _ in range(COUNT):  # its own topic: the ACL lets it
                 await mqtt.publish_all(client, [mqtt.Publish(topic, b"{" + b" " * HUGE + b"}", False)], 5)
+            for _ in range(25):  # more than Mosquitto's 20 in flight: dropped ones must not hold them
+                await mqtt.publish_all(client, [mqtt.Publish(topic, b"{" + b" " * 100_000 + b"}", False)], 5)
             await mqtt.publish_all(client, [mqtt.Publish(topic, b'{"state": "online", "fw": "marker"}', True)], 5)
         await _until_fw(session, http, "marker")  # what came after the huge ones was read: they were not queued
         return peak_rss_kb(pid) - before
