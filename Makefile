@@ -14,14 +14,15 @@ $(PY):
 venv: $(PY)
 
 # Debian packages the tests and the demo use: Chromium (browser tests), Mosquitto (broker tests),
-# nats-server (the broker-cluster test), espeak-ng (spoken departures). Installed when missing and
-# possible (root); without them those tests skip and say why.
+# nats-server (the broker-cluster test), espeak-ng (spoken departures), prometheus (promtool: the alert
+# rules' checks and unit tests). Installed when missing and possible (root); without them those tests
+# skip and say why.
 system-packages:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v mosquitto >/dev/null 2>&1 \
-	    || ! command -v espeak-ng >/dev/null 2>&1 \
+	    || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
 	    || ! { command -v nats-server >/dev/null 2>&1 || test -x /usr/sbin/nats-server; }; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium mosquitto nats-server espeak-ng >/dev/null) \
-	  || echo "make: could not install chromium/mosquitto/nats-server/espeak-ng; those tests will be skipped"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium mosquitto nats-server espeak-ng prometheus >/dev/null) \
+	  || echo "make: could not install chromium/mosquitto/nats-server/espeak-ng/prometheus; those tests will be skipped"; \
 	fi
 
 # The demo speaks (speech.wav, the boards' "Vorlesen" buttons) with espeak-ng; without it, it says so and serves frames.

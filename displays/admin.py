@@ -9,9 +9,9 @@ from typing import Any
 from firmware_bridge.topics import is_name
 from layouts.spec import builtin_names, parse_layout
 
-from .audit import AuditEntry
+from .audit import AuditEntry, changes, described
 from .config import ConfigError, ServiceConfig, parse_display
-from .config_file import Edit, edit_config, edited_text, remove_display, set_display, set_layout
+from .config_file import Edit, display_doc, edit_config, edited_text, remove_display, set_display, set_layout
 from .service import Service
 
 
@@ -33,7 +33,7 @@ def require_shared_state(service: Service) -> None:
 def _commit(service: Service, config: ServiceConfig, edit: Edit, change: Change) -> None:
     """Check the changed config, write the change into the file as ops wrote it, apply it, audit it."""
     require_shared_state(service)
-    service.check_stops(config)
+    service.check_stops(config, "request body")
     if service.sharing is not None:  # the shared state holds the config: every instance takes the change
         service.sharing.change(edited_text(service.sharing.text, edit, str(service.config_path)), None)
     elif service.config_path is not None:
@@ -70,9 +70,11 @@ def put_display(service: Service, body: Any, display_id: str | None = None, who:
     if display_id is not None and not exists:
         raise AdminError(404, f"no display '{display_id}'")
     displays = tuple(display if d.id == display.id else d for d in config.displays) if exists else config.displays + (display,)
+    before = config.display(display.id)
+    detail = changes(display_doc(before), display_doc(display)) if before is not None else described(display_doc(display))
     try:
         _commit(service, replace(config, displays=displays), set_display(display),
-                Change(who, "display.change" if exists else "display.add", display.id))
+                Change(who, "display.change" if exists else "display.add", display.id, detail))
     except ConfigError as exc:
         raise AdminError(422, str(exc)) from None
     return {"id": display.id}
@@ -81,10 +83,11 @@ def put_display(service: Service, body: Any, display_id: str | None = None, who:
 def delete_display(service: Service, display_id: str, who: str = "admin") -> None:
     """Remove a display (its retained frame and board are cleared)."""
     config = service.config
-    if config.display(display_id) is None:
+    found = config.display(display_id)
+    if found is None:
         raise AdminError(404, f"no display '{display_id}'")
     _commit(service, replace(config, displays=tuple(d for d in config.displays if d.id != display_id)),
-            remove_display(display_id), Change(who, "display.remove", display_id))
+            remove_display(display_id), Change(who, "display.remove", display_id, described(display_doc(found))))
 
 
 def put_layout(service: Service, name: str, toml_text: str, create: bool, who: str = "admin") -> None:
@@ -113,8 +116,11 @@ def put_layout(service: Service, name: str, toml_text: str, create: bool, who: s
     tmp.write_text(toml_text, encoding="utf-8")
     tmp.replace(target)
     custom[name] = relative
+    lines = toml_text.count("\n") + 1
+    detail = (f"file {relative}: {spec.width}x{spec.height} {spec.color_mode}, {lines} lines" if create else
+              f"file {relative} replaced: now {spec.width}x{spec.height} {spec.color_mode}, {lines} lines")
     _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, relative),
-            Change(who, "layout.add" if create else "layout.change", name))
+            Change(who, "layout.add" if create else "layout.change", name, detail))
 
 
 def delete_layout(service: Service, name: str, who: str = "admin") -> None:
@@ -128,4 +134,4 @@ def delete_layout(service: Service, name: str, who: str = "admin") -> None:
         raise AdminError(409, f"layout '{name}' is used by {', '.join(users)}")
     del custom[name]
     _commit(service, replace(config, layouts=tuple(sorted(custom.items()))), set_layout(name, None),
-            Change(who, "layout.remove", name))
+            Change(who, "layout.remove", name, f"file {dict(config.layouts)[name]} no longer used"))

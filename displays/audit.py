@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Audit", "AuditEntry"]
+__all__ = ["Audit", "AuditEntry", "changes", "described"]
 
 log = logging.getLogger("stopcast.audit")
 KEPT = 500  # entries kept in memory
@@ -22,10 +23,45 @@ class AuditEntry:
     """One admin change."""
 
     at: int  # Unix seconds
-    who: str  # the label of the token used ("admin": the admin token)
+    who: str  # the operator whose token was used ([[http.operators]] name; "admin": the unnamed admin_token)
     action: str  # e.g. "display.add", "display.change", "display.remove", "layout.add", "config.reload"
     target: str  # the display id or layout name ("" for the whole config)
     detail: str = ""
+
+
+SECRET_FIELDS = ("pull_key",)  # changes to these are recorded, their values never
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2})?([+-]\d{2}:\d{2}|Z)$")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _shown(key: str, value: object) -> str:
+    if isinstance(value, str) and (iso := _ISO.match(value)):  # an ISO time (in its local offset): as people write it
+        year, month, day, hour, minute = (iso.group(i) for i in range(1, 6))
+        return f"{int(day)} {MONTHS[int(month) - 1]} {year} {hour}:{minute}"
+    if value is None or value == "" or value == [] or value == {}:
+        return "(none)"
+    if key in SECRET_FIELDS:
+        return "(set)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_shown(k, v)}" for k, v in value.items())
+    return str(value)
+
+
+def changes(old: dict, new: dict) -> str:
+    """What differs between two JSON documents of one thing, as 'field: old -> new; ...' (secrets masked)."""
+    keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k) and k not in ("id", "state")]
+    if not keys:
+        return "no field changed"
+    return "; ".join(f"{k}: {_shown(k, old.get(k))} -> {_shown(k, new.get(k))}" for k in keys)
+
+
+def described(doc: dict) -> str:
+    """A whole document (an added or removed thing) as 'field: value; ...' (secrets masked)."""
+    return "; ".join(f"{k}: {_shown(k, v)}" for k, v in doc.items() if k not in ("id", "state"))
 
 
 class Audit:

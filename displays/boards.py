@@ -24,6 +24,12 @@ def _expired_since(tt: Timetable, now: int) -> str:
     return last.isoformat() if last is not None and local_date(now, tt.timezone) > last else ""
 
 
+def board_language(tt: Timetable | None, configured: str, spec: LayoutSpec) -> str:
+    """The language a display's board is in: the display's own, else the feed's (de or en), else the layout's."""
+    feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
+    return configured or (feed_language if feed_language in ("de", "en") else "") or spec.language
+
+
 def compose_board(
     tt: Timetable | None,
     live: LiveState | None,
@@ -43,10 +49,8 @@ def compose_board(
 
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
-    feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
-    if not settings.language and feed_language in ("de", "en"):  # the feed's language, else the layout's
-        settings = replace(settings, language=feed_language)
-    language = settings.language or spec.language
+    settings = replace(settings, language=board_language(tt, settings.language, spec))
+    language = settings.language
     tz = tt.timezone if tt is not None else "UTC"
     notices: tuple[Notice, ...] = ()
     change, alerts = 0, None

@@ -136,6 +136,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             for warning in timetable_problems(service.timetable, int(service.clock.now())):
                 print(f"stopcast: warning: {args.file}: field 'feeds.gtfs': {warning}", file=sys.stderr)
         errors += legibility_errors(config, str(path))
+        errors += realtime_file_errors(config, str(path))
     for error in errors:
         print(f"stopcast: error: {error}", file=sys.stderr)
     if errors or config is None:
@@ -145,6 +146,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.file}: ok ({len(config.displays)} displays, {stops} stop ids found in the feed, "
           f"{len(config.feeds.realtime)} realtime sources)")
     return 0
+
+
+def realtime_file_errors(config: ServiceConfig, source: str) -> list[ConfigError]:
+    """A realtime source that is a local file (not a URL) which does not exist: nothing would ever be live."""
+    errors = []
+    for i, rt in enumerate(config.feeds.realtime):
+        if "://" in rt.url:
+            continue
+        path = Path(config.resolve(rt.url))
+        if not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            errors.append(ConfigError(source, f"the local realtime file {str(path)!r} {what}: boards would stay "
+                                      "'timetable only' (check the path, relative to the config file)",
+                                      field_name=f"feeds.realtime[{i}].url"))
+    return errors
 
 
 def legibility_errors(config: ServiceConfig, source: str) -> list[ConfigError]:

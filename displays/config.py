@@ -21,6 +21,7 @@ from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
 
 from .config_service import InstancesConfig
+from .operators import parse_operators
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ class DisplayConfig:
     trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
     signed: bool = False  # its frames carry a MAC under its frame key ([mqtt] frame_secret_env; docs/mqtt.md)
+    reached_by: str = "mqtt"  # mqtt: a pillar on MQTT; http: a device that pulls; browser: a screen showing the live page
+    pull_key: str = ""  # the key a pulling device sends (X-Stopcast-Device-Key) for its pulls to count; "env:NAME"
     speech: SpeechConfig = SpeechConfig()
 
     @property
@@ -71,6 +74,7 @@ class DisplayConfig:
 
 
 DISPLAY_FIELDS = {f.name for f in fields(DisplayConfig)}
+REACHED_BY = ("mqtt", "http", "browser")
 TRMNL_SIZE = (800, 480)  # what TRMNL's classic firmware draws (a 1-bit BMP of 48,062 bytes)
 TRMNL_MODES = ("mono", "bwr", "gray4")  # colour modes whose frames become that BMP
 
@@ -126,6 +130,11 @@ class HttpConfig:
     admin_token: str = ""
     public_url: str = ""  # how pillars reach us (for TRMNL image URLs); "" = http://{listen}
     header_timeout: float = 30.0  # seconds a client may take to send a request (or idle between requests)
+    operators: tuple[tuple[str, str], ...] = ()  # [[http.operators]]: (name, token) of each named admin token
+
+    def admin_tokens(self) -> tuple[tuple[str, str], ...]:
+        """(operator name, token) of every admin token: the operators', then the unnamed admin_token as "admin"."""
+        return self.operators + ((("admin", self.admin_token),) if self.admin_token else ())
 
     @property
     def host(self) -> str:
@@ -149,6 +158,10 @@ class FeedsConfig:
     stale_after: int = 180
     trip_stale_after: int = 600  # an older TripUpdate.timestamp is not live once its trip is under way
     max_deviation_minutes: int = 180
+    frozen_after: int = 600  # seconds: trip updates or vehicles unchanged for longer are stale (whatever the header)
+    max_early: int = 600  # seconds: a trip not yet started predicted earlier than this before schedule shows its timetable
+    max_speed_kmh: int = 300  # an ADDED trip whose consecutive stops imply more is dropped (a wormhole)
+    collapse_fraction: float = 0.3  # a full dataset below this fraction of its recent median (as scheduled) is suspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +265,8 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         trmnl_refresh=v.integer("trmnl_refresh", 15, 86400),
         dark_after=v.integer("dark_after", 60, 7 * 86400),
         signed=v.boolean("signed"),
+        reached_by=v.choice("reached_by", REACHED_BY),
+        pull_key=v.string("pull_key"),
         speech=_speech(item.get("speech", {}), source, name),
     )
     if display.mqtt_user and not is_user(display.mqtt_user):
@@ -398,6 +413,10 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
         stale_after=stale_after,
         trip_stale_after=v.integer("trip_stale_after", 10, 86400),
         max_deviation_minutes=v.integer("max_deviation_minutes", 1, 24 * 60),
+        frozen_after=v.integer("frozen_after", 60, 7 * 86400),
+        max_early=v.integer("max_early", 60, 24 * 3600),
+        max_speed_kmh=v.integer("max_speed_kmh", 50, 2000),
+        collapse_fraction=v.number("collapse_fraction", 0.01, 0.99),
     )
 
 
@@ -451,6 +470,7 @@ def _http(raw: Any, source: str) -> HttpConfig:
         raise ConfigError(source, "must be a table", field_name="http")
     v = Fields(source, raw, defaults_of(HttpConfig), prefix="http.")
     v.only({f.name for f in fields(HttpConfig)} | {"admin_token_env"})
+    operators = parse_operators(raw.get("operators", []), source)
     listen = v.string("listen")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -460,7 +480,7 @@ def _http(raw: Any, source: str) -> HttpConfig:
         token = os.environ.get(v.string("admin_token_env"), "")
     public = _url(v, "public_url", ("http", "https"), v.string("public_url"))
     return HttpConfig(listen=listen, admin_token=token, public_url=public.rstrip("/"),
-                      header_timeout=v.number("header_timeout", 0.1, 3600))
+                      header_timeout=v.number("header_timeout", 0.1, 3600), operators=operators)
 
 
 def _state(raw: Any, source: str) -> StateConfig:

@@ -10,7 +10,9 @@ import asyncio
 import logging
 import os
 import secrets
+import shlex
 import signal
+import sys
 from pathlib import Path
 
 import tomli_w
@@ -32,14 +34,16 @@ from .service import Service
 log = logging.getLogger("stopcast.demo")
 REALTIME_EVERY = 15  # seconds
 DISPLAYS = [
-    {"id": "hbf-stele", "name": "Mainz Hauptbahnhof", "stops": ["HBF"], "layout": "lcd-portrait-1080x1920"},
+    {"id": "hbf-stele", "name": "Mainz Hauptbahnhof", "stops": ["HBF"], "layout": "lcd-portrait-1080x1920",
+     "reached_by": "browser"},  # a browser screen showing /displays/hbf-stele: shown as such, never dark
     {"id": "hbf-epaper", "stops": ["HBF:A", "HBF:B"], "layout": "epaper-bwr-800x480", "name": "Hbf Steig A/B",
      "trmnl_id": "DE:MO:00:00:00:01"},
     {"id": "uni-tft", "stops": ["UNI"], "layout": "tft-320x240"},
     {"id": "gonsenheim-led", "stops": ["GONS"], "layout": "led-192x64"},
     {"id": "hoefchen-epaper", "stops": ["HOEF"], "layout": "epaper-800x480", "language": "en"},
 ]
-PILLARS = ("hbf-epaper", "uni-tft", "gonsenheim-led")
+PILLARS = ("hbf-epaper", "uni-tft", "gonsenheim-led", "hoefchen-epaper")  # every display but the browser one
+PILLARS_WAIT = 20.0  # seconds the banner waits for the demo's pillars to say hello
 
 
 def write_demo_config(folder: Path, feed: Path, port: int, token: str) -> Path:
@@ -68,9 +72,30 @@ async def _realtime_writer(service: Service, path: Path) -> None:
         await asyncio.sleep(REALTIME_EVERY)
 
 
+def stopcast_command() -> str:
+    """How to run stopcast from a shell as this process was run: the venv's script (`make run` puts it in
+    .venv/bin, which is not on PATH), else this Python with -m."""
+    script = Path(sys.executable).parent / "stopcast"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m displays.cli"
+
+
+async def _pillars_online(service: Service) -> None:
+    """Until every demo pillar said it is online (bounded: the banner comes anyway, the dashboard says why)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PILLARS_WAIT
+    while loop.time() < deadline:
+        if all((p := service.bridge.pillar(d)) is not None and p.online for d in PILLARS):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def _announce(service: Service, folder: Path, broker_port: int, token: str) -> None:
     await service.http_ready.wait()
+    await _pillars_online(service)
     url = service.http_url
+    stopcast = stopcast_command()
     print(f"""
 stopcast demo is running (Ctrl-C stops it)
 
@@ -78,7 +103,8 @@ stopcast demo is running (Ctrl-C stops it)
   live boards    {url}/displays/hbf-stele   {url}/displays/hoefchen-epaper
   a frame        {url}/displays/hbf-epaper/frame.png
   health         {url}/healthz   metrics {url}/metrics
-  MQTT broker    mqtt://127.0.0.1:{broker_port}   (try: stopcast pillar-sim --broker mqtt://127.0.0.1:{broker_port} --display uni-tft --once --mqtt-version 3 --output uni.png)
+  MQTT broker    mqtt://127.0.0.1:{broker_port}
+  a pillar       {stopcast} pillar-sim --broker mqtt://127.0.0.1:{broker_port} --display hbf-stele --once --mqtt-version 3 --output stele.png
   admin API      curl -H 'Authorization: Bearer {token}' {url}/api/displays
   pillar screens {folder / 'pillars'}
 """, flush=True)

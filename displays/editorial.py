@@ -13,7 +13,8 @@ from typing import Any
 from layouts.validation import ConfigError
 
 from .admin import AdminError, Change, require_shared_state
-from .audit import AuditEntry
+from .audit import AuditEntry, changes
+from .boards import board_language
 from .config import layout_of
 from .frames import Rendered, render_batch
 from .notices import (
@@ -98,7 +99,29 @@ def parse_item(service: Service, kind: str, body: Any, item_id: str | None) -> I
     problem = unknown_targets(item.targets, (d.id for d in service.config.displays), service.timetable)
     if problem is not None:
         raise AdminError(422, str(problem))
+    if isinstance(item, Message):
+        _require_languages(service, item)
     return item
+
+
+LANGUAGE_NAMES = {"de": "German", "en": "English"}
+
+
+def _require_languages(service: Service, message: Message) -> None:
+    """A message needs its text in every language the displays it reaches show (AdminError 422 naming
+    text.<lang> and those displays); a language no reached display uses is never required."""
+    given = {lang for lang, _ in message.text}
+    needed: dict[str, list[str]] = {}
+    for display in service.config.displays:
+        if reaches(message.targets, service.scope(display)):
+            language = board_language(service.timetable, display.language, layout_of(service.config, display))
+            needed.setdefault(language, []).append(display.id)
+    for language, displays in sorted(needed.items()):
+        if language not in given:
+            shown = ", ".join(displays[:5]) + (f" and {len(displays) - 5} more" if len(displays) > 5 else "")
+            raise AdminError(422, f"field 'text.{language}': the {LANGUAGE_NAMES.get(language, language)} text is "
+                             f"required: the message reaches {shown}, which show{'s' if len(displays) == 1 else ''} "
+                             f"{LANGUAGE_NAMES.get(language, language)}")
 
 
 def _with(editorial: Editorial, item: Item, remove: bool = False) -> Editorial:
@@ -119,8 +142,17 @@ def save(service: Service, item: Item, change: Change) -> None:
         service.store.put(_kind(item), _id_of(item), doc, now)
     except StoreError as exc:
         raise AdminError(503, f"{exc}; nothing was changed") from None
+    before = next((i for i in items(service, _kind(item)) if _id_of(i) == _id_of(item)), None)
     service.set_editorial(_with(service.editorial, item))
-    service.audit.record(AuditEntry(now, change.who, change.action, _id_of(item), change.detail or _summary(item)))
+    if change.detail:
+        detail = change.detail
+    elif before is not None:
+        tz = service.timezone()
+        stored = message_doc if isinstance(item, Message) else suppression_doc
+        detail = changes(stored(before, tz), doc)  # type: ignore[arg-type]
+    else:
+        detail = _summary(item)
+    service.audit.record(AuditEntry(now, change.who, change.action, _id_of(item), detail))
 
 
 def remove(service: Service, kind: str, item_id: str, who: str) -> None:
@@ -141,13 +173,13 @@ def end_now(service: Service, kind: str, item_id: str, who: str) -> Item:
     now = int(service.clock.now())
     period = Period(min(item.period.starts, now - 1), now, item.period.daily)
     ended = replace(item, period=period)
-    save(service, ended, Change(who, f"{kind}.end"))
+    save(service, ended, Change(who, f"{kind}.end", detail=f"ended now; was {_summary(item)}"))
     return ended
 
 
 def _summary(item: Item) -> str:
     if isinstance(item, Message):
-        return f"{item.kind}: {item.text_for('de')[:80]}"
+        return f"{item.kind}: {item.text[0][1][:80]}"
     return f"suppression: {item.reason[:80]}"
 
 

@@ -6,12 +6,25 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from amqtt.broker import Broker
 from amqtt.contexts import BrokerConfig, ListenerConfig
 from amqtt.errors import BrokerError
 
 log = logging.getLogger("stopcast.broker")
+
+
+class _Broker(Broker):
+    """amqtt 0.12 sends a (re)connecting client the retained messages of every topic filter that *any* client
+    subscribed to (its connect path loops over the broker-wide subscriptions): the demo's pillars then received
+    each other's frames and boards ("bad magic" on status topics, another display's frame shown). Here a client
+    only gets the retained messages of its own subscriptions."""
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int], session: Any) -> None:
+        subscribers = self._subscriptions.get(subscription[0], [])
+        if any(s.client_id == session.client_id for s, _ in subscribers):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
 
 
 def _free_port() -> int:
@@ -31,7 +44,7 @@ async def embedded_broker(port: int = 0) -> AsyncIterator[int]:
             listeners={"default": ListenerConfig(bind=f"127.0.0.1:{chosen}")},
             plugins={"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         )
-        broker = Broker(config)
+        broker = _Broker(config)
         try:
             await broker.start()
             break

@@ -11,7 +11,7 @@ __all__ = ["PresenceHistory", "timeline_svg"]
 
 SPAN = 24 * 3600
 COLOURS = {"online": "#1a7f37", "pulling": "#2f81f7", "offline": "#cf222e", "dark": "#82071e",
-           "never seen": "#8c959f"}
+           "never seen": "#8c959f", "browser": "#6e8fd0"}
 
 
 class PresenceHistory:

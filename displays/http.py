@@ -10,11 +10,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
 import markupsafe
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from firmware_bridge import codec
 from firmware_bridge.messages import text_hash
@@ -36,7 +38,7 @@ from .http_guard import (
 )
 from .http_notices import add_notice_routes
 from .http_proxy import HOP, others_displays, proxy_session, to_owner
-from .pulls import PULLS, Pulls, device_of
+from .pulls import PULLS, Pulls, device_of, pull_counts
 from .service import DisplayRuntime, Service
 from .status import dashboard_doc, display_status, health_doc, metrics_text, presences
 from .trmnl import add_trmnl_routes
@@ -64,7 +66,7 @@ def _runtime(request: web.Request, pulled: bool = False) -> DisplayRuntime:
     if runtime is None:
         raise web.HTTPNotFound(text=f"no display '{display_id}'")
     device = device_of(request.query, request.headers) if pulled else ""
-    if device:
+    if device and pull_counts(runtime.config.pull_key, request.query, request.headers):
         request.app[PULLS].of(display_id).pulled_by(device, int(service.clock.now()))
     return runtime
 
@@ -75,9 +77,9 @@ def _conditional(request: web.Request, etag: str, body: bytes, content_type: str
     quoted = f'"{etag}"'
     headers = {"ETag": quoted, "Cache-Control": "no-cache", **(extra or {})}
     if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        service.metrics.http_not_modified += 1
+        service.metrics.http_not_modified.inc()
         return web.Response(status=304, headers=headers)
-    service.metrics.http_frames += 1
+    service.metrics.http_frames.inc()
     return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
 
 
@@ -164,7 +166,9 @@ async def live_page(request: web.Request) -> web.Response:
         return web.Response(status=503, text=STARTING_PAGE, content_type="text/html",
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
     device = device_of(request.query, request.headers)
-    events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "")
+    key = request.query.get("key", "")
+    events_url = f"/displays/{runtime.config.id}/events" + (f"?device={quote(device)}" if device else "") + (
+        f"{'&' if device else '?'}key={quote(key)}" if key else "")
     page = render_html(runtime.board, runtime.spec, served_fonts(), events_url=events_url,
                        speech_url=f"/displays/{runtime.config.id}/speech.wav")
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
@@ -236,6 +240,29 @@ async def dashboard(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
+async def dashboard_parts(request: web.Request) -> web.Response:
+    """GET /dashboard/parts.json: the dashboard's changing parts as HTML, which the open page puts in place."""
+    doc = await _dashboard_doc(request)
+    parts = _templates().get_template("dashboard_parts.html.j2").module
+    return web.json_response({
+        "badges": str(parts.badges(doc)), "problems": str(parts.problems(doc)),  # type: ignore[attr-defined]
+        "problems_class": "bad" if doc["problems"] else "ok",
+        "feeds": str(parts.feeds(doc)), "audit": str(parts.audit(doc)),  # type: ignore[attr-defined]
+        "rows": {d["id"]: str(parts.display_row(d, doc["now_ts"])).strip() for d in doc["displays"]},  # type: ignore[attr-defined]
+    }, headers={"Cache-Control": "no-store"})
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    """GET /static/{name}: the dashboard's script, by exact file name only."""
+    name = request.match_info["name"]
+    if name not in {p.name for p in STATIC.iterdir()}:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+
 async def frames_json(request: web.Request) -> web.Response:
     """GET /frames.json: the frame each of this instance's displays should show now (content hash and when it
     was rendered), in one small answer for scripts that check what pillars show against it."""
@@ -269,8 +296,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text."""
-    return web.Response(text=metrics_text(request.app[SERVICE]), content_type="text/plain", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(body=metrics_text(request.app[SERVICE], request.app[PULLS]).encode(),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 
 
 async def _pull_state(app: web.Application) -> AsyncIterator[None]:
@@ -304,12 +331,14 @@ def make_app(service: Service) -> web.Application:
     """The aiohttp application of a service."""
     app = web.Application(middlewares=[json_errors, admin_auth, to_owner], client_max_size=1024 * 1024)
     app[SERVICE] = service
-    app[ADMIN_TOKEN] = lambda: service.config.http.admin_token
+    app[ADMIN_TOKEN] = lambda: service.config.http.admin_tokens()
     app.cleanup_ctx.append(_pull_state)
     app.cleanup_ctx.append(proxy_session)
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", dashboard)
     app.router.add_get("/dashboard.json", dashboard_json)
+    app.router.add_get("/dashboard/parts.json", dashboard_parts)
+    app.router.add_get("/static/{name}", static)
     app.router.add_get("/frames.json", frames_json)
     app.router.add_get("/ops/displays/{id}", display_page)
     app.router.add_get("/healthz", healthz)

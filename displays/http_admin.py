@@ -15,7 +15,9 @@ from layouts.spec import builtin_names, builtin_text
 from .admin import delete_display, delete_layout, put_display, put_layout
 from .audit import AuditEntry
 from .config_file import display_doc
+from .display_preview import preview_display
 from .http_guard import JSON_LIMIT, SERVICE, error_response, json_body, parse_json, read_body, who
+from .stop_search import search_stops
 
 __all__ = ["add_admin_routes"]
 
@@ -42,16 +44,26 @@ async def get_display(request: web.Request) -> web.Response:
     return web.json_response(display_doc(found))
 
 
+def _previewing(request: web.Request) -> bool:
+    return request.query.get("preview", "") in ("1", "true", "yes")
+
+
 async def post_display(request: web.Request) -> web.Response:
-    """POST /api/displays: add a display (same fields as the config)."""
+    """POST /api/displays: add a display (same fields as the config); ?preview=1: its frame, nothing saved."""
     service = request.app[SERVICE]
+    if _previewing(request):
+        return web.json_response(await preview_display(service, await json_body(request)))
     stored = put_display(service, await json_body(request), who=who(request))
     return web.json_response(display_doc(service.config.display(stored["id"])), status=201)  # type: ignore[arg-type]
 
 
 async def replace_display(request: web.Request) -> web.Response:
-    """PUT /api/displays/{id}: replace a display."""
+    """PUT /api/displays/{id}: replace a display; ?preview=1: its frame with the change, nothing saved."""
     service = request.app[SERVICE]
+    if _previewing(request):
+        if service.config.display(request.match_info["id"]) is None:
+            return error_response(404, f"no display {request.match_info['id'][:64]!r}")
+        return web.json_response(await preview_display(service, await json_body(request), request.match_info["id"]))
     stored = put_display(service, await json_body(request), request.match_info["id"], who=who(request))
     return web.json_response(display_doc(service.config.display(stored["id"])))  # type: ignore[arg-type]
 
@@ -60,6 +72,14 @@ async def remove_display(request: web.Request) -> web.Response:
     """DELETE /api/displays/{id}."""
     delete_display(request.app[SERVICE], request.match_info["id"], who=who(request))
     return web.Response(status=204)
+
+
+async def stops(request: web.Request) -> web.Response:
+    """GET /api/stops?q=TEXT: stops by name or id (accents and case ignored), best first, at most 20."""
+    service = request.app[SERVICE]
+    if service.timetable is None:
+        return error_response(503, "no timetable loaded")
+    return web.json_response(search_stops(service.timetable, request.query.get("q", "")[:100]))
 
 
 async def list_layouts(request: web.Request) -> web.Response:
@@ -140,6 +160,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/api/displays/{id}", get_display)
     app.router.add_put("/api/displays/{id}", replace_display)
     app.router.add_delete("/api/displays/{id}", remove_display)
+    app.router.add_get("/api/stops", stops)
     app.router.add_get("/api/layouts", list_layouts)
     app.router.add_post("/api/layouts", post_layout)
     app.router.add_get("/api/layouts/{name}", get_layout)

@@ -20,7 +20,7 @@ log = logging.getLogger("stopcast.http")
 request_log = logging.getLogger("stopcast.http.requests")  # aiohttp's server messages, tamed below
 
 SERVICE: web.AppKey[Service] = web.AppKey("service")
-ADMIN_TOKEN: web.AppKey[Callable[[], str]] = web.AppKey("admin_token")  # gives the current admin token
+ADMIN_TOKEN: web.AppKey[Callable[[], tuple[tuple[str, str], ...]]] = web.AppKey("admin_token")  # (operator, token)s now
 JSON_LIMIT = 256 * 1024  # bytes of a JSON request body
 MAX_DEPTH = 32  # nesting of a JSON request body
 ADMIN_PATHS = ("/api/displays", "/api/layouts", "/api/reload", "/api/audit", "/api/trmnl/", "/api/messages",
@@ -29,7 +29,8 @@ TOKEN_LABEL = web.RequestKey("token_label", str)  # the label of the admin token
 
 
 def who(request: web.Request) -> str:
-    """The label of the admin token a request came with (what the audit log records)."""
+    """The operator whose admin token a request came with (what the audit log records; "admin" for the unnamed
+    http.admin_token)."""
     return str(request.get(TOKEN_LABEL, "admin"))
 
 
@@ -63,17 +64,18 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 async def admin_auth(request: web.Request, handler: Any) -> web.StreamResponse:
     """Bearer token for the admin API: 401 without a well-formed one, 403 when it is wrong."""
     if request.path.startswith(ADMIN_PATHS):
-        token = request.app[ADMIN_TOKEN]()
+        tokens = request.app[ADMIN_TOKEN]()
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         given = given.strip()
         if scheme != "Bearer" or not given or not given.isascii() or not given.isprintable():
             raise web.HTTPUnauthorized(text="admin API: send Authorization: Bearer <token> (printable ASCII)",
                                        headers={"WWW-Authenticate": "Bearer"})
-        if not token:
-            raise web.HTTPForbidden(text="admin API disabled: set http.admin_token")
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not tokens:
+            raise web.HTTPForbidden(text="admin API disabled: set http.admin_token or [[http.operators]]")
+        matches = [name for name, token in tokens if hmac.compare_digest(given.encode(), token.encode())]  # all compared
+        if not matches:
             raise web.HTTPForbidden(text="admin API: wrong token")
-        request[TOKEN_LABEL] = "admin"
+        request[TOKEN_LABEL] = matches[0]
     return await handler(request)
 
 

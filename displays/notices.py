@@ -16,6 +16,8 @@ from layouts.board import ROW, TAKEOVER, TICKER, Notice
 from layouts.texts import clean
 from layouts.validation import ConfigError
 
+from .stop_search import stop_hint
+
 KINDS = (TICKER, ROW, TAKEOVER)
 LANGUAGES = ("de", "en")
 MAX_TEXT = 500  # characters of one language's text
@@ -78,16 +80,16 @@ class Message:
     """An ops message: a text per language, shown as a ticker, a row or a takeover of the whole screen."""
 
     message_id: str
-    text: tuple[tuple[str, str], ...]  # (language, text), "de" always there
+    text: tuple[tuple[str, str], ...]  # (language, text), at least one
     kind: str
     priority: int  # 0-9, 9 most urgent
     period: Period
     targets: Targets
 
     def text_for(self, language: str) -> str:
-        """The text in `language`, else the German one."""
+        """The text in `language`, else the German one, else the first given."""
         texts = dict(self.text)
-        return texts.get(language) or texts["de"]
+        return texts.get(language) or texts.get("de") or self.text[0][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +216,15 @@ def parse_message(body: Any, message_id: str, tz: str, now: int) -> Message:
     texts = []
     for lang in LANGUAGES:
         value = text.get(lang)
-        if value is None and lang != "de":
+        if value is None:
             continue
         if not isinstance(value, str) or not clean(value):
-            raise _fail("the German text is required" if lang == "de" else "must be a non-empty string", f"text.{lang}")
+            raise _fail("must be a non-empty string", f"text.{lang}")
         if len(value) > MAX_TEXT:
             raise _fail(f"at most {MAX_TEXT} characters, got {len(value)}", f"text.{lang}")
         texts.append((lang, clean(value, MAX_TEXT)))
+    if not texts:
+        raise _fail(f"needs the text in at least one language ({', '.join(LANGUAGES)})", "text")
     kind = doc.get("kind")
     if kind not in KINDS:
         raise _fail(f"must be one of {', '.join(KINDS)}, got {str(kind)[:20]!r}", "kind")
@@ -295,7 +299,8 @@ def unknown_targets(targets: Targets, display_ids: Iterable[str], tt: Timetable 
         return None
     for stop in targets.stops:
         if stop not in tt.stop_index:
-            return _fail(f"unknown stop id '{stop[:64]}' (not in the loaded GTFS feed)", "targets.stops")
+            return _fail(f"unknown stop id '{stop[:64]}' (not in the loaded GTFS feed){stop_hint(tt, stop[:64])}",
+                         "targets.stops")
     known = set(tt.route_index) | {r.short_name for r in tt.routes if r.short_name}
     for route in targets.routes:
         if route not in known:

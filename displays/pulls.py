@@ -4,6 +4,8 @@ waiting for board changes, the frame encoded for pulling clients, and what pulli
 from __future__ import annotations
 
 import asyncio
+import hmac
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,10 +16,11 @@ from firmware_bridge.protocol import Frame
 from .frames import pull_bytes
 from .history import PresenceHistory
 
-__all__ = ["DEVICE_HEADER", "PULLS", "PullState", "Pulls", "device_of"]
+__all__ = ["DEVICE_HEADER", "KEY_HEADER", "PULLS", "PullState", "Pulls", "device_of", "pull_counts"]
 
 KEPT_ENCODINGS = 8  # encoded pull frames kept per display (a few frames in a few formats)
-DEVICE_HEADER = "X-Stopcast-Device"  # or ?device=: a pulling pillar names itself so that its pulls count
+DEVICE_HEADER = "X-Stopcast-Device"  # or ?device=: a pulling pillar names itself
+KEY_HEADER = "X-Stopcast-Device-Key"  # or ?key=: and proves it is the display's device (its pull_key)
 
 
 def device_of(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
@@ -25,6 +28,14 @@ def device_of(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
     Only a name of 1 to 64 printable ASCII characters counts."""
     name = str(query.get("device", "") or headers.get(DEVICE_HEADER, "") or "").strip()
     return name if 0 < len(name) <= 64 and name.isascii() and name.isprintable() else ""
+
+
+def pull_counts(pull_key: str, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+    """Whether a pull proves it comes from the display's device: the display has a pull_key ("env:NAME" reads
+    it from the environment) and the request carries it. Anonymous or merely named pulls never count."""
+    expected = os.environ.get(pull_key[4:], "") if pull_key.startswith("env:") else pull_key
+    given = str(headers.get(KEY_HEADER, "") or query.get("key", "") or "")
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 @dataclass

@@ -12,6 +12,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from feeds.tables import release_free_memory
+
 from .frames import Rendered, RenderJob, render_batch
 
 __all__ = ["InlineRenderer", "PoolRenderer"]
@@ -37,6 +39,22 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the service died before the request took effect
         os._exit(1)
+
+
+TRIM_EVERY = 32  # batches between handing freed heap back (glibc keeps it: 65 MB more per worker otherwise)
+_batches = 0  # in a worker process: batches rendered since the last trim
+
+
+def render_in_worker(jobs: list[RenderJob]) -> list[Rendered | str]:
+    """A batch on a render worker; every TRIM_EVERY batches the heap that frames and evicted cache entries freed
+    goes back to the system, so a worker levels off near its caches' budgets (docs/deploy.md, "Memory")."""
+    global _batches
+    out = render_batch(jobs)
+    _batches += 1
+    if _batches >= TRIM_EVERY:
+        _batches = 0
+        release_free_memory()
+    return out
 
 
 class InlineRenderer:
@@ -73,7 +91,7 @@ class PoolRenderer:
         for attempt in (1, 2):
             pool = self.pool
             try:
-                return await loop.run_in_executor(pool, render_batch, jobs)
+                return await loop.run_in_executor(pool, render_in_worker, jobs)
             except BrokenProcessPool:
                 if pool is self.pool:  # the first to find this pool broken replaces it
                     self.restarts += 1

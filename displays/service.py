@@ -14,14 +14,15 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
-from feeds.live import LiveState, build_live
+from feeds.guard import scheduled_trips
+from feeds.live import Findings, LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.messages import parse_status
@@ -109,6 +110,7 @@ class Service:
         self.timetable_error: str | None = None
         self.timetable_loaded_at: int | None = None
         self.sources: dict[str, FeedSource] = sources if sources is not None else {}
+        self._findings: tuple[tuple, list[dict[str, Findings]]] = ((), [])  # (inputs, [first, latest] merge's findings)
         self._own_sources = sources is None  # made from the config in prepare()
         self.link = link
         self.renderer: Renderer = renderer or InlineRenderer()
@@ -146,6 +148,7 @@ class Service:
         self.random = random.Random()
         self._last_inputs: tuple = ()
         self.displays_were_set = False
+        self._update_arrived: float | None = None  # perf_counter() of the first feed update not yet rendered
         self.resend = False  # a send failed part-way: republish everything with the next step
         self.apply_config(config)
         from .editorial import load_editorial
@@ -279,14 +282,18 @@ class Service:
         self.pending.extend(self.apply_config(config))
         self.wake.set()
 
-    def check_stops(self, config: ServiceConfig) -> None:
-        """ConfigError when a display names a stop the loaded timetable does not have."""
+    def check_stops(self, config: ServiceConfig, source: str = "") -> None:
+        """ConfigError when a display names a stop the loaded timetable does not have, with the stops named or
+        spelled like it (`source`: where the config came from, e.g. "request body"; default its file)."""
+        from .stop_search import stop_hint
+
         if self.timetable is None:
             return
         for display in config.displays:
             for stop in display.stops:
                 if stop not in self.timetable.stop_index:
-                    raise ConfigError(config.source, f"unknown stop id '{stop}' (not in the loaded GTFS feed)", display.id, "stops")
+                    raise ConfigError(source or config.source, f"unknown stop id '{stop}' (not in the loaded GTFS "
+                                      f"feed){stop_hint(self.timetable, stop)}", display.id, "stops")
 
     def reload_config(self) -> str | None:
         """Re-read the config file; on any error keep running as before and return why. With shared state the
@@ -326,14 +333,34 @@ class Service:
         """Realtime trust rules from the config."""
         feeds = self.config.feeds
         return RealtimeRules(stale_after=feeds.stale_after, trip_stale_after=feeds.trip_stale_after,
-                             max_deviation=feeds.max_deviation_minutes * 60)
+                             max_deviation=feeds.max_deviation_minutes * 60, frozen_after=feeds.frozen_after,
+                             max_early=feeds.max_early, max_speed_kmh=feeds.max_speed_kmh)
+
+    def scheduled_trips(self, now: int) -> int | None:
+        """Trips the loaded timetable runs around `now` (None without one): tells a feed's collapse from the night."""
+        return None if self.timetable is None else scheduled_trips(self.timetable, now)
 
     def live_state(self, now: int) -> LiveState | None:
         """Realtime merged against the timetable at `now` (None without realtime sources)."""
         if self.timetable is None or not self.sources:
             return None
         snapshots = [s.snapshot for s in self.sources.values() if s.snapshot is not None]
-        return build_live(self.timetable, snapshots, now, self.rules())
+        live = build_live(self.timetable, snapshots, now, self.rules())
+        inputs, seen = self._findings
+        if inputs != self._inputs():
+            self._findings = (self._inputs(), [live.findings])
+        else:
+            self._findings = (inputs, [seen[0], live.findings])
+        return live
+
+    def findings(self, source: str) -> Findings:
+        """What the merge put right in one source's data now shown. Predictions are computed as boards read them,
+        and only the first merge of new data composes every board: trips not believed count as the most seen."""
+        seen = [f[source] for f in self._findings[1] if source in f]
+        if not seen:
+            return Findings()
+        latest = seen[-1]
+        return replace(latest, early=max(f.early for f in seen))
 
     # --- the one path: compose -> render -> accept -> send -------------------------------------
 
@@ -386,7 +413,7 @@ class Service:
         Logged once per distinct error (with the traceback the first time), counted, shown to ops."""
         reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         message = f"{stage} failed: {reason}"
-        self.metrics.display_errors += 1
+        self.metrics.display_errors.inc()
         if message != runtime.error:
             log.error("display %s: %s (it keeps its last frame)", runtime.config.id, message,
                       exc_info=exc if isinstance(exc, BaseException) else None)
@@ -474,7 +501,7 @@ class Service:
             return
         started = time.perf_counter()
         sent = await self.link.send(publishes)
-        self.metrics.publish_refused += len(sent.refused)
+        self.metrics.publish_refused.inc(len(sent.refused))
         if sent.messages:
             self.metrics.observe_publish(sent.messages, sent.payload_bytes, time.perf_counter() - started)
         if sent.messages + len(sent.refused) < len(publishes):  # the connection failed meanwhile: not all went out
@@ -512,7 +539,7 @@ class Service:
         events, replies = self.bridge.receive(topic, payload, int(self.clock.now()))
         for event in events:
             if isinstance(event, Rejected):
-                self.metrics.rejected += 1
+                self.metrics.rejected.inc()
                 log.warning("ignored pillar message on %s: %s", event.topic, event.reason)
             elif isinstance(event, PillarStatus):
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
@@ -574,7 +601,7 @@ class Service:
             log.error("no timetable: every board says 'no current data' until one loads")
         if self._own_sources:
             self.sources = realtime_sources(self.config, self._session, self.clock, self.random.random,
-                                            on_update=self.wake.set)
+                                            on_update=self.feed_updated, scheduled=self.scheduled_trips)
 
     def downloads(self) -> Path:
         """Where a GTFS feed given as a URL is downloaded to (and kept): the state folder's gtfs/."""
@@ -600,6 +627,12 @@ class Service:
         """Fetch every realtime source once."""
         await asyncio.gather(*(s.fetch_once() for s in self.sources.values()))
 
+    def feed_updated(self) -> None:
+        """A realtime source has new data: render now, and time how long until its frames are sent."""
+        if self._update_arrived is None:
+            self._update_arrived = time.perf_counter()
+        self.wake.set()
+
     async def step(self) -> float:
         """One turn of the service: pending publishes, then the boards at the clock's now; returns
         the seconds until the next turn is due (the next minute, page flip or validity deadline)."""
@@ -614,7 +647,11 @@ class Service:
             pending += self.bridge.republish_all(now)
             self.speaker.again()
         await self.send(pending)
+        arrived, self._update_arrived = self._update_arrived, None
+        published = self.metrics.sent
         await self.refresh(now)
+        if arrived is not None and self.metrics.sent > published:
+            self.metrics.update_latency.observe(time.perf_counter() - arrived)
         return max(0.05, self.next_wake(now) - self.clock.now())
 
     async def run(self, extra_tasks: list | None = None) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from feeds.times import iso, local_date
 from feeds.timetable import Timetable
 from firmware_bridge.protocol import PillarView
 from layouts.spec import builtin_names
 
-from .notices import message_doc, suppression_doc
+from .humane import ago as _ago
+from .humane import day_text, local_time, now_text
+from .humane import duration as _duration
+from .notices import Period, message_doc, suppression_doc
 from .pulls import Pulls
 from .service import DisplayRuntime, Service
 
@@ -22,20 +29,37 @@ def _when(service: Service, instant: int | None) -> str | None:
     return iso(instant, tz) if instant else None
 
 
+def _local(service: Service, instant: int | None, now: int) -> str:
+    """An instant as ops read it: local time, as short as `now` allows ('' for None)."""
+    return local_time(instant, service.timezone(), now)
+
+
 def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
-    """Each realtime source's health; stale and failing ones say so."""
+    """Each realtime source's health; stale, frozen, collapsed and failing ones say so, with what the merge put
+    right in their data (re-dated trips, wormholes, predictions too early to believe)."""
     out = []
+    frozen_after = service.config.feeds.frozen_after
     for source in service.sources.values():
         h = source.health
         stale_after = source.source.stale_after
+        found = service.findings(h.source)
         out.append({
             "source": h.source,
             "age_seconds": h.age(now),
-            "stale": h.is_stale(now, stale_after),
+            "age_text": _ago(now - age, now) if (age := h.age(now)) is not None else "no data yet",
+            "stale": h.is_stale(now, stale_after, frozen_after),
+            "frozen": h.frozen(now, frozen_after),
+            "unchanged_seconds": None if h.changed_at is None else now - h.changed_at,
+            "collapse": h.collapse,
+            "kept_trip_updates": found.kept,
+            "redated_trip_updates": found.redated,
+            "wormhole_trips_dropped": found.wormholes,
+            "early_predictions_ignored": found.early,
             "failing": h.consecutive_failures > 0,
             "from_future": h.from_future(now),
             "last_success": _when(service, h.last_success),
             "header_timestamp": _when(service, h.header_timestamp),
+            "header_text": _local(service, h.header_timestamp, now),
             "trip_updates": h.trip_updates,
             "vehicles": h.vehicles,
             "alerts": h.alerts,
@@ -43,20 +67,6 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
             "consecutive_failures": h.consecutive_failures,
         })
     return out
-
-
-def _ago(instant: int | None, now: int) -> str:
-    """'just now', '3 min ago', '2 h ago', '4 days ago' ('never' for None)."""
-    if instant is None:
-        return "never"
-    seconds = now - instant
-    if seconds < 60:
-        return "just now" if seconds >= 0 else "in the future"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
 
 
 def _stop_names(service: Service, stop_ids: tuple[str, ...]) -> list[str]:
@@ -76,18 +86,25 @@ def _stop_names(service: Service, stop_ids: tuple[str, ...]) -> list[str]:
 class Presence:
     """Whether a display's pillar is there, and how we know."""
 
-    state: str  # online (MQTT), pulling (HTTP device), offline (said so), never seen, dark
+    state: str  # online (MQTT), pulling (HTTP device), browser (a browser screen), offline, never seen, dark
     mqtt_online: bool
     pulling: bool
     last_seen: int | None
     reason: str = ""  # why it is dark
 
+    @property
+    def alarm(self) -> str:
+        """How the dashboard marks it: 'bad' (dark: a problem), 'warn' (not there yet, not a problem yet), ''."""
+        return "bad" if self.state == "dark" else ("warn" if self.state in ("offline", "never seen") else "")
+
 
 def _presence(service: Service, runtime: DisplayRuntime, pillar: PillarView | None, last_pull: int | None,
               now: int) -> Presence:
     """A pillar is online by its own MQTT status (with a Last Will), or pulling when it fetched its
-    frame as an identified device within dark_after; browsers and anonymous pulls never count. Silent
-    for longer than dark_after (since it was last seen, or since the service started), it is dark."""
+    frame as an authenticated device within dark_after; browsers and anonymous pulls never count. A display
+    configured as a browser screen (reached_by = "browser") has no pillar to watch: it is never dark. Any
+    other display silent for longer than dark_after (since it was last seen, or since the service started)
+    is dark."""
     dark_after = runtime.config.dark_after
     mqtt_online = bool(pillar and pillar.online)
     pulling = last_pull is not None and now - last_pull <= dark_after
@@ -97,12 +114,18 @@ def _presence(service: Service, runtime: DisplayRuntime, pillar: PillarView | No
         return Presence("online", True, pulling, last_seen)
     if pulling:
         return Presence("pulling", False, True, last_seen)
+    if runtime.config.reached_by == "browser":
+        return Presence("browser", False, False, last_seen)
     quiet_since = last_seen if last_seen is not None else service.started_at
     if now - quiet_since <= dark_after:
         return Presence("offline" if last_seen is not None else "never seen", False, False, last_seen)
-    said = "said offline, and nothing" if pillar and pillar.last_seen else "no MQTT status and no device pull"
-    since = f"since {_when(service, last_seen)}" if last_seen else "since the service started"
-    return Presence("dark", False, False, last_seen, f"{said} {since} (dark after {dark_after} s)")
+    if runtime.config.reached_by == "http":
+        said = "no authenticated device pull"
+    else:
+        said = "said offline, and nothing" if pillar and pillar.last_seen else "no MQTT status and no device pull"
+    since = f"since {_local(service, last_seen, now)}" if last_seen else "since the service started"
+    return Presence("dark", False, False, last_seen, f"{said} {since} ({_ago(quiet_since, now)}; dark after "
+                    f"{_duration(dark_after)})")
 
 
 def display_status(service: Service, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
@@ -129,11 +152,17 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
         "history": pulls.history.segments(display_id, now) if pulls is not None else [],
         "layout": runtime.spec.name,
         "size": f"{runtime.spec.width}x{runtime.spec.height}",
+        "portrait": runtime.spec.height > runtime.spec.width,
         "color_mode": runtime.spec.color_mode,
         "online": mqtt_online or pulling,
         "state": state,
+        "reached_by": runtime.config.reached_by,
+        "pages_open": len(pull.subscribers) if pull else 0,
+        "alarm": "bad" if runtime.error else presence.alarm,
         "via": "mqtt" if mqtt_online else ("http" if pulling else None),
         "last_pull": _when(service, last_pull),
+        "rendered_text": _local(service, runtime.rendered_at, now),
+        "error_since": _local(service, runtime.error_at, now),
         "last_seen": _when(service, presence.last_seen),
         "dark_reason": presence.reason,
         "pull_device": pull.device_name if pull else "",
@@ -159,9 +188,13 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
     feeds = feeds_doc(service, now)
     dark = [(d["id"], d["dark_reason"]) for d in displays if d["state"] == "dark"]
     timetable = service.timetable
+    tz = service.timezone()
     return {
         "now": _when(service, now),
         "now_ts": now,
+        "now_text": now_text(now, tz),
+        "browsers": sum(d["state"] == "browser" for d in displays),
+        "waiting": sum(d["alarm"] == "warn" for d in displays),
         "layouts": builtin_names() + [name for name, _ in service.config.layouts],
         "broker": {"connected": service.broker_connected, "url": service.config.mqtt.url, "error": service.broker_error},
         "timetable": {
@@ -171,6 +204,7 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
             "trips": len(timetable.trip_ids) if timetable else 0,
             "loaded_at": _when(service, service.timetable_loaded_at),
             "error": service.timetable_error,
+            **timetable_validity(timetable, now),
         },
         "feeds": feeds,
         "displays": displays,
@@ -178,14 +212,41 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
         "shard": f"{service.shard[0]}/{service.shard[1]}",
         "reload_error": service.last_reload_error,
         "problems": _problems(service, feeds, dark, now),
-        "audit": [{"at": _when(service, e.at), "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
+        "audit": [{"at": _when(service, e.at), "at_text": _local(service, e.at, now), "ago": _ago(e.at, now),
+                   "who": e.who, "action": e.action, "target": e.target, "detail": e.detail}
                   for e in service.audit.recent(10)],
-        "messages": [message_doc(m, service.timezone(), now) for m in service.editorial.messages],
-        "suppressions": [suppression_doc(s, service.timezone(), now) for s in service.editorial.suppressions],
+        "messages": [_with_period_text(message_doc(m, tz, now), m.period, tz, now) for m in service.editorial.messages],
+        "suppressions": [_with_period_text(suppression_doc(r, tz, now), r.period, tz, now)
+                         for r in service.editorial.suppressions],
     }
 
 
 EXPIRY_WARNING_DAYS = 7
+
+
+def _with_period_text(doc: dict[str, Any], period: Period, tz: str, now: int) -> dict[str, Any]:
+    """A message's or suppression's JSON with its period in local, human time (starts_text, ends_text)."""
+    doc["starts_text"] = local_time(period.starts, tz, now)
+    doc["ends_text"] = local_time(period.ends, tz, now) if period.ends is not None else "until ended"
+    return doc
+
+
+def timetable_validity(tt: Timetable | None, now: int) -> dict[str, Any]:
+    """Whether the timetable is valid at `now`, and the badge the dashboard shows: green only while valid."""
+    if tt is None:
+        return {"valid": False, "status_text": "timetable MISSING", "alarm": "bad"}
+    period = tt.calendar.period()
+    if period is None:
+        return {"valid": False, "status_text": "timetable has no service days", "alarm": "bad"}
+    first, last = period
+    today = local_date(now, tt.timezone)
+    if today > last:
+        return {"valid": False, "status_text": f"timetable expired on {day_text(last)}", "alarm": "bad"}
+    if today < first:
+        return {"valid": False, "status_text": f"timetable valid from {day_text(first)}", "alarm": "bad"}
+    ending = (last - today).days < EXPIRY_WARNING_DAYS
+    return {"valid": True, "status_text": f"timetable loaded, valid until {day_text(last)}",
+            "alarm": "warn" if ending else ""}
 
 
 def timetable_problems(tt: Timetable, now: int) -> list[str]:
@@ -196,12 +257,12 @@ def timetable_problems(tt: Timetable, now: int) -> list[str]:
     first, last = period
     today = local_date(now, tt.timezone)
     if today > last:
-        return [f"timetable expired: its last service day was {last.isoformat()}; boards say 'timetable expired'"]
+        return [f"timetable expired on {day_text(last)} (its last service day); boards say 'timetable expired'"]
     if today < first:
-        return [f"timetable not valid yet: its first service day is {first.isoformat()}"]
+        return [f"timetable not valid yet: its first service day is {day_text(first)}"]
     left = (last - today).days
     if left < EXPIRY_WARNING_DAYS:
-        return [f"timetable ends in {left} day{'' if left == 1 else 's'} (last service day {last.isoformat()}): "
+        return [f"timetable ends in {left} day{'' if left == 1 else 's'} (last service day {day_text(last)}): "
                 "publish the next one"]
     return []
 
@@ -260,10 +321,16 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         problems.append(f"{service.store_error} (ops messages and suppressions are not kept across a restart)")
     for f in feeds:
         if f["from_future"]:
-            problems.append(f"realtime {f['source']}: header timestamp {f['header_timestamp']} is "
+            problems.append(f"realtime {f['source']}: header timestamp {f['header_text']} is "
                             "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
+        elif f["frozen"]:
+            problems.append(f"realtime {f['source']} is frozen: its content has not changed for {f['unchanged_seconds']} s "
+                            "(the server still answers); not shown as live")
         elif f["stale"]:
-            problems.append(f"realtime {f['source']} is stale")
+            problems.append(f"realtime {f['source']} is stale: last data {f['age_text']}")
+        if f["collapse"]:
+            problems.append(f"realtime {f['source']}: {f['collapse']}; {f['kept_trip_updates']} trip updates of the last "
+                            "good dataset are kept until they are stale")
         if f["failing"]:
             problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
@@ -279,57 +346,67 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     return problems
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _pillars_online(service: Service) -> int:
+    return sum(1 for d in service.displays if (p := service.bridge.pillar(d)) and p.online)
 
 
-def metrics_text(service: Service) -> str:
-    """Prometheus text exposition, every name prefixed stopcast_."""
-    now = int(service.clock.now())
-    m = service.metrics
+# Values read from the service when /metrics is scraped: (name, help, type, reading). Add one line per metric.
+READINGS: tuple[tuple[str, str, str, Callable[[Service], float]], ...] = (
+    ("stopcast_displays", "Displays this instance renders.", "gauge", lambda s: len(s.displays)),
+    ("stopcast_pillars_online", "Pillars whose last MQTT status is online.", "gauge", _pillars_online),
+    ("stopcast_broker_connected", "1 while connected to the MQTT broker.", "gauge", lambda s: int(s.broker_connected)),
+    ("stopcast_broker_reconnects", "Connections to the broker lost.", "counter",
+     lambda s: s.link.reconnects if s.link else 0),
+    ("stopcast_timetable_loaded", "1 when a timetable is loaded.", "gauge", lambda s: int(s.timetable is not None)),
+    ("stopcast_render_worker_restarts", "Times the render workers were started again after one died.", "counter",
+     lambda s: getattr(s.renderer, "restarts", 0)),
+    ("stopcast_displays_failing", "Displays whose last board failed (they keep their last frame).", "gauge",
+     lambda s: sum(1 for r in s.displays.values() if r.error)),
+    ("stopcast_instances_live", "Instances of this deployment this one sees live, itself included.", "gauge",
+     lambda s: len(s.membership.live())),
+)
+
+# Per realtime source (label `source`), read from feeds_doc's entries: (name, help, reading; None: no sample).
+FEED_READINGS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None]], ...] = (
+    ("stopcast_feed_age_seconds", "Age of each realtime source's data.", lambda f: f["age_seconds"]),
+    ("stopcast_feed_stale", "1 when a source's data is too old to be live.", lambda f: int(f["stale"])),
+    ("stopcast_feed_errors", "Consecutive failed fetches of a source.", lambda f: f["consecutive_failures"]),
+    # what each source's current data needed put right (feeds/guard.py, feeds/dating.py)
+    ("stopcast_feed_frozen", "1 while a source's trip updates or vehicles have not changed for frozen_after.",
+     lambda f: int(f["frozen"])),
+    ("stopcast_feed_collapsed", "1 while a source's last full dataset is a collapse (below collapse_fraction).",
+     lambda f: int(f["collapse"] is not None)),
+    ("stopcast_feed_kept_trip_updates", "Trip updates of the last good dataset kept through a collapse.",
+     lambda f: f["kept_trip_updates"]),
+    ("stopcast_feed_redated_trip_updates", "Trip updates dated by the calendar, attached to the previous service "
+     "day's run.", lambda f: f["redated_trip_updates"]),
+    ("stopcast_feed_wormhole_trips_dropped", "ADDED trips dropped: their stops imply over max_speed_kmh.",
+     lambda f: f["wormhole_trips_dropped"]),
+    ("stopcast_feed_early_predictions_ignored", "Trips not yet started predicted over max_early before schedule: "
+     "their timetable times show.", lambda f: f["early_predictions_ignored"]),
+)
+
+
+def readings(service: Service, now: int, pulls: Pulls | None = None) -> list[Metric]:
+    """The metric families read from the service at `now` (READINGS, FEED_READINGS, and the dark pillars,
+    which need the HTTP side's `pulls` to know pulling devices)."""
+    dark = sum(1 for _, p in presences(service, pulls, now) if p.state == "dark")
+    out: list[Metric] = [GaugeMetricFamily("stopcast_pillars_dark", "Displays whose pillar is dark (silent for "
+                                           "longer than dark_after).", value=dark)]
+    for name, doc, kind, read in READINGS:
+        family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+        out.append(family(name, doc, value=read(service)))
     feeds = feeds_doc(service, now)
-    lines = [
-        "# HELP stopcast_displays Displays this instance renders.", "# TYPE stopcast_displays gauge",
-        f"stopcast_displays {len(service.displays)}",
-        "# HELP stopcast_pillars_online Pillars whose last MQTT status is online.", "# TYPE stopcast_pillars_online gauge",
-        f"stopcast_pillars_online {sum(1 for d in service.displays if (p := service.bridge.pillar(d)) and p.online)}",
-        "# HELP stopcast_broker_connected 1 while connected to the MQTT broker.", "# TYPE stopcast_broker_connected gauge",
-        f"stopcast_broker_connected {int(service.broker_connected)}",
-        "# HELP stopcast_broker_reconnects_total Connections to the broker lost.", "# TYPE stopcast_broker_reconnects_total counter",
-        f"stopcast_broker_reconnects_total {service.link.reconnects if service.link else 0}",
-        "# HELP stopcast_timetable_loaded 1 when a timetable is loaded.", "# TYPE stopcast_timetable_loaded gauge",
-        f"stopcast_timetable_loaded {int(service.timetable is not None)}",
-        "# HELP stopcast_render_seconds Board build + render + encode time.", "# TYPE stopcast_render_seconds summary",
-        f"stopcast_render_seconds_count {m.renders.count}", f"stopcast_render_seconds_sum {m.renders.total:.6f}",
-        "# HELP stopcast_publish_seconds Time for a batch of publishes to be acknowledged.", "# TYPE stopcast_publish_seconds summary",
-        f"stopcast_publish_seconds_count {m.publishes.count}", f"stopcast_publish_seconds_sum {m.publishes.total:.6f}",
-        "# HELP stopcast_published_messages_total MQTT messages acknowledged by the broker.",
-        "# TYPE stopcast_published_messages_total counter", f"stopcast_published_messages_total {m.messages_published}",
-        "# HELP stopcast_published_bytes_total Payload bytes acknowledged by the broker.",
-        "# TYPE stopcast_published_bytes_total counter", f"stopcast_published_bytes_total {m.bytes_published}",
-        "# HELP stopcast_pillar_messages_rejected_total Pillar messages that broke the contract.",
-        "# TYPE stopcast_pillar_messages_rejected_total counter", f"stopcast_pillar_messages_rejected_total {m.rejected}",
-        "# HELP stopcast_http_frames_total Frames served over HTTP.", "# TYPE stopcast_http_frames_total counter",
-        f"stopcast_http_frames_total {m.http_frames}",
-        "# HELP stopcast_http_not_modified_total 304 answers to pulling pillars.", "# TYPE stopcast_http_not_modified_total counter",
-        f"stopcast_http_not_modified_total {m.http_not_modified}",
-        "# HELP stopcast_render_worker_restarts_total Times the render workers were started again after one died.",
-        "# TYPE stopcast_render_worker_restarts_total counter",
-        f"stopcast_render_worker_restarts_total {getattr(service.renderer, 'restarts', 0)}",
-        "# HELP stopcast_display_errors_total Boards that could not be composed, rendered or encoded.",
-        "# TYPE stopcast_display_errors_total counter", f"stopcast_display_errors_total {m.display_errors}",
-        "# HELP stopcast_displays_failing Displays whose last board failed (they keep their last frame).",
-        "# TYPE stopcast_displays_failing gauge",
-        f"stopcast_displays_failing {sum(1 for r in service.displays.values() if r.error)}",
-        "# HELP stopcast_publish_refused_total MQTT messages the client refused to send.",
-        "# TYPE stopcast_publish_refused_total counter", f"stopcast_publish_refused_total {m.publish_refused}",
-        "# HELP stopcast_feed_age_seconds Age of each realtime source's data.", "# TYPE stopcast_feed_age_seconds gauge",
-    ]
-    for f in feeds:
-        if f["age_seconds"] is not None:
-            lines.append(f'stopcast_feed_age_seconds{{source="{_label(f["source"])}"}} {f["age_seconds"]}')
-    lines += ["# HELP stopcast_feed_stale 1 when a source's data is too old to be live.", "# TYPE stopcast_feed_stale gauge"]
-    lines += [f'stopcast_feed_stale{{source="{_label(f["source"])}"}} {int(f["stale"])}' for f in feeds]
-    lines += ["# HELP stopcast_feed_errors Consecutive failed fetches of a source.", "# TYPE stopcast_feed_errors gauge"]
-    lines += [f'stopcast_feed_errors{{source="{_label(f["source"])}"}} {f["consecutive_failures"]}' for f in feeds]
-    return "\n".join(lines) + "\n"
+    for name, doc, read_feed in FEED_READINGS:
+        gauge = GaugeMetricFamily(name, doc, labels=["source"])
+        for f in feeds:
+            if (value := read_feed(f)) is not None:
+                gauge.add_metric([f["source"]], value)
+        out.append(gauge)
+    return out
+
+
+def metrics_text(service: Service, pulls: Pulls | None = None) -> str:
+    """Prometheus text exposition (prometheus_client's): the service's counters and histograms, the
+    readings above, and the process collector's process_* series."""
+    return service.metrics.exposition(readings(service, int(service.clock.now()), pulls)).decode()

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 
 
 def realtime_sources(config: ServiceConfig, session: aiohttp.ClientSession, clock: Clock,
-                     random: Callable[[], float], on_update: Callable[[], None]) -> dict[str, FeedSource]:
-    """A FeedPoller for each configured realtime source (paths relative to the config file)."""
+                     random: Callable[[], float], on_update: Callable[[], None],
+                     scheduled: Callable[[int], int | None] | None = None) -> dict[str, FeedSource]:
+    """A FeedPoller for each configured realtime source (paths relative to the config file); `scheduled` counts
+    the trips the timetable runs around an instant (a full dataset that shrinks with it is no collapse)."""
     return {
         s.url: FeedPoller(replace(s, url=config.resolve(s.url)), session, clock.now, random,
-                          on_update=lambda _snapshot: on_update())
+                          on_update=lambda _snapshot: on_update(), scheduled=scheduled,
+                          collapse_fraction=config.feeds.collapse_fraction)
         for s in config.feeds.realtime
     }
 

@@ -7,7 +7,6 @@ the boards actually read.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -15,15 +14,20 @@ import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
 
 from .alerts import Alert, alert_from_entity
+from .dating import service_date_near, start_seconds, trip_key
 from .departures import destination
+from .guard import Passage, passage
 from .predict import OCCUPANCY, TripKey, TripPrediction, instance_base, predict_trip
 from .realtime import RealtimeRules, Snapshot
-from .times import local_date, parse_gtfs_time, parse_service_date, plausible_instant, service_day_origin
+from .times import local_date_text, plausible_instant
 from .timetable import Timetable
+
+__all__ = ["AddedCall", "Findings", "LiveState", "MergeStats", "build_live", "trip_key"]
 
 _TRIP = rt.TripDescriptor
 _STU = rt.TripUpdate.StopTimeUpdate
-_EPOCH = dt.date(1970, 1, 1).toordinal()
+_ADDED, _NEW, _REPLACEMENT = _TRIP.ADDED, _TRIP.NEW, _TRIP.REPLACEMENT  # read once per update: plain ints
+_DUPLICATED, _DELETED, _SCHEDULED = _TRIP.DUPLICATED, _TRIP.DELETED, _TRIP.SCHEDULED
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,16 @@ class MergeStats:
 
 
 @dataclass
+class Findings:
+    """What one source's current data needed put right, for ops (/healthz, /metrics)."""
+
+    redated: int = 0  # trip updates dated by the calendar, attached to the previous service day's run
+    wormholes: int = 0  # ADDED trips dropped: consecutive stops imply impossible speeds
+    early: int = 0  # trips not yet started predicted more than max_early before schedule: timetable shown
+    kept: int = 0  # trip updates of the last good full dataset kept through a collapse
+
+
+@dataclass
 class LiveState:
     """Realtime merged into one timetable at one instant; read by board queries."""
 
@@ -69,6 +83,8 @@ class LiveState:
     data_as_of: int | None = None  # when the newest realtime data (fresh or stale) was written
     stats: MergeStats = field(default_factory=MergeStats)
     old_updates: set[TripKey] = field(default_factory=set)  # TripUpdates whose own timestamp is old
+    findings: dict[str, Findings] = field(default_factory=dict)  # source -> what its data needed put right
+    update_source: dict[TripKey, str] = field(default_factory=dict)  # which source each update came from
     _predictions: dict[TripKey, TripPrediction] = field(default_factory=dict)
     _updated: np.ndarray | None = None
 
@@ -92,12 +108,18 @@ class LiveState:
         update = self.updates.get(key)
         if update is None:
             return None
-        predicted = predict_trip(self.timetable, key, update, self.rules)
+        predicted = predict_trip(self.timetable, key, update, self.rules, self.now)
         if key in self.old_updates and _under_way(predicted, self.now):
             # A trip under way whose update is old: its times are not live (cancellations and
             # skipped stops still are). A trip waiting at its terminus keeps its prediction.
             self.stats.stale_trip_updates += 1
             predicted = replace(predicted, expected=np.full_like(predicted.expected, -1))
+        elif predicted.early and self.now < predicted.first_departure:
+            # Nearest-time matching at the producer (delays like -3133 s): a trip that has not left its first
+            # stop is not believed to run that early; its timetable times show (cancellations still count).
+            predicted = replace(predicted, expected=np.full_like(predicted.expected, -1))
+            source = self.update_source.get(key) or (self.fresh_sources[0] if len(self.fresh_sources) == 1 else "")
+            self.findings.setdefault(source, Findings()).early += 1
         self.stats.implausible_predictions += predicted.implausible
         self.stats.unmatched_stop_updates += predicted.unmatched
         self._predictions[key] = predicted
@@ -113,26 +135,30 @@ def _under_way(predicted: TripPrediction, now: int) -> bool:
 def build_live(tt: Timetable, snapshots: Iterable[Snapshot], now: int, rules: RealtimeRules) -> LiveState:
     """Index the fresh snapshots' TripUpdates, vehicles and alerts against the timetable at `now`."""
     live = LiveState(tt, now, rules, {}, {}, set(), {}, (), (), ())
-    fresh, stale, alerts = [], [], []
-    written: list[int] = []
-    for snap in snapshots:
-        written.append(snap.header_timestamp or snap.received_at)
-        if snap.is_stale(now, rules):
-            stale.append(snap.source)
-            continue
-        fresh.append(snap.source)
+    snapshots = list(snapshots)
+    stale = [s.is_stale(now, rules) for s in snapshots]
+    fresh = [s for s, old in zip(snapshots, stale) if not old]
+    live.fresh_sources = tuple(s.source for s in fresh)
+    live.stale_sources = tuple(s.source for s, old in zip(snapshots, stale) if old)
+    several = len(fresh) > 1  # with one source, every update is from it (no need to remember whose it is)
+    alerts: list[Alert] = []
+    for snap in fresh:
+        found = live.findings.setdefault(snap.source, Findings())
         for entity in snap.message.entity:
             if entity.is_deleted:
                 continue
             if entity.HasField("trip_update"):
-                _index_trip_update(live, entity.trip_update)
+                _index_trip_update(live, entity.trip_update, snap.source if several else "", found)
             if entity.HasField("vehicle"):
                 _index_vehicle(live, entity.vehicle)
             if entity.HasField("alert"):
                 alerts.append(alert_from_entity(entity, snap.source))
+        for entity in snap.carried:  # a collapsed dataset: the last good one's updates, until their own staleness
+            if now - (entity.trip_update.timestamp or snap.carried_written) <= rules.trip_stale_after:
+                found.kept += 1
+                _index_trip_update(live, entity.trip_update, snap.source if several else "", found)
     live.alerts = tuple(alerts)
-    live.fresh_sources, live.stale_sources = tuple(fresh), tuple(stale)
-    live.data_as_of = max(written) if written else None
+    live.data_as_of = max((s.header_timestamp or s.received_at for s in snapshots), default=None)
     return live
 
 
@@ -143,111 +169,74 @@ def _index_vehicle(live: LiveState, vehicle: rt.VehiclePosition) -> None:
         live.occupancy[vehicle.trip.trip_id] = OCCUPANCY.Name(vehicle.occupancy_status)
 
 
-def _index_trip_update(live: LiveState, update: rt.TripUpdate) -> None:
+def _index_trip_update(live: LiveState, update: rt.TripUpdate, source: str = "", found: Findings | None = None) -> None:
     tt, now = live.timetable, live.now
     desc = update.trip
     relation = desc.schedule_relationship
-    if relation in (_TRIP.ADDED, _TRIP.NEW) or (relation == _TRIP.REPLACEMENT and desc.trip_id not in tt.trip_index):
-        _index_added(live, update)
-        return
-    if relation == _TRIP.DUPLICATED:
-        _index_duplicated(live, update)
-        return
+    if relation != _SCHEDULED:
+        if relation == _ADDED or relation == _NEW or (relation == _REPLACEMENT and desc.trip_id not in tt.trip_index):
+            _index_added(live, update, found)
+            return
+        if relation == _DUPLICATED:
+            _index_duplicated(live, update)
+            return
     trip = tt.trip_index.get(desc.trip_id, -1)
     if trip < 0:
         live.stats.unknown_trips += 1
         return
-    key = trip_key(tt, trip, desc, now)
+    key, redated = trip_key(tt, trip, desc, now, update)
     if key is None:
         live.stats.unknown_trips += 1
         return
-    if relation == _TRIP.DELETED:
+    if redated and found is not None:
+        found.redated += 1
+    if relation == _DELETED:
         live.deleted.add(key)
     live.updates[key] = update
+    if source:
+        live.update_source[key] = source
     if update.timestamp and now - update.timestamp > live.rules.trip_stale_after:
         live.old_updates.add(key)  # its predictions count only while the trip has not started
 
 
-def trip_key(tt: Timetable, trip: int, desc: rt.TripDescriptor, now: int) -> TripKey | None:
-    """The trip instance a descriptor means: its start_date, else the running day nearest to now.
-
-    Frequency trips are told apart by start_time; None when no running instance fits.
-    """
-    start = -1
-    hits = np.flatnonzero(tt.freq_trip == trip) if len(tt.freq_trip) else ()
-    if len(hits):
-        if not desc.start_time:
-            return None
-        start = _seconds(desc.start_time)
-        if start < 0:
-            return None
-    first_row = int(tt.trip_first[trip])
-    if desc.start_date:
-        day = _service_date_near(desc.start_date, now)
-        return None if day is None else (trip, day.toordinal(), start)
-    begin = start if start >= 0 else int(tt.st_dep[first_row])
-    span = int(tt.st_dep[tt.trip_first[trip + 1] - 1] - tt.st_dep[first_row])
-    today = local_date(now, tt.timezone)
-    best: tuple[int, int] | None = None
-    for offset in (-2, -1, 0, 1):
-        day = today + dt.timedelta(days=offset)
-        if not tt.calendar.active(day)[tt.trip_service[trip]]:
-            continue
-        t0 = service_day_origin(day, tt.timezone) + begin
-        distance = 0 if t0 <= now <= t0 + span else min(abs(now - t0), abs(now - t0 - span))
-        if best is None or distance < best[0]:
-            best = (distance, day.toordinal())
-    return (trip, best[1], start) if best else None
-
-
-def _service_date_near(text: str, now: int) -> dt.date | None:
-    """A descriptor's start_date, None when malformed or more than a week from now (not on any board)."""
-    try:
-        day = parse_service_date(text)
-    except ValueError:
-        return None
-    if abs(day.toordinal() - _EPOCH - now // 86400) > 7:
-        return None
-    return day
-
-
-def _seconds(text: str) -> int:
-    """A descriptor's start_time in seconds, -1 when malformed (the update is then not used)."""
-    try:
-        return parse_gtfs_time(text)
-    except ValueError:
-        return -1
-
-
-def _index_added(live: LiveState, update: rt.TripUpdate) -> None:
-    """A trip that is not in the timetable: its calls come from the update itself."""
+def _index_added(live: LiveState, update: rt.TripUpdate, found: Findings | None = None) -> None:
+    """A trip that is not in the timetable: its calls come from the update itself (none when its stops
+    imply impossible speeds: a wormhole)."""
     tt = live.timetable
     desc = update.trip
     props = update.trip_properties if update.HasField("trip_properties") else None
     trip_id = (props.trip_id if props is not None and props.trip_id else "") or desc.trip_id
     route = tt.route_index.get(desc.route_id, -1) if desc.route_id else -1
-    stus = [s for s in update.stop_time_update if s.stop_id in tt.stop_index]
+    stus = [(stu, tt.stop_index[stu.stop_id]) for stu in update.stop_time_update if stu.stop_id in tt.stop_index]
     if not stus:
         live.stats.unknown_trips += 1
         return
     headsign = props.trip_headsign if props is not None and props.trip_headsign else ""
     if not headsign:
-        last = tt.stops[tt.stop_index[stus[-1].stop_id]]
+        last = tt.stops[stus[-1][1]]
         headsign = tt.stops[last.parent].name if last.parent >= 0 else last.name
     direction = desc.direction_id if desc.HasField("direction_id") else None
-    for n, stu in enumerate(stus[:-1]):  # no departure at the last stop
-        event = stu.departure if stu.HasField("departure") and stu.departure.time else stu.arrival
-        if not event.time or not plausible_instant(int(event.time), live.now):
+    calls: list[AddedCall] = []
+    at: Passage | None = None  # the last timed stop, for the speed to the next
+    final = len(stus) - 1
+    for n, (stu, stop) in enumerate(stus):
+        arrival, departure = stu.arrival.time, stu.departure.time
+        at, speed = passage(at, tt.stops[stop], arrival, departure, live.rules.max_speed_kmh)
+        if speed is not None:  # a wormhole: the whole trip is wrong
+            if found is not None:
+                found.wormholes += 1
+            return
+        when = int(departure or arrival)
+        if n == final or not when or not plausible_instant(when, live.now):  # no departure at the last stop
             continue
-        when = int(event.time)
-        stop = tt.stop_index[stu.stop_id]
-        service_date = desc.start_date or local_date(when, tt.timezone).strftime("%Y%m%d")
-        call = AddedCall(
+        service_date = desc.start_date or local_date_text(when, tt.timezone)
+        calls.append(AddedCall(
             trip_id, service_date, route, desc.route_id, headsign, direction, stop,
             int(stu.stop_sequence) if stu.HasField("stop_sequence") else n,
             when, stu.schedule_relationship == _STU.SKIPPED,
-        )
-        live.added.setdefault(stop, []).append(call)
+        ))
+    for call in calls:
+        live.added.setdefault(call.stop, []).append(call)
 
 
 def _index_duplicated(live: LiveState, update: rt.TripUpdate) -> None:
@@ -259,8 +248,8 @@ def _index_duplicated(live: LiveState, update: rt.TripUpdate) -> None:
     if trip < 0 or not props.start_date or not props.start_time:
         live.stats.unknown_trips += 1
         return
-    start = _seconds(props.start_time)
-    day = _service_date_near(props.start_date, live.now)
+    start = start_seconds(props.start_time)
+    day = service_date_near(props.start_date, live.now)
     if start < 0 or day is None:
         live.stats.unknown_trips += 1
         return

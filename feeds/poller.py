@@ -8,14 +8,17 @@ that snapshot is still shown.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
+from yarl import URL
 
 from .errors import FeedError, Location
+from .guard import CountHistory, carried_over
 from .health import FeedHealth
 from .realtime import RealtimeSource, Snapshot, parse_feed
 
@@ -32,6 +35,7 @@ class _Fetched:
 
     payload: bytes
     validators: tuple[str | None, str | None] | tuple[int, int]
+    content_type: str = ""  # what an HTTP producer said it sends (explains a payload that does not parse)
 
 
 class _Phase:
@@ -64,9 +68,6 @@ def _check_response(response: aiohttp.ClientResponse, source: RealtimeSource, wh
             hint = "the producer is failing"
         text = f"HTTP {response.status} {response.reason or ''}".rstrip()
         raise FeedError(f"{text}: {hint}" if hint else text, where)
-    kind = response.content_type.lower()
-    if kind.startswith(REJECTED_TYPES):
-        raise FeedError(f"wrong content type '{kind}' (expected protobuf)", where)
     if response.content_length is not None and response.content_length > source.max_bytes:
         raise FeedError(f"too large: {response.content_length} bytes announced, over the cap of {source.max_bytes}"
                         " (max_bytes)", where)
@@ -82,6 +83,28 @@ async def _read_body(response: aiohttp.ClientResponse, cap: int, phase: _Phase, 
         if len(body) > cap:
             raise FeedError(f"too large: more than {cap} bytes (max_bytes)", where)
     return bytes(body)
+
+
+def content_digest(payload: bytes) -> bytes:
+    """A digest of a FeedMessage's content without its header (whose timestamp a frozen producer may still move):
+    the header is field 1, written first by every producer; a payload laid out otherwise is digested whole."""
+    body = payload
+    if payload[:1] == b"\x0a":
+        length, shift, i = 0, 0, 1
+        while i < len(payload) and i < 11:
+            byte = payload[i]
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            i += 1
+            if not byte & 0x80:
+                body = payload[i + length:]
+                break
+    return hashlib.blake2b(body, digest_size=16).digest()
+
+
+def same_origin(a: URL, b: URL) -> bool:
+    """Whether two absolute URLs share scheme, host and port (credentials may follow a redirect only then)."""
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 def backoff_delay(interval: float, failures: int, maximum: float, jitter: float) -> float:
@@ -101,6 +124,8 @@ class FeedPoller:
         clock: Callable[[], float],
         random: Callable[[], float],
         on_update: Callable[[Snapshot], Awaitable[None] | None] | None = None,
+        scheduled: Callable[[int], int | None] | None = None,
+        collapse_fraction: float = 0.3,
     ) -> None:
         self.source = source
         self.session = session
@@ -111,6 +136,11 @@ class FeedPoller:
         self.health = FeedHealth(source.url)
         # ETag and Last-Modified (HTTP) or (mtime, size) (file) of the last payload that parsed
         self._validators: tuple[str | None, str | None] | tuple[int, int] | None = None
+        self._digest: bytes | None = None  # of the content of the last payload that parsed (feeds/guard.py)
+        self.scheduled = scheduled  # trips the timetable runs around an instant, to tell a collapse from the night
+        self.collapse_fraction = collapse_fraction
+        self.history = CountHistory()
+        self._good: Snapshot | None = None  # the last full dataset that was not a collapse
 
     async def fetch_once(self) -> bool:
         """One attempt; True when new data was taken. Never raises for a bad source."""
@@ -123,7 +153,7 @@ class FeedPoller:
                     self.health, last_success=now, consecutive_failures=0, not_modified=self.health.not_modified + 1
                 )
                 return False
-            snapshot = replace(parse_feed(fetched.payload, self.source.url, now), stale_after=self.source.stale_after)
+            snapshot = self._parsed(fetched, now)
         except FeedError as exc:
             self._failed(now, exc.message)
             return False
@@ -139,12 +169,57 @@ class FeedPoller:
             vehicles=snapshot.vehicles,
             alerts=snapshot.alerts,
             consecutive_failures=0,
+            changed_at=snapshot.changed_at,
+            collapse=snapshot.collapse,
         )
         if self.on_update is not None:
             result = self.on_update(snapshot)
             if result is not None:
                 await result
         return True
+
+    def _parsed(self, fetched: _Fetched, now: int) -> Snapshot:
+        """The payload as a snapshot: since when its content is unchanged, and, for a full dataset that
+        collapsed, the last good dataset's trip updates for the trips it lacks."""
+        try:
+            snapshot = parse_feed(fetched.payload, self.source.url, now)
+        except FeedError as exc:
+            kind = fetched.content_type.lower()
+            if kind.startswith(REJECTED_TYPES):
+                raise FeedError(f"wrong content type '{kind}' (expected protobuf): {exc.message}", exc.location) from None
+            raise
+        digest = content_digest(fetched.payload)
+        unchanged = digest == self._digest and self.snapshot is not None
+        self._digest = digest
+        changed_at = self.snapshot.changed_at if unchanged and self.snapshot is not None else now
+        snapshot = replace(snapshot, stale_after=self.source.stale_after, changed_at=changed_at)
+        scheduled = self._scheduled(now)
+        collapse = self.history.judge(now, snapshot.trip_updates, scheduled, self.collapse_fraction)
+        self.history = self.history.record(now, snapshot.trip_updates, scheduled)
+        was = self.snapshot is not None and self.snapshot.collapse is not None
+        if collapse is None:
+            if was:
+                log.warning("realtime source %s: the full dataset is back (%d trip updates)", self.source.url,
+                            snapshot.trip_updates)
+            self._good = snapshot
+            return snapshot
+        good = self._good
+        if not was:  # once per collapse, not on every poll
+            log.warning("realtime source %s: %s; keeping the last good dataset's trip updates", self.source.url, collapse)
+        if good is None:
+            return replace(snapshot, collapse=collapse)
+        return replace(snapshot, collapse=collapse, carried=carried_over(good.message, snapshot.message),
+                       carried_written=good.header_timestamp or good.received_at)
+
+    def _scheduled(self, now: int) -> int | None:
+        """Trips the timetable runs around `now` (None without one): a failure there never stops the polling."""
+        if self.scheduled is None:
+            return None
+        try:
+            return self.scheduled(now)
+        except Exception:  # noqa: BLE001 - judged by the feed's own history then
+            log.exception("realtime source %s: counting the timetable's trips failed", self.source.url)
+            return None
 
     def _failed(self, now: int, message: str) -> None:
         kept = "keeping the last good data" if self.snapshot else "no data yet"
@@ -164,30 +239,44 @@ class FeedPoller:
             headers["If-Modified-Since"] = str(modified)
         where = Location(self.source.url)
         source = self.source
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=source.timeout, sock_read=source.timeout)
         phase = _Phase()
         try:
             async with asyncio.timeout(source.total_timeout):
-                async with self.session.get(source.url, headers=headers, timeout=timeout,
-                                            max_redirects=MAX_REDIRECTS) as response:
-                    phase.name = "body"
-                    if response.status == 304:
-                        return None
-                    _check_response(response, source, where)
-                    body = await _read_body(response, source.max_bytes, phase, where)
-                    return _Fetched(body, (response.headers.get("ETag"), response.headers.get("Last-Modified")))
+                return await self._follow(URL(source.url), headers, phase, where)
         except aiohttp.ConnectionTimeoutError:
             raise FeedError(f"timeout: no connection within {source.timeout:g} s", where) from None
         except asyncio.TimeoutError:  # aiohttp's read timeouts are TimeoutErrors too
             raise FeedError(phase.timeout_message(source), where) from None
-        except aiohttp.TooManyRedirects:
-            raise FeedError(f"redirect loop: more than {MAX_REDIRECTS} redirects", where) from None
         except aiohttp.ClientPayloadError as exc:
             raise FeedError(f"the body broke off after {phase.received} bytes ({_reason(exc)})", where) from None
         except aiohttp.ClientConnectorError as exc:
             raise FeedError(f"cannot connect ({_reason(exc)})", where) from None
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ValueError) as exc:
             raise FeedError(f"request failed ({_reason(exc)})", where) from None
+
+    async def _follow(self, url: URL, headers: dict[str, str], phase: _Phase, where: Location) -> _Fetched | None:
+        """GET `url`, following redirects by hand: the source's headers (API keys) and validators go only to
+        the source's own origin, never to the host a redirect points at (as browsers and requests do)."""
+        assert self.session is not None
+        source = self.source
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=source.timeout, sock_read=source.timeout)
+        origin = url
+        for _ in range(MAX_REDIRECTS + 1):
+            sent = headers if same_origin(url, origin) else {}
+            async with self.session.get(url, headers=sent, timeout=timeout, allow_redirects=False) as response:
+                if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
+                    url = url.join(URL(response.headers["Location"]))
+                    if url.scheme not in ("http", "https"):
+                        raise FeedError(f"redirect to an unsupported URL '{url}'", where)
+                    continue
+                phase.name = "body"
+                if response.status == 304:
+                    return None
+                _check_response(response, source, where)
+                body = await _read_body(response, source.max_bytes, phase, where)
+                return _Fetched(body, (response.headers.get("ETag"), response.headers.get("Last-Modified")),
+                                response.content_type)
+        raise FeedError(f"redirect loop: more than {MAX_REDIRECTS} redirects", where)
 
     async def _fetch_file(self) -> _Fetched | None:
         path = Path(self.source.url)

@@ -37,6 +37,8 @@ class TripPrediction:
     headsigns: dict[int, str] = field(default_factory=dict)  # row -> headsign override; row -1: the whole trip
     occupancy: dict[int, str] = field(default_factory=dict)  # row -> departure_occupancy_status
     unmatched: int = 0  # stop time updates that matched no stop of the trip
+    first_departure: int = 0  # Unix seconds the instance is scheduled to leave its first stop
+    early: bool = False  # some departure is predicted more than rules.max_early before its schedule
 
     def headsign(self, i: int) -> str | None:
         """The headsign realtime gives for row offset `i` (stop, else trip), or None."""
@@ -110,6 +112,7 @@ class _Rows:
     no_pickup: set[int] = field(default_factory=set)
     headsigns: dict[int, str] = field(default_factory=dict)
     occupancy: dict[int, str] = field(default_factory=dict)
+    lowest: int | None = None  # the most negative delay given to any row
 
     def __post_init__(self) -> None:
         self.expected = np.full(self.n, -1, dtype=np.int64)
@@ -130,8 +133,10 @@ class _Rows:
             self.occupancy[i] = OCCUPANCY.Name(stu.departure_occupancy_status)
 
 
-def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: RealtimeRules) -> TripPrediction:
-    """Expected departures for every stop of one trip instance from its TripUpdate."""
+def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: RealtimeRules,
+                 now: int | None = None) -> TripPrediction:
+    """Expected departures for every stop of one trip instance from its TripUpdate (with `now`: whether a trip
+    not yet started is predicted more than rules.max_early before its schedule somewhere)."""
     trip = key[0]
     a, b = int(tt.trip_first[trip]), int(tt.trip_first[trip + 1])
     base = instance_base(tt, key)
@@ -145,12 +150,14 @@ def predict_trip(tt: Timetable, key: TripKey, update: rt.TripUpdate, rules: Real
     matches = _match_rows(tt, trip, update)
     _propagate(tt, update, matches, rows, sched_dep, sched_arr)
     expected = rows.expected
+    first = int(sched_dep[0])
+    early = now is not None and rows.lowest is not None and rows.lowest < -rules.max_early and now < first
     implausible = (expected >= 0) & (np.abs(expected - sched_dep) > rules.max_deviation)
     count = int(implausible[:-1].sum())  # the last stop has no departure to show
     expected[implausible] = -1
     return TripPrediction(
         expected, rows.skipped, rows.assigned, False, count, frozenset(rows.no_pickup), rows.headsigns,
-        rows.occupancy, len(update.stop_time_update) - len(matches),
+        rows.occupancy, len(update.stop_time_update) - len(matches), first, early,
     )
 
 
@@ -160,10 +167,12 @@ def _propagate(tt: Timetable, update: rt.TripUpdate, matches: list[tuple[int, _S
     (also over skipped stops) until NO_DATA stops it; the trip's delay before the first update."""
     expected = rows.expected
     delay: int | None = int(update.delay) if update.HasField("delay") else None
+    lowest: int | None = None  # what the early check of a trip not yet started needs, without another array pass
     position = 0
     for i, stu in matches:
         if delay is not None and i > position:
             expected[position:i] = sched_dep[position:i] + delay
+            lowest = delay if lowest is None or delay < lowest else lowest
         position = i + 1
         if stu.HasField("stop_time_properties") or stu.HasField("departure_occupancy_status"):
             rows.take_properties(tt, i, stu)
@@ -180,5 +189,8 @@ def _propagate(tt: Timetable, update: rt.TripUpdate, matches: list[tuple[int, _S
             delay = own
         if delay is not None:
             expected[i] = sched_dep[i] + delay
+            lowest = delay if lowest is None or delay < lowest else lowest
     if delay is not None and position < rows.n:
         expected[position:] = sched_dep[position:] + delay
+        lowest = delay if lowest is None or delay < lowest else lowest
+    rows.lowest = lowest

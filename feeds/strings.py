@@ -90,6 +90,10 @@ class StringIndex(Mapping[str, int]):
     def __getitem__(self, key: str) -> int:
         return self._built()[key]
 
+    def get(self, key: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """The position of `key`, else `default` (the dict's own get: realtime looks up every update's trip)."""
+        return self._built().get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._built())
 

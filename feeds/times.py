@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 __all__ = [
     "service_day_origin",
     "local_date",
+    "local_date_text",
     "parse_instant",
     "iso",
     "parse_service_date",
@@ -43,6 +44,18 @@ def service_day_origin(day: dt.date, tz: str) -> int:
 def local_date(instant: int, tz: str) -> dt.date:
     """The local calendar date of `instant` in `tz`."""
     return dt.datetime.fromtimestamp(instant, zone(tz)).date()
+
+
+def local_date_text(instant: int, tz: str) -> str:
+    """The local calendar date of `instant` in `tz` as GTFS YYYYMMDD."""
+    return _quarter_date_text(instant // 900, tz)
+
+
+@lru_cache(maxsize=4096)
+def _quarter_date_text(quarter: int, tz: str) -> str:
+    """The date of a quarter hour (every zone's offsets are whole quarter hours, so its date is the same throughout);
+    an ADDED trip's calls all ask for it."""
+    return local_date(quarter * 900, tz).strftime("%Y%m%d")
 
 
 def iso(instant: int, tz: str) -> str:

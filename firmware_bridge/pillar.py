@@ -103,7 +103,11 @@ class PillarSession:
         return self.raster is not None and now <= self.valid_until
 
     def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
-        """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame)."""
+        """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame).
+        A message on another display's topics (a broker that delivers what was not subscribed) is never shown."""
+        if topic not in (self._topic("frame"), self._topic("delta"), self._topic("ticker"), self._topic("board")) \
+                and not topic.startswith(self._topic("frame/")):
+            return []
         if topic == self._topic("ticker"):
             self._scroll(payload, now)
             return []

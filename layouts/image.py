@@ -124,14 +124,25 @@ def _ink(mode: str, color: str) -> int | tuple[int, int, int]:
     return (r, g, b)
 
 
-@lru_cache(maxsize=32768)
+def _mask_bytes(made: tuple[Image.Image | None, tuple[int, int]]) -> int:
+    mask, _ = made
+    return 256 if mask is None else 256 + mask.width * mask.height  # Pillow keeps "1" and "L" in a byte a pixel
+
+
+# A budget in bytes, not a count: the same number of masks is a few MB on an LED and tens of MB in an LCD's
+# large type, and a render worker must level off whatever the layouts (docs/deploy.md, "Memory").
+MASK_BUDGET = 32 << 20
+_masks: LRUCache = LRUCache(maxsize=MASK_BUDGET, getsizeof=_mask_bytes)
+
+
+@cached(_masks, lock=threading.Lock())
 def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str) -> tuple[Image.Image | None, tuple[int, int]]:
     """The rasterised text as a paste mask and its offset from the anchor point.
 
     Boards repeat the same strings (lines, destinations, 'min') across displays and minutes;
     rasterising each once keeps rendering a board in the low milliseconds. A network of thousands of
     stops has thousands of names per font: 8,192 masks thrashed at 10,000 displays (a fifth of a render
-    worker's time went into rasterising again); 32,768 hold them, in well under 100 MB.
+    worker's time went into rasterising them again); 32 MB hold tens of thousands of them.
     """
     left, top, right, bottom = (int(v) for v in fnt.getbbox(value, anchor=anchor))
     if right <= left or bottom <= top:
@@ -168,7 +179,8 @@ def _stamp_bytes(made: tuple[Image.Image, Image.Image]) -> int:
 
 # Stamps are 3-4x the size of their masks and a large LCD's rows are hundreds of kilobytes of them: a
 # budget in bytes, not a count (a render worker of 10,000 displays keeps a minute's texts in it).
-_stamps: LRUCache = LRUCache(maxsize=96 << 20, getsizeof=_stamp_bytes)
+STAMP_BUDGET = 96 << 20
+_stamps: LRUCache = LRUCache(maxsize=STAMP_BUDGET, getsizeof=_stamp_bytes)
 
 
 @cached(_stamps, lock=threading.Lock())

@@ -71,7 +71,7 @@ def test_check_config_warns_about_an_expired_timetable(tmp_path: Path, capsys) -
     config.write_text('[feeds]\ngtfs = "feed"\n[[displays]]\nid = "uni"\nstops = ["UNI"]\nlayout = "tft-320x240"\n')
     assert main(["check-config", str(config), "--no-cache"]) == 0
     err = capsys.readouterr().err
-    assert "timetable expired: its last service day was 2024-12-31" in err
+    assert "timetable expired on 31 Dec 2024 (its last service day)" in err
 
 
 def test_the_board_speaks_the_feeds_language_unless_the_display_says_otherwise(tmp_path: Path) -> None:

@@ -52,3 +52,49 @@ def test_a_display_added_through_the_form_gets_its_thumbnail(tmp_path: Path) -> 
         await asyncio.wait_for(runner, 10)
 
     asyncio.run(scenario())
+
+
+def test_stop_search_preview_before_saving_and_a_suppression_from_the_dashboard(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1),
+                          http={"listen": "127.0.0.1:0", "admin_token": TOKEN})
+
+    async def scenario() -> None:
+        service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache")
+        runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
+        await asyncio.wait_for(service.http_ready.wait(), 30)
+        async with Page(service.http_url + "/", 1400, 1400) as dash:
+            await dash.wait_for("document.getElementById('display-form') !== null")
+            # Stops by name: typing "Schiller" offers Schillerplatz (its id goes into the field).
+            await dash.evaluate("(function(){ var s = document.getElementById('display-form').elements.stops;"
+                                " s.value = 'UNI, Schiller'; s.dispatchEvent(new Event('input')); return true; })()")
+            offered = await dash.wait_for("document.querySelector('#stop-options option') &&"
+                                          " document.querySelector('#stop-options option').value")
+            assert offered == "UNI, SCHI"
+            assert "Schillerplatz" in str(await dash.evaluate("document.querySelector('#stop-options option').label"))
+            # A change previewed before it is saved: the frame in the new layout, nothing written.
+            fill = ("(function(){ var f = document.getElementById('display-form');"
+                    f" document.querySelector('#display-form .admin-token').value = '{TOKEN}';"
+                    " f.elements.id.value = 'schi-led'; f.elements.stops.value = 'SCHI';"
+                    " f.elements.layout.value = 'led-192x64'; document.getElementById('f-preview').click(); return true; })()")
+            await dash.evaluate(fill)
+            await dash.wait_for("document.querySelector('#display-preview img') &&"
+                                " document.querySelector('#display-preview img').naturalWidth === 192")
+            assert "not saved" in str(await dash.evaluate("document.querySelector('#display-preview figcaption').textContent"))
+            assert service.config.display("schi-led") is None
+            # A suppression through its own form, its token field beside it (filled from the tab's session).
+            await dash.evaluate("document.getElementById('f-save').click(); true")
+            await dash.wait_for("document.getElementById('display-schi-led') !== null", 30)
+            assert await dash.evaluate("document.querySelector('#suppression-form .admin-token').value") == TOKEN
+            await dash.evaluate("(function(){ var f = document.getElementById('suppression-form').elements;"
+                                " f.alert_all.checked = true; f.displays.value = 'schi-led';"
+                                " f.reason.value = 'Hinweis betrifft Schillerplatz nicht';"
+                                " document.getElementById('s-save').click(); return true; })()")
+            await dash.wait_for("document.querySelectorAll('#messages tr[id^=suppression-]').length === 1", 30)
+            await dash.screenshot(tmp_path / "dashboard-editing.png")
+        rules = service.editorial.suppressions
+        assert len(rules) == 1 and rules[0].all_alerts and rules[0].targets.displays == ("schi-led",)
+        assert [e.action for e in service.audit.recent()][::-1] == ["display.add", "suppression.add"]
+        service.stop()
+        await asyncio.wait_for(runner, 10)
+
+    asyncio.run(scenario())

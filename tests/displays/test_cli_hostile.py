@@ -82,3 +82,18 @@ def test_mqtt_qos_is_0_or_1() -> None:
     assert parse_config(base, "t.toml").mqtt.qos == 1
     with pytest.raises(ConfigError, match=r"field 'mqtt.qos': must be one of 0, 1, got 2"):
         parse_config(base + "qos = 2\n", "t.toml")
+
+
+def test_check_config_is_not_ok_when_a_local_realtime_file_does_not_exist(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    write_feed(tmp_path / "feed")
+    config = tmp_path / "stopcast.toml"
+    config.write_text('[feeds]\ngtfs = "feed"\nrealtime = [{ url = "rt/trips.pb" }, { url = "https://rt.example/x.pb" }]\n'
+                      '[[displays]]\nid = "a"\nstops = ["UNI"]\nlayout = "tft-320x240"\n')
+    assert main(["check-config", str(config), "--no-cache"]) == 1
+    err = capsys.readouterr().err
+    assert f"field 'feeds.realtime[0].url': the local realtime file '{tmp_path / 'rt/trips.pb'}' does not exist" in err
+    assert "realtime[1]" not in err  # a URL is not checked for existence here
+    (tmp_path / "rt").mkdir()
+    (tmp_path / "rt/trips.pb").write_bytes(b"")
+    assert main(["check-config", str(config), "--no-cache"]) == 0

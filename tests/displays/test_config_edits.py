@@ -107,8 +107,8 @@ async def test_every_admin_change_is_audited_and_kept(served: tuple[TestClient, 
     assert (await client.get("/api/audit")).status == 401
     entries = await (await client.get("/api/audit", headers=AUTH)).json()
     assert [(e["who"], e["action"], e["target"], e["detail"]) for e in entries] == [
-        ("admin", "config.reload", "", "ok"), ("admin", "display.remove", "hbf-epaper", ""),
-        ("admin", "display.add", "gons-led", ""),
+        ("admin", "config.reload", "", "ok"), ("admin", "display.remove", "hbf-epaper", "stops: HBF; layout: epaper-800x480"),
+        ("admin", "display.add", "gons-led", "stops: GONS; layout: led-192x64"),
     ]
     assert all(e["at"] == AT for e in entries)
     page = await (await client.get("/")).text()
@@ -116,3 +116,44 @@ async def test_every_admin_change_is_audited_and_kept(served: tuple[TestClient, 
     # a restarted service reads the log back from its state folder
     again = Service(load_config(path), FixedClock(AT), config_path=path, cache_dir=None)
     assert [e.action for e in again.audit.recent()] == ["config.reload", "display.remove", "display.add"]
+
+
+async def test_operators_by_name_each_change_names_its_operator_and_what_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_ALICE", "alice-secret-1")
+    monkeypatch.setenv("TOKEN_BOB", "bob-secret-2")
+    path = tmp_path / "stopcast.toml"
+    write_demo_feed(tmp_path / "feed.zip", dt.date(2026, 11, 1))
+    path.write_text('[feeds]\ngtfs = "feed.zip"\n[http]\nlisten = "127.0.0.1:0"\n'
+                    '[[http.operators]]\nname = "alice"\ntoken_env = "TOKEN_ALICE"\n'
+                    '[[http.operators]]\nname = "bob"\ntoken_env = "TOKEN_BOB"\n'
+                    '[[displays]]\nid = "uni-tft"\nstops = ["UNI"]\nlayout = "tft-320x240"\n')
+    service = Service(load_config(path), FixedClock(AT), config_path=path, cache_dir=None)
+    await service.prepare()
+    client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        alice, bob = ({"Authorization": f"Bearer {t}"} for t in ("alice-secret-1", "bob-secret-2"))
+        body = {"id": "uni-tft", "stops": ["UNI"], "layout": "tft-320x240", "rows": 5, "name": "Universität"}
+        assert (await client.put("/api/displays/uni-tft", json=body, headers=alice)).status == 200
+        assert (await client.put("/api/displays/uni-tft", json={**body, "rows": 6}, headers=bob)).status == 200
+        assert (await client.put("/api/displays/uni-tft", json={**body, "rows": 6}, headers=bob)).status == 200
+        assert (await client.get("/api/audit", headers={"Authorization": "Bearer nobody"})).status == 403
+        entries = await (await client.get("/api/audit", headers=alice)).json()
+        assert [(e["who"], e["action"], e["detail"]) for e in entries] == [
+            ("bob", "display.change", "no field changed"),
+            ("bob", "display.change", "rows: 5 -> 6"),
+            ("alice", "display.change", "name: (none) -> Universität; rows: (none) -> 5"),
+        ]
+        assert "alice-secret" not in path.read_text() and "TOKEN_ALICE" in path.read_text()
+    finally:
+        await client.close()
+        await service.close()
+
+
+def test_an_operator_without_its_token_in_the_environment_is_a_config_error(tmp_path: Path) -> None:
+    from displays.config import ConfigError, parse_config
+
+    text = '[feeds]\ngtfs = "f"\n[[http.operators]]\nname = "carol"\ntoken_env = "STOPCAST_TEST_UNSET_TOKEN"\n'
+    with pytest.raises(ConfigError, match=r"http.operators\[0\].token_env.*STOPCAST_TEST_UNSET_TOKEN.*not set"):
+        parse_config(text, "x.toml")

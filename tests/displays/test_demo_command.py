@@ -34,7 +34,7 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         url = None
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and url is None:
+        while time.monotonic() < deadline and not any("pillar screens" in line for line in seen):
             try:
                 line = lines.get(timeout=1)
             except queue.Empty:
@@ -44,13 +44,33 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             seen.append(line)
             found = re.search(r"dashboard\s+(http://127\.0\.0\.1:\d+)/", line)
             if found:
-                url = found.group(1)
+                url = found.group(1)  # read on to the banner's last line
         assert url, "".join(seen)
-        health = wait_for_health(url, lambda h: h["broker"]["connected"])  # HTTP is up first, MQTT a moment later
-        assert health["timetable"]["loaded"] and health["broker"]["connected"] and health["displays"] == 5
+        # The demo starts green: its first dashboard (the banner waits for the pillars) shows every display online
+        # or as a browser display, and "0 problems" never stands beside a red row.
+        with urllib.request.urlopen(f"{url}/dashboard.json", timeout=10) as response:
+            first = json.load(response)
+        assert {d["id"]: d["state"] for d in first["displays"]} == {
+            "hbf-stele": "browser", "hbf-epaper": "online", "uni-tft": "online", "gonsenheim-led": "online",
+            "hoefchen-epaper": "online"}
         with urllib.request.urlopen(f"{url}/", timeout=10) as response:
             page = response.read().decode()
         assert "hbf-stele" in page and "gonsenheim-led" in page
+        red_rows = re.findall(r'<tr id="display-[^"]+" class="bad"', page)
+        assert ("<h2>0 problems</h2>" in page) == (not red_rows and not first["problems"]), (first["problems"], red_rows)
+        assert "<h2>0 problems</h2>" in page and "timetable loaded, valid until" in page
+        health = wait_for_health(url, lambda h: h["broker"]["connected"])
+        assert health["timetable"]["loaded"] and health["broker"]["connected"] and health["displays"] == 5
+        # The banner's pillar command works as printed (the venv's stopcast, not one on PATH) and shows that
+        # display's own frame, with no message of another display ("bad magic").
+        command = next(line for line in seen if line.strip().startswith("a pillar")).split("a pillar", 1)[1].strip()
+        assert command.startswith(str(Path(sys.executable).parent / "stopcast") + " pillar-sim ")
+        hashes = [frame_hash(url, "hbf-stele")]
+        ran = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0 and "bad magic" not in ran.stderr, ran.stderr[-2000:]
+        shown = re.search(r"pillar hbf-stele shows ([0-9a-f]{8})", ran.stderr)
+        hashes.append(frame_hash(url, "hbf-stele"))  # the frame may move on with the minute meanwhile
+        assert shown and shown.group(1) in hashes and (tmp_path / "stele.png").exists()
         with urllib.request.urlopen(f"{url}/displays/hbf-stele/frame.png", timeout=10) as response:
             assert response.headers["Content-Type"] == "image/png"
         proc.send_signal(signal.SIGINT)
@@ -79,6 +99,11 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def frame_hash(url: str, display_id: str) -> str:
+    with urllib.request.urlopen(f"{url}/frames.json", timeout=10) as response:
+        return json.load(response)["frames"][display_id]["hash"]
 
 
 def wait_for_health(url: str, ready: Callable[[dict], bool], limit: float = 30) -> dict:

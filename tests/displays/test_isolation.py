@@ -41,7 +41,7 @@ async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(tmp_path:
         assert f"display gons-led: {led.error}" in health_doc(service)["problems"]
         assert health_doc(service)["status"] == "degraded"
         text = metrics_text(service)
-        assert "stopcast_displays_failing 1\n" in text and "stopcast_display_errors_total 2\n" in text
+        assert "stopcast_displays_failing 1.0\n" in text and "stopcast_display_errors_total 2.0\n" in text
         row = next(d for d in dashboard_doc(service)["displays"] if d["id"] == "gons-led")
         assert row["error"] == led.error
     finally:

@@ -155,10 +155,30 @@ async def test_english_displays_read_the_english_text(tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN})
     served = await _serve(tmp_path, FixedClock(AT), config)
     try:
-        await served.post("/api/messages", {"text": {"de": "Nur deutsch"}, "kind": "ticker", "targets": {"all": True}})
         await served.post("/api/messages", message("Zweisprachig"))
         assert await served.showing("EN Zweisprachig") == {"en-tft"}
-        assert await served.showing("Nur deutsch") == {"en-tft", "de-tft"}  # German when there is no English text
+        assert await served.showing("Zweisprachig") - await served.showing("EN Zweisprachig") == {"de-tft"}
+    finally:
+        await _close(served)
+
+
+async def test_a_message_needs_the_languages_of_the_displays_it_reaches_and_no_other(tmp_path: Path) -> None:
+    displays = [{"id": "en-tft", "stops": ["UNI"], "layout": "tft-320x240", "language": "en"},
+                {"id": "de-tft", "stops": ["HBF"], "layout": "tft-320x240"}]
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN})
+    served = await _serve(tmp_path, FixedClock(AT), config)
+    try:
+        status, answer = await served.post("/api/messages", {"text": {"en": "Lift out of order"}, "kind": "ticker",
+                                                             "targets": {"displays": ["en-tft"]}})
+        assert status == 201, answer  # every display reached is English: no German text needed
+        assert await served.showing("Lift out of order") == {"en-tft"}
+        status, answer = await served.post("/api/messages", {"text": {"de": "Nur deutsch"}, "kind": "ticker",
+                                                             "targets": {"all": True}})
+        assert status == 422 and answer["error"].startswith("field 'text.en': the English text is required")
+        assert "en-tft" in answer["error"] and "de-tft" not in answer["error"]
+        status, _ = await served.post("/api/messages", {"text": {"de": "Nur deutsch"}, "kind": "ticker",
+                                                        "targets": {"stops": ["HBF"]}})
+        assert status == 201 and await served.showing("Nur deutsch") == {"de-tft"}
     finally:
         await _close(served)
 
@@ -232,6 +252,8 @@ async def test_every_change_is_audited(demo: Served) -> None:
         ("message.add", doc["id"]), ("message.change", doc["id"]), ("message.end", doc["id"]),
         ("message.remove", doc["id"]), ("suppression.add", rule["id"]), ("suppression.remove", rule["id"])]
     assert "Zwei" in audit[3]["detail"]
+    assert audit[4]["detail"] == "text: de=Eins, en=EN Eins -> de=Zwei, en=EN Zwei; kind: ticker -> row"
+    assert all(e["detail"] for e in audit)  # never an empty detail
 
 
 async def test_messages_and_suppressions_survive_a_restart(tmp_path: Path) -> None:

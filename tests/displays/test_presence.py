@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from servicekit import write_config
+from servicekit import DISPLAYS, write_config
 
 from displays.clock import FixedClock
 from displays.config import load_config
@@ -23,7 +23,9 @@ AT = parse_instant("2026-11-25T08:00:05+01:00")
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Service, TestClient]]:
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1))
+    displays = [dict(d, pull_key="k-7") if d["id"] == "uni-tft" else d for d in DISPLAYS]
+    displays = [dict(d, pull_key="env:LED_KEY") if d["id"] == "gons-led" else d for d in displays]
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays)
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=None)
     await service.prepare()
     await service.refresh(AT)
@@ -49,10 +51,24 @@ async def test_browsers_and_anonymous_pulls_do_not_count(served: tuple[Service, 
     assert doc["online"] == 0 and "0 of 4 pillars online" in await (await client.get("/")).text()
 
 
-async def test_a_named_device_pull_counts_until_dark_after(served: tuple[Service, TestClient]) -> None:
+async def test_an_anonymous_or_unproven_device_pull_never_hides_a_dark_pillar(served: tuple[Service, TestClient]) -> None:
     service, client = served
-    assert (await client.get("/displays/uni-tft/frame.png?device=kiosk-7")).status == 200
-    assert (await client.get("/displays/gons-led/frame.mono1", headers={"X-Stopcast-Device": "led-3"})).status == 200
+    service.clock.advance(901)  # type: ignore[attr-defined]
+    for path in ("/displays/uni-tft/frame.png?device=x", "/displays/uni-tft/frame.png?device=x&key=wrong",
+                 "/displays/hbf-epaper/frame.png?device=x&key=k-7"):  # hbf-epaper has no pull_key at all
+        assert (await client.get(path)).status == 200
+    assert (await states(client))["uni-tft"] == "dark" and (await states(client))["hbf-epaper"] == "dark"
+    health = await (await client.get("/healthz")).json()
+    assert any(p.startswith("display uni-tft: pillar dark") for p in health["problems"])
+
+
+async def test_a_named_device_pull_counts_until_dark_after(served: tuple[Service, TestClient],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    service, client = served
+    monkeypatch.setenv("LED_KEY", "led-secret")
+    assert (await client.get("/displays/uni-tft/frame.png?device=kiosk-7&key=k-7")).status == 200
+    assert (await client.get("/displays/gons-led/frame.mono1", headers={"X-Stopcast-Device": "led-3",
+                                                                        "X-Stopcast-Device-Key": "led-secret"})).status == 200
     doc = await (await client.get("/dashboard.json")).json()
     rows = {d["id"]: d for d in doc["displays"]}
     assert (rows["uni-tft"]["state"], rows["uni-tft"]["pull_device"]) == ("pulling", "kiosk-7")
@@ -62,7 +78,7 @@ async def test_a_named_device_pull_counts_until_dark_after(served: tuple[Service
     assert (await states(client)) == dict.fromkeys(("gons-led", "hbf-bwr", "hbf-epaper", "uni-tft"), "dark")
     dark = [p for p in health["problems"] if "pillar dark" in p]
     assert len(dark) == 4 and health["status"] == "degraded"
-    assert any(p.startswith("display uni-tft: pillar dark: no MQTT status and no device pull since 2026-11-25T08:00:05")
+    assert any(p.startswith("display uni-tft: pillar dark: no MQTT status and no device pull since 08:00 (15 min ago; dark after 15 min)")
                for p in dark)
 
 
@@ -76,7 +92,7 @@ async def test_mqtt_status_online_then_offline(served: tuple[Service, TestClient
     service.clock.advance(901)  # type: ignore[attr-defined]
     doc = await (await client.get("/dashboard.json")).json()
     row = next(d for d in doc["displays"] if d["id"] == "hbf-epaper")
-    assert row["state"] == "dark" and row["dark_reason"].startswith("said offline, and nothing since 2026-11-25T08:00:05")
+    assert row["state"] == "dark" and row["dark_reason"].startswith("said offline, and nothing since 08:00 (15 min ago; dark after 15 min)")
 
 
 async def test_pages_speak_human(served: tuple[Service, TestClient]) -> None:

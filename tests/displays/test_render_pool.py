@@ -166,4 +166,4 @@ def test_the_service_renders_on_after_its_worker_died_and_metrics_say_so(tmp_pat
 
     displays, text = asyncio.run(run())
     assert displays and all(v == (AT + 60, None) for v in displays.values())  # every board of the new minute
-    assert "stopcast_render_worker_restarts_total 1" in text
+    assert "stopcast_render_worker_restarts_total 1.0\n" in text

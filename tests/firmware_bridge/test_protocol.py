@@ -290,3 +290,13 @@ def test_an_ack_older_than_one_already_taken_is_ignored() -> None:
     stale = json.dumps({"hash": None, "seq": -1, "need_full": False}).encode()  # the hello ack, redelivered
     bridge.receive(f"{PREFIX}/displays/hbf-a/ack", stale, NOW + 5)
     assert channel.acked_hash is not None and channel.pillar_hash == pillar.hash
+
+
+def test_a_pillar_never_shows_another_displays_frame_a_broker_delivered_to_it() -> None:
+    bridge = Bridge(PREFIX, 256 * 1024, 600)
+    frame = frame_at(NOW)
+    other = PillarSession("uni-b", PREFIX)
+    for publish in bridge.show("hbf-a", frame, NOW):  # full frame, board and all, on hbf-a's topics
+        assert other.receive(publish.topic, publish.payload, NOW) == []
+    assert other.hash is None and other.raster is None
+    assert other.receive(f"{PREFIX}/displays/hbf-a/status", b'{"state": "online"}', NOW) == []  # no "bad magic" either

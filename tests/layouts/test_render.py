@@ -165,3 +165,22 @@ def test_stamped_text_is_the_same_pixels_as_text_blended_in_place(name: str, mon
     for (spec, board), want in zip(boards, stamped):
         assert np.array_equal(np.asarray(render_image(board, spec)), want), f"{spec.name}: {board.stop_name}"
     assert blended_calls or not specs[0].antialias  # the comparison did draw the other way
+
+
+def test_a_render_workers_text_caches_stay_within_their_byte_budgets() -> None:
+    """A render worker of thousands of stops meets new texts every minute (stop names, times, delays); its
+    text masks and stamps are bounded in bytes, whatever the type size, and a board drawn after they were
+    emptied by other texts comes out exactly as before (docs/deploy.md, "Memory")."""
+    import layouts.image as image
+    from layouts.fonts import font
+
+    spec = load_layout("lcd-portrait-1080x1920")
+    board = full_board(spec)
+    before = np.asarray(render_image(board, spec)).copy()
+    big = font("atkinson", 96, True)  # an LCD's takeover type: some 250 KB a mask of this text
+    for i in range(260):  # about twice the mask budget
+        image._text_mask(big, f"Ersatzhaltestelle {i} Gonsenheim Kapellenstraße", "lm", "L")
+        assert image._masks.currsize <= image.MASK_BUDGET
+    assert image._masks.currsize > image.MASK_BUDGET // 2  # it was full, not empty
+    assert np.array_equal(np.asarray(render_image(board, spec)), before)
+    assert image._stamps.currsize <= image.STAMP_BUDGET
