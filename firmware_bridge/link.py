@@ -39,6 +39,7 @@ class MqttLink:
         self._idle = asyncio.Event()
         self._idle.set()
         self._presence_task: asyncio.Task | None = None
+        self._leaving = asyncio.Event()  # close() asks the presence connection for its offline word
 
     async def run(self, subscriptions: list[str], hello: Callable[[], list[Publish]],
                   incoming: Callable[[str, bytes], list[Publish]]) -> None:
@@ -70,9 +71,20 @@ class MqttLink:
                            keepalive=PRESENCE_KEEPALIVE)
 
         async def session(client: aiomqtt.Client) -> None:
-            while True:
+            while not self._leaving.is_set():
                 await mqtt.publish_all(client, [announce()], settings.version)
-                await mqtt.next_message(client, self.heartbeat)  # nothing is subscribed: fails when the connection drops
+                # nothing is subscribed: reading only ends when the heartbeat is due or fails when the connection drops
+                reading = asyncio.ensure_future(mqtt.next_message(client, self.heartbeat))
+                leaving = asyncio.ensure_future(self._leaving.wait())
+                try:
+                    await asyncio.wait({reading, leaving}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    reading.cancel()
+                    leaving.cancel()
+                if reading.done() and not reading.cancelled() and reading.exception() is not None:
+                    raise reading.exception()  # type: ignore[misc]
+            # the last word on this connection is offline: a heartbeat it sent before can never arrive after it
+            await mqtt.publish_all(client, [will], settings.version)
 
         await mqtt.keep_connected(settings, will, session, self.sleep, self.random)
 
@@ -106,7 +118,9 @@ class MqttLink:
         the heartbeats stop and what is being sent is acknowledged first, and nothing is sent after it (else an
         announcement made just before the stop could arrive after the goodbye and say the instance is online)."""
         self._closing = True
+        self._leaving.set()
         if self._presence_task is not None:
+            await asyncio.wait({self._presence_task}, timeout=2)  # its offline announcement, acknowledged
             await mqtt.stop(self._presence_task)
         try:
             await asyncio.wait_for(self._idle.wait(), 2)
