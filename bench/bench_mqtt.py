@@ -2,7 +2,9 @@
 them all in one subscriber (timed from the first board drawn to the last frame received); and the bytes
 per display per minute of countdown ticks: what the service publishes in all (frames, deltas, the
 retained board JSON, the retained spoken departures when a display speaks), what one pillar in sync
-receives under the contract's subscriptions, and what a connecting pillar downloads.
+receives under the contract's subscriptions, and what a connecting pillar downloads; and the airtime of a
+pillar in sync on all its topics (frames, deltas, validity extensions, forecast, ticker) from the real service
+with realtime fetched every 45 s (bench/airtime.py).
 
 Run: python3 bench/bench_mqtt.py      (starts its own mosquitto on a free port; audio needs espeak-ng)
 """
@@ -21,8 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "firmware_bridge")]  # the root first, so tests/layouts never shadows layouts
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "firmware_bridge"), str(ROOT / "bench")]  # the root first, so tests/layouts never shadows layouts
 
+from airtime import airtime  # noqa: E402
 from brokerkit import mosquitto  # noqa: E402
 from memory_link import Link  # noqa: E402
 
@@ -141,6 +144,10 @@ def main() -> None:
                   f"{w['frames'] / 1024:.1f} KiB, board JSON {w['board'] / 1024:.1f} KiB, {audio}); a pillar in sync "
                   f"receives {w['to_pillar'] / 1024:.2f} KiB ({w['to_pillar'] / w['full']:.0%} of full frames at "
                   f"{w['full'] / 1024:.1f} KiB); a pillar connecting downloads {w['joining'] / 1024:.1f} KiB")
+            air = airtime(Path(folder) / f"air-{name}", name, AT)
+            parts = ", ".join(f"{topic} {size / 1024:.2f}" for topic, size in sorted(air.items()))
+            print(f"{'':24s} with realtime every 45 s, a pillar in sync receives {sum(air.values()) / 1024:.2f} KiB per "
+                  f"minute on all topics ({parts})")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from feeds.times import local_date
 from feeds.timetable import Timetable
 from layouts.board import Board, BoardInput, DisplaySettings, Notice, build_board
 from layouts.spec import LayoutSpec
+from layouts.texts import LANGUAGES, default_clock
 
 from .notices import Editorial, Scope, kept_alerts, next_editorial_change, notices_for
 
@@ -25,9 +26,10 @@ def _expired_since(tt: Timetable, now: int) -> str:
 
 
 def board_language(tt: Timetable | None, configured: str, spec: LayoutSpec) -> str:
-    """The language a display's board is in: the display's own, else the feed's (de or en), else the layout's."""
+    """The language a display's board is in: the display's own, else the feed's (one of the board languages),
+    else the layout's."""
     feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
-    return configured or (feed_language if feed_language in ("de", "en") else "") or spec.language
+    return configured or (feed_language if feed_language in LANGUAGES else "") or spec.language
 
 
 def compose_board(
@@ -51,6 +53,9 @@ def compose_board(
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids
     settings = replace(settings, language=board_language(tt, settings.language, spec))
     language = settings.language
+    if not settings.clock:  # 12-hour where the feed's riders read it so (an English feed in the US)
+        feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
+        settings = replace(settings, clock=default_clock(feed_language, tt.timezone) if tt is not None else "24h")
     tz = tt.timezone if tt is not None else "UTC"
     notices: tuple[Notice, ...] = ()
     change, alerts = 0, None

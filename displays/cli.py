@@ -19,6 +19,7 @@ from feeds.merge import stop_departures
 from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import hhmm, iso, parse_instant
 from layouts.spec import builtin_names, builtin_text, load_layout
+from layouts.texts import LANGUAGES
 from layouts.validation import ConfigError
 
 from .cli_service import ERRORS as SERVICE_ERRORS
@@ -90,6 +91,8 @@ def _build_parser() -> argparse.ArgumentParser:
     lay.add_argument("--check", nargs="?", const="", metavar="NAME", default=None,
                      help="check legibility (cap heights and reading distances, contrast) of one layout (a built-in "
                           "name or a .toml file) or of every built-in; exit status 1 when one fails")
+    lay.add_argument("--gtfs", metavar="FEED", default=None,
+                     help="with --check: also fail a layout whose badges cannot hold one of this feed's line labels")
     ren = commands.add_parser("render", help="render a stop's (or a configured display's) board to PNG or HTML")
     ren.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop and --layout)")
     ren.add_argument("--cache-dir", type=Path, default=None)
@@ -101,7 +104,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--display", metavar="ID")
     ren.add_argument("--at", type=_instant, default=None, metavar="WHEN")
     ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
-    ren.add_argument("--language", default=None, choices=("de", "en"))
+    ren.add_argument("--language", default=None, choices=LANGUAGES)
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
     spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV file")
     spk.add_argument("--config", metavar="FILE", help="a service config (with --display)")
@@ -205,10 +208,23 @@ def print_table(tt: Timetable, stop: Stop, deps: list[Departure], at: int, horiz
     for d in deps:
         line = d.route_short_name or d.route_long_name
         minutes = str(max(0, (d.time - at) // 60))
-        rows.append((hhmm(d.time, tt.timezone), line, d.headsign, d.platform, minutes, d.status))
+        rows.append((hhmm(d.time, tt.timezone), line, d.headsign, d.platform, minutes, status_words(d)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+def status_words(d: Departure, language: str = "en") -> str:
+    """A departure's status as the table says it ("on time", "12 min late", "cancelled"), never the raw value."""
+    from layouts.texts import text
+
+    if d.status == "delayed" and d.delay:
+        return text(language, "late", n=round(d.delay / 60))
+    key = {"skipped": "skipped", "added": "added", "cancelled": "cancelled"}.get(d.status, d.status)
+    try:
+        return text(language, key)
+    except KeyError:
+        return d.status.replace("_", " ")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -231,7 +247,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_layouts(args: argparse.Namespace) -> int:
     """List the built-in layouts, print one as an editable file, or check their legibility."""
     if args.check is not None:
-        return _check_layouts(args.check, args.format)
+        return _check_layouts(args.check, args.format, args.gtfs)
     if args.show:
         spec = load_layout(args.show)  # validates, and names the file on error
         print(builtin_text(args.show) if spec.source.startswith("built-in") else Path(args.show).read_text(), end="")
@@ -249,11 +265,24 @@ def cmd_layouts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_layouts(name: str, fmt: str) -> int:
-    """`layouts --check [NAME]`: the legibility of one layout or of every built-in; 1 when one fails."""
+def _check_layouts(name: str, fmt: str, gtfs: str | None = None) -> int:
+    """`layouts --check [NAME] [--gtfs FEED]`: the legibility of one layout or of every built-in, and whether
+    its badges hold the feed's line labels; 1 when one fails."""
+    from dataclasses import replace
+
+    from layouts.labels import labels_that_do_not_fit
     from layouts.legibility import check_legibility, legibility_doc, legibility_text
 
     results = [check_legibility(load_layout(n)) for n in ([name] if name else builtin_names())]
+    if gtfs:
+        tt = open_timetable(gtfs, default_cache_dir())
+        routes = [(r.route_id, r.short_name, r.long_name) for r in tt.routes]
+        for i, result in enumerate(results):
+            wide = labels_that_do_not_fit(load_layout(name or result.layout), routes)
+            if wide:
+                problem = (f"line labels wider than its badges can be: {', '.join(repr(w) for w in wide)} (set "
+                           "route_labels per display)")
+                results[i] = replace(result, ok=False, problems=(*result.problems, problem))
     if fmt == "json":
         docs = [legibility_doc(r) for r in results]
         json.dump(docs[0] if name else docs, sys.stdout, indent=2, ensure_ascii=False)

@@ -114,7 +114,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     from .clock import SystemClock
     from .config import read_config_text
-    from .config_check import all_errors, named_stops, stop_errors
+    from .config_check import all_errors, label_errors, named_stops, stop_errors
     from .service import Service
     from .status import timetable_problems
 
@@ -133,6 +133,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             errors.append(ConfigError(str(path), str(service.timetable_error), field_name="feeds.gtfs"))
         else:
             errors += stop_errors(str(path), named_stops(text), service.timetable)
+            errors += label_errors(config, service.timetable)
             for warning in timetable_problems(service.timetable, int(service.clock.now())):
                 print(f"stopcast: warning: {args.file}: field 'feeds.gtfs': {warning}", file=sys.stderr)
         errors += legibility_errors(config, str(path))

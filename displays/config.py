@@ -56,6 +56,8 @@ class DisplayConfig:
     walk_minutes: int = 0
     horizon_minutes: int = 90
     page_seconds: int = 0  # 0: the layout's
+    clock: str = ""  # "12h" or "24h" ("": by the feed's language and time zone)
+    route_labels: tuple[tuple[str, str], ...] = ()  # (route_id or short name, what its badge says)
     encoding: str = ""  # "": the layout's colour mode decides
     compress: bool = True
     mqtt_user: str = ""  # the pillar's MQTT user ("" = the display id)
@@ -92,7 +94,8 @@ class MqttConfig:
     cert_file: str = ""
     key_file: str = ""
     max_packet: int = 256 * 1024  # larger frames are chunked
-    frame_ttl: int = 600  # seconds a frame stays valid on the pillar
+    frame_ttl: int = 600  # seconds a frame stays valid on the pillar (at most: never past its content's minute)
+    forecast_minutes: int = 10  # minutes of predicted frames kept on `next` for pillars cut off (0: none)
     keepalive: int = 30
     version: int = 5  # MQTT 5 (message expiry), or 3 for 3.1.1-only brokers; "embedded" speaks 3.1.1
     failover: tuple[str, ...] = ()  # more nodes of a broker cluster, tried in turn when the connection fails
@@ -236,6 +239,17 @@ def parse_config(text: str, source: str) -> ServiceConfig:
     return config
 
 
+def _route_labels(raw: Any, source: str, display: str) -> tuple[tuple[str, str], ...]:
+    """route_labels = { "Blue-Wkd/Sat" = "Blue" }: what a route's badge says (by route_id or short name)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, 'must be a table, e.g. route_labels = { "Blue-Wkd/Sat" = "Blue" }', display, "route_labels")
+    for route, label in raw.items():
+        if not isinstance(label, str) or not 0 < len(label.strip()) <= 16:
+            raise ConfigError(source, f"must be a label of 1 to 16 characters, got {label!r}", display,
+                              f"route_labels.{route}")
+    return tuple(sorted((str(k), v.strip()) for k, v in raw.items()))
+
+
 def parse_display(item: Any, source: str, config: ServiceConfig, label: str = "") -> DisplayConfig:
     """One display table (from the file or the admin API), validated against the config's layouts."""
     if not isinstance(item, dict):
@@ -258,6 +272,8 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         walk_minutes=v.integer("walk_minutes", 0, 60),
         horizon_minutes=v.integer("horizon_minutes", 1, 24 * 60),
         page_seconds=v.integer("page_seconds", 0, 3600),
+        clock=v.choice("clock", ("", "12h", "24h")),
+        route_labels=_route_labels(item.get("route_labels", {}), source, name),
         encoding=v.choice("encoding", ("", *ENCODINGS)),
         compress=v.boolean("compress"),
         mqtt_user=v.string("mqtt_user"),
@@ -454,6 +470,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
         cert_file=v.string("cert_file"), key_file=v.string("key_file"),
         max_packet=v.integer("max_packet", 1024, 256 * 1024 * 1024),
         frame_ttl=v.integer("frame_ttl", 60, 7 * 86400),
+        forecast_minutes=v.integer("forecast_minutes", 0, 60),
         keepalive=v.integer("keepalive", 5, 3600),
         version=3 if url == "embedded" else v.choice("version", (3, 5)),
         qos=v.choice("qos", (0, 1)), frame_secret=frame_secret,

@@ -27,7 +27,7 @@ from .config import (
 )
 from .config_service import parse_instances
 
-__all__ = ["all_errors", "named_stops", "stop_errors"]
+__all__ = ["all_errors", "label_errors", "named_stops", "stop_errors"]
 
 REQUIRED = ("id", "stops", "layout", "gtfs")
 MAX_PER_TABLE = 20  # errors reported for one table before moving on
@@ -129,4 +129,23 @@ def stop_errors(source: str, displays: list[tuple[str, tuple[str, ...]]], tt: Ti
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             errors.append(ConfigError(source, f"unknown stop id '{stop}' (not in the GTFS feed){hint}",
                                       display_id, "stops"))
+    return errors
+
+
+def label_errors(config: ServiceConfig, tt: Timetable) -> list[ConfigError]:
+    """Every display whose layout cannot show one of the feed's line labels whole (a badge as wide as the
+    layout allows, the smallest type): ops set a shorter one with route_labels."""
+    from layouts.labels import labels_that_do_not_fit
+
+    from .config import layout_of
+
+    errors = []
+    for display in config.displays:
+        routes = [(r.route_id, r.short_name, r.long_name) for r in tt.routes
+                  if not display.routes or r.route_id in display.routes or r.short_name in display.routes]
+        spec = layout_of(config, display)
+        for label in labels_that_do_not_fit(spec, routes, display.route_labels):
+            errors.append(ConfigError(config.source, f"the line label {label!r} does not fit the badges of layout "
+                                      f"{spec.name} (at most {max(spec.line_max_width, 1)} px wide): set a shorter one, "
+                                      f'e.g. route_labels = {{ "{label}" = "{label[:4]}" }}', display.id, "route_labels"))
     return errors

@@ -19,6 +19,7 @@ from firmware_bridge.ticker import Ticker, rgb565, ticker_payload
 from firmware_bridge.topics import display_topic
 from layouts.board import Board
 from layouts.contrast import shown_color
+from layouts.drawn import drawn
 from layouts.image import encode_png, render_image, render_ticker, ticker_area
 from layouts.spec import LayoutSpec
 
@@ -35,6 +36,7 @@ class Rendered:
     compress: bool
     content_hash: int
     full_body: bytes  # the full frame's body in its encoding, zlib-compressed when asked
+    drawn: tuple = ()  # board.json's `drawn` (layouts/drawn.py), made here in the worker, not in the service
 
 
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Rendered:
@@ -50,12 +52,10 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
     else:
         body = codec.pack(codec.raster_of(image, mode), encoding, mode)
     packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already
-    if compress and encoding == codec.RAW_FOR_MODE[mode]:
-        body = packed
-    elif compress and encoding != "png":
-        body = png.deflate(body)
+    if compress and encoding != "png":
+        body = codec.deflate(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
     width, height = image.size
-    return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body)
+    return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body, tuple(drawn(board, spec)))
 
 
 RenderJob = tuple[Board, LayoutSpec, str, bool]  # board, layout, encoding, compress

@@ -14,7 +14,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
@@ -52,6 +52,7 @@ from .instances import (
 from .metrics import Metrics
 from .notices import Editorial, Scope, scope_of
 from .ports import FeedSource, PillarLink, Renderer
+from .predicting import forecasts
 from .rendering import InlineRenderer
 from .sharding import owner
 from .shared_state import SharedStore, Sharing
@@ -76,6 +77,9 @@ class DisplayRuntime:
     ticker_hash: int | None = None  # the text hash of the ticker last published (None: publish it again)
     error: str | None = None  # why composing or rendering its board last failed (None: it worked)
     error_at: int | None = None
+    forecast: list[tuple[int, Board]] = field(default_factory=list)  # the boards of the published forecast
+    forecast_inputs: tuple = ()  # the inputs they were predicted from
+    forecast_at: int = 0  # when they were predicted
 
 
 _Entry = tuple[DisplayRuntime, Board, int, int]  # a display's new board and where its rendering is (batch, index)
@@ -395,6 +399,7 @@ class Service:
                 yield runtime, board
             else:
                 runtime.board = board  # the same texts: only its next change moves on (else it stays due)
+                self.bridge.extend_to(runtime.config.id, board.true_until)  # and its frame stays true longer
 
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
                 previous: Board | None = None, shared: dict | None = None) -> Board:
@@ -402,6 +407,7 @@ class Service:
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+            clock=display.clock, route_labels=display.route_labels,
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
                              realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
@@ -429,8 +435,8 @@ class Service:
             self.display_failed(runtime, "rendering", rendered, now)
             return []
         try:
-            frame = frame_of(rendered, board_json(board, runtime.spec, display.id))
-            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every)
+            frame = frame_of(rendered, board_json(board, runtime.spec, display.id, rendered.drawn or None))
+            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             publishes += ticker
@@ -481,6 +487,7 @@ class Service:
                 queue.put_nowait(None)
         if count:
             self.metrics.observe_render_batch(count, time.perf_counter() - started)
+        await self.send(await forecasts(self, now))
         await self.send(self.bridge.tick(now))
         for display_id, reason in self.bridge.failures.items():  # an extension that could not be encoded
             if (runtime := self.displays.get(display_id)) is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import codec
 from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
+from .forecast import ForecastStep, forecast_payload
 from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
 from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
 from .topics import display_topic
@@ -41,6 +42,8 @@ class DisplayChannel:
         self.sequence = 0
         self.partials = 0
         self.valid_until = 0
+        self.true_until: int | None = None  # the first second the current frame's content is no longer true
+        # (None: unknown, its validity is extended by frame_ttl for as long as it is current)
         self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
         self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
         self.full_due: int | None = None  # a full frame asked for within the gap: sent when the gap ends
@@ -55,6 +58,8 @@ class DisplayChannel:
         self.last_status_at: int | None = None
         self.last_frame_at: int | None = None
         self.bytes_sent = 0
+        self.forecast_message = b""  # the retained `next` message (b"": none)
+        self.forecast_end = 0  # the last second its last step is valid
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
@@ -187,18 +192,32 @@ class DisplayChannel:
             return len(frame.full_body)
         return len(codec.pack(frame.raster, frame.encoding, frame.color_mode))
 
-    def show(self, frame: Frame, now: int) -> list[Publish]:
-        """Publishes for a newly rendered frame; nothing when its content has not changed."""
+    def _validity(self, now: int) -> int:
+        """The last second the current frame may be shown: frame_ttl from now, and never past the second its
+        content stops being true (docs/mqtt.md, "Validity")."""
+        until = now + self.frame_ttl
+        return until if self.true_until is None else min(until, self.true_until - 1)
+
+    def show(self, frame: Frame, now: int, true_until: int | None = None) -> list[Publish]:
+        """Publishes for a newly rendered frame, true until `true_until` (exclusive; None: for frame_ttl);
+        nothing when its content has not changed (its validity then moves on with the next tick)."""
         if self.current is not None and frame.hash == self.current.hash:
+            self.extend_to(true_until)
             return []
+        self.true_until = true_until
         self._event(ChannelEvent.SHOW)
         self.current = frame
         self.recent.pop(frame.hash, None)
         self.recent[frame.hash] = frame
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
+<<<<<<< HEAD
         self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
         self.valid_until = now + self.frame_ttl
+=======
+        self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
+        self.valid_until = self._validity(now)
+>>>>>>> main
         return self._board() + self._retained(now) + self._to_pillar(now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
@@ -216,29 +235,36 @@ class DisplayChannel:
                 out += self._retained(now)
             elif not self.known or self.pillar_hash != self.current.hash:
                 out += self._to_pillar(now)
-        if now < self.valid_until - margin:
-            return out
+        if now < self.valid_until - margin or self._validity(now) <= self.valid_until:
+            return out  # not due, or nothing to extend: the content changes when the validity ends
         self._event(ChannelEvent.TICK)
-        self.valid_until = now + self.frame_ttl
+        self.valid_until = self._validity(now)
         return out + self._retained(now) + self._to_pillar(now)
 
     def next_deadline(self, margin: int) -> int | None:
         """When tick() next has something to do."""
         if self.current is None:
             return None
-        due = [self.valid_until - margin]
+        due = [self.valid_until - margin] if self.true_until is None or self.true_until - 1 > self.valid_until else []
         if self.full_due is not None:
             due.append(self.full_due)
         if self.unacked_since is not None and self.online:
             due.append(self.unacked_since + ACK_WAIT)
-        return min(due)
+        return min(due, default=None)
+
+    def extend_to(self, true_until: int | None) -> None:
+        """The current frame's content stays true until `true_until` (a board with the same pixels was rendered
+        again): the next tick extends its validity that far."""
+        if self.true_until is not None and (true_until is None or true_until > self.true_until):
+            self.true_until = true_until
 
     def republish(self, now: int) -> list[Publish]:
         """Everything retained again (after a reconnect the broker may have lost it), and the whole frame to a
         pillar whose screen is unknown (a send to it may have been lost)."""
         if self.current is None:
             return []
-        return self._board() + self._retained(now) + (self._to_pillar(now) if not self.known else [])
+        forecast = [self._forecast_publish(now)] if self.forecast_message and self.forecast_end >= now else []
+        return self._board() + self._retained(now) + forecast + (self._to_pillar(now) if not self.known else [])
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
         """Record what the pillar shows; bring it to the current frame when it shows another one."""
@@ -272,10 +298,27 @@ class DisplayChannel:
             self.pillar_hash, self.known = None, True
         self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
 
+    def forecast(self, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
+        """The retained forecast (`next`) for these steps; the last steps are left out until it fits max_packet
+        (none fits: the topic is cleared)."""
+        room = packet_room(self.max_packet, self._topic("next"))
+        payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
+        while len(payload) > room and steps:
+            steps = steps[: len(steps) * 3 // 4] if len(steps) > 4 else steps[:-1]
+            payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
+        self.forecast_message = payload
+        self.forecast_end = steps[-1].until if steps else 0
+        self.bytes_sent += len(payload)
+        return [self._forecast_publish(now)]
+
+    def _forecast_publish(self, now: int) -> Publish:
+        expiry = max(1, self.forecast_end - now) if self.forecast_message else None
+        return Publish(self._topic("next"), self.forecast_message, True, expiry=expiry)
+
     def clear(self) -> list[Publish]:
-        """Empty retained messages that remove this display's frame and board from the broker."""
+        """Empty retained messages that remove this display's frame, board and forecast from the broker."""
         self._event(ChannelEvent.REMOVE)
-        topics = ["frame", "board"] + [f"frame/{i}" for i in range(self.retained_chunks)]
+        topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.retained_chunks)]
         return [Publish(self._topic(t), b"", True) for t in topics]
 
 

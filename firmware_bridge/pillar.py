@@ -11,6 +11,7 @@ import numpy as np
 
 from . import codec
 from .codec import FLAG_FULL_REFRESH, KIND_FULL, CodecError
+from .forecast import Forecast, ForecastError, parse_forecast
 from .messages import Publish, hex_hash
 from .states import (
     BaseMismatch,
@@ -55,6 +56,8 @@ class PillarSession:
         self.ticker_since = 0.0  # when it arrived: the scroll position follows from it
         self.stop_name = ""  # from the retained board JSON: what the "no current data" screen is titled
         self.utc_offset = 0  # minutes: the stop's local time minus UTC, from the board JSON's clock and time
+        self.forecast: Forecast | None = None  # the predicted frames it shows once its own frame has run out
+        self._predicted: tuple[int, np.ndarray, str] | None = None  # (step, raster, colour mode) last built
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
@@ -67,7 +70,7 @@ class PillarSession:
     def subscriptions(self) -> list[str]:
         """What the pillar is subscribed to now: `delta` and `ticker` always; `frame/#` and `board` while it shows nothing
         (the retained board names the stop and its time zone for the "no current data" screen)."""
-        return [self._topic("delta"), self._topic("ticker"),
+        return [self._topic("delta"), self._topic("ticker"), self._topic("next"),
                 *([self._topic("frame/#"), self._topic("board")] if self.wants_frame else [])]
 
     def will(self) -> Publish:
@@ -105,11 +108,14 @@ class PillarSession:
     def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
         """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame).
         A message on another display's topics (a broker that delivers what was not subscribed) is never shown."""
-        if topic not in (self._topic("frame"), self._topic("delta"), self._topic("ticker"), self._topic("board")) \
-                and not topic.startswith(self._topic("frame/")):
+        if topic not in (self._topic("frame"), self._topic("delta"), self._topic("ticker"), self._topic("board"),
+                         self._topic("next")) and not topic.startswith(self._topic("frame/")):
             return []
         if topic == self._topic("ticker"):
             self._scroll(payload, now)
+            return []
+        if topic == self._topic("next"):
+            self._foresee(payload)
             return []
         if not payload:
             return []  # a cleared retained message
@@ -161,6 +167,42 @@ class PillarSession:
             return
         if self.ticker is None or ticker.text_hash != self.ticker.text_hash:
             self.ticker, self.ticker_since = ticker, now
+
+    def _foresee(self, payload: bytes) -> None:
+        """Take a forecast (an empty payload clears it; one that does not parse, or from an earlier owner, is
+        refused and the one held is kept)."""
+        if not payload:
+            self.forecast, self._predicted = None, None
+            return
+        try:
+            forecast = parse_forecast(payload)
+        except ForecastError as exc:
+            self._refuse(MalformedMessage(f"next: {exc}"))
+            return
+        if forecast.epoch >= self.epoch:
+            self.forecast, self._predicted = forecast, None
+
+    def predicted(self, now: int) -> tuple[np.ndarray, str] | None:
+        """What it shows at `now` when its own frame has run out: the forecast's step for `now`, for at most
+        the forecast's horizon after its last frame ran out (or after the forecast's first step); None when no
+        step applies (it then shows "no current data")."""
+        forecast = self.forecast
+        if forecast is None or self.is_current(now) or forecast.epoch < self.epoch or not forecast.steps:
+            return None
+        if now > max(self.valid_until, forecast.steps[0][0]) + 60 * forecast.horizon_minutes:
+            return None
+        index = forecast.index_at(now)
+        if index is None:
+            return None
+        if self._predicted is None or self._predicted[0] != index:
+            try:
+                raster, mode = forecast.frame_at(index)
+            except ForecastError as exc:
+                self.forecast = None
+                self._refuse(MalformedMessage(f"next: {exc}"))
+                return None
+            self._predicted = (index, raster, mode)
+        return self._predicted[1], self._predicted[2]
 
     def _learn(self, payload: bytes) -> None:
         """The stop's name and UTC offset from the board JSON (anything unreadable is ignored: it only titles

@@ -11,7 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+<<<<<<< HEAD
 from .channel import MAX_EPOCH, DisplayChannel
+=======
+from .channel import DisplayChannel
+from .forecast import ForecastStep
+>>>>>>> main
 from .messages import (
     MAX_PILLAR_MESSAGE,
     Event,
@@ -30,7 +35,7 @@ from .states import ChannelState, PillarState, ProtocolError
 from .topics import display_topic, parse_display_topic, service_status_topic
 
 __all__ = [
-    "Bridge", "ChannelState", "DisplayChannel", "Event", "Frame", "PillarAck", "PillarSession", "PillarState",
+    "Bridge", "ChannelState", "DisplayChannel", "Event", "ForecastStep", "Frame", "PillarAck", "PillarSession", "PillarState",
     "PillarStatus", "PillarView", "ProtocolError", "Publish", "Rejected", "Sent",
 ]
 
@@ -112,9 +117,22 @@ class Bridge:
         doc = {"state": "online" if online else "offline", "since": now, **(details or {})}
         return Publish(service_status_topic(self.prefix), json.dumps(doc).encode(), True)
 
-    def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10) -> list[Publish]:
-        """Publishes for a display's newly rendered frame (nothing when unchanged)."""
-        return self.channel(display_id, full_refresh_every).show(frame, now)
+    def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10,
+             true_until: int | None = None) -> list[Publish]:
+        """Publishes for a display's newly rendered frame, whose content is true until `true_until` (None: for
+        frame_ttl); nothing when unchanged."""
+        return self.channel(display_id, full_refresh_every).show(frame, now, true_until)
+
+    def forecast(self, display_id: str, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
+        """The retained forecast of a display (docs/mqtt.md, "Forecast")."""
+        channel = self.channels.get(display_id)
+        return channel.forecast(steps, horizon_minutes, now) if channel is not None and channel.current is not None else []
+
+    def extend_to(self, display_id: str, true_until: int) -> None:
+        """A display's board was composed again with the same texts: its frame stays true until `true_until`."""
+        channel = self.channels.get(display_id)
+        if channel is not None:
+            channel.extend_to(true_until)
 
     def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""

@@ -65,8 +65,9 @@ def no_data_screen(width: int, height: int, stop_name: str = "", clock: str = ""
 
 
 def screen(session: PillarSession, now: float) -> Image.Image:
-    """What the pillar shows at `now`: its frame while it is valid, else its own "no current data" screen
-    with the stop's name and its clock (local time from the last board it read)."""
+    """What the pillar shows at `now`: its frame while it is valid, else the forecast's frame for `now` (docs/mqtt.md,
+    "Forecast"), else its own "no current data" screen with the stop's name and its clock (local time from the last
+    board it read)."""
     if session.raster is not None and session.is_current(int(now)):
         image = image_of(session.raster, session.color_mode)
         ticker = session.ticker
@@ -81,6 +82,9 @@ def screen(session: PillarSession, now: float) -> Image.Image:
                 colors = np.array([_rgb(ticker.paper), _rgb(ticker.ink)], dtype=np.uint8)
                 image.paste(Image.fromarray(colors[window.astype(int)], "RGB").convert(image.mode), (x, y))
         return image
+    predicted = session.predicted(int(now))
+    if predicted is not None:  # cut off: the forecast's frame for now (hollow markers), for its horizon at most
+        return image_of(*predicted)
     width, height = (session.raster.shape[1], session.raster.shape[0]) if session.raster is not None else session.size
     local = (int(now) // 60 + session.utc_offset) % 1440
     clock = f"{local // 60:02d}:{local % 60:02d}" if session.stop_name else ""
@@ -97,7 +101,11 @@ def write_screen(session: PillarSession, now: float, output: Path) -> Path:
     """Write the shown screen as PNG to a file, or into a folder as {display}-{hash}.png."""
     if output.suffix.lower() != ".png":
         output.mkdir(parents=True, exist_ok=True)
-        name = f"{session.display_id}-{session.hash:08x}.png" if session.hash is not None else f"{session.display_id}-nodata.png"
+        name = f"{session.display_id}-nodata.png"
+        if session.hash is not None:
+            name = f"{session.display_id}-{session.hash:08x}.png"
+        elif session.predicted(int(now)) is not None:
+            name = f"{session.display_id}-forecast-{int(now) // 60 * 60}.png"
         output = output / name
     screen(session, now).save(output)
     return output
@@ -111,6 +119,7 @@ async def follow(
     details: dict | None = None,
     on_message: Callable[[str, bytes], bool | None] | None = None,
     unsubscribe: bool = True,
+    on_tick: Callable[[], None] | None = None,
 ) -> None:
     """The pillar's loop on a connected client (docs/mqtt.md, "The pillar's loop"): subscribe to what
     the session wants (`frame/#` only while it shows nothing), say hello, apply every message and ack;
@@ -140,6 +149,8 @@ async def follow(
             replies += session.no_frame()
         await mqtt.publish_all(client, replies, version)
         await sync()
+        if on_tick is not None:
+            on_tick()
 
     await sync()
     await mqtt.publish_all(client, session.hello(details), version)
@@ -214,7 +225,18 @@ async def run_pillar(
                 shown.set()
             return changed and once
 
-        await follow(client, session, clock, settings.version, details, seen, unsubscribe)
+        screens: list[object] = [None]
+
+        def tick() -> None:
+            """Write the screen again when the pillar, cut off, moves on to another forecast step (or to none)."""
+            now = int(clock())
+            forecast = session.forecast if session.predicted(now) is not None else None
+            shown = (id(forecast), forecast.index_at(now)) if forecast is not None else session.hash
+            if output is not None and shown != screens[0]:
+                write_screen(session, clock(), output)
+            screens[0] = shown
+
+        await follow(client, session, clock, settings.version, details, seen, unsubscribe, tick)
 
     try:
         await asyncio.wait_for(loop(), timeout)

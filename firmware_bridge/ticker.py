@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codec import rgb565_of
+from .codec import ZLIB_WINDOW_BITS, rgb565_of
 
 MAGIC = b"ST"
 VERSION = 1
@@ -45,7 +45,9 @@ def ticker_payload(ticker: Ticker) -> bytes:
     if rh != h:
         raise TickerError(f"the strip is {h} px high, the region {rh}")
     header = HEADER.pack(MAGIC, VERSION, 0, x, y, rw, rh, w, ticker.speed, ticker.ink, ticker.paper, ticker.text_hash)
-    return header + zlib.compress(np.packbits(ticker.strip.astype(bool), axis=1).tobytes(), 9)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, ZLIB_WINDOW_BITS)  # the window every pillar's inflater has
+    strip = np.packbits(ticker.strip.astype(bool), axis=1).tobytes()
+    return header + deflater.compress(strip) + deflater.flush()
 
 
 def parse_ticker(payload: bytes) -> Ticker:

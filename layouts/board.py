@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from operator import attrgetter
 
-from PIL import ImageFont
-
-from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
 from feeds.merge import StopDepartures
 from feeds.times import hhmm, local_date
 
 from .contrast import readable_on
-from .fit import fit, width_of, wrap
+from .fit import fit, fits_whole, whole_words, width_of
 from .fonts import font
-from .geometry import collapsed, geometry
+from .geometry import board_layout, geometry, widened
+from .labels import badge_column_width, badge_font, badge_label, route_label
+from .paging import MAX_ALERT_CHARS, alert_pages, alert_texts, takeover_pages
 from .spec import LayoutSpec
-from .texts import clean, text
+from .texts import clean, clock_time, text
 
 PRECISE_COUNTDOWN = 3  # minutes: countdowns up to this change at their own second, longer ones with the minute
 OLD_DATA_AFTER = 90  # seconds: realtime older than this shows "Stand HH:MM" in the header
-MAX_ALERT_CHARS = 2000  # of an alert's header and of its description on a board
 END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far away is a service break
 TICKER, ROW, TAKEOVER = "ticker", "row", "takeover"  # the kinds of ops messages
 TICKER_SEPARATOR = "   +++   "  # between alerts on a ticker line, as DFI boards do
@@ -85,6 +80,11 @@ class Board:
     ticker_text: str = ""  # layouts with alert_style "ticker": every alert text in one line, for pillars to scroll
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
+    true_until: int = field(default=0, compare=False)  # the first second at which a countdown, clock time, departure
+    # or data age it shows is no longer true (next_change without alert page flips): where its validity ends
+    takeover_page: int = 0  # the takeover's page shown now (layouts.paging.takeover_pages)
+    line_width: int = 0  # the line column's width on this board (0: the layout's); wide labels widen it
+    alert_all: tuple[str, ...] = ()  # every alert page when alert_pages is capped ("+N more"): the live page's
 
     def __reduce__(self) -> tuple:
         """Pickled as its class and field values (see `_values`)."""
@@ -121,6 +121,8 @@ class DisplaySettings:
     horizon_minutes: int = 90
     routes: tuple[str, ...] = ()  # route_ids or short names to show; empty: all
     directions: tuple[int, ...] = ()
+    route_labels: tuple[tuple[str, str], ...] = ()  # (route_id or short name, label ops chose for its badge)
+    clock: str = ""  # "12h" or "24h" ("": the feed's custom, see texts.default_clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,39 +151,48 @@ def build_board(
         return _takeover_board(spec, settings, data, now, lang, takeover)
     tickers = [n for n in by_urgency if n.kind == TICKER and spec.alert_lines]
     row_notices = [n for n in by_urgency if n.kind == ROW or (n.kind == TICKER and not spec.alert_lines)]
+    too_long = [n for n in row_notices if spec.alert_lines and not _fits_a_row(spec, n)]  # never cut: paged instead
+    row_notices = [n for n in row_notices if n not in too_long]
     room = max(1, spec.rows // 2) if row_notices else 0  # departures keep at least half the rows
-    tickers += row_notices[room:]  # what does not fit as a row is shown in the alert area
-    message_rows = tuple(_message_row(spec, n) for n in row_notices[:room])
+    tickers += too_long + row_notices[room:]  # what does not fit as a row is shown in the alert area
+    shown_notices = row_notices[:room]
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
     result = data.departures
-    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(message_rows)]
+    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(shown_notices)]
     hidden = _hidden_columns(spec, deps)
-    spec = collapsed(spec, hidden)
-    dep_rows = tuple(_row(spec, d, now, lang, tz, held) for d in deps)
+    labels = [route_label(settings.route_labels, d.route_id, d.route_short_name, d.route_long_name) for d in deps]
+    line_width = badge_column_width(spec, labels)
+    spec = board_layout(spec, hidden, line_width)
+    message_rows = tuple(_message_row(spec, n) for n in shown_notices)  # fitted to the destination as widened
+    clock = settings.clock or "24h"
+    dep_rows = tuple(_row(spec, d, now, lang, tz, held, label, clock) for d, label in zip(deps, labels, strict=True))
     rows = message_rows + dep_rows
     live = result is not None and result.live
     empty_reason, empty_text, empty_detail = "", "", ""
     if result is None:
         empty_reason, empty_text, empty_detail = "no_data", text(lang, "no_data"), text(lang, "no_data_detail")
     elif not deps:
-        empty_reason, empty_text, empty_detail = _empty(data, settings, now, lang, tz)
+        empty_reason, empty_text, empty_detail = _empty(data, settings, now, lang, tz, clock)
         if message_rows:  # the board shows the messages, and says in a row why no departure follows
             rows += (_message_row(spec, Notice("", ROW, empty_text, 0)),)
     old = data.data_as_of is not None and now - data.data_as_of > OLD_DATA_AFTER
-    as_of = _as_of(data.data_as_of, now, lang, tz) if old and data.data_as_of else ""
+    as_of = _as_of(data.data_as_of, now, lang, tz, clock) if old and data.data_as_of else ""
     timetable_only = result is not None and not live
-    texts = [n.text for n in tickers] + [_alert_text(a) for a in (result.alerts if result else ())]
-    pages = _alert_pages(spec, tuple(texts))
+    texts = alert_texts(tuple(n.text for n in tickers), tuple(result.alerts) if result else ())
+    pages, every = alert_pages(spec, texts, lang)
     page = (now // spec.page_seconds) % len(pages) if pages else 0
     ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""
     footer = text(lang, "timetable_only") if timetable_only else ""
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
+    if data.data_as_of is not None and not old and data.data_as_of + OLD_DATA_AFTER + 1 > now:
+        next_change = min(next_change, data.data_as_of + OLD_DATA_AFTER + 1)  # "Stand HH:MM" appears then
+    true_until = next_change
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
     stop_name = clean(settings.name or (result.stop.name if result else ""))
     return Board(
         stop_name=stop_name,
-        clock_text=hhmm(now, tz),
+        clock_text=clock_time(hhmm(now, tz), clock),
         as_of_text=as_of,
         timetable_only=timetable_only,
         rows=rows,
@@ -197,6 +208,9 @@ def build_board(
         ticker_text=ticker,
         generated_at=now,
         next_change=next_change,
+        true_until=true_until,
+        line_width=line_width,
+        alert_all=every if every != pages else (),
     )
 
 
@@ -216,9 +230,12 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
     """The whole screen for an ops takeover: the stop's name and the clock stay, departures and alerts go."""
     result = data.departures
     minute = (now // 60 + 1) * 60
+    truth = min(minute, data.notices_change) if data.notices_change > now else minute  # page flips keep it true
+    pages = len(takeover_pages(spec, takeover)[1])
+    change = min(truth, (now // spec.page_seconds + 1) * spec.page_seconds) if pages > 1 else truth
     return Board(
         stop_name=clean(settings.name or (result.stop.name if result else "")),
-        clock_text=hhmm(now, data.timezone),
+        clock_text=clock_time(hhmm(now, data.timezone), settings.clock or "24h"),
         as_of_text="",
         timetable_only=False,
         rows=(),
@@ -232,8 +249,19 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
         language=lang,
         takeover_text=takeover,
         generated_at=now,
-        next_change=min(minute, data.notices_change) if data.notices_change > now else minute,
+        next_change=change,
+        true_until=truth,
+        takeover_page=(now // spec.page_seconds) % pages,
     )
+
+
+def _fits_a_row(spec: LayoutSpec, notice: Notice) -> bool:
+    """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the widest badge."""
+    line = next((c for c in spec.columns if c.kind == "line"), None)
+    geo = geometry(widened(spec, max(line.width, spec.line_max_width)) if line is not None and line.width else spec)
+    dest_col = geo.column("destination")
+    x = dest_col[1] if dest_col else geo.pad
+    return fits_whole(clean(notice.text, MAX_ALERT_CHARS), font(spec.font_family, spec.row_size), spec.width - x - geo.pad)
 
 
 def _message_row(spec: LayoutSpec, notice: Notice) -> BoardRow:
@@ -292,33 +320,33 @@ def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:
     return dep.time >= now + settings.walk_minutes * 60
 
 
-def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: dict[str, int | None]) -> BoardRow:
+def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: dict[str, int | None], label: str,
+         clock: str) -> BoardRow:
     key = f"{dep.trip_id}|{dep.service_date}|{dep.stop_sequence}"
     minutes: int | None = None
     status_text = ""
     struck = ""
     delay_text = ""
     if dep.status in (CANCELLED, SKIPPED):
-        time_text = hhmm(dep.scheduled, tz)
+        time_text = _clock_in_column(spec, hhmm(dep.scheduled, tz), clock)
         status_text = text(lang, "cancelled" if dep.status == CANCELLED else "skipped")
     else:
-        time_text, minutes = _time_text(spec, dep, now, lang, tz, held.get(key))
+        time_text, minutes = _time_text(spec, dep, now, lang, tz, held.get(key), clock)
         if not dep.realtime and spec.approx_prefix and minutes != 0:
             time_text = f"{text(lang, 'approx')} {time_text}"
         if dep.status == DELAYED and dep.delay is not None:
             if spec.delay_style == "plus":
-                delay_text = f"+{round(dep.delay / 60)}"
+                delay_text = text(lang, "late", n=round(dep.delay / 60))
             else:
-                struck = hhmm(dep.scheduled, tz)
+                struck = _clock_in_column(spec, hhmm(dep.scheduled, tz), clock, "delay")
         if dep.status == ADDED:
             status_text = text(lang, "added")
     line_color = f"#{dep.route_color}"
     line_name = clean(dep.route_short_name or dep.route_long_name)
-    line = line_name
+    line = label
     line_col = geometry(spec).column("line")
-    if line_col is not None:
-        line = badge_label(dep.route_short_name, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True),
-                           line_col[2] - 4)
+    if line_col is not None and badge_font(spec, label, line_col[2]) is None:  # only where no layout fits it
+        line = badge_label(label, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True), line_col[2] - 4)
     headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
     width = dest_col[2] if dest_col else spec.width
@@ -327,9 +355,12 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     if delay_col is not None and shown_delay and width_of(shown_delay, font(spec.font_family, spec.small_size)) > delay_col[2]:
         delay_text = struck = ""  # "+38" does not fit the delay column: it goes whole beside the destination
     note = _note(spec, dep, lang, status_text, width, spill=shown_delay if not (delay_text or struck) else "")
-    if note:
-        width -= width_of(note, font(spec.font_family, spec.small_size, bold=True)) + 2 * geometry(spec).pad
-    destination = _destination(spec, headsign, width)
+    if not _first_word_fits(spec, headsign, destination_room(spec, width, note)):
+        # a narrow cell: the note in its short form ("+38"), or none (the struck time and destination say
+        # "cancelled"), rather than a destination cut inside its first word
+        short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
+        note = short if short and _first_word_fits(spec, headsign, destination_room(spec, width, short)) else ""
+    destination = _destination(spec, headsign, destination_room(spec, width, note))
     return BoardRow(
         key=key,
         line=line,
@@ -355,44 +386,56 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     )
 
 
-_NAME_PARTS = re.compile(r"[\s/\-–]+")
-
-
-def badge_label(short_name: str, long_name: str, fnt: ImageFont.FreeTypeFont, width: int) -> str:
-    """What a line badge says: the short name when it fits; else an abbreviation by rule, never a letter and
-    an ellipsis: the first word cut to the letters that fit, with the initials of the other words ("Orange" ->
-    "Ora", "Blue-Sun" -> "BluS"); without a short name the initials of the long name's words ("Antioch - SFO/
-    Millbrae" -> "ASM")."""
-    name = clean(short_name)
-    if not name:
-        words = [w for w in _NAME_PARTS.split(clean(long_name)) if w and w[0].isalnum()]
-        name = "".join(w[0] for w in words[:3]).upper() if len(words) > 1 else (words[0][:3] if words else "")
-    if width_of(name, fnt) <= width:
-        return name
-    parts = [p for p in _NAME_PARTS.split(name) if p]
-    head, initials = parts[0], "".join(p[0] for p in parts[1:])
-    for keep in range(min(3, len(head) - 1), 1, -1):  # three letters at most: "Yel", "Pur", never "Yell"
-        candidate = head[:keep] + initials
-        if width_of(candidate, fnt) <= width:
-            return candidate
-    for candidate in (head[0] + initials, head[:2], head[:1]):
-        if width_of(candidate, fnt) <= width:
-            return candidate
-    return ""
+def _clock_in_column(spec: LayoutSpec, hh_mm: str, clock: str, kind: str = "time") -> str:
+    """A clock time for a row's column: "8:14 PM" where the column has room, else "8:14p"."""
+    if clock != "12h":
+        return hh_mm
+    col = geometry(spec).column(kind)
+    bold = font(spec.font_family, spec.row_size if kind == "time" else spec.small_size, bold=kind == "time")
+    long = clock_time(hh_mm, clock)
+    return long if col is None or width_of(long, bold) <= col[2] else clock_time(hh_mm, clock, compact=True)
 
 
 def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
     """The destination fitted to its cell: on one line, or (layouts with destination_lines = 2) the words that
     fit on the first line and the rest on a smaller second line ("line one\nline two") instead of an ellipsis."""
     regular = font(spec.font_family, spec.row_size, bold=False)
+    small = font(spec.font_family, spec.small_size, bold=False)
     if width_of(headsign, regular) <= width or spec.destination_lines < 2:
-        return fit(headsign, regular, width)
+        fitted = fit(headsign, regular, width)
+        if whole_words(headsign, fitted) and not (fitted.endswith("…") and len(fitted.split()) < 2):
+            return fitted
+        # a first word too long for the cell, or only the first of several left ("San…"): the smaller type
+        # where it says more (the renderer sees that it does not fit the rows' type)
+        smaller = fit(headsign, small, width)
+        return smaller if not whole_words(headsign, fitted) or len(smaller.split()) > len(fitted.split()) else fitted
+    slashes = [i + 1 for i, c in enumerate(headsign) if c == "/" and 0 < i < len(headsign) - 1]
+    for cut in reversed(slashes):  # "Warm Springs/" over "South Fremont": a name split where it has its "/"
+        first, rest = headsign[:cut], headsign[cut:].strip()
+        if width_of(first, regular) <= width and width_of(rest, small) <= width:
+            return f"{first}\n{rest}"
     words, first = headsign.split(), ""
     while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
         first = f"{first} {words.pop(0)}".strip()
-    if not first:  # one word longer than the cell
-        return fit(headsign, regular, width)
-    return f"{first}\n{fit(' '.join(words), font(spec.font_family, spec.small_size, bold=False), width)}"
+    if not first:  # one word longer than the cell: on one line, in the smaller type if it must
+        fitted = fit(headsign, regular, width)
+        return fitted if whole_words(headsign, fitted) else fit(headsign, small, width)
+    return f"{first}\n{fit(' '.join(words), small, width)}"
+
+
+def destination_room(spec: LayoutSpec, cell: int, note: str) -> int:
+    """The px a destination has in its cell `cell` px wide: left of the note, and a space clear of it ("fällt
+    aus" never touches the destination, nor the platform letter after the cell)."""
+    if not note:
+        return cell
+    bold = font(spec.font_family, spec.small_size, bold=True)
+    return cell - width_of(note, bold) - 2 * geometry(spec).pad - width_of(" ", bold)
+
+
+def _first_word_fits(spec: LayoutSpec, headsign: str, width: int) -> bool:
+    """Whether the destination's first word (abbreviated, with '…') fits `width` in the small type at least."""
+    small = font(spec.font_family, spec.small_size)
+    return whole_words(headsign, fit(headsign, small, width))
 
 
 NOTE_SHARE = 0.45  # of the destination cell a platform-change note may take; the destination keeps the rest
@@ -409,7 +452,7 @@ def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: 
     elif spill:  # a delay too wide for the delay column
         parts.append(spill)
     elif dep.status == DELAYED and dep.delay and not any(c.kind == "delay" for c in spec.columns):
-        parts.append(f"+{round(dep.delay / 60)}")
+        parts.append(text(lang, "late", n=round(dep.delay / 60)))
     moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
     if moved and dep.status not in (CANCELLED, SKIPPED):
         words = text(lang, "platform_instead", now=clean(dep.platform), was=clean(dep.scheduled_platform))
@@ -419,14 +462,15 @@ def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: 
     return " · ".join(parts)
 
 
-def _time_text(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, before: int | None) -> tuple[str, int | None]:
+def _time_text(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, before: int | None,
+               clock: str = "24h") -> tuple[str, int | None]:
     """'sofort', 'N min' up to the layout's countdown limit, else the clock time; and the minutes.
     A live countdown that would count back up by one minute (`before`: last board's) keeps its value."""
     seconds = dep.time - now
     if seconds < 60:
         return text(lang, "now"), 0
     if seconds // 60 > spec.countdown_max:
-        return hhmm(dep.time, tz), None
+        return _clock_in_column(spec, hhmm(dep.time, tz), clock), None
     minutes = seconds // 60
     if dep.realtime and before is not None and 0 < minutes - before <= 1:
         minutes = before  # a one-minute jitter does not count back up
@@ -456,91 +500,24 @@ def _spoken(lang: str, line: str, headsign: str, dep: Departure, time_text: str,
     return ", ".join(parts) + "."
 
 
-def _as_of(written: int, now: int, lang: str, tz: str) -> str:
+def _as_of(written: int, now: int, lang: str, tz: str, clock: str = "24h") -> str:
     """'Stand 17:05', with the date when the data is not from today."""
     if local_date(written, tz) == local_date(now, tz):
-        return text(lang, "as_of", time=hhmm(written, tz))
+        return text(lang, "as_of", time=clock_time(hhmm(written, tz), clock))
     day = local_date(written, tz)
-    shown = day.strftime("%d.%m.%Y") if lang == "de" else day.isoformat()
-    return text(lang, "as_of_date", date=shown, time=hhmm(written, tz))
+    shown = day.strftime("%d.%m.%Y") if lang in ("de", "es") else day.isoformat()
+    return text(lang, "as_of_date", date=shown, time=clock_time(hhmm(written, tz), clock))
 
 
-def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz: str) -> tuple[str, str, str]:
+def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz: str, clock: str = "24h") -> tuple[str, str, str]:
     if data.timetable_until:
         day = data.timetable_until
-        shown = f"{day[8:10]}.{day[5:7]}.{day[:4]}" if lang == "de" else day
+        shown = f"{day[8:10]}.{day[5:7]}.{day[:4]}" if lang in ("de", "es") else day
         return "timetable_expired", text(lang, "timetable_expired"), text(lang, "valid_until", date=shown)
     nxt = data.next_departure
     if nxt is None:
         return "no_departures", text(lang, "no_departures"), ""
-    detail = text(lang, "next_departure", time=hhmm(nxt, tz))
+    detail = text(lang, "next_departure", time=clock_time(hhmm(nxt, tz), clock))
     if nxt - now >= END_OF_SERVICE_GAP:
         return "end_of_service", text(lang, "end_of_service"), detail
     return "nothing_in_horizon", text(lang, "nothing_in_horizon", n=settings.horizon_minutes), detail
-
-
-def _alert_text(alert: ShownAlert) -> str:
-    """A feed alert as one text: its header, then its description."""
-    header, description = clean(alert.header, MAX_ALERT_CHARS), clean(alert.description, MAX_ALERT_CHARS)
-    return header if not description else f"{header} – {description}"
-
-
-@lru_cache(maxsize=2048)
-def _alert_pages(spec: LayoutSpec, texts: tuple[str, ...]) -> tuple[str, ...]:
-    """Alert texts (ops messages first, then the feed's alerts) cut into pages of the alert area's lines;
-    each text starts a page, and pages break between sentences, else between clauses, else between lines.
-    (Cached: the same alerts reach many boards of one layout, minute after minute.)"""
-    if not texts or not spec.alert_lines:
-        return ()
-    geo = geometry(spec)
-    small = font(spec.font_family, spec.small_size)
-    for widest in ("9/9", "99/99", "999/999"):  # room for the page counter, as wide as the page count needs
-        counter = width_of(widest, small) + geo.pad
-        width = (geo.alerts.w if geo.alerts else spec.width) - 3 * geo.pad - spec.small_size - counter
-
-        def fits(candidate: str, width: int = width) -> bool:
-            return len(wrap(candidate, small, width)) <= spec.alert_lines
-
-        pages: list[str] = []
-        for body in texts:
-            pages += _pack(clean(body, MAX_ALERT_CHARS), fits, small, width, spec.alert_lines)
-        if len(f"{len(pages)}/{len(pages)}") <= len(widest):
-            break
-    return tuple("\n".join(wrap(page, small, width)) for page in pages)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-ZÄÖÜ0-9\"„(])|\s+(?=[–—]\s)")  # not after "St." in "St. on the"
-_CLAUSE_END = re.compile(r"(?<=[,;])\s+|\s+(?=(?:und|oder|aber|and|or|but)\s)")
-
-
-def _pack(text_: str, fits: Callable[[str], bool], fnt: ImageFont.FreeTypeFont, width: int, lines: int) -> list[str]:
-    """Pages of `text_`: as many whole sentences as fit a page; a sentence that does not fit alone is cut
-    between clauses, a clause between lines."""
-    pages: list[str] = []
-    for splitter in (_SENTENCE_END, _CLAUSE_END):
-        if fits(text_):
-            return [text_]
-        units = [u for u in splitter.split(text_) if u]
-        if len(units) > 1:
-            current = ""
-            for unit in units:
-                candidate = f"{current} {unit}".strip()
-                if fits(candidate):
-                    current = candidate
-                    continue
-                if current:
-                    pages.append(current)
-                current = ""
-                if fits(unit):
-                    current = unit
-                else:
-                    pages += _pack(unit, fits, fnt, width, lines) if splitter is _SENTENCE_END else _lines(unit, fnt, width, lines)
-            if current:
-                pages.append(current)
-            return pages
-    return [text_] if fits(text_) else _lines(text_, fnt, width, lines)
-
-
-def _lines(text_: str, fnt: ImageFont.FreeTypeFont, width: int, lines: int) -> list[str]:
-    wrapped = wrap(text_, fnt, width)
-    return [" ".join(wrapped[i : i + lines]) for i in range(0, len(wrapped), lines)]

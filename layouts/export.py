@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
 from .board import Board, BoardRow
+from .drawn import drawn
 from .spec import LayoutSpec
 
 _BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name != "rows")
 _ROW_FIELDS = tuple(f.name for f in fields(BoardRow))
 
 
-def board_doc(board: Board, spec: LayoutSpec, display_id: str) -> dict[str, Any]:
-    """The board as a JSON-ready dict, with the layout it was made for."""
+def board_doc(board: Board, spec: LayoutSpec, display_id: str, drawn_items: Sequence[dict] | None = None) -> dict[str, Any]:
+    """The board as a JSON-ready dict, with the layout it was made for and what it draws (`drawn_items` when
+    the render worker made them already)."""
     doc: dict[str, Any] = {name: getattr(board, name) for name in _BOARD_FIELDS}
     doc["rows"] = [{name: getattr(row, name) for name in _ROW_FIELDS} for row in board.rows]
     doc["display_id"] = display_id
     doc["layout"] = {"name": spec.name, "width": spec.width, "height": spec.height, "color_mode": spec.color_mode}
+    doc["drawn"] = list(drawn_items) if drawn_items is not None else drawn(board, spec)
     return doc
 
 
-def board_json(board: Board, spec: LayoutSpec, display_id: str) -> bytes:
+def board_json(board: Board, spec: LayoutSpec, display_id: str, drawn_items: Sequence[dict] | None = None) -> bytes:
     """The board as compact UTF-8 JSON."""
-    return json.dumps(board_doc(board, spec, display_id), ensure_ascii=False, separators=(",", ":")).encode()
+    doc = board_doc(board, spec, display_id, drawn_items)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .fit import fit, width_of, wrap
-from .fonts import font
 from .spec import Column, LayoutSpec
 
 
@@ -83,27 +81,6 @@ def takeover_area(spec: LayoutSpec) -> Box:
     return Box(geo.pad, top + geo.pad, spec.width - 2 * geo.pad, spec.height - top - 2 * geo.pad)
 
 
-@lru_cache(maxsize=256)
-def takeover_fit(spec: LayoutSpec, text: str) -> tuple[int, list[str]]:
-    """The takeover text's type size and lines: the largest bold size (from twice the header's down to the
-    small text's) at which whole words fit across and every line fits down; at the smallest size what
-    does not fit ends in '…' on the last line."""
-    area = takeover_area(spec)
-    size = max(spec.row_size, min(area.h // 3, spec.header_size * 2))
-    while True:
-        fnt = font(spec.font_family, size, bold=True)
-        line_h = int(size * 1.2)
-        lines = wrap(text, fnt, area.w)
-        whole_words = all(width_of(word, fnt) <= area.w for word in text.split())
-        if (len(lines) * line_h <= area.h and whole_words) or size <= spec.small_size:
-            break
-        size = max(spec.small_size, int(size * 0.85))
-    room = max(1, area.h // line_h)
-    if len(lines) > room:
-        lines = [*lines[: room - 1], fit(f"{lines[room - 1]} {' '.join(lines[room:])}", fnt, area.w)]
-    return size, lines
-
-
 COLLAPSIBLE = ("platform", "delay")  # columns that give their width away when no row has a value for them
 
 
@@ -113,3 +90,17 @@ def collapsed(spec: LayoutSpec, hidden: tuple[str, ...]) -> LayoutSpec:
     if not hidden:
         return spec
     return replace(spec, columns=tuple(c for c in spec.columns if c.kind not in hidden))
+
+
+@lru_cache(maxsize=256)
+def widened(spec: LayoutSpec, line_width: int) -> LayoutSpec:
+    """The layout with its line column `line_width` px wide (0: as the layout has it); the destination gives
+    the width (a board whose line labels need a wider badge, up to the layout's line_max_width)."""
+    if not line_width:
+        return spec
+    return replace(spec, columns=tuple(replace(c, width=line_width) if c.kind == "line" else c for c in spec.columns))
+
+
+def board_layout(spec: LayoutSpec, hidden: tuple[str, ...], line_width: int) -> LayoutSpec:
+    """The layout as one board uses it: its line column widened, its empty columns collapsed."""
+    return collapsed(widened(spec, line_width), hidden)

@@ -8,11 +8,13 @@ from typing import Any
 
 import jinja2
 
-from .board import Board
-from .fonts import font_path
-from .geometry import collapsed, geometry, takeover_fit
+from .board import Board, destination_room
+from .fit import fit, width_of
+from .fonts import font, font_path
+from .geometry import board_layout, geometry
+from .paging import takeover_pages
 from .spec import LayoutSpec
-from .texts import text
+from .texts import LANGUAGES, text, title_forms
 
 
 @lru_cache(maxsize=1)
@@ -40,8 +42,14 @@ def served_fonts(base: str = "/fonts/") -> dict[str, str]:
 
 
 def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
-    spec = collapsed(spec, board.hidden_columns)
+    spec = board_layout(spec, board.hidden_columns, board.line_width)
     geo = geometry(spec)
+    size, pages = takeover_pages(spec, board.takeover_text) if board.takeover_text else (spec.header_size, ((),))
+    alerts = board.alert_all or board.alert_pages
+    small = font("atkinson", spec.small_size)
+    big = font("atkinson", spec.header_size, bold=True)
+    header_room = spec.width - 4 * geo.pad - width_of(board.clock_text, big) - (
+        width_of(board.as_of_text, small) + geo.pad if board.as_of_text else 0)
     grid = " ".join(f"{c.width}px" if c.width else "minmax(0, 1fr)" for c in spec.columns)
     rows_height = geo.rows[-1].y + geo.rows[-1].h - geo.rows[0].y
     return {
@@ -52,16 +60,37 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "columns": spec.columns,
         "grid": grid,
         "row_height": geo.rows[0].h,
+        # the page's font is Atkinson even for a bitmap layout: its type never taller than the row or header
+        # (a 12 px LED font fills its 11 px rows; Atkinson's 12 px reaches into the next)
+        "row_font": min(spec.row_size, geo.rows[0].h * 4 // 5),
+        "small_destinations": _small_destinations(board, spec),
+        "header_font": min(spec.header_size, spec.header_height * 4 // 5),
         "rows_height": rows_height,
         "marker": max(6, spec.small_size // 2),
-        "takeover_size": takeover_fit(spec, board.takeover_text)[0] if board.takeover_text else spec.header_size,
+        "takeover_size": size,
+        "stop_name": fit(board.stop_name, big, header_room),  # as the image fits it: whole words, never CSS's "…"
+        "takeover_pages": pages,
+        "alert_list": alerts,  # the live page cycles through every page, also where the display's are capped
+        "alert_shown": (board.generated_at // spec.page_seconds) % len(alerts) if alerts else 0,
         "message_column": next((i + 1 for i, c in enumerate(spec.columns) if c.kind == "destination"), 1),
         "color": spec.color_mode in ("rgb", "rgb565"),
-        "titles": {c.kind: text(board.language, c.kind) for c in spec.columns},
+        "titles": {kind: next((f for f in title_forms(board.language, kind) if width_of(f, small) <= w), "")
+                   for kind, w in ((c.kind, w) for c, _, w in geo.columns)},
         "alert_label": text(board.language, "alert"),
         "legend_live": text(board.language, "live"),
         "legend_timetable": text(board.language, "timetable"),
+        "legend_disrupted": text(board.language, "disrupted"),
     }
+
+
+def _small_destinations(board: Board, spec: LayoutSpec) -> set[int]:
+    """The rows whose destination the board fitted in the small type (as the image renderer draws them)."""
+    column = geometry(spec).column("destination")
+    if column is None:
+        return set()
+    regular = font(spec.font_family, spec.row_size)
+    return {i for i, row in enumerate(board.rows)
+            if width_of(row.destination.partition("\n")[0], regular) > destination_room(spec, column[2], row.note)}
 
 
 def render_html(board: Board, spec: LayoutSpec, fonts: dict[str, str], events_url: str | None = None,
@@ -69,7 +98,15 @@ def render_html(board: Board, spec: LayoutSpec, fonts: dict[str, str], events_ur
     """The whole page; `events_url` (server-sent events) makes it update itself; `speech_url` (the display's
     speech.wav) adds the "Vorlesen / Read aloud" buttons."""
     template = _environment().get_template("board.html.j2")
-    return template.render(**_context(board, spec), fonts=fonts, events_url=events_url, speech_url=speech_url)
+    return template.render(**_context(board, spec), fonts=fonts, events_url=events_url, speech_url=speech_url,
+                           voices=read_aloud(board.language))
+
+
+def read_aloud(language: str) -> list[tuple[str, str]]:
+    """The read-aloud buttons of a board in `language`: (language, label), the board's own first, then
+    English for visitors; each label in its own language (an English board has no "Vorlesen")."""
+    first = language if language in LANGUAGES else "en"
+    return [(lang, text(lang, "read_aloud")) for lang in dict.fromkeys((first, "en"))]
 
 
 def render_fragment(board: Board, spec: LayoutSpec) -> str:

@@ -10,13 +10,13 @@ import numpy as np
 from cachetools import LRUCache, cached
 from PIL import Image, ImageDraw, ImageFont
 
-from .board import MESSAGE, Board, BoardRow
+from .board import Board
 from .contrast import shown_color
-from .fit import fit, width_of
+from .draw import draw_board
+from .fit import width_of
 from .fonts import font
-from .geometry import Box, Geometry, collapsed, geometry, takeover_area, takeover_fit
+from .geometry import Box, board_layout, geometry
 from .spec import LayoutSpec
-from .texts import text
 
 # Pillow hands the memory of freed images back to the system by default, so every new canvas is fresh pages
 # (page faults, zeroing); keeping a few freed blocks for the next frame makes a canvas a plain memcpy.
@@ -28,6 +28,10 @@ GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
 
 class _Canvas:
     """Drawing in the layout's colour mode; colours are given as #RRGGBB."""
+
+    drawn: list[dict] | None = None  # a recording canvas lists each text here (layouts/drawn.py)
+    row: int | None = None  # the row and page being drawn, for the record
+    page: int | None = None
 
     def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False) -> None:
         self.spec = spec
@@ -52,12 +56,17 @@ class _Canvas:
             self.draw.rectangle(shape, fill=self.ink(color))
 
     def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm",
-             on: tuple[str, Box] | tuple[str, Box, int] | None = None) -> None:
+             on: tuple[str, Box] | tuple[str, Box, int] | None = None, role: str = "", box: Box | None = None) -> None:
         """Text at an anchor point. `on` is the colour under it and the box that colour fills: anti-aliased text
         wholly inside that box is copied from a stamp blended over that colour beforehand (the same pixels as
         blending it here, a sixth of the time); text reaching out of the box, or into the corners of one with
         rounded corners of the radius given third, is blended over what is there."""
         if not value:
+            return
+        if anchor[0] == "r":  # a glyph reaching past its advance ("w") stays inside the right edge of its cell
+            xy = (xy[0] - max(0, _ink_box(fnt, value, anchor, self.draw.fontmode)[2]), xy[1])
+        if self.drawn is not None:
+            self.record(xy, value, fnt, anchor, role, box)
             return
         mask, (dx, dy) = _text_mask(fnt, value, anchor, self.draw.fontmode)
         if mask is None:
@@ -68,6 +77,20 @@ class _Canvas:
             self.image.paste(stamp, (x, y), solid)
         else:
             self.image.paste(self.ink(color), (x, y), mask)
+
+    def record(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, anchor: str, role: str,
+               box: Box | None) -> None:
+        """Note a text where it is drawn: its role, and its ink box (or the box it stands in, a badge's)."""
+        if box is None:
+            left, top, right, bottom = _ink_box(fnt, value, anchor, self.draw.fontmode)
+            box = Box(xy[0] + left, xy[1] + top, right - left, bottom - top)
+        item: dict = {"role": role, "text": value, "box": [box.x, box.y, box.w, box.h]}
+        if self.row is not None:
+            item["row"] = self.row
+        if self.page is not None:
+            item["page"] = self.page
+        assert self.drawn is not None
+        self.drawn.append(item)
 
     def finish(self, panel: bool = True) -> Image.Image:
         image = self.image  # without `panel`, the caller reduces the colours (to the same values)
@@ -122,6 +145,16 @@ def _ink(mode: str, color: str) -> int | tuple[int, int, int]:
     if mode == "gray4":
         return round((0.299 * r + 0.587 * g + 0.114 * b))
     return (r, g, b)
+
+
+@lru_cache(maxsize=32768)  # four numbers a text: small beside the masks' budget
+def _ink_box(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str) -> tuple[int, int, int, int]:
+    """Where a text's lit pixels reach, relative to its anchor point (a bitmap font's blank rows do not count)."""
+    mask, (dx, dy) = _text_mask(fnt, value, anchor, fontmode)
+    inked = mask.getbbox() if mask is not None else None
+    if inked is None:
+        return 0, 0, 0, 0
+    return dx + inked[0], dy + inked[1], dx + inked[2], dy + inked[3]
 
 
 def _mask_bytes(made: tuple[Image.Image | None, tuple[int, int]]) -> int:
@@ -201,247 +234,10 @@ def render_image(board: Board, spec: LayoutSpec, panel: bool = True, scratch: bo
     the panel's levels itself (firmware_bridge.codec.raw_of): a frame then skips a round trip through numpy.
     `scratch=True` draws into a canvas kept for the next call: the image is valid only until then (for a
     caller that encodes it at once, as the render workers do)."""
-    spec = collapsed(spec, board.hidden_columns)
-    geo = geometry(spec)
-    pal = spec.palette
-    canvas = _Canvas(spec, pal.background, scratch)
-    if geo.header:
-        _header(canvas, geo, board, geo.header)
-    if board.takeover_text:
-        _takeover(canvas, geo, board)
-        return canvas.finish(panel)
-    if geo.titles:
-        small = font(spec.font_family, spec.small_size)
-        for col, x, w in geo.columns:
-            label = text(board.language, col.kind)
-            ax = x + w if col.align == "right" else x
-            canvas.text((ax, geo.titles.y + geo.titles.h // 2), fit(label, small, w), small, pal.muted,
-                        "rm" if col.align == "right" else "lm", on=(pal.background, geo.titles))
-    if board.rows:
-        for row, box in zip(board.rows, geo.rows):
-            _row(canvas, geo, row, box, board.language)
-        for box in geo.rows[1 : len(board.rows)]:
-            canvas.draw.line((geo.pad, box.y, spec.width - geo.pad, box.y), fill=canvas.ink(pal.separator), width=1)
-    else:
-        _empty(canvas, geo, board)
-    if geo.alerts and board.alert_pages:
-        _alerts(canvas, geo, board, geo.alerts)
-    if geo.footer:
-        _footer(canvas, geo, board, geo.footer)
+    spec = board_layout(spec, board.hidden_columns, board.line_width)
+    canvas = _Canvas(spec, spec.palette.background, scratch)
+    draw_board(canvas, board)
     return canvas.finish(panel)
-
-
-def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
-    spec, pal = canvas.spec, canvas.spec.palette
-    small = font(spec.font_family, spec.small_size)
-    middle = box.y + box.h // 2
-    if board.footer_text:
-        canvas.rect(box, pal.accent)
-        canvas.text((geo.pad, middle), fit(board.footer_text, small, box.w - 2 * geo.pad), small, pal.accent_text,
-                    on=(pal.accent, box))
-    elif board.legend:
-        x = geo.pad
-        for live, label in ((True, text(board.language, "live")), (False, text(board.language, "timetable"))):
-            r = _marker(canvas, x + spec.small_size // 3, middle, spec.small_size // 3, live)
-            x += 2 * r + geo.pad
-            canvas.text((x, middle), label, small, pal.text, on=(pal.background, Box(x, box.y, box.x + box.w - x, box.h)))
-            x += width_of(label, small) + 3 * geo.pad
-
-
-def _marker(canvas: _Canvas, cx: int, cy: int, r: int, live: bool) -> int:
-    """The live (filled) or timetable (hollow) marker; returns its radius. On an LED matrix (bitmap font) it
-    is an upright bar, filled or hollow: a dot of a few LEDs reads as "+" before a line number."""
-    r = max(1, r)
-    shape = (cx - r, cy - r, cx + r, cy + r)
-    ink = canvas.ink(canvas.spec.palette.text)
-    if canvas.spec.font_family == "terminus":
-        bar = (cx - max(1, r - 1), cy - r - 1, cx + max(1, r - 1), cy + r + 1)
-        if live:
-            canvas.draw.rectangle(bar, fill=ink)
-        else:
-            canvas.draw.rectangle(bar, outline=ink, width=1)
-        return r
-    if live:
-        canvas.draw.ellipse(shape, fill=ink)
-    else:
-        canvas.draw.ellipse(shape, outline=ink, width=max(1, r // 3))
-    return r
-
-
-def _header(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
-    spec, pal = canvas.spec, canvas.spec.palette
-    canvas.rect(box, pal.header_background)
-    big = font(spec.font_family, spec.header_size, bold=True)
-    small = font(spec.font_family, spec.small_size)
-    middle = box.y + box.h // 2
-    clock_w = width_of(board.clock_text, big)
-    on = (pal.header_background, box)
-    canvas.text((box.w - geo.pad, middle), board.clock_text, big, pal.header_text, "rm", on)
-    right = clock_w + 2 * geo.pad
-    if board.as_of_text:
-        as_of_w = width_of(board.as_of_text, small)
-        canvas.text((box.w - right - geo.pad, middle), board.as_of_text, small, pal.header_text, "rm", on)
-        right += as_of_w + geo.pad
-    name = fit(board.stop_name, big, box.w - right - 2 * geo.pad)
-    canvas.text((geo.pad, middle), name, big, pal.header_text, on=on)
-
-
-def _takeover(canvas: _Canvas, geo: Geometry, board: Board) -> None:
-    """An ops takeover: below the header, the message in the largest bold type that fits, centred; a bar
-    in the highlight colour above it where the panel has one."""
-    spec, pal = canvas.spec, canvas.spec.palette
-    if pal.highlight != pal.background:
-        canvas.rect(Box(0, geo.header.y + geo.header.h if geo.header else 0, spec.width, geo.pad), pal.highlight)
-    area = takeover_area(spec)
-    size, lines = takeover_fit(spec, board.takeover_text)
-    fnt, line_h = font(spec.font_family, size, bold=True), int(size * 1.2)
-    y = area.y + (area.h - len(lines) * line_h) // 2 + line_h // 2
-    for line in lines:
-        canvas.text((spec.width // 2, y), line, fnt, pal.text, "mm", (pal.background, area))
-        y += line_h
-
-
-def _message(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
-    """An ops message row: an "i" badge in the line column, the text across the rest of the row."""
-    spec, pal = canvas.spec, canvas.spec.palette
-    middle = box.y + box.h // 2
-    line = geo.column("line")
-    if line is not None and row.line:
-        _badge(canvas, row, Box(line[1], box.y + geo.pad // 2, min(line[2], box.h), box.h - geo.pad),
-               font(spec.font_family, spec.row_size, bold=True))
-    dest = geo.column("destination")
-    x = dest[1] if dest else geo.pad
-    canvas.text((x, middle), row.destination, font(spec.font_family, spec.row_size), pal.text,
-                on=(pal.background, Box(x, box.y, spec.width - x, box.h)))
-
-
-def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) -> None:
-    spec, pal = canvas.spec, canvas.spec.palette
-    if row.status == MESSAGE:
-        _message(canvas, geo, row, box)
-        return
-    regular = font(spec.font_family, spec.row_size)
-    bold = font(spec.font_family, spec.row_size, bold=True)
-    small = font(spec.font_family, spec.small_size)
-    middle = box.y + box.h // 2
-    inactive = row.status in ("cancelled", "skipped")
-    marks = pal.highlight != pal.background
-    if marks and (inactive or row.status == "delayed" or row.platform_changed):
-        canvas.rect(Box(0, box.y + geo.pad // 2, max(2, geo.pad - 1), box.h - geo.pad), pal.highlight)
-    for col, x, w in geo.columns:
-        right = x + w
-        on = (pal.background, Box(x, box.y, w, box.h))  # the cell: anything drawn before is in other cells
-        if col.kind == "marker" and spec.live_marker:
-            _marker(canvas, x + w // 2, middle, min(w // 2 - 1, spec.row_size // 4), row.live)
-        elif col.kind == "line":
-            _badge(canvas, row, Box(x, box.y + geo.pad // 2, w, box.h - geo.pad), bold)
-        elif col.kind == "destination":
-            first, _, second = row.destination.partition("\n")
-            y = middle
-            if second:  # a destination on two lines: the rest smaller below
-                small_regular = font(spec.font_family, spec.small_size)
-                y = middle - spec.row_size * 2 // 5
-                canvas.text((x, middle + spec.row_size * 3 // 5), second, small_regular, pal.text, on=on)
-            canvas.text((x, y), first, regular, pal.text, on=on)
-            if inactive:
-                _strike(canvas, x, x + width_of(first, regular), y, pal.highlight if marks else pal.text)
-            if row.note:
-                note_font = font(spec.font_family, spec.small_size, bold=True)
-                canvas.text((right - geo.pad, middle), row.note, note_font, pal.accent, "rm", on)
-        elif col.kind == "platform" and row.platform:
-            label = fit(row.platform, bold, w)
-            if row.platform_changed:
-                pw = width_of(label, bold) + 2 * geo.pad
-                mark = Box(x, box.y + geo.pad // 2, min(w, pw), box.h - geo.pad)
-                canvas.rect(mark, pal.accent, radius=geo.pad)
-                canvas.text((x + geo.pad, middle), label, bold, pal.accent_text, on=(pal.accent, mark, geo.pad))
-            else:
-                canvas.text((x, middle), label, bold, pal.text, on=on)
-        elif col.kind == "time":
-            if inactive:  # the time it would have left, struck through ("fällt aus" is in the destination cell)
-                shown = fit(row.time_text, bold, w)
-                canvas.text((right, middle), shown, bold, pal.text, "rm", on)
-                _strike(canvas, right - width_of(shown, bold), right, middle, pal.highlight if marks else pal.text)
-            else:
-                delayed = row.status == "delayed"
-                shown = fit(row.time_text, bold, w)
-                canvas.text((right, middle), shown, bold, pal.accent if delayed else pal.text, "rm", on)
-                if delayed and marks:
-                    y = middle + spec.row_size // 2 + 1
-                    canvas.draw.line((right - width_of(shown, bold), y, right, y), fill=canvas.ink(pal.highlight),
-                                     width=max(2, spec.row_size // 12))
-        elif col.kind == "delay" and not inactive:
-            shown = fit(row.struck_text or row.delay_text, small, w)
-            anchor_x = right if col.align == "right" else x
-            anchor = "rm" if col.align == "right" else "lm"
-            canvas.text((anchor_x, middle), shown, small, pal.text if row.struck_text else pal.accent, anchor, on)
-            if row.struck_text:
-                sw = width_of(shown, small)
-                start = anchor_x - sw if anchor == "rm" else anchor_x
-                _strike(canvas, start, start + sw, middle, pal.text)
-
-
-def _badge(canvas: _Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont) -> None:
-    spec = canvas.spec
-    label = fit(row.line, fnt, box.w - 4)
-    if spec.font_family == "terminus":  # LED matrix: lit text, no box
-        canvas.text((box.x, box.y + box.h // 2), label, fnt, spec.palette.text)
-        return
-    if spec.color_mode in ("rgb", "rgb565"):
-        fill, ink = row.line_color, row.line_text_color
-    else:
-        fill, ink = spec.palette.text, spec.palette.background
-    radius = max(2, box.h // 6)
-    canvas.rect(box, fill, radius=radius)
-    canvas.text((box.x + box.w // 2, box.y + box.h // 2), label, fnt, ink, "mm", (fill, box, radius if spec.antialias else 0))
-
-
-def _strike(canvas: _Canvas, x0: int, x1: int, y: int, color: str) -> None:
-    width = max(1, canvas.spec.row_size // 14)
-    canvas.draw.line((x0, y, x1, y), fill=canvas.ink(color), width=width)
-
-
-def _empty(canvas: _Canvas, geo: Geometry, board: Board) -> None:
-    spec, pal = canvas.spec, canvas.spec.palette
-    top = geo.rows[0].y
-    bottom = geo.rows[-1].y + geo.rows[-1].h
-    bold = font(spec.font_family, spec.row_size, bold=True)
-    small = font(spec.font_family, spec.small_size)
-    middle = (top + bottom) // 2
-    width = spec.width - 2 * geo.pad
-    on = (pal.background, Box(0, top, spec.width, bottom - top))
-    if board.empty_detail:
-        canvas.text((spec.width // 2, middle - geo.small_line // 2), fit(board.empty_text, bold, width), bold, pal.text, "mm", on)
-        canvas.text((spec.width // 2, middle + spec.row_size // 2 + geo.pad), fit(board.empty_detail, small, width), small, pal.text,
-                    "mm", on)
-    else:
-        canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm", on)
-
-
-def _alerts(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
-    spec, pal = canvas.spec, canvas.spec.palette
-    canvas.rect(box, pal.alert_background)
-    bar = 0
-    if pal.highlight not in (pal.background, pal.alert_background):
-        bar = max(2, geo.pad // 2)
-        canvas.rect(Box(0, box.y, bar, box.h), pal.highlight)
-    on = (pal.alert_background, Box(bar, box.y, box.w - bar, box.h))
-    small = font(spec.font_family, spec.small_size)
-    bold = font(spec.font_family, spec.small_size, bold=True)
-    icon = spec.small_size
-    x = geo.pad
-    canvas.text((x + icon // 2, box.y + box.h // 2), "!", bold, pal.alert_text, "mm", on)
-    if spec.font_family != "terminus":
-        r = icon // 2
-        cx, cy = x + r, box.y + box.h // 2
-        canvas.draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=canvas.ink(pal.alert_text), width=max(1, r // 5))
-    lines = board.alert_pages[board.alert_page].split("\n")
-    counter = f"{board.alert_page + 1}/{len(board.alert_pages)}" if len(board.alert_pages) > 1 else ""
-    top = box.y + (box.h - len(lines) * geo.small_line) // 2
-    for i, line in enumerate(lines):
-        canvas.text((x + icon + geo.pad, top + i * geo.small_line + geo.small_line // 2), line, small, pal.alert_text, on=on)
-    if counter:
-        canvas.text((box.w - geo.pad, box.y + geo.small_line // 2 + 1), counter, small, pal.alert_text, "rm", on)
 
 
 def encode_png(image: Image.Image) -> bytes:

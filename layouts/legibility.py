@@ -26,7 +26,8 @@ DISTANCE_PER_CAP = 155  # reading distance per unit of cap height
 LOW_VISION = 0.3  # visual acuity of a rider with low vision
 K_MIN = 0.7
 K_MIN_ACHROMATIC = 0.8
-DEPARTURE_ROLES = ("line", "destination", "platform", "time", "delay")
+DEPARTURE_ROLES = ("line", "destination", "platform", "time", "delay", "alert")  # what riders must read: their
+# departure, and the alerts that change it
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .texts import LANGUAGES  # the board languages, kept with their texts
 from .validation import ConfigError, Fields, defaults_of
 
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 COLUMN_KINDS = ("marker", "line", "destination", "platform", "time", "delay")
 FONT_FAMILIES = ("atkinson", "terminus")
-LANGUAGES = ("de", "en")
 # Colours each mode can show; other modes take any RGB.
 MODE_COLORS = {
     "mono": {"#000000", "#FFFFFF"},
@@ -96,6 +96,8 @@ class LayoutSpec:
     full_refresh_every: int = 10  # e-paper: partial updates before a full refresh
     alert_style: str = "pages"  # "ticker": MQTT pillars scroll the alerts themselves (docs/mqtt.md, "Ticker")
     ticker_speed: int = 24  # pixels per second a ticker moves
+    alert_pages_max: int = 0  # alert pages a display cycles through, the last "+N more" (0: all)
+    line_max_width: int = 0  # px a line column may widen to for a label that needs it (0: the column's width)
     destination_lines: int = 1  # 2: a destination that does not fit continues on a smaller second line
     panel_width_mm: float = 0.0  # the physical panel's active area, as the layout is drawn (0: not declared)
     panel_height_mm: float = 0.0
@@ -199,6 +201,8 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
         alert_style=v.choice("alert_style", ("pages", "ticker")),
         ticker_speed=v.integer("ticker_speed", 4, 400),
         destination_lines=v.integer("destination_lines", 1, 2),
+        alert_pages_max=v.integer("alert_pages_max", 0, 1000),
+        line_max_width=v.integer("line_max_width", 0, 8192),
         panel_width_mm=v.number("panel_width_mm", 0, 100_000),
         panel_height_mm=v.number("panel_height_mm", 0, 100_000),
         reading_distance_m=v.number("reading_distance_m", 0, 1000),

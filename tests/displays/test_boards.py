@@ -83,7 +83,7 @@ def test_the_board_speaks_the_feeds_language_unless_the_display_says_otherwise(t
     assert compose_board(bart, None, "EMBR", SPEC, DisplaySettings(), at).language == "en"
     assert compose_board(bart, None, "EMBR", SPEC, DisplaySettings(language="de"), at).language == "de"
     english = compose_board(bart, None, "EMBR", SPEC, DisplaySettings(), at)
-    assert english.rows and all(r.line in ("Yel", "Ora", "Gre", "Red", "BluS", "BWS", "Pur", "Bei") for r in english.rows)
+    assert english.rows and all(r.line == r.line_name for r in english.rows)  # whole labels: the badge widens
     german = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
     assert compose_board(german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T08:09:00+02:00")).language == "de"
 
@@ -114,3 +114,36 @@ def test_displays_at_one_stop_share_a_query_and_keep_their_own_settings(tmp_path
     assert together == alone
     assert len({(b.language, len(b.rows)) for b in together}) >= 3  # the settings made different boards
     assert len(shared) == 3  # one query per (horizon, language): de 90 min, en 90 min, de 5 min
+
+
+def test_check_config_fails_a_label_no_badge_holds_and_route_labels_fix_it(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from feedkit import shared_feed
+
+    from displays.cli import main
+
+    bart = shared_feed("bart", "bart-rt.zip")
+    config = tmp_path / "stopcast.toml"
+    base = f'[feeds]\ngtfs = "{bart}"\n[[displays]]\nid = "led"\nstops = ["MONT"]\nlayout = "led-192x64"\n'
+    config.write_text(base)
+    assert main(["check-config", str(config), "--no-cache"]) == 1
+    err = capsys.readouterr().err
+    assert "display 'led'" in err and "'Blue-Wkd/Sat' does not fit the badges of layout led-192x64" in err
+    config.write_text(base + 'route_labels = { "Blue-Wkd/Sat" = "Blue", "Blue-Sun" = "BlueS" }\nclock = "12h"\nlanguage = "es"\n')
+    assert main(["check-config", str(config), "--no-cache"]) == 0, capsys.readouterr().err
+    config.write_text(base + 'clock = "13h"\n')
+    assert main(["check-config", str(config), "--no-cache"]) == 1
+    assert "clock" in capsys.readouterr().err
+
+
+def test_a_display_chooses_its_clock_and_labels(tmp_path: Path) -> None:
+    from feedkit import shared_feed
+
+    bart = load_timetable(GtfsSource(shared_feed("bart") / "bart-rt.zip"))
+    at = parse_instant("2019-06-03T14:00:00-07:00")
+    assert compose_board(bart, None, "MONT", SPEC, DisplaySettings(), at).clock_text == "2:00 PM"  # US English feed
+    assert compose_board(bart, None, "MONT", SPEC, DisplaySettings(clock="24h"), at).clock_text == "14:00"
+    labelled = compose_board(bart, None, "MONT", SPEC, DisplaySettings(route_labels=(("Yellow", "Y"),)), at)
+    yellow = [r.line for r in labelled.rows if r.line_name == "Yellow"]
+    assert yellow and set(yellow) == {"Y"}
+    german = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
+    assert compose_board(german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T14:09:00+02:00")).clock_text == "14:09"

@@ -103,3 +103,16 @@ def test_json_with_realtime_carries_health_predictions_and_alerts(tmp_path: Path
     assert (first["trip_id"], first["expected_departure"], first["delay_seconds"], first["status"], first["realtime"]) == (
         "T1", "2024-05-15T08:04:00+02:00", 240, "delayed", True)
     assert [(a["id"], a["header"], a["language"]) for a in doc["alerts"]] == [("works", "Gleisbauarbeiten", "de")]
+
+
+def test_the_table_says_statuses_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from displays.cli import status_words
+    from feeds.departures import Departure
+
+    base = dict(trip_id="t", service_date="20240515", route_id="50", route_short_name="50", route_long_name="",
+                route_type=3, route_color="000000", route_text_color="FFFFFF", headsign="Finthen", direction_id=0,
+                stop_id="HBF", stop_sequence=1, platform="A", scheduled_platform="A", scheduled=0, expected=0, realtime=True)
+    assert status_words(Departure(**base, delay=0, status="on_time")) == "on time"
+    assert status_words(Departure(**base, delay=38 * 60, status="delayed")) == "38 min late"
+    assert status_words(Departure(**base, delay=None, status="cancelled")) == "cancelled"
+    assert status_words(Departure(**base, delay=None, status="skipped")) == "stop skipped"

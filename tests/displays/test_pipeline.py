@@ -102,8 +102,9 @@ async def test_a_synced_pillar_gets_deltas_and_every_retained_frame_stays_curren
     world.clock.advance(60)  # the minute tick: every countdown changes
     await world.service.step()
     sent = frames_by_display(world.link.take())
-    assert sent["uni-tft"] == ["board", "frame", "delta"]  # the delta for its pillar, the retained frame for the broker
-    assert sent["hbf-epaper"] == ["board", "frame"]  # no pillar: the retained frame only
+    assert sent["uni-tft"] == ["board", "frame", "delta", "next"]  # the delta for its pillar, the retained frame for
+    # the broker, and the forecast for its pillar (spec: F-4)
+    assert sent["hbf-epaper"] == ["board", "frame"]  # no pillar: the retained frame only, no forecast
 
 
 async def test_a_feed_update_changes_only_the_boards_it_touches(world: World) -> None:

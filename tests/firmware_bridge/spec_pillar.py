@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBBII")  # "a 48-byte header ... little-endian"
+FORECAST = struct.Struct("<2sBBHHI")  # "Forecast": magic SF, version 1, flags, horizon, steps, epoch
 ENCODINGS = {0: "png", 1: "mono1", 2: "gray2", 3: "bwr", 4: "rgb565"}
 MODES = {0: "mono", 1: "gray4", 2: "bwr", 3: "rgb565", 4: "rgb"}
 RAW_OF_MODE = {"mono": "mono1", "gray4": "gray2", "bwr": "bwr", "rgb565": "rgb565"}
@@ -160,22 +161,73 @@ class SpecPillar:
     chunks: dict[tuple[int, int, int], dict[int, bytes]] = field(default_factory=dict)
     ignored: int = 0
     key: bytes = b""  # the display's frame key ("Signed frames"): every message must be signed with it
+    forecast: bytes = b""  # the last `next` message ("Forecast")
 
     def topic(self, leaf: str) -> str:
         return f"{self.prefix}/displays/{self.display_id}/{leaf}"
 
     def subscriptions(self) -> list[str]:
-        """`delta` always, `frame/#` exactly while it shows no frame."""
-        return [self.topic("delta")] + ([self.topic("frame/#")] if self.pixels is None else [])
+        """`delta` and `next` always, `frame/#` exactly while it shows no frame."""
+        return [self.topic("delta"), self.topic("next")] + ([self.topic("frame/#")] if self.pixels is None else [])
+
+    def shows(self, now: int) -> np.ndarray | None:
+        """What is on screen at `now`: the frame while it is valid, else the forecast's step for `now` within
+        the horizon, else nothing ("no current data")."""
+        if self.pixels is not None and now <= self.valid_until:
+            return self.pixels
+        return self.predicted(now)
+
+    def predicted(self, now: int) -> np.ndarray | None:
+        """"Forecast": the step whose start <= now <= its valid_until, built from the first step's full frame and
+        the deltas after it, each verified; only until `horizon` minutes after the shown frame ran out (or after
+        the first step's start, when that is later)."""
+        if len(self.forecast) < FORECAST.size:
+            return None
+        magic, version, flags, horizon, count, epoch = FORECAST.unpack_from(self.forecast)
+        if magic != b"SF" or version != 1 or flags != 1 or epoch < self.highest_epoch:
+            raise Violation(f"forecast magic {magic!r} version {version} flags {flags} epoch {epoch}")
+        if self.forecast[FORECAST.size] >> 4 > 6:
+            raise Violation("the forecast's zlib stream has a window over 16 KB")
+        steps = zlib.decompress(self.forecast[FORECAST.size:])  # "one zlib stream" (flag 1, always set)
+        offset, pixels, last, first = 0, None, None, 0
+        for i in range(count):
+            start, length = struct.unpack_from("<II", steps, offset)
+            h = head(steps[offset + 8:offset + 8 + length])
+            body = steps[offset + 8 + HEADER.size:offset + 8 + length]
+            offset += 8 + length
+            if (h.kind == 0) != (i == 0) or h.chunks != 1 or h.epoch != epoch or h.flags & 1:
+                raise Violation(f"forecast step {i}: kind {h.kind}, {h.chunks} chunks, epoch {h.epoch}")
+            if last is not None and start != last + 1:
+                raise Violation(f"forecast step {i} starts at {start}, the step before ends at {last}")
+            last = h.valid_until
+            if h.kind == 0:
+                pixels = decode(body, h.encoding, h.mode, h.width, h.height)
+            else:
+                saved, self.pixels = self.pixels, pixels
+                try:
+                    pixels = self._apply(body, h)
+                finally:
+                    self.pixels = saved
+            if content_hash(pixels, h.mode) != h.content_hash:
+                raise Violation(f"forecast step {i}: content hash does not verify")
+            first = start if i == 0 else first
+            if start <= now <= h.valid_until:
+                return pixels if now <= max(self.valid_until, first) + 60 * horizon else None
+        if offset != len(steps):
+            raise Violation("trailing bytes after the forecast's steps")
+        return None
 
     def ack(self) -> tuple[str, bytes]:
         doc = {"hash": f"{self.shown_hash:08x}" if self.shown_hash is not None else None, "need_full": False}
         self.acks.append(doc)
         return self.topic("ack"), json.dumps(doc).encode()
 
-    def receive(self, payload: bytes, now: int) -> list[tuple[str, bytes]]:
+    def receive(self, payload: bytes, now: int, topic: str = "") -> list[tuple[str, bytes]]:
         """Apply one message; the acks to publish. A message the document says to use but that does not
         decode or verify is a Violation (the service must never send one)."""
+        if topic.endswith("/next"):
+            self.forecast = payload
+            return []
         if not payload:
             return []
         h = head(payload)
@@ -199,6 +251,8 @@ class SpecPillar:
             self.ignored += 1
             return []
         if h.flags & 1:
+            if body[0] >> 4 > 6:
+                raise Violation(f"a zlib stream with a {1 << (8 + (body[0] >> 4))}-byte window; the document says 16 KB at most")
             body = zlib.decompress(body)
         if h.kind == 0:
             pixels = decode(body, h.encoding, h.mode, h.width, h.height)

@@ -53,7 +53,7 @@ class Broker:
     async def _give(self, pillar: SpecPillar, topic: str, payload: bytes, now: int) -> None:
         before = set(pillar.subscriptions())
         self.to_pillar[id(pillar)] = self.to_pillar.get(id(pillar), 0) + len(payload)
-        for reply_topic, reply in pillar.receive(payload, now):
+        for reply_topic, reply in pillar.receive(payload, now, topic):
             await self.link.deliver(reply_topic, reply)
         await self._retained_for(pillar, set(pillar.subscriptions()) - before, now)
 
@@ -163,6 +163,8 @@ async def test_everything_the_service_publishes_follows_the_document(
     service.sources["rt.pb"].snapshot = parse_feed(simulated_realtime(service.timetable, AT), "rt.pb", AT)
     changed_at = await run_until(service, broker, clock, AT + 150)
     now = int(clock.now())
+    await service.step()  # the service's turn at `now` (a frame's validity ends where its content changes)
+    await broker.route(now)
     assert any(t % 60 not in (0, 5) for t in changed_at), changed_at  # a countdown changed at its own second
     for display_id, pillar in pillars.items():
         frame = service.displays[display_id].frame
@@ -190,8 +192,9 @@ async def test_a_pillar_joining_after_minutes_of_deltas_downloads_the_current_fr
     await broker.connect(late, int(clock.now()))
     frame = service.displays["hbf-epaper"].frame
     assert frame is not None and late.shown_hash == frame.hash
-    assert broker.to_pillar[id(late)] == len(broker.retained[late.topic("frame")])  # once, no second copy
-    assert late.subscriptions() == [late.topic("delta")]  # it left frame/# once it showed the frame
+    forecast = len(broker.retained.get(late.topic("next"), b""))  # the retained forecast comes with it (F-5)
+    assert broker.to_pillar[id(late)] == len(broker.retained[late.topic("frame")]) + forecast  # once, no second copy
+    assert late.subscriptions() == [late.topic("delta"), late.topic("next")]  # it left frame/# once it showed a frame
 
 
 async def test_epoch_and_sequence_order_across_a_restart(world: tuple[Service, MemoryLink, FixedClock, Path]) -> None:

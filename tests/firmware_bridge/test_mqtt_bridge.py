@@ -87,7 +87,8 @@ async def _pillar(port: int, session: PillarSession, received: list[tuple[str, i
     settings = mqtt.BrokerSettings("127.0.0.1", port, client_id=f"pillar-{session.display_id}")
 
     def seen(topic: str, payload: bytes) -> None:
-        if payload and not topic.endswith("/board"):  # the board (JSON) titles the pillar's no-data screen
+        if payload and not topic.endswith(("/board", "/next")):  # the board (JSON) titles the pillar's no-data
+            # screen; the forecast is counted in tests/firmware_bridge/test_forecast.py
             received.append((topic.rsplit("/", 1)[1], len(payload), codec.parse_header(payload).kind))
         if session.hash is not None:
             synced.set()
@@ -128,6 +129,8 @@ def test_minute_tick_sends_a_small_delta_and_a_pillar_showing_another_frame_gets
         assert delta <= 0.25 * full, (delta, full)
         await _wait_for(lambda: session.hash == channel.current.hash)
         assert not any(leaf == "frame" for leaf, _, _ in received)  # the retained frame went to the broker only
+        await _wait_for(lambda: session.forecast is not None)  # the retained forecast over a real broker (spec: F-4)
+        assert session.forecast is not None and session.forecast.steps[0][0] >= at
         # The pillar says it shows a frame the service does not know: the full frame follows on delta.
         received.clear()
         settings = mqtt.BrokerSettings("127.0.0.1", port, client_id="liar")
@@ -163,9 +166,16 @@ def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> Non
         own_frame = f"{PREFIX}/displays/stop-b/frame"
         other = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-a/frame/#", 1, "pillar-b", "b-secret", fence=own_frame))
         assert other == {}
+        async def forecasts() -> None:  # the service's retained forecasts (serve --once has no pillar online for one)
+            settings = mqtt.BrokerSettings("127.0.0.1", broker.port, username="svc", password="svc-secret", client_id="s")
+            async with mqtt.connect(settings) as client:
+                for display_id in ("stop-a", "stop-b"):
+                    await client.publish(f"{PREFIX}/displays/{display_id}/next", b"SF", qos=1, retain=True)
+
+        asyncio.run(forecasts())
         readable = asyncio.run(retained(broker.port, f"{PREFIX}/displays/#", 99, "pillar-b", "b-secret",
                                         fence=f"{PREFIX}/service/status"))
-        assert sorted(readable) == [f"{PREFIX}/displays/stop-b/board", f"{PREFIX}/displays/stop-b/frame"]
+        assert sorted(readable) == [f"{PREFIX}/displays/stop-b/{leaf}" for leaf in ("board", "frame", "next")]  # spec: F-9
 
         async def forge() -> None:  # pillar-b writing a frame for stop-b, and an ack for stop-a
             settings = mqtt.BrokerSettings("127.0.0.1", broker.port, username="pillar-b", password="b-secret", client_id="b")

@@ -237,12 +237,19 @@ def test_english_boards_title_the_platform_column_platform() -> None:
     assert text("en", "platform") == "Platform" and text("de", "platform") == "Steig"
 
 
-def test_line_badges_abbreviate_by_rule_and_an_unknown_route_is_neutral() -> None:
-    names = {"Yellow": "Yel", "Orange": "Ora", "Blue-Sun": "BluS", "Blue-Wkd/Sat": "BWS", "Red": "Red", "50": "50"}
-    for name, label in names.items():
-        row = board(dep("t", name, "0099CC", "FFFFFF", "Richmond", 5)).rows[0]
-        assert (row.line, row.line_name) == (label, name)
-        assert not row.line.endswith("…")
+def test_line_labels_are_never_cut_the_badge_widens_or_ops_set_a_label() -> None:
+    from layouts.drawn import drawn
+    for name in ("Yellow", "Orange", "Blue-Sun", "Blue-Wkd/Sat", "Red", "50", "SEV68"):
+        shown = board(dep("t", name, "0099CC", "FFFFFF", "Richmond", 5))
+        assert (shown.rows[0].line, shown.rows[0].line_name) == (name, name)
+        badge = next(d for d in drawn(shown, EPAPER) if d["role"] == "badge")
+        assert badge["text"] == name
+    tft = load_layout("tft-320x240")
+    wide = board(dep("t", "SEV68", "0099CC", "FFFFFF", "Richmond", 5), spec=tft)
+    assert wide.rows[0].line == "SEV68" and wide.line_width > 40  # the badge widened (the layout's is 40 px)
+    labelled = board(dep("t", "Blue-Wkd/Sat", "0099CC", "FFFFFF", "Richmond", 5), spec=load_layout("led-192x64"),
+                     settings=DisplaySettings(route_labels=(("Blue-Wkd/Sat", "Blue"),)))
+    assert labelled.rows[0].line == "Blue" and labelled.rows[0].line_name == "Blue-Wkd/Sat"
 
 
 def test_alert_pages_break_between_sentences() -> None:

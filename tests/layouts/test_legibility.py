@@ -4,6 +4,7 @@ luminance contrast; `stopcast layouts --check` and check-config."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,26 @@ def test_check_config_checks_every_display_layout(tmp_path: Path, capsys: pytest
     assert f"stopcast: error: {config}: display 'far': field 'layout': layout 'tiny-at-3m' is not legible: line:" in err
     assert "; destination: 1.5 mm cap height (10 px type) is readable up to 0.24 m, not 3 m" in err
     assert "layout 'plain' declares no panel" in err and "display 'near'" not in err and "display 'ok'" not in err
+
+
+def test_alerts_are_a_role_riders_must_read_a_layout_whose_alerts_fall_short_fails() -> None:
+    spec = load_layout("epaper-800x480")
+    assert check_legibility(spec).ok  # its 21 px alerts read to 0.47 m, it is read from 0.45 m
+    farther = replace(spec, reading_distance_m=0.6, row_size=48, header_size=48)  # rows fine at 0.6 m, alerts not
+    result = check_legibility(farther)
+    assert not result.ok and any(p.startswith("alert:") for p in result.problems)
+
+
+def test_the_tft_is_described_as_the_panel_it_declares() -> None:
+    spec = load_layout("tft-320x240")
+    diagonal_inch = (spec.panel_width_mm ** 2 + spec.panel_height_mm ** 2) ** 0.5 / 25.4
+    assert abs(diagonal_inch - 3.5) < 0.1 and "3.5-inch" in spec.description  # as docs/config.md says, not 2.8"
+
+
+def test_layouts_check_fails_a_layout_whose_badges_cannot_hold_a_feeds_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    from feedkit import shared_feed
+
+    bart = shared_feed("bart", "bart-rt.zip")
+    assert main(["layouts", "--check", "led-192x64", "--gtfs", str(bart)]) == 1
+    assert "'Blue-Wkd/Sat'" in capsys.readouterr().out
+    assert main(["layouts", "--check", "lcd-landscape-1920x1080", "--gtfs", str(bart)]) == 0

@@ -46,7 +46,7 @@ def test_route_badge_text_is_made_readable() -> None:
         ('rows = -1\n', "rows", "must be between 1 and 40, got -1"),
         ('rows = "six"\n', "rows", "must be a whole number, got 'six'"),
         ('colour_mode = "rgb"\n', "colour_mode", "unknown field (did you mean 'color_mode'?)"),
-        ('language = "fr"\n', "language", "must be one of de, en, got 'fr'"),
+        ('language = "fr"\n', "language", "must be one of de, en, es, got 'fr'"),
         ('delay_style = "red"\n', "delay_style", "must be one of plus, strike, got 'red'"),
         ('[palette]\ntext = "#FF0000"\n', "palette.text", "#FF0000 cannot be shown in color_mode mono (#000000, #FFFFFF)"),
         ('[palette]\ntext = "black"\n', "palette.text", "must be a colour #RRGGBB, got 'black'"),

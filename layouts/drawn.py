@@ -1,0 +1,69 @@
+"""What a board draws, machine-readable: every text as drawn on the display's own layout after fitting, with
+its role, its box, its row and its page (board.json's `drawn`, docs/http.md). The list comes from the very
+drawing code of the image renderer, run on a canvas that records instead of painting."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .board import Board
+from .draw import _alerts, _takeover, draw_board
+from .geometry import board_layout, geometry
+from .image import _Canvas, ticker_area
+from .paging import takeover_pages
+from .spec import LayoutSpec
+
+ROLES = ("badge", "destination", "time", "delay", "platform", "status", "alert", "takeover", "ticker", "clock",
+         "stop_name", "legend")
+
+
+class _NoDraw:
+    """Stands in for ImageDraw: lines, shapes and fills leave no record."""
+
+    def __init__(self, fontmode: str) -> None:
+        self.fontmode = fontmode
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class _Recorder(_Canvas):
+    """A canvas that lists texts where they would be drawn and paints nothing."""
+
+    def __init__(self, spec: LayoutSpec) -> None:  # noqa: D107 - no image: nothing is painted
+        self.spec = spec
+        self.drawn = []
+        self.draw = _NoDraw("L" if spec.antialias else "1")  # type: ignore[assignment]
+
+
+def drawn(board: Board, spec: LayoutSpec) -> list[dict[str, Any]]:
+    """Every text the board draws on `spec`: {"role", "text", "box": [x, y, w, h], "row"?, "page"?}; each
+    page of a paged text (alerts, a takeover) is listed with its page number, the one on screen included.
+    A ticker (alert_style "ticker") is listed once with the box it scrolls through."""
+    return [dict(item) for item in _drawn(board, spec)]
+
+
+@lru_cache(maxsize=4096)
+def _drawn(board: Board, spec: LayoutSpec) -> tuple[dict[str, Any], ...]:
+    spec = board_layout(spec, board.hidden_columns, board.line_width)
+    geo = geometry(spec)
+    canvas = _Recorder(spec)
+    draw_board(canvas, board)
+    assert canvas.drawn is not None
+    if board.takeover_text:
+        for page in range(len(takeover_pages(spec, board.takeover_text)[1])):
+            if page != board.takeover_page:
+                _takeover(canvas, geo, board, page)
+    elif geo.alerts and board.alert_pages:
+        for page in range(len(board.alert_pages)):
+            if page != board.alert_page:
+                _alerts(canvas, geo, board, geo.alerts, page)
+    area = ticker_area(spec)
+    if board.ticker_text and area is not None and not board.takeover_text:
+        canvas.drawn.append({"role": "ticker", "text": board.ticker_text, "box": [area.x, area.y, area.w, area.h]})
+    out: list[dict[str, Any]] = []
+    for item in canvas.drawn:  # the alert icon is drawn with every page: listed once
+        if item not in out:
+            out.append(item)
+    return tuple(sorted(out, key=lambda i: (i.get("page", -1), i.get("row", -1), i["box"][1], i["box"][0])))

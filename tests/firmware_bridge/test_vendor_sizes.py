@@ -1,0 +1,85 @@
+"""docs/mqtt.md, "Memory": the table vendors size their pillars by agrees with the contract's arithmetic, and
+every zlib stream the service sends fits the 16 KB window the document promises."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from displays.frames import frame_of, render
+from firmware_bridge import codec
+from firmware_bridge.channel import DisplayChannel
+from firmware_bridge.forecast import ForecastStep, forecast_payload
+from firmware_bridge.messages import Frame
+from firmware_bridge.sizing import needs, recommended_max_packet
+from firmware_bridge.ticker import Ticker, ticker_payload
+from layouts.board import Board
+from layouts.spec import builtin_names, load_layout
+
+DOC = Path(__file__).parents[2] / "docs" / "mqtt.md"
+
+
+def _kib(text: str) -> float:
+    return float(text.replace(" KiB", "").replace(",", ""))
+
+
+def _rows() -> list[list[str]]:
+    section = DOC.read_text().split("## Memory", 1)[1].split("\n## ", 1)[0]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| layout")]
+
+
+def test_the_memory_table_covers_every_layout_and_agrees_with_the_arithmetic() -> None:
+    """spec: F-11"""
+    rows = _rows()
+    expected = {(name, enc) for name in builtin_names() for enc in codec.encodings_for(load_layout(name).color_mode)}
+    assert {(r[0], r[1]) for r in rows} == expected
+    for name, encoding, buffer, full, _delta, forecast, inflater, packet, ram in rows:
+        spec = load_layout(name)
+        need = needs(spec.color_mode, encoding, spec.width, spec.height)
+        worst, measured = (_kib(x) for x in full.split(" / "))
+        assert _kib(buffer) == round(need.frame_buffer / 1024, 1) and worst == round(need.worst_message / 1024, 1)
+        assert _kib(inflater) == round(need.inflater / 1024, 1)
+        kept = _kib(forecast.split(" (")[0])
+        assert measured < worst and int(packet.replace(",", "")) == recommended_max_packet(int(max(measured, kept) * 1024))
+        assert _kib(ram) >= (int(packet.replace(",", "")) + need.inflater) / 1024 + kept - 0.1
+
+
+def _board() -> Board:
+    return Board("Hauptbahnhof", "08:00", "", False, (), "", "", "", ("Linie 54: Umleitung",), 0, "", True, "de")
+
+
+@pytest.mark.parametrize("name", ["epaper-800x480", "epaper-bwr-800x480", "tft-320x240", "led-192x64"])
+def test_every_zlib_stream_to_a_pillar_fits_a_16_kb_window(name: str) -> None:
+    """spec: F-11"""
+    spec = load_layout(name)
+    encoding = codec.default_encoding(spec.color_mode)
+    frame = frame_of(render(_board(), spec, encoding, True), b"")
+    other = frame_of(render(Board("Hauptbahnhof", "08:01", "", False, (), "", "", "", (), 0, "", True, "de"), spec,
+                            encoding, True), b"")
+    channel = DisplayChannel("d", "stopcast/v1", 1 << 20, 600)
+    streams = [p.payload[codec.HEADER.size:] for p in channel.show(frame, 1000, 1060) if p.topic.endswith("/frame")]
+    channel.pillar_hash, channel.known, channel.online = frame.hash, True, True
+    streams += [p.payload[codec.HEADER.size:] for p in channel.show(other, 1060, 1120) if p.topic.endswith("/delta")]
+    steps = [ForecastStep(1120, 1179, frame), ForecastStep(1180, 1239, other)]
+    streams.append(forecast_payload(steps, 10, 1, 1)[12:])
+    strip = np.zeros((8, 300), dtype=bool)
+    strip[2:6, ::3] = True
+    streams.append(ticker_payload(Ticker((0, 0, 64, 8), 30, 0xFFFF, 0, 1, strip))[26:])
+    assert len(streams) == 4
+    for stream in streams:
+        assert stream[0] >> 4 <= 6, hex(stream[0])  # CINFO: a window of at most 2^(6+8) bytes
+        inflater = zlib.decompressobj(14)
+        assert inflater.decompress(stream) and inflater.eof
+
+
+def test_a_frame_stream_made_at_16_kb_reads_with_a_full_window_inflater() -> None:
+    """spec: F-11"""
+    raster = np.random.default_rng(7).integers(0, 2, (480, 800), dtype=np.uint8)
+    raster[:, 400:] = raster[:, :400]  # repeats 50 bytes apart in each row, and rows far apart
+    frame = Frame.of(raster, "mono", "mono1", True)
+    body = codec.deflate(frame.raw)
+    assert zlib.decompress(body) == frame.raw and zlib.decompressobj(14).decompress(body) == frame.raw
