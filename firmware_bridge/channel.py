@@ -211,13 +211,8 @@ class DisplayChannel:
         self.recent[frame.hash] = frame
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
-<<<<<<< HEAD
         self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
-        self.valid_until = now + self.frame_ttl
-=======
-        self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
         self.valid_until = self._validity(now)
->>>>>>> main
         return self._board() + self._retained(now) + self._to_pillar(now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:

@@ -399,14 +399,10 @@ def encode_message(header: Header, body: bytes, max_packet: int, compressed: boo
     when the header's flag says so, unless `compressed` says that was done already. With a `key` every
     payload is signed: FLAG_SIGNED, and the MAC of its header and body after it."""
     if header.flags & FLAG_ZLIB and not compressed:
-<<<<<<< HEAD
-        body = zlib.compress(body, 6)
+        body = deflate(body)
     if key:
         chunks = encode_message(replace(header, flags=header.flags | FLAG_SIGNED), body, max_packet - MAC_SIZE, True)
         return [p + mac_of(key, p) for p in chunks]
-=======
-        body = deflate(body)
->>>>>>> main
     room = max_packet - HEADER.size
     if room <= 0:
         raise CodecError(f"max_packet {max_packet} leaves no room after the {HEADER.size}-byte header")

@@ -174,6 +174,8 @@ class PillarSession:
         if not payload:
             self.forecast, self._predicted = None, None
             return
+        if self.key:  # forecasts are not signed: a pillar whose frames are takes none (docs/mqtt.md, S-7)
+            return
         try:
             forecast = parse_forecast(payload)
         except ForecastError as exc:

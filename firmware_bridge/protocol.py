@@ -11,12 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-<<<<<<< HEAD
 from .channel import MAX_EPOCH, DisplayChannel
-=======
-from .channel import DisplayChannel
 from .forecast import ForecastStep
->>>>>>> main
 from .messages import (
     MAX_PILLAR_MESSAGE,
     Event,

@@ -22,6 +22,7 @@ from displays.clock import FixedClock
 from displays.config_service import frame_key
 from firmware_bridge import client as mqtt
 from firmware_bridge import codec
+from firmware_bridge.forecast import ForecastStep
 from firmware_bridge.messages import Frame
 from firmware_bridge.protocol import Bridge, PillarSession
 from firmware_bridge.states import PillarState, Unauthentic
@@ -159,3 +160,16 @@ def _wait_png(folder: Path, known: set[str], procs: list[subprocess.Popen], seco
 async def _publish(port: int, topic: str, payload: bytes) -> None:
     async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", port, client_id="forger")) as client:
         await mqtt.publish_all(client, [mqtt.Publish(topic, payload, False)], 5)
+
+
+def test_a_pillar_with_a_key_takes_no_forecast() -> None:
+    """spec: S-7"""
+    now = 1_800_000_000
+    bridge, keyed, plain = Bridge(PREFIX, 1 << 20, 600, epoch=now), PillarSession("p", PREFIX, KEY), PillarSession("p", PREFIX)
+    for p in bridge.show("p", _frame(0), now):
+        plain.receive(p.topic, p.payload, now)
+    step = ForecastStep(now + 60, now + 120, _frame(1))
+    for p in bridge.channel("p").forecast([step], 60, now):
+        keyed.receive(p.topic, p.payload, now)
+        plain.receive(p.topic, p.payload, now)
+    assert plain.forecast is not None and keyed.forecast is None
