@@ -115,6 +115,8 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
         await until(lambda: b.displays[new].frame is not None, 10, "b renders it")
         dashboard = await (await http.get(f"{b.http_url}/dashboard.json")).json()
         assert new in [d["id"] for d in dashboard["displays"]]
+        # while the change reaches them the two name different display sets; then they are one deployment again
+        await until(lambda: a.membership.live() == b.membership.live() == ("a", "b"), 15, "a and b joined again")
         # Each instance's dashboard lists every display, saying which instance owns it.
         everything = sorted(d.id for d in b.config.displays)
         for one, other in ((a, b), (b, a)):
