@@ -1,12 +1,14 @@
 """MQTT benchmarks: render + encode + publish frames for 1,000 displays to a local Mosquitto and receive
 them all in one subscriber (timed from the first board drawn to the last frame received); and the bytes
 per display per minute of countdown ticks: what the service publishes in all (frames, deltas, the
-retained board JSON, the retained spoken departures when a display speaks), what one pillar in sync
+retained board JSON, the retained spoken text when a display speaks), what one pillar in sync
 receives under the contract's subscriptions, and what a connecting pillar downloads; and the airtime of a
 pillar in sync on all its topics (frames, deltas, validity extensions, forecast, ticker) from the real service
-with realtime fetched every 45 s (bench/airtime.py).
+with realtime fetched every 45 s (bench/airtime.py). The audio line compares, per speaking display and minute,
+a WAV published on every change (before) with the spoken text on every change plus the Ogg Opus answer of each
+press of the button (now).
 
-Run: python3 bench/bench_mqtt.py      (starts its own mosquitto on a free port; audio needs espeak-ng)
+Run: python3 bench/bench_mqtt.py [--audio-only]   (starts its own mosquitto on a free port; audio needs espeak-ng)
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from memory_link import Link  # noqa: E402
 
 from displays.boards import compose_board  # noqa: E402
 from displays.frames import frame_of, render  # noqa: E402
-from displays.voice import EspeakSynthesizer  # noqa: E402
+from displays.voice import EspeakSynthesizer, ogg_opus  # noqa: E402
 from feeds.demo import STOPS, write_demo_feed  # noqa: E402
 from feeds.loader import load_timetable  # noqa: E402
 from feeds.source import GtfsSource  # noqa: E402
 from feeds.times import parse_instant  # noqa: E402
 from firmware_bridge import client as mqtt  # noqa: E402
-from firmware_bridge.audio import audio_publishes  # noqa: E402
+from firmware_bridge.audio import audio_publishes, text_publish  # noqa: E402
 from firmware_bridge.codec import default_encoding  # noqa: E402
 from firmware_bridge.protocol import Bridge, Frame, PillarSession  # noqa: E402
 from layouts.board import DisplaySettings  # noqa: E402
@@ -100,8 +102,6 @@ def wire_bytes(tt, spec, minutes: int = 30) -> dict[str, float]:  # type: ignore
     pillar = PillarSession("p", "stopcast/v1")
     link = Link(bridge, pillar)
     link.connect_pillar(AT - 60)
-    voice = EspeakSynthesizer()
-    speaks = not voice.available
     sums = {"full": 0, "frames": 0, "board": 0, "audio": 0}
     said = ""
     for minute in range(minutes):
@@ -114,30 +114,66 @@ def wire_bytes(tt, spec, minutes: int = 30) -> dict[str, float]:  # type: ignore
         sums["frames"] += sum(len(p.payload) for p in publishes if not p.topic.endswith("/board"))
         link.deliver(publishes, now)
         text = spoken_text(board, "de")
-        if speaks and text != said:  # the service republishes a display's audio when its text changes
-            wav = asyncio.run(voice.synthesize(text, "de"))
-            audio, _ = audio_publishes("stopcast/v1", "p", "de", wav, text, 1.0, 1 << 20)
-            sums["audio"] += sum(len(p.payload) for p in audio)
+        if text != said:  # the service republishes a display's spoken text when it changes
+            sums["audio"] += len(text_publish("stopcast/v1", "p", "de", text, 1.0).payload)
             said = text
     joining = Link(bridge, PillarSession("p", "stopcast/v1"))
     joining.retained = dict(link.retained)
     joining.connect_pillar(AT + 60 * minutes)
     out = {k: v / minutes for k, v in sums.items()}
     out |= {"published": out["frames"] + out["board"] + out["audio"], "to_pillar": link.to_pillar_bytes / minutes,
-            "joining": joining.to_pillar_bytes, "speaks": speaks}
+            "joining": joining.to_pillar_bytes}
     return out
+
+
+def audio_bytes(tt, spec, minutes: int = 10) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Audio bytes per speaking display per minute at the demo's main station: before (the whole board's WAV,
+    retained, on every change of its text) and now (the spoken text as JSON on every change; the Ogg Opus
+    answer of one press of the button, first or second)."""
+    voice = EspeakSynthesizer()
+    before = text = 0
+    presses: dict[str, list[int]] = {"short": [], "full": []}
+    said = ""
+    for minute in range(minutes):
+        board = compose_board(tt, None, "HBF", spec, DisplaySettings(), AT + 60 * minute)
+        full = spoken_text(board, "de", detail="full")
+        if full == said:
+            continue
+        said = full
+        wav = asyncio.run(voice.synthesize(full, "de"))
+        before += sum(len(p.payload) for p in audio_publishes("stopcast/v1", "p", "de", wav, full, 1.0, 1 << 20)[0])
+        short = spoken_text(board, "de")
+        text += len(text_publish("stopcast/v1", "p", "de", short, 1.0).payload)
+        for detail, spoken in (("short", short), ("full", full)):
+            presses[detail].append(len(ogg_opus(asyncio.run(voice.synthesize(spoken, "de")))))
+    return {"before": before / minutes, "text": text / minutes, "short": sum(presses["short"]) / len(presses["short"]),
+            "full": sum(presses["full"]) / len(presses["full"])}
+
+
+def print_audio(tt) -> None:  # type: ignore[no-untyped-def]
+    if EspeakSynthesizer().available:
+        print("audio not measured: espeak-ng is not installed")
+        return
+    a = audio_bytes(tt, load_layout("lcd-landscape-1920x1080"))
+    print(f"audio per speaking display per minute: before {a['before'] / 1024:.1f} KiB (a WAV on every change); now "
+          f"{a['text'] / 1024:.2f} KiB of spoken text, plus {a['short'] / 1024:.1f} KiB per first press and "
+          f"{a['full'] / 1024:.1f} KiB per second press (Ogg Opus, on request); at one press every 10 minutes "
+          f"{(a['text'] + a['short'] / 10) / 1024:.2f} KiB")
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tt = load_timetable(GtfsSource(write_demo_feed(Path(folder) / "demo.zip", dt.date(2026, 11, 1))))
+        print_audio(tt)
+        if "--audio-only" in sys.argv:
+            return
         for name in ("epaper-800x480", "epaper-bwr-800x480", "tft-320x240", "led-192x64", "lcd-portrait-1080x1920"):
             spec = load_layout(name)
             with mosquitto(Path(folder) / f"broker-{name}") as broker:
                 elapsed, rendering = asyncio.run(publish_and_receive(broker.port, Bridge("stopcast/v1", 1 << 20, 600), spec,
                                                                      boards(tt, spec, AT), AT))
             w = wire_bytes(tt, spec)
-            audio = f"audio {w['audio'] / 1024:.1f} KiB" if w["speaks"] else "audio not measured (no espeak-ng)"
+            audio = f"spoken text {w['audio'] / 1024:.2f} KiB"
             print(f"{name:24s} 1,000 displays rendered + encoded + published + received: {elapsed:.2f} s "
                   f"(rendering {rendering:.2f} s)")
             print(f"{'':24s} per display per minute, published: {w['published'] / 1024:.1f} KiB (frames and deltas "

@@ -78,11 +78,12 @@ class Audit:
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("audit log %s could not be read (%s); starting a new one", file, exc)
 
-    def record(self, entry: AuditEntry) -> None:
-        """Log the change, keep it, and append it to the file."""
+    def record(self, entry: AuditEntry, stored: bool = False) -> None:
+        """Log the change, keep it, and append it to the file (and to the sink, unless the caller `stored` it
+        there already, with the change it records)."""
         self.entries.append(entry)
         log.info("admin change by %s: %s %s %s", entry.who, entry.action, entry.target, entry.detail)
-        if self.sink is not None:
+        if self.sink is not None and not stored:
             self.sink(entry)
         if self.file is None:
             return

@@ -18,6 +18,7 @@ from feeds.export import alert_json, departure_json, realtime_json, stop_json
 from feeds.merge import stop_departures
 from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import hhmm, iso, parse_instant
+from layouts.phrases import SPOKEN_LANGUAGES
 from layouts.spec import builtin_names, builtin_text, load_layout
 from layouts.texts import LANGUAGES
 from layouts.validation import ConfigError
@@ -106,13 +107,16 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
     ren.add_argument("--language", default=None, choices=LANGUAGES)
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
-    spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV file")
+    spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV or Ogg file")
     spk.add_argument("--config", metavar="FILE", help="a service config (with --display)")
     spk.add_argument("--display", metavar="ID")
     spk.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop)")
     spk.add_argument("--stop", metavar="STOP_ID")
     spk.add_argument("--layout", metavar="NAME|FILE", help="whose rows are read (default: lcd-landscape-1920x1080)")
-    spk.add_argument("--lang", choices=("de", "en"), default=None, help="the language spoken (default: the board's)")
+    spk.add_argument("--lang", choices=SPOKEN_LANGUAGES, default=None, help="the language spoken (default: the board's)")
+    spk.add_argument("--detail", choices=("short", "full"), default="short",
+                     help="short: the first press of the button (stop, next four, disruptions, at most 20 s; the "
+                          "default); full: the second press (departures and every alert whole)")
     spk.add_argument("--language", default=None, choices=("de", "en"), help="the board's language (with --gtfs)")
     spk.add_argument("--at", type=_instant, default=None, metavar="WHEN")
     spk.add_argument("--realtime", action="append", default=[], metavar="SRC")
@@ -366,22 +370,25 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from layouts.speech import spoken_text
 
     from .config import load_config
-    from .voice import EspeakSynthesizer, SpeechError
+    from .speaking import announce
+    from .voice import EspeakSynthesizer, SpeechError, ogg_opus
 
     board, spec = _board_of(args, "speak", "lcd-landscape-1920x1080")
     language = args.lang or board.language
     lexicon = dict(dict(load_config(Path(args.config)).speech).get(language, ())) if args.config else {}
-    said = spoken_text(board, language, lexicon)
-    if args.output.suffix.lower() == ".txt":
+    said = spoken_text(board, language, lexicon, args.detail)
+    suffix = args.output.suffix.lower()
+    if suffix == ".txt":
         args.output.write_text(said + "\n", encoding="utf-8")
-    elif args.output.suffix.lower() == ".wav":
+    elif suffix in (".wav", ".ogg"):
         try:
-            wav = asyncio.run(EspeakSynthesizer().synthesize(said, language))
+            said, wav = asyncio.run(announce(EspeakSynthesizer(), lambda budget: spoken_text(
+                board, language, lexicon, args.detail, budget), language, args.detail))
+            args.output.write_bytes(ogg_opus(wav) if suffix == ".ogg" else wav)
         except SpeechError as exc:
             raise CliError(str(exc)) from None
-        args.output.write_bytes(wav)
     else:
-        raise CliError(f"--output {args.output}: write .wav (or .txt for the text)")
+        raise CliError(f"--output {args.output}: write .wav or .ogg (Opus), or .txt for the text")
     print(f"wrote {args.output} ({language}): {said}", file=sys.stderr)
     return 0
 

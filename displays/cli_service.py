@@ -236,6 +236,8 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(logging.INFO)
     settings = broker_from_url(args.broker, args)
+    if args.audio:
+        return _press_button(args, settings)
     key = b""
     if args.frame_key_env:
         try:
@@ -268,6 +270,30 @@ def cmd_frame_key(args: argparse.Namespace) -> int:
     if display is None or not display.signed:
         raise CommandError(f"{args.config}: no display '{args.display}' with signed = true")
     print(frame_key(config.mqtt.frame_secret, display.id).hex())
+    return 0
+
+
+def _press_button(args: argparse.Namespace, settings: mqtt.BrokerSettings) -> int:
+    """pillar-sim --audio LANG: press the "read aloud" button once; the answer's Ogg goes to --output."""
+    import asyncio
+
+    from firmware_bridge import client as mqtt
+    from firmware_bridge.simulator import press_button
+
+    if not args.output.lower().endswith(".ogg"):
+        raise CommandError("--audio needs --output FILE.ogg")
+    try:
+        header, chunks, waited = asyncio.run(press_button(settings, args.prefix, args.display, args.audio,
+                                                          time.monotonic, args.detail, args.timeout or 10.0))
+    except mqtt.BridgeError as exc:
+        raise CommandError(str(exc)) from None
+    except TimeoutError:
+        print(f"stopcast: no audio for display '{args.display}' within {args.timeout or 10.0:g} s", file=sys.stderr)
+        return 1
+    audio = b"".join(chunks)  # a chained Ogg file: each chunk is one Ogg Opus stream
+    Path(args.output).write_bytes(audio)
+    print(f"wrote {args.output}: {len(audio)} bytes in {len(chunks)} chunks, {header.duration_ms / 1000:.1f} s, "
+          f"volume {header.volume} %, first sound {waited:.2f} s after the request", file=sys.stderr)
     return 0
 
 
@@ -325,7 +351,10 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     sim.add_argument("--frame-key-env", default="", metavar="VAR",
                      help="environment variable with the display's frame key (hex): only frames signed with it are shown")
     sim.add_argument("--timeout", type=float, default=None, metavar="S")
-    sim.add_argument("--output", default="", metavar="FILE.png|DIR")
+    sim.add_argument("--output", default="", metavar="FILE.png|DIR|FILE.ogg")
+    sim.add_argument("--audio", default="", choices=("", "de", "en", "es"), metavar="LANG",
+                     help="press the read-aloud button once: ask for audio in LANG, write it to --output FILE.ogg")
+    sim.add_argument("--detail", default="short", choices=("short", "full"), help="with --audio: first or second press")
     sim.add_argument("--prefix", default="stopcast/v1")
     sim.add_argument("--username", default="")
     sim.add_argument("--password", default="")

@@ -17,6 +17,7 @@ from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import in_daily_window
 from firmware_bridge.codec import ENCODINGS, default_encoding, encodings_for
 from firmware_bridge.topics import is_name, is_prefix, is_user
+from layouts.phrases import SPOKEN_LANGUAGES
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
 
@@ -52,7 +53,10 @@ class DisplayConfig:
     language: str = ""
     rows: int = 0  # 0: the layout's
     routes: tuple[str, ...] = ()
+    exclude_routes: tuple[str, ...] = ()  # route_ids or short names never shown
     directions: tuple[int, ...] = ()
+    hide_ending_here: bool = False  # leave out trips that end at these stops
+    night: tuple[int, int] | None = None  # night = { from = "01:00", to = "04:30" }, in minutes after local midnight
     walk_minutes: int = 0
     horizon_minutes: int = 90
     page_seconds: int = 0  # 0: the layout's
@@ -265,10 +269,13 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         stops=v.strings("stops", required=True),
         layout=v.string("layout", required=True),
         name=v.string("name"),
-        language=v.choice("language", ("", *LANGUAGES)),
+        language=v.choice("language", ("", *dict.fromkeys((*LANGUAGES, *SPOKEN_LANGUAGES)))),
         rows=v.integer("rows", 0, 40),
         routes=v.strings("routes"),
+        exclude_routes=v.strings("exclude_routes"),
         directions=v.integer_list("directions", (0, 1)),
+        hide_ending_here=v.boolean("hide_ending_here"),
+        night=_night(item.get("night"), source, name),
         walk_minutes=v.integer("walk_minutes", 0, 60),
         horizon_minutes=v.integer("horizon_minutes", 1, 24 * 60),
         page_seconds=v.integer("page_seconds", 0, 3600),
@@ -306,6 +313,29 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         raise ConfigError(source, f"encoding '{display.encoding}' is not defined for layout '{spec.name}' "
                           f"({spec.color_mode}); choose {allowed}", name, "encoding")
     return display
+
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _night(raw: Any, source: str, display: str) -> tuple[int, int] | None:
+    """night = { from = "01:00", to = "04:30" }: the display's night screen (local time), as minutes."""
+    if raw is None:
+        return None
+    example = 'must be a table like night = { from = "01:00", to = "04:30" }'
+    if not isinstance(raw, dict):
+        raise ConfigError(source, example, display, "night")
+    v = Fields(source, raw, {}, display=display, prefix="night.")
+    v.only({"from", "to"})
+    times = []
+    for key in ("from", "to"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not _CLOCK.match(value):
+            raise v.fail(key, f'must be a local time "HH:MM" (00:00 to 23:59), got {str(value)[:20]!r}')
+        times.append(int(value[:2]) * 60 + int(value[3:]))
+    if times[0] == times[1]:
+        raise v.fail("to", f"must differ from night.from ({raw['from']}): a night of no length or of a whole day")
+    return times[0], times[1]
 
 
 _NIGHT = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")

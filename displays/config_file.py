@@ -4,7 +4,7 @@ comments, order, `env:` values and `*_env` fields survive and no secret is ever 
 
 from __future__ import annotations
 
-import os
+import stat
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +14,7 @@ import tomlkit
 from tomlkit.items import Array
 
 from .config import DisplayConfig, parse_config
+from .durable import write_durably
 
 __all__ = ["Edit", "display_doc", "edit_config", "edited_text", "remove_display", "set_display", "set_layout"]
 
@@ -26,7 +27,9 @@ def display_doc(display: DisplayConfig) -> dict[str, Any]:
     defaults = asdict(DisplayConfig(display.id, display.stops, display.layout))
     for key, value in asdict(display).items():
         if key not in doc and value != defaults[key]:
-            if isinstance(value, dict):  # a nested table (speech): its fields that differ from their defaults
+            if key == "night":  # as written: { from = "01:00", to = "04:30" }
+                value = {name: f"{m // 60:02d}:{m % 60:02d}" for name, m in zip(("from", "to"), value, strict=True)}
+            elif isinstance(value, dict):  # a nested table (speech): its fields that differ from their defaults
                 value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items() if v != defaults[key][k]}
             doc[key] = list(value) if isinstance(value, tuple) else value
     return doc
@@ -44,12 +47,11 @@ def edited_text(text: str, edit: Edit, source: str) -> str:
 
 
 def edit_config(path: str | Path, edit: Edit) -> None:
-    """Change the config file as ops wrote it (see edited_text), written atomically."""
+    """Change the config file as ops wrote it (see edited_text), written atomically and durably (fsynced, file
+    and folder, before the change is answered)."""
     path = Path(path)
     text = edited_text(path.read_text(encoding="utf-8"), edit, str(path))  # never write a file that would not load
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_durably(path, text, stat.S_IMODE(path.stat().st_mode))
 
 
 def set_display(display: DisplayConfig) -> Edit:

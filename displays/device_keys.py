@@ -4,7 +4,9 @@ same key for every later setup, valid across restarts and admin-token changes un
 A key is an HMAC of the device's MAC and its key generation under the state folder's random secret
 (generation 0 is what stopcast issued before keys were recorded, so those devices keep working); the
 file `trmnl-keys.json` (mode 0600) records which devices hold a key, since when, and which were revoked.
-A revoked device's next setup gets a key of the next generation.
+Once a key is issued, setup of that MAC answers only a device that presents its current key (the same key
+again) or one that ops allowed to set up anew (`allow_setup`, for a while and once: it gets a key of the next
+generation, which ends the old one). A revoked device needs that approval too: a spoofed MAC gets nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from .durable import write_durably
 from .state import StateError, device_secret
 
 __all__ = ["DeviceKey", "DeviceKeys", "KEYS_FILE", "normal_mac"]
@@ -36,6 +38,7 @@ class DeviceKey:
     generation: int
     issued_at: int
     revoked_at: int | None = None
+    setup_allowed_until: int | None = None  # ops allowed one new setup until then
 
 
 class DeviceKeys:
@@ -63,12 +66,8 @@ class DeviceKeys:
 
     def _save(self) -> None:
         records = self._load()
-        tmp = self.folder / f".{KEYS_FILE}.{os.getpid()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"devices": [asdict(r) for r in records.values()]}, fh, indent=1)
-            tmp.replace(self._path())
+            write_durably(self._path(), json.dumps({"devices": [asdict(r) for r in records.values()]}, indent=1), 0o600)
         except OSError as exc:
             raise StateError(f"state folder {self.folder}: cannot keep the TRMNL keys ({exc.strerror or exc})") from None
 
@@ -77,16 +76,37 @@ class DeviceKeys:
         assert self._secret is not None
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()[:22]
 
-    def issue(self, device_id: str, now: int) -> str:
-        """The device's key: the one it was issued, or a new one (first setup, or after a revocation)."""
+    def issue(self, device_id: str, now: int, token: str = "") -> str | None:
+        """The device's key at setup: a new one at its first setup; the same one again when the device presents
+        it (`token`); a new generation when ops allowed a new setup (once, until the approval's time); else
+        None (a key was issued and is neither presented nor replaced with ops approval)."""
         mac = normal_mac(device_id)
         records = self._load()
         found = records.get(mac)
-        if found is None or found.revoked_at is not None:
-            generation = found.generation + 1 if found is not None else 0
-            records[mac] = DeviceKey(mac, generation, now)
+        if found is None:
+            records[mac] = DeviceKey(mac, 0, now)
             self._save()
+        elif found.setup_allowed_until is not None and now <= found.setup_allowed_until:
+            records[mac] = DeviceKey(mac, found.generation + 1, now)
+            self._save()
+        elif found.revoked_at is not None or not self._matches(mac, found.generation, token):
+            return None
         return self._key(mac, records[mac].generation)
+
+    def allow_setup(self, device_id: str, now: int, seconds: int) -> DeviceKey | None:
+        """Ops allow the device one new setup within `seconds` (None when it never had a key: its first setup
+        needs no approval)."""
+        mac = normal_mac(device_id)
+        records = self._load()
+        found = records.get(mac)
+        if found is None:
+            return None
+        records[mac] = replace(found, setup_allowed_until=now + seconds)
+        self._save()
+        return records[mac]
+
+    def _matches(self, mac: str, generation: int, token: str) -> bool:
+        return bool(token) and token.isascii() and hmac.compare_digest(token.encode(), self._key(mac, generation).encode())
 
     def check(self, device_id: str, token: str, now: int) -> bool:
         """Whether `token` is the device's current, unrevoked key (a key issued before keys were recorded is
@@ -96,21 +116,20 @@ class DeviceKeys:
         found = records.get(mac)
         if not mac or (found is not None and found.revoked_at is not None):
             return False
-        expected = self._key(mac, found.generation if found is not None else 0)
-        valid = token.isascii() and hmac.compare_digest(token.encode(), expected.encode())
+        valid = self._matches(mac, found.generation if found is not None else 0, token)
         if valid and found is None:
             records[mac] = DeviceKey(mac, 0, now)
             self._save()
         return valid
 
     def revoke(self, device_id: str, now: int) -> DeviceKey | None:
-        """Revoke a device's key (None when it has none); its next setup gets a new one."""
+        """Revoke a device's key (None when it has none); a new setup needs ops approval (allow_setup)."""
         mac = normal_mac(device_id)
         records = self._load()
         found = records.get(mac)
         if found is None or found.revoked_at is not None:
             return None
-        records[mac] = replace(found, revoked_at=now)
+        records[mac] = replace(found, revoked_at=now, setup_allowed_until=None)
         self._save()
         return records[mac]
 

@@ -30,6 +30,8 @@ from .notices import (
     unknown_targets,
 )
 from .service import Service
+from .shared_state import ItemChange, SharedStateError
+from .sharing import save_snapshot, write_item
 from .store import StateStore, StoreError
 
 log = logging.getLogger("stopcast.editorial")
@@ -133,17 +135,33 @@ def _with(editorial: Editorial, item: Item, remove: bool = False) -> Editorial:
     return replace(editorial, suppressions=rules if remove else rules + (item,))
 
 
-def save(service: Service, item: Item, change: Change) -> None:
+async def _store(service: Service, kind: str, item_id: str, doc: dict[str, Any] | None, entry: AuditEntry) -> None:
+    """Keep the change (doc None: the deletion) before anything is answered or applied: written through to the
+    shared state, or into the state folder's store; AdminError 503 when it cannot be kept (nothing changed)."""
+    if service.sharing is not None:
+        require_shared_state(service)
+        try:
+            await write_item(service, service.sharing, ItemChange(kind, item_id, doc, entry.at), entry)
+        except SharedStateError as exc:
+            raise AdminError(503, f"{exc}; nothing was changed, try again when the shared state is back") from None
+        return
+    try:
+        if doc is None:
+            service.store.delete(kind, item_id)
+        else:
+            service.store.put(kind, item_id, doc, entry.at)
+    except StoreError as exc:
+        service.store_write_error = f"{exc} (at {entry.at}; ops messages and suppressions cannot be changed)"
+        raise AdminError(503, f"{exc}; nothing was changed") from None
+    service.store_write_error = None
+
+
+async def save(service: Service, item: Item, change: Change) -> None:
     """Store a message or suppression, apply it to every board, audit it."""
     require_shared_state(service)
     now = int(service.clock.now())
     doc = message_doc(item, service.timezone()) if isinstance(item, Message) else suppression_doc(item, service.timezone())
-    try:
-        service.store.put(_kind(item), _id_of(item), doc, now)
-    except StoreError as exc:
-        raise AdminError(503, f"{exc}; nothing was changed") from None
     before = next((i for i in items(service, _kind(item)) if _id_of(i) == _id_of(item)), None)
-    service.set_editorial(_with(service.editorial, item))
     if change.detail:
         detail = change.detail
     elif before is not None:
@@ -152,28 +170,36 @@ def save(service: Service, item: Item, change: Change) -> None:
         detail = changes(stored(before, tz), doc)  # type: ignore[arg-type]
     else:
         detail = _summary(item)
-    service.audit.record(AuditEntry(now, change.who, change.action, _id_of(item), detail))
+    entry = AuditEntry(now, change.who, change.action, _id_of(item), detail)
+    await _store(service, _kind(item), _id_of(item), doc, entry)
+    service.set_editorial(_with(service.editorial, item))
+    service.audit.record(entry, stored=service.sharing is not None)
+    _saved(service)
 
 
-def remove(service: Service, kind: str, item_id: str, who: str) -> None:
+async def remove(service: Service, kind: str, item_id: str, who: str) -> None:
     """Delete a message or suppression (its boards change at once), audited."""
     require_shared_state(service)
     item = find(service, kind, item_id)
-    try:
-        service.store.delete(kind, item_id)
-    except StoreError as exc:
-        raise AdminError(503, f"{exc}; nothing was changed") from None
+    entry = AuditEntry(int(service.clock.now()), who, f"{kind}.remove", item_id, _summary(item))
+    await _store(service, kind, item_id, None, entry)
     service.set_editorial(_with(service.editorial, item, remove=True))
-    service.audit.record(AuditEntry(int(service.clock.now()), who, f"{kind}.remove", item_id, _summary(item)))
+    service.audit.record(entry, stored=service.sharing is not None)
+    _saved(service)
 
 
-def end_now(service: Service, kind: str, item_id: str, who: str) -> Item:
+def _saved(service: Service) -> None:
+    if service.sharing is not None:
+        save_snapshot(service, service.sharing)
+
+
+async def end_now(service: Service, kind: str, item_id: str, who: str) -> Item:
     """End a message or suppression now (it stays listed, as ended)."""
     item = find(service, kind, item_id)
     now = int(service.clock.now())
     period = Period(min(item.period.starts, now - 1), now, item.period.daily)
     ended = replace(item, period=period)
-    save(service, ended, Change(who, f"{kind}.end", detail=f"ended now; was {_summary(item)}"))
+    await save(service, ended, Change(who, f"{kind}.end", detail=f"ended now; was {_summary(item)}"))
     return ended
 
 

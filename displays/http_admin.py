@@ -17,6 +17,7 @@ from .audit import AuditEntry
 from .config_file import display_doc
 from .display_preview import preview_display
 from .http_guard import JSON_LIMIT, SERVICE, error_response, json_body, parse_json, read_body, who
+from .sharing import reload_shared
 from .stop_search import search_stops
 
 __all__ = ["add_admin_routes"]
@@ -53,7 +54,7 @@ async def post_display(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     if _previewing(request):
         return web.json_response(await preview_display(service, await json_body(request)))
-    stored = put_display(service, await json_body(request), who=who(request))
+    stored = await put_display(service, await json_body(request), who=who(request))
     return web.json_response(display_doc(service.config.display(stored["id"])), status=201)  # type: ignore[arg-type]
 
 
@@ -64,13 +65,13 @@ async def replace_display(request: web.Request) -> web.Response:
         if service.config.display(request.match_info["id"]) is None:
             return error_response(404, f"no display {request.match_info['id'][:64]!r}")
         return web.json_response(await preview_display(service, await json_body(request), request.match_info["id"]))
-    stored = put_display(service, await json_body(request), request.match_info["id"], who=who(request))
+    stored = await put_display(service, await json_body(request), request.match_info["id"], who=who(request))
     return web.json_response(display_doc(service.config.display(stored["id"])))  # type: ignore[arg-type]
 
 
 async def remove_display(request: web.Request) -> web.Response:
     """DELETE /api/displays/{id}."""
-    delete_display(request.app[SERVICE], request.match_info["id"], who=who(request))
+    await delete_display(request.app[SERVICE], request.match_info["id"], who=who(request))
     return web.Response(status=204)
 
 
@@ -125,31 +126,35 @@ async def post_layout(request: web.Request) -> web.Response:
         name = name or str(tomllib.loads(text).get("name", ""))
     except tomllib.TOMLDecodeError as exc:
         return error_response(422, f"not valid TOML ({exc})")
-    put_layout(request.app[SERVICE], name, text, create=True, who=who(request))
+    await put_layout(request.app[SERVICE], name, text, create=True, who=who(request))
     return web.json_response({"name": name}, status=201)
 
 
 async def replace_layout(request: web.Request) -> web.Response:
     """PUT /api/layouts/{name}: replace a custom layout."""
     _, text = await _layout_text(request)
-    put_layout(request.app[SERVICE], request.match_info["name"], text, create=False, who=who(request))
+    await put_layout(request.app[SERVICE], request.match_info["name"], text, create=False, who=who(request))
     return web.json_response({"name": request.match_info["name"]})
 
 
 async def remove_layout(request: web.Request) -> web.Response:
     """DELETE /api/layouts/{name}: remove a custom layout that no display uses."""
-    delete_layout(request.app[SERVICE], request.match_info["name"], who=who(request))
+    await delete_layout(request.app[SERVICE], request.match_info["name"], who=who(request))
     return web.Response(status=204)
 
 
 async def reload(request: web.Request) -> web.Response:
     """POST /api/reload: re-read the config file (as SIGHUP does)."""
     service = request.app[SERVICE]
-    error = service.reload_config()
+    if service.sharing is not None:
+        status, error = await reload_shared(service, service.sharing)
+    else:
+        error = service.reload_config()
+        status = 422 if error else 200
     service.audit.record(AuditEntry(int(service.clock.now()), who(request), "config.reload", "",
                                     f"failed: {error}" if error else "ok"))
     if error:
-        return web.json_response({"error": error, "status": 422, "kept": "the running config"}, status=422)
+        return web.json_response({"error": error, "status": status, "kept": "the running config"}, status=status)
     return web.json_response({"reloaded": True})
 
 

@@ -39,7 +39,7 @@ async def create_item(request: web.Request) -> web.Response:
     item = parse_item(service, kind, await json_body(request), None)
     if _previewing(request):
         return web.json_response(await preview(service, item))
-    save(service, item, Change(who(request), f"{kind}.add"))
+    await save(service, item, Change(who(request), f"{kind}.add"))
     return web.json_response(item_doc(service, item), status=201)
 
 
@@ -56,20 +56,20 @@ async def replace_item(request: web.Request) -> web.Response:
     item = parse_item(service, kind, await json_body(request), item_id)
     if _previewing(request):
         return web.json_response(await preview(service, item))
-    save(service, item, Change(who(request), f"{kind}.change"))
+    await save(service, item, Change(who(request), f"{kind}.change"))
     return web.json_response(item_doc(service, item))
 
 
 async def end_item(request: web.Request) -> web.Response:
     """POST .../{id}/end: end it now (it stays listed as ended)."""
     service, kind = request.app[SERVICE], _kind(request)
-    ended = end_now(service, kind, request.match_info["id"], who(request))
+    ended = await end_now(service, kind, request.match_info["id"], who(request))
     return web.json_response(item_doc(service, ended))
 
 
 async def delete_item(request: web.Request) -> web.Response:
     """DELETE one."""
-    remove(request.app[SERVICE], _kind(request), request.match_info["id"], who(request))
+    await remove(request.app[SERVICE], _kind(request), request.match_info["id"], who(request))
     return web.Response(status=204)
 
 

@@ -46,6 +46,9 @@ class Metrics:
         self.http_not_modified = self.counter("stopcast_http_not_modified_total", "304 answers to pulling pillars.")
         self.display_errors = self.counter("stopcast_display_errors_total",
                                            "Boards that could not be composed, rendered or encoded.")
+        self.audio_answers = self.counter("stopcast_audio_answers_total", "Audio requests (MQTT audio/request) answered.")
+        self.audio_dropped = self.counter("stopcast_audio_dropped_total",
+                                          "Audio requests dropped: too many waiting, or the service overloaded.")
         self.publish_refused = self.counter("stopcast_publish_refused_total", "MQTT messages the client refused to send.")
         self.sent = 0  # messages acknowledged so far, read without a scrape (the update latency asks after each step)
 

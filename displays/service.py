@@ -26,7 +26,7 @@ from feeds.live import Findings, LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
 from firmware_bridge.messages import parse_status
-from firmware_bridge.protocol import Bridge, Frame, PillarStatus, Publish, Rejected
+from firmware_bridge.protocol import AudioRequest, Bridge, Frame, PillarStatus, Publish, Rejected
 from firmware_bridge.topics import display_topic, instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
 from layouts.export import board_json
@@ -55,10 +55,10 @@ from .ports import FeedSource, PillarLink, Renderer
 from .predicting import forecasts
 from .rendering import InlineRenderer
 from .sharding import owner
-from .shared_state import SharedStore, Sharing
+from .shared_state import SNAPSHOT_FILE, SharedStore, Sharing
 from .speaking import Speaker
 from .state import StateError, next_epoch
-from .store import SqliteStore, StateStore, StoreError
+from .store import STORE_FILE, SqliteStore, StateStore, StoreError
 from .voice import EspeakSynthesizer, Synthesizer
 
 log = logging.getLogger("stopcast.service")
@@ -128,18 +128,20 @@ class Service:
         self.bridge = Bridge(config.mqtt.prefix, config.mqtt.max_packet, config.mqtt.frame_ttl, epoch=epoch)
         self.metrics = Metrics()
         self.last_reload_error: str | None = None
+        self.reloading: asyncio.Future | None = None  # a SIGHUP's reload being committed to the shared state
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
-        self.sharing = Sharing() if config.state.url and config_path is not None else None
+        self.sharing = (Sharing(config.state_dir() / SNAPSHOT_FILE) if config.state.url and config_path is not None
+                        else None)
         self.audit = Audit(config.state_dir() / "audit.jsonl" if config_path is not None and self.sharing is None else None)
         if self.sharing is not None and config_path is not None:
             self.sharing.text = read_config_text(config_path)
-            self.audit.sink = lambda entry: self.sharing.change(None, entry) if self.sharing else None
+            self.audit.sink = self.sharing.record
         self.store_error: str | None = None
-        self.store: StateStore = (SharedStore(self.sharing, clock.now) if self.sharing is not None
-                                  else self._open_store(config_path is not None))
+        self.store_write_error: str | None = None  # the last change the state store refused (disk full ...)
+        self.store: StateStore = SharedStore() if self.sharing is not None else self._open_store(config_path is not None)
         self.editorial = Editorial()
         self._scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
         self._scopes_of: int = 0  # id() of the timetable the scopes were computed for
@@ -170,8 +172,19 @@ class Service:
             return SqliteStore.in_folder(self.config.state_dir() if in_state_folder else None)
         except StoreError as exc:
             self.store_error = str(exc)
-            log.error("%s; messages and suppressions are kept in memory only until this is fixed", exc)
-            return SqliteStore(":memory:")
+        path = self.config.state_dir() / STORE_FILE
+        if path.exists():  # a read-only state folder: its messages still show; changes are refused (503)
+            try:
+                store = SqliteStore.read_only(path, f"cannot be opened for writing ({self.store_error})")
+                self.store_error = (f"{self.store_error}: its messages and suppressions were read and show, but "
+                                    "changes are refused (503) until the state folder is writable")
+                log.error("%s", self.store_error)
+                return store
+            except StoreError as exc:
+                self.store_error = str(exc)
+        log.error("%s; messages and suppressions are kept in memory only until this is fixed", self.store_error)
+        self.store_error = f"{self.store_error} (ops messages and suppressions are not kept across a restart)"
+        return SqliteStore(":memory:")
 
     def timezone(self) -> str:
         """The agency's timezone (the loaded timetable's; UTC before one loads)."""
@@ -313,9 +326,12 @@ class Service:
             log.error("config reload failed, keeping the running config: %s", exc)
             return str(exc)
         self.last_reload_error = None
+        if self.sharing is not None:  # the file becomes the shared config: run it once it is committed
+            from .sharing import reload_shared
+
+            self.reloading = asyncio.ensure_future(reload_shared(self, self.sharing))
+            return None
         self.change_config(config)
-        if self.sharing is not None:
-            self.sharing.change(text, None)
         log.info("config reloaded: %d displays", len(config.displays))
         return None
 
@@ -407,6 +423,7 @@ class Service:
         settings = DisplaySettings(
             name=display.name, language=display.language, walk_minutes=display.walk_minutes,
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
+            exclude_routes=display.exclude_routes, hide_ending_here=display.hide_ending_here, night=display.night,
             clock=display.clock, route_labels=display.route_labels,
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
@@ -436,7 +453,8 @@ class Service:
             return []
         try:
             frame = frame_of(rendered, board_json(board, runtime.spec, display.id, rendered.drawn or None))
-            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until)
+            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until,
+                                         night=board.night_until > 0)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             publishes += ticker
@@ -550,6 +568,8 @@ class Service:
                 log.warning("ignored pillar message on %s: %s", event.topic, event.reason)
             elif isinstance(event, PillarStatus):
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
+            elif isinstance(event, AudioRequest):
+                self.speaker.request(event)
         return replies
 
     def on_member(self, member: Member | None) -> list[Publish]:

@@ -309,8 +309,10 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
         problems += timetable_problems(service.timetable, now)
     if not service.broker_connected:
         problems.append("not connected to the MQTT broker")
-    if service.sharing is not None and service.sharing.error:
-        problems.append(f"{service.sharing.error} (admin changes wait; the running config stays)")
+    if service.sharing is not None and service.sharing.problem():
+        problems.append(service.sharing.problem())
+    elif service.sharing is not None and service.sharing.source != "database":
+        problems.append("the shared state (PostgreSQL) has not been read yet; admin changes are refused (503)")
     speaking = [d.id for d in service.config.displays if d.speech.languages]
     if speaking and service.speaker.synthesizer.available:
         problems.append(f"{service.speaker.synthesizer.available} for {len(speaking)} display(s) with speech "
@@ -318,7 +320,9 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     elif service.speaker.error:
         problems.append(f"speech: {service.speaker.error} (frames are not affected)")
     if service.store_error:
-        problems.append(f"{service.store_error} (ops messages and suppressions are not kept across a restart)")
+        problems.append(service.store_error)
+    if service.store_write_error:
+        problems.append(f"state store: {service.store_write_error}")
     for f in feeds:
         if f["from_future"]:
             problems.append(f"realtime {f['source']}: header timestamp {f['header_text']} is "

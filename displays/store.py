@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["KINDS", "SCHEMA_VERSION", "SqliteStore", "StateStore", "StoreError"]
+__all__ = ["KINDS", "SCHEMA_VERSION", "STORE_FILE", "SqliteStore", "StateStore", "StoreError"]
 
 log = logging.getLogger("stopcast.store")
 KINDS = ("message", "suppression")
@@ -50,15 +50,39 @@ class SqliteStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        self.refused = ""  # why changes are refused (a read-only store), "" when they are kept
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
-            self.db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"state store {self.path}: {exc}") from None
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.execute("PRAGMA synchronous=FULL")  # a change answered to ops survives a power loss
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            self.db.close()
+            raise StoreError(f"state store {self.path}: {exc}") from None
+
+    @classmethod
+    def read_only(cls, path: Path | str, why: str) -> SqliteStore:
+        """The documents of a store that cannot be opened for writing (a read-only state folder), read without
+        locking and held in memory; every change is refused with StoreError (so none is answered and lost)."""
+        try:
+            source = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            try:
+                rows = {kind: source.execute(f"SELECT id, doc, changed_at FROM {_TABLES[kind]}").fetchall() for kind in KINDS}
+            finally:
+                source.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"state store {path}: {why}; reading it failed too ({exc})") from None
+        store = cls(":memory:")
+        for kind, found in rows.items():
+            store.db.executemany(f"INSERT INTO {_TABLES[kind]} (id, doc, changed_at) VALUES (?, ?, ?)", found)
+        store.path, store.refused = str(path), why
+        return store
 
     @classmethod
     def in_folder(cls, folder: Path | None) -> SqliteStore:
@@ -98,6 +122,7 @@ class SqliteStore:
 
     def put(self, kind: str, item_id: str, doc: dict[str, Any], at: int) -> None:
         """Insert or replace one document."""
+        self._writable()
         try:
             self.db.execute(f"INSERT INTO {_TABLES[kind]} (id, doc, changed_at) VALUES (?, ?, ?) "
                             "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, changed_at = excluded.changed_at",
@@ -107,10 +132,15 @@ class SqliteStore:
 
     def delete(self, kind: str, item_id: str) -> bool:
         """Remove one document; whether it was there."""
+        self._writable()
         try:
             return self.db.execute(f"DELETE FROM {_TABLES[kind]} WHERE id = ?", (item_id,)).rowcount > 0
         except sqlite3.Error as exc:
             raise StoreError(f"state store {self.path}: {exc}") from None
+
+    def _writable(self) -> None:
+        if self.refused:
+            raise StoreError(f"state store {self.path}: {self.refused}; changes cannot be kept")
 
     def close(self) -> None:
         """Close the database."""

@@ -24,6 +24,12 @@ log = logging.getLogger("stopcast.http")
 
 LOG_LIMIT = 16 * 1024  # bytes of one device log post
 LOG_RATE = (10, 60.0)  # posts per device per window of seconds
+SETUP_RATES = {  # setup calls per window of seconds: per client address, per MAC asked for (known or not), overall
+    "address": (10, 60.0), "mac": (5, 600.0), "all": (60, 60.0)}
+SETUP_APPROVAL = 900  # seconds an ops approval of a new setup stays open
+REFUSED = {"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
+           "message": "this device cannot be set up here: it is not configured (trmnl_id on a display), or it holds a "
+                      "key already (ops can allow a new setup)"}  # the same for every MAC refused: probing learns nothing
 
 
 @dataclass
@@ -33,6 +39,12 @@ class Devices:
     service: Service
     keys: DeviceKeys | None = None
     log_rate: RateLimit = field(default_factory=lambda: RateLimit(*LOG_RATE))
+    setup_rates: dict[str, RateLimit] = field(default_factory=lambda: {k: RateLimit(*v) for k, v in SETUP_RATES.items()})
+
+    def setup_allowed(self, address: str, mac: str, now: float) -> bool:
+        """Whether one more setup call is within the limits (checked before the MAC is looked up)."""
+        keys = {"address": address, "mac": mac, "all": "*"}
+        return all(limit.allow(keys[name], now) for name, limit in self.setup_rates.items())
 
     def store(self) -> DeviceKeys:
         """The key store of the service's state folder."""
@@ -83,17 +95,25 @@ def _number(text: str | None) -> float | None:
 
 
 async def setup(request: web.Request) -> web.Response:
-    """GET /api/setup[/] with the ID header: the device's API key."""
+    """GET /api/setup[/] with the ID header: the device's API key at its first setup; later only to a device
+    presenting its key (Access-Token) or allowed a new setup by ops. Rate-limited before the MAC is looked up,
+    and every refusal is the same answer, so that probing MACs tells nothing about which are configured."""
     devices = request.app[DEVICES]
     device_id = request.headers.get("ID", "")
-    runtime = devices.runtime(device_id)
-    if runtime is None:
-        return web.json_response({"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
-                                  "message": f"device {escape_controls(device_id[:32])} is not configured "
-                                             "(set trmnl_id on a display)"}, status=404)
     now = int(devices.service.clock.now())
+    if not devices.setup_allowed(request.remote or "", normal_mac(device_id)[:32], now):
+        return web.json_response({**REFUSED, "status": 429, "message": "too many setup requests; try again later"},
+                                 status=429, headers={"Retry-After": "60"})
+    runtime = devices.runtime(device_id)
+    token = request.headers.get("Access-Token", "")
+    key = _keys(lambda: devices.store().issue(device_id, now, token)) if runtime is not None else None
+    if runtime is None or key is None:
+        if runtime is not None:
+            log.warning("TRMNL setup of %s refused: a key was issued and the request neither presents it nor has "
+                        "ops approval", escape_controls(device_id[:32]))
+        return web.json_response(REFUSED, status=404)
     return web.json_response({
-        "status": 200, "api_key": _keys(lambda: devices.store().issue(device_id, now)),
+        "status": 200, "api_key": key,
         "friendly_id": runtime.config.id.upper()[:16],
         "image_url": f"{_base_url(request, devices.service)}/trmnl/splash.bmp",  # kept by the firmware as its logo
         "message": "Welcome to stopcast",
@@ -176,7 +196,7 @@ async def list_keys(request: web.Request) -> web.Response:
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    """DELETE /api/trmnl/keys/{mac} (admin): revoke a device's key; its next setup gets a new one."""
+    """DELETE /api/trmnl/keys/{mac} (admin): revoke a device's key; a new setup needs ops approval."""
     devices = request.app[DEVICES]
     service = devices.service
     now = int(service.clock.now())
@@ -189,6 +209,21 @@ async def revoke_key(request: web.Request) -> web.Response:
     return web.json_response(asdict(revoked))
 
 
+async def allow_setup(request: web.Request) -> web.Response:
+    """POST /api/trmnl/keys/{mac}/setup (admin): allow the device one new setup within SETUP_APPROVAL seconds (it
+    gets a key of the next generation; the one it held stops working)."""
+    devices = request.app[DEVICES]
+    service = devices.service
+    now = int(service.clock.now())
+    mac = request.match_info["mac"]
+    allowed = _keys(lambda: devices.store().allow_setup(mac, now, SETUP_APPROVAL))
+    if allowed is None:
+        raise web.HTTPNotFound(text=f"device {escape_controls(mac[:32])} never had a key: its first setup needs no approval")
+    service.audit.record(AuditEntry(now, who(request), "trmnl.allow-setup", allowed.mac,
+                                    f"one new setup allowed for {SETUP_APPROVAL} s"))
+    return web.json_response(asdict(allowed))
+
+
 def add_trmnl_routes(app: web.Application, service: Service) -> None:
     """Register the TRMNL device API on `app` (and the admin routes for device keys)."""
     app[DEVICES] = Devices(service)
@@ -199,3 +234,4 @@ def add_trmnl_routes(app: web.Application, service: Service) -> None:
     app.router.add_get("/trmnl/splash.bmp", splash)
     app.router.add_get("/api/trmnl/keys", list_keys)
     app.router.add_delete("/api/trmnl/keys/{mac}", revoke_key)
+    app.router.add_post("/api/trmnl/keys/{mac}/setup", allow_setup)

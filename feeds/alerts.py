@@ -71,6 +71,8 @@ class ShownAlert:
     effect: str
     severity: str
     periods: tuple[tuple[int, int], ...]
+    translations: tuple[tuple[str, str, str], ...] = ()  # (language, header, description) of every translation:
+    # what a voice of another language says (layouts/speech.py)
 
 
 def alert_from_entity(entity: rt.FeedEntity, source: str) -> Alert:
@@ -125,6 +127,17 @@ def choose_text(texts: tuple[tuple[str, str], ...], language: str, fallback: str
     return texts[0]
 
 
+def translations(alert: Alert) -> tuple[tuple[str, str, str], ...]:
+    """(language, header, description) for each language the alert's header is written in."""
+    out = []
+    for lang, header in alert.header:
+        _, description = choose_text(alert.description, lang) if lang else ("", "")
+        if not lang and alert.description:
+            description = next((text for tag, text in alert.description if not tag), alert.description[0][1])
+        out.append((lang, header, description))
+    return tuple(out)
+
+
 def selector_matches(sel: Selector, scope: BoardScope) -> bool:
     """Whether one informed entity applies to a board (all its set fields must match)."""
     if sel == Selector():
@@ -157,7 +170,8 @@ def alerts_for_board(alerts: Iterable[Alert], scope: BoardScope, now: int, langu
         _, description = choose_text(alert.description, lang or language)
         _, url = choose_text(alert.url, lang or language)
         shown.append(
-            ShownAlert(alert.alert_id, header, description, url, lang, alert.cause, alert.effect, alert.severity, alert.periods)
+            ShownAlert(alert.alert_id, header, description, url, lang, alert.cause, alert.effect, alert.severity, alert.periods,
+                       translations(alert))
         )
     shown.sort(key=lambda a: (order.get(a.severity, 2), a.alert_id))
     return tuple(shown)

@@ -42,6 +42,8 @@ class Departure:
     start_time: str = ""  # frequency instance start HH:MM:SS, "" for timetabled trips
     headway_based: bool = False  # frequencies.txt with exact_times 0: times are nominal
     occupancy: str | None = None
+    ends_here: bool = False  # the trip ends at this stop or station (a display may hide it: nobody boards it
+    # to go anywhere)
 
     @property
     def time(self) -> int:
@@ -94,9 +96,21 @@ def make_departure(tt: Timetable, row: int, scheduled: int, day: int, start: int
         "scheduled": scheduled,
         "start_time": gtfs_time(start) if start >= 0 else "",
         "headway_based": start >= 0 and not _exact(tt, trip),
+        "ends_here": _ends_at(tt, trip, row),
     }
     fields.update(live)
     return Departure(**fields)  # type: ignore[arg-type]
+
+
+def _ends_at(tt: Timetable, trip: int, row: int) -> bool:
+    """Whether the trip ends at this call's stop or station: its last stop, or a later stop of the same
+    station (a train that comes in at platform 1 and ends at platform 3 of the same station)."""
+    last_row = int(tt.trip_first[trip + 1]) - 1
+    if row == last_row:
+        return True
+    here, last = int(tt.st_stop[row]), int(tt.st_stop[last_row])
+    parent = tt.stops[here].parent
+    return last == here or (parent >= 0 and tt.stops[last].parent == parent) or last == parent
 
 
 def departures_from_calls(tt: Timetable, calls: Calls) -> list[Departure]:

@@ -1,5 +1,5 @@
 """A Mosquitto ACL for the pillar contract: each pillar reads only its own display's topics and
-writes only its own status and ack; the service's user writes frames.
+writes only its own status, ack and audio request; the service's user writes frames.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def mosquitto_acl(prefix: str, service_user: str, pillars: Iterable[tuple[str, s
             f"topic read {display_topic(prefix, display_id, 'audio/#')}",
             f"topic write {display_topic(prefix, display_id, 'status')}",
             f"topic write {display_topic(prefix, display_id, 'ack')}",
+            f"topic write {display_topic(prefix, display_id, 'audio/request')}",
             f"topic read {service_status_topic(prefix)}",
             "",
         ]

@@ -10,7 +10,7 @@ frame it shows, or a full frame when a delta would not be smaller.
 from __future__ import annotations
 
 from . import codec
-from .codec import FLAG_FULL_REFRESH, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
+from .codec import FLAG_FULL_REFRESH, FLAG_NIGHT, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
 from .forecast import ForecastStep, forecast_payload
 from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
 from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
@@ -44,6 +44,7 @@ class DisplayChannel:
         self.valid_until = 0
         self.true_until: int | None = None  # the first second the current frame's content is no longer true
         # (None: unknown, its validity is extended by frame_ttl for as long as it is current)
+        self.night = False  # the current frame is a night screen: valid, without extensions, while it is true
         self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
         self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
         self.full_due: int | None = None  # a full frame asked for within the gap: sent when the gap ends
@@ -86,6 +87,8 @@ class DisplayChannel:
         h, w = frame.shape
         if frame.compress and frame.encoding != "png":
             flags |= FLAG_ZLIB
+        if self.night:
+            flags |= FLAG_NIGHT
         return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, self.valid_until, self.sequence,
                       frame.color_mode, epoch=self.epoch)
 
@@ -196,15 +199,19 @@ class DisplayChannel:
         """The last second the current frame may be shown: frame_ttl from now, and never past the second its
         content stops being true (docs/mqtt.md, "Validity")."""
         until = now + self.frame_ttl
+        if self.night and self.true_until is not None:  # a night screen: until the night ends, nothing in between
+            return self.true_until - 1
         return until if self.true_until is None else min(until, self.true_until - 1)
 
-    def show(self, frame: Frame, now: int, true_until: int | None = None) -> list[Publish]:
+    def show(self, frame: Frame, now: int, true_until: int | None = None, night: bool = False) -> list[Publish]:
         """Publishes for a newly rendered frame, true until `true_until` (exclusive; None: for frame_ttl);
-        nothing when its content has not changed (its validity then moves on with the next tick)."""
+        nothing when its content has not changed (its validity then moves on with the next tick). A `night`
+        screen is valid until `true_until` at once, so nothing more is sent to the pillar during the night."""
         if self.current is not None and frame.hash == self.current.hash:
             self.extend_to(true_until)
             return []
         self.true_until = true_until
+        self.night = night and true_until is not None
         self._event(ChannelEvent.SHOW)
         self.current = frame
         self.recent.pop(frame.hash, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .audio import AudioRequest, parse_request
 from .channel import MAX_EPOCH, DisplayChannel
 from .forecast import ForecastStep
 from .messages import (
@@ -30,8 +31,11 @@ from .pillar import PillarSession
 from .states import ChannelState, PillarState, ProtocolError
 from .topics import display_topic, parse_display_topic, service_status_topic
 
+SPOKEN = ("de", "en", "es")  # the languages a pillar may ask audio in
+
 __all__ = [
-    "Bridge", "ChannelState", "DisplayChannel", "Event", "ForecastStep", "Frame", "PillarAck", "PillarSession", "PillarState",
+    "AudioRequest", "Bridge", "ChannelState", "DisplayChannel", "Event", "ForecastStep", "Frame", "PillarAck",
+    "PillarSession", "PillarState",
     "PillarStatus", "PillarView", "ProtocolError", "Publish", "Rejected", "Sent",
 ]
 
@@ -106,7 +110,8 @@ class Bridge:
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""
-        return [display_topic(self.prefix, "+", "status"), display_topic(self.prefix, "+", "ack")]
+        return [display_topic(self.prefix, "+", "status"), display_topic(self.prefix, "+", "ack"),
+                display_topic(self.prefix, "+", "audio/request")]
 
     def service_status(self, online: bool, now: int, details: dict | None = None) -> Publish:
         """The service's retained status (its Last Will is the offline one)."""
@@ -114,10 +119,10 @@ class Bridge:
         return Publish(service_status_topic(self.prefix), json.dumps(doc).encode(), True)
 
     def show(self, display_id: str, frame: Frame, now: int, full_refresh_every: int = 10,
-             true_until: int | None = None) -> list[Publish]:
+             true_until: int | None = None, night: bool = False) -> list[Publish]:
         """Publishes for a display's newly rendered frame, whose content is true until `true_until` (None: for
-        frame_ttl); nothing when unchanged."""
-        return self.channel(display_id, full_refresh_every).show(frame, now, true_until)
+        frame_ttl; a `night` screen's validity reaches it at once); nothing when unchanged."""
+        return self.channel(display_id, full_refresh_every).show(frame, now, true_until, night)
 
     def forecast(self, display_id: str, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
         """The retained forecast of a display (docs/mqtt.md, "Forecast")."""
@@ -130,7 +135,7 @@ class Bridge:
         if channel is not None:
             channel.extend_to(true_until)
 
-    def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event], list[Publish]]:
+    def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event | AudioRequest], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""
         if len(payload) > MAX_PILLAR_MESSAGE:  # refused unread, whatever the topic
             return [Rejected(topic[:200], f"message of {len(payload)} bytes exceeds {MAX_PILLAR_MESSAGE}")], []
@@ -149,6 +154,8 @@ class Bridge:
                 status = parse_status(display_id, payload)
                 channel.on_status(status, now)
                 return [status], []
+            if leaf == "audio/request":  # answered by the service's speaker (it owns the synthesizer)
+                return [parse_request(display_id, payload, SPOKEN)], []
         except (ValueError, ProtocolError) as exc:
             return [Rejected(topic, str(exc))], []
         return [Rejected(topic, f"pillars may not publish to '{leaf}'")], []

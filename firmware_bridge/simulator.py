@@ -1,5 +1,6 @@
 """The reference pillar: subscribes as firmware would, applies frames and deltas, verifies hashes,
-acknowledges, reports its status with a Last Will, and writes what it shows as PNG.
+acknowledges, reports its status with a Last Will, and writes what it shows as PNG; its "read aloud"
+button asks for audio on `audio/request` and collects the answer (`ask_audio`).
 
 The executable spec for pillar vendors (docs/mqtt.md); the protocol is PillarSession's.
 """
@@ -7,6 +8,7 @@ The executable spec for pillar vendors (docs/mqtt.md); the protocol is PillarSes
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -17,10 +19,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import client as mqtt
+from .audio import AudioError, AudioHeader, parse_audio
 from .codec import image_of
+from .messages import Publish
 from .pillar import FRAME_WAIT
 from .protocol import PillarSession
 from .ticker import ticker_window
+from .topics import display_topic
 
 log = logging.getLogger("stopcast.pillar")
 
@@ -243,3 +248,47 @@ async def run_pillar(
     except asyncio.TimeoutError:
         pass
     return shown.is_set()
+
+
+async def ask_audio(client: aiomqtt.Client, prefix: str, display_id: str, language: str, detail: str = "short",
+                    version: int = 5, timeout: float = 10.0,
+                    first: Callable[[], None] | None = None) -> tuple[AudioHeader, list[bytes]]:
+    """The button pressed (docs/mqtt.md, "Audio"): subscribe to `audio/{lang}` and its chunks, publish
+    {"lang", "detail"} on `audio/request`, and collect the chunks of the answer (all of one text hash, in
+    order; each an Ogg Opus stream that plays on its own: `first` is called when chunk 0 is there, when a
+    pillar starts playing). TimeoutError when no complete answer comes within `timeout` seconds."""
+    topic = display_topic(prefix, display_id, f"audio/{language}")
+    await mqtt.subscribe_all(client, [topic, f"{topic}/+"])
+    request = json.dumps({"lang": language, "detail": detail}).encode()
+    await mqtt.publish_all(client, [Publish(display_topic(prefix, display_id, "audio/request"), request, False)], version)
+    chunks: dict[int, bytes] = {}
+    head: AudioHeader | None = None
+    async with asyncio.timeout(timeout):
+        while head is None or len(chunks) < head.count:
+            received = await mqtt.next_message(client, timeout)
+            if received is None or not received[1] or not received[0].startswith(topic):
+                continue  # an empty payload clears a retained topic: never audio
+            try:
+                header, body = parse_audio(received[1])
+            except AudioError as exc:
+                log.warning("pillar %s: audio refused: %s", display_id, exc)
+                continue
+            if head is None or header.text_hash != head.text_hash:  # a newer text: start over
+                head, chunks = header, {}
+            chunks[header.index] = body
+            if header.index == 0 and first is not None:
+                first()
+    return head, [chunks[i] for i in range(head.count)]
+
+
+async def press_button(settings: mqtt.BrokerSettings, prefix: str, display_id: str, language: str,
+                       clock: Callable[[], float], detail: str = "short",
+                       timeout: float = 10.0) -> tuple[AudioHeader, list[bytes], float]:
+    """Connect, ask for audio once and return its chunks with the seconds (by `clock`) from the request to the
+    first chunk (when the pillar starts to play)."""
+    async with mqtt.connect(settings) as client:
+        started = clock()
+        heard: list[float] = []
+        header, chunks = await ask_audio(client, prefix, display_id, language, detail, settings.version, timeout,
+                                         lambda: heard.append(clock() - started))
+        return header, chunks, heard[0]

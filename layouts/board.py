@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
+from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
 from feeds.merge import StopDepartures
-from feeds.times import hhmm, local_date
+from feeds.times import hhmm, in_daily_window, local_date
 
 from .contrast import readable_on
 from .fit import fit, fits_whole, whole_words, width_of
@@ -15,6 +16,7 @@ from .fonts import font
 from .geometry import board_layout, geometry, widened
 from .labels import badge_column_width, badge_font, badge_label, route_label
 from .paging import MAX_ALERT_CHARS, alert_pages, alert_texts, takeover_pages
+from .phrases import SpokenDeparture, departure_sentence, lexicon_of
 from .spec import LayoutSpec
 from .texts import clean, clock_time, text
 
@@ -78,6 +80,11 @@ class Board:
     takeover_text: str = ""  # an ops takeover: the whole screen says this (rows and alerts stay empty)
     hidden_columns: tuple[str, ...] = ()  # columns no row has a value for: the destination takes their width
     ticker_text: str = ""  # layouts with alert_style "ticker": every alert text in one line, for pillars to scroll
+    alerts: tuple[ShownAlert, ...] = field(default=(), compare=False)  # the feed's alerts with every translation
+    # (what a voice of another language says; the pages above show them in the board's language)
+    notice_texts: tuple[str, ...] = field(default=(), compare=False)  # ops messages shown in the alert area
+    night_until: int = 0  # a night screen (empty_reason "night") until then: e-paper keeps it and gets nothing
+    # more, LCDs dim or blank (docs/mqtt.md); 0 by day
     generated_at: int = field(default=0, compare=False)
     next_change: int = field(default=0, compare=False)  # when the board changes by itself at the latest
     true_until: int = field(default=0, compare=False)  # the first second at which a countdown, clock time, departure
@@ -121,6 +128,9 @@ class DisplaySettings:
     horizon_minutes: int = 90
     routes: tuple[str, ...] = ()  # route_ids or short names to show; empty: all
     directions: tuple[int, ...] = ()
+    exclude_routes: tuple[str, ...] = ()  # route_ids or short names never shown
+    hide_ending_here: bool = False  # leave out trips that end at this stop (no one can board them)
+    night: tuple[int, int] | None = None  # (from, to) in minutes after local midnight: the night screen
     route_labels: tuple[tuple[str, str], ...] = ()  # (route_id or short name, label ops chose for its badge)
     clock: str = ""  # "12h" or "24h" ("": the feed's custom, see texts.default_clock)
 
@@ -159,6 +169,9 @@ def build_board(
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
     result = data.departures
     deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(shown_notices)]
+    resume = night_until(settings, deps, data, now)
+    if resume:
+        return _night_board(settings, data, now, lang, resume, deps)
     hidden = _hidden_columns(spec, deps)
     labels = [route_label(settings.route_labels, d.route_id, d.route_short_name, d.route_long_name) for d in deps]
     line_width = badge_column_width(spec, labels)
@@ -186,6 +199,8 @@ def build_board(
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
     if data.data_as_of is not None and not old and data.data_as_of + OLD_DATA_AFTER + 1 > now:
         next_change = min(next_change, data.data_as_of + OLD_DATA_AFTER + 1)  # "Stand HH:MM" appears then
+    if settings.night is not None:  # the night screen starts at its minute
+        next_change = min(next_change, _next_local_minute(now, data.timezone, settings.night[0]))
     true_until = next_change
     if len(pages) > 1:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
@@ -206,6 +221,8 @@ def build_board(
         language=lang,
         hidden_columns=hidden,
         ticker_text=ticker,
+        alerts=tuple(result.alerts) if result else (),
+        notice_texts=tuple(clean(n.text, MAX_ALERT_CHARS) for n in tickers),
         generated_at=now,
         next_change=next_change,
         true_until=true_until,
@@ -223,6 +240,63 @@ def _hidden_columns(spec: LayoutSpec, deps: list[Departure]) -> tuple[str, ...]:
     if "delay" in kinds and deps and not any(d.status == DELAYED and d.delay for d in deps):
         hidden.append("delay")
     return tuple(hidden)
+
+
+NIGHT_LEAD = 30  # minutes: a night screen ends this long before the first departure, whatever the window says
+
+
+def night_until(settings: DisplaySettings, deps: list[Departure], data: BoardInput, now: int) -> int:
+    """When the display's night ends (0: it is not night now): the end of its `night` window, or NIGHT_LEAD
+    minutes before the first departure it shows, whichever comes first."""
+    if settings.night is None:
+        return 0
+    start, end = settings.night
+    clock = hhmm(now, data.timezone)
+    minute = int(clock[:2]) * 60 + int(clock[3:5]) if clock[:2].isdigit() else -1
+    if minute < 0 or not in_daily_window(minute, start, end):
+        return 0
+    resume = (now // 60 + (end - minute) % 1440) * 60
+    first = next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+    if first is not None:
+        resume = min(resume, first - NIGHT_LEAD * 60)
+    return resume if resume > now else 0
+
+
+def _next_local_minute(now: int, tz: str, minute_of_day: int) -> int:
+    """The next instant after `now` at which the local clock shows `minute_of_day`."""
+    clock = hhmm(now, tz)
+    minute = int(clock[:2]) * 60 + int(clock[3:5]) if clock[:2].isdigit() else 0
+    return (now // 60 + ((minute_of_day - minute) % 1440 or 1440)) * 60
+
+
+def _night_board(settings: DisplaySettings, data: BoardInput, now: int, lang: str, resume: int,
+                 deps: list[Departure]) -> Board:
+    """The night screen: the stop's name, "Nachtruhe" and when the board is back (or the first departure);
+    no clock and no alerts (nothing of it changes until `resume`)."""
+    result = data.departures
+    first = next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+    clock = settings.clock or "24h"
+    detail = (text(lang, "next_departure", time=clock_time(hhmm(first, data.timezone), clock)) if first is not None
+              else text(lang, "night_resumes", time=clock_time(hhmm(resume, data.timezone), clock)))
+    return Board(
+        stop_name=clean(settings.name or (result.stop.name if result else "")),
+        clock_text="",
+        as_of_text="",
+        timetable_only=False,
+        rows=(),
+        empty_reason="night",
+        empty_text=text(lang, "night"),
+        empty_detail=detail,
+        alert_pages=(),
+        alert_page=0,
+        footer_text="",
+        legend=False,
+        language=lang,
+        generated_at=now,
+        next_change=resume,
+        true_until=resume,
+        night_until=resume,
+    )
 
 
 def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
@@ -313,6 +387,10 @@ def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departu
 def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:
     if settings.routes and dep.route_id not in settings.routes and dep.route_short_name not in settings.routes:
         return False
+    if dep.route_id in settings.exclude_routes or (dep.route_short_name and dep.route_short_name in settings.exclude_routes):
+        return False
+    if settings.hide_ending_here and dep.ends_here:
+        return False
     if settings.directions and dep.direction_id not in settings.directions:
         return False
     if dep.status in (CANCELLED, SKIPPED):
@@ -376,7 +454,11 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         status=dep.status,
         status_text=status_text,
         live=dep.realtime,
-        spoken=_spoken(lang, line, headsign, dep, time_text, minutes, status_text),
+        spoken=departure_sentence(lang, SpokenDeparture(
+            line_name or line, headsign, dep.status, minutes, hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED)
+                                                                    else dep.time, tz),
+            clean(dep.platform), dep.platform_changed, round(dep.delay / 60) if dep.status == DELAYED and dep.delay
+            else None, dep.realtime), lexicon_of(lang)),
         headsign=headsign,
         line_name=line_name,
         note=note,
@@ -475,29 +557,6 @@ def _time_text(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, b
     if dep.realtime and before is not None and 0 < minutes - before <= 1:
         minutes = before  # a one-minute jitter does not count back up
     return (text(lang, "now") if minutes == 0 else text(lang, "minutes", n=minutes)), minutes
-
-
-def _spoken(lang: str, line: str, headsign: str, dep: Departure, time_text: str, minutes: int | None,
-            status_text: str) -> str:
-    """A departure as one sentence in the board's language."""
-    de = lang == "de"
-    parts = [f"{'Linie' if de else 'Line'} {line} {'nach' if de else 'to'} {headsign}"]
-    if dep.platform:
-        parts.append(f"{'Steig' if de else 'stop'} {clean(dep.platform)}" + (f" ({text(lang, 'platform_changed')})" if dep.platform_changed else ""))
-    if status_text and dep.status in (CANCELLED, SKIPPED):
-        parts.append(status_text)
-    elif minutes == 0:
-        parts.append(time_text)
-    elif minutes is not None:
-        parts.append(f"{'in' if de else 'in'} {minutes} {'Minuten' if de else 'minutes'}" if minutes != 1 else f"in 1 {'Minute' if de else 'minute'}")
-    else:
-        parts.append(f"{'um' if de else 'at'} {time_text}")
-    if dep.status == DELAYED and dep.delay:
-        late = round(dep.delay / 60)
-        parts.append(f"{late} {'Minuten später' if de else 'minutes late'}")
-    if not dep.realtime:
-        parts.append("laut Fahrplan" if de else "according to the timetable")
-    return ", ".join(parts) + "."
 
 
 def _as_of(written: int, now: int, lang: str, tz: str, clock: str = "24h") -> str:

@@ -11,7 +11,8 @@ from .board import Board, BoardRow
 from .drawn import drawn
 from .spec import LayoutSpec
 
-_BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name != "rows")
+_BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name not in ("rows", "alerts", "notice_texts"))  # the last two:
+# what speech says in other languages (the board shows alert_pages)
 _ROW_FIELDS = tuple(f.name for f in fields(BoardRow))
 
 

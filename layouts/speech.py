@@ -1,8 +1,11 @@
-"""What a pillar says when a rider asks it to read the board aloud: one text, a pure function of the board
-and a language, with a pronunciation lexicon (abbreviations spelled out, line names said letter by letter).
+"""What a pillar says when a rider presses its button: one text, a pure function of the board, the voice's
+language and how much detail was asked for.
 
-German or English whatever the board's language: times, lines and platforms are said in the language
-asked for; texts that come from the feed or from ops (destinations, alerts, messages) as they are written.
+The first press ("short") says the stop, the next four departures and a one-line disruption summary in at most
+SHORT_SECONDS of audio; a second press ("full") the departures and every alert and message whole. Times, lines
+and platforms are said in the voice's language; each alert in the voice's language when the feed has that
+translation, else as written, announced with its language ("Hinweis auf Englisch: ..."). Sentences and the
+pronunciation lexicon are layouts/phrases.py (the board's screen-reader rows use the same builder).
 """
 
 from __future__ import annotations
@@ -10,134 +13,155 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from feeds.alerts import ShownAlert
+
 from .board import MESSAGE, Board, BoardRow
-from .texts import text
+from .phrases import (
+    LANGUAGE_NAMES,
+    LEXICON,
+    SPOKEN_LANGUAGES,
+    SpokenDeparture,
+    departure_sentence,
+    lexicon_of,
+    phrases,
+    say_clock,
+    say_line,
+    say_words,
+    seconds_to_say,
+)
+from .texts import TEXTS, text
 
-LANGUAGES = ("de", "en")
-MAX_SPOKEN = 6  # departures read aloud at most: a rider waiting by the button hears the next ones, then the alerts
+__all__ = ["DETAILS", "LANGUAGES", "LEXICON", "SHORT_SECONDS", "say_line", "say_words", "spoken_text"]
 
-LEXICON: dict[str, dict[str, str]] = {  # whole words (case as written) -> how they are said
-    "de": {"Hbf": "Hauptbahnhof", "Hbf.": "Hauptbahnhof", "Bf": "Bahnhof", "Bf.": "Bahnhof", "Bhf": "Bahnhof",
-           "Bhf.": "Bahnhof", "Str.": "Straße", "Pl.": "Platz", "ZOB": "Zentraler Omnibusbahnhof", "Kr.": "Kreis",
-           "Hst.": "Haltestelle", "St.": "Sankt", "u.": "und", "z.Zt.": "zurzeit", "ca.": "circa", "min": "Minuten"},
-    "en": {"Hbf": "main station", "St.": "Street", "Ave": "Avenue", "Ave.": "Avenue", "Blvd": "Boulevard",
-           "Blvd.": "Boulevard", "Rd": "Road", "Rd.": "Road", "Sq": "Square", "Sq.": "Square", "Ctr": "Center",
-           "Stn": "Station", "min": "minutes", "approx.": "approximately"},
-}
-
-_PHRASES = {
-    "de": {"stop": "Haltestelle {name}.", "next": "Die nächsten Abfahrten:", "line": "Linie {line} nach {to}",
-           "now": "sofort", "in": "in {n} Minuten", "in1": "in einer Minute", "at": "um {h} Uhr {m}", "at0": "um {h} Uhr",
-           "planned_at": "planmäßig um {h} Uhr {m}", "planned_at0": "planmäßig um {h} Uhr",
-           "platform": "von Steig {p}", "moved": "heute von Steig {p}", "late": "{n} Minuten später",
-           "late1": "eine Minute später", "cancelled": "fällt aus", "skipped": "hält hier nicht",
-           "added": "Zusatzfahrt", "timetable": "laut Fahrplan", "note": "Hinweis: {text}", "none": "Keine Abfahrten.",
-           "timetable_only": "Alle Zeiten laut Fahrplan."},
-    "en": {"stop": "Stop {name}.", "next": "Next departures:", "line": "Line {line} to {to}",
-           "now": "now", "in": "in {n} minutes", "in1": "in one minute", "at": "at {h} {m:02d}", "at0": "at {h} o'clock",
-           "planned_at": "scheduled at {h} {m:02d}", "planned_at0": "scheduled at {h} o'clock",
-           "platform": "from platform {p}", "moved": "today from platform {p}", "late": "{n} minutes late",
-           "late1": "one minute late", "cancelled": "cancelled", "skipped": "does not stop here",
-           "added": "extra service", "timetable": "according to the timetable", "note": "Notice: {text}",
-           "none": "No departures.", "timetable_only": "All times are from the timetable."},
-}
-_LINE_PARTS = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
-_SPACES = re.compile(r"\s+")
+LANGUAGES = SPOKEN_LANGUAGES
+DETAILS = ("short", "full")
+MAX_SPOKEN = 6  # departures read on a second press
+SHORT_DEPARTURES = 4  # departures read on the first press
+MIN_SUMMARY = 60  # characters of the disruption summary a first press keeps before it drops a departure
+SHORT_SECONDS = 20.0  # the first press is said in at most this long (the countdowns must still hold when it ends)
+MARGIN = 0.3  # seconds the estimate keeps clear of the budget (it is rounded to the slow side as well)
 _CLOCK = re.compile(r"\b\d\d:\d\d\b")
+_SPACES = re.compile(r"\s+")
+_VIA = re.compile(r"\s+(?:/|über|via|vía|por)\s+|\s+[–—]\s+")
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s")
 
 
-def say_words(text: str, lexicon: Mapping[str, str]) -> str:
-    """`text` with every word the lexicon knows replaced, also as the last part of a hyphenated name; a word
-    ending in 'str.' becomes '...straße'."""
-    words = []
-    for word in text.split():
-        bare = word.rstrip(",;:")
-        tail = word[len(bare):]
-        if bare in lexicon:
-            words.append(lexicon[bare] + tail)
-        elif "-" in bare and bare.rsplit("-", 1)[1] in lexicon:  # Kaiser-Wilhelm-Str.
-            head, last = bare.rsplit("-", 1)
-            words.append(f"{head}-{lexicon[last]}{tail}")
-        elif "Str." in lexicon and bare.endswith("str.") and len(bare) > 4:
-            words.append(bare[:-4] + lexicon["Str."].lower() + tail)
-        else:
-            words.append(word)
-    return " ".join(words)
+def main_destination(headsign: str) -> str:
+    """Where a trip goes without its via part: "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität"
+    -> "Lerchenberg Hindemithstraße" (what a first press says; the second says it whole)."""
+    return _VIA.split(headsign, maxsplit=1)[0].strip() or headsign
 
 
-def say_line(line: str, lexicon: Mapping[str, str]) -> str:
-    """A line name as it is said: from the lexicon, else letters apart from numbers ("S8" -> "S 8", "RE4" ->
-    "R E 4"; words of more than three letters stay words)."""
-    if line in lexicon:
-        return lexicon[line]
-    parts = []
-    for part in _LINE_PARTS.findall(line):
-        if part.isalpha() and len(part) <= 3 and part.isupper():
-            parts.extend(part)
-        elif part.strip():
-            parts.append(part.strip())
-    return " ".join(parts) or line
+def _sentence(row: BoardRow, lang: str, words: Mapping[str, str], say_timetable: bool, short: bool) -> str:
+    to = row.headsign or row.destination
+    facts = SpokenDeparture(row.line_name or row.line, main_destination(to) if short else to, row.status, row.minutes,
+                            row.clock_text, row.platform, row.platform_changed, row.delay_minutes, row.live)
+    return departure_sentence(lang, facts, words, say_timetable=say_timetable, short=short)
 
 
-def _clock(phrases: dict[str, str], key: str, clock: str) -> str:
-    hours, minutes = int(clock[:2]), int(clock[3:5])
-    return phrases[f"{key}0"].format(h=hours) if minutes == 0 else phrases[key].format(h=hours, m=minutes)
+def _note(lang: str, said_in: str, body: str, words: Mapping[str, str]) -> str:
+    """A message as a note, announced with its language when that is not the voice's."""
+    body = say_words(body, words, lang).rstrip(". ")
+    if not body:
+        return ""
+    table = phrases(lang)
+    same = not said_in or said_in.split("-")[0] == lang
+    if same:
+        return table["note"].format(text=body) + "."
+    name = LANGUAGE_NAMES[lang].get(said_in.split("-")[0], said_in)
+    return table["note_in"].format(language=name, text=body) + "."
 
 
-def _row(row: BoardRow, phrases: dict[str, str], lexicon: Mapping[str, str], say_timetable: bool = True) -> str:
-    if row.status == MESSAGE:
-        return phrases["note"].format(text=say_words(row.headsign or row.destination, lexicon).rstrip(".")) + "."
-    parts = [phrases["line"].format(line=say_line(row.line_name or row.line, lexicon),
-                                    to=say_words(row.headsign or row.destination, lexicon))]
-    inactive = row.status in ("cancelled", "skipped")
-    if inactive:
-        parts.append(_clock(phrases, "planned_at", row.clock_text) if row.clock_text else "")
-    elif row.minutes == 0:
-        parts.append(phrases["now"])
-    elif row.minutes is not None:
-        parts.append(phrases["in1"] if row.minutes == 1 else phrases["in"].format(n=row.minutes))
-    elif row.clock_text:
-        parts.append(_clock(phrases, "at", row.clock_text))
-    if row.platform:
-        parts.append(phrases["moved" if row.platform_changed else "platform"].format(p=say_line(row.platform, lexicon)))
-    if inactive:
-        parts.append(phrases[row.status])
-    elif row.delay_minutes:
-        parts.append(phrases["late1"] if row.delay_minutes == 1 else phrases["late"].format(n=row.delay_minutes))
-    if row.status == "added":
-        parts.append(phrases["added"])
-    if not row.live and not inactive and say_timetable:
-        parts.append(phrases["timetable"])
-    return ", ".join(p for p in parts if p) + "."
+def alert_in(alert: ShownAlert, lang: str, fallback: str) -> tuple[str, str, str]:
+    """(language, header, description) of an alert for a voice of `lang`: the feed's translation into it, else
+    the text the board shows (untagged texts count as `fallback`, the board's language)."""
+    for tag, header, description in alert.translations:
+        if tag.split("-")[0] == lang:
+            return lang, header, description
+    return alert.language or fallback, alert.header, alert.description
 
 
-def spoken_text(board: Board, language: str, lexicon: Mapping[str, str] | None = None) -> str:
-    """The board as one spoken text: the stop, ops messages, the next MAX_SPOKEN departures (line, destination,
-    time, platform, delay or cancellation), then the alerts; an ops takeover instead of the departures; why
-    nothing departs."""
-    lang = language if language in LANGUAGES else "en"
-    phrases = _PHRASES[lang]
-    words = {**LEXICON[lang], **(lexicon or {})}
-    out = [phrases["stop"].format(name=say_words(board.stop_name, words))] if board.stop_name else []
-    if board.takeover_text:
-        out.append(phrases["note"].format(text=say_words(board.takeover_text, words)))
-        return _finish(out)
+def _alert_body(header: str, description: str) -> str:
+    """Header and description as one text; a description that repeats the header is said once."""
+    header, description = header.strip(), description.strip()
+    if not description or description.startswith(header.rstrip(".")):
+        return description or header
+    return f"{header.rstrip('.')}. {description}"
+
+
+def _disruptions(board: Board, lang: str, words: Mapping[str, str], short: bool) -> list[str]:
+    """The ops messages and the feed's alerts: every one whole, or (short) the first one's header and how
+    many more a second press tells."""
+    items: list[tuple[str, str, str]] = [(board.language, n, "") for n in board.notice_texts]
+    items += [alert_in(a, lang, board.language) for a in board.alerts]
+    if not items:
+        return []
+    if not short:
+        return [_note(lang, said_in, _alert_body(h, d), words) for said_in, h, d in items]
+    said_in, header, description = items[0]
+    out = [_note(lang, said_in, header, words)]
+    table = phrases(lang)
+    if len(items) > 1:
+        out.append(table["more1"] if len(items) == 2 else table["more"].format(n=len(items) - 1))
+    elif description and not description.startswith(header.rstrip(".")):
+        out.append(table["details"])
+    return out
+
+
+def spoken_text(board: Board, language: str, lexicon: Mapping[str, str] | None = None, detail: str = "short",
+                budget: float = SHORT_SECONDS) -> str:
+    """The board as one spoken text in `language` (English for a language without phrases). `detail` "short":
+    the stop, the next SHORT_DEPARTURES departures and a one-line disruption summary, within SHORT_SECONDS (fewer
+    departures and a shorter summary when the names are long); "full": MAX_SPOKEN departures and every
+    message and alert whole. An ops takeover instead of departures; why nothing departs. `budget`: seconds the
+    first press may last (the shell asks again with less when the audio came out longer than SHORT_SECONDS)."""
+    lang = language if language in SPOKEN_LANGUAGES else "en"
+    short = detail != "full"
+    table = phrases(lang)
+    words = lexicon_of(lang, lexicon)
+    head = [table["stop"].format(name=say_words(board.stop_name, words, lang))] if board.stop_name else []
+    if board.takeover_text:  # the whole message; a first press says as much of it as fits, a second the rest
+        note = _note(lang, board.language, board.takeover_text, words)
+        return _within_budget(lang, head, [], [note], budget - MARGIN) if short else _finish([*head, note])
     departures = [r for r in board.rows if r.status != MESSAGE]
-    notes = [r for r in board.rows if r.status == MESSAGE]
-    out += [_row(r, phrases, words) for r in notes]
-    if departures:
-        out.append(phrases["next"])
-        if board.timetable_only:
-            out.append(phrases["timetable_only"])
-        out += [_row(r, phrases, words, not board.timetable_only) for r in departures[:MAX_SPOKEN]]
-    elif board.empty_text:
-        out += _empty(board, lang)
-    else:
-        out.append(phrases["none"])
-    alerts = " ".join(page.replace("\n", " ") for page in board.alert_pages)
-    if alerts:
-        out.append(phrases["note"].format(text=say_words(alerts, words)))
-    return _finish(out)
+    head += [_note(lang, board.language, r.headsign or r.destination, words) for r in board.rows if r.status == MESSAGE]
+    disruptions = _disruptions(board, lang, words, short)
+    if not departures:
+        return _finish([*head, *(_empty(board, lang) if board.empty_text else [table["none"]]), *disruptions])
+    intro = [] if short else [table["next"]]
+    if board.timetable_only:
+        intro.append(table["timetable_only"])
+    said = [_sentence(r, lang, words, not board.timetable_only, short)
+            for r in departures[: SHORT_DEPARTURES if short else MAX_SPOKEN]]
+    if not short:
+        return _finish([*head, *intro, *said, *disruptions])
+    return _within_budget(lang, [*head, *intro], said, disruptions, budget - MARGIN)
+
+
+def _within_budget(lang: str, head: list[str], said: list[str], disruptions: list[str], budget: float) -> str:
+    """The first press within the budget: departures first (fewer when their names are long), then the
+    disruption summary in the room that is left (cut at a word, with "press again" for the rest)."""
+    summary, rest = (disruptions[0], disruptions[1:]) if disruptions else ("", [])
+    least = min(len(summary), MIN_SUMMARY)
+    while len(said) > 1 and seconds_to_say(_finish([*head, *said, *rest]), lang) + least * _per_char(lang) > budget:
+        said.pop()  # long names: fewer departures rather than a countdown that is wrong when it is said
+    if seconds_to_say(_finish([*head, *said, summary, *rest]), lang) <= budget:
+        return _finish([*head, *said, summary, *rest])
+    more = rest or [phrases(lang)["details"]]
+    room = int((budget - seconds_to_say(_finish([*head, *said, *more]), lang)) / _per_char(lang))
+    sentences = _FIRST_SENTENCE.split(summary)
+    first = sentences[0]
+    for sentence in sentences[1:]:  # as many whole sentences as fit
+        if len(f"{first} {sentence}") > room:
+            break
+        first = f"{first} {sentence}"
+    if len(first) > room:
+        first = first[: max(0, room - 1)].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"
+    return _finish([*head, *said, first if len(first) > 2 else "", *more])
+
+
+def _per_char(lang: str) -> float:
+    return seconds_to_say("x", lang)
 
 
 def _empty(board: Board, lang: str) -> list[str]:
@@ -146,19 +170,26 @@ def _empty(board: Board, lang: str) -> list[str]:
         said = [board.empty_text, board.empty_detail]
     else:
         minutes = re.search(r"\d+", board.empty_text) if board.empty_reason == "nothing_in_horizon" else None
-        said = [text(lang, board.empty_reason, n=minutes.group() if minutes else "")]
+        texts_in = lang if lang in TEXTS else "en"
+        said = [text(texts_in, board.empty_reason, n=minutes.group() if minutes else "")]
         when = _CLOCK.search(board.empty_detail)
         if board.empty_reason == "no_data":
-            said.append(text(lang, "no_data_detail"))
-        elif when and board.empty_reason in ("end_of_service", "nothing_in_horizon"):
-            said.append(text(lang, "next_departure", time=when.group()))
+            said.append(text(texts_in, "no_data_detail"))
+        elif when and board.empty_reason in ("end_of_service", "nothing_in_horizon", "night"):
+            said.append(text(texts_in, "next_departure", time=when.group()))
     out = []
     for sentence in said:
-        sentence = _CLOCK.sub(lambda m: _clock(_PHRASES[lang], "at", m.group()).split(" ", 1)[1], sentence)
-        sentence = sentence.replace(" min", " Minuten" if lang == "de" else " minutes")
+        sentence = _CLOCK.sub(lambda m: _time_of_day(lang, m.group()), sentence)
+        sentence = re.sub(r" min\b", " " + phrases(lang)["minutes"], sentence)
         if sentence:
             out.append(f"{sentence[0].upper()}{sentence[1:]}.")
     return out
+
+
+def _time_of_day(lang: str, clock: str) -> str:
+    """A clock time inside a sentence: "5 Uhr 5", "5 05", "a las 5 y 5"."""
+    said = say_clock(lang, "at", clock)
+    return said if lang == "es" else said.split(" ", 1)[1]
 
 
 def _finish(sentences: list[str]) -> str:

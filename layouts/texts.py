@@ -41,6 +41,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "delay": "",
         "marker": "",
         "alert": "Hinweis",
+        "night": "Nachtruhe",
+        "night_resumes": "Anzeige wieder ab {time}",
         "late": "+{n}",
         "more_alerts": "+{n} weitere Hinweise",
         "more_alert": "+1 weiterer Hinweis",
@@ -81,6 +83,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "delay": "",
         "marker": "",
         "alert": "Notice",
+        "night": "Night break",
+        "night_resumes": "back at {time}",
         "late": "{n} min late",
         "more_alerts": "+{n} more notices",
         "more_alert": "+1 more notice",
@@ -131,6 +135,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "early": "adelantado",
         "scheduled": "programado",
         "page": "página {n} de {of}",
+        "night": "Pausa nocturna",
+        "night_resumes": "de vuelta a las {time}",
     },
 }
 LANGUAGES: tuple[str, ...] = tuple(TEXTS)

@@ -81,7 +81,8 @@ def frames_by_display(sent: list) -> dict[str, list[str]]:
 async def test_first_turn_sends_every_display_retained(world: World) -> None:
     hello = world.link.take()
     assert [p.topic for p in hello] == [f"{PREFIX}/service/status"]  # nothing rendered yet
-    assert world.link.subscriptions == [f"{PREFIX}/displays/+/status", f"{PREFIX}/displays/+/ack"]
+    assert world.link.subscriptions == [f"{PREFIX}/displays/+/status", f"{PREFIX}/displays/+/ack",
+                                        f"{PREFIX}/displays/+/audio/request"]
     delay = await world.service.step()
     sent = frames_by_display(world.link.take())
     assert sent == {d: ["board", "frame"] for d in ("hbf-epaper", "uni-tft", "gons-led", "hbf-bwr")}

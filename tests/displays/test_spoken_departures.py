@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import shutil
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from aiohttp.test_utils import TestClient, TestServer
 from servicekit import write_config
 
@@ -20,9 +22,10 @@ from displays.config import load_config
 from displays.http import make_app
 from displays.ports import MemoryLink
 from displays.service import Service
-from displays.voice import SpeechError
+from displays.voice import OPUS_RATE, SpeechError
 from feeds.times import parse_instant
-from firmware_bridge.audio import parse_audio, text_hash
+from firmware_bridge.audio import FORMAT_OGG_OPUS, parse_audio, parse_request, text_hash
+from firmware_bridge.messages import packet_room
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")
 DISPLAYS = [{"id": "uni-tft", "stops": ["UNI"], "layout": "tft-320x240",
@@ -70,7 +73,7 @@ def test_speak_writes_a_wav_that_speaks_the_board(tmp_path: Path, capsys: pytest
     for language in ("de", "en"):
         out = tmp_path / f"uni-{language}.wav"
         assert main(["speak", "--config", str(config), "--display", "uni-tft", "--at", "2026-11-25T08:00:05+01:00",
-                     "--lang", language, "--output", str(out)]) == 0
+                     "--lang", language, "--detail", "full", "--output", str(out)]) == 0
         said = capsys.readouterr().err.split(": ", 1)[1]
         assert said.startswith("Haltestelle Universität." if language == "de" else "Stop Universität.")
         pcm, rate = samples(out.read_bytes())
@@ -85,10 +88,11 @@ def test_speak_writes_a_wav_that_speaks_the_board(tmp_path: Path, capsys: pytest
     feed = tmp_path / "cfg" / "demo.zip"
     assert main(["speak", "--gtfs", str(feed), "--stop", "HBF", "--at", "2026-11-25T08:00:05+01:00",
                  "--output", str(tmp_path / "hbf.txt")]) == 0
-    assert (tmp_path / "hbf.txt").read_text().startswith("Haltestelle Mainz Hauptbahnhof. Die nächsten Abfahrten:")
+    assert (tmp_path / "hbf.txt").read_text().startswith("Haltestelle Mainz Hauptbahnhof. ")
 
 
-async def test_audio_is_published_retained_and_only_when_the_text_or_volume_changes(tmp_path: Path) -> None:
+# spec: P-53
+async def test_the_spoken_text_is_published_retained_and_only_when_it_or_the_volume_changes(tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), DISPLAYS)
     clock, link, voice = FixedClock(AT), MemoryLink(), FakeVoice()
     service = Service(load_config(config), clock, config_path=config, cache_dir=tmp_path / "cache", link=link,
@@ -100,32 +104,71 @@ async def test_audio_is_published_retained_and_only_when_the_text_or_volume_chan
         while not service.speaker.queue.empty():
             await service.speaker.update(service.speaker.queue.get_nowait())
             service.speaker.queued.clear()
-        audio = {}
-        for p in link.take():
-            if "/audio/" in p.topic:
-                header, body = parse_audio(p.payload)
-                audio[p.topic] = (header, body, p.retain)
-        return audio
+        return {p.topic: (json.loads(p.payload) if p.payload else None, p.retain) for p in link.take() if "/audio/" in p.topic}
 
     try:
         first = await step()
-        assert sorted(first) == ["stopcast/v1/displays/uni-tft/audio/de", "stopcast/v1/displays/uni-tft/audio/en"]
+        texts = ["stopcast/v1/displays/uni-tft/audio/text/de", "stopcast/v1/displays/uni-tft/audio/text/en"]
+        # the first time, the retained WAV an older service left on audio/{lang} is cleared
+        assert sorted(first) == sorted([*texts, "stopcast/v1/displays/uni-tft/audio/de", "stopcast/v1/displays/uni-tft/audio/en"])
+        assert first["stopcast/v1/displays/uni-tft/audio/de"] == (None, True)
         runtime = service.displays["uni-tft"]
         for language in ("de", "en"):
-            header, body, retain = first[f"stopcast/v1/displays/uni-tft/audio/{language}"]
+            doc, retain = first[f"stopcast/v1/displays/uni-tft/audio/text/{language}"]
             said = service.speaker.text(runtime, language)
-            assert retain and header.text_hash == text_hash(said) and header.volume == 90 and header.count == 1
-            assert (language, said) in voice.spoken
+            assert retain and doc == {"lang": language, "detail": "short", "text": said, "hash": f"{text_hash(said):08x}",
+                                      "volume": 90}
+        assert voice.spoken == []  # no audio is made until a pillar asks
+        assert all(len(json.dumps(first[t][0]).encode()) < 1024 for t in texts)  # small, instead of a 1.5 MB WAV
         clock.advance(20)  # same minute: the boards' texts did not change
         assert await step() == {}
         clock.advance(60)  # the countdowns moved: new texts
         changed = await step()
-        assert sorted(changed) == sorted(first)
-        assert all(h.text_hash != first[t][0].text_hash for t, (h, _, _) in changed.items())
+        assert sorted(changed) == texts
+        assert all(doc["hash"] != first[t][0]["hash"] for t, (doc, _) in changed.items())
         clock.advance(14 * 3600)  # 22:01: night volume
         night = await step()
-        assert {h.volume for h, _, _ in night.values()} == {30}
-        assert not any("gons-led" in t for t in night)  # a display without speech publishes no audio
+        assert {doc["volume"] for doc, _ in night.values()} == {30}
+        assert not any("gons-led" in t for t in night)  # a display without speech publishes nothing
+    finally:
+        await service.close()
+
+
+# spec: P-54, P-56
+async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), DISPLAYS)
+    clock, link, voice = FixedClock(AT), MemoryLink(), FakeVoice()
+    service = Service(load_config(config), clock, config_path=config, cache_dir=tmp_path / "cache", link=link,
+                      synthesizer=voice)
+    await service.prepare()
+    try:
+        await service.refresh(AT)
+        link.take()
+        topic = "stopcast/v1/displays/uni-tft/audio/request"
+        assert "stopcast/v1/displays/+/audio/request" in service.subscriptions()
+        assert service.on_message(topic, b'{"lang": "en", "detail": "full"}') == []
+        asked, _arrived = service.speaker.requests.get_nowait()
+        answer = [p async for p in service.speaker.answer(asked)]
+        said = service.speaker.text(service.displays["uni-tft"], "en", "full")
+        assert answer[0].topic == "stopcast/v1/displays/uni-tft/audio/en" and not any(p.retain for p in answer)
+        assert [p.topic for p in answer[1:]] == [f"stopcast/v1/displays/uni-tft/audio/en/{i}" for i in range(1, len(answer))]
+        seconds = 0.0
+        for i, publish in enumerate(answer):
+            header, body = parse_audio(publish.payload)
+            assert header.format == FORMAT_OGG_OPUS and header.text_hash == text_hash(said) and header.volume == 90
+            assert (header.index, header.count) == (i, len(answer))
+            decoded, rate = soundfile.read(io.BytesIO(body))  # each chunk plays on its own
+            assert rate == OPUS_RATE
+            seconds += len(decoded) / rate
+        assert abs(seconds - header.duration_ms / 1000) < 0.05 * len(answer)
+        assert abs(seconds - len(said) / 1000) < 0.1  # the fake voice's 1 ms a character
+        assert parse_audio(answer[0].payload)[0].count == len(answer)
+        again = [p async for p in service.speaker.answer(asked)]  # a second press: the kept encoding
+        assert [p.payload for p in again] == [p.payload for p in answer]
+        for bad in (b"{", b'{"lang": "fr"}', b'{"lang": "de", "detail": "long"}', b"[]", b"x" * 300):
+            before = service.metrics.value("stopcast_pillar_messages_rejected_total")
+            service.on_message(topic, bad)
+            assert service.metrics.value("stopcast_pillar_messages_rejected_total") == before + 1 and service.speaker.requests.empty()
     finally:
         await service.close()
 
@@ -140,7 +183,7 @@ async def test_speech_wav_over_http_with_etag_and_without_espeak(tmp_path: Path)
         client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
         await client.start_server()
         try:
-            text = await client.get("/displays/gons-led/speech.txt?lang=en")
+            text = await client.get("/displays/gons-led/speech.txt?lang=en&detail=full")
             assert text.status == 200 and (await text.text()).startswith("Stop Gonsenheim Kapellenstraße. Next departures:")
             answer = await client.get("/displays/uni-tft/speech.wav?lang=de")
             if working:
@@ -150,6 +193,10 @@ async def test_speech_wav_over_http_with_etag_and_without_espeak(tmp_path: Path)
                 assert again.status == 304
                 english = await client.get("/displays/uni-tft/speech.wav?lang=en")
                 assert english.headers["ETag"] != answer.headers["ETag"]
+                ogg = await client.get("/displays/uni-tft/speech.ogg?lang=es&detail=full")
+                assert ogg.status == 200 and ogg.content_type == "audio/ogg"
+                assert soundfile.info(io.BytesIO(await ogg.read())).subtype == "OPUS"
+                assert (await client.get("/displays/uni-tft/speech.ogg?detail=long")).status == 400
             else:
                 body = await answer.json()
                 assert answer.status == 503 and "espeak-ng is not installed" in body["error"]
@@ -161,3 +208,22 @@ async def test_speech_wav_over_http_with_etag_and_without_espeak(tmp_path: Path)
         finally:
             await client.close()
             await service.close()
+
+
+# spec: P-52, P-56
+@needs_espeak
+async def test_with_a_small_max_packet_every_answer_chunk_fits_and_plays_on_its_own(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), DISPLAYS,
+                          mqtt={"max_packet": 2048})
+    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache",
+                      link=MemoryLink())
+    await service.prepare()
+    try:
+        await service.refresh(AT)
+        asked = parse_request("uni-tft", b'{"lang": "de"}', ("de",))
+        answer = [p async for p in service.speaker.answer(asked)]
+        assert len(answer) > 5 and all(packet_room(2048, p.topic) >= len(p.payload) for p in answer)
+        seconds = sum(soundfile.info(io.BytesIO(parse_audio(p.payload)[1])).duration for p in answer)
+        assert abs(seconds - parse_audio(answer[0].payload)[0].duration_ms / 1000) < 0.05 * len(answer)
+    finally:
+        await service.close()

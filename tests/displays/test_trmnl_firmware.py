@@ -129,14 +129,68 @@ async def test_keys_survive_admin_token_rotation_restarts_and_are_issued_once(tm
     service, client = await start(config, tmp_path, AT + 120)  # a restart
     device.client = client
     assert await device.wake() and not device.wiped, device.errors
-    again = Firmware(client, MAC)
-    assert await again.setup() and again.api_key == first_key  # issued once: setup again gives the same key
+    again = Firmware(client, MAC)  # setup again without the key: refused (it could be anyone with the MAC)
+    assert not await again.setup() and not again.wiped and again.errors == ["setup: HTTP 404"]
+    presented = await client.get("/api/setup", headers={"ID": MAC, "Access-Token": first_key})
+    assert (await presented.json())["api_key"] == first_key  # issued once: presenting it gives the same key
     keys = await (await client.get("/api/trmnl/keys", headers={"Authorization": "Bearer rotated-token"})).json()
     assert [(k["mac"], k["display"], k["revoked_at"]) for k in keys] == [(MAC, "hbf-bwr", None)]
     assert (await client.delete(f"/api/trmnl/keys/{MAC}", headers={"Authorization": "Bearer rotated-token"})).status == 200
     assert not await device.wake() and not device.wiped  # revoked: an error on the device, nothing erased
     reprovisioned = Firmware(client, MAC)
+    assert not await reprovisioned.setup()  # revoked: a new setup needs ops approval
+    allowed = await client.post(f"/api/trmnl/keys/{MAC}/setup", headers={"Authorization": "Bearer rotated-token"})
+    assert allowed.status == 200
     assert await reprovisioned.setup() and reprovisioned.api_key != first_key and await reprovisioned.wake()
     audit = await (await client.get("/api/audit", headers={"Authorization": "Bearer rotated-token"})).json()
-    assert audit[0]["action"] == "trmnl.revoke" and audit[0]["target"] == MAC
+    assert [(e["action"], e["target"]) for e in audit[:2]] == [("trmnl.allow-setup", MAC), ("trmnl.revoke", MAC)]
     await stop(service, client)
+
+
+async def setup_answer(client: TestClient, mac: str, token: str = "") -> tuple[int, dict]:
+    answer = await client.get("/api/setup/", headers={"ID": mac, **({"Access-Token": token} if token else {})})
+    return answer.status, await answer.json()
+
+
+async def test_probing_macs_tells_nothing_and_is_rate_limited(world: tuple[Service, TestClient, Path]) -> None:
+    service, client, _ = world
+    device = Firmware(client, MAC)
+    assert await device.setup()
+    probes = [f"AA:BB:CC:DD:EE:{i:02X}" for i in range(0xF0, 0xFF)]
+    probes.insert(3, MAC)  # 16 MACs, the configured one among them
+    answers = [await setup_answer(client, mac) for mac in probes]
+    answered = [a for a in answers if a[0] != 429]
+    assert len(answered) <= 10  # per client address and minute
+    assert MAC in probes[: len(answered)]  # the configured MAC was among those answered ...
+    assert all(a == answered[0] for a in answered) and answered[0][0] == 404  # ... exactly as the unknown ones
+    assert answered[0][1]["api_key"] is None
+    assert all(a[0] == 429 for a in answers[len(answered):])
+    service.clock.advance(61)  # type: ignore[attr-defined]
+    assert (await setup_answer(client, "00:11:22:33:44:55"))[0] == 404  # a minute later it answers again
+
+
+async def test_a_spoofed_mac_gets_no_key_and_a_revoked_key_does_not_help(world: tuple[Service, TestClient, Path]) -> None:
+    service, client, _ = world
+    device = Firmware(client, MAC)
+    assert await device.setup()
+    key = device.api_key
+    assert (await setup_answer(client, MAC))[1]["api_key"] is None  # a spoofer with only the MAC
+    assert (await setup_answer(client, MAC, "0123456789abcdef012345"))[1]["api_key"] is None
+    assert (await setup_answer(client, MAC.lower(), key))[1]["api_key"] == key  # the device itself
+    assert (await setup_answer(client, MAC, key))[0] == 200
+    assert (await setup_answer(client, MAC, key))[0] == 429  # 5 setups of one MAC in 10 minutes at most
+    service.clock.advance(600)  # type: ignore[attr-defined]
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    assert (await client.delete(f"/api/trmnl/keys/{MAC}", headers=admin)).status == 200
+    assert (await setup_answer(client, MAC, key))[0] == 404  # revoked: the old key gets no new one
+    assert (await setup_answer(client, MAC))[0] == 404
+    assert (await client.post(f"/api/trmnl/keys/{MAC}/setup", headers=admin)).status == 200
+    service.clock.advance(901)  # type: ignore[attr-defined]
+    assert (await setup_answer(client, MAC))[0] == 404  # the approval lasts 15 minutes
+    assert (await client.post(f"/api/trmnl/keys/{MAC}/setup", headers=admin)).status == 200
+    status, doc = await setup_answer(client, MAC)
+    assert status == 200 and doc["api_key"] not in (None, key)
+    assert (await setup_answer(client, MAC))[0] == 404  # once
+    device.api_key = key
+    assert not await device.wake() and not device.wiped  # the old key stopped working
+    assert (await client.post("/api/trmnl/keys/00:11:22:33:44:55/setup", headers=admin)).status == 404

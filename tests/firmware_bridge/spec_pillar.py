@@ -57,8 +57,8 @@ def head(payload: bytes) -> Head:
         raise Violation(f"magic {magic!r} version {version}: the document defines SC and version 2")
     if kind not in (0, 1) or enc not in ENCODINGS or mode not in MODES:
         raise Violation(f"kind {kind}, encoding {enc}, colour mode {mode}: not in the tables")
-    if flags & ~15 or reserved1 or reserved2:
-        raise Violation("flags beyond bits 0-3 or reserved bytes not 0")
+    if flags & ~31 or reserved1 or reserved2:
+        raise Violation("flags beyond bits 0-4 or reserved bytes not 0")
     if chunks < 1 or chunk >= chunks or bool(flags & 4) != (chunks > 1):
         raise Violation(f"chunk {chunk} of {chunks} with flags {flags}")
     if kind == 0 and ((rx, ry, rw, rh) != (0, 0, w, h) or base != 0):
@@ -268,7 +268,7 @@ class SpecPillar:
 
     def _unsigned(self, payload: bytes, h: Head) -> bytes:
         """The message without its MAC, which must verify under the key (S-1, S-2, S-5)."""
-        if not h.flags & 8:
+        if not h.flags & 16:
             if self.key:
                 raise Violation("[S-1] a signed display's message without the signed flag")
             return payload

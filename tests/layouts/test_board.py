@@ -187,9 +187,10 @@ def test_display_filters_routes_and_walk_time() -> None:
 def test_equal_inputs_give_equal_boards_and_rows_read_as_sentences() -> None:
     d = dep("t", "51", "7A1E99", "FFFFFF", "Lerchenberg", 3.2, platform="B", delay=240, status="delayed")
     assert board(d) == board(d, now=NOW + 5)
-    assert board(d).rows[0].spoken == "Linie 51 nach Lerchenberg, Steig B, in 3 Minuten, 4 Minuten später."
+    # the same sentence builder as the pillar's voice (layouts/phrases.py): one wording for screen readers and audio
+    assert board(d).rows[0].spoken == "Linie 51 nach Lerchenberg, in 3 Minuten, von Steig B, 4 Minuten später."
     english = board(d, settings=DisplaySettings(language="en")).rows[0].spoken
-    assert english == "Line 51 to Lerchenberg, stop B, in 3 minutes, 4 minutes late."
+    assert english == "Line 51 to Lerchenberg, in 3 minutes, from platform B, 4 minutes late."
 
 
 @pytest.mark.parametrize("name", builtin_names())
