@@ -117,7 +117,7 @@ def _build_parser() -> argparse.ArgumentParser:
     spk.add_argument("--detail", choices=("short", "full"), default="short",
                      help="short: the first press of the button (stop, next four, disruptions, at most 20 s; the "
                           "default); full: the second press (departures and every alert whole)")
-    spk.add_argument("--language", default=None, choices=("de", "en"), help="the board's language (with --gtfs)")
+    spk.add_argument("--language", default=None, choices=LANGUAGES, help="the board's language (with --gtfs)")
     spk.add_argument("--at", type=_instant, default=None, metavar="WHEN")
     spk.add_argument("--realtime", action="append", default=[], metavar="SRC")
     spk.add_argument("--cache-dir", type=Path, default=None)

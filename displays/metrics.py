@@ -50,6 +50,8 @@ class Metrics:
         self.audio_dropped = self.counter("stopcast_audio_dropped_total",
                                           "Audio requests dropped: too many waiting, or the service overloaded.")
         self.publish_refused = self.counter("stopcast_publish_refused_total", "MQTT messages the client refused to send.")
+        self.publish_oversize = self.counter("stopcast_publish_oversize_total",
+                                             "Messages over max_packet, never sent (0 unless there is a bug).")
         self.sent = 0  # messages acknowledged so far, read without a scrape (the update latency asks after each step)
 
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:

@@ -25,7 +25,7 @@ from feeds.guard import scheduled_trips
 from feeds.live import Findings, LiveState, build_live
 from feeds.realtime import RealtimeRules
 from feeds.timetable import Timetable
-from firmware_bridge.messages import parse_status
+from firmware_bridge.messages import packet_room, parse_status
 from firmware_bridge.protocol import AudioRequest, Bridge, Frame, PillarStatus, Publish, Rejected
 from firmware_bridge.topics import display_topic, instance_topic, service_status_topic
 from layouts.board import Board, DisplaySettings
@@ -51,6 +51,7 @@ from .instances import (
 )
 from .metrics import Metrics
 from .notices import Editorial, Scope, scope_of
+from .pillar_limits import RejectionLog
 from .ports import FeedSource, PillarLink, Renderer
 from .predicting import forecasts
 from .rendering import InlineRenderer
@@ -130,6 +131,8 @@ class Service:
         self.last_reload_error: str | None = None
         self.reloading: asyncio.Future | None = None  # a SIGHUP's reload being committed to the shared state
         self.wake = asyncio.Event()
+        self.planned_wake = float("inf")  # when the ticker steps next: an earlier deadline from a pillar wakes it
+        self.rejections = RejectionLog()
         self.stopping = asyncio.Event()
         self.pending: list[Publish] = []  # publishes to send with the next tick (e.g. cleared displays)
         self.broker_address: tuple[str, int] | None = None  # where an embedded broker listens
@@ -425,6 +428,7 @@ class Service:
             horizon_minutes=display.horizon_minutes, routes=display.routes, directions=display.directions,
             exclude_routes=display.exclude_routes, hide_ending_here=display.hide_ending_here, night=display.night,
             clock=display.clock, route_labels=display.route_labels,
+            pinned_alerts=spec.alert_style == "ticker" and self.bridge.scrolls(display.id),
         )
         return compose_board(self.timetable, live, display.stops, spec, settings, now, previous,
                              realtime_configured=bool(self.config.feeds.realtime), editorial=editorial,
@@ -457,7 +461,8 @@ class Service:
                                          night=board.night_until > 0)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
-            publishes += ticker
+            room = self.bridge.room(display.id, "ticker")  # a ticker too long for the packet limit is cleared: the
+            publishes += [t if len(t.payload) <= room else replace(t, payload=b"") for t in ticker]  # frames page it
         except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
             self.display_failed(runtime, "encoding its frame", exc, now)
             return []
@@ -524,6 +529,7 @@ class Service:
         """Send over the pillar link (if any), counting what the broker acknowledged."""
         if not publishes or self.link is None:
             return
+        publishes = self._within_max_packet(publishes)
         started = time.perf_counter()
         sent = await self.link.send(publishes)
         self.metrics.publish_refused.inc(len(sent.refused))
@@ -532,6 +538,18 @@ class Service:
         if sent.messages + len(sent.refused) < len(publishes):  # the connection failed meanwhile: not all went out
             self.bridge.unsent(publishes)
             self.resend = True
+
+    def _within_max_packet(self, publishes: Sequence[Publish]) -> Sequence[Publish]:
+        """The publishes that fit max_packet (docs/mqtt.md); one that does not is a bug, logged and counted, never
+        sent (the broker would drop the connection)."""
+        limit = self.config.mqtt.max_packet
+        fits = [p for p in publishes if len(p.payload) <= packet_room(limit, p.topic)]
+        if len(fits) < len(publishes):
+            self.metrics.publish_oversize.inc(len(publishes) - len(fits))
+            big = next(p for p in publishes if len(p.payload) > packet_room(limit, p.topic))
+            log.error("not published: %d message(s) over max_packet %d, e.g. %d bytes to %s", len(publishes) - len(fits),
+                      limit, len(big.payload), big.topic)
+        return fits
 
     def next_wake(self, now: int) -> float:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
@@ -562,10 +580,14 @@ class Service:
         if topic.startswith(instance_topic(prefix, "")):
             return self.on_member(parse_member(prefix, topic, payload, self.membership.identity.secret))
         events, replies = self.bridge.receive(topic, payload, int(self.clock.now()))
+        deadline = self.bridge.next_deadline()
+        if deadline is not None and deadline < self.planned_wake:
+            self.wake.set()  # an answer deferred to the end of its gap (or a wait for an ack) is due before the
+            # ticker's next step: it steps now and plans again
         for event in events:
             if isinstance(event, Rejected):
                 self.metrics.rejected.inc()
-                log.warning("ignored pillar message on %s: %s", event.topic, event.reason)
+                self.rejections.note(event.topic, event.reason, self.clock.now())
             elif isinstance(event, PillarStatus):
                 log.info("pillar %s is %s", event.display_id, "online" if event.online else "offline")
             elif isinstance(event, AudioRequest):
@@ -679,7 +701,8 @@ class Service:
         await self.refresh(now)
         if arrived is not None and self.metrics.sent > published:
             self.metrics.update_latency.observe(time.perf_counter() - arrived)
-        return max(0.05, self.next_wake(now) - self.clock.now())
+        self.planned_wake = self.next_wake(now)
+        return max(0.05, self.planned_wake - self.clock.now())
 
     async def run(self, extra_tasks: list | None = None) -> None:
         """Serve until stop() (or a cancellation): sources, ticker, pillar link, extra tasks."""

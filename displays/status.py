@@ -18,6 +18,7 @@ from .humane import ago as _ago
 from .humane import day_text, local_time, now_text
 from .humane import duration as _duration
 from .notices import Period, message_doc, suppression_doc
+from .pillar_limits import asks_too_often
 from .pulls import Pulls
 from .service import DisplayRuntime, Service
 
@@ -169,6 +170,7 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
         "pillar": dict(pillar.status) if pillar else {},
         "device": dict(pull.device) if pull else {},
         "in_sync": bool(pillar and pillar.in_sync),
+        "answers_deferred": pillar.limited if pillar else 0,  # requests the answer limits held back (docs/mqtt.md)
         "last_ack": _when(service, pillar.last_ack_at if pillar else None),
         "last_frame": _when(service, pillar.last_frame_at if pillar else None),
         "rendered": _when(service, runtime.rendered_at),
@@ -339,6 +341,7 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
             problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
     problems += [f"display {d}: pillar dark: {reason}" for d, reason in dark]
+    problems += [p for d in sorted(service.displays) if (p := asks_too_often(d, service.bridge.pillar(d), now))]
     if service.last_reload_error:
         problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
     problems += service.membership.problems()  # another deployment on our broker and prefix, a forged instance
@@ -366,6 +369,8 @@ READINGS: tuple[tuple[str, str, str, Callable[[Service], float]], ...] = (
      lambda s: getattr(s.renderer, "restarts", 0)),
     ("stopcast_displays_failing", "Displays whose last board failed (they keep their last frame).", "gauge",
      lambda s: sum(1 for r in s.displays.values() if r.error)),
+    ("stopcast_pillar_answers_deferred", "Answers to pillar requests the rate limits deferred (docs/mqtt.md).",
+     "counter", lambda s: sum(c.limited for c in s.bridge.channels.values())),
     ("stopcast_instances_live", "Instances of this deployment this one sees live, itself included.", "gauge",
      lambda s: len(s.membership.live())),
 )

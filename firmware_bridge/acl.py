@@ -42,6 +42,7 @@ def mosquitto_acl(prefix: str, service_user: str, pillars: Iterable[tuple[str, s
             f"topic read {display_topic(prefix, display_id, 'frame/#')}",
             f"topic read {display_topic(prefix, display_id, 'delta')}",
             f"topic read {display_topic(prefix, display_id, 'board')}",
+            f"topic read {display_topic(prefix, display_id, 'ticker')}",
             f"topic read {display_topic(prefix, display_id, 'next')}",
             f"topic read {display_topic(prefix, display_id, 'audio/#')}",
             f"topic write {display_topic(prefix, display_id, 'status')}",

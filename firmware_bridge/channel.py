@@ -9,9 +9,13 @@ frame it shows, or a full frame when a delta would not be smaller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import codec
 from .codec import FLAG_FULL_REFRESH, FLAG_NIGHT, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
+from .fitting import fit_board
 from .forecast import ForecastStep, forecast_payload
+from .limits import ANSWER_GAP_MAX, PILLAR_ANSWERS, Backoff, TokenBucket
 from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
 from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
 from .topics import display_topic
@@ -21,6 +25,7 @@ __all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
 MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
 ACK_WAIT = 15  # seconds: what a pillar was sent and did not acknowledge by then is taken as lost
+MIN_PILLAR_PACKET = 1024  # bytes: the smallest packet limit a pillar's status may announce (smaller is taken as this)
 KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
 
 
@@ -59,16 +64,39 @@ class DisplayChannel:
         self.last_status_at: int | None = None
         self.last_frame_at: int | None = None
         self.bytes_sent = 0
+        self.last_shown: int | None = None  # the last hash the pillar acknowledged: a null ack or an offline status
+        # may be forged, so a change still reaches it as a delta from this frame
+        self.sent_delta: tuple[int, int] | None = None  # (base, target) of the last delta with pixels sent on `delta`
+        self.sent_flags = 0  # and its flags: a copy of it carries the same ones and is not a new partial update
+        self.repeats = 0  # how often the pillar answered that delta by acking its base (refused, or lost): 2 -> full
+        self.ack_wait = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
+        self.backoff = Backoff(FULL_FRAME_RESEND_GAP)  # between answers to a pillar that makes no progress
+        self.bucket = TokenBucket(*PILLAR_ANSWERS)  # answers to this pillar
+        self.total: TokenBucket | None = None  # answer bytes to all pillars (the Bridge's)
+        self.pillar_max_packet: int | None = None  # the limit the pillar's status announced
+        self.scrolls = False  # the pillar's status says it scrolls the ticker itself
+        self.limited = 0  # answers deferred by the limits
+        self.limited_at: int | None = None  # when one last was
+        self.streak = 0  # answers deferred since the pillar last showed the current frame
         self.forecast_message = b""  # the retained `next` message (b"": none)
         self.forecast_end = 0  # the last second its last step is valid
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
 
+    @property
+    def packet_limit(self) -> int:
+        """The largest MQTT packet for this display: the service's max_packet, or the pillar's when smaller."""
+        return min(self.max_packet, self.pillar_max_packet or self.max_packet)
+
     def _room(self) -> int:
-        """Payload bytes per message: what fits max_packet on the longest topic, so that a frame's chunks are
-        the same on `frame/{i}` and on `delta` (a pillar may collect one set from both)."""
-        return packet_room(self.max_packet, self._topic("frame/65535"))
+        """Payload bytes per message: what fits the packet limit on the longest topic, so that a frame's chunks
+        are the same on `frame/{i}` and on `delta` (a pillar may collect one set from both)."""
+        return packet_room(self.packet_limit, self._topic("frame/65535"))
+
+    def room(self, leaf: str) -> int:
+        """Payload bytes that fit the packet limit on this display's topic `leaf` (e.g. `ticker`)."""
+        return packet_room(self.packet_limit, self._topic(leaf))
 
     def _event(self, event: ChannelEvent) -> None:
         """Move along the transition table; an impossible event is a LocalProtocolError (state ERROR)."""
@@ -139,12 +167,15 @@ class DisplayChannel:
     def _board(self) -> list[Publish]:
         """The current board JSON, retained (nothing for a frame without one)."""
         frame = self.current
-        return [Publish(self._topic("board"), frame.board_json, True)] if frame is not None and frame.board_json else []
+        if frame is None or not frame.board_json:
+            return []
+        fitted = fit_board(frame.board_json, self.room("board"))
+        return [Publish(self._topic("board"), fitted, True)] if fitted is not None else []
 
     def _direct_full(self, now: int) -> list[Publish]:
         """The current full frame on `delta`, for a pillar that shows another frame and is not subscribed to `frame`."""
         payloads = self.full_payloads(self._room())
-        self.partials = 0
+        self.partials, self.sent_delta, self.repeats = 0, None, 0
         self.last_full_at = self.last_frame_at = now
         self.bytes_sent += sum(len(p) for p in payloads)
         expiry = max(1, self.valid_until - now)
@@ -152,38 +183,62 @@ class DisplayChannel:
 
     def _to_pillar(self, now: int) -> list[Publish]:
         """What the pillar needs on `delta` to reach the current frame from the one it shows (a pillar whose
-        screen this instance does not know yet gets the full frame there)."""
+        screen this instance does not know yet gets the full frame there). A pillar said to show nothing takes
+        the retained frame; it also gets a delta from the last frame it acknowledged, in case that null ack or
+        offline status was not its own. A pillar that is offline gets deltas (cheap), never a whole frame."""
         frame = self.current
-        if frame is None or not self.online or (self.known and self.pillar_hash is None):
-            return []  # nobody listening, or the pillar takes the retained frame
+        if frame is None:
+            return []
+        if self.known and self.pillar_hash is None:
+            return self._courtesy(now)
         old = self.recent.get(self.pillar_hash) if self.known and self.pillar_hash is not None else None
-        if old is None or old.shape != frame.shape:
-            if self._deferred(now):
+        if old is None or old.shape != frame.shape or self.repeats >= 2:
+            if not self.online or self._deferred(now):
                 return []
             out = self._direct_full(now)
         else:
             out = self._delta(old, self.pillar_hash or 0, now)
         self.pillar_hash, self.known, self.full_due = frame.hash, True, None  # it applies what it is sent
+        self.last_shown = frame.hash
         if out and self.unacked_since is None:
             self.unacked_since = now
         return out
 
-    def _delta(self, old: Frame, base: int, now: int) -> list[Publish]:
+    def _courtesy(self, now: int) -> list[Publish]:
+        """A delta from the last frame the pillar acknowledged to the current one (never a whole frame)."""
+        frame, base = self.current, self.last_shown
+        old = self.recent.get(base) if base is not None else None
+        if frame is None or base is None or old is None or old.shape != frame.shape:
+            return []
+        out = self._delta(old, base, now, whole=False)
+        self.last_shown = frame.hash
+        return out
+
+    def _delta(self, old: Frame, base: int, now: int, whole: bool = True) -> list[Publish]:
         """A delta from the frame the pillar shows (an empty one only moves the validity), or the full frame
-        on `delta` when a delta would not be smaller."""
+        on `delta` when a delta would not be smaller (nothing then, unless `whole`). The `full refresh` flag
+        goes on the first delta with pixels after `full_refresh_every` partial updates since the last full
+        frame; a copy of a delta sent before (the pillar acked its base again) carries the same flags and is
+        not counted again."""
         frame = self.current
         assert frame is not None
         h, w = frame.shape
         raw = frame.raw if base != frame.hash else b""
         rects = codec.changed_rects(old.raw, raw, frame.color_mode, w, h) if raw else []
-        flags = FLAG_FULL_REFRESH if rects and self.partials + 1 >= self.full_refresh_every else 0
+        again = bool(rects) and self.sent_delta == (base, frame.hash)
+        if again:
+            flags = self.sent_flags
+        else:
+            flags = FLAG_FULL_REFRESH if rects and self.partials >= self.full_refresh_every else 0
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
         body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
         payloads = codec.encode_message(header, body, self._room(), key=self.key)
         if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
-            return self._direct_full(now)
-        if rects:
+            return self._direct_full(now) if whole else []
+        if rects and not again:
             self.partials = 0 if flags & FLAG_FULL_REFRESH else self.partials + 1
+            self.sent_delta, self.sent_flags, self.repeats = (base, frame.hash), flags, 0
+        if rects:
             self.last_frame_at = now
         self.bytes_sent += len(payloads[0])
         return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
@@ -223,20 +278,22 @@ class DisplayChannel:
         return self._board() + self._retained(now) + self._to_pillar(now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
-        """Send a full frame asked for within the resend gap once the gap has passed; before the frame's
-        validity runs out, extend it (the retained frame, and an empty delta to a pillar in sync)."""
+        """Send an answer deferred by the resend gap or the limits once they allow it, a whole frame again to a
+        pillar that did not acknowledge what it was sent (waiting twice as long each time), and before the
+        frame's validity runs out, extend it (the retained frame, and an empty delta to a pillar in sync)."""
         if self.current is None:
             return []
         out: list[Publish] = []
-        if self.unacked_since is not None and now - self.unacked_since >= ACK_WAIT and self.online:
+        if self.unacked_since is not None and now - self.unacked_since >= self.ack_wait and self.online:
             self.unacked_since, self.known = None, False  # lost on the way: the whole frame goes again
+            self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)
             out += self._to_pillar(now)
         if self.full_due is not None and now >= self.full_due:
             self.full_due = None
             if self.pillar_hash is None:
-                out += self._retained(now)
+                out += self._answer(now, self._retained, whole=True)
             elif not self.known or self.pillar_hash != self.current.hash:
-                out += self._to_pillar(now)
+                out += self._answer(now, self._to_pillar)
         if now < self.valid_until - margin or self._validity(now) <= self.valid_until:
             return out  # not due, or nothing to extend: the content changes when the validity ends
         self._event(ChannelEvent.TICK)
@@ -251,7 +308,7 @@ class DisplayChannel:
         if self.full_due is not None:
             due.append(self.full_due)
         if self.unacked_since is not None and self.online:
-            due.append(self.unacked_since + ACK_WAIT)
+            due.append(self.unacked_since + self.ack_wait)
         return min(due, default=None)
 
     def extend_to(self, true_until: int | None) -> None:
@@ -259,6 +316,29 @@ class DisplayChannel:
         again): the next tick extends its validity that far."""
         if self.true_until is not None and (true_until is None or true_until > self.true_until):
             self.true_until = true_until
+
+    def _answer(self, now: int, make: Callable[[int], list[Publish]], whole: bool = False) -> list[Publish]:
+        """An answer to the pillar (`make(now)`), or nothing yet when the backoff, this pillar's token bucket, the
+        one for all pillars or (for a `whole` frame) the resend gap say later: it is then due at that time
+        (deferred, never dropped)."""
+        due = max(now, self.backoff.ready_at(), int(-(-self.bucket.ready_at(now) // 1)))
+        if self.total is not None:
+            due = max(due, int(-(-self.total.ready_at(now) // 1)))
+        if whole:
+            due = max(due, self.last_full_at + FULL_FRAME_RESEND_GAP)
+        if due > now:
+            self.full_due = due if self.full_due is None else min(self.full_due, due)
+            self.limited += 1
+            self.streak += 1
+            self.limited_at = now
+            return []
+        out = make(now)
+        if out:
+            self.backoff.answered(now)
+            self.bucket.spend(now)
+            if self.total is not None:
+                self.total.spend(now, sum(len(p.payload) for p in out))
+        return out
 
     def republish(self, now: int) -> list[Publish]:
         """Everything retained again (after a reconnect the broker may have lost it), and the whole frame to a
@@ -269,36 +349,56 @@ class DisplayChannel:
         return self._board() + self._retained(now) + forecast + (self._to_pillar(now) if not self.known else [])
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
-        """Record what the pillar shows; bring it to the current frame when it shows another one."""
+        """Record what the pillar shows; bring it to the current frame when it shows another one, and the
+        retained frame again when it asks for it (answers back off while it makes no progress)."""
+        if ack.seq is not None and ack.seq > max(self.sequence, now):
+            raise ValueError(f"seq {ack.seq} names a frame this service never sent")
         self.last_ack_at = now
         self.online = True
-        if ack.seq is not None and self.last_ack_seq is not None and ack.seq < self.last_ack_seq:
-            return []  # older than an ack already taken (a broker redelivering, or two acks crossing)
-        if ack.seq is not None:
+        if ack.seq is not None and self.last_ack_seq is not None and ack.seq < self.last_ack_seq and not ack.need_full:
+            return []  # older than an ack already taken (a broker redelivering, or two acks crossing); a request for
+            # a frame is always answered (a pillar that shows nothing must get one)
+        if ack.seq is not None and ack.hash is not None:
             self.last_ack_seq = ack.seq
-        self.unacked_since = None
+        self.unacked_since, self.ack_wait = None, ACK_WAIT
         current = self.current is not None and not ack.need_full and ack.hash == self.current.hash
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
+        if ack.hash is not None:
+            self.last_shown = ack.hash
+        if ack.need_full and ack.hash is not None and self.current is not None:
+            self.pillar_hash, self.known, self.repeats = ack.hash, True, 2  # it shows a frame and cannot apply a
+            return self._answer(now, self._to_pillar)  # delta: the whole frame on `delta` (it is not subscribed to frame)
         if ack.need_full or ack.hash is None:
             self.pillar_hash, self.known = None, True  # it is subscribed to the retained frame
-            if not ack.need_full or self.current is None or self._deferred(now):
+            if not ack.need_full or self.current is None:
                 return []
-            return self._retained(now)
+            return self._answer(now, self._retained, whole=True)
+        if self.current is not None and self.sent_delta == (ack.hash, self.current.hash):
+            self.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
         self.pillar_hash, self.known = ack.hash, True
         if current:
-            self.full_due = None
+            self.full_due, self.repeats, self.streak = None, 0, 0
+            self.backoff.reset()
             return []
-        return self._to_pillar(now)
+        return self._answer(now, self._to_pillar)
 
-    def on_status(self, status: PillarStatus, now: int | None = None) -> None:
-        """Record the pillar's status; an offline pillar takes the retained frame when it comes back."""
+    def on_status(self, status: PillarStatus, now: int | None = None) -> list[Publish]:
+        """Record the pillar's status: what it reports, the packet limit and ticker it announces. An offline
+        status (its Will, or a forged one) stops whole frames to it, not deltas from the frame it showed."""
         if now is not None:
             self.last_status_at = now
         self.online = status.online
         self.status = {**self.status, **status.details}  # an offline Will says nothing new: keep what was known
-        if not status.online:
-            self.pillar_hash, self.known = None, True
         self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
+        if not status.online:
+            return []
+        self.scrolls = status.details.get("ticker") is True
+        limit = status.details.get("max_packet")
+        before = self.packet_limit
+        self.pillar_max_packet = max(MIN_PILLAR_PACKET, limit) if isinstance(limit, int) else None
+        if self.packet_limit != before and self.current is not None and now is not None:
+            return self._board() + self._retained(now)  # chunked for its limit (it reads them while it shows nothing)
+        return []
 
     def forecast(self, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
         """The retained forecast (`next`) for these steps; the last steps are left out until it fits max_packet

@@ -137,6 +137,9 @@ class PillarView:
     in_sync: bool = False
     frame_hash: int | None = None
     last_status_at: int | None = None
+    limited: int = 0  # answers to it the limits deferred (it asked more often than they allow)
+    limited_at: int | None = None  # when the last one was
+    streak: int = 0  # of them since it last showed the current frame
 
     @property
     def last_seen(self) -> int | None:
@@ -186,8 +189,11 @@ def parse_status(display_id: str, payload: bytes) -> PillarStatus:
     if state not in ("online", "offline"):
         raise ValueError("state must be online or offline")
     details = {}
-    for key, kind in (("fw", str), ("battery_v", (int, float)), ("rssi", int), ("shows", str), ("model", str)):
+    for key, kind in (("fw", str), ("battery_v", (int, float)), ("rssi", int), ("shows", str), ("model", str),
+                      ("max_packet", int)):
         value = doc.get(key)
         if value is not None and isinstance(value, kind) and not isinstance(value, bool):
             details[key] = value
+    if isinstance(doc.get("ticker"), bool):
+        details["ticker"] = doc["ticker"]
     return PillarStatus(display_id, state == "online", details)

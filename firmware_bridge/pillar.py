@@ -51,7 +51,7 @@ class PillarSession:
         self.state = PillarState.WAITING
         self.last_error: RemoteProtocolError | None = None  # why the last refused message was refused
         self.refused = 0
-        self._chunks: dict[tuple[int, int, int], dict[int, bytes]] = {}  # (kind, epoch, seq) -> index -> body
+        self._chunks: dict[tuple[int, ...], dict[int, bytes]] = {}  # (kind, epoch, seq, hash, base) -> index -> body
         self.ticker: Ticker | None = None  # the alert strip it scrolls over the frame (docs/mqtt.md, "Ticker")
         self.ticker_since = 0.0  # when it arrived: the scroll position follows from it
         self.stop_name = ""  # from the retained board JSON: what the "no current data" screen is titled
@@ -78,8 +78,9 @@ class PillarSession:
         return Publish(self._topic("status"), json.dumps({"state": "offline"}).encode(), True)
 
     def hello(self, details: dict | None = None) -> list[Publish]:
-        """What the pillar says after connecting: online, and what it shows (nothing: it takes the retained frame)."""
-        status = {"state": "online", **(details or {})}
+        """What the pillar says after connecting: online, that it scrolls the ticker, and what it shows (nothing: it
+        takes the retained frame)."""
+        status = {"state": "online", "ticker": True, **(details or {})}  # it scrolls the ticker itself
         if self.hash is not None:
             status["shows"] = hex_hash(self.hash)
         return [Publish(self._topic("status"), json.dumps(status).encode(), True), self._ack()]
@@ -151,7 +152,9 @@ class PillarSession:
                 raise HashMismatch(f"{topic}: content hash mismatch (header says {hex_hash(header.content_hash)})")
         except RemoteProtocolError as exc:
             self._refuse(exc)
-            return [self._ack(need_full=self.wants_frame)]  # showing a frame: the service sends what it lacks
+            # showing a frame: a delta for another base is answered by one from the frame it shows; one it cannot
+            # decode or verify by the whole frame, which it asks for
+            return [self._ack(need_full=self.wants_frame or not isinstance(exc, BaseMismatch))]
         self._show(header, raster)
         return [self._ack()]
 
@@ -228,12 +231,12 @@ class PillarSession:
         """The whole body once every chunk of the message arrived (None while some are missing)."""
         if header.chunks <= 1:
             return body
-        key = (header.kind, header.epoch, header.sequence)
+        key = (header.kind, header.epoch, header.sequence, header.content_hash, header.base_hash)
         parts = self._chunks.setdefault(key, {})
         parts[header.chunk] = body
         if len(parts) < header.chunks:
             return None
-        self._chunks = {k: v for k, v in self._chunks.items() if k[1:] > key[1:]}
+        self._chunks = {k: v for k, v in self._chunks.items() if k[1:3] > key[1:3]}  # older incomplete sets go
         return b"".join(parts[i] for i in range(header.chunks))
 
     def _decoded(self, topic: str, header: codec.Header, body: bytes) -> np.ndarray:

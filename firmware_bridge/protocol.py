@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from .audio import AudioRequest, parse_request
 from .channel import MAX_EPOCH, DisplayChannel
 from .forecast import ForecastStep
+from .limits import TOTAL_ANSWER_BYTES, TokenBucket
 from .messages import (
     MAX_PILLAR_MESSAGE,
     Event,
@@ -24,6 +25,7 @@ from .messages import (
     Publish,
     Rejected,
     Sent,
+    packet_room,
     parse_ack,
     parse_status,
 )
@@ -52,6 +54,7 @@ class Bridge:
         self.channels: dict[str, DisplayChannel] = {}
         self.keys: dict[str, bytes] = {}  # display -> its frame key (signed frames); see set_keys
         self.failures: dict[str, str] = {}  # display -> why its last tick failed (it keeps its frame)
+        self.answers = TokenBucket(*TOTAL_ANSWER_BYTES)  # answer bytes to all pillars together
 
     def channel(self, display_id: str, full_refresh_every: int = 10) -> DisplayChannel:
         """The channel of a display, created on first use."""
@@ -59,6 +62,7 @@ class Bridge:
         if found is None:
             found = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, full_refresh_every,
                                    self.epoch, self.keys.get(display_id, b""))
+            found.total = self.answers
             self.channels[display_id] = found
         found.full_refresh_every = full_refresh_every
         return found
@@ -79,6 +83,7 @@ class Bridge:
         fresh = self.channel(display_id, old.full_refresh_every)
         fresh.online, fresh.status = old.online, old.status
         fresh.last_status_at, fresh.last_ack_at = old.last_status_at, old.last_ack_at
+        fresh.pillar_max_packet, fresh.scrolls = old.pillar_max_packet, old.scrolls
 
     def set_keys(self, keys: dict[str, bytes]) -> None:
         """The frame keys of the displays whose messages are signed (docs/mqtt.md, "Signed frames"); what is
@@ -106,7 +111,8 @@ class Bridge:
             return None
         in_sync = c.state is ChannelState.SYNCED
         return PillarView(c.online, dict(c.status), c.last_ack_at, c.last_frame_at, in_sync,
-                          c.current.hash if c.current else None, c.last_status_at)
+                          c.current.hash if c.current else None, c.last_status_at, c.limited, c.limited_at,
+                          c.streak)
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""
@@ -152,13 +158,22 @@ class Bridge:
                 if not payload:  # a cleared retained status
                     return [], []
                 status = parse_status(display_id, payload)
-                channel.on_status(status, now)
-                return [status], []
+                return [status], channel.on_status(status, now)
             if leaf == "audio/request":  # answered by the service's speaker (it owns the synthesizer)
                 return [parse_request(display_id, payload, SPOKEN)], []
         except (ValueError, ProtocolError) as exc:
             return [Rejected(topic, str(exc))], []
         return [Rejected(topic, f"pillars may not publish to '{leaf}'")], []
+
+    def room(self, display_id: str, leaf: str) -> int:
+        """Payload bytes that fit the display's packet limit (its pillar's, when smaller) on its topic `leaf`."""
+        channel = self.channels.get(display_id)
+        return channel.room(leaf) if channel is not None else packet_room(self.max_packet, display_topic(self.prefix, display_id, leaf))
+
+    def scrolls(self, display_id: str) -> bool:
+        """Whether the display's pillar said it scrolls the ticker itself (its frames need not page the alerts)."""
+        channel = self.channels.get(display_id)
+        return channel is not None and channel.scrolls
 
     def tick(self, now: int) -> list[Publish]:
         """Validity extensions due at `now`."""

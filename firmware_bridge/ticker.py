@@ -14,7 +14,7 @@ from .codec import ZLIB_WINDOW_BITS, rgb565_of
 MAGIC = b"ST"
 VERSION = 1
 HEADER = struct.Struct(">2sBBHHHHIHHHI")  # magic, version, flags, x, y, w, h, strip width, speed, ink, paper, text crc
-HEADER_SIZE = HEADER.size  # 28
+HEADER_SIZE = HEADER.size  # 26
 
 
 class TickerError(ValueError):

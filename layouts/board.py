@@ -133,6 +133,7 @@ class DisplaySettings:
     night: tuple[int, int] | None = None  # (from, to) in minutes after local midnight: the night screen
     route_labels: tuple[tuple[str, str], ...] = ()  # (route_id or short name, label ops chose for its badge)
     clock: str = ""  # "12h" or "24h" ("": the feed's custom, see texts.default_clock)
+    pinned_alerts: bool = False  # the pillar scrolls the alerts itself (ticker): its frames keep the first page
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ def build_board(
     timetable_only = result is not None and not live
     texts = alert_texts(tuple(n.text for n in tickers), tuple(result.alerts) if result else ())
     pages, every = alert_pages(spec, texts, lang)
-    page = (now // spec.page_seconds) % len(pages) if pages else 0
+    page = (now // spec.page_seconds) % len(pages) if pages and not settings.pinned_alerts else 0
     ticker = TICKER_SEPARATOR.join(clean(t, MAX_ALERT_CHARS) for t in texts) if spec.alert_style == "ticker" and pages else ""
     footer = text(lang, "timetable_only") if timetable_only else ""
     next_change = _next_change(spec, settings, deps, dep_rows, now, data.notices_change)
@@ -202,7 +203,7 @@ def build_board(
     if settings.night is not None:  # the night screen starts at its minute
         next_change = min(next_change, _next_local_minute(now, data.timezone, settings.night[0]))
     true_until = next_change
-    if len(pages) > 1:
+    if len(pages) > 1 and not settings.pinned_alerts:
         next_change = min(next_change, (now // spec.page_seconds + 1) * spec.page_seconds)
     stop_name = clean(settings.name or (result.stop.name if result else ""))
     return Board(

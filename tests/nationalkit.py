@@ -106,7 +106,14 @@ async def seen(client: TestClient, display: str = "embr") -> tuple[dict, dict]:
 
 
 def live_rows(board: dict) -> list[tuple[str, str, str]]:
-    return [(r["key"], r["clock_text"], r["delay_text"]) for r in board["rows"] if r["live"]]
+    """Each live row's key, time and delay as shown: in the delay column, or beside the destination where the
+    board's wording ("2 min late" on BART's English boards) does not fit that column."""
+    return [(r["key"], r["clock_text"], r["delay_text"] or r["note"]) for r in board["rows"] if r["live"]]
+
+
+def late(minutes: int) -> str:
+    """A delay as BART's English boards word it."""
+    return f"{minutes} min late"
 
 
 def run_of(tt: Timetable, trip: int, day: dt.date) -> str:

@@ -13,7 +13,20 @@ import pytest
 import tomli_w
 from aiohttp import web
 from google.transit import gtfs_realtime_pb2 as rt
-from nationalkit import BART, DISPLAYS, dataset, live_rows, load_bart, message, producer, seen, serving, turn, until
+from nationalkit import (
+    BART,
+    DISPLAYS,
+    dataset,
+    late,
+    live_rows,
+    load_bart,
+    message,
+    producer,
+    seen,
+    serving,
+    turn,
+    until,
+)
 from rtkit import stu, trip_update
 
 from displays.clock import FixedClock
@@ -141,19 +154,19 @@ async def test_a_collapse_seen_through_the_running_service(tmp_path: Path, bart:
                     board = await until(board_after_four)
                     assert board is not None, "the healthy datasets never reached the board"
                     before = live_rows(board)
-                    assert all(delay == "+2" for _, _, delay in before)
+                    assert all(delay == late(2) for _, _, delay in before)
                     first_two = [key.rsplit("|", 1)[0] for key, _, _ in before[:2]]
-                    late = [trip_update(trip_id, stu(seq=int(tt.st_seq[tt.trip_first[tt.trip_index[trip_id]]]),
+                    delayed = [trip_update(trip_id, stu(seq=int(tt.st_seq[tt.trip_first[tt.trip_index[trip_id]]]),
                                                      dep_delay=300), start_date=date, timestamp=at + 120)
                             for trip_id, date in (key.split("|") for key in first_two)]
-                    collapsed["payload"] = message(*late, at=at + 120)
+                    collapsed["payload"] = message(*delayed, at=at + 120)
                     go.set()
 
                     async def collapse_on_board() -> tuple[dict, dict] | None:
                         health = await (await http.get(f"{service.http_url}/healthz")).json()
                         board = await (await http.get(f"{service.http_url}/displays/embr/board.json")).json()
                         rows = {key.rsplit("|", 1)[0]: delay for key, _, delay in live_rows(board)}
-                        if health["feeds"][0]["collapse"] and all(rows.get(k) == "+5" for k in first_two):
+                        if health["feeds"][0]["collapse"] and all(rows.get(k) == late(5) for k in first_two):
                             return health, board
                         return None
 

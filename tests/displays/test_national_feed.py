@@ -16,6 +16,7 @@ from nationalkit import (
     added_trips,
     dataset,
     first_departures,
+    late,
     live_rows,
     load_bart,
     message,
@@ -52,7 +53,7 @@ async def test_a_collapsed_full_dataset_keeps_the_missing_trips_until_they_are_s
             await turn(service, clock, at + 30 * k)
         health, board = await seen(client)
         before = live_rows(board)
-        assert len(before) >= 5 and all(delay == "+2" for _, _, delay in before)
+        assert len(before) >= 5 and all(delay == late(2) for _, _, delay in before)
         assert health["feeds"][0]["collapse"] is None and not any("collapsed" in p for p in health["problems"])
 
         path.write_bytes(dataset(tt, at + 120, keep=5))  # a few trips instead of ~150, within a minute
@@ -184,10 +185,10 @@ async def test_re_datings_are_counted_on_healthz_and_metrics(tmp_path: Path, bar
     service_day = local_date(night, tt.timezone) - dt.timedelta(days=1)
     origin = service_day_origin(service_day, tt.timezone)
     active = tt.calendar.active(service_day)
-    late = [t for t in range(len(tt.trip_ids)) if active[tt.trip_service[t]]
+    past_midnight = [t for t in range(len(tt.trip_ids)) if active[tt.trip_service[t]]
             and night < origin + int(tt.st_dep[tt.trip_first[t]]) <= night + 40 * 60]
-    assert late, "BART runs trips past midnight"
-    trip = late[0]
+    assert past_midnight, "BART runs trips past midnight"
+    trip = past_midnight[0]
     first = int(tt.st_dep[tt.trip_first[trip]])
     clock_time = f"{first // 3600 - 24:02d}:{first // 60 % 60:02d}:{first % 60:02d}"
     update = trip_update(tt.trip_ids[trip], stu(seq=int(tt.st_seq[tt.trip_first[trip]]), dep_delay=240),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from servicekit import write_config
+from speckit import spec
 
 from displays.clock import FixedClock
 from displays.config import load_config
@@ -124,6 +125,7 @@ async def test_a_feed_update_changes_only_the_boards_it_touches(world: World) ->
     assert world.link.take() == []
 
 
+@spec("P-41")
 async def test_while_disconnected_nothing_is_sent_and_the_reconnect_republishes(world: World) -> None:
     world.link.take()  # the hello of the first connection
     world.link.connected = False

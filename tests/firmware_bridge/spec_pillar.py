@@ -158,7 +158,7 @@ class SpecPillar:
     highest_epoch: int = 0
     valid_until: int = 0
     acks: list[dict] = field(default_factory=list)
-    chunks: dict[tuple[int, int, int], dict[int, bytes]] = field(default_factory=dict)
+    chunks: dict[tuple[int, ...], dict[int, bytes]] = field(default_factory=dict)
     ignored: int = 0
     key: bytes = b""  # the display's frame key ("Signed frames"): every message must be signed with it
     forecast: bytes = b""  # the last `next` message ("Forecast")
@@ -218,7 +218,8 @@ class SpecPillar:
         return None
 
     def ack(self) -> tuple[str, bytes]:
-        doc = {"hash": f"{self.shown_hash:08x}" if self.shown_hash is not None else None, "need_full": False}
+        doc = {"hash": f"{self.shown_hash:08x}" if self.shown_hash is not None else None,
+               "seq": self.shown_order[1] if self.shown_hash is not None else -1, "need_full": False}
         self.acks.append(doc)
         return self.topic("ack"), json.dumps(doc).encode()
 
@@ -237,15 +238,18 @@ class SpecPillar:
             return []
         body = payload[HEADER.size:]
         if h.chunks > 1:
-            parts = self.chunks.setdefault((h.kind, h.epoch, h.seq), {})
+            # "a set, identified by (kind, epoch, sequence, content hash, base hash)"
+            parts = self.chunks.setdefault((h.kind, h.epoch, h.seq, h.content_hash, h.base_hash), {})
             parts[h.chunk] = body
             if len(parts) < h.chunks:
                 return []
             body = b"".join(parts[i] for i in range(h.chunks))
-            self.chunks = {k: v for k, v in self.chunks.items() if k[1:] > (h.epoch, h.seq)}
-        self.highest_epoch = max(self.highest_epoch, h.epoch)
-        if h.content_hash == self.shown_hash:
+            # "drops every incomplete set whose (epoch, sequence) is lower than or equal to the completed one's"
+            self.chunks = {k: v for k, v in self.chunks.items() if k[1:3] > (h.epoch, h.seq)}
+        if h.content_hash == self.shown_hash:  # "take only its valid_until ... (epoch, sequence) ... when higher"
             self.valid_until = max(self.valid_until, h.valid_until)
+            self.shown_order = max(self.shown_order, (h.epoch, h.seq))
+            self.highest_epoch = max(self.highest_epoch, h.epoch)
             return [self.ack()]
         if h.kind == 0 and (h.epoch, h.seq) < self.shown_order:
             self.ignored += 1
@@ -264,6 +268,7 @@ class SpecPillar:
             raise Violation(f"content hash {h.content_hash:08x} does not verify")
         self.pixels, self.mode, self.shown_hash = pixels, h.mode, h.content_hash
         self.shown_order, self.valid_until = (h.epoch, h.seq), h.valid_until
+        self.highest_epoch = max(self.highest_epoch, h.epoch)  # "only a message the pillar shows ... raises" it
         return [self.ack()]
 
     def _unsigned(self, payload: bytes, h: Head) -> bytes:

@@ -6,6 +6,7 @@ import io
 import wave
 
 import pytest
+from speckit import spec
 
 from firmware_bridge.audio import HEADER_SIZE, AudioError, audio_publishes, parse_audio, text_hash
 from firmware_bridge.messages import PUBLISH_OVERHEAD
@@ -32,6 +33,7 @@ def test_a_wav_that_fits_is_one_retained_message() -> None:
     assert header.text_hash == text_hash("Haltestelle Universität.")
 
 
+@spec("P-52", "P-2")
 def test_a_long_wav_is_cut_into_chunks_that_fit_the_packet_and_leftovers_are_cleared() -> None:
     sound = wav(3.0)
     max_packet = 32 * 1024

@@ -16,6 +16,7 @@ import pytest
 from mqtt_match import matches
 from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, Violation, decode, head, packet_size
+from speckit import spec
 
 from displays.clock import FixedClock
 from displays.config import load_config
@@ -96,6 +97,11 @@ class Broker:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> tuple[Service, MemoryLink, FixedClock, Path]:
+    return await make_world(tmp_path)
+
+
+async def make_world(tmp_path: Path) -> tuple[Service, MemoryLink, FixedClock, Path]:
+    """A service with every layout and encoding (DISPLAYS + EXTRA) on a memory link, at AT."""
     folder = tmp_path / "cfg"
     folder.mkdir()
     (folder / "grey.toml").write_text(
@@ -151,6 +157,7 @@ async def run_until(service: Service, broker: Broker, clock: FixedClock, until: 
     return changed_at
 
 
+@spec("P-30", "P-31", "P-32", "P-51", "P-36", "P-37", "P-11")
 async def test_everything_the_service_publishes_follows_the_document(
         world: tuple[Service, MemoryLink, FixedClock, Path]) -> None:
     service, link, clock, _ = world
@@ -179,6 +186,7 @@ async def test_everything_the_service_publishes_follows_the_document(
     assert any(not h.flags & 1 and h.encoding == "rgb565" for h in heads)  # compress = false
 
 
+@spec("P-4", "P-5")
 async def test_a_pillar_joining_after_minutes_of_deltas_downloads_the_current_frame_once(
         world: tuple[Service, MemoryLink, FixedClock, Path]) -> None:
     service, link, clock, _ = world
@@ -197,6 +205,7 @@ async def test_a_pillar_joining_after_minutes_of_deltas_downloads_the_current_fr
     assert late.subscriptions() == [late.topic("delta"), late.topic("next")]  # it left frame/# once it showed a frame
 
 
+@spec("P-24")
 async def test_epoch_and_sequence_order_across_a_restart(world: tuple[Service, MemoryLink, FixedClock, Path]) -> None:
     service, link, clock, config_path = world
     broker = Broker(link)
@@ -218,6 +227,7 @@ async def test_epoch_and_sequence_order_across_a_restart(world: tuple[Service, M
     assert pillar.ignored == 0
 
 
+@spec("P-42", "P-44")
 async def test_a_full_frame_asked_for_within_the_gap_comes_when_the_gap_ends(
         world: tuple[Service, MemoryLink, FixedClock, Path]) -> None:
     service, link, clock, _ = world

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from speckit import spec
 
 from firmware_bridge.pillar import PillarSession
 from firmware_bridge.simulator import screen
@@ -28,6 +29,7 @@ def test_the_pillar_learns_the_stop_and_its_time_from_the_retained_board() -> No
     assert pillar.stop_name == "Richmond"  # an unreadable board changes nothing
 
 
+@spec("P-18")
 def test_the_no_data_screen_is_designed_and_has_the_displays_size() -> None:
     pillar = PillarSession("hbf", "stopcast/v1")
     bare = np.asarray(screen(pillar, NOW))

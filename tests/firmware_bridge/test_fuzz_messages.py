@@ -8,6 +8,7 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
+from speckit import spec
 from test_protocol import PREFIX, frame_at, pair
 
 from firmware_bridge import codec
@@ -31,6 +32,7 @@ topics = st.one_of(
 )
 
 
+@spec("P-20")
 @given(topic=topics, payload=payloads, now=st.integers(-(2**63), 2**63 - 1))
 def test_bridge_rejects_and_never_raises(topic: str, payload: bytes, now: int) -> None:
     bridge = Bridge(PREFIX, 256 * 1024, 600)

@@ -14,6 +14,7 @@ import pytest
 from brokerkit import mosquitto
 from PIL import Image
 from servicekit import DISPLAYS, write_config
+from speckit import spec
 
 from displays.cli import main
 from displays.clock import FixedClock
@@ -146,6 +147,7 @@ def test_minute_tick_sends_a_small_delta_and_a_pillar_showing_another_frame_gets
         asyncio.run(scenario(broker.port, config))
 
 
+@spec("P-1")
 def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> None:
     at = now_minute()
     displays = [
@@ -210,6 +212,7 @@ def test_service_and_reference_pillar_over_tls_with_passwords(tmp_path: Path) ->
                      "hbf-epaper", "--ca-file", str(other_ca), "--once", "--timeout", "10"]) == 1
 
 
+@spec("P-2", "P-28")
 def test_a_broker_capped_at_max_packet_passes_every_chunk_and_order_grows_across_restarts(tmp_path: Path) -> None:
     at = now_minute()
     cap = 16_384

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from boardkit import NOW, TZ, stop_departures
 from memory_link import Link
+from speckit import spec
 
 from firmware_bridge import codec
 from firmware_bridge.protocol import Bridge, Frame, PillarAck, PillarSession, PillarState, Rejected
@@ -37,6 +38,7 @@ def pair(ttl: int = 600, max_packet: int = 256 * 1024) -> tuple[Bridge, PillarSe
     return bridge, pillar, Link(bridge, pillar)
 
 
+@spec("P-37", "P-38")
 def test_first_frame_is_full_retained_and_acknowledged() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
@@ -48,6 +50,7 @@ def test_first_frame_is_full_retained_and_acknowledged() -> None:
     assert pillar.full_refresh
 
 
+@spec("P-36")
 def test_unchanged_content_is_never_published() -> None:
     bridge, _, link = pair()
     link.connect_pillar(NOW)
@@ -63,6 +66,7 @@ def retained_frame(link: Link) -> codec.Header:
     return codec.parse_header(link.retained[f"{PREFIX}/displays/hbf-a/frame"])
 
 
+@spec("P-37")
 def test_minute_tick_sends_a_small_delta_and_keeps_the_retained_frame_current() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
@@ -78,6 +82,7 @@ def test_minute_tick_sends_a_small_delta_and_keeps_the_retained_frame_current() 
     assert retained_frame(link).content_hash == second.hash  # a pillar joining now finds the current frame
 
 
+@spec("P-13", "P-39")
 def test_pillar_showing_another_frame_says_so_and_gets_what_it_lacks() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
@@ -94,6 +99,7 @@ def test_pillar_showing_another_frame_says_so_and_gets_what_it_lacks() -> None:
     assert pillar.hash == second.hash and pillar.state is PillarState.SHOWING  # the full frame came on delta
 
 
+@spec("P-13", "P-39")
 def test_a_lost_delta_is_repaired_by_a_delta_from_what_the_pillar_shows() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
@@ -125,6 +131,7 @@ def test_a_pillar_joining_after_minutes_of_deltas_downloads_the_current_frame_on
     assert late.to_pillar_bytes == frame_bytes + board_bytes  # the retained frame once: no second copy for a need_full
 
 
+@spec("P-42", "P-44", "P-10")
 def test_need_full_within_the_gap_is_deferred_not_dropped() -> None:
     bridge, _, link = pair()
     link.connect_pillar(NOW)
@@ -154,6 +161,7 @@ def test_sequence_and_epoch_increase_across_a_service_restart() -> None:
     assert pillar.hash == frame_at(NOW + 180).hash  # the pillar took it (sent on delta: its screen was unknown)
 
 
+@spec("P-23", "P-24")
 def test_a_late_frame_from_the_previous_owner_is_ignored() -> None:
     old_owner = Bridge(PREFIX, 1 << 20, 600, epoch=NOW - 3600)
     new_owner = Bridge(PREFIX, 1 << 20, 600, epoch=NOW)
@@ -167,6 +175,7 @@ def test_a_late_frame_from_the_previous_owner_is_ignored() -> None:
     assert pillar.hash == current.hash
 
 
+@spec("P-2")
 def test_every_packet_fits_max_packet_including_the_mqtt_header() -> None:
     bridge, pillar, link = pair(max_packet=2000)
     link.connect_pillar(NOW)
@@ -176,6 +185,7 @@ def test_every_packet_fits_max_packet_including_the_mqtt_header() -> None:
         assert 5 + 2 + len(p.topic.encode()) + 2 + 6 + len(p.payload) <= 2000, p.topic
 
 
+@spec("P-4")
 def test_reconnecting_pillar_gets_current_frame_from_retained() -> None:
     bridge, pillar, link = pair()
     first = frame_at(NOW)
@@ -184,6 +194,7 @@ def test_reconnecting_pillar_gets_current_frame_from_retained() -> None:
     assert pillar.hash == first.hash
 
 
+@spec("P-28")
 def test_large_frames_are_chunked_and_reassembled_and_old_chunks_cleared() -> None:
     bridge, pillar, link = pair(max_packet=2000)
     link.connect_pillar(NOW)
@@ -199,6 +210,7 @@ def test_large_frames_are_chunked_and_reassembled_and_old_chunks_cleared() -> No
     assert not [t for t in link.retained if "/frame/" in t] and f"{PREFIX}/displays/hbf-a/frame" in link.retained
 
 
+@spec("P-12", "P-18", "P-19", "P-4")
 def test_validity_is_extended_before_expiry_and_lapses_without_service() -> None:
     bridge, pillar, link = pair(ttl=300)
     link.connect_pillar(NOW)
@@ -216,17 +228,19 @@ def test_validity_is_extended_before_expiry_and_lapses_without_service() -> None
     assert f"{PREFIX}/displays/hbf-a/frame/#" in pillar.subscriptions()
 
 
+@spec("P-38")
 def test_e_paper_gets_a_full_refresh_after_n_partial_updates() -> None:
     bridge, pillar, link = pair()
     bridge.channel("hbf-a", full_refresh_every=3)
     link.connect_pillar(NOW)
     flags = []
-    for minute in range(7):
+    for minute in range(9):
         link.deliver(bridge.show("hbf-a", frame_at(NOW + 60 * minute), NOW + 60 * minute, full_refresh_every=3), NOW + 60 * minute)
         flags.append(pillar.full_refresh)
-    assert flags == [True, False, False, True, False, False, True]
+    assert flags == [True, False, False, False, True, False, False, False, True]  # after 3 partial updates
 
 
+@spec("P-20")
 @pytest.mark.parametrize(
     ("leaf", "payload", "reason"),
     [
@@ -254,6 +268,7 @@ def test_unknown_display_and_status_details() -> None:
     assert bridge.channels["hbf-a"].online and bridge.channels["hbf-a"].status == {"fw": "1.2.0", "battery_v": 3.91, "rssi": -71}
 
 
+@spec("P-11", "P-15")
 def test_corrupt_frame_is_not_shown_and_a_full_frame_is_requested() -> None:
     _, pillar, _ = pair()
     frame = frame_at(NOW)
@@ -265,6 +280,7 @@ def test_corrupt_frame_is_not_shown_and_a_full_frame_is_requested() -> None:
     assert pillar.receive(msg.topic, msg.payload, NOW) and pillar.hash == frame.hash
 
 
+@spec("P-40")
 def test_what_a_pillar_never_acknowledged_is_sent_again_whole() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)
@@ -281,6 +297,7 @@ def test_what_a_pillar_never_acknowledged_is_sent_again_whole() -> None:
     assert pillar.hash == second.hash and bridge.channels["hbf-a"].state.name == "SYNCED"
 
 
+@spec("P-7")
 def test_an_ack_older_than_one_already_taken_is_ignored() -> None:
     bridge, pillar, link = pair()
     link.connect_pillar(NOW)

@@ -46,6 +46,7 @@ def _forged(value: int, epoch: int, now: int, key: bytes = b"") -> bytes:
 
 
 def test_a_pillar_refuses_an_epoch_more_than_a_day_ahead_of_its_clock() -> None:
+    """spec: S-8"""
     now = 1_800_000_000
     bridge, pillar = Bridge(PREFIX, 4096, 600, epoch=now), PillarSession("p", PREFIX)
     for p in bridge.show("p", _frame(0), now):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from boardkit import ALERT, NOW, TZ, dep, stop_departures
+from speckit import spec
 
 from displays.frames import render, ticker_publishes
 from firmware_bridge.pillar import PillarSession
@@ -24,6 +25,7 @@ def led_board(alerts=(ALERT,), notices=()):  # type: ignore[no-untyped-def]
     return build_board(LED, DisplaySettings(), data, NOW)
 
 
+@spec("P-49")
 def test_the_ticker_carries_every_alert_in_one_line_and_is_republished_only_on_change() -> None:
     notice = Notice("m1", "ticker", "Weinmarkt ab 18 Uhr", 5)
     board = led_board(notices=(notice,))
@@ -74,6 +76,7 @@ def test_the_reference_pillar_scrolls_the_ticker_over_its_frame() -> None:
     assert pillar.ticker is None and np.array_equal(np.asarray(screen(pillar, NOW + 3)), still)
 
 
+@spec("P-48")
 def test_a_broken_ticker_is_refused_and_the_old_one_kept() -> None:
     board = led_board()
     (message,), _ = ticker_publishes("stopcast/v1", "gons-led", board, LED, None)
