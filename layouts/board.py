@@ -11,7 +11,7 @@ from feeds.merge import StopDepartures
 from feeds.times import hhmm, in_daily_window, local_date
 
 from .contrast import readable_on
-from .fit import fit, fits_whole, whole_words, width_of
+from .fit import ELLIPSIS, fit, fits_whole, whole_words, width_of
 from .fonts import font
 from .geometry import board_layout, geometry, widened
 from .labels import badge_column_width, badge_font, badge_label, route_label
@@ -518,7 +518,9 @@ def destination_room(spec: LayoutSpec, cell: int, note: str) -> int:
 def _first_word_fits(spec: LayoutSpec, headsign: str, width: int) -> bool:
     """Whether the destination's first word (abbreviated, with '…') fits `width` in the small type at least."""
     small = font(spec.font_family, spec.small_size)
-    return whole_words(headsign, fit(headsign, small, width))
+    shown = fit(headsign, small, width) if width > 0 else ""
+    # nothing left of it fits no word at all: a note wider than the cell would be drawn over the line badge
+    return bool(shown.removesuffix(ELLIPSIS).strip() or not headsign.strip()) and whole_words(headsign, shown)
 
 
 NOTE_SHARE = 0.45  # of the destination cell a platform-change note may take; the destination keeps the rest

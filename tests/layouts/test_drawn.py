@@ -83,11 +83,12 @@ def _feed_boards() -> dict[str, tuple]:
     return out
 
 
-def _feed_board(feed: str, spec: LayoutSpec) -> Board:
+def _feed_board(feed: str, spec: LayoutSpec, language: str = "") -> Board:
     from displays.boards import compose_board
 
     tt, live, stop, at = _feed_boards()[feed]
-    return compose_board(tt, live, stop, spec, DisplaySettings(route_labels=LABELS), at, realtime_configured=live is not None)
+    return compose_board(tt, live, stop, spec, DisplaySettings(route_labels=LABELS, language=language), at,
+                         realtime_configured=live is not None)
 
 
 def _overlap(a: list[int], b: list[int]) -> bool:
@@ -152,11 +153,12 @@ def test_stress_boards_draw_nothing_cut_nothing_overlapping(name: str, kind: str
     check_drawn(_stress(kind, spec, settings), spec)
 
 
+@pytest.mark.parametrize("language", ("", "es"))  # the feed's own, and Spanish (longer words: "min de retraso")
 @pytest.mark.parametrize("feed", ("bart", "caltrain", "hart", "wmata"))
 @pytest.mark.parametrize("name", builtin_names())
-def test_real_feeds_draw_nothing_cut_nothing_overlapping(name: str, feed: str) -> None:
+def test_real_feeds_draw_nothing_cut_nothing_overlapping(name: str, feed: str, language: str) -> None:
     spec = load_layout(name)
-    board = _feed_board(feed, spec)
+    board = _feed_board(feed, spec, language)
     assert board.rows
     items = check_drawn(board, spec)
     if feed == "bart":  # its real alert is drawn, on every page
