@@ -8,6 +8,10 @@ Scenarios (--only NAME[,NAME]):
   message_blip   every instance is sent ops messages one after another while every connection to the
                  database is cut (pg_terminate_backend): each 201 must be in the database, and every
                  instance must hold what the database holds once reconnected
+  ghosts         two instances of their own (prefix chaos/ghosts) stopped together with SIGTERM, then a fresh
+                 one: no stopped instance may stay announced online, the fresh one renders all 20 displays
+  payload        a pillar sends two 40 MB messages on its own status topic (a broker with the generated ACL):
+                 the service renders every display and its peak RSS stays under 300 MB
 
 Run: python bench/bench_chaos.py [--rounds 20] [--instances 2] [--only admin_cas] [--json FILE]
 New scenarios: a function (world, round) -> counts, registered in SCENARIOS.
@@ -34,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench_chaos_instances import ghosts_round, payload_round  # noqa: E402  (items 5 and 13: instances26)
 from brokerkit import Broker, mosquitto  # noqa: E402
 from statekit import Serve, database, instances, shared_config, shared_items, terminate  # noqa: E402
 
@@ -155,7 +160,8 @@ def message_blip(world: World, round_: int) -> Counter:
     return counts
 
 
-SCENARIOS: dict[str, Callable[[World, int], Counter]] = {"admin_cas": admin_cas, "message_blip": message_blip}
+SCENARIOS: dict[str, Callable[[World, int], Counter]] = {"admin_cas": admin_cas, "message_blip": message_blip,
+                                                          "ghosts": ghosts_round, "payload": payload_round}
 
 
 def run(names: list[str], rounds: int, count: int) -> tuple[dict[str, Counter], list[str]]:

@@ -66,6 +66,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.instance and not is_instance(args.instance):
         raise CommandError(f"--instance must be 1 to 128 of A-Z a-z 0-9 _ . : - and nothing else, got {args.instance!r}")
     service = _service(args, shard, workers=0 if args.once else args.workers)
+    embedded = service.config.mqtt.url == "embedded"
+    if embedded and (args.once or shard[1] > 1):
+        raise CommandError(f"{args.config}: [mqtt] url = \"embedded\" runs a broker inside this process, which "
+                           f"{'--once' if args.once else '--shard'} cannot use (nothing else would reach it); "
+                           "give the mqtt:// URL of a broker")
     if args.once:
         try:
             return asyncio.run(service.run_once())
@@ -82,7 +87,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, service.reload_config)
         from .http import serve_http  # the HTTP side is only needed by the long-running service
 
-        await service.run(extra_tasks=[serve_http(service)])
+        if not embedded:
+            await service.run(extra_tasks=[serve_http(service)])
+            return
+        from .embedded import embedded_broker  # [mqtt] url = "embedded": the broker runs in this process
+
+        async with embedded_broker() as port:
+            service.broker_address = ("127.0.0.1", port)
+            logging.getLogger("stopcast.service").warning(
+                "[mqtt] url = \"embedded\": pillars connect to mqtt://127.0.0.1:%d (this process's own broker, on "
+                "loopback, without passwords: for trying stopcast out; production uses Mosquitto)", port)
+            await service.run(extra_tasks=[serve_http(service)])
 
     from .http import ListenError
 
@@ -223,7 +238,16 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
     settings = broker_from_url(args.broker, args)
     if args.audio:
         return _press_button(args, settings)
-    session = PillarSession(args.display, args.prefix)
+    key = b""
+    if args.frame_key_env:
+        try:
+            key = bytes.fromhex(os.environ.get(args.frame_key_env, ""))
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise CommandError(f"--frame-key-env: environment variable {args.frame_key_env!r} must hold the display's "
+                               "frame key as 64 hex digits (what `stopcast frame-key` prints)")
+    session = PillarSession(args.display, args.prefix, key)
     output = Path(args.output) if args.output else None
     try:
         shown = asyncio.run(run_pillar(settings, session, time.time, once=args.once, timeout=args.timeout, output=output,
@@ -233,6 +257,19 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
     if args.once and not shown:
         print(f"stopcast: no frame for display '{args.display}' within {args.timeout} s", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_frame_key(args: argparse.Namespace) -> int:
+    """Print a signed display's frame key (hex), to provision on its pillar like its MQTT password."""
+    from .config import load_config
+    from .config_service import frame_key
+
+    config = load_config(args.config)
+    display = config.display(args.display)
+    if display is None or not display.signed:
+        raise CommandError(f"{args.config}: no display '{args.display}' with signed = true")
+    print(frame_key(config.mqtt.frame_secret, display.id).hex())
     return 0
 
 
@@ -304,10 +341,15 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     acl.add_argument("--config", required=True, metavar="FILE")
     acl.add_argument("--service-user", default="", help="the service's MQTT user (default: mqtt.username or stopcast)")
     acl.add_argument("--output", default="", metavar="FILE")
+    key = commands.add_parser("frame-key", help="a signed display's frame key, for its pillar")
+    key.add_argument("--config", required=True, metavar="FILE")
+    key.add_argument("--display", required=True, metavar="ID")
     sim = commands.add_parser("pillar-sim", help="the reference pillar")
     sim.add_argument("--broker", required=True, metavar="URL", help="mqtt[s]://[user[:password]@]host[:port]")
     sim.add_argument("--display", required=True, metavar="ID")
     sim.add_argument("--once", action="store_true", help="exit after the first verified frame")
+    sim.add_argument("--frame-key-env", default="", metavar="VAR",
+                     help="environment variable with the display's frame key (hex): only frames signed with it are shown")
     sim.add_argument("--timeout", type=float, default=None, metavar="S")
     sim.add_argument("--output", default="", metavar="FILE.png|DIR|FILE.ogg")
     sim.add_argument("--audio", default="", choices=("", "de", "en", "es"), metavar="LANG",
@@ -324,5 +366,6 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
                      help="QoS of the pillar's subscriptions and messages (0 for a NATS cluster, docs/deploy.md)")
 
 
-SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim}
+SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim,
+                    "frame-key": cmd_frame_key}
 ERRORS = (ConfigError, CommandError, FeedError)

@@ -21,6 +21,7 @@ from layouts.phrases import SPOKEN_LANGUAGES
 from layouts.spec import LANGUAGES, LayoutSpec, load_layout
 from layouts.validation import ConfigError, Fields, defaults_of
 
+from .config_service import InstancesConfig
 from .operators import parse_operators
 
 
@@ -67,6 +68,7 @@ class DisplayConfig:
     trmnl_id: str = ""  # the ID header (MAC) a TRMNL device sends
     trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
+    signed: bool = False  # its frames carry a MAC under its frame key ([mqtt] frame_secret_env; docs/mqtt.md)
     reached_by: str = "mqtt"  # mqtt: a pillar on MQTT; http: a device that pulls; browser: a screen showing the live page
     pull_key: str = ""  # the key a pulling device sends (X-Stopcast-Device-Key) for its pulls to count; "env:NAME"
     speech: SpeechConfig = SpeechConfig()
@@ -102,6 +104,8 @@ class MqttConfig:
     version: int = 5  # MQTT 5 (message expiry), or 3 for 3.1.1-only brokers; "embedded" speaks 3.1.1
     failover: tuple[str, ...] = ()  # more nodes of a broker cluster, tried in turn when the connection fails
     qos: int = 1  # of the service's publishes and subscriptions; 0 for a NATS cluster (docs/deploy.md)
+    frame_secret: str = field(default="", repr=False)  # from frame_secret_env: each signed display's frame key is
+    # derived from it (`stopcast frame-key`), provisioned on its pillar like its MQTT password
 
     @property
     def addresses(self) -> tuple[tuple[str, int], ...]:
@@ -183,6 +187,7 @@ class ServiceConfig:
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()
     state: StateConfig = StateConfig()
+    service: InstancesConfig = InstancesConfig()  # [service]: one deployment's instances (displays/config_service.py)
     displays: tuple[DisplayConfig, ...] = ()
     layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
     speech: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # [speech] lexicon: (language, ((word, said), ...))
@@ -282,6 +287,7 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         trmnl_id=v.string("trmnl_id"),
         trmnl_refresh=v.integer("trmnl_refresh", 15, 86400),
         dark_after=v.integer("dark_after", 60, 7 * 86400),
+        signed=v.boolean("signed"),
         reached_by=v.choice("reached_by", REACHED_BY),
         pull_key=v.string("pull_key"),
         speech=_speech(item.get("speech", {}), source, name),
@@ -464,12 +470,16 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, "must be a table", field_name="mqtt")
     v = Fields(source, raw, defaults_of(MqttConfig), prefix="mqtt.")
-    v.only({f.name for f in fields(MqttConfig)} | {"password_env"})
+    v.only({f.name for f in fields(MqttConfig)} - {"frame_secret"} | {"password_env", "frame_secret_env"})
     url = v.string("url")
     if url != "embedded":
         _url(v, "url", ("mqtt", "mqtts"), url)
         if "://" not in url:
             raise v.fail("url", f"'{url}' is not mqtt://host:port, mqtts://host:port or \"embedded\"")
+    frame_secret = os.environ.get(v.string("frame_secret_env"), "") if "frame_secret_env" in raw else ""
+    if "frame_secret_env" in raw and len(frame_secret) < 16:
+        raise v.fail("frame_secret_env", f"environment variable {raw['frame_secret_env']!r} must hold a secret of at "
+                                         "least 16 characters (each signed display's frame key is derived from it)")
     password = v.string("password")
     if "password_env" in raw:
         password = os.environ.get(v.string("password_env"), "")
@@ -493,7 +503,7 @@ def _mqtt(raw: Any, source: str) -> MqttConfig:
         forecast_minutes=v.integer("forecast_minutes", 0, 60),
         keepalive=v.integer("keepalive", 5, 3600),
         version=3 if url == "embedded" else v.choice("version", (3, 5)),
-        qos=v.choice("qos", (0, 1)),
+        qos=v.choice("qos", (0, 1)), frame_secret=frame_secret,
     )
 
 

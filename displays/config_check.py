@@ -25,13 +25,14 @@ from .config import (
     _state,
     parse_display,
 )
+from .config_service import parse_instances
 
 __all__ = ["all_errors", "label_errors", "named_stops", "stop_errors"]
 
 REQUIRED = ("id", "stops", "layout", "gtfs")
 MAX_PER_TABLE = 20  # errors reported for one table before moving on
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {"mqtt": _mqtt, "http": _http, "state": _state, "layouts": _layouts,
-                                                  "speech": _speech_lexicon}
+                                                  "speech": _speech_lexicon, "service": parse_instances}
 
 
 def _retrying(check: Callable[[dict], Any], table: dict, prefix: str, errors: list[ConfigError]) -> Any:
@@ -56,7 +57,7 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
     except tomllib.TOMLDecodeError as exc:
         return None, [ConfigError(source, f"not valid TOML ({exc})")]
     errors: list[ConfigError] = []
-    known = {"feeds", "mqtt", "http", "state", "displays", "layouts", "speech"}
+    known = {"feeds", "mqtt", "http", "state", "displays", "layouts", "speech", "service"}
     for key in [k for k in raw if k not in known]:
         close = difflib.get_close_matches(key, sorted(known), n=1)
         errors.append(ConfigError(source, f"unknown table ({f'did you mean {close[0]!r}?' if close else 'known: ' + ', '.join(sorted(known))})",
@@ -88,6 +89,14 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
             continue
         if display.id in seen:
             errors.append(ConfigError(source, "duplicate display id", display.id, "id"))
+        service_user = config.mqtt.username or "stopcast"  # what `stopcast mqtt-acl` gives the service's rights
+        if display.user == service_user:
+            errors.append(ConfigError(source, f"the pillar's MQTT user {display.user!r} is the service's own user "
+                                      "([mqtt] username): the ACL would let this pillar publish every display's frames; "
+                                      "give it a user of its own", display.id, "mqtt_user"))
+        if display.signed and not config.mqtt.frame_secret:
+            errors.append(ConfigError(source, "signed frames need [mqtt] frame_secret_env (the secret each display's "
+                                      "frame key is derived from)", display.id, "signed"))
         seen.add(display.id)
         parsed.append(display)
     return (replace(config, displays=tuple(parsed)) if parsed_feeds else None), errors

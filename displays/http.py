@@ -192,7 +192,9 @@ def _event(fragment: str) -> bytes:
 async def events(request: web.Request) -> web.StreamResponse:
     """GET /displays/{id}/events: the board's markup each time it changes (text/event-stream)."""
     runtime = _runtime(request, pulled=True)
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "Access-Control-Allow-Origin": "*"})  # a public board; a page another
+    # instance answered runs sandboxed (an opaque origin) and reads its events from here
     await response.prepare(request)
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
     subscribers = request.app[PULLS].of(runtime.config.id).subscribers
@@ -229,7 +231,7 @@ async def fonts(request: web.Request) -> web.FileResponse:
     allowed = {p.name for p in FONT_DIR.iterdir() if p.suffix in (".ttf", ".otb")}
     if name not in allowed:
         raise web.HTTPNotFound()
-    return web.FileResponse(FONT_DIR / name, headers={"Cache-Control": "max-age=86400"})
+    return web.FileResponse(FONT_DIR / name, headers={"Cache-Control": "max-age=86400", "Access-Control-Allow-Origin": "*"})
 
 
 # --- ops ----------------------------------------------------------------------------------------

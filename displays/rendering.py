@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -15,6 +19,26 @@ from .frames import Rendered, RenderJob, render_batch
 __all__ = ["InlineRenderer", "PoolRenderer"]
 
 log = logging.getLogger("stopcast.render")
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that started it ends
+
+
+def die_with_parent(parent: int) -> None:
+    """In a render worker: end when the service ends, even by SIGKILL (which no handler of the service sees);
+    otherwise a killed service leaves its workers, and with them multiprocessing's resource tracker, running.
+    Linux: prctl(PR_SET_PDEATHSIG); the service starts its workers from its main thread, which lives as long
+    as it does. Elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError) as exc:
+        log.warning("render worker: cannot ask to end with the service (%s)", exc)
+        return
+    if os.getppid() != parent:  # the service died before the request took effect
+        os._exit(1)
 
 
 TRIM_EVERY = 32  # batches between handing freed heap back (glibc keeps it: 65 MB more per worker otherwise)
@@ -58,7 +82,8 @@ class PoolRenderer:
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
 
     async def render(self, jobs: list[RenderJob]) -> list[Rendered | str]:
         """Each job's frame (or its error's text), computed on a worker."""

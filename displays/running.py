@@ -16,6 +16,7 @@ from .wiring import mqtt_link
 log = logging.getLogger("stopcast.service")
 
 
+STEP_RETRY = 5.0  # seconds before the next turn after one failed
 SETTLE = 5.0  # seconds to wait for the other instances' announcements before the first render
 
 
@@ -34,7 +35,11 @@ async def _ticker(service: Service) -> None:
     await _waited(service.settled, "the broker (rendering as if this were the only instance)")
     service.settled.set()
     while True:
-        delay = await service.step()
+        try:
+            delay = await service.step()
+        except Exception:  # noqa: BLE001 - a bug in one turn must not end the service: the next turn tries again
+            log.exception("a turn of the service failed; trying again in %.0f s", STEP_RETRY)
+            delay = STEP_RETRY
         try:  # not wait_for, which in Python 3.11 can swallow a cancellation that meets its timeout
             async with asyncio.timeout(delay):
                 await service.wake.wait()

@@ -36,9 +36,19 @@ from .audit import Audit
 from .boards import compose_board
 from .clock import Clock
 from .config import ConfigError, DisplayConfig, ServiceConfig, encoding_of, layout_of, parse_config, read_config_text
+from .config_service import frame_key
 from .frames import Rendered, RenderJob, frame_of, ticker_publishes
 from .gtfs_fetch import fetch_gtfs
-from .instances import Member, Membership, announcement, default_instance_name, parse_member
+from .instances import (
+    MAX_EPOCH,
+    Identity,
+    Member,
+    Membership,
+    announcement,
+    default_instance_name,
+    display_set,
+    parse_member,
+)
 from .metrics import Metrics
 from .notices import Editorial, Scope, scope_of
 from .pillar_limits import RejectionLog
@@ -99,7 +109,7 @@ class Service:
         self.cache_dir = cache_dir
         self.shard = shard
         self.instance = instance or default_instance_name()
-        self.membership = Membership(self.instance)
+        self.membership = Membership(self.instance, self.identity(config))
         self.settled = asyncio.Event()  # the live instances are known (set by the first service status seen)
         self.timetable: Timetable | None = None
         self.timetable_error: str | None = None
@@ -219,6 +229,9 @@ class Service:
 
     def apply_config(self, config: ServiceConfig) -> list[Publish]:
         """Swap in a validated config; keeps the boards of displays whose settings did not change."""
+        identity_changed = self.identity(config) != self.membership.identity
+        if identity_changed:  # another display set: every announcement is judged again before ownership is
+            self.membership.set_identity(self.identity(config))
         runtimes: dict[str, DisplayRuntime] = {}
         specs = {r.spec: r.spec for r in self.displays.values()}  # one object per distinct layout (boards are
         # rendered once per layout and board: displays showing the same share it)
@@ -241,6 +254,9 @@ class Service:
             if display_id in configured:
                 self.bridge.release(display_id)  # another instance owns it now: its retained frame stays
         acquired = [d for d in runtimes if d not in self.displays]
+        if identity_changed and self.displays_were_set:
+            publishes.append(self.announcement())  # the others learn the new display set
+        self.bridge.set_keys({d.id: frame_key(config.mqtt.frame_secret, d.id) for d in config.displays if d.signed})
         self.bridge.expect(configured)  # every pillar's status is read, also of displays other instances own
         self.config = config
         self.displays = runtimes
@@ -252,16 +268,28 @@ class Service:
 
     def raise_epoch(self) -> list[Publish]:
         """Taking displays over: an epoch above every one seen, so that pillars ignore the old owner's late
-        frames; announced at once."""
-        epoch = max(int(self.clock.now()), self.membership.highest_epoch + 1, self.bridge.epoch + 1)
+        frames; announced at once. It never leaves the header's 32 bits (implausible epochs are never seen:
+        displays/instances.py)."""
+        epoch = min(MAX_EPOCH, max(int(self.clock.now()), self.membership.highest_epoch + 1, self.bridge.epoch + 1))
         self.bridge.set_epoch(epoch)
         self.membership.highest_epoch = max(self.membership.highest_epoch, epoch)
         return [self.announcement()]
 
+    @staticmethod
+    def identity(config: ServiceConfig) -> Identity:
+        """What makes this instance's deployment: its name, its display set and its shared secret."""
+        return Identity(config.service.deployment, display_set(d.id for d in config.displays),
+                        config.service.secret.encode())
+
     def announcement(self, online: bool = True) -> Publish:
-        """This instance's retained announcement (offline: its Last Will)."""
+        """This instance's retained announcement, a heartbeat valid for three heartbeats (offline: its Last Will,
+        and always once it is stopping: a stopping instance never says it is online again)."""
         http = self.http_url.replace("//0.0.0.0:", f"//{socket.gethostname()}:").replace("//[::]:", f"//{socket.gethostname()}:")
-        return announcement(self.config.mqtt.prefix, Member(self.instance, online, self.bridge.epoch, self.started_at, http))
+        online = online and not self.stopping.is_set()
+        identity = self.membership.identity
+        member = Member(self.instance, online, self.bridge.epoch, self.started_at, http, int(self.clock.now()),
+                        self.config.service.ttl, identity.deployment, identity.displays)
+        return announcement(self.config.mqtt.prefix, member, identity.secret)
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: the pillars' status and ack, the instances, the service status
@@ -484,6 +512,9 @@ class Service:
             self.metrics.observe_render_batch(count, time.perf_counter() - started)
         await self.send(await forecasts(self, now))
         await self.send(self.bridge.tick(now))
+        for display_id, reason in self.bridge.failures.items():  # an extension that could not be encoded
+            if (runtime := self.displays.get(display_id)) is not None:
+                self.display_failed(runtime, "extending its frame", reason, now)
 
     async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:
         while (item := await queue.get()) is not None:
@@ -524,9 +555,9 @@ class Service:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
         candidates = [(now // 60 + 1) * 60]
         candidates += [r.board.next_change for r in self.displays.values() if r.board is not None and r.board.next_change > now]
-        deadline = self.bridge.next_deadline()
-        if deadline is not None:
-            candidates.append(max(deadline, now + 1))
+        for deadline in (self.bridge.next_deadline(), self.membership.next_expiry()):
+            if deadline is not None:
+                candidates.append(max(deadline, now + 1))
         return min(candidates)
 
     # --- pillars -------------------------------------------------------------------------------
@@ -547,7 +578,7 @@ class Service:
                 return [self.bridge.service_status(True, int(self.clock.now()), self.status_details())]
             return []
         if topic.startswith(instance_topic(prefix, "")):
-            return self.on_member(parse_member(prefix, topic, payload))
+            return self.on_member(parse_member(prefix, topic, payload, self.membership.identity.secret))
         events, replies = self.bridge.receive(topic, payload, int(self.clock.now()))
         deadline = self.bridge.next_deadline()
         if deadline is not None and deadline < self.planned_wake:
@@ -565,12 +596,17 @@ class Service:
 
     def on_member(self, member: Member | None) -> list[Publish]:
         """Another instance came or went: take over or give back displays as the live set says."""
-        if member is None or member.name == self.instance:
-            return []
-        changed = self.membership.update(member)
+        if member is None or member.name == self.instance or self.stopping.is_set():
+            return []  # (a stopping instance takes nothing over: its displays' new owners do)
+        refused = self.membership.refused.get(member.name)
+        changed = self.membership.update(member, int(self.clock.now()))
+        reason = self.membership.refused.get(member.name)
+        if reason and reason != refused:  # logged once per reason, not with every heartbeat
+            log.warning("instance %s %s", member.name, reason)
         # Epochs are kept distinct (two instances taking over in the same second would pick the same one):
         # the one with the larger name moves on, so that every frame tells which instance made it.
-        clash = self.raise_epoch() if member.online and member.epoch == self.bridge.epoch and self.instance > member.name else []
+        joined = member.name in self.membership.members and member.online
+        clash = self.raise_epoch() if joined and member.epoch == self.bridge.epoch and self.instance > member.name else []
         if not changed:
             return clash
         log.info("instance %s is %s; live: %s", member.name, "online" if member.online else "offline",
@@ -652,6 +688,9 @@ class Service:
         self.wake.clear()  # before the refresh: a feed update arriving during it wakes us again at once
         now = int(self.clock.now())
         pending, self.pending = self.pending, []
+        if self.membership.expire(now) and self.shard[1] == 1:  # an instance stopped announcing itself: it is gone
+            log.info("an instance's announcement went stale; live: %s", ", ".join(self.membership.live()))
+            pending += self.apply_config(self.config)
         if self.resend and self.broker_connected:  # what a failed send lost: every retained frame, and the pillars
             self.resend = False
             pending += self.bridge.republish_all(now)

@@ -344,6 +344,12 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     problems += [p for d in sorted(service.displays) if (p := asks_too_often(d, service.bridge.pillar(d), now))]
     if service.last_reload_error:
         problems.append(f"config reload failed, the running config stays: {service.last_reload_error}")
+    problems += service.membership.problems()  # another deployment on our broker and prefix, a forged instance
+    membership, peers = service.membership, service.config.service.peers
+    problems += [f"instance {m.name} announces {m.http[:100]} but neither proves the deployment's shared secret "
+                 "([service] secret_env) nor is listed in [service] peers: requests for its displays are not passed to it"
+                 for m in sorted(membership.members.values(), key=lambda m: m.name)
+                 if membership.alive(m) and m.http and not m.proven and m.http.rstrip("/") not in peers]
     return problems
 
 

@@ -34,6 +34,12 @@ def realtime_sources(config: ServiceConfig, session: aiohttp.ClientSession, cloc
     }
 
 
+MAX_INCOMING = 16 * 1024  # bytes: the largest packet the service reads. It subscribes only to pillars' statuses and
+# acks and to the instances' announcements, each refused above MAX_PILLAR_MESSAGE (2 KB) anyway. What pillars write
+# is subscribed at QoS 0 (a lost ack or status is repaired by the contract's resends, as with NATS): the broker
+# drops an oversized one without keeping it in flight (client.BrokerSettings.max_incoming)
+
+
 def broker_settings(service: Service) -> mqtt.BrokerSettings:
     """Broker settings from the config (or the embedded broker's address)."""
     m = service.config.mqtt
@@ -43,6 +49,7 @@ def broker_settings(service: Service) -> mqtt.BrokerSettings:
         client_id=f"{m.client_id or 'stopcast'}-{service.instance}",  # instances on one config must not share it
         tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file, keepalive=m.keepalive,
         version=m.version, failover=() if service.broker_address else m.addresses[1:], qos=m.qos,
+        max_incoming=MAX_INCOMING,
     )
 
 
@@ -50,4 +57,5 @@ def mqtt_link(service: Service) -> MqttLink:
     """The service's link to its broker, with its offline status as the Last Will."""
     presence = (service.announcement, service.announcement(online=False))
     return MqttLink(broker_settings(service), service.will(), service.random.random,
-                    presence=presence if service.shard[1] == 1 else None)
+                    presence=presence if service.shard[1] == 1 else None, heartbeat=service.config.service.heartbeat,
+                    at_most_once=tuple(service.bridge.subscriptions()))  # pillars' status and ack: see MAX_INCOMING

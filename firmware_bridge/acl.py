@@ -21,7 +21,10 @@ def mosquitto_acl(prefix: str, service_user: str, pillars: Iterable[tuple[str, s
     for kind, user in [("service user", service_user)] + [(f"display {d!r}: mqtt_user", u) for d, u in pillars]:
         if not is_user(user):
             raise AclError(f"{kind} {user!r} may hold only A-Z a-z 0-9 _ . @ : - (1 to 128 characters)")
-    for display_id, _ in pillars:
+    for display_id, user in pillars:
+        if user == service_user:
+            raise AclError(f"display {display_id!r}: its pillar's user {user!r} is the service user, which may write "
+                           "every display's topics")
         if not is_name(display_id):
             raise AclError(f"display id {display_id!r} may hold only A-Z a-z 0-9 _ . - (1 to 64 characters)")
     lines = [

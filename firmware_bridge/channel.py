@@ -23,6 +23,7 @@ from .topics import display_topic
 __all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
+MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
 ACK_WAIT = 15  # seconds: what a pillar was sent and did not acknowledge by then is taken as lost
 MIN_PILLAR_PACKET = 1024  # bytes: the smallest packet limit a pillar's status may announce (smaller is taken as this)
 KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
@@ -32,8 +33,9 @@ class DisplayChannel:
     """The service's side of one display: what was sent, what the pillar shows."""
 
     def __init__(self, display_id: str, prefix: str, max_packet: int, frame_ttl: int, full_refresh_every: int = 10,
-                 epoch: int = 0) -> None:
+                 epoch: int = 0, key: bytes = b"") -> None:
         self.display_id = display_id
+        self.key = key  # the display's frame key: every message signed (b"": none)
         self.prefix = prefix
         self.max_packet = max_packet
         self.frame_ttl = frame_ttl
@@ -126,8 +128,8 @@ class DisplayChannel:
         h, w = frame.shape
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
         if frame.full_body is not None:
-            return codec.encode_message(header, frame.full_body, room, compressed=True)
-        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room)
+            return codec.encode_message(header, frame.full_body, room, compressed=True, key=self.key)
+        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room, key=self.key)
 
     def _retained(self, now: int) -> list[Publish]:
         """The current full frame into the retained `frame` topic (or `frame/{i}` chunks)."""
@@ -230,7 +232,7 @@ class DisplayChannel:
             flags = FLAG_FULL_REFRESH if rects and self.partials >= self.full_refresh_every else 0
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
         body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
-        payloads = codec.encode_message(header, body, self._room())
+        payloads = codec.encode_message(header, body, self._room(), key=self.key)
         if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
             return self._direct_full(now) if whole else []
         if rects and not again:
@@ -271,7 +273,7 @@ class DisplayChannel:
         self.recent[frame.hash] = frame
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
-        self.sequence = max(self.sequence + 1, now)  # increases across restarts and owners (clocks in step)
+        self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
         self.valid_until = self._validity(now)
         return self._board() + self._retained(now) + self._to_pillar(now)
 

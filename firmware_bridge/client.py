@@ -43,6 +43,11 @@ class BrokerSettings:
     failover: tuple[tuple[str, int], ...] = ()  # other nodes of the cluster: after a failure the next one is tried
     qos: int = 1  # of every publish and subscription; 0 for NATS (docs/deploy.md): the contract's acks and
     # resends make delivery reliable without the broker's, and NATS serves QoS 1 through JetStream consumers
+    max_incoming: int = 0  # the largest packet the broker may send us (MQTT 5 Maximum Packet Size; 0: no limit).
+    # A larger one is dropped by the broker, never read into memory (a pillar's 250 MB status); MQTT 3.1.1 has
+    # no such property: there Mosquitto's max_packet_size / message_size_limit must bound it (docs/deploy.md).
+    # Subscribe to what others may flood at QoS 0 then: Mosquitto 2.0.11 keeps each QoS 1 message it dropped
+    # for being too large in flight for good, and after 20 (max_inflight_messages) sends the client nothing more
 
 
 _QOS: weakref.WeakKeyDictionary[aiomqtt.Client, int] = weakref.WeakKeyDictionary()  # each connection's BrokerSettings.qos
@@ -71,6 +76,12 @@ def _expiry(seconds: int) -> Properties:
     return props
 
 
+def _connect_properties(max_incoming: int) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.MaximumPacketSize = max_incoming
+    return props
+
+
 @asynccontextmanager
 async def connect(settings: BrokerSettings, will: Publish | None = None) -> AsyncIterator[aiomqtt.Client]:
     """A connected client; BridgeError (naming the broker) when it cannot connect."""
@@ -95,6 +106,7 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
         tls_params=tls_params,
         max_inflight_messages=settings.max_inflight,
         timeout=30,
+        properties=_connect_properties(settings.max_incoming) if settings.version == 5 and settings.max_incoming else None,
     )
     try:
         await asyncio.wait_for(client.__aenter__(), CONNECT_TIMEOUT)
@@ -156,11 +168,13 @@ async def publish_all(client: aiomqtt.Client, messages: Iterable[Publish], versi
     return sent
 
 
-async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str]) -> None:
-    """Subscribe at the connection's QoS (BridgeError when the broker does not answer within SUBSCRIBE_TIMEOUT)."""
+async def subscribe_all(client: aiomqtt.Client, topics: Iterable[str], at_most_once: Iterable[str] = ()) -> None:
+    """Subscribe at the connection's QoS, those in `at_most_once` at QoS 0 (BridgeError when the broker does not
+    answer within SUBSCRIBE_TIMEOUT)."""
+    lossy = set(at_most_once)
     for topic in topics:
         try:
-            await client.subscribe(topic, qos=_QOS.get(client, 1), timeout=SUBSCRIBE_TIMEOUT)
+            await client.subscribe(topic, qos=0 if topic in lossy else _QOS.get(client, 1), timeout=SUBSCRIBE_TIMEOUT)
         except aiomqtt.MqttError as exc:
             raise BridgeError(f"subscribing to {topic} failed: {exc}") from None
 

@@ -7,6 +7,8 @@ rgb565 as uint16, rgb as 0xRRGGBB).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import struct
 import zlib
@@ -27,6 +29,9 @@ VERSION = 2  # 2: the 48-byte header with the ownership epoch (version 1 had 40 
 KIND_FULL, KIND_DELTA = 0, 1
 FLAG_ZLIB, FLAG_FULL_REFRESH, FLAG_CHUNKED = 1, 2, 4
 FLAG_NIGHT = 8  # a night screen, valid until the night ends: e-paper keeps it, a backlit screen dims or blanks
+FLAG_SIGNED = 16  # the message ends with a MAC under the display's frame key (docs/mqtt.md, "Signed frames")
+MAC_SIZE = 16  # bytes of HMAC-SHA256 after a signed message's body (docs/mqtt.md, "Signed frames")
+AHEAD = 86400  # seconds: an epoch or sequence further ahead of a pillar's clock is implausible (refused)
 HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBxI4x")  # 48 bytes
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 TILE_W, TILE_H = 16, 8  # deltas are made of tiles this size (x stays byte-aligned for 1 and 2 bits)
@@ -368,11 +373,38 @@ def apply_delta(base: np.ndarray, body: bytes, encoding: str, color_mode: str) -
 # --- messages and chunks -----------------------------------------------------------------------
 
 
-def encode_message(header: Header, body: bytes, max_packet: int, compressed: bool = False) -> list[bytes]:
+def mac_of(key: bytes, signed: bytes) -> bytes:
+    """The MAC of a signed message: HMAC-SHA256 under the display's key of its header and body, first 16 bytes."""
+    return hmac.new(key, signed, hashlib.sha256).digest()[:MAC_SIZE]
+
+
+def verified(payload: bytes, key: bytes) -> bytes:
+    """A payload without its MAC: checked under `key` (CodecError when it is unsigned or its MAC is wrong), or
+    only cut off for a pillar that has no key (b"")."""
+    if len(payload) < HEADER.size:
+        raise CodecError(f"payload of {len(payload)} bytes is shorter than the {HEADER.size}-byte header")
+    signed = bool(payload[5] & FLAG_SIGNED)  # the flags byte
+    if key and not signed:
+        raise CodecError("unsigned message for a display whose frames are signed")
+    if not signed:
+        return payload
+    if len(payload) < HEADER.size + MAC_SIZE:
+        raise CodecError("signed message too short for its MAC")
+    body, mac = payload[:-MAC_SIZE], payload[-MAC_SIZE:]
+    if key and not hmac.compare_digest(mac_of(key, body), mac):
+        raise CodecError("MAC does not verify (not signed with this display's key)")
+    return body
+
+
+def encode_message(header: Header, body: bytes, max_packet: int, compressed: bool = False, key: bytes = b"") -> list[bytes]:
     """The header and body as payloads of at most max_packet bytes; the body is zlib-compressed here
-    when the header's flag says so, unless `compressed` says that was done already."""
+    when the header's flag says so, unless `compressed` says that was done already. With a `key` every
+    payload is signed: FLAG_SIGNED, and the MAC of its header and body after it."""
     if header.flags & FLAG_ZLIB and not compressed:
         body = deflate(body)
+    if key:
+        chunks = encode_message(replace(header, flags=header.flags | FLAG_SIGNED), body, max_packet - MAC_SIZE, True)
+        return [p + mac_of(key, p) for p in chunks]
     room = max_packet - HEADER.size
     if room <= 0:
         raise CodecError(f"max_packet {max_packet} leaves no room after the {HEADER.size}-byte header")

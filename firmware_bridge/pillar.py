@@ -20,6 +20,7 @@ from .states import (
     PillarEvent,
     PillarState,
     RemoteProtocolError,
+    Unauthentic,
     transition,
 )
 from .ticker import Ticker, TickerError, parse_ticker
@@ -34,8 +35,9 @@ FRAME_WAIT = 10  # seconds a pillar that shows nothing waits for the retained fr
 class PillarSession:
     """A pillar's end: assembles frames and deltas, verifies hashes, acknowledges."""
 
-    def __init__(self, display_id: str, prefix: str) -> None:
+    def __init__(self, display_id: str, prefix: str, key: bytes = b"") -> None:
         self.display_id = display_id
+        self.key = key  # the display's frame key: only messages signed with it are used (b"": none provisioned)
         self.prefix = prefix
         self.raster: np.ndarray | None = None
         self.hash: int | None = None
@@ -123,8 +125,14 @@ class PillarSession:
             return []
         try:
             header = codec.parse_header(payload)
+            payload = codec.verified(payload, self.key)
         except CodecError as exc:
-            self._refuse(MalformedMessage(f"{topic}: {exc}"))
+            error = Unauthentic if "MAC" in str(exc) or "unsigned" in str(exc) else MalformedMessage
+            self._refuse(error(f"{topic}: {exc}"))
+            return [self._ack(need_full=self.wants_frame)]
+        if max(header.epoch, header.sequence) > now + codec.AHEAD:  # never believed: it would silence the service
+            self._refuse(Unauthentic(f"{topic}: epoch {header.epoch} / sequence {header.sequence} more than a day "
+                                     f"ahead of this pillar's clock ({now})"))
             return [self._ack(need_full=self.wants_frame)]
         if header.epoch < self.epoch or header.valid_until < now:
             self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
@@ -168,6 +176,8 @@ class PillarSession:
         refused and the one held is kept)."""
         if not payload:
             self.forecast, self._predicted = None, None
+            return
+        if self.key:  # forecasts are not signed: a pillar whose frames are takes none (docs/mqtt.md, S-7)
             return
         try:
             forecast = parse_forecast(payload)

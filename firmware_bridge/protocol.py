@@ -12,10 +12,11 @@ import json
 from collections.abc import Sequence
 
 from .audio import AudioRequest, parse_request
-from .channel import DisplayChannel
+from .channel import MAX_EPOCH, DisplayChannel
 from .forecast import ForecastStep
 from .limits import TOTAL_ANSWER_BYTES, TokenBucket
 from .messages import (
+    MAX_PILLAR_MESSAGE,
     Event,
     Frame,
     PillarAck,
@@ -51,6 +52,8 @@ class Bridge:
         self.margin = min(margin, frame_ttl // 2)
         self.epoch = epoch  # the ownership epoch in every header: raise it when taking displays over
         self.channels: dict[str, DisplayChannel] = {}
+        self.keys: dict[str, bytes] = {}  # display -> its frame key (signed frames); see set_keys
+        self.failures: dict[str, str] = {}  # display -> why its last tick failed (it keeps its frame)
         self.answers = TokenBucket(*TOTAL_ANSWER_BYTES)  # answer bytes to all pillars together
 
     def channel(self, display_id: str, full_refresh_every: int = 10) -> DisplayChannel:
@@ -58,7 +61,7 @@ class Bridge:
         found = self.channels.get(display_id)
         if found is None:
             found = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, full_refresh_every,
-                                   self.epoch)
+                                   self.epoch, self.keys.get(display_id, b""))
             found.total = self.answers
             self.channels[display_id] = found
         found.full_refresh_every = full_refresh_every
@@ -82,9 +85,16 @@ class Bridge:
         fresh.last_status_at, fresh.last_ack_at = old.last_status_at, old.last_ack_at
         fresh.pillar_max_packet, fresh.scrolls = old.pillar_max_packet, old.scrolls
 
+    def set_keys(self, keys: dict[str, bytes]) -> None:
+        """The frame keys of the displays whose messages are signed (docs/mqtt.md, "Signed frames"); what is
+        published from now on is signed with them."""
+        self.keys = dict(keys)
+        for display_id, channel in self.channels.items():
+            channel.key = self.keys.get(display_id, b"")
+
     def set_epoch(self, epoch: int) -> None:
         """A new ownership epoch (it only grows) for every frame published from now on."""
-        self.epoch = max(self.epoch, epoch)
+        self.epoch = min(max(self.epoch, epoch), MAX_EPOCH)
         for channel in self.channels.values():
             channel.epoch = self.epoch
 
@@ -133,6 +143,8 @@ class Bridge:
 
     def receive(self, topic: str, payload: bytes, now: int) -> tuple[list[Event | AudioRequest], list[Publish]]:
         """Handle a message from a pillar; malformed ones become Rejected events, never exceptions."""
+        if len(payload) > MAX_PILLAR_MESSAGE:  # refused unread, whatever the topic
+            return [Rejected(topic[:200], f"message of {len(payload)} bytes exceeds {MAX_PILLAR_MESSAGE}")], []
         parsed = parse_display_topic(self.prefix, topic)
         if parsed is None or parsed[0] not in self.channels:
             return [Rejected(topic, "not a configured display's topic")], []
@@ -166,8 +178,13 @@ class Bridge:
     def tick(self, now: int) -> list[Publish]:
         """Validity extensions due at `now`."""
         out: list[Publish] = []
-        for channel in self.channels.values():
-            out += channel.tick(now, self.margin)
+        for display_id, channel in self.channels.items():
+            try:
+                out += channel.tick(now, self.margin)
+            except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others, nor the service
+                self.failures[display_id] = f"{type(exc).__name__}: {exc}"
+            else:
+                self.failures.pop(display_id, None)
         return out
 
     def next_deadline(self) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,16 +182,37 @@ async def run_pillar(
     output: Path | None = None,
     details: dict | None = None,
     unsubscribe: bool = True,
+    max_backoff: float = 30.0,
+    jitter: Callable[[], float] = random.random,
 ) -> bool:
     """Run the pillar; with `once`, stop after the first verified frame. True when a frame was shown."""
     shown = asyncio.Event()
 
     async def loop() -> None:
-        async with mqtt.connect(settings, session.will()) as client:
+        """Connected until done; a lost connection is made again with backoff and jitter (docs/mqtt.md asks it of
+        every pillar). Only a broker that cannot be reached at the start is an error."""
+        failures, connected = 0, False
+        while True:
             try:
-                await session_loop(client)
-            finally:  # a clean exit says so: a clean disconnect does not fire the Last Will
-                await asyncio.shield(_goodbye(client, session, settings))
+                async with mqtt.connect(settings, session.will()) as client:
+                    connected, failures = True, 0
+                    lost = False
+                    try:
+                        await session_loop(client)
+                        return
+                    except (mqtt.BridgeError, aiomqtt.MqttError):
+                        lost = True
+                        raise
+                    finally:  # a clean exit says so: a clean disconnect does not fire the Last Will
+                        if not lost:
+                            await asyncio.shield(_goodbye(client, session, settings))
+            except (mqtt.BridgeError, aiomqtt.MqttError) as exc:
+                if not connected:
+                    raise mqtt.BridgeError(str(exc)) from None
+                failures += 1
+                delay = min(max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + jitter())
+                log.warning("pillar %s: connection lost (%s); connecting again in %.1f s", session.display_id, exc, delay)
+                await asyncio.sleep(delay)
 
     async def session_loop(client: aiomqtt.Client) -> None:
         last = {"hash": session.hash, "refused": session.refused}

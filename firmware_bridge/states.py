@@ -120,6 +120,11 @@ class HashMismatch(RemoteProtocolError):
     """The result's content hash differs from the one the header promises."""
 
 
+class Unauthentic(RemoteProtocolError):
+    """Not from the service: unsigned or wrongly signed for a display with a key, or an epoch or sequence
+    implausibly far ahead of the pillar's clock."""
+
+
 def transition(state: enum.Enum, event: enum.Enum) -> enum.Enum:
     """The state after `event`; LocalProtocolError when the table has no such transition."""
     found = TRANSITIONS.get((state, event))

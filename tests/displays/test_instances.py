@@ -86,10 +86,12 @@ async def until(condition: Callable[[], bool], seconds: float, what: str) -> flo
     return time.monotonic() - started
 
 
-def test_three_instances_take_over_from_a_killed_one_and_rebalance(tmp_path: Path) -> None:
+def test_three_instances_take_over_from_a_killed_one_and_rebalance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOPCAST_TEST_SECRET", "a secret the three instances share")  # they pass requests to each other
     with mosquitto(tmp_path / "broker") as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.today(), DISPLAYS, http={"listen": "127.0.0.1:0"},
-                              mqtt={"url": broker.url, "frame_ttl": 60})  # every frame is extended each 30 s
+                              mqtt={"url": broker.url, "frame_ttl": 60},  # every frame is extended each 30 s
+                              service={"secret_env": "STOPCAST_TEST_SECRET"})
         procs = {name: spawn(config, name, tmp_path / "cache") for name in ("a", "b", "c")}
         try:
             asyncio.run(scenario(broker.port, config, procs, tmp_path))
@@ -177,11 +179,14 @@ def test_announcements_are_never_trusted() -> None:
     topic = f"{PREFIX}/service/instances/a"
     good = parse_member(PREFIX, topic, b'{"state": "online", "since": 1, "epoch": 7, "http": "http://h:1"}')
     assert good == Member("a", True, 7, 1, "http://h:1")
+    assert parse_member(PREFIX, topic, b'{"state": "online", "epoch": 4294967296}') is None  # not 32 bits
     assert parse_member(PREFIX, topic, b"") == Member("a", False)  # cleared
     for bad in (b"{", b'{"state": "up"}', b'{"state": "online", "epoch": -1}', b'{"state": "online", "epoch": "7"}',
                 b"x" * 5000):
         assert parse_member(PREFIX, topic, bad) is None
     assert parse_member(PREFIX, f"{PREFIX}/service/instances/a/b", b'{"state": "online"}') is None
     membership = Membership("me")
-    assert membership.update(Member("other", True, 5)) and membership.live() == ("me", "other")
-    assert not membership.update(Member("other", True, 6)) and membership.highest_epoch == 6
+    assert membership.update(Member("other", True, 5, at=100, ttl=30), 100) and membership.live() == ("me", "other")
+    assert not membership.update(Member("other", True, 6, at=110, ttl=30), 110) and membership.highest_epoch == 6
+    assert membership.next_expiry() == 141 and not membership.expire(140)
+    assert membership.expire(141) and membership.live() == ("me",)  # no heartbeat for three heartbeats: gone

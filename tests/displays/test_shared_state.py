@@ -59,10 +59,13 @@ def wanted_id() -> str:
     return next(f"new-{i}" for i in range(100) if owner_of(f"new-{i}", ("a", "b")) == "b")
 
 
-def test_an_admin_change_on_one_instance_reaches_the_other_and_survives_restarts(tmp_path: Path, database: str) -> None:
+def test_an_admin_change_on_one_instance_reaches_the_other_and_survives_restarts(tmp_path: Path, database: str,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOPCAST_TEST_SECRET", "the instances' shared secret")  # they pass requests to each other
     with mosquitto(tmp_path / "broker") as broker:
         configs = {name: write_config(tmp_path / name, broker.url, dt.date(2026, 11, 1), http={"listen": "127.0.0.1:0",
-                                      "admin_token": TOKEN}, state={"url": database}) for name in ("a", "b")}
+                                      "admin_token": TOKEN}, state={"url": database},
+                                      service={"secret_env": "STOPCAST_TEST_SECRET"}) for name in ("a", "b")}
         asyncio.run(scenario(configs, broker.port, tmp_path))
 
 
@@ -112,6 +115,8 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
         await until(lambda: b.displays[new].frame is not None, 10, "b renders it")
         dashboard = await (await http.get(f"{b.http_url}/dashboard.json")).json()
         assert new in [d["id"] for d in dashboard["displays"]]
+        # while the change reaches them the two name different display sets; then they are one deployment again
+        await until(lambda: a.membership.live() == b.membership.live() == ("a", "b"), 15, "a and b joined again")
         # Each instance's dashboard lists every display, saying which instance owns it.
         everything = sorted(d.id for d in b.config.displays)
         for one, other in ((a, b), (b, a)):

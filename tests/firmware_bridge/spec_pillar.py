@@ -4,6 +4,8 @@ a violation is a `Violation`, never silently tolerated."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import struct
@@ -55,8 +57,8 @@ def head(payload: bytes) -> Head:
         raise Violation(f"magic {magic!r} version {version}: the document defines SC and version 2")
     if kind not in (0, 1) or enc not in ENCODINGS or mode not in MODES:
         raise Violation(f"kind {kind}, encoding {enc}, colour mode {mode}: not in the tables")
-    if flags & ~7 or reserved1 or reserved2:
-        raise Violation("flags beyond bits 0-2 or reserved bytes not 0")
+    if flags & ~31 or reserved1 or reserved2:
+        raise Violation("flags beyond bits 0-4 or reserved bytes not 0")
     if chunks < 1 or chunk >= chunks or bool(flags & 4) != (chunks > 1):
         raise Violation(f"chunk {chunk} of {chunks} with flags {flags}")
     if kind == 0 and ((rx, ry, rw, rh) != (0, 0, w, h) or base != 0):
@@ -158,6 +160,7 @@ class SpecPillar:
     acks: list[dict] = field(default_factory=list)
     chunks: dict[tuple[int, ...], dict[int, bytes]] = field(default_factory=dict)
     ignored: int = 0
+    key: bytes = b""  # the display's frame key ("Signed frames"): every message must be signed with it
     forecast: bytes = b""  # the last `next` message ("Forecast")
 
     def topic(self, leaf: str) -> str:
@@ -229,6 +232,7 @@ class SpecPillar:
         if not payload:
             return []
         h = head(payload)
+        payload = self._unsigned(payload, h)
         if h.epoch < self.highest_epoch or h.valid_until < now:
             self.ignored += 1
             return []
@@ -266,6 +270,19 @@ class SpecPillar:
         self.shown_order, self.valid_until = (h.epoch, h.seq), h.valid_until
         self.highest_epoch = max(self.highest_epoch, h.epoch)  # "only a message the pillar shows ... raises" it
         return [self.ack()]
+
+    def _unsigned(self, payload: bytes, h: Head) -> bytes:
+        """The message without its MAC, which must verify under the key (S-1, S-2, S-5)."""
+        if not h.flags & 16:
+            if self.key:
+                raise Violation("[S-1] a signed display's message without the signed flag")
+            return payload
+        if len(payload) < HEADER.size + 16:
+            raise Violation("[S-1] a signed message without room for its 16-byte MAC")
+        signed, mac = payload[:-16], payload[-16:]
+        if self.key and not hmac.compare_digest(hmac.new(self.key, signed, hashlib.sha256).digest()[:16], mac):
+            raise Violation("[S-2] the MAC is not HMAC-SHA256 of header and body under the display's key")
+        return signed
 
     def _apply(self, body: bytes, h: Head) -> np.ndarray:
         assert self.pixels is not None
