@@ -513,8 +513,8 @@ class Service:
         await self.send(await forecasts(self, now))
         await self.send(self.bridge.tick(now))
         for display_id, reason in self.bridge.failures.items():  # an extension that could not be encoded
-            if (runtime := self.displays.get(display_id)) is not None:
-                self.display_failed(runtime, "extending its frame", reason, now)
+            if (failed := self.displays.get(display_id)) is not None:
+                self.display_failed(failed, "extending its frame", reason, now)
 
     async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:
         while (item := await queue.get()) is not None:

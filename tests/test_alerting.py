@@ -65,7 +65,9 @@ async def _healthy_then_broken(tmp_path: Path) -> tuple[Samples, Samples]:
         assert service.timetable is not None
         (config.parent / "rt.pb").write_bytes(simulated_realtime(service.timetable, AT))
         await service.fetch_all()
-        service.on_member(Member("other", True, epoch=1, since=AT))
+        mine = service.membership.identity  # an instance of this deployment, announcing itself live
+        service.on_member(Member("other", True, epoch=1, since=AT, at=AT, ttl=30, deployment=mine.deployment,
+                                 displays=mine.displays))
         await service.refresh(AT)
         healthy = await _scrape(service)
 
@@ -73,7 +75,8 @@ async def _healthy_then_broken(tmp_path: Path) -> tuple[Samples, Samples]:
         link.connected = False
         (config.parent / "rt.pb").unlink()
         await service.fetch_all()
-        service.on_member(Member("other", False, epoch=1, since=AT))
+        service.on_member(Member("other", False, epoch=1, since=AT, at=AT + 120, ttl=30, deployment=mine.deployment,
+                                 displays=mine.displays))
         service.load_timetable(write_feed(tmp_path / "next", as_zip=True))  # a feed without the LED's stop GONS
         for process in list(service.renderer.pool._processes.values()):  # type: ignore[attr-defined]
             process.kill()  # as the OOM killer would
