@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench_chaos_instances import ghosts_round, payload_round  # noqa: E402  (items 5 and 13: instances26)
 from brokerkit import Broker, mosquitto  # noqa: E402
-from statekit import Serve, database, instances, shared_config, shared_items, terminate  # noqa: E402
+from statekit import Serve, at_once, database, instances, shared_config, shared_items, terminate  # noqa: E402
 
 SETTLE = 15.0  # seconds for every instance to hold what the database holds
 BLIP_POSTING = 2.5  # seconds of posting per message_blip round, the cut a fifth of the way in
@@ -58,22 +58,6 @@ class World:
 
     def cache(self) -> Path:
         return self.folder / "cache"
-
-
-def at_once(calls: list[Callable[[], object]]) -> list:
-    """Run the calls in threads released together; their results in order."""
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def settled(condition: Callable[[], bool], seconds: float = SETTLE) -> bool:
@@ -99,8 +83,8 @@ def admin_cas(world: World, round_: int) -> Counter:
     acknowledged = []
     bodies = [{"id": f"cas-{round_}-{s.name}", "stops": ["UNI"], "layout": "tft-320x240"} for s in serves]
     same = {"id": f"cas-{round_}-same", "stops": ["HBF"], "layout": "tft-320x240"}
-    answers = at_once([partial(s.request, "POST", "/api/displays", body) for s, body in zip(serves, bodies, strict=True)])
-    answers_same = at_once([partial(s.request, "POST", "/api/displays", same) for s in serves])
+    answers = at_once(*[partial(s.request, "POST", "/api/displays", body) for s, body in zip(serves, bodies, strict=True)])
+    answers_same = at_once(*[partial(s.request, "POST", "/api/displays", same) for s in serves])
     for (status, _), body in zip(answers + answers_same, bodies + [same] * len(serves), strict=True):
         counts[f"answered_{status}"] += 1
         if status == 201:

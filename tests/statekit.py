@@ -9,6 +9,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import urllib.error
@@ -29,6 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class NoDatabase(Exception):
     """There is no PostgreSQL to make a test database in (the message says why)."""
+
+
+def at_once(*calls) -> list:  # type: ignore[no-untyped-def]
+    """Run the calls in threads released together; their results in order."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
 
 
 @contextmanager

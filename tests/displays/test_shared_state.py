@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+import statekit
 from brokerkit import mosquitto
 from servicekit import write_config
 
@@ -26,23 +25,16 @@ from firmware_bridge import client as mqtt
 
 pytestmark = pytest.mark.broker
 AT = parse_instant("2026-11-25T08:00:05+01:00")
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "s3cret"
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"stopcast_test_{secrets.token_hex(4)}"
     try:
-        with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL to make a test database in at 127.0.0.1:5432 ({str(exc).strip()[:120]})")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        with statekit.database() as url:
+            yield url
+    except statekit.NoDatabase as exc:
+        pytest.skip(str(exc))
 
 
 async def until(condition, seconds: float, what: str) -> float:  # type: ignore[no-untyped-def]

@@ -6,14 +6,24 @@ restart while the database is down (the instance runs the last shared state it s
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 from brokerkit import mosquitto
-from statekit import NoDatabase, Serve, database, instances, refuse, shared_config, shared_items, terminate, wait_until
+from statekit import (
+    NoDatabase,
+    Serve,
+    at_once,
+    database,
+    instances,
+    refuse,
+    shared_config,
+    shared_items,
+    terminate,
+    wait_until,
+)
 
 from displays.instances import owner_of
 
@@ -40,22 +50,6 @@ def two(tmp_path: Path, db: str) -> Iterator[dict[str, Serve]]:
         finally:
             for serve in serves.values():
                 serve.stop()
-
-
-def at_once(*calls) -> list:  # type: ignore[no-untyped-def]
-    """Run the calls in threads released together; their results in order."""
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def display_ids(serve: Serve) -> set[str]:
