@@ -30,9 +30,11 @@ DEFAULT_FEED = Path(__file__).resolve().parents[2] / "shared" / "data" / "hart" 
 NOW = parse_instant("2021-02-03T12:00:00-05:00")  # a Wednesday midday
 
 
-def build_feed(tt: Timetable, trips: int, updates: int, seed: int = 7, by: str = "stop_sequence") -> bytes:
+def build_feed(tt: Timetable, trips: int, updates: int, seed: int = 7, by: str = "stop_sequence",
+               delays: list[list[int]] | None = None) -> bytes:
     """A FULL_DATASET feed: `trips` running trips, each with `updates` stop updates (delay or time), naming
-    their stops by stop_sequence or, as BART's feed does, by stop_id only."""
+    their stops by stop_sequence or, as BART's feed does, by stop_id only. The delays are `delays[trip][k]`
+    when given (bench/feed_modes.py), else drawn from `seed` (-60..600 s)."""
     day = dt.date(2021, 2, 3)
     origin = service_day_origin(day, tt.timezone)
     running = tt.calendar.active(day)
@@ -56,7 +58,7 @@ def build_feed(tt: Timetable, trips: int, updates: int, seed: int = 7, by: str =
                 stu.stop_id = tt.stops[int(tt.st_stop[row])].stop_id
             else:
                 stu.stop_sequence = int(tt.st_seq[row])
-            delay = rng.randint(-60, 600)
+            delay = delays[n][k] if delays is not None else rng.randint(-60, 600)
             if k % 2:
                 stu.departure.time = origin + int(tt.st_dep[row]) + delay
             else:
