@@ -9,7 +9,8 @@ with `python3 -m venv` under $XDG_CACHE_HOME/stopcast-bench (~/.cache) and made 
 without the side-by-side figures.
 
 Runs alternate (stopcast cold, gtfs-kit, stopcast warm, ...) so that both meet the same machine; medians of
-wall time and of each process's own peak RSS (VmHWM from its /proc, read as it exits: the rusage of a child
+wall time, of CPU time (user + system; steadier than wall time on a busy machine) and of each process's own
+peak RSS (VmHWM from its /proc, read as it exits: the rusage of a child
 of this process would count this process's memory, which the child inherits until it execs). The OS page
 cache holds the feed's zip (read once before timing) and, for the warm runs, the cache files: "cold" means a
 fresh process whose index is built from the zip, not a cold disk. Both answers are compared: the same 20
@@ -28,6 +29,7 @@ _venv.ensure()
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,14 +72,18 @@ GTFS_KIT = PEAK + (  # the same question in gtfs-kit, as its documentation answe
 )
 
 
-def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (MB, the child's own VmHWM) and standard output of one process."""
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float, str]:
+    """Wall seconds, peak RSS (MB, the child's own VmHWM), CPU seconds (user + system, its own: children run
+    one at a time) and standard output of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0 or "PEAK_KB " not in done.stderr:
         raise SystemExit(f"{argv[:4]} ... failed: {done.stderr[-2000:]}")
-    return elapsed, int(done.stderr.rsplit("PEAK_KB ", 1)[1].split()[0]) // 1024, done.stdout
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, int(done.stderr.rsplit("PEAK_KB ", 1)[1].split()[0]) // 1024, cpu, done.stdout
 
 
 def peer_python(fresh: bool) -> tuple[Path | None, str]:
@@ -160,19 +166,22 @@ def main() -> None:
                 *figures, out = run_child([str(peer), "-c", GTFS_KIT, str(feed), stop, date, "28800", str(LIMIT)])
                 kit.append(figures)
                 answers["gtfs-kit"] = peer_answer(out)
-            warm.append(run_child(base, env)[:2])
+            warm.append(run_child(base, env)[:3])
     figures = {"feed": feed.name, "stop_times": len(tt.st_trip), "stop": stop, "runs": args.runs,
-               "cold_s": _median(t for t, _ in cold), "cold_rss_mb": _median(m for _, m in cold),
-               "warm_s": _median(t for t, _ in warm), "warm_rss_mb": _median(m for _, m in warm),
-               "cold_s_range": _range(t for t, _ in cold), "cold_rss_mb_range": _range(m for _, m in cold)}
+               "cold_s": _median(t for t, _, _ in cold), "cold_rss_mb": _median(m for _, m, _ in cold),
+               "cold_cpu_s": _median(c for _, _, c in cold),
+               "warm_s": _median(t for t, _, _ in warm), "warm_rss_mb": _median(m for _, m, _ in warm),
+               "cold_s_range": _range(t for t, _, _ in cold), "cold_rss_mb_range": _range(m for _, m, _ in cold)}
     if kit:
         same = answers["stopcast"] == answers["gtfs-kit"]
-        figures |= {"gtfs_kit": peer_about, "gtfs_kit_s": _median(t for t, _ in kit),
-                    "gtfs_kit_rss_mb": _median(m for _, m in kit), "gtfs_kit_s_range": _range(t for t, _ in kit),
-                    "gtfs_kit_rss_mb_range": _range(m for _, m in kit), "same_departures": same}
+        figures |= {"gtfs_kit": peer_about, "gtfs_kit_s": _median(t for t, _, _ in kit),
+                    "gtfs_kit_rss_mb": _median(m for _, m, _ in kit), "gtfs_kit_cpu_s": _median(c for _, _, c in kit),
+                    "gtfs_kit_s_range": _range(t for t, _, _ in kit), "gtfs_kit_rss_mb_range": _range(m for _, m, _ in kit),
+                    "same_departures": same}
         figures |= {"cold_ratio": round(figures["cold_s"] / figures["gtfs_kit_s"], 2),
                     "warm_ratio": round(figures["warm_s"] / figures["gtfs_kit_s"], 2),
-                    "cold_rss_ratio": round(figures["cold_rss_mb"] / figures["gtfs_kit_rss_mb"], 2)}
+                    "cold_rss_ratio": round(figures["cold_rss_mb"] / figures["gtfs_kit_rss_mb"], 2),
+                    "cold_cpu_ratio": round(figures["cold_cpu_s"] / figures["gtfs_kit_cpu_s"], 2)}
     else:
         figures |= {"gtfs_kit": None, "gtfs_kit_skipped": peer_about}
     if args.json:
@@ -181,13 +190,14 @@ def main() -> None:
     print(f"feed {feed.name}: {len(tt.stops)} stops, {len(tt.trip_ids)} trips, {len(tt.st_trip)} stop_times; the next "
           f"{LIMIT} departures at stop {stop} from {AT}; {args.runs} alternating runs, medians [min-max]")
     print(f"stopcast cold process: {figures['cold_s']:.3f} s {figures['cold_s_range']}, "
-          f"peak RSS {figures['cold_rss_mb']} MB {figures['cold_rss_mb_range']}")
+          f"peak RSS {figures['cold_rss_mb']} MB {figures['cold_rss_mb_range']}, CPU {figures['cold_cpu_s']:.3f} s")
     print(f"stopcast warm process: {figures['warm_s']:.3f} s, peak RSS {figures['warm_rss_mb']} MB")
     if kit:
         print(f"gtfs-kit process:      {figures['gtfs_kit_s']:.3f} s {figures['gtfs_kit_s_range']}, peak RSS "
-              f"{figures['gtfs_kit_rss_mb']} MB {figures['gtfs_kit_rss_mb_range']}   ({peer_about}, own venv)")
-        print(f"stopcast/gtfs-kit: cold {figures['cold_ratio']}x (peak RSS {figures['cold_rss_ratio']}x), "
-              f"warm {figures['warm_ratio']}x")
+              f"{figures['gtfs_kit_rss_mb']} MB {figures['gtfs_kit_rss_mb_range']}, CPU {figures['gtfs_kit_cpu_s']:.3f} s   "
+              f"({peer_about}, own venv)")
+        print(f"stopcast/gtfs-kit: cold {figures['cold_ratio']}x (peak RSS {figures['cold_rss_ratio']}x, CPU "
+              f"{figures['cold_cpu_ratio']}x), warm {figures['warm_ratio']}x")
         if figures["same_departures"]:
             print(f"both answer with the same {len(answers['stopcast'])} departures (trip, time, route, headsign)")
         else:

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .columns import NotPlain
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
-from .tables import NotStreamable, Table, read_batches, read_table, warn_rows
+from .tables import NotStreamable, Table, open_table, read_batches, read_table, warn_rows
 
 __all__ = ["MAX_FREQUENCY_INSTANCES", "read_frequencies", "read_stop_times", "stop_index_of"]
 
@@ -36,7 +37,11 @@ def read_stop_times(
         except NotStreamable:
             pass  # read whole below: that path names exactly what is wrong
     if parsed is None:
-        parsed = _columns(iter([read_table(source, "stop_times.txt", *_COLUMNS, warnings)]), trip_index, stop_index)
+        opened = open_table(source, "stop_times.txt", *_COLUMNS)
+        try:
+            parsed = _columns(opened.slices(), trip_index, stop_index)
+        except NotPlain:  # quotes, broken rows, ...: pyarrow's CSV reader reads it (and names what is wrong)
+            parsed = _columns(iter([opened.table(warnings, plain=False)]), trip_index, stop_index)
     table, cols, headsigns = parsed
     if not table.has("arrival_time") and not table.has("departure_time"):
         raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
@@ -77,7 +82,7 @@ def _columns(tables: Iterator[Table], trip_index: dict[str, int], stop_index: di
         parts["dep"].append(table.times("departure_time"))
         parts["pickup"].append(table.ints("pickup_type", 0, allowed=range(4)).astype(np.int8))
         if table.has("stop_headsign"):
-            for value in table.columns["stop_headsign"].unique().to_pylist():
+            for value in table.uniques("stop_headsign"):
                 if value and value not in headsign_index:
                     headsign_index[value] = len(headsign_index)
             parts["headsign"].append(table.codes("stop_headsign", headsign_index))

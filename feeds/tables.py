@@ -8,25 +8,35 @@ import ctypes
 import ctypes.util
 import io
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
+from .columns import SLICE_BYTES, NotPlain, Text, codes_of, is_plain, plain_rows, uniques_of
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow's CSV reader reads the files that are not plain CSV (quotes, broken rows): imported only for them
+# (0.1 s and 30 MB of a cold `stopcast departures` on a feed without quotes).
+
 _BOM = b"\xef\xbb\xbf"
 _SLICE = 1 << 24
-# The system allocator returns freed memory at once; pyarrow's default pool holds ~50 MB more at peak.
-_POOL = pa.system_memory_pool()
+
+
+def _pool() -> Any:
+    """The system allocator, which returns freed memory at once; pyarrow's default pool holds ~50 MB more."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
 
 
 class Table:
     """One GTFS file as trimmed string columns; converters report bad values by line."""
 
-    def __init__(self, label: str, columns: dict[str, pa.Array], num_rows: int, first_row: int = 0) -> None:
+    def __init__(self, label: str, columns: dict[str, Text], num_rows: int, first_row: int = 0) -> None:
         self.label = label
         self.columns = columns
         self.num_rows = num_rows
@@ -44,7 +54,11 @@ class Table:
         """The column as Python strings (`default` for every row when the column is absent)."""
         if column not in self.columns:
             return [default] * self.num_rows
-        return self.columns[column].to_pylist()
+        return self.columns[column].to_list()
+
+    def uniques(self, column: str) -> list[str]:
+        """The column's distinct values in the order they first appear."""
+        return uniques_of(self.columns[column])
 
     def ints(self, column: str, default: int, allowed: Iterable[int] | None = None) -> np.ndarray:
         """The column as int64, empty values taking `default`; other values are an error."""
@@ -53,7 +67,7 @@ class Table:
         values, valid = _parse_ints(self.columns[column], default)
         if not valid.all():
             row = int(np.flatnonzero(~valid)[0])
-            text = self.columns[column][row].as_py()
+            text = self.columns[column].value(row)
             try:
                 int(text)
             except ValueError:
@@ -76,7 +90,7 @@ class Table:
         if column not in self.columns:
             return np.full(self.num_rows, -1, dtype=np.int32)
         arr = self.columns[column]
-        start, end, data = _text_buffers(arr)
+        start, end, data = arr.start, arr.end, arr.data
         length = end - start
         empty = length == 0
         ok = empty | ((length >= 7) & (length <= 9))
@@ -103,53 +117,40 @@ class Table:
         if not valid.all():
             row = int(np.flatnonzero(~valid)[0])
             raise FeedError(
-                f"unparsable time '{arr[row].as_py()}' (expected HH:MM:SS)", self.where(row, column)
+                f"unparsable time '{arr.value(row)}' (expected HH:MM:SS)", self.where(row, column)
             )
         seconds = hours * 3600 + (m1 * 10 + m2) * 60 + s1 * 10 + s2
         return np.where(empty, -1, seconds).astype(np.int32)
 
     def codes(self, column: str, known: dict[str, int]) -> np.ndarray:
         """The column's ids mapped to indexes through `known` (int32); -1 for unknown or empty ids."""
-        encoded = self.columns[column].dictionary_encode()
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        lookup = np.array([known.get(v, -1) for v in encoded.dictionary.to_pylist()] + [-1], np.int32)
-        return lookup[_numbers(encoded.indices)]
+        return codes_of(self.columns[column], known)
 
 
 _SPACE = np.zeros(256, dtype=bool)
-_SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace; values with other (Unicode) spaces are rare: see _trimmed
+_SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace; values with other (Unicode) spaces are rare: see _arrow_text
 _ASCII = np.arange(256) < 128
 
 
-def _trimmed(arr: pa.Array) -> pa.Array:
-    """The column without whitespace around its values: unchanged (no copy, and pyarrow.compute not even
-    imported) when no value starts or ends with a space or a non-ASCII byte, as in almost every feed."""
-    start, end, data = _text_buffers(arr)
-    present = end > start
-    edges = np.concatenate([data[start[present]], data[end[present] - 1]])
+def _arrow_text(arr: pa.Array | pa.ChunkedArray) -> Text:
+    """A column of pyarrow's CSV reader, without whitespace around its values, as a Text. pyarrow.compute
+    trims only a column that needs it (no value starts or ends with a space or a non-ASCII byte in almost
+    every feed)."""
+    text = _text_buffers(arr)
+    present = text.end > text.start
+    edges = np.concatenate([text.data[text.start[present]], text.data[text.end[present] - 1]])
     if not (_SPACE[edges].any() or (~_ASCII[edges]).any()):
-        return arr
+        return text
     import pyarrow.compute as pc  # only for a file that needs it (0.04 s to import)
 
-    return pc.utf8_trim_whitespace(arr, memory_pool=_POOL)
+    return _text_buffers(pc.utf8_trim_whitespace(arr, memory_pool=_pool()))
 
 
-_NUMPY_INTS = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
-
-
-def _numbers(arr: pa.Array) -> np.ndarray:
-    """An integer array without nulls as a numpy view of its buffer (Array.to_numpy imports pandas when it
-    is installed, which costs a CLI 0.2 s and 35 MB)."""
-    kind = str(arr.type)
-    if arr.null_count or kind not in _NUMPY_INTS:
-        return arr.to_numpy(zero_copy_only=False)
-    return np.frombuffer(arr.buffers()[1], _NUMPY_INTS[kind], len(arr), arr.offset)
-
-
-def _text_buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _text_buffers(arr: pa.Array | pa.ChunkedArray) -> Text:
     """A string column's values as (start, end) offsets into its bytes, padded at the end so that
     gathers a few bytes past a value stay in bounds (no Python string is made)."""
+    import pyarrow as pa
+
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.type not in (pa.string(), pa.large_string()):
@@ -158,14 +159,13 @@ def _text_buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
     data_buf = arr.buffers()[2]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return offsets[:-1], offsets[1:], np.concatenate([data, np.zeros(24, np.uint8)])
+    return Text(offsets[:-1], offsets[1:], np.concatenate([data, np.zeros(24, np.uint8)]))
 
 
-def _parse_ints(arr: pa.Array | pa.ChunkedArray, default: int) -> tuple[np.ndarray, np.ndarray]:
+def _parse_ints(arr: Text, default: int) -> tuple[np.ndarray, np.ndarray]:
     """Whole numbers ([+-]digits, at most 18) parsed with numpy from the column's bytes, and which values
-    are valid; empty values take `default`. (pyarrow's cast would do, but its scalars import pandas
-    when it is installed: 0.2 s and 35 MB for a CLI that never uses it.)"""
-    start, end, data = _text_buffers(arr)
+    are valid; empty values take `default`."""
+    start, end, data = arr.start, arr.end, arr.data
     length = end - start
     first = data[start]
     signed = (length > 0) & ((first == 45) | (first == 43))  # '-' or '+'
@@ -186,9 +186,10 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _header(raw: bytes, label: str) -> list[str]:
+def _header(raw: bytes | bytearray, label: str) -> list[str]:
     """The header line's column names; FeedError when it is not UTF-8 text."""
-    first = raw.split(b"\n", 1)[0].rstrip(b"\r")
+    cut = raw.find(b"\n")
+    first = bytes(raw[: cut if cut >= 0 else len(raw)]).rstrip(b"\r")
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -200,7 +201,7 @@ def _header(raw: bytes, label: str) -> list[str]:
         raise FeedError(f"the header line is not valid CSV ({exc})", Location(label, 1)) from None
 
 
-def _text_of(raw: bytes, label: str) -> bytes:
+def _text_of(raw: bytes | bytearray, label: str) -> bytes | bytearray:
     """The file's bytes ready for the CSV reader: without a UTF-8 BOM, with LF or CRLF line ends.
 
     FeedError for text that is not UTF-8 at all (UTF-16 and the like)."""
@@ -213,8 +214,10 @@ def _text_of(raw: bytes, label: str) -> bytes:
     return raw
 
 
-def _is_utf8(raw: bytes) -> bool:
+def _is_utf8(raw: bytes | bytearray) -> bool:
     """Whether all of `raw` is UTF-8, checked in slices (no copy of a large file as text)."""
+    if raw.isascii():
+        return True
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(raw)
     try:
@@ -226,7 +229,7 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _bad_utf8(raw: bytes, label: str, names: list[str]) -> FeedError:
+def _bad_utf8(raw: bytes | bytearray, label: str, names: list[str]) -> FeedError:
     """The error for the first byte sequence that is not UTF-8, with its line and column."""
     try:
         raw.decode("utf-8")
@@ -251,6 +254,11 @@ def read_table(
     warnings: list[FeedWarning] | None = None,
 ) -> Table:
     """Read `member` of the feed keeping the named columns; a missing required one is an error."""
+    return open_table(source, member, required, optional).table(warnings)
+
+
+def open_table(source: GtfsSource, member: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> OpenTable:
+    """`member` read and its header checked; FeedError for a missing file or column, or bytes that are not UTF-8."""
     label = source.label(member)
     if not source.has(member):
         raise FeedError("required file is missing", Location(label))
@@ -267,9 +275,56 @@ def read_table(
     wanted = [c for c in (*required, *optional) if c in header]
     if len(set(names)) != len(names):
         raise FeedError("duplicate column names in the header", Location(label, 1))
-    table = _read_csv(raw, label, names, wanted, warnings)
-    columns = {c: _trimmed(table[c].combine_chunks(_POOL)) for c in wanted}
-    return Table(label, columns, table.num_rows)
+    return OpenTable(raw, label, header, wanted)
+
+
+class OpenTable:
+    """A GTFS file's bytes and checked header, to be taken apart as a Table or as slices of one."""
+
+    def __init__(self, raw: bytes | bytearray, label: str, header: list[str], wanted: list[str]) -> None:
+        self.raw, self.label, self.header, self.wanted = raw, label, header, wanted
+
+    def table(self, warnings: list[FeedWarning] | None = None, plain: bool = True, slice_bytes: int = SLICE_BYTES) -> Table:
+        """The whole file: split by numpy when it is plain CSV, else by pyarrow's CSV reader (rows with the
+        wrong number of fields skipped with a warning)."""
+        if plain:
+            try:
+                parts = list(self.slices(slice_bytes))
+            except NotPlain:
+                parts = []
+            if len(parts) == 1:
+                return parts[0]
+            if parts:
+                columns = {c: Text(np.concatenate([p.columns[c].start for p in parts]),
+                                   np.concatenate([p.columns[c].end for p in parts]), parts[0].columns[c].data)
+                           for c in self.wanted}
+                return Table(self.label, columns, sum(p.num_rows for p in parts))
+        table = _read_csv(self.raw, self.label, _names(self.header), self.wanted, warnings)
+        return Table(self.label, {c: _arrow_text(table[c]) for c in self.wanted}, table.num_rows)
+
+    def slices(self, slice_bytes: int = SLICE_BYTES) -> Iterator[Table]:
+        """A plain CSV file (feeds/columns.py) as Tables of consecutive rows, about `slice_bytes` of the file
+        each, whose columns are offsets into the file's bytes (no copy of the text, bounded temporaries).
+        NotPlain, before the first or between two, for a file that is not plain: read it with `table`."""
+        raw = self.raw
+        if not is_plain(raw) or b"\n" not in raw:  # a header alone without LF: the CSV reader's own error
+            raise NotPlain(self.label)
+        size = len(raw)
+        while size and raw[size - 1] in b"\r\n":  # empty lines at the end, which the CSV reader skips too
+            size -= 1
+        text = raw
+        if size == len(raw):  # no LF after the last line: a copy, with one
+            text = bytes(raw) + b"\n"
+        size += 2 if text[size] == 13 else 1  # the last line's own CRLF or LF (a lone CR is not plain)
+        data = np.frombuffer(text if len(text) >= 16 else bytes(text) + bytes(16), dtype=np.uint8)  # >= 9 to gather
+        rows = 0
+        wanted = {c: self.header.index(c) for c in self.wanted}
+        for count, columns in plain_rows(text, data, text.find(b"\n") + 1, size, len(self.header), wanted, slice_bytes):
+            yield Table(self.label, columns, count, rows)
+            rows += count
+        if rows == 0:
+            empty = np.zeros(0, np.int64)
+            yield Table(self.label, {c: Text(empty, empty, data) for c in self.wanted}, 0)
 
 
 BATCH_BYTES = 8 << 20  # a batch of a streamed file: what pyarrow parses at once, and about what it holds
@@ -309,6 +364,9 @@ def read_batches(
     label = source.label(member)
     if not source.has(member):
         raise FeedError("required file is missing", Location(label))
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     stream = source.open(member)
     try:
         head = stream.read(1 << 16)
@@ -329,7 +387,7 @@ def read_batches(
             for batch in reader:
                 if skipped or chained.broken:
                     raise NotStreamable(label)  # the whole-file path names the line of the first broken row
-                columns = {c: _trimmed(batch.column(c)) for c in wanted}
+                columns = {c: _arrow_text(batch.column(c)) for c in wanted}
                 yield Table(label, columns, batch.num_rows, first_row)
                 first_row += batch.num_rows
                 del columns, batch
@@ -337,7 +395,7 @@ def read_batches(
             if skipped or chained.broken:
                 raise NotStreamable(label)
             if first_row == 0:  # a header and no rows: one empty table still tells the columns
-                yield Table(label, {c: pa.nulls(0, pa.string()) for c in wanted}, 0)
+                yield Table(label, {c: _text_buffers(pa.nulls(0, pa.string())) for c in wanted}, 0)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             raise NotStreamable(label) from exc
     finally:
@@ -381,6 +439,8 @@ def _names(header: list[str]) -> list[str]:
 def _csv_options(names: list[str], wanted: list[str], skipped: list[str], block_size: int | None = None) -> dict:
     """How pyarrow reads a GTFS file: the wanted columns as strings (never null), rows with the wrong number of
     fields skipped and their text added to `skipped`."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         skipped.append(row.text)
@@ -394,15 +454,19 @@ def _csv_options(names: list[str], wanted: list[str], skipped: list[str], block_
         "parse_options": pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
         "convert_options": pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        "memory_pool": _POOL,
+        "memory_pool": _pool(),
     }
 
 
-def _read_csv(raw: bytes, label: str, names: list[str], wanted: list[str], warnings: list[FeedWarning] | None) -> pa.Table:
+def _read_csv(raw: bytes | bytearray, label: str, names: list[str], wanted: list[str],
+              warnings: list[FeedWarning] | None) -> pa.Table:
     """The wanted columns as strings; rows with the wrong number of fields skipped with one warning."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     skipped: list[str] = []
     try:
-        table = pacsv.read_csv(io.BytesIO(raw), **_csv_options(names, wanted, skipped))
+        table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(raw)), **_csv_options(names, wanted, skipped))
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _bad_utf8(raw, label, names) from None

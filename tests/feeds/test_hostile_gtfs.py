@@ -66,6 +66,40 @@ def test_member_over_the_cap_is_refused(tmp_path: Path) -> None:
         load_timetable(GtfsSource(folder, max_member_bytes=100))
 
 
+def _deflated_feed(path: Path, offset: int, change: int) -> Path:
+    """The default feed zipped with deflate (as publishers zip), `stops.txt`'s central directory field at
+    `offset` (what zipfile reads as its size or CRC) changed by `change`."""
+    folder = write_feed(path.with_suffix(""))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.iterdir()):
+            archive.write(file, file.name)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"PK\x01\x02")
+    while raw[at + 46 : at + 46 + len("stops.txt")] != b"stops.txt":
+        at = raw.find(b"PK\x01\x02", at + 4)
+    value = (int.from_bytes(raw[at + offset : at + offset + 4], "little") + change) % 2**32
+    raw[at + offset : at + offset + 4] = value.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(("offset", "change", "message"), [
+    (0, 0, None),  # unchanged: it loads
+    (24, -10, r"inflates beyond the \d+ bytes its header declares; refused"),  # uncompressed size, 10 bytes short
+    (24, 10, r"cannot be read \(truncated or corrupt: bad CRC-32 for stops\.txt\)"),  # 10 bytes more than it has
+    (16, 1, r"cannot be read \(truncated or corrupt: bad CRC-32 for stops\.txt\)"),
+])
+def test_a_deflated_member_that_lies_about_its_size_or_crc_is_refused(tmp_path: Path, offset: int, change: int,
+                                                                       message: str | None) -> None:
+    """Deflated members are inflated in one call (ISA-L), not through zipfile's stream: the same caps and checks."""
+    feed = _deflated_feed(tmp_path / "feed.zip", offset, change)
+    if message is None:
+        assert len(load_timetable(GtfsSource(feed)).stops) == len(DEFAULTS["stops.txt"].splitlines()) - 1
+        return
+    with pytest.raises(FeedError, match=rf"^feed\.zip/stops\.txt: {message}$"):
+        load_timetable(GtfsSource(feed))
+
+
 def test_a_genuine_large_member_still_loads(tmp_path: Path) -> None:
     """Real CSV compresses far below 100:1: a few MB of varied stop_times load."""
     lines = [ST_HEADER] + [f"T1,08:{m:02d}:00,08:{m:02d}:00,HBF:A,{i}\n" for i, m in ((i, i % 60) for i in range(1, 150_000))]

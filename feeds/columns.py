@@ -1,0 +1,214 @@
+"""String columns of a GTFS file as offsets into its UTF-8 bytes, split from the file by numpy when the file
+is plain CSV (as most GTFS files are), and mapped to ids without a Python string per value.
+
+A plain file has no quotes, every line ends with LF or CRLF, no line is empty and every line has as many
+fields as the header: then a field is the bytes between two separators, and splitting the file is a few
+vectorised passes over its bytes (no CSV parser, no copy of the text: a column is two offset arrays into
+the file's own bytes). A file that is not plain is read by pyarrow's CSV reader (feeds/tables.py), whose
+columns are then taken apart the same way; both give the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+__all__ = ["NotPlain", "Text", "codes_of", "is_plain", "plain_rows", "uniques_of"]
+
+_COMMA, _LF, _CR = 44, 10, 13
+_WHITE, _NOT_ASCII = 1, 2
+_EDGE = np.zeros(256, dtype=np.uint8)  # what a value's first or last byte may be, besides ordinary
+_EDGE[[9, 10, 11, 12, 13, 32]] = _WHITE  # ASCII whitespace, as pyarrow's utf8_trim_whitespace trims it
+_EDGE[128:] = _NOT_ASCII
+_PLAIN_EDGE = _EDGE.copy()  # in a plain file LF and CR only end lines: next to an empty value, not in one
+_PLAIN_EDGE[[_LF, _CR]] = 0
+SLICE_BYTES = 4 << 20  # a plain file is split this many bytes at a time (bounded temporaries)
+_PACKED = 7  # values of at most this many bytes are compared as one uint64 (7 bytes and the length)
+
+
+class NotPlain(Exception):
+    """The file is not plain CSV (or a value needs Unicode trimming): read it with the CSV reader."""
+
+
+class Text:
+    """A string column: value i is the UTF-8 bytes `data[start[i]:end[i]]`. `data` may be a whole file's bytes
+    shared by all its columns; it holds at least 9 bytes, and a byte at every `start` (gathers stay in
+    bounds)."""
+
+    __slots__ = ("start", "end", "data")
+
+    def __init__(self, start: np.ndarray, end: np.ndarray, data: np.ndarray) -> None:
+        self.start, self.end, self.data = start, end, data
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def value(self, row: int) -> str:
+        """One value as a string."""
+        return self.data[int(self.start[row]) : int(self.end[row])].tobytes().decode("utf-8")
+
+    def to_list(self) -> list[str]:
+        """Every value as a string."""
+        view = memoryview(self.data)  # type: ignore[arg-type]
+        return [str(view[a:b], "utf-8") for a, b in zip(self.start.tolist(), self.end.tolist())]
+
+    def trimmed(self) -> Text:
+        """The column without ASCII whitespace around its values; NotPlain when a value starts or ends with a
+        byte that is not ASCII (it may be Unicode whitespace, which the CSV reader's path trims)."""
+        start, end, data = self.start, self.end, self.data
+        if not (_PLAIN_EDGE[data[start]] | _PLAIN_EDGE[data[end - 1]]).any():  # one look, without masks
+            return self  # (an empty value's neighbours are its separators: a comma, LF or CR, all 0 here)
+        while True:
+            present = end > start
+            head = np.where(present, _EDGE[data[np.where(present, start, 0)]], 0)
+            tail = np.where(present, _EDGE[data[np.where(present, end - 1, 0)]], 0)
+            if ((head | tail) & _NOT_ASCII).any():
+                raise NotPlain("a value starts or ends with a byte that is not ASCII")
+            if not (head | tail).any():
+                return self if start is self.start else Text(start, end, data)
+            new_start = start + (head == _WHITE)
+            end = end - ((tail == _WHITE) & (end - 1 >= new_start))
+            start = new_start
+
+
+def plain_rows(raw: bytes | bytearray, data: np.ndarray, body: int, size: int, ncols: int, wanted: dict[str, int],
+               slice_bytes: int = SLICE_BYTES) -> Iterator[tuple[int, dict[str, Text]]]:
+    """The rows of a plain CSV file (`raw`, `size` bytes ending with LF, and `data`, the same bytes as an
+    array, maybe padded) from offset `body` (after the header), as (rows, {name: column}) for the `wanted`
+    columns (name: position), about `slice_bytes` at a time. NotPlain, before the first slice or between
+    slices, when a line breaks the rules (the caller then reads the file with the CSV reader, which says
+    what is wrong)."""
+    lo = body
+    while lo < size:
+        hi = size
+        if lo + slice_bytes < size:
+            cut = raw.rfind(b"\n", lo, lo + slice_bytes)
+            hi = cut + 1 if cut >= 0 else raw.find(b"\n", lo + slice_bytes) + 1
+        part = data[lo:hi]
+        seps = np.flatnonzero((part == _COMMA) | (part == _LF))
+        if len(seps) % ncols:
+            raise NotPlain("a line with another number of fields than the header")
+        grid = (seps + lo).reshape(-1, ncols)
+        del seps, part
+        # every ncols-th separator is a LF and there are no others: every line has ncols fields
+        if raw.count(b"\n", lo, hi) != len(grid) or not (data[grid[:, -1]] == _LF).all():
+            raise NotPlain("a line with another number of fields than the header")
+        ends = grid[:, -1]
+        starts = np.empty_like(ends)
+        starts[0] = lo
+        starts[1:] = ends[:-1] + 1
+        if ((ends == starts) | ((ends == starts + 1) & (data[starts] == _CR))).any():
+            raise NotPlain("an empty line")  # the CSV reader skips them
+        columns = {}
+        for name, j in wanted.items():
+            first = starts if j == 0 else grid[:, j - 1] + 1
+            last = grid[:, j]
+            if j == ncols - 1:
+                last = last - (data[last - 1] == _CR)  # CRLF line ends (a lone CR is not plain: see is_plain)
+            columns[name] = Text(first, last, data).trimmed()
+        yield len(grid), columns
+        lo = hi
+
+
+def is_plain(raw: bytes | bytearray) -> bool:
+    """Whether the file's bytes may be split without a CSV parser: no quotes, every CR part of a CRLF."""
+    return b'"' not in raw and (b"\r" not in raw or raw.count(b"\r") == raw.count(b"\r\n"))
+
+
+def _packed(text: Text) -> np.ndarray:
+    """Values of at most _PACKED bytes as uint64: their bytes, big-endian, and their length in the low byte
+    (exact: equal numbers are equal values)."""
+    n = len(text)
+    length = (text.end - text.start).astype(np.int64)
+    width = int(length.max(initial=0))
+    keys = np.zeros((n, 8), dtype=np.uint8)
+    for k in range(width):
+        present = k < length
+        keys[:, k] = np.where(present, text.data[np.where(present, text.start + k, 0)], 0)
+    keys[:, 7] = length
+    return keys.view(">u8").ravel().astype(np.uint64)
+
+
+def _hashed(text: Text) -> np.ndarray:
+    """A 64-bit hash of each value (FNV-1a over its bytes, and its length)."""
+    length = (text.end - text.start).astype(np.int64)
+    h = np.full(len(text), 0xCBF29CE484222325, dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    for k in range(int(length.max(initial=0))):
+        present = k < length
+        byte = text.data[np.where(present, text.start + k, 0)].astype(np.uint64)
+        h = np.where(present, (h ^ byte) * prime, h)
+    return h ^ (length.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
+def _same(a: Text, rows: np.ndarray, b: Text, other: np.ndarray) -> np.ndarray:
+    """Whether value rows[i] of `a` equals value other[i] of `b`, byte for byte."""
+    length = a.end[rows] - a.start[rows]
+    same = length == (b.end[other] - b.start[other])
+    for k in range(int(length.max(initial=0))):
+        check = same & (k < length)
+        same &= ~check | (a.data[np.where(check, a.start[rows] + k, 0)] == b.data[np.where(check, b.start[other] + k, 0)])
+    return same
+
+
+def _text_of(values: list[str]) -> Text:
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded) + bytes(16), dtype=np.uint8)
+    return Text(offsets[:-1], offsets[1:], data)
+
+
+_known_cache: list[tuple[dict[str, int], int, tuple]] = []  # (a dict, its size, what _known made of it)
+
+
+def _known(known: dict[str, int]) -> tuple[Text, np.ndarray, np.ndarray, bool, np.ndarray]:
+    """`known`'s keys as a Text, their ids, and the keys' packed or hashed numbers sorted (with their order);
+    kept for later calls with the same, unchanged dict (a file's slices look up the same few dicts)."""
+    for cached, size, entry in _known_cache:
+        if cached is known and size == len(known):
+            return entry  # type: ignore[return-value]
+    keys = _text_of(list(known))
+    ids = np.fromiter(known.values(), dtype=np.int32, count=len(known))
+    packed = int((keys.end - keys.start).max(initial=0)) <= _PACKED
+    numbers = _packed(keys) if packed else _hashed(keys)
+    order = np.argsort(numbers, kind="stable")
+    entry = (keys, ids, numbers[order], packed, order)
+    _known_cache[:] = [(known, len(known), entry), *_known_cache[:3]]
+    return entry
+
+
+def codes_of(text: Text, known: dict[str, int]) -> np.ndarray:
+    """The id of each value in `known` (int32), -1 for values it does not hold."""
+    out = np.full(len(text), -1, dtype=np.int32)
+    if not known or not len(text):
+        return out
+    keys, ids, sorted_numbers, packed, order = _known(known)
+    if not packed and len(np.unique(sorted_numbers)) != len(sorted_numbers):  # two keys with one hash
+        return np.array([known.get(v, -1) for v in text.to_list()], dtype=np.int32)
+    if packed and int((text.end - text.start).max(initial=0)) > _PACKED:
+        short = (text.end - text.start) <= _PACKED  # longer values cannot be keys
+        rows = np.flatnonzero(short)
+        out[rows] = codes_of(Text(text.start[rows], text.end[rows], text.data), known)
+        return out
+    numbers = _packed(text) if packed else _hashed(text)
+    pos = np.minimum(np.searchsorted(sorted_numbers, numbers), len(sorted_numbers) - 1)
+    found = sorted_numbers[pos] == numbers
+    candidate = order[pos]
+    if not packed:  # a hash names a key: check the bytes
+        rows = np.flatnonzero(found)
+        found[rows] = _same(text, rows, keys, candidate[rows])
+    return np.where(found, ids[candidate], -1).astype(np.int32)
+
+
+def uniques_of(text: Text) -> list[str]:
+    """The distinct values, in the order they first appear."""
+    if not len(text):
+        return []
+    packed = int((text.end - text.start).max(initial=0)) <= _PACKED
+    numbers = _packed(text) if packed else _hashed(text)
+    _, first, inverse = np.unique(numbers, return_index=True, return_inverse=True)
+    if not packed and not _same(text, np.arange(len(text)), text, first[inverse.ravel()]).all():
+        return list(dict.fromkeys(text.to_list()))  # two values with one hash: count them exactly
+    return [text.value(int(i)) for i in np.sort(first)]
