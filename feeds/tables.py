@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import csv
 import ctypes
-import ctypes.util
 import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
@@ -75,7 +74,13 @@ class Table:
             raise FeedError(f"{_short(text)} is out of range (at most 18 digits)", self.where(row, column)) from None
         if allowed is not None:
             allowed_arr = np.fromiter(allowed, dtype=np.int64)
-            bad = np.flatnonzero(~np.isin(values, allowed_arr))
+            if len(allowed_arr) <= 8:  # a few codes (pickup_type): comparisons, 5x faster than np.isin
+                ok = np.zeros(len(values), dtype=bool)
+                for code in allowed_arr:
+                    ok |= values == code
+            else:
+                ok = np.isin(values, allowed_arr)
+            bad = np.flatnonzero(~ok)
             if bad.size:
                 row = int(bad[0])
                 choices = ", ".join(str(a) for a in allowed_arr)
@@ -331,8 +336,16 @@ BATCH_BYTES = 8 << 20  # a batch of a streamed file: what pyarrow parses at once
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, by its soname first: ctypes.util.find_library runs ldconfig in a subprocess (and
+    imports tempfile and shutil), 20 ms of every cold start."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        pass
+    from ctypes.util import find_library
+
+    try:
+        return ctypes.CDLL(find_library("c")).malloc_trim  # type: ignore[no-any-return]
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to hand back
         return None
 
