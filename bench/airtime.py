@@ -3,7 +3,7 @@ validity extensions, the forecast, the ticker) from the real service, on the dem
 realtime feed fetched again every 45 s. Time is a fixed clock stepped as the service's own wake-ups
 say; the broker is an in-memory model with retained messages and the pillar's subscriptions.
 
-Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [LAYOUT ...]`) it prints the table of both
+Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [--no-forecast] [LAYOUT ...]`) it prints the table of both
 scenarios with the bytes by kind of message. The Caltrain scenario (Palo Alto from 2023-11-08T01:05:34Z, the real
 TripUpdates with every trip drifting at each fetch, see `caltrain_realtime`) needs ../shared/data/caltrain and
 says so when it is absent.
@@ -197,10 +197,10 @@ def _kind(payload: bytes) -> str:
     return "extension" if header.region == (0, 0, 0, 0) else "change"
 
 
-def _config(folder: Path, scenario: Scenario, layout: str) -> Path:
+def _config(folder: Path, scenario: Scenario, layout: str, mqtt: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     feed = scenario.feed(folder)
-    doc = {"feeds": {"gtfs": feed.name, "realtime": ["rt.pb"]}, "mqtt": {"url": "mqtt://unused"},
+    doc = {"feeds": {"gtfs": feed.name, "realtime": ["rt.pb"]}, "mqtt": {"url": "mqtt://unused", **mqtt},
            "http": {"listen": "127.0.0.1:0"},
            "state": {"dir": "state"},  # its own: an epoch left in the user's state folder by a service on the real
            # clock would be days ahead of this one's fixed clock, and the pillar would refuse every frame (S-8)
@@ -222,8 +222,8 @@ class Airtime:
         return sum(self.by_topic.values())
 
 
-async def _measure(folder: Path, scenario: Scenario, layout: str, minutes: int) -> Airtime:
-    config_path = _config(folder, scenario, layout)
+async def _measure(folder: Path, scenario: Scenario, layout: str, minutes: int, mqtt: dict) -> Airtime:
+    config_path = _config(folder, scenario, layout, mqtt)
     start = scenario.start
     clock = FixedClock(start)
     link = MemoryLink()
@@ -261,9 +261,10 @@ async def _measure(folder: Path, scenario: Scenario, layout: str, minutes: int) 
                    {k: (n / minutes, b / minutes) for k, (n, b) in kinds.items()})
 
 
-def measure(folder: Path, scenario: Scenario, layout: str, minutes: int = 30) -> Airtime:
-    """Bytes per minute one pillar in sync receives at the scenario's stop, by topic and by kind of message."""
-    return asyncio.run(_measure(folder, scenario, layout, minutes))
+def measure(folder: Path, scenario: Scenario, layout: str, minutes: int = 30, mqtt: dict | None = None) -> Airtime:
+    """Bytes per minute one pillar in sync receives at the scenario's stop, by topic and by kind of message
+    (`mqtt`: settings of the config's [mqtt] table, e.g. {"forecast_minutes": 0})."""
+    return asyncio.run(_measure(folder, scenario, layout, minutes, mqtt or {}))
 
 
 def airtime(folder: Path, layout: str, start: int, minutes: int = 30) -> dict[str, float]:
@@ -278,6 +279,7 @@ def main() -> None:
     import tempfile
 
     layouts = [a for a in sys.argv[1:] if not a.startswith("-")] or list(LAYOUTS)
+    mqtt = {"forecast_minutes": 0} if "--no-forecast" in sys.argv else {}  # the frames alone: the floor without forecast
     minutes = 30
     with tempfile.TemporaryDirectory() as tmp:
         for scenario in (DEMO, CALTRAIN_PALO_ALTO):
@@ -286,7 +288,7 @@ def main() -> None:
                 continue
             print(f"{scenario.name}, {minutes} minutes, realtime every {REALTIME_EVERY} s (KiB per minute):")
             for layout in layouts:
-                air = measure(Path(tmp) / f"{scenario.stop}-{layout}", scenario, layout, minutes)
+                air = measure(Path(tmp) / f"{scenario.stop}-{layout}", scenario, layout, minutes, mqtt)
                 topics = ", ".join(f"{t} {b / 1024:.2f}" for t, b in sorted(air.by_topic.items()))
                 kinds = ", ".join(f"{k} {n:.2f}x {b / 1024:.2f}" for k, (n, b) in sorted(air.by_kind.items()))
                 print(f"  {layout:24s} {air.total / 1024:6.2f}  ({topics})\n  {'':24s}         per kind: {kinds}",
