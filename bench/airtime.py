@@ -66,10 +66,10 @@ import tomli_w
 from google.transit import gtfs_realtime_pb2 as rt
 from mqtt_match import matches
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.demo import simulated_realtime, write_demo_feed
 from feeds.health import FeedHealth
 from feeds.realtime import Snapshot, parse_feed
