@@ -4,10 +4,11 @@ every 45 s: at the demo network's Hauptbahnhof, and at Caltrain's Palo Alto (iss
 Caltrain with realtime changing every 45 s). Time is a fixed clock stepped as the service's own wake-ups
 say; the broker is an in-memory model with retained messages and the pillar's subscriptions.
 
-Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [--no-forecast] [LAYOUT ...]`) it prints the
+Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [--no-forecast] [--calm] [LAYOUT ...]`) it prints the
 table of both scenarios with the bytes by kind of message. The Caltrain scenario (Palo Alto from
 2023-11-08T01:05:34Z, the real TripUpdates with every trip drifting at each fetch, see `caltrain_realtime`) needs
-../shared/data/caltrain and says so when it is absent.
+../shared/data/caltrain and says so when it is absent; `--calm` runs it with the real delays that never change
+instead.
 
 Measured on 2026-12-03, 30 minutes after two minutes to get in sync, KiB per minute on all topics (frame and
 delta messages, the forecast on `next`). "no forecast" is the same run with `forecast_minutes = 0`
@@ -37,6 +38,13 @@ a forecast that holds each coming minute costs at least one step delta (about 55
 republish. Measured alternatives: zlib with the replaced pixels as a preset dictionary makes the live deltas a
 third smaller (1.72 -> 1.14 KiB/min over 20 minutes at Caltrain; XOR with the old pixels makes them larger);
 predicting the forecast at most every 5 minutes instead of every minute leaves it at 2.57 KiB/min (4.12 in all).
+Even with realtime that never changes (`--calm`: Caltrain's real delays throughout) e-paper takes 2.94 KiB/min:
+the live frames 0.97 (2.4 deltas a minute), the forecast 1.97 (11.6 KB each time it runs short, every 6 minutes);
+TFT 8.05 (2.57 and 5.48), LED 0.53 (0.28 and 0.25). A forecast that is a whole message resent whenever it
+changes or runs short repeats the minutes it already sent; one that sent each minute once would still cost about
+one live delta a minute on top of the live deltas, so e-paper would need forecast steps that the live stream
+confirms instead of repeating (not possible while forecast steps are drawn with hollow markers and live frames
+are not) and smaller deltas.
 TFT: the live frames alone take 7.21 of the 7.9 KiB/min goal at the demo's Hauptbahnhof, and a 76 KB forecast
 that must reach `forecast_minutes` ahead is republished at least every 5 minutes (15 KiB/min). LED: 0.95 meets
 its goal (0.97) at the demo's Hauptbahnhof since the forecast is republished only when its frames change.
@@ -133,6 +141,8 @@ DEMO = Scenario("demo Hauptbahnhof", "HBF", parse_instant("2026-11-25T08:00:05+0
                 lambda tt, now, k: simulated_realtime(tt, now), dt.date(2026, 11, 1))
 CALTRAIN_PALO_ALTO = Scenario("Caltrain Palo Alto", "palo_alto", parse_instant("2023-11-08T01:05:34Z"),
                               _caltrain_feed, caltrain_realtime)
+CALTRAIN_CALM = Scenario("Caltrain Palo Alto, realtime that never changes", "palo_alto", CALTRAIN_PALO_ALTO.start,
+                         _caltrain_feed, lambda tt, now, k: caltrain_realtime(tt, now, 0))  # (--calm) the real delays
 
 
 def caltrain_missing() -> str | None:
@@ -301,8 +311,8 @@ def main() -> None:
     mqtt = {"forecast_minutes": 0} if "--no-forecast" in sys.argv else {}  # the frames alone, without forecast
     minutes = 30
     with tempfile.TemporaryDirectory() as tmp:
-        for scenario in (DEMO, CALTRAIN_PALO_ALTO):
-            if scenario is CALTRAIN_PALO_ALTO and (why := caltrain_missing()):
+        for scenario in (DEMO, CALTRAIN_PALO_ALTO) if "--calm" not in sys.argv else (CALTRAIN_CALM,):
+            if scenario is not DEMO and (why := caltrain_missing()):
                 print(f"{scenario.name}: {why}")
                 continue
             print(f"{scenario.name}, {minutes} minutes, realtime every {REALTIME_EVERY} s (KiB per minute):")
