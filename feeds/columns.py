@@ -11,10 +11,14 @@ columns are then taken apart the same way; both give the same values.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["NotPlain", "Text", "codes_of", "is_plain", "plain_rows", "uniques_of"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["NotPlain", "Text", "arrow_text", "codes_of", "is_plain", "plain_rows", "system_pool", "text_buffers", "uniques_of"]
 
 _COMMA, _LF, _CR = 44, 10, 13
 _WHITE, _NOT_ASCII = 1, 2
@@ -240,3 +244,45 @@ def uniques_of(text: Text) -> list[str]:
     if not packed and not _same(text, np.arange(len(text)), text, first[inverse.ravel()]).all():
         return list(dict.fromkeys(text.to_list()))  # two values with one hash: count them exactly
     return [text.value(int(i)) for i in np.sort(first)]
+
+
+def system_pool() -> object:
+    """The system allocator, which returns freed memory at once; pyarrow's default pool holds ~50 MB more."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace; values with other (Unicode) spaces are rare: see _arrow_text
+_ASCII = np.arange(256) < 128
+
+
+def arrow_text(arr: pa.Array | pa.ChunkedArray) -> Text:
+    """A column of pyarrow's CSV reader, without whitespace around its values, as a Text. pyarrow.compute
+    trims only a column that needs it (no value starts or ends with a space or a non-ASCII byte in almost
+    every feed)."""
+    text = text_buffers(arr)
+    present = text.end > text.start
+    edges = np.concatenate([text.data[text.start[present]], text.data[text.end[present] - 1]])
+    if not (_SPACE[edges].any() or (~_ASCII[edges]).any()):
+        return text
+    import pyarrow.compute as pc  # only for a file that needs it (0.04 s to import)
+
+    return text_buffers(pc.utf8_trim_whitespace(arr, memory_pool=system_pool()))
+
+
+def text_buffers(arr: pa.Array | pa.ChunkedArray) -> Text:
+    """A string column's values as (start, end) offsets into its bytes, padded at the end so that
+    gathers a few bytes past a value stay in bounds (no Python string is made)."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type not in (pa.string(), pa.large_string()):
+        arr = arr.cast(pa.large_string())
+    width = np.int32 if arr.type == pa.string() else np.int64  # read as they are: Array.cast imports pyarrow.compute
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+    data_buf = arr.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return Text(offsets[:-1], offsets[1:], np.concatenate([data, np.zeros(24, np.uint8)]))

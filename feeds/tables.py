@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import codecs
-import csv
 import ctypes
 import io
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
-from .columns import SLICE_BYTES, NotPlain, Text, codes_of, is_plain, plain_rows, uniques_of
+from .columns import (
+    SLICE_BYTES,
+    NotPlain,
+    Text,
+    arrow_text,
+    codes_of,
+    is_plain,
+    plain_rows,
+    system_pool,
+    text_buffers,
+    uniques_of,
+)
+from .csv_bytes import BOM, column_names, csv_text, header_of, is_utf8, short, utf8_error
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
 
@@ -20,17 +31,6 @@ if TYPE_CHECKING:
 
 # pyarrow's CSV reader reads the files that are not plain CSV (quotes, broken rows): imported only for them
 # (0.1 s and 30 MB of a cold `stopcast departures` on a feed without quotes).
-
-_BOM = b"\xef\xbb\xbf"
-_SLICE = 1 << 24
-
-
-def _pool() -> Any:
-    """The system allocator, which returns freed memory at once; pyarrow's default pool holds ~50 MB more."""
-    import pyarrow as pa
-
-    return pa.system_memory_pool()
-
 
 class Table:
     """One GTFS file as trimmed string columns; converters report bad values by line."""
@@ -70,8 +70,8 @@ class Table:
             try:
                 int(text)
             except ValueError:
-                raise FeedError(f"'{_short(text)}' is not a whole number", self.where(row, column)) from None
-            raise FeedError(f"{_short(text)} is out of range (at most 18 digits)", self.where(row, column)) from None
+                raise FeedError(f"'{short(text)}' is not a whole number", self.where(row, column)) from None
+            raise FeedError(f"{short(text)} is out of range (at most 18 digits)", self.where(row, column)) from None
         if allowed is not None:
             allowed_arr = np.fromiter(allowed, dtype=np.int64)
             if len(allowed_arr) <= 8:  # a few codes (pickup_type): comparisons, 5x faster than np.isin
@@ -132,41 +132,6 @@ class Table:
         return codes_of(self.columns[column], known)
 
 
-_SPACE = np.zeros(256, dtype=bool)
-_SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace; values with other (Unicode) spaces are rare: see _arrow_text
-_ASCII = np.arange(256) < 128
-
-
-def _arrow_text(arr: pa.Array | pa.ChunkedArray) -> Text:
-    """A column of pyarrow's CSV reader, without whitespace around its values, as a Text. pyarrow.compute
-    trims only a column that needs it (no value starts or ends with a space or a non-ASCII byte in almost
-    every feed)."""
-    text = _text_buffers(arr)
-    present = text.end > text.start
-    edges = np.concatenate([text.data[text.start[present]], text.data[text.end[present] - 1]])
-    if not (_SPACE[edges].any() or (~_ASCII[edges]).any()):
-        return text
-    import pyarrow.compute as pc  # only for a file that needs it (0.04 s to import)
-
-    return _text_buffers(pc.utf8_trim_whitespace(arr, memory_pool=_pool()))
-
-
-def _text_buffers(arr: pa.Array | pa.ChunkedArray) -> Text:
-    """A string column's values as (start, end) offsets into its bytes, padded at the end so that
-    gathers a few bytes past a value stay in bounds (no Python string is made)."""
-    import pyarrow as pa
-
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type not in (pa.string(), pa.large_string()):
-        arr = arr.cast(pa.large_string())
-    width = np.int32 if arr.type == pa.string() else np.int64  # read as they are: Array.cast imports pyarrow.compute
-    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
-    data_buf = arr.buffers()[2]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return Text(offsets[:-1], offsets[1:], np.concatenate([data, np.zeros(24, np.uint8)]))
-
-
 def _parse_ints(arr: Text, default: int) -> tuple[np.ndarray, np.ndarray]:
     """Whole numbers ([+-]digits, at most 18) parsed with numpy from the column's bytes, and which values
     are valid; empty values take `default`."""
@@ -187,70 +152,6 @@ def _parse_ints(arr: Text, default: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(length == 0, default, value), valid
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _header(raw: bytes | bytearray, label: str) -> list[str]:
-    """The header line's column names; FeedError when it is not UTF-8 text."""
-    cut = raw.find(b"\n")
-    first = bytes(raw[: cut if cut >= 0 else len(raw)]).rstrip(b"\r")
-    try:
-        text = first.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FeedError(f"the header line is not UTF-8: byte 0x{first[exc.start]:02x} at position {exc.start + 1}",
-                        Location(label, 1)) from None
-    try:
-        return [name.strip() for name in next(csv.reader([text]), [])]
-    except csv.Error as exc:
-        raise FeedError(f"the header line is not valid CSV ({exc})", Location(label, 1)) from None
-
-
-def _text_of(raw: bytes | bytearray, label: str) -> bytes | bytearray:
-    """The file's bytes ready for the CSV reader: without a UTF-8 BOM, with LF or CRLF line ends.
-
-    FeedError for text that is not UTF-8 at all (UTF-16 and the like)."""
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:64]:
-        raise FeedError("is UTF-16 or another encoding with NUL bytes; GTFS files must be UTF-8", Location(label, 1))
-    if b"\r" in raw and b"\n" not in raw:
-        raw = raw.replace(b"\r", b"\n")  # classic Mac line ends
-    return raw
-
-
-def _is_utf8(raw: bytes | bytearray) -> bool:
-    """Whether all of `raw` is UTF-8, checked in slices (no copy of a large file as text)."""
-    if raw.isascii():
-        return True
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(raw)
-    try:
-        for start in range(0, len(raw), _SLICE):
-            decoder.decode(view[start : start + _SLICE])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _bad_utf8(raw: bytes | bytearray, label: str, names: list[str]) -> FeedError:
-    """The error for the first byte sequence that is not UTF-8, with its line and column."""
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        line = raw.count(b"\n", 0, exc.start) + 1
-        before = raw[line_start : exc.start].decode("utf-8", "replace")
-        try:
-            index = max(len(next(csv.reader([before]), [""])) - 1, 0)
-        except csv.Error:  # a stray CR before the byte: count the commas instead
-            index = before.count(",")
-        column = names[index] if index < len(names) else None
-        return FeedError(f"not UTF-8: byte 0x{raw[exc.start]:02x} (GTFS files must be UTF-8)", Location(label, line, column))
-    return FeedError("not valid CSV (text that is not UTF-8)", Location(label))
-
-
 def read_table(
     source: GtfsSource,
     member: str,
@@ -267,11 +168,11 @@ def open_table(source: GtfsSource, member: str, required: tuple[str, ...], optio
     label = source.label(member)
     if not source.has(member):
         raise FeedError("required file is missing", Location(label))
-    raw = _text_of(source.read(member), label)
-    header = _header(raw, label)
-    names = _names(header)
-    if not _is_utf8(raw):  # before pyarrow, whose handler for broken rows cannot take such bytes
-        raise _bad_utf8(raw, label, names)
+    raw = csv_text(source.read(member), label)
+    header = header_of(raw, label)
+    names = column_names(header)
+    if not is_utf8(raw):  # before pyarrow, whose handler for broken rows cannot take such bytes
+        raise utf8_error(raw, label, names)
     if not any(header):
         raise FeedError("file is empty (no header line)", Location(label, 1))
     for column in required:
@@ -304,8 +205,8 @@ class OpenTable:
                                    np.concatenate([p.columns[c].end for p in parts]), parts[0].columns[c].data)
                            for c in self.wanted}
                 return Table(self.label, columns, sum(p.num_rows for p in parts))
-        table = _read_csv(self.raw, self.label, _names(self.header), self.wanted, warnings)
-        return Table(self.label, {c: _arrow_text(table[c]) for c in self.wanted}, table.num_rows)
+        table = _read_csv(self.raw, self.label, column_names(self.header), self.wanted, warnings)
+        return Table(self.label, {c: arrow_text(table[c]) for c in self.wanted}, table.num_rows)
 
     def slices(self, slice_bytes: int = SLICE_BYTES) -> Iterator[Table]:
         """A plain CSV file (feeds/columns.py) as Tables of consecutive rows, about `slice_bytes` of the file
@@ -383,12 +284,12 @@ def read_batches(
     stream = source.open(member)
     try:
         head = stream.read(1 << 16)
-        if head.startswith(_BOM):
-            head = head[len(_BOM) :]
+        if head.startswith(BOM):
+            head = head[len(BOM) :]
         if b"\n" not in head or b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise NotStreamable(label)  # one line only, CR line ends or not UTF-8 at all: the whole-file path knows
-        header = _header(head, label)
-        names = _names(header)
+        header = header_of(head, label)
+        names = column_names(header)
         if not any(header) or len(set(names)) != len(names) or any(c not in header for c in required):
             raise NotStreamable(label)
         wanted = [c for c in (*required, *optional) if c in header]
@@ -400,7 +301,7 @@ def read_batches(
             for batch in reader:
                 if skipped or chained.broken:
                     raise NotStreamable(label)  # the whole-file path names the line of the first broken row
-                columns = {c: _arrow_text(batch.column(c)) for c in wanted}
+                columns = {c: arrow_text(batch.column(c)) for c in wanted}
                 yield Table(label, columns, batch.num_rows, first_row)
                 first_row += batch.num_rows
                 del columns, batch
@@ -408,7 +309,7 @@ def read_batches(
             if skipped or chained.broken:
                 raise NotStreamable(label)
             if first_row == 0:  # a header and no rows: one empty table still tells the columns
-                yield Table(label, {c: _text_buffers(pa.nulls(0, pa.string())) for c in wanted}, 0)
+                yield Table(label, {c: text_buffers(pa.nulls(0, pa.string())) for c in wanted}, 0)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             raise NotStreamable(label) from exc
     finally:
@@ -444,11 +345,6 @@ class _Chained(io.RawIOBase):
         return len(data)
 
 
-def _names(header: list[str]) -> list[str]:
-    """The header's column names, an empty one named by its position (pyarrow needs every column named)."""
-    return [name if name else f"_unnamed{i}" for i, name in enumerate(header)]
-
-
 def _csv_options(names: list[str], wanted: list[str], skipped: list[str], block_size: int | None = None) -> dict:
     """How pyarrow reads a GTFS file: the wanted columns as strings (never null), rows with the wrong number of
     fields skipped and their text added to `skipped`."""
@@ -467,7 +363,7 @@ def _csv_options(names: list[str], wanted: list[str], skipped: list[str], block_
         "parse_options": pacsv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
         "convert_options": pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        "memory_pool": _pool(),
+        "memory_pool": system_pool(),
     }
 
 
@@ -482,7 +378,7 @@ def _read_csv(raw: bytes | bytearray, label: str, names: list[str], wanted: list
         table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(raw)), **_csv_options(names, wanted, skipped))
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
-            raise _bad_utf8(raw, label, names) from None
+            raise utf8_error(raw, label, names) from None
         raise FeedError(f"not valid CSV ({exc})", Location(label)) from None
     if skipped and warnings is not None:
         at = raw.find(skipped[0].encode("utf-8"))

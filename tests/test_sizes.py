@@ -15,7 +15,6 @@ FUNCTION_LINES = 50
 
 # Still over the limits (path -> lines; (path, function) -> lines); never add to these.
 LONG_MODULES = {
-    "feeds/tables.py": 422,
     "displays/cli/cli.py": 416,
     "displays/shell/service.py": 719,
     "displays/web/status.py": 420,

@@ -78,8 +78,12 @@ def test_what_is_not_plain_goes_to_the_csv_reader() -> None:
 
 def test_a_cold_departures_on_a_plain_feed_does_not_import_pyarrow(tmp_path: Path) -> None:
     feed = write_feed(tmp_path / "feed", as_zip=True)
-    program = ("import sys\nfrom displays.cli import main\n"
-               f"main(['departures', '--gtfs', {str(feed)!r}, '--stop', 'HBF', '--at', '2024-05-15T08:00:00+02:00', '--no-cache'])\n"
+    stopcast = Path(sys.executable).with_name("stopcast")  # the console script, wherever the CLI's module lives
+    program = ("import runpy, sys\n"
+               f"sys.argv = [{str(stopcast)!r}, 'departures', '--gtfs', {str(feed)!r}, '--stop', 'HBF', '--at', "
+               "'2024-05-15T08:00:00+02:00', '--no-cache']\n"
+               "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit as done:\n"
+               "    assert not done.code, done.code\n"
                "print('pyarrow' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "False", done.stdout + done.stderr
