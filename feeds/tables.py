@@ -24,6 +24,7 @@ from .columns import (
 )
 from .csv_bytes import BOM, column_names, csv_text, header_of, is_utf8, short, utf8_error
 from .errors import FeedError, FeedWarning, Location
+from .numbers import ints_of, times_of
 from .source import GtfsSource
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Table:
         """The column as int64, empty values taking `default`; other values are an error."""
         if column not in self.columns:
             return np.full(self.num_rows, default, dtype=np.int64)
-        values, valid = _parse_ints(self.columns[column], default)
+        values, valid = ints_of(self.columns[column], default)
         if not valid.all():
             row = int(np.flatnonzero(~valid)[0])
             text = self.columns[column].value(row)
@@ -95,61 +96,15 @@ class Table:
         if column not in self.columns:
             return np.full(self.num_rows, -1, dtype=np.int32)
         arr = self.columns[column]
-        start, end, data = arr.start, arr.end, arr.data
-        length = end - start
-        empty = length == 0
-        ok = empty | ((length >= 7) & (length <= 9))
-        safe_end = np.where(ok & ~empty, end, 9)
-
-        def digit(pos: np.ndarray) -> np.ndarray:
-            return data[pos].astype(np.int32) - 48
-
-        s2, s1, m2, m1 = digit(safe_end - 1), digit(safe_end - 2), digit(safe_end - 4), digit(safe_end - 5)
-        colons = (data[safe_end - 3] == 58) & (data[safe_end - 6] == 58)
-        hours = np.zeros(len(arr), dtype=np.int32)
-        hours_ok = np.ones(len(arr), dtype=bool)
-        scale = 1
-        for k in range(1, 4):
-            present = length >= 6 + k
-            d = digit(np.where(present, safe_end - 6 - k, 0))
-            hours_ok &= ~present | ((d >= 0) & (d <= 9))
-            hours += np.where(present, d, 0) * scale
-            scale *= 10
-        digits = np.stack([s2, s1, m2, m1])
-        valid = empty | (
-            ok & colons & hours_ok & np.all((digits >= 0) & (digits <= 9), axis=0) & (m1 <= 5) & (s1 <= 5)
-        )
+        seconds, valid = times_of(arr)
         if not valid.all():
             row = int(np.flatnonzero(~valid)[0])
-            raise FeedError(
-                f"unparsable time '{arr.value(row)}' (expected HH:MM:SS)", self.where(row, column)
-            )
-        seconds = hours * 3600 + (m1 * 10 + m2) * 60 + s1 * 10 + s2
-        return np.where(empty, -1, seconds).astype(np.int32)
+            raise FeedError(f"unparsable time '{arr.value(row)}' (expected HH:MM:SS)", self.where(row, column))
+        return seconds
 
     def codes(self, column: str, known: dict[str, int]) -> np.ndarray:
         """The column's ids mapped to indexes through `known` (int32); -1 for unknown or empty ids."""
         return codes_of(self.columns[column], known)
-
-
-def _parse_ints(arr: Text, default: int) -> tuple[np.ndarray, np.ndarray]:
-    """Whole numbers ([+-]digits, at most 18) parsed with numpy from the column's bytes, and which values
-    are valid; empty values take `default`."""
-    start, end, data = arr.start, arr.end, arr.data
-    length = end - start
-    first = data[start]
-    signed = (length > 0) & ((first == 45) | (first == 43))  # '-' or '+'
-    digits_from = start + signed
-    count = end - digits_from
-    valid = (length == 0) | ((count >= 1) & (count <= 18))
-    value = np.zeros(len(start), dtype=np.int64)
-    for k in range(int(count[valid].max(initial=0))):
-        present = k < count
-        d = data[np.where(present, digits_from + k, 0)].astype(np.int64) - 48
-        valid &= ~present | ((d >= 0) & (d <= 9))
-        value = np.where(present, value * 10 + d, value)
-    value = np.where(signed & (first == 45), -value, value)
-    return np.where(length == 0, default, value), valid
 
 
 def read_table(
