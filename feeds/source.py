@@ -10,8 +10,6 @@ import zlib
 from pathlib import Path
 from typing import IO
 
-from isal import isal_zlib
-
 from .errors import FeedError, Location
 
 MAX_MEMBER_BYTES = 16 * 2**30  # one file of a feed, uncompressed (national feeds have several GB)
@@ -93,6 +91,8 @@ class GtfsSource:
 
     def _inflated(self, info: zipfile.ZipInfo, where: Location) -> bytes:
         """A deflated member's bytes, inflated at once, under the caps of `open`, its CRC checked."""
+        from isal import isal_zlib  # only to build an index (a warm start maps it from the cache)
+
         self._check_member(info, where)
         try:
             with self.path.open("rb") as fh:
