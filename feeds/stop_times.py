@@ -51,7 +51,8 @@ def read_stop_times(
     warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
     warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
     warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
-    order = np.lexsort((seq, trip))
+    # by trip, then stop_sequence: one stable sort of one int64 key (lexsort's two passes take twice as long)
+    order = np.argsort((trip.astype(np.int64) << 32) | (seq.astype(np.int64) - np.iinfo(np.int32).min), kind="stable")
     order = order[((trip >= 0) & (stop >= 0) & (seq >= 0))[order]]
     _select(cols, order)
     # Times: departure falls back to arrival and vice versa; gaps between timepoints are interpolated.
