@@ -106,7 +106,8 @@ def peer_python(fresh: bool) -> tuple[Path | None, str]:
                 return None, f"{' '.join(step[:4])} took over 900 s"
             if done.returncode != 0:
                 shutil.rmtree(work, ignore_errors=True)
-                return None, f"{' '.join(step[:4])} failed: {(done.stderr or done.stdout).strip()[-500:]}"
+                said = [line for line in (done.stderr or done.stdout).splitlines() if not line.startswith("WARNING:")]
+                return None, f"{' '.join(step[:4])} failed: {' '.join(said[-3:])[-500:]}"
         shutil.rmtree(venv, ignore_errors=True)
         work.rename(venv)  # a venv's own python finds its packages from where it lies
     done = subprocess.run([str(python), "-c", "import gtfs_kit, pandas, numpy; "
