@@ -18,7 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["NotPlain", "Text", "arrow_text", "codes_of", "is_plain", "plain_rows", "system_pool", "text_buffers", "uniques_of"]
+__all__ = ["Keys", "NotPlain", "Text", "arrow_text", "codes_of", "is_plain", "plain_rows", "system_pool", "text_buffers", "uniques_of"]
 
 _COMMA, _LF, _CR = 44, 10, 13
 _WHITE, _NOT_ASCII = 1, 2
@@ -180,39 +180,37 @@ def _text_of(values: list[str]) -> Text:
     return Text(offsets[:-1], offsets[1:], data)
 
 
-_known_cache: list[tuple[dict[str, int], int, tuple]] = []  # (a dict, its size, what _known made of it)
+class Keys:
+    """A dict's keys made ready for `codes_of`: as a Text, their ids, and their packed (or hashed) numbers
+    sorted, with their order. Made once for the slices of a file that look up the same dict."""
+
+    __slots__ = ("known", "text", "ids", "sorted_numbers", "packed", "order")
+
+    def __init__(self, known: dict[str, int]) -> None:
+        self.known = known
+        self.text = _text_of(list(known))
+        self.ids = np.fromiter(known.values(), dtype=np.int32, count=len(known))
+        self.packed = int((self.text.end - self.text.start).max(initial=0)) <= _PACKED
+        numbers = _packed(self.text) if self.packed else _hashed(self.text)
+        self.order = np.argsort(numbers, kind="stable")
+        self.sorted_numbers = numbers[self.order]
 
 
-def _known(known: dict[str, int]) -> tuple[Text, np.ndarray, np.ndarray, bool, np.ndarray]:
-    """`known`'s keys as a Text, their ids, and the keys' packed or hashed numbers sorted (with their order);
-    kept for later calls with the same, unchanged dict (a file's slices look up the same few dicts)."""
-    for cached, size, entry in _known_cache:
-        if cached is known and size == len(known):
-            return entry  # type: ignore[return-value]
-    keys = _text_of(list(known))
-    ids = np.fromiter(known.values(), dtype=np.int32, count=len(known))
-    packed = int((keys.end - keys.start).max(initial=0)) <= _PACKED
-    numbers = _packed(keys) if packed else _hashed(keys)
-    order = np.argsort(numbers, kind="stable")
-    entry = (keys, ids, numbers[order], packed, order)
-    _known_cache[:] = [(known, len(known), entry), *_known_cache[:3]]
-    return entry
-
-
-def codes_of(text: Text, known: dict[str, int]) -> np.ndarray:
+def codes_of(text: Text, known: dict[str, int] | Keys) -> np.ndarray:
     """The id of each value in `known` (int32), -1 for values it does not hold."""
     out = np.full(len(text), -1, dtype=np.int32)
-    if not known or not len(text):
+    keys = known if isinstance(known, Keys) else Keys(known)
+    if not keys.known or not len(text):
         return out
-    keys, ids, sorted_numbers, packed, order = _known(known)
-    if not packed and len(np.unique(sorted_numbers)) != len(sorted_numbers):  # two keys with one hash
-        return np.array([known.get(v, -1) for v in text.to_list()], dtype=np.int32)
-    if packed and int((text.end - text.start).max(initial=0)) > _PACKED:
+    sorted_numbers, order, ids = keys.sorted_numbers, keys.order, keys.ids
+    if not keys.packed and len(np.unique(sorted_numbers)) != len(sorted_numbers):  # two keys with one hash
+        return np.array([keys.known.get(v, -1) for v in text.to_list()], dtype=np.int32)
+    if keys.packed and int((text.end - text.start).max(initial=0)) > _PACKED:
         short = (text.end - text.start) <= _PACKED  # longer values cannot be keys
         rows = np.flatnonzero(short)
-        out[rows] = codes_of(Text(text.start[rows], text.end[rows], text.data), known)
+        out[rows] = codes_of(Text(text.start[rows], text.end[rows], text.data), keys)
         return out
-    if packed:  # exact numbers: a run of equal ones (a trip's stop_times) is looked up once
+    if keys.packed:  # exact numbers: a run of equal ones (a trip's stop_times) is looked up once
         numbers = _packed(text)
         heads = np.flatnonzero(np.concatenate([[True], numbers[1:] != numbers[:-1]]))
         if len(heads) * 2 < len(numbers):
@@ -224,7 +222,7 @@ def codes_of(text: Text, known: dict[str, int]) -> np.ndarray:
     found = sorted_numbers[pos] == numbers
     candidate = order[pos]
     rows = np.flatnonzero(found)  # a hash names a key: check the bytes
-    found[rows] = _same(text, rows, keys, candidate[rows])
+    found[rows] = _same(text, rows, keys.text, candidate[rows])
     return np.where(found, ids[candidate], -1).astype(np.int32)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .columns import NotPlain
+from .columns import Keys, NotPlain
 from .errors import FeedError, FeedWarning, Location
 from .source import GtfsSource
 from .tables import NotStreamable, Table, open_table, read_batches, read_table, warn_rows
@@ -74,10 +74,11 @@ def _columns(tables: Iterator[Table], trip_index: dict[str, int], stop_index: di
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "stop", "seq", "arr", "dep", "pickup", "headsign")}
     headsign_index: dict[str, int] = {}
     label, present, rows = "", set(), 0
+    trip_keys, stop_keys = Keys(trip_index), Keys(stop_index)  # made once for every batch
     for table in tables:
         label, present, rows = table.label, set(table.columns), rows + table.num_rows
-        parts["trip"].append(table.codes("trip_id", trip_index))
-        parts["stop"].append(table.codes("stop_id", stop_index))
+        parts["trip"].append(table.codes("trip_id", trip_keys))
+        parts["stop"].append(table.codes("stop_id", stop_keys))
         parts["seq"].append(_int32(table, "stop_sequence", table.ints("stop_sequence", -1)))
         parts["arr"].append(table.times("arrival_time"))
         parts["dep"].append(table.times("departure_time"))

@@ -12,6 +12,7 @@ import numpy as np
 
 from .columns import (
     SLICE_BYTES,
+    Keys,
     NotPlain,
     Text,
     arrow_text,
@@ -102,7 +103,7 @@ class Table:
             raise FeedError(f"unparsable time '{arr.value(row)}' (expected HH:MM:SS)", self.where(row, column))
         return seconds
 
-    def codes(self, column: str, known: dict[str, int]) -> np.ndarray:
+    def codes(self, column: str, known: dict[str, int] | Keys) -> np.ndarray:
         """The column's ids mapped to indexes through `known` (int32); -1 for unknown or empty ids."""
         return codes_of(self.columns[column], known)
 
