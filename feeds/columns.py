@@ -113,26 +113,26 @@ def plain_rows(raw: bytes | bytearray, data: np.ndarray, body: int, size: int, n
         starts[1:] = ends[:-1] + 1
         if ((ends == starts) | ((ends == starts + 1) & (data[starts] == _CR))).any():
             raise NotPlain("an empty line")  # the CSV reader skips them
+        crlf = data[ends - 1] == _CR
+        if np.count_nonzero(data[lo:hi] == _CR) != np.count_nonzero(crlf):
+            raise NotPlain("a CR that does not end a line")  # the CSV reader ends a line there
         columns = {}
         for name, j in wanted.items():
             first = starts if j == 0 else grid[:, j - 1] + 1
-            last = grid[:, j]
-            if j == ncols - 1:
-                last = last - (data[last - 1] == _CR)  # CRLF line ends (a lone CR is not plain: see is_plain)
+            last = grid[:, j] - crlf if j == ncols - 1 else grid[:, j]
             columns[name] = Text(first, last, data).trimmed()
         yield len(grid), columns
         lo = hi
 
 
 def is_plain(raw: bytes | bytearray) -> bool:
-    """Whether the file's bytes may be split without a CSV parser: no quotes, every CR part of a CRLF."""
+    """Whether the file's bytes may be split without a CSV parser as far as one look tells: no quotes, and
+    no CR in the header line but its CRLF (plain_rows finds a lone CR in the rows, slice by slice)."""
     if b'"' in raw:
         return False
-    if b"\r" not in raw:
-        return True
-    data = np.frombuffer(raw, dtype=np.uint8)
-    cr = np.flatnonzero(data == _CR)
-    return bool(cr[-1] + 1 < len(data) and (data[cr + 1] == _LF).all())
+    first = raw.find(b"\n")
+    cr = raw.find(b"\r", 0, first if first >= 0 else len(raw))
+    return cr < 0 or cr == first - 1
 
 
 def _packed(text: Text) -> np.ndarray:

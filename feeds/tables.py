@@ -177,7 +177,9 @@ class OpenTable:
         text = raw
         if size == len(raw):  # no LF after the last line: a copy, with one
             text = bytes(raw) + b"\n"
-        size += 2 if text[size] == 13 else 1  # the last line's own CRLF or LF (a lone CR is not plain)
+        size += 2 if text[size] == 13 else 1  # the last line's own CRLF or LF
+        if size > len(text) or text[size - 1] != 10:  # a lone CR at the end
+            raise NotPlain(self.label)
         data = np.frombuffer(text if len(text) >= 16 else bytes(text) + bytes(16), dtype=np.uint8)  # >= 9 to gather
         rows = 0
         wanted = {c: self.header.index(c) for c in self.wanted}

@@ -19,7 +19,7 @@ from feeds.errors import FeedError
 from feeds.source import GtfsSource
 from feeds.tables import open_table
 
-PIECES = ["a", "b", "7", "_", ":", " ", "\t", "é", "\u00a0", "x" * 9, "ü "]
+PIECES = ["a", "b", "7", "_", ":", " ", "\t", "é", "\u00a0", "x" * 9, "ü ", "\r"]
 VALUES = st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
 
 
@@ -70,7 +70,8 @@ def test_plain_split_gives_what_the_csv_reader_gives(rows: list[list[str]], crlf
 
 
 def test_what_is_not_plain_goes_to_the_csv_reader() -> None:
-    for text in (b'a,b\n"1,2",3\n', b"a,b\n1,2,3\n4,5\n", b"a,b\n1,2\n\n3,4\n", b"a,b\n1\r2,3\n", b"a,b\n\xc3\xa91,2\n"):
+    for text in (b'a,b\n"1,2",3\n', b"a,b\n1,2,3\n4,5\n", b"a,b\n1,2\n\n3,4\n", b"a,b\n1\r2,3\n", b"a,b\n\xc3\xa91,2\n",
+                 b"a,b\n1,2\r", b"a,b\n1,2\r\r\n"):
         _, _, plain = _both(text, ("a", "b"))
         assert not plain, text
     assert _both(b"a,b\r\n1, 2 \r\n\r\n", ("a", "b"))[2]
