@@ -9,18 +9,30 @@ frame it shows, or a full frame when a delta would not be smaller.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from . import codec
 from .codec import FLAG_FULL_REFRESH, FLAG_NIGHT, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
 from .fitting import fit_board
 from .forecast import ForecastStep, forecast_payload
 from .limits import ANSWER_GAP_MAX, PILLAR_ANSWERS, Backoff, TokenBucket
-from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
-from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
+from .messages import Frame, PillarAck, PillarStatus, PillarView, Publish, packet_room
+from .states import (
+    Action,
+    ChannelEvent,
+    ChannelState,
+    LocalProtocolError,
+    Presence,
+    Screen,
+    ScreenEvent,
+    step,
+    transition,
+)
 from .topics import display_topic
 
-__all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
+__all__ = ["Answers", "DisplayChannel", "FULL_FRAME_RESEND_GAP", "PillarFacts"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
 MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
@@ -29,11 +41,38 @@ MIN_PILLAR_PACKET = 1024  # bytes: the smallest packet limit a pillar's status m
 KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
 
 
+@dataclass(slots=True)
+class PillarFacts:
+    """What the pillar itself said (statuses, acks): kept when another instance of the channel takes over."""
+
+    presence: Presence = Presence.OFFLINE
+    status: dict = field(default_factory=dict)
+    last_status_at: int | None = None
+    last_ack_at: int | None = None
+    max_packet: int | None = None  # the packet limit its status announced
+    scrolls: bool = False  # its status says it scrolls the ticker itself
+
+
+@dataclass(slots=True)
+class Answers:
+    """Answers to the pillar: when the next one is due, and what the limits deferred."""
+
+    backoff: Backoff = field(default_factory=lambda: Backoff(FULL_FRAME_RESEND_GAP))  # while it makes no progress
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(*PILLAR_ANSWERS))  # answers to this pillar
+    total: TokenBucket | None = None  # answer bytes to all pillars (the Bridge's)
+    due: int | None = None  # an answer deferred by the resend gap or the limits: given then
+    limited: int = 0  # answers deferred by the limits
+    limited_at: int | None = None  # when one last was
+    streak: int = 0  # answers deferred since the pillar last showed the current frame
+
+
 class DisplayChannel:
-    """The service's side of one display: what was sent, what the pillar shows."""
+    """The service's side of one display: what was sent, what the pillar shows. It decides by its three states
+    (`state`, the pillar's presence and screen), which move only through the table in states.py; what else it
+    keeps is data (of a state, or for encoding: sequence numbers, partial updates, chunks)."""
 
     def __init__(self, display_id: str, prefix: str, max_packet: int, frame_ttl: int, full_refresh_every: int = 10,
-                 epoch: int = 0, key: bytes = b"") -> None:
+                 epoch: int = 0, key: bytes = b"", total: TokenBucket | None = None) -> None:
         self.display_id = display_id
         self.key = key  # the display's frame key: every message signed (b"": none)
         self.prefix = prefix
@@ -42,42 +81,30 @@ class DisplayChannel:
         self.full_refresh_every = full_refresh_every
         self.epoch = epoch
         self.state = ChannelState.IDLE
+        self._screen = Screen.NEW
+        self._shows: int | None = None  # the hash the pillar shows (data of SHOWS; of LOST: what it last did)
+        self.facts = PillarFacts()
+        self.answers = Answers(total=total)
         self.current: Frame | None = None
         self.recent: dict[int, Frame] = {}  # hash -> the last few frames
         self.sequence = 0
-        self.partials = 0
+        self.partials = 0  # partial updates sent since the last full refresh
         self.valid_until = 0
         self.true_until: int | None = None  # the first second the current frame's content is no longer true
         # (None: unknown, its validity is extended by frame_ttl for as long as it is current)
         self.night = False  # the current frame is a night screen: valid, without extensions, while it is true
         self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
         self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
-        self.full_due: int | None = None  # a full frame asked for within the gap: sent when the gap ends
-        self.pillar_hash: int | None = None  # what the pillar shows, as far as known (None: it takes the retained frame)
-        self.known = False  # whether the pillar's screen is known since this instance took the display
-        self.online = False
-        self.status: dict = {}
-        self.last_ack_at: int | None = None
+        self.last_frame_at: int | None = None
         self.unacked_since: int | None = None  # since when the pillar owes an ack for what it was sent
+        self.ack_wait = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
         self.last_ack_seq: int | None = None  # the highest `seq` the pillar acknowledged (a restarted pillar's
         # acks count again once it shows a frame: sequence numbers only grow)
-        self.last_status_at: int | None = None
-        self.last_frame_at: int | None = None
-        self.bytes_sent = 0
         self.last_shown: int | None = None  # the last hash the pillar acknowledged: a null ack or an offline status
         # may be forged, so a change still reaches it as a delta from this frame
         self.sent_delta: tuple[int, int] | None = None  # (base, target) of the last delta with pixels sent on `delta`
         self.sent_flags = 0  # and its flags: a copy of it carries the same ones and is not a new partial update
         self.repeats = 0  # how often the pillar answered that delta by acking its base (refused, or lost): 2 -> full
-        self.ack_wait = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
-        self.backoff = Backoff(FULL_FRAME_RESEND_GAP)  # between answers to a pillar that makes no progress
-        self.bucket = TokenBucket(*PILLAR_ANSWERS)  # answers to this pillar
-        self.total: TokenBucket | None = None  # answer bytes to all pillars (the Bridge's)
-        self.pillar_max_packet: int | None = None  # the limit the pillar's status announced
-        self.scrolls = False  # the pillar's status says it scrolls the ticker itself
-        self.limited = 0  # answers deferred by the limits
-        self.limited_at: int | None = None  # when one last was
-        self.streak = 0  # answers deferred since the pillar last showed the current frame
         self.forecast_message = b""  # the retained `next` message (b"": none)
         self.forecast_end = 0  # the last second its last step is valid
 
@@ -85,9 +112,39 @@ class DisplayChannel:
         return display_topic(self.prefix, self.display_id, leaf)
 
     @property
+    def online(self) -> bool:
+        """Whether the pillar's last status (or ack) said it is there."""
+        return self.facts.presence is Presence.ONLINE
+
+    @property
+    def status(self) -> dict:
+        """What the pillar's statuses reported (an offline Will says nothing new: what was known stays)."""
+        return self.facts.status
+
+    @property
+    def scrolls(self) -> bool:
+        """Whether the pillar said it scrolls the ticker itself."""
+        return self.facts.scrolls
+
+    @property
+    def limited(self) -> int:
+        """Answers to the pillar the limits deferred."""
+        return self.answers.limited
+
+    @property
+    def screen(self) -> Screen:
+        """What the service knows of the pillar's screen."""
+        return self._screen
+
+    @property
+    def pillar_hash(self) -> int | None:
+        """The frame the pillar shows, as far as known (None: it takes the retained frame, or nobody knows)."""
+        return self._shows if self._screen in (Screen.SHOWS, Screen.LOST) else None
+
+    @property
     def packet_limit(self) -> int:
         """The largest MQTT packet for this display: the service's max_packet, or the pillar's when smaller."""
-        return min(self.max_packet, self.pillar_max_packet or self.max_packet)
+        return min(self.max_packet, self.facts.max_packet or self.max_packet)
 
     def _room(self) -> int:
         """Payload bytes per message: what fits the packet limit on the longest topic, so that a frame's chunks
@@ -101,10 +158,46 @@ class DisplayChannel:
     def _event(self, event: ChannelEvent) -> None:
         """Move along the transition table; an impossible event is a LocalProtocolError (state ERROR)."""
         try:
-            self.state = transition(self.state, event)  # type: ignore[assignment]
+            self.state = transition(self.state, event)
         except LocalProtocolError:
             self.state = ChannelState.ERROR
             raise
+
+    def _heard(self, event: ChannelEvent) -> None:
+        """The pillar said it is online or offline."""
+        self.facts.presence = transition(self.facts.presence, event)
+
+    def _move(self, event: ScreenEvent) -> Action:
+        """Move the pillar's screen along the transition table; the action it names."""
+        self._screen, action = step(self._screen, event)
+        if self._screen in (Screen.NEW, Screen.RETAINED):
+            self._shows = None
+        return action
+
+    def _step(self, event: ScreenEvent, now: int) -> list[Publish]:
+        """Move the pillar's screen along the transition table and do the action it names."""
+        return self._actions[self._move(event)](self, now)
+
+    def view(self) -> PillarView:
+        """What the service knows of the pillar, read-only (for ops)."""
+        facts, answers = self.facts, self.answers
+        return PillarView(self.online, dict(facts.status), facts.last_ack_at, self.last_frame_at,
+                          self.state is ChannelState.SYNCED, self.current.hash if self.current else None,
+                          facts.last_status_at, answers.limited, answers.limited_at, answers.streak)
+
+    def resume(self, old: DisplayChannel) -> None:
+        """A new start for a display another instance took over: what its pillar said (`old`'s facts) stays."""
+        self.facts = dataclasses.replace(old.facts)
+
+    def configure(self, full_refresh_every: int | None = None, key: bytes | None = None,
+                  epoch: int | None = None) -> None:
+        """New settings from the Bridge: the layout's full refresh period, the frame key, the ownership epoch."""
+        if full_refresh_every is not None:
+            self.full_refresh_every = full_refresh_every
+        if key is not None:
+            self.key = key
+        if epoch is not None:
+            self.epoch = epoch
 
     @property
     def acked_hash(self) -> int | None:
@@ -148,19 +241,25 @@ class DisplayChannel:
             out += [Publish(self._topic(f"frame/{i}"), p, True, expiry=expiry) for i, p in enumerate(payloads)]
             out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.retained_chunks)]
             self.retained_chunks = len(payloads)
-        if self.known and self.pillar_hash is None:  # the pillar takes the retained frame (docs/mqtt.md)
-            self.full_due = None  # a request waiting for the resend gap is answered by this
-            self.partials = 0
-            self.last_full_at = now
-            self.last_frame_at = now
-        self.bytes_sent += sum(len(p.payload) for p in out)
         return out
+
+    def _taken(self, now: int) -> list[Publish]:
+        """TAKEN: the pillar takes the retained frame just published (docs/mqtt.md): it counts as a whole frame."""
+        if self.current is not None:
+            self.answers.due = None  # a request waiting for the resend gap is answered by this
+            self.partials = 0
+            self.last_full_at = self.last_frame_at = now
+        return []
+
+    def _retained_to_it(self, now: int) -> list[Publish]:
+        out = self._retained(now)
+        return out + self._taken(now) if out else out
 
     def _deferred(self, now: int) -> bool:
         """Whether a whole frame now would come within the resend gap; it is then due when the gap ends
         (deferred, never dropped)."""
         if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
-            self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP
+            self.answers.due = self.last_full_at + FULL_FRAME_RESEND_GAP
             return True
         return False
 
@@ -177,35 +276,39 @@ class DisplayChannel:
         payloads = self.full_payloads(self._room())
         self.partials, self.sent_delta, self.repeats = 0, None, 0
         self.last_full_at = self.last_frame_at = now
-        self.bytes_sent += sum(len(p) for p in payloads)
         expiry = max(1, self.valid_until - now)
         return [Publish(self._topic("delta"), p, False, expiry=expiry) for p in payloads]
 
-    def _to_pillar(self, now: int) -> list[Publish]:
-        """What the pillar needs on `delta` to reach the current frame from the one it shows (a pillar whose
-        screen this instance does not know yet gets the full frame there). A pillar said to show nothing takes
-        the retained frame; it also gets a delta from the last frame it acknowledged, in case that null ack or
-        offline status was not its own. A pillar that is offline gets deltas (cheap), never a whole frame."""
-        frame = self.current
+    def _base(self) -> int | None:
+        """The frame a delta to the pillar starts from: the one it shows (SHOWS), else none (a whole frame)."""
+        return self._shows if self._screen is Screen.SHOWS else None
+
+    def _catch_up(self, now: int) -> list[Publish]:
+        """CATCH_UP (and WHOLE, from no base): what the pillar needs on `delta` to reach the current frame from
+        the one it shows: a delta, or the whole frame when none can be made (an offline pillar gets none, and one
+        within the resend gap gets it when the gap ends). It is then taken to show the current frame (SENT)."""
+        frame, base = self.current, self._base()
         if frame is None:
             return []
-        if self.known and self.pillar_hash is None:
-            return self._courtesy(now)
-        old = self.recent.get(self.pillar_hash) if self.known and self.pillar_hash is not None else None
+        old = self.recent.get(base) if base is not None else None
         if old is None or old.shape != frame.shape or self.repeats >= 2:
             if not self.online or self._deferred(now):
                 return []
             out = self._direct_full(now)
         else:
-            out = self._delta(old, self.pillar_hash or 0, now)
-        self.pillar_hash, self.known, self.full_due = frame.hash, True, None  # it applies what it is sent
+            out = self._delta(old, base or 0, now)
+        self._shows = frame.hash
+        self._step(ScreenEvent.SENT, now)  # it applies what it is sent
+        self.answers.due = None
         self.last_shown = frame.hash
         if out and self.unacked_since is None:
             self.unacked_since = now
         return out
 
     def _courtesy(self, now: int) -> list[Publish]:
-        """A delta from the last frame the pillar acknowledged to the current one (never a whole frame)."""
+        """COURTESY: the pillar took the retained frame; it also gets a delta from the last frame it acknowledged
+        to the current one (never a whole frame), in case that null ack or offline status was not its own."""
+        self._taken(now)
         frame, base = self.current, self.last_shown
         old = self.recent.get(base) if base is not None else None
         if frame is None or base is None or old is None or old.shape != frame.shape:
@@ -214,6 +317,24 @@ class DisplayChannel:
         self.last_shown = frame.hash
         return out
 
+    def _resend(self, now: int) -> list[Publish]:
+        """RESEND: what the pillar was sent went unacknowledged: the whole frame again, the next ack awaited longer."""
+        self.unacked_since = None
+        self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)
+        return self._catch_up(now)
+
+    def _answer_behind(self, now: int) -> list[Publish]:
+        """ANSWER_BEHIND: an answer, unless the pillar shows the current frame."""
+        if self.current is not None and self._shows == self.current.hash:
+            return []
+        return self._answer(now, self._catch_up)
+
+    def _settle(self, now: int) -> list[Publish]:
+        """SETTLE: the pillar shows the current frame: deferred answers and the backoff end."""
+        self.answers.due, self.repeats, self.answers.streak = None, 0, 0
+        self.answers.backoff.reset()
+        return []
+
     def _delta(self, old: Frame, base: int, now: int, whole: bool = True) -> list[Publish]:
         """A delta from the frame the pillar shows (an empty one only moves the validity), or the full frame
         on `delta` when a delta would not be smaller (nothing then, unless `whole`). The `full refresh` flag
@@ -221,7 +342,8 @@ class DisplayChannel:
         frame; a copy of a delta sent before (the pillar acked its base again) carries the same flags and is
         not counted again."""
         frame = self.current
-        assert frame is not None
+        if frame is None:
+            raise LocalProtocolError("a delta with no current frame")
         h, w = frame.shape
         raw = frame.raw if base != frame.hash else b""
         rects = codec.changed_rects(old.raw, raw, frame.color_mode, w, h) if raw else []
@@ -240,7 +362,6 @@ class DisplayChannel:
             self.sent_delta, self.sent_flags, self.repeats = (base, frame.hash), flags, 0
         if rects:
             self.last_frame_at = now
-        self.bytes_sent += len(payloads[0])
         return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
 
     @staticmethod
@@ -275,7 +396,7 @@ class DisplayChannel:
             del self.recent[next(iter(self.recent))]
         self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
         self.valid_until = self._validity(now)
-        return self._board() + self._retained(now) + self._to_pillar(now)
+        return self._board() + self._retained(now) + self._step(ScreenEvent.FRAME, now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
         """Send an answer deferred by the resend gap or the limits once they allow it, a whole frame again to a
@@ -285,28 +406,23 @@ class DisplayChannel:
             return []
         out: list[Publish] = []
         if self.unacked_since is not None and now - self.unacked_since >= self.ack_wait and self.online:
-            self.unacked_since, self.known = None, False  # lost on the way: the whole frame goes again
-            self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)
-            out += self._to_pillar(now)
-        if self.full_due is not None and now >= self.full_due:
-            self.full_due = None
-            if self.pillar_hash is None:
-                out += self._answer(now, self._retained, whole=True)
-            elif not self.known or self.pillar_hash != self.current.hash:
-                out += self._answer(now, self._to_pillar)
+            out += self._step(ScreenEvent.TIMEOUT, now)
+        if self.answers.due is not None and now >= self.answers.due:
+            self.answers.due = None
+            out += self._step(ScreenEvent.DUE, now)
         if now < self.valid_until - margin or self._validity(now) <= self.valid_until:
             return out  # not due, or nothing to extend: the content changes when the validity ends
         self._event(ChannelEvent.TICK)
         self.valid_until = self._validity(now)
-        return out + self._retained(now) + self._to_pillar(now)
+        return out + self._retained(now) + self._step(ScreenEvent.FRAME, now)
 
     def next_deadline(self, margin: int) -> int | None:
         """When tick() next has something to do."""
         if self.current is None:
             return None
         due = [self.valid_until - margin] if self.true_until is None or self.true_until - 1 > self.valid_until else []
-        if self.full_due is not None:
-            due.append(self.full_due)
+        if self.answers.due is not None:
+            due.append(self.answers.due)
         if self.unacked_since is not None and self.online:
             due.append(self.unacked_since + self.ack_wait)
         return min(due, default=None)
@@ -321,23 +437,24 @@ class DisplayChannel:
         """An answer to the pillar (`make(now)`), or nothing yet when the backoff, this pillar's token bucket, the
         one for all pillars or (for a `whole` frame) the resend gap say later: it is then due at that time
         (deferred, never dropped)."""
-        due = max(now, self.backoff.ready_at(), int(-(-self.bucket.ready_at(now) // 1)))
-        if self.total is not None:
-            due = max(due, int(-(-self.total.ready_at(now) // 1)))
+        answers = self.answers
+        due = max(now, answers.backoff.ready_at(), int(-(-answers.bucket.ready_at(now) // 1)))
+        if answers.total is not None:
+            due = max(due, int(-(-answers.total.ready_at(now) // 1)))
         if whole:
             due = max(due, self.last_full_at + FULL_FRAME_RESEND_GAP)
         if due > now:
-            self.full_due = due if self.full_due is None else min(self.full_due, due)
-            self.limited += 1
-            self.streak += 1
-            self.limited_at = now
+            answers.due = due if answers.due is None else min(answers.due, due)
+            answers.limited += 1
+            answers.streak += 1
+            answers.limited_at = now
             return []
         out = make(now)
         if out:
-            self.backoff.answered(now)
-            self.bucket.spend(now)
-            if self.total is not None:
-                self.total.spend(now, sum(len(p.payload) for p in out))
+            answers.backoff.answered(now)
+            answers.bucket.spend(now)
+            if answers.total is not None:
+                answers.total.spend(now, sum(len(p.payload) for p in out))
         return out
 
     def republish(self, now: int) -> list[Publish]:
@@ -346,15 +463,20 @@ class DisplayChannel:
         if self.current is None:
             return []
         forecast = [self._forecast_publish(now)] if self.forecast_message and self.forecast_end >= now else []
-        return self._board() + self._retained(now) + forecast + (self._to_pillar(now) if not self.known else [])
+        return self._board() + self._retained(now) + forecast + self._step(ScreenEvent.REPUBLISH, now)
+
+    def unsent(self) -> None:
+        """A delta to the pillar may not have reached the broker: what it shows is no longer known (the table
+        names no action: the next republish, tick or frame sends the whole frame)."""
+        self._move(ScreenEvent.UNSENT)
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
         """Record what the pillar shows; bring it to the current frame when it shows another one, and the
         retained frame again when it asks for it (answers back off while it makes no progress)."""
         if ack.seq is not None and ack.seq > max(self.sequence, now):
             raise ValueError(f"seq {ack.seq} names a frame this service never sent")
-        self.last_ack_at = now
-        self.online = True
+        self.facts.last_ack_at = now
+        self._heard(ChannelEvent.ONLINE)
         if ack.seq is not None and self.last_ack_seq is not None and ack.seq < self.last_ack_seq and not ack.need_full:
             return []  # older than an ack already taken (a broker redelivering, or two acks crossing); a request for
             # a frame is always answered (a pillar that shows nothing must get one)
@@ -365,39 +487,40 @@ class DisplayChannel:
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
         if ack.hash is not None:
             self.last_shown = ack.hash
+        return self._step(self._said(ack, current), now)
+
+    def _said(self, ack: PillarAck, current: bool) -> ScreenEvent:
+        """What the pillar's ack says of its screen (and the data that goes with it: the frame it shows, and how
+        often it acked a delta's base instead of the delta)."""
         if ack.need_full and ack.hash is not None and self.current is not None:
-            self.pillar_hash, self.known, self.repeats = ack.hash, True, 2  # it shows a frame and cannot apply a
-            return self._answer(now, self._to_pillar)  # delta: the whole frame on `delta` (it is not subscribed to frame)
-        if ack.need_full or ack.hash is None:
-            self.pillar_hash, self.known = None, True  # it is subscribed to the retained frame
-            if not ack.need_full or self.current is None:
-                return []
-            return self._answer(now, self._retained, whole=True)
+            self._shows, self.repeats = ack.hash, 2  # it shows a frame and cannot apply a delta: the whole frame
+            return ScreenEvent.ASK_WHOLE  # on `delta` (it is not subscribed to frame)
+        if ack.need_full or ack.hash is None:  # it is subscribed to the retained frame
+            return ScreenEvent.ASK_RETAINED if ack.need_full and self.current is not None else ScreenEvent.ACK_NOTHING
         if self.current is not None and self.sent_delta == (ack.hash, self.current.hash):
             self.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
-        self.pillar_hash, self.known = ack.hash, True
-        if current:
-            self.full_due, self.repeats, self.streak = None, 0, 0
-            self.backoff.reset()
-            return []
-        return self._answer(now, self._to_pillar)
+        self._shows = ack.hash
+        return ScreenEvent.ACK_CURRENT if current else ScreenEvent.ACK_OTHER
 
     def on_status(self, status: PillarStatus, now: int | None = None) -> list[Publish]:
         """Record the pillar's status: what it reports, the packet limit and ticker it announces. An offline
         status (its Will, or a forged one) stops whole frames to it, not deltas from the frame it showed."""
+        facts = self.facts
         if now is not None:
-            self.last_status_at = now
-        self.online = status.online
-        self.status = {**self.status, **status.details}  # an offline Will says nothing new: keep what was known
-        self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
+            facts.last_status_at = now
+        event = ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE
+        self._heard(event)
+        facts.status = {**facts.status, **status.details}  # an offline Will says nothing new: keep what was known
+        self._event(event)
         if not status.online:
             return []
-        self.scrolls = status.details.get("ticker") is True
+        facts.scrolls = status.details.get("ticker") is True
         limit = status.details.get("max_packet")
         before = self.packet_limit
-        self.pillar_max_packet = max(MIN_PILLAR_PACKET, limit) if isinstance(limit, int) else None
+        facts.max_packet = max(MIN_PILLAR_PACKET, limit) if isinstance(limit, int) else None
         if self.packet_limit != before and self.current is not None and now is not None:
-            return self._board() + self._retained(now)  # chunked for its limit (it reads them while it shows nothing)
+            # chunked for its limit (it reads them while it shows nothing)
+            return self._board() + self._retained(now) + self._step(ScreenEvent.RECHUNK, now)
         return []
 
     def forecast(self, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
@@ -410,7 +533,6 @@ class DisplayChannel:
             payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
         self.forecast_message = payload
         self.forecast_end = steps[-1].until if steps else 0
-        self.bytes_sent += len(payload)
         return [self._forecast_publish(now)]
 
     def _forecast_publish(self, now: int) -> Publish:
@@ -422,6 +544,25 @@ class DisplayChannel:
         self._event(ChannelEvent.REMOVE)
         topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.retained_chunks)]
         return [Publish(self._topic(t), b"", True) for t in topics]
+
+    def _nothing(self, now: int) -> list[Publish]:
+        return []
+
+    def _whole_answer(self, now: int) -> list[Publish]:
+        return self._answer(now, self._catch_up)
+
+    def _retained_again(self, now: int) -> list[Publish]:
+        return self._answer(now, self._retained, whole=True)
+
+    def _retained_to_it_answer(self, now: int) -> list[Publish]:
+        return self._answer(now, self._retained_to_it, whole=True)
+
+    _actions: dict[Action, Callable[[DisplayChannel, int], list[Publish]]] = {
+        Action.NONE: _nothing, Action.TAKEN: _taken, Action.COURTESY: _courtesy, Action.WHOLE: _catch_up,
+        Action.CATCH_UP: _catch_up, Action.RESEND: _resend, Action.RETAINED_AGAIN: _retained_again,
+        Action.RETAINED_TO_IT: _retained_to_it_answer, Action.ANSWER: _whole_answer, Action.ANSWER_BEHIND: _answer_behind,
+        Action.SETTLE: _settle,
+    }
 
 
 def _bounding(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:

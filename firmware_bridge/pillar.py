@@ -14,6 +14,7 @@ from .codec import FLAG_FULL_REFRESH, KIND_FULL, CodecError
 from .forecast import Forecast, ForecastError, parse_forecast
 from .messages import Publish, hex_hash
 from .states import (
+    Action,
     BaseMismatch,
     HashMismatch,
     MalformedMessage,
@@ -21,7 +22,7 @@ from .states import (
     PillarState,
     RemoteProtocolError,
     Unauthentic,
-    transition,
+    step,
 )
 from .ticker import Ticker, TickerError, parse_ticker
 from .topics import display_topic
@@ -62,6 +63,11 @@ class PillarSession:
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
 
+    def _event(self, event: PillarEvent) -> Action:
+        """Move along the transition table (states.py); the action it names is what the caller does next."""
+        self.state, action = step(self.state, event)
+        return action
+
     @property
     def wants_frame(self) -> bool:
         """Whether the pillar shows nothing and so takes the retained frame (subscribed to `frame/#`)."""
@@ -95,7 +101,7 @@ class PillarSession:
             return []
         self.size = (self.raster.shape[1], self.raster.shape[0])
         self.raster, self.hash = None, None
-        self.state = transition(self.state, PillarEvent.EXPIRED)  # type: ignore[assignment]
+        self._event(PillarEvent.EXPIRED)
         return [self._ack()]
 
     def _ack(self, need_full: bool = False) -> Publish:
@@ -135,7 +141,7 @@ class PillarSession:
                                      f"ahead of this pillar's clock ({now})"))
             return [self._ack(need_full=self.wants_frame)]
         if header.epoch < self.epoch or header.valid_until < now:
-            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            self._event(PillarEvent.LATE)
             return []  # from an instance that no longer owns the display, or no longer valid
         body = self._assembled(header, payload[codec.HEADER.size :])
         if body is None:
@@ -144,7 +150,7 @@ class PillarSession:
             self._show(header, self.raster)  # already on screen (e.g. a delta and a full frame crossed): validity only
             return [self._ack()]
         if header.kind == KIND_FULL and (header.epoch, header.sequence) < (self.epoch, self.sequence):
-            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            self._event(PillarEvent.LATE)
             return []  # an older frame arriving late
         try:
             raster = self._decoded(topic, header, body)
@@ -225,7 +231,7 @@ class PillarSession:
     def _refuse(self, error: RemoteProtocolError) -> None:
         self.last_error = error
         self.refused += 1
-        self.state = transition(self.state, PillarEvent.REFUSED)  # type: ignore[assignment]
+        self._event(PillarEvent.REFUSED)
 
     def _assembled(self, header: codec.Header, body: bytes) -> bytes | None:
         """The whole body once every chunk of the message arrived (None while some are missing)."""
@@ -260,4 +266,4 @@ class PillarSession:
         if not same:
             self.full_refresh = bool(header.flags & FLAG_FULL_REFRESH)
             self.applied += 1
-        self.state = transition(self.state, PillarEvent.VERIFIED)  # type: ignore[assignment]
+        self._event(PillarEvent.VERIFIED)
