@@ -46,7 +46,6 @@ from .voice import SpeechError
 
 log = logging.getLogger("stopcast.http")
 RAW_FORMATS = ("mono1", "gray2", "bwr", "rgb565")
-TRMNL_MAX_BMP = 48_062
 
 
 @lru_cache(maxsize=1)
