@@ -32,7 +32,7 @@ from .states import (
 )
 from .topics import display_topic
 
-__all__ = ["Answers", "DisplayChannel", "FULL_FRAME_RESEND_GAP", "PillarFacts"]
+__all__ = ["Acks", "Answers", "DisplayChannel", "FULL_FRAME_RESEND_GAP", "PillarFacts", "Sent"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
 MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
@@ -66,6 +66,31 @@ class Answers:
     streak: int = 0  # answers deferred since the pillar last showed the current frame
 
 
+@dataclass(slots=True)
+class Sent:
+    """What went to the pillar: data for the next message's flags and for the resend gap."""
+
+    partials: int = 0  # partial updates since the last full refresh
+    retained_chunks: int = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
+    last_full_at: int = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
+    last_frame_at: int | None = None  # when it was last sent pixels
+    last_shown: int | None = None  # the last hash the pillar acknowledged (or was sent): a null ack or an offline
+    # status may be forged, so a change still reaches it as a delta from this frame
+    delta: tuple[int, int] | None = None  # (base, target) of the last delta with pixels sent on `delta`
+    flags: int = 0  # and its flags: a copy of it carries the same ones and is not a new partial update
+    repeats: int = 0  # how often the pillar answered that delta by acking its base (refused, or lost): 2 -> full
+
+
+@dataclass(slots=True)
+class Acks:
+    """The pillar's acks: the one awaited, and the newest taken."""
+
+    unacked_since: int | None = None  # since when the pillar owes an ack for what it was sent
+    wait: int = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
+    last_seq: int | None = None  # the highest `seq` the pillar acknowledged (a restarted pillar's acks count
+    # again once it shows a frame: sequence numbers only grow)
+
+
 class DisplayChannel:
     """The service's side of one display: what was sent, what the pillar shows. It decides by its three states
     (`state`, the pillar's presence and screen), which move only through the table in states.py; what else it
@@ -88,23 +113,12 @@ class DisplayChannel:
         self.current: Frame | None = None
         self.recent: dict[int, Frame] = {}  # hash -> the last few frames
         self.sequence = 0
-        self.partials = 0  # partial updates sent since the last full refresh
         self.valid_until = 0
         self.true_until: int | None = None  # the first second the current frame's content is no longer true
         # (None: unknown, its validity is extended by frame_ttl for as long as it is current)
         self.night = False  # the current frame is a night screen: valid, without extensions, while it is true
-        self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
-        self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
-        self.last_frame_at: int | None = None
-        self.unacked_since: int | None = None  # since when the pillar owes an ack for what it was sent
-        self.ack_wait = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
-        self.last_ack_seq: int | None = None  # the highest `seq` the pillar acknowledged (a restarted pillar's
-        # acks count again once it shows a frame: sequence numbers only grow)
-        self.last_shown: int | None = None  # the last hash the pillar acknowledged: a null ack or an offline status
-        # may be forged, so a change still reaches it as a delta from this frame
-        self.sent_delta: tuple[int, int] | None = None  # (base, target) of the last delta with pixels sent on `delta`
-        self.sent_flags = 0  # and its flags: a copy of it carries the same ones and is not a new partial update
-        self.repeats = 0  # how often the pillar answered that delta by acking its base (refused, or lost): 2 -> full
+        self.sent = Sent()
+        self.acks = Acks()
         self.forecast_message = b""  # the retained `next` message (b"": none)
         self.forecast_end = 0  # the last second its last step is valid
 
@@ -130,6 +144,11 @@ class DisplayChannel:
     def limited(self) -> int:
         """Answers to the pillar the limits deferred."""
         return self.answers.limited
+
+    @property
+    def ack_wait(self) -> int:
+        """Seconds an ack is awaited before the whole frame goes again (doubling while none comes)."""
+        return self.acks.wait
 
     @property
     def screen(self) -> Screen:
@@ -181,7 +200,7 @@ class DisplayChannel:
     def view(self) -> PillarView:
         """What the service knows of the pillar, read-only (for ops)."""
         facts, answers = self.facts, self.answers
-        return PillarView(self.online, dict(facts.status), facts.last_ack_at, self.last_frame_at,
+        return PillarView(self.online, dict(facts.status), facts.last_ack_at, self.sent.last_frame_at,
                           self.state is ChannelState.SYNCED, self.current.hash if self.current else None,
                           facts.last_status_at, answers.limited, answers.limited_at, answers.streak)
 
@@ -233,22 +252,22 @@ class DisplayChannel:
         out: list[Publish] = []
         if len(payloads) == 1:
             out.append(Publish(self._topic("frame"), payloads[0], True, expiry=expiry))
-            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(self.retained_chunks)]
-            self.retained_chunks = 0
+            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(self.sent.retained_chunks)]
+            self.sent.retained_chunks = 0
         else:
-            if self.retained_chunks == 0:
+            if self.sent.retained_chunks == 0:
                 out.append(Publish(self._topic("frame"), b"", True))  # clears the unchunked retained frame
             out += [Publish(self._topic(f"frame/{i}"), p, True, expiry=expiry) for i, p in enumerate(payloads)]
-            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.retained_chunks)]
-            self.retained_chunks = len(payloads)
+            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.sent.retained_chunks)]
+            self.sent.retained_chunks = len(payloads)
         return out
 
     def _taken(self, now: int) -> list[Publish]:
         """TAKEN: the pillar takes the retained frame just published (docs/mqtt.md): it counts as a whole frame."""
         if self.current is not None:
             self.answers.due = None  # a request waiting for the resend gap is answered by this
-            self.partials = 0
-            self.last_full_at = self.last_frame_at = now
+            self.sent.partials = 0
+            self.sent.last_full_at = self.sent.last_frame_at = now
         return []
 
     def _retained_to_it(self, now: int) -> list[Publish]:
@@ -258,8 +277,8 @@ class DisplayChannel:
     def _deferred(self, now: int) -> bool:
         """Whether a whole frame now would come within the resend gap; it is then due when the gap ends
         (deferred, never dropped)."""
-        if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
-            self.answers.due = self.last_full_at + FULL_FRAME_RESEND_GAP
+        if now - self.sent.last_full_at < FULL_FRAME_RESEND_GAP:
+            self.answers.due = self.sent.last_full_at + FULL_FRAME_RESEND_GAP
             return True
         return False
 
@@ -274,8 +293,8 @@ class DisplayChannel:
     def _direct_full(self, now: int) -> list[Publish]:
         """The current full frame on `delta`, for a pillar that shows another frame and is not subscribed to `frame`."""
         payloads = self.full_payloads(self._room())
-        self.partials, self.sent_delta, self.repeats = 0, None, 0
-        self.last_full_at = self.last_frame_at = now
+        self.sent.partials, self.sent.delta, self.sent.repeats = 0, None, 0
+        self.sent.last_full_at = self.sent.last_frame_at = now
         expiry = max(1, self.valid_until - now)
         return [Publish(self._topic("delta"), p, False, expiry=expiry) for p in payloads]
 
@@ -291,7 +310,7 @@ class DisplayChannel:
         if frame is None:
             return []
         old = self.recent.get(base) if base is not None else None
-        if old is None or old.shape != frame.shape or self.repeats >= 2:
+        if old is None or old.shape != frame.shape or self.sent.repeats >= 2:
             if not self.online or self._deferred(now):
                 return []
             out = self._direct_full(now)
@@ -300,27 +319,27 @@ class DisplayChannel:
         self._shows = frame.hash
         self._step(ScreenEvent.SENT, now)  # it applies what it is sent
         self.answers.due = None
-        self.last_shown = frame.hash
-        if out and self.unacked_since is None:
-            self.unacked_since = now
+        self.sent.last_shown = frame.hash
+        if out and self.acks.unacked_since is None:
+            self.acks.unacked_since = now
         return out
 
     def _courtesy(self, now: int) -> list[Publish]:
         """COURTESY: the pillar took the retained frame; it also gets a delta from the last frame it acknowledged
         to the current one (never a whole frame), in case that null ack or offline status was not its own."""
         self._taken(now)
-        frame, base = self.current, self.last_shown
+        frame, base = self.current, self.sent.last_shown
         old = self.recent.get(base) if base is not None else None
         if frame is None or base is None or old is None or old.shape != frame.shape:
             return []
         out = self._delta(old, base, now, whole=False)
-        self.last_shown = frame.hash
+        self.sent.last_shown = frame.hash
         return out
 
     def _resend(self, now: int) -> list[Publish]:
         """RESEND: what the pillar was sent went unacknowledged: the whole frame again, the next ack awaited longer."""
-        self.unacked_since = None
-        self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)
+        self.acks.unacked_since = None
+        self.acks.wait = min(ANSWER_GAP_MAX, self.acks.wait * 2)
         return self._catch_up(now)
 
     def _answer_behind(self, now: int) -> list[Publish]:
@@ -331,7 +350,7 @@ class DisplayChannel:
 
     def _settle(self, now: int) -> list[Publish]:
         """SETTLE: the pillar shows the current frame: deferred answers and the backoff end."""
-        self.answers.due, self.repeats, self.answers.streak = None, 0, 0
+        self.answers.due, self.sent.repeats, self.answers.streak = None, 0, 0
         self.answers.backoff.reset()
         return []
 
@@ -347,21 +366,21 @@ class DisplayChannel:
         h, w = frame.shape
         raw = frame.raw if base != frame.hash else b""
         rects = codec.changed_rects(old.raw, raw, frame.color_mode, w, h) if raw else []
-        again = bool(rects) and self.sent_delta == (base, frame.hash)
+        again = bool(rects) and self.sent.delta == (base, frame.hash)
         if again:
-            flags = self.sent_flags
+            flags = self.sent.flags
         else:
-            flags = FLAG_FULL_REFRESH if rects and self.partials >= self.full_refresh_every else 0
+            flags = FLAG_FULL_REFRESH if rects and self.sent.partials >= self.full_refresh_every else 0
         header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
         body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
         payloads = codec.encode_message(header, body, self._room(), key=self.key)
         if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
             return self._direct_full(now) if whole else []
         if rects and not again:
-            self.partials = 0 if flags & FLAG_FULL_REFRESH else self.partials + 1
-            self.sent_delta, self.sent_flags, self.repeats = (base, frame.hash), flags, 0
+            self.sent.partials = 0 if flags & FLAG_FULL_REFRESH else self.sent.partials + 1
+            self.sent.delta, self.sent.flags, self.sent.repeats = (base, frame.hash), flags, 0
         if rects:
-            self.last_frame_at = now
+            self.sent.last_frame_at = now
         return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
 
     @staticmethod
@@ -405,7 +424,7 @@ class DisplayChannel:
         if self.current is None:
             return []
         out: list[Publish] = []
-        if self.unacked_since is not None and now - self.unacked_since >= self.ack_wait and self.online:
+        if self.acks.unacked_since is not None and now - self.acks.unacked_since >= self.acks.wait and self.online:
             out += self._step(ScreenEvent.TIMEOUT, now)
         if self.answers.due is not None and now >= self.answers.due:
             self.answers.due = None
@@ -423,8 +442,8 @@ class DisplayChannel:
         due = [self.valid_until - margin] if self.true_until is None or self.true_until - 1 > self.valid_until else []
         if self.answers.due is not None:
             due.append(self.answers.due)
-        if self.unacked_since is not None and self.online:
-            due.append(self.unacked_since + self.ack_wait)
+        if self.acks.unacked_since is not None and self.online:
+            due.append(self.acks.unacked_since + self.acks.wait)
         return min(due, default=None)
 
     def extend_to(self, true_until: int | None) -> None:
@@ -442,7 +461,7 @@ class DisplayChannel:
         if answers.total is not None:
             due = max(due, int(-(-answers.total.ready_at(now) // 1)))
         if whole:
-            due = max(due, self.last_full_at + FULL_FRAME_RESEND_GAP)
+            due = max(due, self.sent.last_full_at + FULL_FRAME_RESEND_GAP)
         if due > now:
             answers.due = due if answers.due is None else min(answers.due, due)
             answers.limited += 1
@@ -477,28 +496,28 @@ class DisplayChannel:
             raise ValueError(f"seq {ack.seq} names a frame this service never sent")
         self.facts.last_ack_at = now
         self._heard(ChannelEvent.ONLINE)
-        if ack.seq is not None and self.last_ack_seq is not None and ack.seq < self.last_ack_seq and not ack.need_full:
+        if ack.seq is not None and self.acks.last_seq is not None and ack.seq < self.acks.last_seq and not ack.need_full:
             return []  # older than an ack already taken (a broker redelivering, or two acks crossing); a request for
             # a frame is always answered (a pillar that shows nothing must get one)
         if ack.seq is not None and ack.hash is not None:
-            self.last_ack_seq = ack.seq
-        self.unacked_since, self.ack_wait = None, ACK_WAIT
+            self.acks.last_seq = ack.seq
+        self.acks.unacked_since, self.acks.wait = None, ACK_WAIT
         current = self.current is not None and not ack.need_full and ack.hash == self.current.hash
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
         if ack.hash is not None:
-            self.last_shown = ack.hash
+            self.sent.last_shown = ack.hash
         return self._step(self._said(ack, current), now)
 
     def _said(self, ack: PillarAck, current: bool) -> ScreenEvent:
         """What the pillar's ack says of its screen (and the data that goes with it: the frame it shows, and how
         often it acked a delta's base instead of the delta)."""
         if ack.need_full and ack.hash is not None and self.current is not None:
-            self._shows, self.repeats = ack.hash, 2  # it shows a frame and cannot apply a delta: the whole frame
+            self._shows, self.sent.repeats = ack.hash, 2  # it shows a frame and cannot apply a delta: the whole frame
             return ScreenEvent.ASK_WHOLE  # on `delta` (it is not subscribed to frame)
         if ack.need_full or ack.hash is None:  # it is subscribed to the retained frame
             return ScreenEvent.ASK_RETAINED if ack.need_full and self.current is not None else ScreenEvent.ACK_NOTHING
-        if self.current is not None and self.sent_delta == (ack.hash, self.current.hash):
-            self.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
+        if self.current is not None and self.sent.delta == (ack.hash, self.current.hash):
+            self.sent.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
         self._shows = ack.hash
         return ScreenEvent.ACK_CURRENT if current else ScreenEvent.ACK_OTHER
 
@@ -542,7 +561,7 @@ class DisplayChannel:
     def clear(self) -> list[Publish]:
         """Empty retained messages that remove this display's frame, board and forecast from the broker."""
         self._event(ChannelEvent.REMOVE)
-        topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.retained_chunks)]
+        topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.sent.retained_chunks)]
         return [Publish(self._topic(t), b"", True) for t in topics]
 
     def _nothing(self, now: int) -> list[Publish]:
