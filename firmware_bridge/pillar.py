@@ -1,7 +1,8 @@
 """The pillar's end of the protocol: assembles chunks, applies frames and deltas, verifies hashes,
-acknowledges. Its state (firmware_bridge/states.py) says whether it shows a verified frame; a
-message it cannot verify is a typed RemoteProtocolError kept in `last_error`, and moves it to ERROR
-until a full frame arrives."""
+acknowledges. Its state (firmware_bridge/states.py) says whether it shows a verified frame, and so
+whether it takes the retained one; a message it cannot verify is a typed RemoteProtocolError kept in
+`last_error`, and moves it to ERROR (showing nothing) or KEEPING (its last good frame) until a
+verified frame arrives."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ class PillarSession:
 
     @property
     def wants_frame(self) -> bool:
-        """Whether the pillar shows nothing and so takes the retained frame (subscribed to `frame/#`)."""
-        return self.raster is None
+        """Whether the pillar shows nothing and so takes the retained frame (subscribed to `frame/#`): its state
+        says so (WAITING, or ERROR: it refused a message while it showed nothing)."""
+        return self.state in (PillarState.WAITING, PillarState.ERROR)
 
     def subscriptions(self) -> list[str]:
         """What the pillar is subscribed to now: `delta` and `ticker` always; `frame/#` and `board` while it shows nothing

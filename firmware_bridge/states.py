@@ -7,8 +7,9 @@ the same frame. Every change of state goes through `step`, which looks the (stat
 the table and answers the next state and the action to take on the way (what is data of a state,
 such as the hash the pillar shows, the channel keeps beside it); a pair that is not there is a
 `LocalProtocolError` (a bug on our side) and moves the end to ERROR. What the other side sent and
-cannot be used is a `RemoteProtocolError`: the pillar moves to ERROR and asks for a full frame,
-the service answers the message with a Rejected event.
+cannot be used is a `RemoteProtocolError`: the pillar moves to ERROR or KEEPING and says what it
+shows (asking for a whole frame unless a delta from it will do); the service answers the message with
+a Rejected event.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ class PillarState(enum.Enum):
 
     WAITING = "waiting"  # no verified frame (yet, or its validity ran out): it takes the retained frame
     SHOWING = "showing"  # a verified frame (current while its validity lasts)
-    ERROR = "error"  # the last message could not be verified: it said what it shows instead
+    KEEPING = "keeping"  # the last message could not be verified: it keeps showing its last good frame, and
+    # said which (a delta from it will do, unless what it refused was a whole frame or one it could not read)
+    ERROR = "error"  # the last message could not be verified and it shows nothing: it asked for a whole frame
 
 
 class PillarEvent(enum.Enum):
@@ -184,15 +187,19 @@ TRANSITIONS: dict[tuple[enum.Enum, enum.Enum], Transition] = {
     # the pillar's side
     (P.WAITING, V.VERIFIED): T(P.SHOWING, A.SHOW),
     (P.SHOWING, V.VERIFIED): T(P.SHOWING, A.SHOW),
+    (P.KEEPING, V.VERIFIED): T(P.SHOWING, A.SHOW),
     (P.ERROR, V.VERIFIED): T(P.SHOWING, A.SHOW),
     (P.WAITING, V.LATE): T(P.WAITING, A.IGNORE),
     (P.SHOWING, V.LATE): T(P.SHOWING, A.IGNORE),
+    (P.KEEPING, V.LATE): T(P.KEEPING, A.IGNORE),
     (P.ERROR, V.LATE): T(P.ERROR, A.IGNORE),
     (P.WAITING, V.REFUSED): T(P.ERROR, A.ASK),
-    (P.SHOWING, V.REFUSED): T(P.ERROR, A.ASK),  # it keeps showing its last good frame meanwhile
+    (P.SHOWING, V.REFUSED): T(P.KEEPING, A.ASK),  # it keeps showing its last good frame meanwhile
+    (P.KEEPING, V.REFUSED): T(P.KEEPING, A.ASK),
     (P.ERROR, V.REFUSED): T(P.ERROR, A.ASK),
     (P.WAITING, V.EXPIRED): T(P.WAITING, A.BLANK),
     (P.SHOWING, V.EXPIRED): T(P.WAITING, A.BLANK),
+    (P.KEEPING, V.EXPIRED): T(P.WAITING, A.BLANK),
     (P.ERROR, V.EXPIRED): T(P.WAITING, A.BLANK),
 }
 MACHINES: tuple[tuple[type[enum.Enum], type[enum.Enum]], ...] = (
