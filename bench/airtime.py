@@ -31,10 +31,10 @@ from pathlib import Path
 from mqtt_match import matches
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.demo import simulated_realtime
 from feeds.health import FeedHealth
 from feeds.realtime import Snapshot, parse_feed

@@ -31,9 +31,9 @@ from airtime import airtime  # noqa: E402
 from brokerkit import mosquitto  # noqa: E402
 from memory_link import Link  # noqa: E402
 
-from displays.boards import compose_board  # noqa: E402
-from displays.frames import frame_of, render  # noqa: E402
-from displays.voice import EspeakSynthesizer, ogg_opus  # noqa: E402
+from displays.core.boards import compose_board  # noqa: E402
+from displays.core.frames import frame_of, render  # noqa: E402
+from displays.shell.voice import EspeakSynthesizer, ogg_opus  # noqa: E402
 from feeds.demo import STOPS, write_demo_feed  # noqa: E402
 from feeds.loader import load_timetable  # noqa: E402
 from feeds.source import GtfsSource  # noqa: E402

@@ -17,11 +17,11 @@ from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, decode
 from test_conformance import AT, start
 
-from displays.clock import FixedClock
-from displays.forecasting import forecast_board, forecast_times
-from displays.frames import frame_of, pull_bytes, render
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.core.forecasting import forecast_board, forecast_times
+from displays.core.frames import frame_of, pull_bytes, render
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.demo import simulated_realtime
 from feeds.realtime import parse_feed
 from firmware_bridge.codec import image_of
