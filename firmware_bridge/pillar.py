@@ -117,20 +117,18 @@ class PillarSession:
     def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
         """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame).
         A message on another display's topics (a broker that delivers what was not subscribed) is never shown."""
-        if topic not in (self._topic("frame"), self._topic("delta"), self._topic("ticker"), self._topic("board"),
-                         self._topic("next")) and not topic.startswith(self._topic("frame/")):
-            return []
         if topic == self._topic("ticker"):
             self._scroll(payload, now)
-            return []
-        if topic == self._topic("next"):
+        elif topic == self._topic("next"):
             self._foresee(payload)
-            return []
-        if not payload:
-            return []  # a cleared retained message
-        if topic == self._topic("board"):
+        elif topic == self._topic("board") and payload:  # (an empty payload: a cleared retained message)
             self._learn(payload)
-            return []
+        elif payload and (topic in (self._topic("frame"), self._topic("delta")) or topic.startswith(self._topic("frame/"))):
+            return self._apply(topic, payload, now)
+        return []
+
+    def _apply(self, topic: str, payload: bytes, now: int) -> list[Publish]:
+        """A frame, a chunk or a delta: verified, assembled, applied, acknowledged (or refused, or ignored)."""
         try:
             header = codec.parse_header(payload)
             payload = codec.verified(payload, self.key)
