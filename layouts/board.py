@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
+from PIL import ImageFont
+
 from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
 from feeds.merge import StopDepartures
 from feeds.times import hhmm, in_daily_window, local_date
 
 from .contrast import readable_on
-from .fit import ELLIPSIS, fit, fits_whole, whole_words, width_of
+from .fit import ELLIPSIS, abbreviations, fit, fits_whole, whole_words, width_of
 from .fonts import font
 from .geometry import board_layout, geometry, widened
 from .labels import badge_column_width, badge_font, badge_label, route_label
@@ -424,7 +426,9 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     line_name = clean(dep.route_short_name or dep.route_long_name)
     line = label
     line_col = geometry(spec).column("line")
-    if line_col is not None and badge_font(spec, label, line_col[2]) is None:  # only where no layout fits it
+    if line_col is not None and badge_font(spec, label, line_col[2]) is None:
+        # a label wider than the line column can grow while the destination keeps its share of the screen (the
+        # checks fail it, long before; no real feed has one): its abbreviation by rule rather than overdrawn
         line = badge_label(label, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True), line_col[2] - 4)
     headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
@@ -492,18 +496,37 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
         # where it says more (the renderer sees that it does not fit the rows' type)
         smaller = fit(headsign, small, width)
         return smaller if not whole_words(headsign, fitted) or len(smaller.split()) > len(fitted.split()) else fitted
-    slashes = [i + 1 for i, c in enumerate(headsign) if c == "/" and 0 < i < len(headsign) - 1]
-    for cut in reversed(slashes):  # "Warm Springs/" over "South Fremont": a name split where it has its "/"
-        first, rest = headsign[:cut], headsign[cut:].strip()
-        if width_of(first, regular) <= width and width_of(rest, small) <= width:
-            return f"{first}\n{rest}"
-    words, first = headsign.split(), ""
+    forms = (headsign, *abbreviations(headsign))
+    for form in forms:  # the whole name on two lines before an abbreviated one on one line, before "…"
+        if width_of(form, regular) <= width:
+            return form
+        lines = _two_lines(form, regular, small, width)
+        if lines:
+            return lines
+    short = forms[-1]
+    words, first = short.split(), ""
     while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
         first = f"{first} {words.pop(0)}".strip()
     if not first:  # one word longer than the cell: on one line, in the smaller type if it must
         fitted = fit(headsign, regular, width)
         return fitted if whole_words(headsign, fitted) else fit(headsign, small, width)
-    return f"{first}\n{fit(' '.join(words), small, width)}"
+    rest = fit(" ".join(words), small, width)
+    return f"{first}\n{rest}" if whole_words(short, rest) else f"{first}\n{ELLIPSIS}"
+
+
+def _two_lines(name: str, regular: ImageFont.FreeTypeFont, small: ImageFont.FreeTypeFont, width: int) -> str:
+    """`name` whole on two lines ("first\nrest", the rest in the smaller type), or "" when it needs more: split
+    where it has a "/" ("Warm Springs/" over "South Fremont"), else after the words that fit the first line."""
+    slashes = [i + 1 for i, c in enumerate(name) if c == "/" and 0 < i < len(name) - 1]
+    for cut in reversed(slashes):
+        first, rest = name[:cut], name[cut:].strip()
+        if width_of(first, regular) <= width and width_of(rest, small) <= width:
+            return f"{first}\n{rest}"
+    words, first = name.split(), ""
+    while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
+        first = f"{first} {words.pop(0)}".strip()
+    rest = " ".join(words)
+    return f"{first}\n{rest}" if first and rest and width_of(rest, small) <= width else ""
 
 
 def destination_room(spec: LayoutSpec, cell: int, note: str) -> int:

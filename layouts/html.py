@@ -12,6 +12,7 @@ from .board import Board, destination_room
 from .fit import fit, width_of
 from .fonts import font, font_path
 from .geometry import board_layout, geometry
+from .labels import BADGE_INSET
 from .paging import takeover_pages
 from .spec import LayoutSpec
 from .texts import LANGUAGES, text, title_forms
@@ -64,6 +65,7 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         # (a 12 px LED font fills its 11 px rows; Atkinson's 12 px reaches into the next)
         "row_font": min(spec.row_size, geo.rows[0].h * 4 // 5),
         "small_destinations": _small_destinations(board, spec),
+        "badge_sizes": _badge_sizes(board, spec, min(spec.row_size, geo.rows[0].h * 4 // 5)),
         "header_font": min(spec.header_size, spec.header_height * 4 // 5),
         "rows_height": rows_height,
         "marker": max(6, spec.small_size // 2),
@@ -81,6 +83,23 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "legend_timetable": text(board.language, "timetable"),
         "legend_disrupted": text(board.language, "disrupted"),
     }
+
+
+def _badge_sizes(board: Board, spec: LayoutSpec, row_font: int) -> dict[int, int]:
+    """The rows whose line label the page draws smaller than the rows' type: the px size at which the page's
+    font holds it whole in the badge (as the image renderer shrinks it; a label is never cut)."""
+    column = geometry(spec).column("line")
+    if column is None:
+        return {}
+    room = column[2] - BADGE_INSET
+    sizes = {}
+    for i, row in enumerate(board.rows):
+        size = row_font
+        while size > 6 and width_of(row.line, font("atkinson", size, bold=True)) > room:
+            size -= 1
+        if size != row_font:
+            sizes[i] = size
+    return sizes
 
 
 def _small_destinations(board: Board, spec: LayoutSpec) -> set[int]:

@@ -163,6 +163,11 @@ ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     (" Street", " St"),
     (" Avenue", " Av"),
     (" Station", " Stn"),
+    ("International", "Int'l"),  # "San Francisco International Airport" -> "SF Int'l Airport", never "San…"
+    ("San Francisco", "SF"),
+    (" Boulevard", " Blvd"),
+    (" Center", " Ctr"),
+    (" Junction", " Jct"),
 )
 
 

@@ -83,11 +83,11 @@ def _feed_boards() -> dict[str, tuple]:
     return out
 
 
-def _feed_board(feed: str, spec: LayoutSpec, language: str = "") -> Board:
+def _feed_board(feed: str, spec: LayoutSpec, language: str = "", labels: tuple[tuple[str, str], ...] = LABELS) -> Board:
     from displays.boards import compose_board
 
     tt, live, stop, at = _feed_boards()[feed]
-    return compose_board(tt, live, stop, spec, DisplaySettings(route_labels=LABELS, language=language), at,
+    return compose_board(tt, live, stop, spec, DisplaySettings(route_labels=labels, language=language), at,
                          realtime_configured=live is not None)
 
 
@@ -102,8 +102,9 @@ def _inside(box: list[int], x: int, y: int, w: int, h: int) -> bool:
 CELL_OF = {"badge": "line", "destination": "destination", "time": "time", "platform": "platform", "status": "destination"}
 
 
-def check_drawn(board: Board, spec: LayoutSpec) -> list[dict]:
-    """Every rule the issue sets for what a display draws; returns the list for further checks."""
+def check_drawn(board: Board, spec: LayoutSpec, labels: tuple[tuple[str, str], ...] = LABELS) -> list[dict]:
+    """Every rule the issue sets for what a display draws (`labels`: the route_labels the board was made with);
+    returns the list for further checks."""
     items = drawn(board, spec)
     used = board_layout(spec, board.hidden_columns, board.line_width)
     geo = geometry(used)
@@ -114,7 +115,9 @@ def check_drawn(board: Board, spec: LayoutSpec) -> list[dict]:
         if "row" in item:
             row_box = geo.rows[item["row"]]
             assert _inside(item["box"], 0, row_box.y, spec.width, row_box.h), f"{item} leaves row {item['row']}"
-            kind = CELL_OF.get(item["role"]) or ("delay" if geo.column("delay") and item["role"] == "delay" else "destination")
+            note = item["text"] == board.rows[item["row"]].note  # a delay too wide for its column: a note
+            kind = CELL_OF.get(item["role"]) or ("delay" if geo.column("delay") and item["role"] == "delay" and not note
+                                                 else "destination")
             column = geo.column(kind)
             if column is not None and board.rows[item["row"]].status != "message":
                 _, x, w = column
@@ -127,7 +130,7 @@ def check_drawn(board: Board, spec: LayoutSpec) -> list[dict]:
         mine = [i for i in items if i.get("row") == row_index]
         for item in mine:
             if item["role"] == "badge" and row.status != "message":
-                label = dict(LABELS).get(row.line_name, row.line_name)  # the whole name, or the label ops set
+                label = dict(labels).get(row.line_name, row.line_name)  # the whole name, or the label ops set
                 assert item["text"] == row.line == label, f"line label cut: {item} ({row.line_name})"
             if item["role"] == "destination" and row.status != "message":
                 assert whole_words(row.headsign, item["text"]), f"{item['text']!r} cuts a word of {row.headsign!r}"
@@ -158,9 +161,9 @@ def test_stress_boards_draw_nothing_cut_nothing_overlapping(name: str, kind: str
 @pytest.mark.parametrize("name", builtin_names())
 def test_real_feeds_draw_nothing_cut_nothing_overlapping(name: str, feed: str, language: str) -> None:
     spec = load_layout(name)
-    board = _feed_board(feed, spec, language)
+    board = _feed_board(feed, spec, language, labels=())  # no ops labels: every badge says the feed's whole label
     assert board.rows
-    items = check_drawn(board, spec)
+    items = check_drawn(board, spec, labels=())
     if feed == "bart":  # its real alert is drawn, on every page
         assert board.alert_pages and {i.get("page", 0) for i in items if i["role"] == "alert"} == set(range(len(board.alert_pages)))
 
@@ -188,13 +191,50 @@ def test_eight_alerts_are_deduplicated_ordered_by_effect_and_capped_on_small_lay
     assert not _stress("alerts8", lcd, DisplaySettings()).alert_all  # not capped: every page cycles
 
 
-def test_a_label_that_cannot_fit_is_shown_whole_only_with_the_label_ops_set() -> None:
+# The feed labels no badge of a layout holds, even at its line_max_width in the small type: the checks fail them
+# (ops set a shorter label); every other label of the real feeds fits every built-in layout's badges.
+CANNOT_FIT = {("led-192x64", "bart"): ["Blue-Wkd/Sat"], ("led-192x64", "caltrain"): ["Bus Bridge"]}
+
+
+@pytest.mark.parametrize("feed", ("bart", "caltrain", "hart", "wmata"))
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_line_label_of_the_real_feeds_is_drawn_whole(name: str, feed: str) -> None:
+    """Each badge says the route's whole label (BART "Yellow", "Blue-Wkd/Sat", WMATA "SHUTTLE", Caltrain "Bus
+    Bridge", "SEV68" in the stress boards), or the label ops set: widened, else smaller; where no badge of the
+    layout can hold one the checks fail (`labels_that_do_not_fit`), and with the ops label the board says it."""
+    from layouts.labels import labels_that_do_not_fit, route_label
+
+    spec = load_layout(name)
+    tt = _feed_boards()[feed][0]
+    routes = [(r.route_id, r.short_name, r.long_name) for r in tt.routes]
+    wide = labels_that_do_not_fit(spec, routes)
+    assert wide == CANNOT_FIT.get((name, feed), [])
+    ops = tuple((label, label.split()[0].split("-")[0]) for label in wide)  # "Blue-Wkd/Sat" -> "Blue", "Bus Bridge" -> "Bus"
+    assert labels_that_do_not_fit(spec, routes, ops) == []
+    for labels in ((), ops):
+        board = _feed_board(feed, spec, labels=labels)
+        badges = [i for i in drawn(board, spec) if i["role"] == "badge"]
+        assert len(badges) == len(board.rows)
+        for item in badges:
+            row = board.rows[item["row"]]
+            assert item["text"] == dict(labels).get(row.line_name, row.line_name), item
+    feed_labels = {route_label((), *r) for r in routes}
+    for label in sorted(feed_labels - set(wide)):  # every route's label, on a board of its own with the longest
+        data = BoardInput(stop_departures((replace(LONG[0], route_short_name=label),), ()), TZ)
+        board = build_board(spec, DisplaySettings(), data, NOW)
+        assert [i["text"] for i in check_drawn(board, spec, ()) if i["role"] == "badge"] == [label]
+
+
+def test_a_label_no_badge_holds_fails_the_checks_and_is_still_drawn_whole() -> None:
+    """On the LED no badge holds "Blue-Wkd/Sat" (72 px of its 6 px type; the badge may be 48): check-config and
+    `layouts --check --gtfs` fail, and a board made anyway shows it whole, its destination narrower."""
     led = load_layout("led-192x64")
     data = BoardInput(stop_departures(LONG[1:2], ()), TZ)
     raw = build_board(led, DisplaySettings(), data, NOW)
-    assert raw.rows[0].line != "Blue-Wkd/Sat"  # 72 px of LED type: no badge of the layout holds it (check-config says so)
+    assert [i["text"] for i in check_drawn(raw, led, ()) if i["role"] == "badge"] == ["Blue-Wkd/Sat"]
     labelled = build_board(led, DisplaySettings(route_labels=LABELS), data, NOW)
     assert [i["text"] for i in drawn(labelled, led) if i["role"] == "badge"] == ["Blue"]
+    assert labelled.line_width < raw.line_width
 
 
 def test_english_boards_in_the_us_use_the_12_hour_clock_and_say_minutes_late() -> None:
