@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
@@ -444,6 +445,11 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
         note = short if short and _first_word_fits(spec, headsign, destination_room(spec, width, short)) else ""
     destination = _destination(spec, headsign, destination_room(spec, width, note))
+    short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
+    if destination.endswith(ELLIPSIS) and short and note == text(lang, "late", n=short[1:]) != short:
+        whole = _destination(spec, headsign, destination_room(spec, width, short))
+        if not whole.endswith(ELLIPSIS):  # "SF Int'l Airport  +9" rather than "SF Int'l…  9 min late"
+            destination, note = whole, short
     return BoardRow(
         key=key,
         line=line,
@@ -490,12 +496,14 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
     small = font(spec.font_family, spec.small_size, bold=False)
     if width_of(headsign, regular) <= width or spec.destination_lines < 2:
         fitted = fit(headsign, regular, width)
-        if whole_words(headsign, fitted) and not (fitted.endswith("…") and len(fitted.split()) < 2):
+        if not fitted.endswith(ELLIPSIS) and whole_words(headsign, fitted):
             return fitted
-        # a first word too long for the cell, or only the first of several left ("San…"): the smaller type
-        # where it says more (the renderer sees that it does not fit the rows' type)
+        # a first word too long for the cell, or words left out ("San…", "SF Int'l…"): the smaller type where it
+        # says the whole name, or more of it (the renderer sees that it does not fit the rows' type)
         smaller = fit(headsign, small, width)
-        return smaller if not whole_words(headsign, fitted) or len(smaller.split()) > len(fitted.split()) else fitted
+        if not whole_words(headsign, fitted) or not smaller.endswith(ELLIPSIS) and not _says_where_to(headsign, fitted):
+            return smaller
+        return smaller if len(fitted.split()) < 2 and len(smaller.split()) > len(fitted.split()) else fitted
     forms = (headsign, *abbreviations(headsign))
     for form in forms:  # the whole name on two lines before an abbreviated one on one line, before "…"
         if width_of(form, regular) <= width:
@@ -512,6 +520,17 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
         return fitted if whole_words(headsign, fitted) else fit(headsign, small, width)
     rest = fit(" ".join(words), small, width)
     return f"{first}\n{rest}" if whole_words(short, rest) else f"{first}\n{ELLIPSIS}"
+
+
+_VIA = re.compile(r"\s+(?:/|über|via|vía|por)\s+|\s+[–—]\s+")
+
+
+def _says_where_to(headsign: str, fitted: str) -> bool:
+    """Whether a destination cut with '…' still says where the trip goes: its part before "/", "über", "via"
+    ("Lerchenberg Hindemithstr. / ZDF…" does; "SF Int'l…" for "San Francisco International Airport" does not)."""
+    main = _VIA.split(headsign, maxsplit=1)[0]
+    shown = fitted.removesuffix(ELLIPSIS).rstrip(" /")
+    return main != headsign and any(shown.startswith(form) for form in (main, *abbreviations(main)))
 
 
 def _two_lines(name: str, regular: ImageFont.FreeTypeFont, small: ImageFont.FreeTypeFont, width: int) -> str:

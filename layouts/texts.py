@@ -165,6 +165,7 @@ ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     (" Station", " Stn"),
     ("International", "Int'l"),  # "San Francisco International Airport" -> "SF Int'l Airport", never "San…"
     ("San Francisco", "SF"),
+    (" Int'l Airport", " Airport"),  # "SF Airport" where even "SF Int'l Airport" is too wide (the LED)
     (" Boulevard", " Blvd"),
     (" Center", " Ctr"),
     (" Junction", " Jct"),

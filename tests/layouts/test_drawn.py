@@ -311,3 +311,38 @@ def test_ops_message_rows_beside_wide_labels(name: str) -> None:
         assert [i["text"] for i in drawn(board, spec) if i.get("row") == 0 and i["role"] == "alert"] == [text]
     else:  # else in the alert area, paged, never cut
         assert text.split()[-1] in " ".join(board.alert_all or board.alert_pages).split()
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_alert_pages_end_where_a_sentence_reads_on(name: str) -> None:
+    """A rider's review: the LED paged "Trains are not stopping at Montgomery" | "station." and "... in the" |
+    "SFO". Pages end after a sentence or clause, or before a phrase ("at Montgomery station."), never after
+    "the", "at", "due", "wegen" (what follows belongs to them), never a word alone where pages can be more even."""
+    from layouts.paging import _CLINGING
+
+    spec = load_layout(name)
+    for board in (_feed_board("bart", spec, labels=()), _stress("alerts8", spec, DisplaySettings())):
+        for page in board.alert_all or board.alert_pages:
+            words = page.split()
+            assert words[-1].casefold() not in _CLINGING, page
+        said = " | ".join(p.replace("\n", " ") for p in board.alert_all or board.alert_pages)
+        if board.stop_name.startswith("Montgomery"):
+            assert "at Montgomery station." in said and "| station." not in said, said
+            assert "due to a major medical emergency." in said.replace("major | medical", "major medical"), said
+
+
+def test_a_long_destination_says_where_to_before_its_delay_note() -> None:
+    """"San Francisco International Airport" on the TFT beside "9 min late": "SF Airport 9 min late" (or "SF Int'l
+    Airport +9" where the note must go short), never "San…" or "SF Int'l…", on every layout."""
+    spec = load_layout("tft-320x240")
+    board = _feed_board("bart", spec, language="en", labels=())
+    sfo = [r for r in board.rows if r.headsign == "San Francisco International Airport"]
+    assert sfo and all(r.destination in ("SF Int'l Airport", "SF Airport") for r in sfo)
+    assert {r.note for r in sfo if r.status == "delayed"} <= {"9 min late", "+9"}  # the delay said still
+    for name in builtin_names():  # every layout: the airport's name whole or abbreviated by whole words
+        spec = load_layout(name)
+        data = BoardInput(stop_departures(tuple(replace(d, headsign="San Francisco International Airport") for d in LONG[:2]), ()), TZ)
+        for row in build_board(spec, DisplaySettings(language="en", route_labels=LABELS), data, NOW).rows:
+            shown = row.destination.replace("\n", " ")
+            assert shown in ("San Francisco International Airport", "San Francisco Int'l Airport", "SF Int'l Airport",
+                             "SF Airport"), (name, shown)
