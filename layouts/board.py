@@ -177,7 +177,7 @@ def build_board(
     if resume:
         return _night_board(settings, data, now, lang, resume, deps)
     hidden = _hidden_columns(spec, deps)
-    labels = [route_label(settings.route_labels, d.route_id, d.route_short_name, d.route_long_name) for d in deps]
+    labels = [_badge_text(settings, d, lang) for d in deps]
     line_width = badge_column_width(spec, labels)
     spec = board_layout(spec, hidden, line_width)
     message_rows = tuple(_message_row(spec, n) for n in shown_notices)  # fitted to the destination as widened
@@ -333,6 +333,19 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
     )
 
 
+def _unknown_route(dep: Departure) -> bool:
+    """An added trip of no route the timetable knows: the feed gave no route_id, its name is made up."""
+    return dep.status == ADDED and not dep.route_id
+
+
+def _badge_text(settings: DisplaySettings, dep: Departure, lang: str) -> str:
+    """What the row's badge says: the route's label; for an added trip of no known route the word for an extra
+    trip ("Zusatz", "extra"), not a first word of its destination that reads like a line ("San" for "San Bruno")."""
+    if _unknown_route(dep):
+        return text(lang, "added_short")
+    return route_label(settings.route_labels, dep.route_id, dep.route_short_name, dep.route_long_name)
+
+
 def _fits_a_row(spec: LayoutSpec, notice: Notice) -> bool:
     """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the widest badge."""
     line = next((c for c in spec.columns if c.kind == "line"), None)
@@ -424,7 +437,7 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         if dep.status == ADDED:
             status_text = text(lang, "added")
     line_color = f"#{dep.route_color}"
-    line_name = clean(dep.route_short_name or dep.route_long_name)
+    line_name = clean(dep.route_short_name or dep.route_long_name) if not _unknown_route(dep) else label
     line = label
     line_col = geometry(spec).column("line")
     if line_col is not None and badge_font(spec, label, line_col[2]) is None:
@@ -440,9 +453,9 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         delay_text = struck = ""  # "+38" does not fit the delay column: it goes whole beside the destination
     note = _note(spec, dep, lang, status_text, width, spill=shown_delay if not (delay_text or struck) else "")
     if not _first_word_fits(spec, headsign, destination_room(spec, width, note)):
-        # a narrow cell: the note in its short form ("+38"), or none (the struck time and destination say
+        # a narrow cell: the note in its short form ("+38", "+"), or none (the struck time and destination say
         # "cancelled"), rather than a destination cut inside its first word
-        short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
+        short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else "+" if dep.status == ADDED else ""
         note = short if short and _first_word_fits(spec, headsign, destination_room(spec, width, short)) else ""
     destination = _destination(spec, headsign, destination_room(spec, width, note))
     short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
@@ -580,6 +593,11 @@ def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: 
         parts.append(spill)
     elif dep.status == DELAYED and dep.delay and not any(c.kind == "delay" for c in spec.columns):
         parts.append(text(lang, "late", n=round(dep.delay / 60)))
+    elif dep.status == ADDED and not _unknown_route(dep):  # its badge says so already where the route is unknown
+        # a trip the timetable does not have: "Zusatzfahrt", or "Zusatz" where that is too wide
+        small = font(spec.font_family, spec.small_size, bold=True)
+        parts.append(next((w for w in (status_text, text(lang, "added_short")) if width_of(w, small) <= width * NOTE_SHARE),
+                          text(lang, "added_short")))
     moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
     if moved and dep.status not in (CANCELLED, SKIPPED):
         words = text(lang, "platform_instead", now=clean(dep.platform), was=clean(dep.scheduled_platform))

@@ -346,3 +346,35 @@ def test_a_long_destination_says_where_to_before_its_delay_note() -> None:
             shown = row.destination.replace("\n", " ")
             assert shown in ("San Francisco International Airport", "San Francisco Int'l Airport", "SF Int'l Airport",
                              "SF Airport"), (name, shown)
+
+
+@pytest.mark.parametrize("language", ("de", "en", "es"))
+@pytest.mark.parametrize("name", builtin_names())
+def test_added_trips_are_marked(name: str, language: str) -> None:
+    """A trip the timetable does not have (GTFS-RT ADDED, as in BART's feed) says so: "Zusatzfahrt" ("Zusatz",
+    "extra service", "extra", "servicio adicional", "adicional") beside its destination; one of no known route
+    has that word on its badge instead of a made-up line name ("San" for "San Bruno")."""
+    from layouts.texts import text
+
+    spec = load_layout(name)
+    known = dep("x1", "E1", "0099CC", "FFFFFF", "Hechtsheim", 1, status="added")
+    unknown = replace(dep("x2", "", "5A5A5A", "FFFFFF", "San Bruno", 2, status="added"), route_short_name="San")
+    board = build_board(spec, DisplaySettings(language=language), BoardInput(stop_departures((known, unknown), ()), TZ), NOW)
+    items = check_drawn(board, spec, ())
+    words = {text(language, "added"), text(language, "added_short")}
+    first, second = board.rows
+    assert first.line == "E1" and (first.note in words or first.note == "+"), first
+    assert any(i["text"] == first.note and i.get("row") == 0 for i in items)
+    assert second.line == text(language, "added_short") and not second.note
+    assert [i["text"] for i in items if i["role"] == "badge" and i.get("row") == 1] == [second.line]
+    if spec.width >= 800 and spec.width > spec.height:  # landscape boards have room for the whole word
+        assert first.note == text(language, "added")
+
+
+def test_the_real_bart_feeds_added_trip_is_marked() -> None:
+    from displays.boards import compose_board
+
+    tt, live, _, at = _feed_boards()["bart"]
+    board = compose_board(tt, live, "24TH", load_layout("tft-320x240"), DisplaySettings(), at, realtime_configured=True)
+    added = [r for r in board.rows if r.status == "added"]
+    assert added and added[0].line == "extra" and added[0].destination == "San Bruno"
