@@ -44,6 +44,22 @@ PHRASES: dict[str, dict[str, str]] = {
            "more1": "Un aviso más: pulse otra vez.", "details": "Más información: pulse otra vez.", "minutes": "minutos"},
 }
 
+# What an alert's GTFS-Realtime effect means, said in the voice's language before an alert it has no translation
+# for ("Störung: große Verspätungen. Hinweis auf Englisch: ...").
+EFFECTS: dict[str, dict[str, str]] = {
+    "de": {"summary": "Störung: {effect}.", "NO_SERVICE": "kein Betrieb", "REDUCED_SERVICE": "eingeschränkter Betrieb",
+           "SIGNIFICANT_DELAYS": "große Verspätungen", "DETOUR": "Umleitung", "ADDITIONAL_SERVICE": "zusätzliche Fahrten",
+           "MODIFIED_SERVICE": "geänderter Fahrplan", "STOP_MOVED": "Haltestelle verlegt",
+           "ACCESSIBILITY_ISSUE": "Barrierefreiheit eingeschränkt"},
+    "en": {"summary": "Disruption: {effect}.", "NO_SERVICE": "no service", "REDUCED_SERVICE": "reduced service",
+           "SIGNIFICANT_DELAYS": "major delays", "DETOUR": "detour", "ADDITIONAL_SERVICE": "extra service",
+           "MODIFIED_SERVICE": "changed service", "STOP_MOVED": "stop moved", "ACCESSIBILITY_ISSUE": "accessibility issue"},
+    "es": {"summary": "Incidencia: {effect}.", "NO_SERVICE": "sin servicio", "REDUCED_SERVICE": "servicio reducido",
+           "SIGNIFICANT_DELAYS": "retrasos importantes", "DETOUR": "desvío", "ADDITIONAL_SERVICE": "servicio adicional",
+           "MODIFIED_SERVICE": "servicio modificado", "STOP_MOVED": "parada trasladada",
+           "ACCESSIBILITY_ISSUE": "problema de accesibilidad"},
+}
+
 LANGUAGE_NAMES: dict[str, dict[str, str]] = {  # a message's language, said in the voice's language
     "de": {"de": "Deutsch", "en": "Englisch", "es": "Spanisch", "fr": "Französisch", "it": "Italienisch",
            "nl": "Niederländisch", "pl": "Polnisch", "tr": "Türkisch", "zh": "Chinesisch"},
