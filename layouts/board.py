@@ -460,9 +460,11 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     destination = _destination(spec, headsign, destination_room(spec, width, note))
     short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
     if destination.endswith(ELLIPSIS) and short and note == text(lang, "late", n=short[1:]) != short:
-        whole = _destination(spec, headsign, destination_room(spec, width, short))
-        if not whole.endswith(ELLIPSIS):  # "SF Int'l Airport  +9" rather than "SF Int'l…  9 min late"
-            destination, note = whole, short
+        # "SF Int'l Airport  +9" rather than "SF Int'l…  9 min late", "Warm Springs/…  +38" rather than "Warm…  38 min
+        # late": the short note where the long one leaves no room to say where the trip goes
+        more = _destination(spec, headsign, destination_room(spec, width, short))
+        if not more.endswith(ELLIPSIS) or _says_where_to(headsign, more) and not _says_where_to(headsign, destination):
+            destination, note = more, short
     return BoardRow(
         key=key,
         line=line,
@@ -535,7 +537,7 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
     return f"{first}\n{rest}" if whole_words(short, rest) else f"{first}\n{ELLIPSIS}"
 
 
-_VIA = re.compile(r"\s+(?:/|über|via|vía|por)\s+|\s+[–—]\s+")
+_VIA = re.compile(r"\s*/\s*|\s+(?:über|via|vía|por)\s+|\s+[–—]\s+")
 
 
 def _says_where_to(headsign: str, fitted: str) -> bool:

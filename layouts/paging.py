@@ -134,7 +134,8 @@ def pack(text_: str, fits: Callable[[str], bool], fnt: ImageFont.FreeTypeFont, w
 # words it must not end with ("the", "der": what follows belongs to them).
 _OPENERS = frozenset(
     "at on in to from via until due because and or but between near toward towards for after before except "
-    "an auf in bis ab von nach über wegen zwischen und oder aber bei vor hinter ohne zur zum durch seit statt "
+    "an am im auf in bis ab von vom nach über wegen zwischen und oder aber bei beim vor hinter ohne zur zum durch "
+    "seit statt "
     "en a de desde hasta por para entre y o pero debido sin hacia".split())
 _CLINGING = _OPENERS | frozenset(
     "the a an of due der die das den dem des ein eine einer einem einen am im vom el la los las un una del al "
@@ -149,31 +150,38 @@ def _break_cost(before: str, after: str) -> int:
         return _BREAK_COSTS[0]
     if before.endswith((",", ";", ":", "–", "—")) or after in ("–", "—"):
         return _BREAK_COSTS[1]
-    if before.casefold() in _CLINGING or before[-1:].isdigit() and not after[:1].isupper():
-        return _BREAK_COSTS[4]  # "the | San Francisco Line", "18 | Uhr"
+    if before.casefold() in _CLINGING:
+        return _BREAK_COSTS[4]  # "the | San Francisco Line", "wegen | Bauarbeiten"
     if after.casefold() in _OPENERS:
         return _BREAK_COSTS[2]
+    if before[-1:].isdigit() and not after[:1].isupper():
+        return _BREAK_COSTS[4]  # "38 | minutes"
     return _BREAK_COSTS[3]
 
 
 def _phrased(sentence: str, fits: Callable[[str], bool]) -> list[str]:
     """A sentence too long for one page in the fewest pages that end where it reads best (page breaks chosen
-    together, at least cost: PAGE_COST a page plus each break's cost); [] when a word alone fits no page."""
+    together, at least cost: PAGE_COST a page plus each break's cost; of equal costs the most even pages:
+    "Umleitung der Linie 54" | "wegen Bauarbeiten am Höfchen", not "... wegen Bauarbeiten" | "am Höfchen");
+    [] when a word alone fits no page."""
     words = sentence.split()
-    best: list[tuple[int, int]] = [(0, 0)] + [(1 << 30, 0)] * len(words)  # (cost, where the last page starts)
+    never = (1 << 30, 0, 0)
+    best: list[tuple[int, int, int]] = [(0, 0, 0)] + [never] * len(words)  # (cost, sum of squared page lengths, start)
     for end in range(1, len(words) + 1):
         cost = 0 if end == len(words) else _break_cost(words[end - 1], words[end])
         for start in range(end - 1, -1, -1):
-            if not fits(" ".join(words[start:end])):
+            page = " ".join(words[start:end])
+            if not fits(page):
                 break  # a longer page fits no better
-            total = best[start][0] + PAGE_COST + cost + (ORPHAN_COST if end - start == 1 else 0)
-            if total < best[end][0]:
-                best[end] = (total, start)
-    if best[-1][0] >= 1 << 30:
+            candidate = (best[start][0] + PAGE_COST + cost + (ORPHAN_COST if end - start == 1 else 0),
+                         best[start][1] + len(page) ** 2, start)
+            if candidate[:2] < best[end][:2]:
+                best[end] = candidate
+    if best[-1] == never:
         return []
     pages, end = [], len(words)
     while end:
-        start = best[end][1]
+        start = best[end][2]
         pages.append(" ".join(words[start:end]))
         end = start
     return pages[::-1]

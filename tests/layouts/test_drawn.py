@@ -329,6 +329,9 @@ def test_alert_pages_end_where_a_sentence_reads_on(name: str) -> None:
         if board.stop_name.startswith("Montgomery"):
             assert "at Montgomery station." in said and "| station." not in said, said
             assert "due to a major medical emergency." in said.replace("major | medical", "major medical"), said
+    if name == "tft-320x240":  # the reason kept together, not "... wegen Bauarbeiten" | "am Höfchen"
+        pages = _stress("long", spec, DisplaySettings()).alert_pages
+        assert pages[:2] == ("Umleitung der Linie 54", "wegen Bauarbeiten am Höfchen"), pages
 
 
 def test_a_long_destination_says_where_to_before_its_delay_note() -> None:
