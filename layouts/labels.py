@@ -20,13 +20,17 @@ from .spec import LayoutSpec
 from .texts import clean
 
 _NAME_PARTS = re.compile(r"[\s/\-–]+")
-BADGE_INSET = 4  # px between a badge's edge and its label (a coloured box; an LED's lit label has none)
+BADGE_INSET = 4  # px between a badge's edge and its label (a coloured box)
 MIN_DESTINATION_SHARE = 0.3  # of the screen's width a label that fits no badge leaves the destination
 
 
+LED_INSET = 2  # px an LED's lit label (no box) keeps clear of the destination after it
+
+
 def badge_inset(spec: LayoutSpec) -> int:
-    """Px of a badge's width its label may not use: the box's edges; none on an LED matrix (lit text, no box)."""
-    return 0 if spec.font_family == "terminus" else BADGE_INSET
+    """Px of a badge's width its label may not use: the box's edges; on an LED matrix (lit text, no box) the
+    gap to the destination."""
+    return LED_INSET if spec.font_family == "terminus" else BADGE_INSET
 
 
 def route_label(labels: tuple[tuple[str, str], ...], route_id: str, short_name: str, long_name: str) -> str:

@@ -226,7 +226,7 @@ def test_every_line_label_of_the_real_feeds_is_drawn_whole(name: str, feed: str)
 
 
 def test_a_label_no_badge_holds_fails_the_checks_and_is_still_drawn_whole() -> None:
-    """On the LED no badge holds "Blue-Wkd/Sat" (72 px of its 6 px type; the badge may be 48): check-config and
+    """On the LED no badge holds "Blue-Wkd/Sat" (72 px of its 6 px type; the badge may be 50): check-config and
     `layouts --check --gtfs` fail, and a board made anyway shows it whole, its destination narrower."""
     led = load_layout("led-192x64")
     data = BoardInput(stop_departures(LONG[1:2], ()), TZ)
