@@ -219,9 +219,12 @@ def test_every_line_label_of_the_real_feeds_is_drawn_whole(name: str, feed: str)
             row = board.rows[item["row"]]
             assert item["text"] == dict(labels).get(row.line_name, row.line_name), item
     feed_labels = {route_label((), *r) for r in routes}
-    for label in sorted(feed_labels - set(wide)):  # every route's label, on a board of its own with the longest
+    for label in sorted(feed_labels):  # every route's label, on a board of its own (whole even where the checks fail)
         data = BoardInput(stop_departures((replace(LONG[0], route_short_name=label),), ()), TZ)
         board = build_board(spec, DisplaySettings(), data, NOW)
+        if label in wide:  # the label whole all the same; what is left for "Gonsenheim Kapellenstraße ..." is not
+            assert [i["text"] for i in drawn(board, spec) if i["role"] == "badge"] == [label]  # (the checks said so)
+            continue
         assert [i["text"] for i in check_drawn(board, spec, ()) if i["role"] == "badge"] == [label]
 
 
