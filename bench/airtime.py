@@ -3,7 +3,10 @@ validity extensions, the forecast, the ticker) from the real service, on the dem
 realtime feed fetched again every 45 s. Time is a fixed clock stepped as the service's own wake-ups
 say; the broker is an in-memory model with retained messages and the pillar's subscriptions.
 
-Imported by bench_mqtt.py; it needs the tests' helpers (servicekit, mqtt_match) on sys.path.
+Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [LAYOUT ...]`) it prints the table of both
+scenarios with the bytes by kind of message. The Caltrain scenario (Palo Alto from 2023-11-08T01:05:34Z, the real
+TripUpdates with every trip drifting at each fetch, see `caltrain_realtime`) needs ../shared/data/caltrain and
+says so when it is absent.
 
 Measured on 2026-12-03 (30 minutes from 08:02 at the demo's Hauptbahnhof, KiB per minute, all topics):
 
@@ -22,25 +25,103 @@ delays change every few minutes, so each 31 KB forecast is replaced about every 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    import _venv  # the project's venv, whichever python3 started the bench
+
+    _venv.ensure()
+    _ROOT = Path(__file__).resolve().parents[1]
+    sys.path[:0] = [str(_ROOT), str(_ROOT / "tests"), str(_ROOT / "tests" / "firmware_bridge")]
+
 import asyncio
 import datetime as dt
 import json
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomli_w
+from google.transit import gtfs_realtime_pb2 as rt
 from mqtt_match import matches
-from servicekit import write_config
 
 from displays.clock import FixedClock
 from displays.config import load_config
 from displays.ports import MemoryLink
 from displays.service import Service
-from feeds.demo import simulated_realtime
+from feeds.demo import simulated_realtime, write_demo_feed
 from feeds.health import FeedHealth
 from feeds.realtime import Snapshot, parse_feed
+from feeds.times import parse_instant
+from feeds.timetable import Timetable
+from firmware_bridge import codec
 from firmware_bridge.protocol import PillarSession
 
 REALTIME_EVERY = 45  # seconds between realtime fetches
+CALTRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "caltrain"  # ../shared from the checkout
+LAYOUTS = ("epaper-800x480", "epaper-bwr-800x480", "tft-320x240", "led-192x64", "lcd-portrait-1080x1920")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Where and when a pillar is measured, and the realtime feed it gets at each fetch (`k`: the fetch's number)."""
+
+    name: str
+    stop: str
+    start: int
+    feed: Callable[[Path], Path]  # writes (or links) the GTFS feed into a folder, returns its path
+    realtime: Callable[[Timetable, int, int], bytes]  # (timetable, now, k) -> a GTFS-Realtime feed
+    day: dt.date | None = None  # the demo feed's first day
+
+
+def _demo_feed(folder: Path) -> Path:
+    return write_demo_feed(folder / "demo.zip", dt.date(2026, 11, 1))
+
+
+def _caltrain_feed(folder: Path) -> Path:
+    link = folder / "ct.zip"
+    if not link.exists():
+        link.symlink_to(CALTRAIN / "ct.zip")
+    return link
+
+
+def _drift(trip_id: str, k: int) -> int:
+    """Seconds a trip has drifted from its real prediction by fetch `k`: a walk of -15, 0, 0, +15 or +30 s a
+    fetch, fixed by the trip and the fetch (trains lose a little time more often than they gain it)."""
+    return sum((-15, 0, 0, 15, 30)[zlib.crc32(f"{trip_id}/{j}".encode()) % 5] for j in range(1, k + 1))
+
+
+def caltrain_realtime(tt: Timetable, now: int, k: int) -> bytes:  # noqa: ARG001 - the same signature as the demo's
+    """Caltrain's real TripUpdates of 2023-11-08T01:05:34Z, every trip's times moved by its drift at fetch `k`
+    and stamped `now`: realtime that changes with every fetch (every 45 s), as in issue 25's C pillar run."""
+    message = rt.FeedMessage()
+    message.ParseFromString((CALTRAIN / "ct-trip-updates.pb").read_bytes())
+    message.header.timestamp = now
+    for entity in message.entity:
+        update = entity.trip_update
+        shift = _drift(update.trip.trip_id, k)
+        update.timestamp = now
+        for stu in update.stop_time_update:
+            for event in (stu.arrival, stu.departure):
+                if event.HasField("time"):
+                    event.time += shift
+    return message.SerializeToString()
+
+
+DEMO = Scenario("demo Hauptbahnhof", "HBF", parse_instant("2026-11-25T08:00:05+01:00"), _demo_feed,
+                lambda tt, now, k: simulated_realtime(tt, now), dt.date(2026, 11, 1))
+CALTRAIN_PALO_ALTO = Scenario("Caltrain Palo Alto", "palo_alto", parse_instant("2023-11-08T01:05:34Z"),
+                              _caltrain_feed, caltrain_realtime)
+
+
+def caltrain_missing() -> str | None:
+    """Why the Caltrain scenario cannot run here (None: it can)."""
+    needed = [CALTRAIN / n for n in ("ct.zip", "ct-trip-updates.pb")]
+    missing = [str(p) for p in needed if not p.is_file()]
+    return f"skipped: {', '.join(missing)} not found" if missing else None
+
 
 
 @dataclass
@@ -62,11 +143,15 @@ class _Broker:
         self.link, self.pillar = link, pillar
         self.retained: dict[str, bytes] = {}
         self.received: dict[str, int] = {}  # topic leaf -> bytes
+        self.kinds: dict[str, tuple[int, int]] = {}  # "delta change" etc. -> (messages, bytes)
 
     async def _give(self, topic: str, payload: bytes, now: int) -> None:
         leaf = topic.split("/displays/", 1)[1].split("/", 1)[1] if "/displays/" in topic else topic
         leaf = "frame" if leaf.startswith("frame") else leaf
         self.received[leaf] = self.received.get(leaf, 0) + len(payload)
+        kind = f"{leaf} {_kind(payload)}" if leaf in ("frame", "delta") else leaf
+        self.kinds[kind] = self.kinds.get(kind, (0, 0))
+        self.kinds[kind] = (self.kinds[kind][0] + 1, self.kinds[kind][1] + len(payload))
         before = set(self.pillar.subscriptions())
         for reply in self.pillar.receive(topic, payload, now):
             await self.link.deliver(reply.topic, reply.payload)
@@ -101,14 +186,47 @@ class _Broker:
         await self.route(now)
 
 
-async def _measure(folder: Path, layout: str, start: int, minutes: int) -> dict[str, float]:
-    display = {"id": "p", "stops": ["HBF"], "layout": layout}
-    config_path = write_config(folder, "mqtt://unused", dt.date(2026, 11, 1), [display], feeds={"realtime": ["rt.pb"]})
+def _kind(payload: bytes) -> str:
+    """What a frame or delta message is: a full frame, a delta with pixels, or one that only extends validity."""
+    try:
+        header = codec.parse_header(payload)
+    except codec.CodecError:
+        return "other"
+    if header.kind == codec.KIND_FULL:
+        return "full"
+    return "extension" if header.region == (0, 0, 0, 0) else "change"
+
+
+def _config(folder: Path, scenario: Scenario, layout: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    feed = scenario.feed(folder)
+    doc = {"feeds": {"gtfs": feed.name, "realtime": ["rt.pb"]}, "mqtt": {"url": "mqtt://unused"},
+           "http": {"listen": "127.0.0.1:0"}, "displays": [{"id": "p", "stops": [scenario.stop], "layout": layout}]}
+    path = folder / "stopcast.toml"
+    path.write_text(tomli_w.dumps(doc))
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Airtime:
+    """What one pillar in sync received per minute: bytes by topic, and (messages, bytes) by kind of message."""
+
+    by_topic: dict[str, float]
+    by_kind: dict[str, tuple[float, float]]
+
+    @property
+    def total(self) -> float:
+        return sum(self.by_topic.values())
+
+
+async def _measure(folder: Path, scenario: Scenario, layout: str, minutes: int) -> Airtime:
+    config_path = _config(folder, scenario, layout)
+    start = scenario.start
     clock = FixedClock(start)
     link = MemoryLink()
     source = _Source()
     service = Service(load_config(config_path), clock, config_path=config_path, link=link, sources={"rt.pb": source})
-    service.load_timetable(config_path.parent / "demo.zip")
+    service.load_timetable(config_path.parent / scenario.feed(folder).name)
     assert service.timetable is not None
     await link.run(service.subscriptions(), service.hello, service.on_message)
     await link.deliver("stopcast/v1/service/status", json.dumps({"state": "online", "since": start}).encode())
@@ -116,27 +234,61 @@ async def _measure(folder: Path, layout: str, start: int, minutes: int) -> dict[
     broker = _Broker(link, pillar)
     await broker.route(start)
     await broker.connect(start)
-    fetched = None
+    fetched, fetches = None, 0
     measuring_from = start + 120  # the first two minutes bring the pillar in sync (full frame, forecast, ticker)
     counted: dict[str, int] = {}
+    kinds: dict[str, tuple[int, int]] = {}
     while clock.now() < measuring_from + 60 * minutes:
         now = int(clock.now())
         if fetched is None or now - fetched >= REALTIME_EVERY:
-            source.snapshot = parse_feed(simulated_realtime(service.timetable, now), "rt.pb", now)
-            fetched = now
+            source.snapshot = parse_feed(scenario.realtime(service.timetable, now, fetches), "rt.pb", now)
+            fetched, fetches = now, fetches + 1
             service.wake.set()
         delay = await service.step()
         await broker.route(now)
         await broker.expire(now)
         if now < measuring_from:
             broker.received.clear()
-        counted = dict(broker.received)
+            broker.kinds.clear()
+        counted, kinds = dict(broker.received), dict(broker.kinds)
         step = max(1, int(-(-delay // 1)))
         clock.advance(min(step, fetched + REALTIME_EVERY - now))
     await service.close()
-    return {k: v / minutes for k, v in counted.items()}
+    return Airtime({k: v / minutes for k, v in counted.items()},
+                   {k: (n / minutes, b / minutes) for k, (n, b) in kinds.items()})
+
+
+def measure(folder: Path, scenario: Scenario, layout: str, minutes: int = 30) -> Airtime:
+    """Bytes per minute one pillar in sync receives at the scenario's stop, by topic and by kind of message."""
+    return asyncio.run(_measure(folder, scenario, layout, minutes))
 
 
 def airtime(folder: Path, layout: str, start: int, minutes: int = 30) -> dict[str, float]:
-    """Bytes per minute one pillar in sync receives, by topic (frame, delta, next, ticker, ...)."""
-    return asyncio.run(_measure(folder, layout, start, minutes))
+    """Bytes per minute one pillar in sync receives at the demo's main station from `start`, by topic (frame,
+    delta, next, ticker, ...)."""
+    return measure(folder, Scenario(DEMO.name, DEMO.stop, start, DEMO.feed, DEMO.realtime, DEMO.day), layout,
+                   minutes).by_topic
+
+
+def main() -> None:
+    """The table of both scenarios: KiB per minute per layout, by topic and by kind of message."""
+    import tempfile
+
+    layouts = [a for a in sys.argv[1:] if not a.startswith("-")] or list(LAYOUTS)
+    minutes = 30
+    with tempfile.TemporaryDirectory() as tmp:
+        for scenario in (DEMO, CALTRAIN_PALO_ALTO):
+            if scenario is CALTRAIN_PALO_ALTO and (why := caltrain_missing()):
+                print(f"{scenario.name}: {why}")
+                continue
+            print(f"{scenario.name}, {minutes} minutes, realtime every {REALTIME_EVERY} s (KiB per minute):")
+            for layout in layouts:
+                air = measure(Path(tmp) / f"{scenario.stop}-{layout}", scenario, layout, minutes)
+                topics = ", ".join(f"{t} {b / 1024:.2f}" for t, b in sorted(air.by_topic.items()))
+                kinds = ", ".join(f"{k} {n:.2f}x {b / 1024:.2f}" for k, (n, b) in sorted(air.by_kind.items()))
+                print(f"  {layout:24s} {air.total / 1024:6.2f}  ({topics})\n  {'':24s}         per kind: {kinds}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()

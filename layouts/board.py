@@ -165,14 +165,16 @@ def build_board(
         return _takeover_board(spec, settings, data, now, lang, takeover)
     tickers = [n for n in by_urgency if n.kind == TICKER and spec.alert_lines]
     row_notices = [n for n in by_urgency if n.kind == ROW or (n.kind == TICKER and not spec.alert_lines)]
-    too_long = [n for n in row_notices if spec.alert_lines and not _fits_a_row(spec, n)]  # never cut: paged instead
+    result = data.departures
+    wanted = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)]
+    widest = badge_column_width(spec, [_badge_text(settings, d, lang) for d in wanted[: spec.rows]])  # at most this
+    too_long = [n for n in row_notices if spec.alert_lines and not _fits_a_row(spec, n, widest)]  # never cut: paged
     row_notices = [n for n in row_notices if n not in too_long]
     room = max(1, spec.rows // 2) if row_notices else 0  # departures keep at least half the rows
     tickers += too_long + row_notices[room:]  # what does not fit as a row is shown in the alert area
     shown_notices = row_notices[:room]
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
-    result = data.departures
-    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(shown_notices)]
+    deps = wanted[: spec.rows - len(shown_notices)]
     resume = night_until(settings, deps, data, now)
     if resume:
         return _night_board(settings, data, now, lang, resume, deps)
@@ -346,10 +348,10 @@ def _badge_text(settings: DisplaySettings, dep: Departure, lang: str) -> str:
     return route_label(settings.route_labels, dep.route_id, dep.route_short_name, dep.route_long_name)
 
 
-def _fits_a_row(spec: LayoutSpec, notice: Notice) -> bool:
-    """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the widest badge."""
-    line = next((c for c in spec.columns if c.kind == "line"), None)
-    geo = geometry(widened(spec, max(line.width, spec.line_max_width)) if line is not None and line.width else spec)
+def _fits_a_row(spec: LayoutSpec, notice: Notice, line_width: int) -> bool:
+    """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the line column as
+    wide as the board's labels may make it (`line_width`, 0: the layout's)."""
+    geo = geometry(widened(spec, line_width))
     dest_col = geo.column("destination")
     x = dest_col[1] if dest_col else geo.pad
     return fits_whole(clean(notice.text, MAX_ALERT_CHARS), font(spec.font_family, spec.row_size), spec.width - x - geo.pad)
