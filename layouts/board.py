@@ -335,6 +335,18 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
     )
 
 
+def _shorter_notes(dep: Departure, lang: str, note: str) -> list[str]:
+    """Shorter forms of a row's delay or added-trip note, longest first ("38 min late" -> "+38"; "Zusatzfahrt" ->
+    "Zusatz"); none for other notes (a cancellation is said whole, or by the struck time alone)."""
+    if dep.status == DELAYED and dep.delay and note == text(lang, "late", n=round(dep.delay / 60)):
+        forms = [f"+{round(dep.delay / 60)}"]
+    elif dep.status == ADDED and note in (text(lang, "added"), text(lang, "added_short")):
+        forms = [text(lang, "added_short"), text(lang, "added_mark")]
+    else:
+        return []
+    return [f for f in dict.fromkeys(forms) if len(f) < len(note)]
+
+
 def _unknown_route(dep: Departure) -> bool:
     """An added trip of no route the timetable knows: the feed gave no route_id, its name is made up."""
     return dep.status == ADDED and not dep.route_id
@@ -460,13 +472,15 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else "+" if dep.status == ADDED else ""
         note = short if short and _first_word_fits(spec, headsign, destination_room(spec, width, short)) else ""
     destination = _destination(spec, headsign, destination_room(spec, width, note))
-    short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
-    if destination.endswith(ELLIPSIS) and short and note == text(lang, "late", n=short[1:]) != short:
+    for shorter in _shorter_notes(dep, lang, note):
         # "SF Int'l Airport  +9" rather than "SF Int'l…  9 min late", "Warm Springs/…  +38" rather than "Warm…  38 min
-        # late": the short note where the long one leaves no room to say where the trip goes
-        more = _destination(spec, headsign, destination_room(spec, width, short))
+        # late", "Hechtsheim Bürgerhaus  Zusatz" rather than "Hechtsheim…  Zusatzfahrt": a shorter note where the
+        # long one leaves no room to say where the trip goes
+        if not destination.endswith(ELLIPSIS):
+            break
+        more = _destination(spec, headsign, destination_room(spec, width, shorter))
         if not more.endswith(ELLIPSIS) or _says_where_to(headsign, more) and not _says_where_to(headsign, destination):
-            destination, note = more, short
+            destination, note = more, shorter
     return BoardRow(
         key=key,
         line=line,
@@ -600,8 +614,8 @@ def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: 
     elif dep.status == ADDED and not _unknown_route(dep):  # its badge says so already where the route is unknown
         # a trip the timetable does not have: "Zusatzfahrt", or "Zusatz" where that is too wide
         small = font(spec.font_family, spec.small_size, bold=True)
-        parts.append(next((w for w in (status_text, text(lang, "added_short")) if width_of(w, small) <= width * NOTE_SHARE),
-                          text(lang, "added_short")))
+        forms = (status_text, text(lang, "added_short"), text(lang, "added_mark"))
+        parts.append(next((w for w in forms if width_of(w, small) <= width * NOTE_SHARE), forms[-1]))
     moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
     if moved and dep.status not in (CANCELLED, SKIPPED):
         words = text(lang, "platform_instead", now=clean(dep.platform), was=clean(dep.scheduled_platform))

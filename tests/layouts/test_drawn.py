@@ -359,7 +359,8 @@ def test_a_long_destination_says_where_to_before_its_delay_note() -> None:
 def test_added_trips_are_marked(name: str, language: str) -> None:
     """A trip the timetable does not have (GTFS-RT ADDED, as in BART's feed) says so: "Zusatzfahrt" ("Zusatz",
     "extra service", "extra", "servicio adicional", "adicional") beside its destination; one of no known route
-    has that word on its badge instead of a made-up line name ("San" for "San Bruno")."""
+    has that word on its badge instead of a made-up line name ("San" for "San Bruno"); Spanish "extra" where
+    "adicional" is too wide (the LED)."""
     from layouts.texts import text
 
     spec = load_layout(name)
@@ -367,7 +368,7 @@ def test_added_trips_are_marked(name: str, language: str) -> None:
     unknown = replace(dep("x2", "", "5A5A5A", "FFFFFF", "San Bruno", 2, status="added"), route_short_name="San")
     board = build_board(spec, DisplaySettings(language=language), BoardInput(stop_departures((known, unknown), ()), TZ), NOW)
     items = check_drawn(board, spec, ())
-    words = {text(language, "added"), text(language, "added_short")}
+    words = {text(language, "added"), text(language, "added_short"), text(language, "added_mark")}
     first, second = board.rows
     assert first.line == "E1" and (first.note in words or first.note == "+"), first
     assert any(i["text"] == first.note and i.get("row") == 0 for i in items)
