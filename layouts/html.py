@@ -9,7 +9,8 @@ from typing import Any
 import jinja2
 
 from .board import Board, destination_room
-from .fit import fit, width_of
+from .draw import header_texts
+from .fit import width_of
 from .fonts import font, font_path
 from .geometry import board_layout, geometry
 from .labels import BADGE_INSET
@@ -48,9 +49,7 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
     size, pages = takeover_pages(spec, board.takeover_text) if board.takeover_text else (spec.header_size, ((),))
     alerts = board.alert_all or board.alert_pages
     small = font("atkinson", spec.small_size)
-    big = font("atkinson", spec.header_size, bold=True)
-    header_room = spec.width - 4 * geo.pad - width_of(board.clock_text, big) - (
-        width_of(board.as_of_text, small) + geo.pad if board.as_of_text else 0)
+    name, name_font, as_of = header_texts(spec, board)
     grid = " ".join(f"{c.width}px" if c.width else "minmax(0, 1fr)" for c in spec.columns)
     rows_height = geo.rows[-1].y + geo.rows[-1].h - geo.rows[0].y
     return {
@@ -70,7 +69,9 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "rows_height": rows_height,
         "marker": max(6, spec.small_size // 2),
         "takeover_size": size,
-        "stop_name": fit(board.stop_name, big, header_room),  # as the image fits it: whole words, never CSS's "…"
+        "stop_name": name,  # as the image fits it: whole words, never CSS's "…"
+        "stop_small": name_font.size < font(spec.font_family, spec.header_size, bold=True).size,
+        "as_of": as_of,
         "takeover_pages": pages,
         "alert_list": alerts,  # the live page cycles through every page, also where the display's are capped
         "alert_shown": (board.generated_at // spec.page_seconds) % len(alerts) if alerts else 0,

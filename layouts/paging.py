@@ -135,10 +135,10 @@ def pack(text_: str, fits: Callable[[str], bool], fnt: ImageFont.FreeTypeFont, w
 _OPENERS = frozenset(
     "at on in to from via until due because and or but between near toward towards for after before except "
     "an am im auf in bis ab von vom nach über wegen zwischen und oder aber bei beim vor hinter ohne zur zum durch "
-    "seit statt "
+    "seit statt außer ausser außerhalb innerhalb gegenüber entlang während "
     "en a de desde hasta por para entre y o pero debido sin hacia".split())
 _CLINGING = _OPENERS | frozenset(
-    "the a an of due der die das den dem des ein eine einer einem einen am im vom el la los las un una del al "
+    "the a an of due out der die das den dem des ein eine einer einem einen am im vom el la los las un una del al "
     "debido".split())
 PAGE_COST = 5  # one more page to cycle through; the break costs below are paid where each page ends
 ORPHAN_COST = 3  # a page of one word ("emergency.") when a sentence's pages can be more even
@@ -150,9 +150,9 @@ def _break_cost(before: str, after: str) -> int:
         return _BREAK_COSTS[0]
     if before.endswith((",", ";", ":", "–", "—")) or after in ("–", "—"):
         return _BREAK_COSTS[1]
-    if before.casefold() in _CLINGING:
+    if before in _CLINGING or len(before) > 1 and before.casefold() in _CLINGING:  # "The", not platform "A"
         return _BREAK_COSTS[4]  # "the | San Francisco Line", "wegen | Bauarbeiten"
-    if after.casefold() in _OPENERS:
+    if after in _OPENERS:  # as written: "Steig | A außer Betrieb" is no phrase opened by Spanish "a"
         return _BREAK_COSTS[2]
     if before[-1:].isdigit() and not after[:1].isupper():
         return _BREAK_COSTS[4]  # "38 | minutes"
