@@ -17,7 +17,7 @@ from .contrast import readable_on
 from .fit import ELLIPSIS, abbreviations, fit, fits_whole, whole_words, width_of
 from .fonts import font
 from .geometry import board_layout, geometry, widened
-from .labels import badge_column_width, badge_font, badge_label, route_label
+from .labels import badge_column_width, badge_font, badge_inset, badge_label, route_label
 from .paging import MAX_ALERT_CHARS, alert_pages, alert_texts, takeover_pages
 from .phrases import SpokenDeparture, departure_sentence, lexicon_of
 from .spec import LayoutSpec
@@ -457,7 +457,8 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
     if line_col is not None and badge_font(spec, label, line_col[2]) is None:
         # a label wider than the line column can grow while the destination keeps its share of the screen (the
         # checks fail it, long before; no real feed has one): its abbreviation by rule rather than overdrawn
-        line = badge_label(label, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True), line_col[2] - 4)
+        line = badge_label(label, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True),
+                           line_col[2] - badge_inset(spec))
     headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
     width = dest_col[2] if dest_col else spec.width
