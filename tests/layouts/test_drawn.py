@@ -84,7 +84,7 @@ def _feed_boards() -> dict[str, tuple]:
 
 
 def _feed_board(feed: str, spec: LayoutSpec, language: str = "", labels: tuple[tuple[str, str], ...] = LABELS) -> Board:
-    from displays.boards import compose_board
+    from displays.core.boards import compose_board
 
     tt, live, stop, at = _feed_boards()[feed]
     return compose_board(tt, live, stop, spec, DisplaySettings(route_labels=labels, language=language), at,
@@ -278,7 +278,7 @@ def test_smaller_defects_of_the_issue() -> None:
 def test_board_json_carries_drawn_as_the_render_worker_made_it() -> None:
     import json
 
-    from displays.frames import render
+    from displays.core.frames import render
     from layouts.export import board_json
 
     spec = load_layout("tft-320x240")
@@ -383,7 +383,7 @@ def test_added_trips_are_marked(name: str, language: str) -> None:
 
 
 def test_the_real_bart_feeds_added_trip_is_marked() -> None:
-    from displays.boards import compose_board
+    from displays.core.boards import compose_board
 
     tt, live, _, at = _feed_boards()["bart"]
     board = compose_board(tt, live, "24TH", load_layout("tft-320x240"), DisplaySettings(), at, realtime_configured=True)
@@ -399,7 +399,7 @@ def test_real_departures_under_stress(name: str, feed: str) -> None:
     where the checks demand one (CANNOT_FIT)."""
     from dataclasses import replace as replaced
 
-    from displays.boards import compose_board
+    from displays.core.boards import compose_board
     from layouts.board import ROW, TICKER
 
     spec = load_layout(name)
