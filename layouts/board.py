@@ -498,7 +498,7 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         status_text=status_text,
         live=dep.realtime,
         spoken=departure_sentence(lang, SpokenDeparture(
-            line_name or line, headsign, dep.status, minutes, hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED)
+            "" if _unknown_route(dep) else line_name or line, headsign, dep.status, minutes, hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED)
                                                                     else dep.time, tz),
             clean(dep.platform), dep.platform_changed, round(dep.delay / 60) if dep.status == DELAYED and dep.delay
             else None, dep.realtime), lexicon_of(lang)),

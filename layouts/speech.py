@@ -53,9 +53,15 @@ def main_destination(headsign: str) -> str:
     return _VIA.split(headsign, maxsplit=1)[0].strip() or headsign
 
 
+# What the badge of an added trip of no known route says, in any board language ("Zusatz", "extra", "adicional"):
+# no line to say (the voice says "Zusatzfahrt nach ...", "Extra service to ...").
+_ADDED_BADGES = frozenset(TEXTS[lang][key] for lang in TEXTS for key in ("added_short", "added_mark"))
+
+
 def _sentence(row: BoardRow, lang: str, words: Mapping[str, str], say_timetable: bool, short: bool) -> str:
     to = row.headsign or row.destination
-    facts = SpokenDeparture(row.line_name or row.line, main_destination(to) if short else to, row.status, row.minutes,
+    line = "" if row.status == "added" and row.line in _ADDED_BADGES and row.line == row.line_name else row.line_name or row.line
+    facts = SpokenDeparture(line, main_destination(to) if short else to, row.status, row.minutes,
                             row.clock_text, row.platform, row.platform_changed, row.delay_minutes, row.live)
     return departure_sentence(lang, facts, words, say_timetable=say_timetable, short=short)
 

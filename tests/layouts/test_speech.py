@@ -165,6 +165,9 @@ def test_a_spanish_voice_says_times_platforms_and_cancellations_in_spanish() -> 
     ("de", "St. Johann Kirche", "Sankt Johann Kirche"),
     ("en", "St. Louis Ave", "Saint Louis Avenue"),
     ("en", "Montgomery St. Station", "Montgomery Street Station"),
+    ("en", "24th St. Mission", "24th Street Mission"),  # BART: a numbered street, never "24th Saint Mission"
+    ("de", "24th St. Mission", "24th Street Mission"),
+    ("es", "16th St. Mission", "16th Street Mission"),
     ("de", "Mainz Hbf", "Mainz Hauptbahnhof"),
     ("en", "Mainz Hbf", "Mainz main station"),
     ("es", "Mainz Hbf", "Mainz estación central"),
@@ -221,3 +224,17 @@ def test_the_first_press_summary_carries_the_key_fact_of_the_demo_alert_and_of_a
     said = spoken_text(board(FULL, (), notices=(ops,)), "de")
     assert seconds_to_say(said, "de") <= SHORT_SECONDS
     assert "Hinweis: Die Haltestelle Höfchen ist bis Montag gesperrt." in said, said
+
+
+def test_an_added_trip_of_no_known_route_is_said_as_an_extra_service() -> None:
+    """BART's added San Bruno trip has no route: its badge says "extra", the voice "Extra service to San Bruno"
+    ("Zusatzfahrt nach", "Servicio adicional a"), never "Line extra to"."""
+    from dataclasses import replace
+
+    added = replace(dep("x", "", "5A5A5A", "FFFFFF", "San Bruno", 1, status="added", platform=""), route_short_name="San")
+    shown = board((added,), ())
+    for lang, said in (("en", "Extra service to San Bruno, in one minute."), ("de", "Zusatzfahrt nach San Bruno, in einer Minute."),
+                       ("es", "Servicio adicional a San Bruno, en un minuto.")):
+        for detail in ("short", "full"):
+            assert said in spoken_text(shown, lang, detail=detail), (lang, detail)
+    assert shown.rows[0].spoken.startswith("Zusatzfahrt nach San Bruno")
