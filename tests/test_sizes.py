@@ -34,7 +34,6 @@ LONG_FUNCTIONS = {
     ("displays/shell/service.py", "__init__"): 76,
     ("displays/web/status.py", "display_status"): 52,
     ("firmware_bridge/simulator.py", "follow"): 54,
-    ("firmware_bridge/simulator.py", "run_pillar"): 76,
 }
 
 
