@@ -130,46 +130,55 @@ async def follow(
     the session wants (`frame/#` only while it shows nothing), say hello, apply every message and ack;
     ask for a full frame after FRAME_WAIT seconds without a usable one; show "no current data" when the
     frame's validity runs out. Runs until `on_message` returns True, a cancellation, or a failed connection."""
-    subscribed: set[str] = set()
-    waiting_since = clock()
-
-    async def sync() -> None:
-        nonlocal subscribed, waiting_since
-        wanted = set(session.subscriptions())
-        if wanted - subscribed:
-            waiting_since = clock()
-            await mqtt.subscribe_all(client, sorted(wanted - subscribed))
-        if unsubscribe:  # a pillar may stay subscribed to frame/#: it then also gets every retained update
-            await mqtt.unsubscribe_all(client, sorted(subscribed - wanted))
-            subscribed = wanted
-        else:
-            subscribed |= wanted
-
-    async def timer() -> None:
-        """The pillar's own clock: expiry, and the wait for a frame (one task: the loop below calls it)."""
-        nonlocal waiting_since
-        replies = session.expire(int(clock()))
-        if session.wants_frame and clock() - waiting_since >= FRAME_WAIT:
-            waiting_since = clock()
-            replies += session.no_frame()
-        await mqtt.publish_all(client, replies, version)
-        await sync()
-        if on_tick is not None:
-            on_tick()
-
-    await sync()
+    loop = _Follow(client, session, clock, version, unsubscribe, on_tick)
+    await loop.sync()
     await mqtt.publish_all(client, session.hello(details), version)
     while True:
         received = await mqtt.next_message(client, 1.0)
         if received is None:
-            await timer()
+            await loop.timer()
             continue
         topic, payload = received
         replies = session.receive(topic, payload, int(clock()))
         await mqtt.publish_all(client, replies, version)
-        await sync()
+        await loop.sync()
         if on_message is not None and on_message(topic, payload):
             return
+
+
+class _Follow:
+    """The pillar's subscriptions and its own clock, for `follow`."""
+
+    def __init__(self, client: aiomqtt.Client, session: PillarSession, clock: Callable[[], float], version: int,
+                 unsubscribe: bool, on_tick: Callable[[], None] | None) -> None:
+        self.client, self.session, self.clock, self.version = client, session, clock, version
+        self.unsubscribe, self.on_tick = unsubscribe, on_tick
+        self.subscribed: set[str] = set()
+        self.waiting_since = clock()
+
+    async def sync(self) -> None:
+        """Subscribed to what the session wants now (`frame/#` only while it shows nothing)."""
+        wanted = set(self.session.subscriptions())
+        if wanted - self.subscribed:
+            self.waiting_since = self.clock()
+            await mqtt.subscribe_all(self.client, sorted(wanted - self.subscribed))
+        if self.unsubscribe:  # a pillar may stay subscribed to frame/#: it then also gets every retained update
+            await mqtt.unsubscribe_all(self.client, sorted(self.subscribed - wanted))
+            self.subscribed = wanted
+        else:
+            self.subscribed |= wanted
+
+    async def timer(self) -> None:
+        """The pillar's own clock: expiry, and the wait for a frame (one task: the loop in `follow` calls it)."""
+        session, clock = self.session, self.clock
+        replies = session.expire(int(clock()))
+        if session.wants_frame and clock() - self.waiting_since >= FRAME_WAIT:
+            self.waiting_since = clock()
+            replies += session.no_frame()
+        await mqtt.publish_all(self.client, replies, self.version)
+        await self.sync()
+        if self.on_tick is not None:
+            self.on_tick()
 
 
 async def run_pillar(

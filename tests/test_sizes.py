@@ -33,7 +33,6 @@ LONG_FUNCTIONS = {
     ("displays/core/boards.py", "compose_board"): 59,
     ("displays/shell/service.py", "__init__"): 76,
     ("displays/web/status.py", "display_status"): 52,
-    ("firmware_bridge/simulator.py", "follow"): 54,
 }
 
 
