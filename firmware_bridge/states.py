@@ -95,7 +95,8 @@ class Action(enum.Enum):
     SETTLE = "settle"  # it is in step: deferred answers and the backoff end
     SHOW = "show"  # (pillar) show the frame, ack it
     IGNORE = "ignore"  # (pillar) nothing: an older frame, or an earlier owner's
-    ASK = "ask"  # (pillar) ack what it shows, asking for a whole frame unless a delta from it will do
+    ASK = "ask"  # (pillar) ack what it shows, asking for a whole frame unless a delta from it will do (for a frame
+    # or delta; a refused ticker or forecast is only recorded)
     BLANK = "blank"  # (pillar) "no current data", ack nothing: the retained frame comes
 
 
