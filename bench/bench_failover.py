@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from brokerkit import mosquitto, stop_process  # noqa: E402
 from servicekit import write_config  # noqa: E402
 
-from displays.instances import owner_of  # noqa: E402
+from displays.core.instances import owner_of  # noqa: E402
 from firmware_bridge import client as mqtt  # noqa: E402
 from firmware_bridge import codec  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Rendering benchmarks per built-in layout: what the service does for each frame, in steady state.
 
-A frame is timed as the service makes it (displays.frames.render): draw the board, take the colour mode's
+A frame is timed as the service makes it (displays.core.frames.render): draw the board, take the colour mode's
 raw bytes, encode the native body (mono1, bwr, rgb565 raw and zlib-compressed as displays are configured
 by default; PNG for the RGB LCDs), CRC-32. Steady state: the text cache is warm from the minutes before,
 and every board differs from the last (its clock and countdowns move on a minute), so nothing is served
@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the root first, so tests/layo
 
 from boardkit import NOW, TZ, stop_departures  # noqa: E402
 
-from displays.frames import render  # noqa: E402
+from displays.core.frames import render  # noqa: E402
 from firmware_bridge import codec, png  # noqa: E402
 from layouts.board import BoardInput, DisplaySettings, build_board  # noqa: E402
 from layouts.image import _stamps, _text_mask, encode_png, render_image  # noqa: E402

@@ -44,7 +44,7 @@ PEAK_WRAPPER = (
     "        if line.startswith('VmHWM:'):\n"
     "            sys.stderr.write('PEAK_KB ' + line.split()[1] + '\\n')\n"
     "atexit.register(peak)\n"
-    "from displays.cli import main\n"
+    "from displays.cli.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
 
@@ -74,7 +74,7 @@ GTFS_KIT = (  # the same question in gtfs-kit: the next 20 departures at the sto
 
 def run_gtfs_kit(feed: Path, stop: str) -> tuple[float, int]:
     """Wall seconds and peak RSS (MB) of one gtfs-kit process answering the same question."""
-    wrapper = PEAK_WRAPPER.split("from displays.cli")[0] + GTFS_KIT
+    wrapper = PEAK_WRAPPER.split("from displays.cli.cli")[0] + GTFS_KIT
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", wrapper, str(feed), stop, AT[:10].replace("-", "")], capture_output=True,
                           text=True)

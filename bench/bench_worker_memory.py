@@ -1,6 +1,6 @@
 """A render worker's memory over two hours of service: does it level off at its cache budgets?
 
-The service's own renderer (displays.rendering.PoolRenderer: one spawned worker) draws the boards of
+The service's own renderer (displays.shell.rendering.PoolRenderer: one spawned worker) draws the boards of
 `--stops` HART stops, every built-in layout in turn, minute after minute for `--minutes` minutes of service
 time (120 by default). Time is simulated: each minute's boards are composed at that minute with fresh
 delays drawn for every departure (so countdowns, times and delays keep producing texts the worker has not
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from displays.frames import RenderJob  # noqa: E402
-from displays.rendering import PoolRenderer  # noqa: E402
+from displays.core.frames import RenderJob  # noqa: E402
+from displays.shell.rendering import PoolRenderer  # noqa: E402
 from feeds.cache import open_timetable  # noqa: E402
 from feeds.departures import timetable_departures  # noqa: E402
 from feeds.merge import StopDepartures  # noqa: E402

@@ -12,7 +12,7 @@ MUTATIONS = [
  ("P-8", "firmware_bridge/channel.py", "if ack.seq is not None and ack.seq > max(self.sequence, now):", "if False:", [FB+"test_pillar_faults.py"]),
  ("P-16", "firmware_bridge/channel.py", "or self.repeats >= 2:", "or self.repeats >= 99:", [FB+"test_pillar_faults.py"]),
  ("P-43", "firmware_bridge/limits.py", "self.gap = min(self.most, max(self.first, self.gap * 2))", "self.gap = 0", [FB+"test_pillar_faults.py"]),
- ("P-44", "displays/service.py", "            self.wake.set()  # an answer deferred", "            pass  # an answer deferred", [FB+"test_pillar_service.py"]),
+ ("P-44", "displays/shell/service.py", "            self.wake.set()  # an answer deferred", "            pass  # an answer deferred", [FB+"test_pillar_service.py"]),
  ("P-38", "firmware_bridge/channel.py", "rects and self.partials >= self.full_refresh_every", "rects and self.partials + 1 >= self.full_refresh_every", [FB+"test_pillar_faults.py", FB+"test_protocol.py"]),
  ("P-46", "firmware_bridge/fitting.py", "    if len(board_json) <= room:", "    if True:", [FB+"test_pillar_faults.py", FB+"test_pillar_service.py"]),
  ("P-3", "firmware_bridge/channel.py", "return min(self.max_packet, self.pillar_max_packet or self.max_packet)", "return self.max_packet", [FB+"test_pillar_faults.py"]),
@@ -20,13 +20,14 @@ MUTATIONS = [
  ("P-22", "firmware_bridge/channel.py", "        out = self._delta(old, base, now, whole=False)\n        self.last_shown = frame.hash\n        return out", "        return []", [FB+"test_pillar_faults.py"]),
  ("P-47", "layouts/board.py", "if pages and not settings.pinned_alerts else 0", "if pages else 0", [FB+"test_pillar_service.py"]),
  ("P-1", "firmware_bridge/acl.py", "            f\"topic read {display_topic(prefix, display_id, 'ticker')}\",\n", "", [FB+"test_acl.py"]),
- ("P-20", "displays/pillar_limits.py", "now - self.logged_at < LOG_EVERY", "now - self.logged_at < 0", [FB+"test_pillar_service.py"]),
+ ("P-20", "displays/core/pillar_limits.py", "now - self.logged_at < LOG_EVERY", "now - self.logged_at < 0", [FB+"test_pillar_service.py"]),
  ("P-40", "firmware_bridge/channel.py", "self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)", "pass", [FB+"test_spec_rules.py", FB+"test_protocol.py"]),
- ("P-45", "displays/pillar_limits.py", "or pillar.streak < ASKS_TOO_OFTEN_AFTER):", "or True):", [FB+"test_pillar_service.py"]),
+ ("P-45", "displays/core/pillar_limits.py", "or pillar.streak < ASKS_TOO_OFTEN_AFTER):", "or True):", [FB+"test_pillar_service.py"]),
  ("P-14", "firmware_bridge/channel.py", "if ack.need_full and ack.hash is not None and self.current is not None:", "if False:", [FB+"test_pillar_faults.py"]),
  ("P-37", "firmware_bridge/channel.py", "return self._board() + self._retained(now) + self._to_pillar(now)\n\n    def tick", "return self._board() + self._to_pillar(now)\n\n    def tick", [FB+"test_protocol.py", FB+"test_conformance.py"]),
  ("P-29", "firmware_bridge/pillar.py", "key = (header.kind, header.epoch, header.sequence, header.content_hash, header.base_hash)", "key = (header.kind, header.epoch, header.sequence)", [FB+"test_spec_rules.py"]),
- ("P-49", "displays/service.py", "[t if len(t.payload) <= room else replace(t, payload=b\"\") for t in ticker]", "ticker", [FB+"test_pillar_service.py"]),
+ ("F-5", "displays/core/forecasting.py", "return bool(shared) and all(old[start] == h", "return False and all(old[start] == h", [FB+"test_forecast.py"]),
+ ("P-49", "displays/shell/service.py", "[t if len(t.payload) <= room else replace(t, payload=b\"\") for t in ticker]", "ticker", [FB+"test_pillar_service.py"]),
 ]
 only = sys.argv[1:]
 for sid, rel, old, new, tests in MUTATIONS:

@@ -20,9 +20,9 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from displays.boards import compose_board  # noqa: E402
-from displays.forecasting import forecast_board, forecast_times  # noqa: E402
-from displays.frames import frame_of, render  # noqa: E402
+from displays.core.boards import compose_board  # noqa: E402
+from displays.core.forecasting import forecast_board, forecast_times  # noqa: E402
+from displays.core.frames import frame_of, render  # noqa: E402
 from feeds.demo import simulated_realtime, write_demo_feed  # noqa: E402
 from feeds.live import build_live  # noqa: E402
 from feeds.loader import load_timetable  # noqa: E402

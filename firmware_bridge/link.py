@@ -20,7 +20,7 @@ PRESENCE_KEEPALIVE = 5  # seconds: the broker declares a silent instance gone af
 
 
 class MqttLink:
-    """A PillarLink over one broker connection (see displays/ports.py)."""
+    """A PillarLink over one broker connection (see displays/core/ports.py)."""
 
     def __init__(self, settings: mqtt.BrokerSettings, will: Publish, random: Callable[[], float],
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -4,9 +4,9 @@ layouts/drawn.py runs the same code on a canvas that records where each text goe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PIL import ImageFont
+from PIL import ImageDraw, ImageFont
 
 from .board import MESSAGE, Board, BoardRow, destination_room
 from .fit import fit, width_of, wrap
@@ -14,13 +14,28 @@ from .fonts import font
 from .geometry import Box, Geometry, geometry, takeover_area
 from .labels import badge_font
 from .paging import takeover_box, takeover_pages
+from .spec import LayoutSpec
 from .texts import text, title_forms
 
-if TYPE_CHECKING:
-    from .image import _Canvas
+
+class Canvas(Protocol):
+    """What the parts are drawn on: the image renderer's canvas (layouts/image.py) or the recording one
+    (layouts/drawn.py). A Protocol, so that this module needs neither (no import cycle with image)."""
+
+    spec: LayoutSpec
+    draw: ImageDraw.ImageDraw
+    row: int | None
+    page: int | None
+
+    def ink(self, color: str) -> int | tuple[int, int, int]: ...
+
+    def rect(self, box: Box, color: str, radius: int = 0) -> None: ...
+
+    def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm",
+             on: tuple[str, Box] | tuple[str, Box, int] | None = None, role: str = "", box: Box | None = None) -> None: ...
 
 
-def draw_board(canvas: _Canvas, board: Board) -> None:
+def draw_board(canvas: Canvas, board: Board) -> None:
     """Everything of the board on the canvas (made for the board's layout: `board_layout`)."""
     spec = canvas.spec
     geo = geometry(spec)
@@ -53,7 +68,7 @@ def draw_board(canvas: _Canvas, board: Board) -> None:
         _footer(canvas, geo, board, geo.footer)
 
 
-def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
+def _footer(canvas: Canvas, geo: Geometry, board: Board, box: Box) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     small = font(spec.font_family, spec.small_size)
     middle = box.y + box.h // 2
@@ -78,7 +93,7 @@ def _footer(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
                         role="legend")
 
 
-def _marker(canvas: _Canvas, cx: int, cy: int, r: int, live: bool) -> int:
+def _marker(canvas: Canvas, cx: int, cy: int, r: int, live: bool) -> int:
     """The live (filled) or timetable (hollow) marker; returns its radius. On an LED matrix (bitmap font) it
     is an upright bar, filled or hollow: a dot of a few LEDs reads as "+" before a line number."""
     r = max(1, r)
@@ -98,7 +113,7 @@ def _marker(canvas: _Canvas, cx: int, cy: int, r: int, live: bool) -> int:
     return r
 
 
-def _header(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
+def _header(canvas: Canvas, geo: Geometry, board: Board, box: Box) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     canvas.rect(box, pal.header_background)
     big = font(spec.font_family, spec.header_size, bold=True)
@@ -116,7 +131,7 @@ def _header(canvas: _Canvas, geo: Geometry, board: Board, box: Box) -> None:
     canvas.text((geo.pad, middle), name, big, pal.header_text, on=on, role="stop_name")
 
 
-def _takeover(canvas: _Canvas, geo: Geometry, board: Board, page: int) -> None:
+def _takeover(canvas: Canvas, geo: Geometry, board: Board, page: int) -> None:
     """An ops takeover: below the header, the message in the largest bold type that fits, centred, page by
     page when it needs more than one (with "1/2" below); a bar in the highlight colour above it where the
     panel has one."""
@@ -139,7 +154,7 @@ def _takeover(canvas: _Canvas, geo: Geometry, board: Board, page: int) -> None:
     canvas.page = None
 
 
-def _message(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
+def _message(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
     """An ops message row: an "i" badge in the line column, the text across the rest of the row."""
     spec, pal = canvas.spec, canvas.spec.palette
     middle = box.y + box.h // 2
@@ -153,7 +168,7 @@ def _message(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
                 on=(pal.background, Box(x, box.y, spec.width - x, box.h)), role="alert")
 
 
-def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) -> None:
+def _row(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     if row.status == MESSAGE:
         _message(canvas, geo, row, box)
@@ -225,7 +240,7 @@ def _row(canvas: _Canvas, geo: Geometry, row: BoardRow, box: Box, language: str)
                 _strike(canvas, start, start + sw, middle, pal.text)
 
 
-def _badge(canvas: _Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont) -> None:
+def _badge(canvas: Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont) -> None:
     """The line's badge: its whole label, in smaller type where the rows' does not fit (the board widened the
     column first, up to the layout's line_max_width)."""
     spec = canvas.spec
@@ -244,12 +259,12 @@ def _badge(canvas: _Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont
                 role="badge", box=box)
 
 
-def _strike(canvas: _Canvas, x0: int, x1: int, y: int, color: str) -> None:
+def _strike(canvas: Canvas, x0: int, x1: int, y: int, color: str) -> None:
     width = max(1, canvas.spec.row_size // 14)
     canvas.draw.line((x0, y, x1, y), fill=canvas.ink(color), width=width)
 
 
-def _empty(canvas: _Canvas, geo: Geometry, board: Board) -> None:
+def _empty(canvas: Canvas, geo: Geometry, board: Board) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     top = geo.rows[0].y
     bottom = geo.rows[-1].y + geo.rows[-1].h
@@ -272,7 +287,7 @@ def _empty(canvas: _Canvas, geo: Geometry, board: Board) -> None:
         canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm", on, role="status")
 
 
-def _alerts(canvas: _Canvas, geo: Geometry, board: Board, box: Box, page: int) -> None:
+def _alerts(canvas: Canvas, geo: Geometry, board: Board, box: Box, page: int) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     canvas.rect(box, pal.alert_background)
     bar = 0

@@ -1,5 +1,5 @@
 """The one validator of stopcast's configuration, and its one error type: the service config
-(displays/config.py) and the layout files (layouts/spec.py) are read through it. Values are read
+(displays/config/model.py) and the layout files (layouts/spec.py) are read through it. Values are read
 from a parsed table; defaults come from the dataclass being built, so each default lives in one
 place; every error names the file, the display (if any) and the field.
 """

@@ -19,10 +19,10 @@ from feedkit import SHARED
 from google.transit import gtfs_realtime_pb2 as rt
 from rtkit import stu, trip_update
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.cache import open_timetable
 from feeds.guard import AHEAD, BEFORE
 from feeds.live import LiveState

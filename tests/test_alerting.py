@@ -18,13 +18,13 @@ from feedkit import write_feed
 from prometheus_client.parser import text_string_to_metric_families
 from servicekit import DISPLAYS, write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.instances import Member
-from displays.ports import MemoryLink
-from displays.rendering import PoolRenderer
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.instances import Member
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.rendering import PoolRenderer
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.demo import simulated_realtime
 from feeds.times import parse_instant
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from feedkit import write_feed
 from rtkit import feed, stu, trip_update
 
-from displays.boards import compose_board
+from displays.core.boards import compose_board
 from feeds.live import build_live
 from feeds.loader import load_timetable
 from feeds.realtime import RealtimeRules, parse_feed
@@ -64,7 +64,7 @@ def test_old_realtime_says_its_date(tmp_path: Path) -> None:
 
 
 def test_check_config_warns_about_an_expired_timetable(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from displays.cli import main
+    from displays.cli.cli import main
 
     write_feed(tmp_path / "feed")  # its calendar ended on 2024-12-31
     config = tmp_path / "stopcast.toml"
@@ -119,7 +119,7 @@ def test_displays_at_one_stop_share_a_query_and_keep_their_own_settings(tmp_path
 def test_check_config_fails_a_label_no_badge_holds_and_route_labels_fix_it(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from feedkit import shared_feed
 
-    from displays.cli import main
+    from displays.cli.cli import main
 
     bart = shared_feed("bart", "bart-rt.zip")
     config = tmp_path / "stopcast.toml"

@@ -14,10 +14,10 @@ from browser import Page
 from rtkit import feed
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import serve_http
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import serve_http
 from feeds.times import parse_instant
 
 pytestmark = pytest.mark.browser

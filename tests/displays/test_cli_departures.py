@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from feedkit import write_feed
 
-from displays.cli import main
+from displays.cli.cli import main
 
 REQUIRED = {
     "trip_id", "service_date", "route_id", "route_short_name", "route_color", "route_text_color", "headsign",
@@ -106,7 +106,7 @@ def test_json_with_realtime_carries_health_predictions_and_alerts(tmp_path: Path
 
 
 def test_the_table_says_statuses_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from displays.cli import status_words
+    from displays.cli.cli import status_words
     from feeds.departures import Departure
 
     base = dict(trip_id="t", service_date="20240515", route_id="50", route_short_name="50", route_long_name="",

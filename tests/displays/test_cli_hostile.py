@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from feedkit import write_feed
 
-from displays.cli import main
+from displays.cli.cli import main
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -40,8 +40,8 @@ def test_unwritable_output_and_unreadable_files(tmp_path: Path, capsys: pytest.C
 
 
 def test_serve_and_check_config_use_the_timetable_cache_unless_told(tmp_path: Path) -> None:
-    from displays.cli import _build_parser
-    from displays.cli_service import cache_of
+    from displays.cli.cli import _build_parser
+    from displays.cli.cli_service import cache_of
     from feeds.cache import default_cache_dir
 
     parser = _build_parser()
@@ -75,7 +75,8 @@ def test_check_config_reports_every_error_with_suggestions(tmp_path: Path, capsy
 
 
 def test_mqtt_qos_is_0_or_1() -> None:
-    from displays.config import ConfigError, parse_config
+    from displays.config.model import ConfigError
+    from displays.config.parse import parse_config
 
     base = '[feeds]\ngtfs = "feed.zip"\n[mqtt]\nurl = "mqtt://n1:1883"\nversion = 3\n'
     assert parse_config(base + "qos = 0\n", "t.toml").mqtt.qos == 0

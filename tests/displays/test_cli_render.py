@@ -9,7 +9,7 @@ from feedkit import write_feed
 from PIL import Image
 from rtkit import feed, stu, trip_update
 
-from displays.cli import main
+from displays.cli.cli import main
 
 AT = "2024-05-15T07:58:00+02:00"
 

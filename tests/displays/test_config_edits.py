@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.demo import write_demo_feed
 from feeds.times import parse_instant
 
@@ -152,7 +152,8 @@ async def test_operators_by_name_each_change_names_its_operator_and_what_changed
 
 
 def test_an_operator_without_its_token_in_the_environment_is_a_config_error(tmp_path: Path) -> None:
-    from displays.config import ConfigError, parse_config
+    from displays.config.model import ConfigError
+    from displays.config.parse import parse_config
 
     text = '[feeds]\ngtfs = "f"\n[[http.operators]]\nname = "carol"\ntoken_env = "STOPCAST_TEST_UNSET_TOKEN"\n'
     with pytest.raises(ConfigError, match=r"http.operators\[0\].token_env.*STOPCAST_TEST_UNSET_TOKEN.*not set"):

@@ -20,7 +20,7 @@ from brokerkit import mosquitto
 from instancekit import Probe, displays, reap, spawn, until
 from servicekit import write_config
 
-from displays.instances import Identity, Member, Membership, display_set
+from displays.core.instances import Identity, Member, Membership, display_set
 from firmware_bridge import client as mqtt
 
 ALPHA, BETA = displays(6, "a"), displays(6, "b")

@@ -12,11 +12,12 @@ import pytest
 from boardkit import FULL, NOW, TZ, dep, stop_departures
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import ConfigError, load_config, parse_config
-from displays.config_file import display_doc
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.model import ConfigError
+from displays.config.parse import load_config, parse_config
+from displays.core.ports import MemoryLink
+from displays.ops.config_edit import display_doc
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.cache import open_timetable
 from feeds.demo import write_demo_feed
 from feeds.departures import make_departure

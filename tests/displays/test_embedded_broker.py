@@ -7,7 +7,7 @@ import asyncio
 
 import aiomqtt
 
-from displays.embedded import embedded_broker
+from displays.shell.embedded import embedded_broker
 
 PREFIX = "stopcast/v1/displays"
 

@@ -16,7 +16,7 @@ from brokerkit import mosquitto
 from instancekit import PREFIX, Probe, displays, publish, reap, spawn, until
 from servicekit import write_config
 
-from displays.instances import display_set, owner_of
+from displays.core.instances import display_set, owner_of
 
 pytestmark = pytest.mark.broker
 DISPLAYS = displays(8)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from displays.frames import frame_of, render
+from displays.core.frames import frame_of, render
 from firmware_bridge import codec, png
 from layouts.board import BoardInput, DisplaySettings, build_board
 from layouts.image import render_image

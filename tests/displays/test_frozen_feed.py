@@ -29,9 +29,9 @@ from nationalkit import (
 )
 from rtkit import stu, trip_update
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.timetable import Timetable
 
 pytestmark = pytest.mark.realdata
@@ -107,7 +107,7 @@ async def test_a_collapse_seen_through_the_running_service(tmp_path: Path, bart:
     full datasets, then one with two trips of the board (now 5 min late) and nothing else."""
     from brokerkit import mosquitto
 
-    from displays.http import serve_http
+    from displays.web.http import serve_http
 
     tt, _, at, cache = bart
     served: list[int] = []
@@ -187,7 +187,7 @@ async def test_a_collapse_seen_through_the_running_service(tmp_path: Path, bart:
     ("frozen_after", "ten", "must be"), ("max_speed_kmh", 10, "must be"),
 ])
 def test_the_new_feed_settings_are_checked(tmp_path: Path, key: str, value: Any, said: str) -> None:
-    from displays.config import ConfigError
+    from displays.config.model import ConfigError
 
     doc = {"feeds": {"gtfs": "feed.zip", key: value}, "displays": []}
     config = tmp_path / "stopcast.toml"

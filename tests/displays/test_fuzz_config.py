@@ -10,7 +10,8 @@ import tomli_w
 from hypothesis import given
 from hypothesis import strategies as st
 
-from displays.config import ConfigError, ServiceConfig, parse_config, parse_display
+from displays.config.model import ConfigError, ServiceConfig
+from displays.config.parse import parse_config, parse_display
 
 SOURCE = "/srv/stopcast/stopcast.toml"
 keys = st.one_of(

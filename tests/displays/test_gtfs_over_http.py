@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from feedkit import write_feed
 
-from displays.gtfs_fetch import fetch_gtfs
+from displays.shell.gtfs_fetch import fetch_gtfs
 from feeds.errors import FeedError
 
 

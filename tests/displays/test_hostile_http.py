@@ -13,11 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.http_guard import runner_options
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
+from displays.web.http_guard import runner_options
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")

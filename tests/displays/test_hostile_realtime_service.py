@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from google.transit import gtfs_realtime_pb2 as rt
 from servicekit import write_config
 
-from displays.cli import main
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.service import Service
+from displays.cli.cli import main
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.demo import simulated_realtime
 from feeds.times import parse_instant
 
@@ -103,7 +103,7 @@ async def test_a_corrupt_realtime_file_is_a_failing_feed_in_healthz(tmp_path: Pa
     try:
         for _ in range(3):
             await service.fetch_all()
-        from displays.status import health_doc
+        from displays.web.status import health_doc
 
         health = health_doc(service)
         assert health["feeds"][0]["failing"] is True

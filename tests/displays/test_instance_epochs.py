@@ -17,7 +17,7 @@ from brokerkit import mosquitto
 from instancekit import PREFIX, Probe, displays, publish, reap, spawn, until
 from servicekit import rename_displays, write_config
 
-from displays.instances import MAX_EPOCH, Member, Membership
+from displays.core.instances import MAX_EPOCH, Member, Membership
 from firmware_bridge.messages import Frame
 from firmware_bridge.protocol import Bridge
 

@@ -22,7 +22,7 @@ import pytest
 from brokerkit import mosquitto
 from servicekit import rename_displays, write_config
 
-from displays.instances import Member, Membership, owner_of, parse_member
+from displays.core.instances import Member, Membership, owner_of, parse_member
 from firmware_bridge import client as mqtt
 from firmware_bridge import codec
 from firmware_bridge.messages import Frame

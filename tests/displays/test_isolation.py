@@ -10,10 +10,10 @@ import pytest
 from feedkit import write_feed
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.service import Service
-from displays.status import dashboard_doc, health_doc, metrics_text
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.status import dashboard_doc, health_doc, metrics_text
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")
@@ -51,7 +51,7 @@ async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(tmp_path:
 async def test_healthz_says_starting_until_the_first_frames_and_shows_a_failed_reload(tmp_path: Path) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from displays.http import make_app
+    from displays.web.http import make_app
 
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1))
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=None)

@@ -16,11 +16,11 @@ from feedkit import shared_feed
 from PIL import Image
 from servicekit import DISPLAYS, write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.realtime import parse_feed
 from feeds.times import iso, parse_instant
 
@@ -318,7 +318,7 @@ async def test_changes_wait_until_the_shared_state_is_read(tmp_path: Path) -> No
 
 
 def test_a_suppression_by_route_takes_a_route_id_or_short_name() -> None:
-    from displays.notices import Editorial, Period, Scope, Suppression, Targets, kept_alerts
+    from displays.core.notices import Editorial, Period, Scope, Suppression, Targets, kept_alerts
     from feeds.alerts import Alert, Selector
 
     def alert(alert_id: str, route: str) -> Alert:

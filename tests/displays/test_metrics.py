@@ -9,11 +9,11 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.ports import MemoryLink
-from displays.service import Service
-from displays.status import metrics_text
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.status import metrics_text
 from feeds.demo import simulated_realtime
 from feeds.times import parse_instant
 

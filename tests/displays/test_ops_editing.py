@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.humane import ago, day_text, duration, local_time
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.humane import ago, day_text, duration, local_time
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")

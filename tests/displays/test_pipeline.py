@@ -11,10 +11,10 @@ import pytest
 from servicekit import write_config
 from speckit import spec
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.demo import simulated_realtime
 from feeds.health import FeedHealth
 from feeds.realtime import RealtimeSource, Snapshot, parse_feed

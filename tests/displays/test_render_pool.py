@@ -8,10 +8,10 @@ from pathlib import Path
 
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.rendering import PoolRenderer
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.rendering import PoolRenderer
+from displays.shell.service import Service
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")
@@ -46,7 +46,7 @@ class CountingRenderer:
         self.jobs: list = []
 
     async def render(self, jobs: list) -> list:
-        from displays.frames import render_batch
+        from displays.core.frames import render_batch
 
         self.jobs += jobs
         return render_batch(jobs)
@@ -110,7 +110,7 @@ def _kill_workers(renderer: PoolRenderer) -> None:
 
 def test_a_render_worker_killed_between_batches_is_replaced() -> None:
     """The kernel kills the render worker (its memory): the next batch is rendered all the same, on a new one."""
-    from displays.frames import Rendered, render_batch
+    from displays.core.frames import Rendered, render_batch
 
     job = _one_board_job()
 
@@ -150,7 +150,7 @@ def test_a_batch_that_kills_its_worker_twice_comes_back_as_errors_and_the_next_r
 
 
 def test_the_service_renders_on_after_its_worker_died_and_metrics_say_so(tmp_path: Path) -> None:
-    from displays.status import metrics_text
+    from displays.web.status import metrics_text
 
     config = load_config(write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1)))
 

@@ -17,11 +17,11 @@ import pytest
 from brokerkit import free_port, mosquitto
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import serve_http
-from displays.service import Service
-from displays.sharding import owner
+from displays.config.parse import load_config
+from displays.core.sharding import owner
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import serve_http
 from firmware_bridge import client as mqtt
 
 pytestmark = pytest.mark.broker

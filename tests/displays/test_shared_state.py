@@ -15,11 +15,11 @@ import statekit
 from brokerkit import mosquitto
 from servicekit import write_config
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import serve_http
-from displays.instances import owner_of
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.instances import owner_of
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import serve_http
 from feeds.times import parse_instant
 from firmware_bridge import client as mqtt
 

@@ -25,7 +25,7 @@ from statekit import (
     wait_until,
 )
 
-from displays.instances import owner_of
+from displays.core.instances import owner_of
 
 pytestmark = pytest.mark.broker
 

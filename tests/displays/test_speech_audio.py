@@ -14,9 +14,9 @@ import pytest
 import soundfile
 from boardkit import NOW, TZ, stop_departures
 
-from displays.boards import compose_board
-from displays.speaking import announce
-from displays.voice import EspeakSynthesizer, ogg_opus, wav_seconds
+from displays.core.boards import compose_board
+from displays.shell.speaking import announce
+from displays.shell.voice import EspeakSynthesizer, ogg_opus, wav_seconds
 from feeds.cache import open_timetable
 from feeds.live import build_live
 from feeds.realtime import RealtimeRules, parse_feed

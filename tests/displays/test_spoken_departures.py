@@ -16,13 +16,13 @@ import soundfile
 from aiohttp.test_utils import TestClient, TestServer
 from servicekit import write_config
 
-from displays.cli import main
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.ports import MemoryLink
-from displays.service import Service
-from displays.voice import OPUS_RATE, SpeechError
+from displays.cli.cli import main
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.shell.voice import OPUS_RATE, SpeechError
+from displays.web.http import make_app
 from feeds.times import parse_instant
 from firmware_bridge.audio import FORMAT_OGG_OPUS, parse_audio, parse_request, text_hash
 from firmware_bridge.messages import packet_room

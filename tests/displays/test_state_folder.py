@@ -22,11 +22,11 @@ from brokerkit import free_port, stop_process
 from servicekit import write_config
 from statekit import TOKEN, Serve
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.http import make_app
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")

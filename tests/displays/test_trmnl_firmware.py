@@ -16,11 +16,11 @@ from PIL import Image
 from servicekit import write_config
 from trmnl_firmware import Firmware, bmp_problem
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.frames import pull_bytes
-from displays.http import make_app
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.frames import pull_bytes
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.http import make_app
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")

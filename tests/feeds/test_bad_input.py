@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from feedkit import write_feed
 
-from displays.cli import main
+from displays.cli.cli import main
 from feeds.errors import FeedError
 from feeds.loader import load_timetable
 from feeds.source import GtfsSource

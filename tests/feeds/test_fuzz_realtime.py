@@ -12,8 +12,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from rtkit import feed, stu, trip_update
 
-from displays.boards import compose_board
-from displays.frames import render
+from displays.core.boards import compose_board
+from displays.core.frames import render
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
 from feeds.live import build_live

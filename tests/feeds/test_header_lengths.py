@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from feedkit import shared_feed
 from google.transit import gtfs_realtime_pb2 as rt
 
-from displays.cli import main
+from displays.cli.cli import main
 from feeds.errors import FeedError
 from feeds.poller import FeedPoller
 from feeds.realtime import RealtimeSource, parse_feed

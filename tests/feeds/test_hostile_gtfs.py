@@ -44,7 +44,7 @@ def test_3gb_zip_bomb_via_the_cli_stays_small(tmp_path: Path) -> None:
     """The issue's case: 3 GB of stop_times in a few MB; refused with little memory and no traceback."""
     feed = bomb(tmp_path / "bomb.zip", 100_000_000, level=1)  # level 1: built in seconds, still ~150:1
     # VmHWM: this process's own peak (ru_maxrss would include the forked pytest's memory).
-    code = ("import re, sys; from displays.cli import main; status = main(sys.argv[1:]); "
+    code = ("import re, sys; from displays.cli.cli import main; status = main(sys.argv[1:]); "
             "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr); "
             "sys.exit(status)")
     done = subprocess.run([sys.executable, "-c", code, "departures", "--gtfs", str(feed), "--stop", "HBF", "--no-cache"],

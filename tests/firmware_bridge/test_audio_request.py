@@ -17,10 +17,10 @@ import soundfile
 from brokerkit import mosquitto
 from servicekit import write_config
 
-from displays.cli import main
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.service import Service
+from displays.cli.cli import main
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from firmware_bridge import client as mqtt
 from firmware_bridge.audio import FORMAT_OGG_OPUS
 from firmware_bridge.simulator import press_button

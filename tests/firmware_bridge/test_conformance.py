@@ -18,11 +18,11 @@ from servicekit import DISPLAYS, write_config
 from spec_pillar import SpecPillar, Violation, decode, head, packet_size
 from speckit import spec
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.frames import pull_bytes
-from displays.ports import MemoryLink
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.core.frames import pull_bytes
+from displays.core.ports import MemoryLink
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.demo import simulated_realtime
 from feeds.health import FeedHealth
 from feeds.realtime import Snapshot, parse_feed

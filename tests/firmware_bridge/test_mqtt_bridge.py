@@ -16,10 +16,10 @@ from PIL import Image
 from servicekit import DISPLAYS, write_config
 from speckit import spec
 
-from displays.cli import main
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.service import Service
+from displays.cli.cli import main
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.times import parse_instant
 from firmware_bridge import client as mqtt
 from firmware_bridge import codec

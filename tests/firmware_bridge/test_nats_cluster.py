@@ -17,9 +17,9 @@ import pytest
 from natskit import Cluster, nats_cluster
 from servicekit import DISPLAYS, write_config
 
-from displays.clock import SystemClock
-from displays.config import load_config
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import SystemClock
+from displays.shell.service import Service
 from firmware_bridge import client as mqtt
 from firmware_bridge.messages import Publish
 from firmware_bridge.pillar import PillarSession

@@ -16,9 +16,9 @@ from paho.mqtt.properties import Properties
 from servicekit import write_config
 from speckit import spec
 
-from displays.clock import FixedClock
-from displays.config import load_config
-from displays.service import Service
+from displays.config.parse import load_config
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
 from feeds.times import parse_instant
 from firmware_bridge.protocol import PillarSession
 from firmware_bridge.simulator import follow
@@ -137,7 +137,7 @@ def test_serve_once_through_a_broker_capped_at_1024_bytes_leaves_every_frame_and
     """The C pillar's broker had max_packet_size 2048: the 3 KB board JSON made it drop the service in a loop."""
     from servicekit import DISPLAYS
 
-    from displays.cli import main
+    from displays.cli.cli import main
     from firmware_bridge import client as mqtt
 
     cap = 1024

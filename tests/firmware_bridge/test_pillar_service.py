@@ -15,11 +15,11 @@ from spec_pillar import SpecPillar, head
 from speckit import spec
 from test_conformance import EXTRA, PREFIX, Broker, make_world, run_until, start
 
-from displays import editorial
-from displays.clock import FixedClock
-from displays.ports import MemoryLink
-from displays.service import Service
-from displays.status import dashboard_doc, health_doc, metrics_text
+from displays.core.ports import MemoryLink
+from displays.ops import editorial
+from displays.shell.clock import FixedClock
+from displays.shell.service import Service
+from displays.web.status import dashboard_doc, health_doc, metrics_text
 from feeds.demo import simulated_realtime
 from feeds.realtime import parse_feed
 from feeds.times import parse_instant

@@ -19,8 +19,8 @@ from servicekit import rename_displays, write_config
 from spec_pillar import SpecPillar, Violation, head
 from test_conformance import AT, IDS, Broker, run_until, start, world  # noqa: F401 - world is a fixture
 
-from displays.clock import FixedClock
-from displays.config_service import frame_key
+from displays.config.instances import frame_key
+from displays.shell.clock import FixedClock
 from firmware_bridge import client as mqtt
 from firmware_bridge import codec
 from firmware_bridge.forecast import ForecastStep

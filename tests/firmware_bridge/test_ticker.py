@@ -8,7 +8,7 @@ import pytest
 from boardkit import ALERT, NOW, TZ, dep, stop_departures
 from speckit import spec
 
-from displays.frames import render, ticker_publishes
+from displays.core.frames import render, ticker_publishes
 from firmware_bridge.pillar import PillarSession
 from firmware_bridge.simulator import screen
 from firmware_bridge.ticker import TickerError, parse_ticker, ticker_payload, ticker_window
@@ -55,7 +55,7 @@ def test_the_reference_pillar_scrolls_the_ticker_over_its_frame() -> None:
 
     bridge = Bridge("stopcast/v1", 256 * 1024, 600)
     bridge.expect(["gons-led"])
-    from displays.frames import frame_of
+    from displays.core.frames import frame_of
 
     frame = frame_of(rendered, b"{}")
     for p in bridge.show("gons-led", frame, NOW, 10):

@@ -12,7 +12,7 @@ from spec_pillar import SpecPillar, head
 from test_conformance import AT, MAX_PACKET, start
 from test_forecast import Broker
 
-from displays.clock import FixedClock
+from displays.shell.clock import FixedClock
 from feeds.demo import simulated_realtime
 from feeds.realtime import parse_feed
 from firmware_bridge.channel import DisplayChannel

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from displays.frames import frame_of, render
+from displays.core.frames import frame_of, render
 from firmware_bridge import codec
 from firmware_bridge.channel import DisplayChannel
 from firmware_bridge.forecast import ForecastStep, forecast_payload

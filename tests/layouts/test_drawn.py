@@ -84,7 +84,7 @@ def _feed_boards() -> dict[str, tuple]:
 
 
 def _feed_board(feed: str, spec: LayoutSpec, language: str = "") -> Board:
-    from displays.boards import compose_board
+    from displays.core.boards import compose_board
 
     tt, live, stop, at = _feed_boards()[feed]
     return compose_board(tt, live, stop, spec, DisplaySettings(route_labels=LABELS, language=language), at,
@@ -235,7 +235,7 @@ def test_smaller_defects_of_the_issue() -> None:
 def test_board_json_carries_drawn_as_the_render_worker_made_it() -> None:
     import json
 
-    from displays.frames import render
+    from displays.core.frames import render
     from layouts.export import board_json
 
     spec = load_layout("tft-320x240")

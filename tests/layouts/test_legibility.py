@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from feedkit import write_feed
 
-from displays.cli import main
+from displays.cli.cli import main
 from layouts.legibility import check_legibility
 from layouts.spec import builtin_names, builtin_text, load_layout, parse_layout
 from layouts.validation import ConfigError

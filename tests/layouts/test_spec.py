@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from displays.cli import main
+from displays.cli.cli import main
 from layouts.contrast import contrast, readable_on
 from layouts.spec import builtin_names, builtin_text, load_layout, parse_layout
 from layouts.validation import ConfigError

@@ -1,0 +1,1 @@
+"""The `stopcast` command line: its subcommands, `serve` and `demo`."""
