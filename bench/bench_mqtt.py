@@ -152,7 +152,7 @@ def audio_bytes(tt, spec, minutes: int = 10) -> dict[str, float]:  # type: ignor
 
 
 def print_audio(tt) -> None:  # type: ignore[no-untyped-def]
-    if EspeakSynthesizer().available:
+    if not EspeakSynthesizer().available:
         print("audio not measured: espeak-ng is not installed")
         return
     a = audio_bytes(tt, load_layout("lcd-landscape-1920x1080"))

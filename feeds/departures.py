@@ -13,7 +13,6 @@ from .timetable import Calls, Stop, Timetable
 
 SCHEDULED, ON_TIME, DELAYED, EARLY = "scheduled", "on_time", "delayed", "early"
 CANCELLED, SKIPPED, ADDED = "cancelled", "skipped", "added"
-STATUSES = (SCHEDULED, ON_TIME, DELAYED, EARLY, CANCELLED, SKIPPED, ADDED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,8 +113,3 @@ class StringIndex(Mapping[str, int]):
 
     def __reduce__(self) -> tuple:
         return StringIndex, (self._strings,)
-
-
-def strings_of(values: Sequence[str]) -> Strings:
-    """`values` as Strings (unchanged when they are already)."""
-    return values if isinstance(values, Strings) else Strings.of(values)

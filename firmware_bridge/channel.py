@@ -9,254 +9,228 @@ frame it shows, or a full frame when a delta would not be smaller.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from . import codec
-from .codec import FLAG_FULL_REFRESH, FLAG_NIGHT, FLAG_ZLIB, KIND_DELTA, KIND_FULL, Header
-from .fitting import fit_board
-from .forecast import ForecastStep, forecast_payload
+from .framing import FULL_FRAME_RESEND_GAP, MAX_EPOCH, FrameMessages, PillarFacts, Sent
 from .limits import ANSWER_GAP_MAX, PILLAR_ANSWERS, Backoff, TokenBucket
-from .messages import Frame, PillarAck, PillarStatus, Publish, packet_room
-from .states import ChannelEvent, ChannelState, LocalProtocolError, transition
-from .topics import display_topic
+from .messages import Frame, PillarAck, PillarStatus, PillarView, Publish
+from .states import (
+    Action,
+    ChannelEvent,
+    ChannelState,
+    LocalProtocolError,
+    Presence,
+    Screen,
+    ScreenEvent,
+    step,
+    transition,
+)
 
-__all__ = ["DisplayChannel", "FULL_FRAME_RESEND_GAP"]
+__all__ = ["Acks", "Answers", "DisplayChannel", "FULL_FRAME_RESEND_GAP", "MAX_EPOCH", "PillarFacts", "Sent"]
 
-FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
-MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
 ACK_WAIT = 15  # seconds: what a pillar was sent and did not acknowledge by then is taken as lost
 MIN_PILLAR_PACKET = 1024  # bytes: the smallest packet limit a pillar's status may announce (smaller is taken as this)
-KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
 
 
-class DisplayChannel:
-    """The service's side of one display: what was sent, what the pillar shows."""
+@dataclass(slots=True)
+class Answers:
+    """Answers to the pillar: when the next one is due, and what the limits deferred."""
+
+    backoff: Backoff = field(default_factory=lambda: Backoff(FULL_FRAME_RESEND_GAP))  # while it makes no progress
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(*PILLAR_ANSWERS))  # answers to this pillar
+    total: TokenBucket | None = None  # answer bytes to all pillars (the Bridge's)
+    due: int | None = None  # an answer deferred by the resend gap or the limits: given then
+    limited: int = 0  # answers deferred by the limits
+    limited_at: int | None = None  # when one last was
+    streak: int = 0  # answers deferred since the pillar last showed the current frame
+
+
+@dataclass(slots=True)
+class Acks:
+    """The pillar's acks: the one awaited, and the newest taken."""
+
+    unacked_since: int | None = None  # since when the pillar owes an ack for what it was sent
+    wait: int = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
+    last_seq: int | None = None  # the highest `seq` the pillar acknowledged (a restarted pillar's acks count
+    # again once it shows a frame: sequence numbers only grow)
+
+
+class DisplayChannel(FrameMessages):
+    """The service's side of one display: what was sent, what the pillar shows. It decides by its three states
+    (`state`, the pillar's presence and screen), which move only through the table in states.py; what else it
+    keeps is data (of a state, or for the messages, firmware_bridge/framing.py: sequence numbers, partial updates,
+    chunks)."""
 
     def __init__(self, display_id: str, prefix: str, max_packet: int, frame_ttl: int, full_refresh_every: int = 10,
-                 epoch: int = 0, key: bytes = b"") -> None:
-        self.display_id = display_id
-        self.key = key  # the display's frame key: every message signed (b"": none)
-        self.prefix = prefix
-        self.max_packet = max_packet
-        self.frame_ttl = frame_ttl
-        self.full_refresh_every = full_refresh_every
-        self.epoch = epoch
+                 epoch: int = 0, key: bytes = b"", total: TokenBucket | None = None) -> None:
+        super().__init__(display_id, prefix, max_packet, frame_ttl, full_refresh_every, epoch, key)
         self.state = ChannelState.IDLE
-        self.current: Frame | None = None
-        self.recent: dict[int, Frame] = {}  # hash -> the last few frames
-        self.sequence = 0
-        self.partials = 0
-        self.valid_until = 0
-        self.true_until: int | None = None  # the first second the current frame's content is no longer true
-        # (None: unknown, its validity is extended by frame_ttl for as long as it is current)
-        self.night = False  # the current frame is a night screen: valid, without extensions, while it is true
-        self.retained_chunks = 0  # how many frame/{i} topics hold retained chunks (0: the frame topic does)
-        self.last_full_at = -FULL_FRAME_RESEND_GAP  # when the pillar was last sent a whole frame's pixels
-        self.full_due: int | None = None  # a full frame asked for within the gap: sent when the gap ends
-        self.pillar_hash: int | None = None  # what the pillar shows, as far as known (None: it takes the retained frame)
-        self.known = False  # whether the pillar's screen is known since this instance took the display
-        self.online = False
-        self.status: dict = {}
-        self.last_ack_at: int | None = None
-        self.unacked_since: int | None = None  # since when the pillar owes an ack for what it was sent
-        self.last_ack_seq: int | None = None  # the highest `seq` the pillar acknowledged (a restarted pillar's
-        # acks count again once it shows a frame: sequence numbers only grow)
-        self.last_status_at: int | None = None
-        self.last_frame_at: int | None = None
-        self.bytes_sent = 0
-        self.last_shown: int | None = None  # the last hash the pillar acknowledged: a null ack or an offline status
-        # may be forged, so a change still reaches it as a delta from this frame
-        self.sent_delta: tuple[int, int] | None = None  # (base, target) of the last delta with pixels sent on `delta`
-        self.sent_flags = 0  # and its flags: a copy of it carries the same ones and is not a new partial update
-        self.repeats = 0  # how often the pillar answered that delta by acking its base (refused, or lost): 2 -> full
-        self.ack_wait = ACK_WAIT  # doubles with each whole frame sent again for a missing ack
-        self.backoff = Backoff(FULL_FRAME_RESEND_GAP)  # between answers to a pillar that makes no progress
-        self.bucket = TokenBucket(*PILLAR_ANSWERS)  # answers to this pillar
-        self.total: TokenBucket | None = None  # answer bytes to all pillars (the Bridge's)
-        self.pillar_max_packet: int | None = None  # the limit the pillar's status announced
-        self.scrolls = False  # the pillar's status says it scrolls the ticker itself
-        self.limited = 0  # answers deferred by the limits
-        self.limited_at: int | None = None  # when one last was
-        self.streak = 0  # answers deferred since the pillar last showed the current frame
-        self.forecast_message = b""  # the retained `next` message (b"": none)
-        self.forecast_end = 0  # the last second its last step is valid
-
-    def _topic(self, leaf: str) -> str:
-        return display_topic(self.prefix, self.display_id, leaf)
+        self._screen = Screen.NEW
+        self._shows: int | None = None  # the hash the pillar shows (data of SHOWS; of LOST: what it last did)
+        self.answers = Answers(total=total)
+        self.acks = Acks()
 
     @property
-    def packet_limit(self) -> int:
-        """The largest MQTT packet for this display: the service's max_packet, or the pillar's when smaller."""
-        return min(self.max_packet, self.pillar_max_packet or self.max_packet)
+    def online(self) -> bool:
+        """Whether the pillar's last status (or ack) said it is there."""
+        return self.facts.presence is Presence.ONLINE
 
-    def _room(self) -> int:
-        """Payload bytes per message: what fits the packet limit on the longest topic, so that a frame's chunks
-        are the same on `frame/{i}` and on `delta` (a pillar may collect one set from both)."""
-        return packet_room(self.packet_limit, self._topic("frame/65535"))
+    @property
+    def status(self) -> dict:
+        """What the pillar's statuses reported (an offline Will says nothing new: what was known stays)."""
+        return self.facts.status
 
-    def room(self, leaf: str) -> int:
-        """Payload bytes that fit the packet limit on this display's topic `leaf` (e.g. `ticker`)."""
-        return packet_room(self.packet_limit, self._topic(leaf))
+    @property
+    def scrolls(self) -> bool:
+        """Whether the pillar said it scrolls the ticker itself."""
+        return self.facts.scrolls
+
+    @property
+    def limited(self) -> int:
+        """Answers to the pillar the limits deferred."""
+        return self.answers.limited
+
+    @property
+    def ack_wait(self) -> int:
+        """Seconds an ack is awaited before the whole frame goes again (doubling while none comes)."""
+        return self.acks.wait
+
+    @property
+    def screen(self) -> Screen:
+        """What the service knows of the pillar's screen."""
+        return self._screen
+
+    @property
+    def pillar_hash(self) -> int | None:
+        """The frame the pillar shows, as far as known (None: it takes the retained frame, or nobody knows)."""
+        return self._shows if self._screen in (Screen.SHOWS, Screen.LOST) else None
 
     def _event(self, event: ChannelEvent) -> None:
         """Move along the transition table; an impossible event is a LocalProtocolError (state ERROR)."""
         try:
-            self.state = transition(self.state, event)  # type: ignore[assignment]
+            self.state = transition(self.state, event)
         except LocalProtocolError:
             self.state = ChannelState.ERROR
             raise
+
+    def _heard(self, event: ChannelEvent) -> None:
+        """The pillar said it is online or offline."""
+        self.facts.presence = transition(self.facts.presence, event)
+
+    def _move(self, event: ScreenEvent) -> Action:
+        """Move the pillar's screen along the transition table; the action it names."""
+        self._screen, action = step(self._screen, event)
+        if self._screen in (Screen.NEW, Screen.RETAINED):
+            self._shows = None
+        return action
+
+    def _step(self, event: ScreenEvent, now: int) -> list[Publish]:
+        """Move the pillar's screen along the transition table and do the action it names."""
+        return self._actions[self._move(event)](self, now)
+
+    def view(self) -> PillarView:
+        """What the service knows of the pillar, read-only (for ops)."""
+        facts, answers = self.facts, self.answers
+        return PillarView(self.online, dict(facts.status), facts.last_ack_at, self.sent.last_frame_at,
+                          self.state is ChannelState.SYNCED, self.current.hash if self.current else None,
+                          facts.last_status_at, answers.limited, answers.limited_at, answers.streak)
+
+    def resume(self, old: DisplayChannel) -> None:
+        """A new start for a display another instance took over: what its pillar said (`old`'s facts) stays."""
+        self.facts = dataclasses.replace(old.facts)
+
+    def configure(self, full_refresh_every: int | None = None, key: bytes | None = None,
+                  epoch: int | None = None) -> None:
+        """New settings from the Bridge: the layout's full refresh period, the frame key, the ownership epoch."""
+        if full_refresh_every is not None:
+            self.full_refresh_every = full_refresh_every
+        if key is not None:
+            self.key = key
+        if epoch is not None:
+            self.epoch = epoch
 
     @property
     def acked_hash(self) -> int | None:
         """The hash of the frame the pillar confirmed, while that is the current one."""
         return self.current.hash if self.state is ChannelState.SYNCED and self.current is not None else None
 
-    def _header(self, kind: int, frame: Frame, base: int, flags: int, region: tuple[int, int, int, int]) -> Header:
-        h, w = frame.shape
-        if frame.compress and frame.encoding != "png":
-            flags |= FLAG_ZLIB
-        if self.night:
-            flags |= FLAG_NIGHT
-        return Header(kind, frame.encoding, flags, w, h, region, frame.hash, base, self.valid_until, self.sequence,
-                      frame.color_mode, epoch=self.epoch)
+    def _taken(self, now: int) -> list[Publish]:
+        """TAKEN: the pillar takes the retained frame just published (docs/mqtt.md): it counts as a whole frame."""
+        if self.current is not None:
+            self.answers.due = None  # a request waiting for the resend gap is answered by this
+            self.sent.partials = 0
+            self.sent.last_full_at = self.sent.last_frame_at = now
+        return []
 
-    def full_payloads(self, room: int) -> list[bytes]:
-        """The current frame as full-frame payloads (header + body), chunked to `room` bytes each."""
-        frame = self.current
-        if frame is None:
-            return []
-        h, w = frame.shape
-        header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
-        if frame.full_body is not None:
-            return codec.encode_message(header, frame.full_body, room, compressed=True, key=self.key)
-        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room, key=self.key)
-
-    def _retained(self, now: int) -> list[Publish]:
-        """The current full frame into the retained `frame` topic (or `frame/{i}` chunks)."""
-        payloads = self.full_payloads(self._room())
-        if not payloads:
-            return []
-        expiry = max(1, self.valid_until - now)
-        out: list[Publish] = []
-        if len(payloads) == 1:
-            out.append(Publish(self._topic("frame"), payloads[0], True, expiry=expiry))
-            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(self.retained_chunks)]
-            self.retained_chunks = 0
-        else:
-            if self.retained_chunks == 0:
-                out.append(Publish(self._topic("frame"), b"", True))  # clears the unchunked retained frame
-            out += [Publish(self._topic(f"frame/{i}"), p, True, expiry=expiry) for i, p in enumerate(payloads)]
-            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.retained_chunks)]
-            self.retained_chunks = len(payloads)
-        if self.known and self.pillar_hash is None:  # the pillar takes the retained frame (docs/mqtt.md)
-            self.full_due = None  # a request waiting for the resend gap is answered by this
-            self.partials = 0
-            self.last_full_at = now
-            self.last_frame_at = now
-        self.bytes_sent += sum(len(p.payload) for p in out)
-        return out
+    def _retained_to_it(self, now: int) -> list[Publish]:
+        out = self._retained(now)
+        return out + self._taken(now) if out else out
 
     def _deferred(self, now: int) -> bool:
         """Whether a whole frame now would come within the resend gap; it is then due when the gap ends
         (deferred, never dropped)."""
-        if now - self.last_full_at < FULL_FRAME_RESEND_GAP:
-            self.full_due = self.last_full_at + FULL_FRAME_RESEND_GAP
+        if now - self.sent.last_full_at < FULL_FRAME_RESEND_GAP:
+            self.answers.due = self.sent.last_full_at + FULL_FRAME_RESEND_GAP
             return True
         return False
 
-    def _board(self) -> list[Publish]:
-        """The current board JSON, retained (nothing for a frame without one)."""
-        frame = self.current
-        if frame is None or not frame.board_json:
-            return []
-        fitted = fit_board(frame.board_json, self.room("board"))
-        return [Publish(self._topic("board"), fitted, True)] if fitted is not None else []
+    def _base(self) -> int | None:
+        """The frame a delta to the pillar starts from: the one it shows (SHOWS), else none (a whole frame)."""
+        return self._shows if self._screen is Screen.SHOWS else None
 
-    def _direct_full(self, now: int) -> list[Publish]:
-        """The current full frame on `delta`, for a pillar that shows another frame and is not subscribed to `frame`."""
-        payloads = self.full_payloads(self._room())
-        self.partials, self.sent_delta, self.repeats = 0, None, 0
-        self.last_full_at = self.last_frame_at = now
-        self.bytes_sent += sum(len(p) for p in payloads)
-        expiry = max(1, self.valid_until - now)
-        return [Publish(self._topic("delta"), p, False, expiry=expiry) for p in payloads]
-
-    def _to_pillar(self, now: int) -> list[Publish]:
-        """What the pillar needs on `delta` to reach the current frame from the one it shows (a pillar whose
-        screen this instance does not know yet gets the full frame there). A pillar said to show nothing takes
-        the retained frame; it also gets a delta from the last frame it acknowledged, in case that null ack or
-        offline status was not its own. A pillar that is offline gets deltas (cheap), never a whole frame."""
-        frame = self.current
+    def _catch_up(self, now: int) -> list[Publish]:
+        """CATCH_UP (and WHOLE, from no base): what the pillar needs on `delta` to reach the current frame from
+        the one it shows: a delta, or the whole frame when none can be made (an offline pillar gets none, and one
+        within the resend gap gets it when the gap ends). It is then taken to show the current frame (SENT)."""
+        frame, base = self.current, self._base()
         if frame is None:
             return []
-        if self.known and self.pillar_hash is None:
-            return self._courtesy(now)
-        old = self.recent.get(self.pillar_hash) if self.known and self.pillar_hash is not None else None
-        if old is None or old.shape != frame.shape or self.repeats >= 2:
+        old = self.recent.get(base) if base is not None else None
+        if old is None or old.shape != frame.shape or self.sent.repeats >= 2:
             if not self.online or self._deferred(now):
                 return []
             out = self._direct_full(now)
         else:
-            out = self._delta(old, self.pillar_hash or 0, now)
-        self.pillar_hash, self.known, self.full_due = frame.hash, True, None  # it applies what it is sent
-        self.last_shown = frame.hash
-        if out and self.unacked_since is None:
-            self.unacked_since = now
+            out = self._delta(old, base or 0, now)
+        self._shows = frame.hash
+        self._step(ScreenEvent.SENT, now)  # it applies what it is sent
+        self.answers.due = None
+        self.sent.last_shown = frame.hash
+        if out and self.acks.unacked_since is None:
+            self.acks.unacked_since = now
         return out
 
     def _courtesy(self, now: int) -> list[Publish]:
-        """A delta from the last frame the pillar acknowledged to the current one (never a whole frame)."""
-        frame, base = self.current, self.last_shown
+        """COURTESY: the pillar took the retained frame; it also gets a delta from the last frame it acknowledged
+        to the current one (never a whole frame), in case that null ack or offline status was not its own."""
+        self._taken(now)
+        frame, base = self.current, self.sent.last_shown
         old = self.recent.get(base) if base is not None else None
         if frame is None or base is None or old is None or old.shape != frame.shape:
             return []
         out = self._delta(old, base, now, whole=False)
-        self.last_shown = frame.hash
+        self.sent.last_shown = frame.hash
         return out
 
-    def _delta(self, old: Frame, base: int, now: int, whole: bool = True) -> list[Publish]:
-        """A delta from the frame the pillar shows (an empty one only moves the validity), or the full frame
-        on `delta` when a delta would not be smaller (nothing then, unless `whole`). The `full refresh` flag
-        goes on the first delta with pixels after `full_refresh_every` partial updates since the last full
-        frame; a copy of a delta sent before (the pillar acked its base again) carries the same flags and is
-        not counted again."""
-        frame = self.current
-        assert frame is not None
-        h, w = frame.shape
-        raw = frame.raw if base != frame.hash else b""
-        rects = codec.changed_rects(old.raw, raw, frame.color_mode, w, h) if raw else []
-        again = bool(rects) and self.sent_delta == (base, frame.hash)
-        if again:
-            flags = self.sent_flags
-        else:
-            flags = FLAG_FULL_REFRESH if rects and self.partials >= self.full_refresh_every else 0
-        header = self._header(KIND_DELTA, frame, base, flags, _bounding(rects))
-        body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
-        payloads = codec.encode_message(header, body, self._room(), key=self.key)
-        if rects and (len(payloads) > 1 or len(payloads[0]) >= self._full_size(frame)):
-            return self._direct_full(now) if whole else []
-        if rects and not again:
-            self.partials = 0 if flags & FLAG_FULL_REFRESH else self.partials + 1
-            self.sent_delta, self.sent_flags, self.repeats = (base, frame.hash), flags, 0
-        if rects:
-            self.last_frame_at = now
-        self.bytes_sent += len(payloads[0])
-        return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
+    def _resend(self, now: int) -> list[Publish]:
+        """RESEND: what the pillar was sent went unacknowledged: the whole frame again, the next ack awaited longer."""
+        self.acks.unacked_since = None
+        self.acks.wait = min(ANSWER_GAP_MAX, self.acks.wait * 2)
+        return self._catch_up(now)
 
-    @staticmethod
-    def _full_size(frame: Frame) -> int:
-        """The size of the full frame's body (known from rendering, or encoded here when it is not)."""
-        if frame.full_body is not None:
-            return len(frame.full_body)
-        return len(codec.pack(frame.raster, frame.encoding, frame.color_mode))
+    def _answer_behind(self, now: int) -> list[Publish]:
+        """ANSWER_BEHIND: an answer, unless the pillar shows the current frame."""
+        if self.current is not None and self._shows == self.current.hash:
+            return []
+        return self._answer(now, self._catch_up)
 
-    def _validity(self, now: int) -> int:
-        """The last second the current frame may be shown: frame_ttl from now, and never past the second its
-        content stops being true (docs/mqtt.md, "Validity")."""
-        until = now + self.frame_ttl
-        if self.night and self.true_until is not None:  # a night screen: until the night ends, nothing in between
-            return self.true_until - 1
-        return until if self.true_until is None else min(until, self.true_until - 1)
+    def _settle(self, now: int) -> list[Publish]:
+        """SETTLE: the pillar shows the current frame: deferred answers and the backoff end."""
+        self.answers.due, self.sent.repeats, self.answers.streak = None, 0, 0
+        self.answers.backoff.reset()
+        return []
 
     def show(self, frame: Frame, now: int, true_until: int | None = None, night: bool = False) -> list[Publish]:
         """Publishes for a newly rendered frame, true until `true_until` (exclusive; None: for frame_ttl);
@@ -265,17 +239,9 @@ class DisplayChannel:
         if self.current is not None and frame.hash == self.current.hash:
             self.extend_to(true_until)
             return []
-        self.true_until = true_until
-        self.night = night and true_until is not None
         self._event(ChannelEvent.SHOW)
-        self.current = frame
-        self.recent.pop(frame.hash, None)
-        self.recent[frame.hash] = frame
-        while len(self.recent) > KEPT_FRAMES:
-            del self.recent[next(iter(self.recent))]
-        self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
-        self.valid_until = self._validity(now)
-        return self._board() + self._retained(now) + self._to_pillar(now)
+        self._take(frame, now, true_until, night)
+        return self._board() + self._retained(now) + self._step(ScreenEvent.FRAME, now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
         """Send an answer deferred by the resend gap or the limits once they allow it, a whole frame again to a
@@ -284,60 +250,50 @@ class DisplayChannel:
         if self.current is None:
             return []
         out: list[Publish] = []
-        if self.unacked_since is not None and now - self.unacked_since >= self.ack_wait and self.online:
-            self.unacked_since, self.known = None, False  # lost on the way: the whole frame goes again
-            self.ack_wait = min(ANSWER_GAP_MAX, self.ack_wait * 2)
-            out += self._to_pillar(now)
-        if self.full_due is not None and now >= self.full_due:
-            self.full_due = None
-            if self.pillar_hash is None:
-                out += self._answer(now, self._retained, whole=True)
-            elif not self.known or self.pillar_hash != self.current.hash:
-                out += self._answer(now, self._to_pillar)
+        if self.acks.unacked_since is not None and now - self.acks.unacked_since >= self.acks.wait and self.online:
+            out += self._step(ScreenEvent.TIMEOUT, now)
+        if self.answers.due is not None and now >= self.answers.due:
+            self.answers.due = None
+            out += self._step(ScreenEvent.DUE, now)
         if now < self.valid_until - margin or self._validity(now) <= self.valid_until:
             return out  # not due, or nothing to extend: the content changes when the validity ends
         self._event(ChannelEvent.TICK)
         self.valid_until = self._validity(now)
-        return out + self._retained(now) + self._to_pillar(now)
+        return out + self._retained(now) + self._step(ScreenEvent.FRAME, now)
 
     def next_deadline(self, margin: int) -> int | None:
         """When tick() next has something to do."""
         if self.current is None:
             return None
         due = [self.valid_until - margin] if self.true_until is None or self.true_until - 1 > self.valid_until else []
-        if self.full_due is not None:
-            due.append(self.full_due)
-        if self.unacked_since is not None and self.online:
-            due.append(self.unacked_since + self.ack_wait)
+        if self.answers.due is not None:
+            due.append(self.answers.due)
+        if self.acks.unacked_since is not None and self.online:
+            due.append(self.acks.unacked_since + self.acks.wait)
         return min(due, default=None)
-
-    def extend_to(self, true_until: int | None) -> None:
-        """The current frame's content stays true until `true_until` (a board with the same pixels was rendered
-        again): the next tick extends its validity that far."""
-        if self.true_until is not None and (true_until is None or true_until > self.true_until):
-            self.true_until = true_until
 
     def _answer(self, now: int, make: Callable[[int], list[Publish]], whole: bool = False) -> list[Publish]:
         """An answer to the pillar (`make(now)`), or nothing yet when the backoff, this pillar's token bucket, the
         one for all pillars or (for a `whole` frame) the resend gap say later: it is then due at that time
         (deferred, never dropped)."""
-        due = max(now, self.backoff.ready_at(), int(-(-self.bucket.ready_at(now) // 1)))
-        if self.total is not None:
-            due = max(due, int(-(-self.total.ready_at(now) // 1)))
+        answers = self.answers
+        due = max(now, answers.backoff.ready_at(), int(-(-answers.bucket.ready_at(now) // 1)))
+        if answers.total is not None:
+            due = max(due, int(-(-answers.total.ready_at(now) // 1)))
         if whole:
-            due = max(due, self.last_full_at + FULL_FRAME_RESEND_GAP)
+            due = max(due, self.sent.last_full_at + FULL_FRAME_RESEND_GAP)
         if due > now:
-            self.full_due = due if self.full_due is None else min(self.full_due, due)
-            self.limited += 1
-            self.streak += 1
-            self.limited_at = now
+            answers.due = due if answers.due is None else min(answers.due, due)
+            answers.limited += 1
+            answers.streak += 1
+            answers.limited_at = now
             return []
         out = make(now)
         if out:
-            self.backoff.answered(now)
-            self.bucket.spend(now)
-            if self.total is not None:
-                self.total.spend(now, sum(len(p.payload) for p in out))
+            answers.backoff.answered(now)
+            answers.bucket.spend(now)
+            if answers.total is not None:
+                answers.total.spend(now, sum(len(p.payload) for p in out))
         return out
 
     def republish(self, now: int) -> list[Publish]:
@@ -346,89 +302,87 @@ class DisplayChannel:
         if self.current is None:
             return []
         forecast = [self._forecast_publish(now)] if self.forecast_message and self.forecast_end >= now else []
-        return self._board() + self._retained(now) + forecast + (self._to_pillar(now) if not self.known else [])
+        return self._board() + self._retained(now) + forecast + self._step(ScreenEvent.REPUBLISH, now)
+
+    def unsent(self) -> None:
+        """A delta to the pillar may not have reached the broker: what it shows is no longer known (the table
+        names no action: the next republish, tick or frame sends the whole frame)."""
+        self._move(ScreenEvent.UNSENT)
 
     def on_ack(self, ack: PillarAck, now: int) -> list[Publish]:
         """Record what the pillar shows; bring it to the current frame when it shows another one, and the
         retained frame again when it asks for it (answers back off while it makes no progress)."""
         if ack.seq is not None and ack.seq > max(self.sequence, now):
             raise ValueError(f"seq {ack.seq} names a frame this service never sent")
-        self.last_ack_at = now
-        self.online = True
-        if ack.seq is not None and self.last_ack_seq is not None and ack.seq < self.last_ack_seq and not ack.need_full:
+        self.facts.last_ack_at = now
+        self._heard(ChannelEvent.ONLINE)
+        if ack.seq is not None and self.acks.last_seq is not None and ack.seq < self.acks.last_seq and not ack.need_full:
             return []  # older than an ack already taken (a broker redelivering, or two acks crossing); a request for
             # a frame is always answered (a pillar that shows nothing must get one)
         if ack.seq is not None and ack.hash is not None:
-            self.last_ack_seq = ack.seq
-        self.unacked_since, self.ack_wait = None, ACK_WAIT
+            self.acks.last_seq = ack.seq
+        self.acks.unacked_since, self.acks.wait = None, ACK_WAIT
         current = self.current is not None and not ack.need_full and ack.hash == self.current.hash
         self._event(ChannelEvent.ACK_CURRENT if current else ChannelEvent.ACK_OTHER)
         if ack.hash is not None:
-            self.last_shown = ack.hash
+            self.sent.last_shown = ack.hash
+        return self._step(self._said(ack, current), now)
+
+    def _said(self, ack: PillarAck, current: bool) -> ScreenEvent:
+        """What the pillar's ack says of its screen (and the data that goes with it: the frame it shows, and how
+        often it acked a delta's base instead of the delta)."""
         if ack.need_full and ack.hash is not None and self.current is not None:
-            self.pillar_hash, self.known, self.repeats = ack.hash, True, 2  # it shows a frame and cannot apply a
-            return self._answer(now, self._to_pillar)  # delta: the whole frame on `delta` (it is not subscribed to frame)
-        if ack.need_full or ack.hash is None:
-            self.pillar_hash, self.known = None, True  # it is subscribed to the retained frame
-            if not ack.need_full or self.current is None:
-                return []
-            return self._answer(now, self._retained, whole=True)
-        if self.current is not None and self.sent_delta == (ack.hash, self.current.hash):
-            self.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
-        self.pillar_hash, self.known = ack.hash, True
-        if current:
-            self.full_due, self.repeats, self.streak = None, 0, 0
-            self.backoff.reset()
-            return []
-        return self._answer(now, self._to_pillar)
+            self._shows, self.sent.repeats = ack.hash, 2  # it shows a frame and cannot apply a delta: the whole frame
+            return ScreenEvent.ASK_WHOLE  # on `delta` (it is not subscribed to frame)
+        if ack.need_full or ack.hash is None:  # it is subscribed to the retained frame
+            return ScreenEvent.ASK_RETAINED if ack.need_full and self.current is not None else ScreenEvent.ACK_NOTHING
+        if self.current is not None and self.sent.delta == (ack.hash, self.current.hash):
+            self.sent.repeats += 1  # it still shows that delta's base: refused (or lost); twice -> the whole frame
+        self._shows = ack.hash
+        return ScreenEvent.ACK_CURRENT if current else ScreenEvent.ACK_OTHER
 
     def on_status(self, status: PillarStatus, now: int | None = None) -> list[Publish]:
         """Record the pillar's status: what it reports, the packet limit and ticker it announces. An offline
         status (its Will, or a forged one) stops whole frames to it, not deltas from the frame it showed."""
+        facts = self.facts
         if now is not None:
-            self.last_status_at = now
-        self.online = status.online
-        self.status = {**self.status, **status.details}  # an offline Will says nothing new: keep what was known
-        self._event(ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE)
+            facts.last_status_at = now
+        event = ChannelEvent.ONLINE if status.online else ChannelEvent.OFFLINE
+        self._heard(event)
+        facts.status = {**facts.status, **status.details}  # an offline Will says nothing new: keep what was known
+        self._event(event)
         if not status.online:
             return []
-        self.scrolls = status.details.get("ticker") is True
+        facts.scrolls = status.details.get("ticker") is True
         limit = status.details.get("max_packet")
         before = self.packet_limit
-        self.pillar_max_packet = max(MIN_PILLAR_PACKET, limit) if isinstance(limit, int) else None
+        facts.max_packet = max(MIN_PILLAR_PACKET, limit) if isinstance(limit, int) else None
         if self.packet_limit != before and self.current is not None and now is not None:
-            return self._board() + self._retained(now)  # chunked for its limit (it reads them while it shows nothing)
+            # chunked for its limit (it reads them while it shows nothing)
+            return self._board() + self._retained(now) + self._step(ScreenEvent.RECHUNK, now)
         return []
-
-    def forecast(self, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
-        """The retained forecast (`next`) for these steps; the last steps are left out until it fits max_packet
-        (none fits: the topic is cleared)."""
-        room = packet_room(self.max_packet, self._topic("next"))
-        payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
-        while len(payload) > room and steps:
-            steps = steps[: len(steps) * 3 // 4] if len(steps) > 4 else steps[:-1]
-            payload = forecast_payload(steps, horizon_minutes, self.sequence, self.epoch)
-        self.forecast_message = payload
-        self.forecast_end = steps[-1].until if steps else 0
-        self.bytes_sent += len(payload)
-        return [self._forecast_publish(now)]
-
-    def _forecast_publish(self, now: int) -> Publish:
-        expiry = max(1, self.forecast_end - now) if self.forecast_message else None
-        return Publish(self._topic("next"), self.forecast_message, True, expiry=expiry)
 
     def clear(self) -> list[Publish]:
         """Empty retained messages that remove this display's frame, board and forecast from the broker."""
         self._event(ChannelEvent.REMOVE)
-        topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.retained_chunks)]
+        topics = ["frame", "board", "next"] + [f"frame/{i}" for i in range(self.sent.retained_chunks)]
         return [Publish(self._topic(t), b"", True) for t in topics]
 
+    def _nothing(self, now: int) -> list[Publish]:
+        return []
 
-def _bounding(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    if not rects:
-        return (0, 0, 0, 0)
-    x0 = min(r[0] for r in rects)
-    y0 = min(r[1] for r in rects)
-    x1 = max(r[0] + r[2] for r in rects)
-    y1 = max(r[1] + r[3] for r in rects)
-    return (x0, y0, x1 - x0, y1 - y0)
+    def _whole_answer(self, now: int) -> list[Publish]:
+        return self._answer(now, self._catch_up)
+
+    def _retained_again(self, now: int) -> list[Publish]:
+        return self._answer(now, self._retained, whole=True)
+
+    def _retained_to_it_answer(self, now: int) -> list[Publish]:
+        return self._answer(now, self._retained_to_it, whole=True)
+
+    _actions: dict[Action, Callable[[DisplayChannel, int], list[Publish]]] = {
+        Action.NONE: _nothing, Action.TAKEN: _taken, Action.COURTESY: _courtesy, Action.WHOLE: _catch_up,
+        Action.CATCH_UP: _catch_up, Action.RESEND: _resend, Action.RETAINED_AGAIN: _retained_again,
+        Action.RETAINED_TO_IT: _retained_to_it_answer, Action.ANSWER: _whole_answer, Action.ANSWER_BEHIND: _answer_behind,
+        Action.SETTLE: _settle,
+    }

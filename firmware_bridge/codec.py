@@ -18,6 +18,12 @@ import numpy as np
 from PIL import Image
 
 from . import png
+from .rasters import GRAY_LEVELS as GRAY_LEVELS  # re-exported: rasters were the codec's before rasters.py
+from .rasters import image_of as image_of
+from .rasters import pixels as pixels
+from .rasters import raster_of as raster_of
+from .rasters import rgb565_of as rgb565_of
+from .rasters import rgb_pixels, rgb_rows
 
 ENCODINGS = ("png", "mono1", "gray2", "bwr", "rgb565")
 FORMAT_CODES = {name: code for code, name in enumerate(ENCODINGS)}
@@ -35,7 +41,6 @@ AHEAD = 86400  # seconds: an epoch or sequence further ahead of a pillar's clock
 HEADER = struct.Struct("<2sBBBBHHHHHHIIIIHHBxI4x")  # 48 bytes
 COLOR_MODES = ("mono", "gray4", "bwr", "rgb565", "rgb")
 TILE_W, TILE_H = 16, 8  # deltas are made of tiles this size (x stays byte-aligned for 1 and 2 bits)
-GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
 ZLIB_WINDOW_BITS = 14  # every zlib stream sent to pillars uses at most a 16 KB window: an inflater then needs about
 # 23 KB instead of 39 (docs/mqtt.md, "Memory"); one with the full 32 KB window reads these streams too
 
@@ -103,69 +108,14 @@ def parse_header(data: bytes) -> Header:
                   chunks, epoch)
 
 
-# --- rasters ---------------------------------------------------------------------------------
-
-
-def rgb565_of(r, g, b):  # type: ignore[no-untyped-def]
-    """RGB565 of 8-bit red, green and blue (numbers or arrays wide enough for 16 bits)."""
-    return ((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3)
-
-
-def raster_of(image: Image.Image, color_mode: str) -> np.ndarray:
-    """The raster of a rendered image (as layouts.image produces it for that colour mode)."""
-    if color_mode == "mono":
-        return (np.asarray(image.convert("1"), dtype=np.uint8) > 0).astype(np.uint8)
-    if color_mode == "bwr":
-        return np.asarray(image, dtype=np.uint8).copy()
-    if color_mode == "gray4":
-        return (np.asarray(image.convert("L"), dtype=np.uint16) + 42) // 85
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
-    if color_mode == "rgb565":
-        return rgb565_of(rgb[..., 0], rgb[..., 1], rgb[..., 2]).astype(np.uint16)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
-def pixels(image: Image.Image) -> np.ndarray:
-    """The image's pixels as a read-only numpy view, without a copy where Pillow can export them (its Arrow
-    interface): H x W bytes for modes 1 (0/255), L and P; H x W x 4 for RGB (the fourth byte is padding)."""
-    import pyarrow as pa  # here: the light commands that import the codec need not load pyarrow
-
-    width, height = image.size
-    try:
-        exported = pa.Array._import_from_c_capsule(*image.__arrow_c_array__())  # not pa.array: it imports pandas
-    except (ValueError, TypeError, NotImplementedError, AttributeError, pa.ArrowException):  # several blocks
-        exported = None
-    if exported is not None and image.mode in ("1", "L", "P") and exported.type == pa.uint8():
-        return np.frombuffer(exported.buffers()[1], np.uint8, width * height, exported.offset).reshape(height, width)
-    if exported is not None and image.mode == "RGB" and isinstance(exported, pa.FixedSizeListArray):
-        values = exported.values
-        return np.frombuffer(values.buffers()[1], np.uint8, width * height * 4, values.offset).reshape(height, width, 4)
-    if image.mode == "RGB":
-        return np.asarray(image.convert("RGBA"))
-    return np.asarray(image.convert("L") if image.mode == "1" else image)
-
-
-def _rgb_rows(image: Image.Image) -> bytes:
-    """An RGB image's rows, 3 bytes per pixel, packed by Pillow in C (faster than numpy drops the padding
-    byte) in one piece: `tobytes` packs 64 KB chunks and joins them, a second copy of 6 MB per LCD frame."""
-    size = image.width * image.height * 3
-    try:
-        encoder = Image._getencoder("RGB", "raw", "RGB")  # what tobytes uses, asked for all rows at once
-        try:
-            encoder.setimage(image.im, (0, 0, *image.size))
-            _, status, data = encoder.encode(size)
-        finally:
-            encoder.cleanup()
-    except (AttributeError, TypeError, ValueError, OSError):  # another Pillow's internals: its public way
-        return image.tobytes()
-    return data if status == 1 and len(data) == size else image.tobytes()
+# --- rasters (firmware_bridge/rasters.py) in the raw encodings -----------------------------
 
 
 def raw_of(image: Image.Image, color_mode: str) -> bytes:
     """The colour mode's raw encoding (RAW_FOR_MODE) of a rendered image, straight from its pixels:
     the same bytes as pack(raster_of(image)) without building the raster."""
     if color_mode == "rgb" and image.mode == "RGB":
-        return _rgb_rows(image)
+        return rgb_rows(image)
     px = pixels(image)
     if color_mode == "mono" and image.mode == "1":
         return np.packbits(px, axis=1).tobytes()  # 0 or 255: packbits takes any non-zero byte as a 1
@@ -176,32 +126,10 @@ def raw_of(image: Image.Image, color_mode: str) -> bytes:
     return pack(raster_of(image, color_mode), RAW_FOR_MODE[color_mode], color_mode)
 
 
-def _rgb_pixels(raster: np.ndarray, color_mode: str) -> np.ndarray:
-    """An rgb565 or rgb raster as H x W x 3 bytes (565 widened as the renderer does)."""
-    v = raster.astype(np.uint32)
-    if color_mode == "rgb565":
-        r5, g6, b5 = v >> 11, (v >> 5) & 63, v & 31
-        return np.stack([(r5 << 3) | (r5 >> 2), (g6 << 2) | (g6 >> 4), (b5 << 3) | (b5 >> 2)], -1).astype(np.uint8)
-    return np.stack([v >> 16, (v >> 8) & 255, v & 255], -1).astype(np.uint8)
-
-
-def image_of(raster: np.ndarray, color_mode: str) -> Image.Image:
-    """The image a pillar shows for a raster (pixel-identical to what the renderer drew)."""
-    if color_mode == "mono":
-        return Image.fromarray((raster * 255).astype(np.uint8), "L").convert("1", dither=Image.Dither.NONE)
-    if color_mode == "bwr":
-        image = Image.fromarray(raster.astype(np.uint8), "P")
-        image.putpalette([255, 255, 255, 0, 0, 0, 255, 0, 0])
-        return image
-    if color_mode == "gray4":
-        return Image.fromarray(GRAY_LEVELS[raster.astype(np.uint8)], "L")
-    return Image.fromarray(_rgb_pixels(raster, color_mode), "RGB")
-
-
 def pack(raster: np.ndarray, encoding: str, color_mode: str) -> bytes:
     """A raster (a whole frame or a rectangle) in an encoding: rows padded to whole bytes, MSB first."""
     if encoding == "png" and color_mode in ("rgb", "rgb565"):
-        return png.encode_rgb(_rgb_pixels(raster, color_mode))
+        return png.encode_rgb(rgb_pixels(raster, color_mode))
     if encoding == "png":
         out = io.BytesIO()
         image_of(raster, color_mode).save(out, format="PNG", compress_level=6)

@@ -1,7 +1,8 @@
 """The pillar's end of the protocol: assembles chunks, applies frames and deltas, verifies hashes,
-acknowledges. Its state (firmware_bridge/states.py) says whether it shows a verified frame; a
-message it cannot verify is a typed RemoteProtocolError kept in `last_error`, and moves it to ERROR
-until a full frame arrives."""
+acknowledges. Its state (firmware_bridge/states.py) says whether it shows a verified frame, and so
+whether it takes the retained one; a message it cannot verify is a typed RemoteProtocolError kept in
+`last_error`, and moves it to ERROR (showing nothing) or KEEPING (its last good frame) until a
+verified frame arrives."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .codec import FLAG_FULL_REFRESH, KIND_FULL, CodecError
 from .forecast import Forecast, ForecastError, parse_forecast
 from .messages import Publish, hex_hash
 from .states import (
+    Action,
     BaseMismatch,
     HashMismatch,
     MalformedMessage,
@@ -21,7 +23,7 @@ from .states import (
     PillarState,
     RemoteProtocolError,
     Unauthentic,
-    transition,
+    step,
 )
 from .ticker import Ticker, TickerError, parse_ticker
 from .topics import display_topic
@@ -62,10 +64,16 @@ class PillarSession:
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
 
+    def _event(self, event: PillarEvent) -> Action:
+        """Move along the transition table (states.py); the action it names is what the caller does next."""
+        self.state, action = step(self.state, event)
+        return action
+
     @property
     def wants_frame(self) -> bool:
-        """Whether the pillar shows nothing and so takes the retained frame (subscribed to `frame/#`)."""
-        return self.raster is None
+        """Whether the pillar shows nothing and so takes the retained frame (subscribed to `frame/#`): its state
+        says so (WAITING, or ERROR: it refused a message while it showed nothing)."""
+        return self.state in (PillarState.WAITING, PillarState.ERROR)
 
     def subscriptions(self) -> list[str]:
         """What the pillar is subscribed to now: `delta` and `ticker` always; `frame/#` and `board` while it shows nothing
@@ -95,7 +103,7 @@ class PillarSession:
             return []
         self.size = (self.raster.shape[1], self.raster.shape[0])
         self.raster, self.hash = None, None
-        self.state = transition(self.state, PillarEvent.EXPIRED)  # type: ignore[assignment]
+        self._event(PillarEvent.EXPIRED)
         return [self._ack()]
 
     def _ack(self, need_full: bool = False) -> Publish:
@@ -109,20 +117,18 @@ class PillarSession:
     def receive(self, topic: str, payload: bytes, now: int) -> list[Publish]:
         """Apply a frame, a chunk or a delta; answer with an ack (what it shows, or a request for a full frame).
         A message on another display's topics (a broker that delivers what was not subscribed) is never shown."""
-        if topic not in (self._topic("frame"), self._topic("delta"), self._topic("ticker"), self._topic("board"),
-                         self._topic("next")) and not topic.startswith(self._topic("frame/")):
-            return []
         if topic == self._topic("ticker"):
             self._scroll(payload, now)
-            return []
-        if topic == self._topic("next"):
+        elif topic == self._topic("next"):
             self._foresee(payload)
-            return []
-        if not payload:
-            return []  # a cleared retained message
-        if topic == self._topic("board"):
+        elif topic == self._topic("board") and payload:  # (an empty payload: a cleared retained message)
             self._learn(payload)
-            return []
+        elif payload and (topic in (self._topic("frame"), self._topic("delta")) or topic.startswith(self._topic("frame/"))):
+            return self._apply(topic, payload, now)
+        return []
+
+    def _apply(self, topic: str, payload: bytes, now: int) -> list[Publish]:
+        """A frame, a chunk or a delta: verified, assembled, applied, acknowledged (or refused, or ignored)."""
         try:
             header = codec.parse_header(payload)
             payload = codec.verified(payload, self.key)
@@ -135,7 +141,7 @@ class PillarSession:
                                      f"ahead of this pillar's clock ({now})"))
             return [self._ack(need_full=self.wants_frame)]
         if header.epoch < self.epoch or header.valid_until < now:
-            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            self._event(PillarEvent.LATE)
             return []  # from an instance that no longer owns the display, or no longer valid
         body = self._assembled(header, payload[codec.HEADER.size :])
         if body is None:
@@ -144,7 +150,7 @@ class PillarSession:
             self._show(header, self.raster)  # already on screen (e.g. a delta and a full frame crossed): validity only
             return [self._ack()]
         if header.kind == KIND_FULL and (header.epoch, header.sequence) < (self.epoch, self.sequence):
-            self.state = transition(self.state, PillarEvent.LATE)  # type: ignore[assignment]
+            self._event(PillarEvent.LATE)
             return []  # an older frame arriving late
         try:
             raster = self._decoded(topic, header, body)
@@ -225,7 +231,7 @@ class PillarSession:
     def _refuse(self, error: RemoteProtocolError) -> None:
         self.last_error = error
         self.refused += 1
-        self.state = transition(self.state, PillarEvent.REFUSED)  # type: ignore[assignment]
+        self._event(PillarEvent.REFUSED)
 
     def _assembled(self, header: codec.Header, body: bytes) -> bytes | None:
         """The whole body once every chunk of the message arrived (None while some are missing)."""
@@ -260,4 +266,4 @@ class PillarSession:
         if not same:
             self.full_refresh = bool(header.flags & FLAG_FULL_REFRESH)
             self.applied += 1
-        self.state = transition(self.state, PillarEvent.VERIFIED)  # type: ignore[assignment]
+        self._event(PillarEvent.VERIFIED)

@@ -61,10 +61,9 @@ class Bridge:
         found = self.channels.get(display_id)
         if found is None:
             found = DisplayChannel(display_id, self.prefix, self.max_packet, self.frame_ttl, full_refresh_every,
-                                   self.epoch, self.keys.get(display_id, b""))
-            found.total = self.answers
+                                   self.epoch, self.keys.get(display_id, b""), self.answers)
             self.channels[display_id] = found
-        found.full_refresh_every = full_refresh_every
+        found.configure(full_refresh_every=full_refresh_every)
         return found
 
     def expect(self, display_ids: list[str]) -> None:
@@ -80,23 +79,20 @@ class Bridge:
         old = self.channels.pop(display_id, None)
         if old is None:
             return
-        fresh = self.channel(display_id, old.full_refresh_every)
-        fresh.online, fresh.status = old.online, old.status
-        fresh.last_status_at, fresh.last_ack_at = old.last_status_at, old.last_ack_at
-        fresh.pillar_max_packet, fresh.scrolls = old.pillar_max_packet, old.scrolls
+        self.channel(display_id, old.full_refresh_every).resume(old)
 
     def set_keys(self, keys: dict[str, bytes]) -> None:
         """The frame keys of the displays whose messages are signed (docs/mqtt.md, "Signed frames"); what is
         published from now on is signed with them."""
         self.keys = dict(keys)
         for display_id, channel in self.channels.items():
-            channel.key = self.keys.get(display_id, b"")
+            channel.configure(key=self.keys.get(display_id, b""))
 
     def set_epoch(self, epoch: int) -> None:
         """A new ownership epoch (it only grows) for every frame published from now on."""
         self.epoch = min(max(self.epoch, epoch), MAX_EPOCH)
         for channel in self.channels.values():
-            channel.epoch = self.epoch
+            channel.configure(epoch=self.epoch)
 
     def frame_payload(self, display_id: str) -> bytes | None:
         """The display's current frame as one unchunked full-frame message (header + body), if any."""
@@ -106,13 +102,12 @@ class Bridge:
 
     def pillar(self, display_id: str) -> PillarView | None:
         """What the service knows of a display's pillar (None for a display it does not handle)."""
-        c = self.channels.get(display_id)
-        if c is None:
-            return None
-        in_sync = c.state is ChannelState.SYNCED
-        return PillarView(c.online, dict(c.status), c.last_ack_at, c.last_frame_at, in_sync,
-                          c.current.hash if c.current else None, c.last_status_at, c.limited, c.limited_at,
-                          c.streak)
+        channel = self.channels.get(display_id)
+        return channel.view() if channel is not None else None
+
+    def deferred_answers(self) -> int:
+        """Answers to pillar requests the rate limits deferred, over every display this bridge handles."""
+        return sum(channel.limited for channel in self.channels.values())
 
     def subscriptions(self) -> list[str]:
         """What the service subscribes to: every pillar's status and ack."""
@@ -198,7 +193,7 @@ class Bridge:
         for publish in publishes:
             parsed = parse_display_topic(self.prefix, publish.topic)
             if parsed is not None and parsed[1] == "delta" and parsed[0] in self.channels:
-                self.channels[parsed[0]].known = False
+                self.channels[parsed[0]].unsent()
 
     def republish_all(self, now: int) -> list[Publish]:
         """Every display's retained messages again, after a reconnect."""

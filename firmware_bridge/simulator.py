@@ -130,46 +130,55 @@ async def follow(
     the session wants (`frame/#` only while it shows nothing), say hello, apply every message and ack;
     ask for a full frame after FRAME_WAIT seconds without a usable one; show "no current data" when the
     frame's validity runs out. Runs until `on_message` returns True, a cancellation, or a failed connection."""
-    subscribed: set[str] = set()
-    waiting_since = clock()
-
-    async def sync() -> None:
-        nonlocal subscribed, waiting_since
-        wanted = set(session.subscriptions())
-        if wanted - subscribed:
-            waiting_since = clock()
-            await mqtt.subscribe_all(client, sorted(wanted - subscribed))
-        if unsubscribe:  # a pillar may stay subscribed to frame/#: it then also gets every retained update
-            await mqtt.unsubscribe_all(client, sorted(subscribed - wanted))
-            subscribed = wanted
-        else:
-            subscribed |= wanted
-
-    async def timer() -> None:
-        """The pillar's own clock: expiry, and the wait for a frame (one task: the loop below calls it)."""
-        nonlocal waiting_since
-        replies = session.expire(int(clock()))
-        if session.wants_frame and clock() - waiting_since >= FRAME_WAIT:
-            waiting_since = clock()
-            replies += session.no_frame()
-        await mqtt.publish_all(client, replies, version)
-        await sync()
-        if on_tick is not None:
-            on_tick()
-
-    await sync()
+    loop = _Follow(client, session, clock, version, unsubscribe, on_tick)
+    await loop.sync()
     await mqtt.publish_all(client, session.hello(details), version)
     while True:
         received = await mqtt.next_message(client, 1.0)
         if received is None:
-            await timer()
+            await loop.timer()
             continue
         topic, payload = received
         replies = session.receive(topic, payload, int(clock()))
         await mqtt.publish_all(client, replies, version)
-        await sync()
+        await loop.sync()
         if on_message is not None and on_message(topic, payload):
             return
+
+
+class _Follow:
+    """The pillar's subscriptions and its own clock, for `follow`."""
+
+    def __init__(self, client: aiomqtt.Client, session: PillarSession, clock: Callable[[], float], version: int,
+                 unsubscribe: bool, on_tick: Callable[[], None] | None) -> None:
+        self.client, self.session, self.clock, self.version = client, session, clock, version
+        self.unsubscribe, self.on_tick = unsubscribe, on_tick
+        self.subscribed: set[str] = set()
+        self.waiting_since = clock()
+
+    async def sync(self) -> None:
+        """Subscribed to what the session wants now (`frame/#` only while it shows nothing)."""
+        wanted = set(self.session.subscriptions())
+        if wanted - self.subscribed:
+            self.waiting_since = self.clock()
+            await mqtt.subscribe_all(self.client, sorted(wanted - self.subscribed))
+        if self.unsubscribe:  # a pillar may stay subscribed to frame/#: it then also gets every retained update
+            await mqtt.unsubscribe_all(self.client, sorted(self.subscribed - wanted))
+            self.subscribed = wanted
+        else:
+            self.subscribed |= wanted
+
+    async def timer(self) -> None:
+        """The pillar's own clock: expiry, and the wait for a frame (one task: the loop in `follow` calls it)."""
+        session, clock = self.session, self.clock
+        replies = session.expire(int(clock()))
+        if session.wants_frame and clock() - self.waiting_since >= FRAME_WAIT:
+            self.waiting_since = clock()
+            replies += session.no_frame()
+        await mqtt.publish_all(self.client, replies, self.version)
+        await self.sync()
+        if self.on_tick is not None:
+            self.on_tick()
 
 
 async def run_pillar(
@@ -186,19 +195,40 @@ async def run_pillar(
     jitter: Callable[[], float] = random.random,
 ) -> bool:
     """Run the pillar; with `once`, stop after the first verified frame. True when a frame was shown."""
-    shown = asyncio.Event()
+    run = _PillarRun(settings, session, clock, once, output, details, unsubscribe, max_backoff, jitter)
+    try:
+        await asyncio.wait_for(run.loop(), timeout)
+    except asyncio.TimeoutError:
+        pass
+    return run.shown.is_set()
 
-    async def loop() -> None:
+
+class _PillarRun:
+    """One run of the reference pillar: its connection kept up, what it shows logged and written."""
+
+    def __init__(self, settings: mqtt.BrokerSettings, session: PillarSession, clock: Callable[[], float], once: bool,
+                 output: Path | None, details: dict | None, unsubscribe: bool, max_backoff: float,
+                 jitter: Callable[[], float]) -> None:
+        self.settings, self.session, self.clock, self.once, self.output = settings, session, clock, once, output
+        self.details, self.unsubscribe, self.max_backoff, self.jitter = details, unsubscribe, max_backoff, jitter
+        self.shown = asyncio.Event()
+        self.last: tuple[int | None, int] = (None, 0)  # what it showed and had refused when last looked at
+        self.screen: object = None  # what the written screen shows (a hash, or a forecast's step)
+
+    async def loop(self) -> None:
         """Connected until done; a lost connection is made again with backoff and jitter (docs/mqtt.md asks it of
         every pillar). Only a broker that cannot be reached at the start is an error."""
+        session, settings = self.session, self.settings
         failures, connected = 0, False
         while True:
             try:
                 async with mqtt.connect(settings, session.will()) as client:
                     connected, failures = True, 0
                     lost = False
+                    self.last, self.screen = (session.hash, session.refused), None  # anew for each connection
                     try:
-                        await session_loop(client)
+                        await follow(client, session, self.clock, settings.version, self.details, self.seen,
+                                     self.unsubscribe, self.tick)
                         return
                     except (mqtt.BridgeError, aiomqtt.MqttError):
                         lost = True
@@ -210,44 +240,32 @@ async def run_pillar(
                 if not connected:
                     raise mqtt.BridgeError(str(exc)) from None
                 failures += 1
-                delay = min(max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + jitter())
+                delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + self.jitter())
                 log.warning("pillar %s: connection lost (%s); connecting again in %.1f s", session.display_id, exc, delay)
                 await asyncio.sleep(delay)
 
-    async def session_loop(client: aiomqtt.Client) -> None:
-        last = {"hash": session.hash, "refused": session.refused}
+    def seen(self, _topic: str, _payload: bytes) -> bool:
+        """Log and write what changed; True (stop) after the first frame with `once`."""
+        session = self.session
+        changed = session.hash is not None and session.hash != self.last[0]
+        if session.refused != self.last[1]:
+            log.warning("pillar %s: %s", session.display_id, session.last_error)
+        self.last = (session.hash, session.refused)
+        if changed:
+            log.info("pillar %s shows %08x", session.display_id, session.hash)
+            if self.output is not None:
+                write_screen(session, self.clock(), self.output)
+            self.shown.set()
+        return changed and self.once
 
-        def seen(_topic: str, _payload: bytes) -> bool:
-            """Log and write what changed; True (stop) after the first frame with `once`."""
-            changed = session.hash is not None and session.hash != last["hash"]
-            if session.refused != last["refused"]:
-                log.warning("pillar %s: %s", session.display_id, session.last_error)
-            last.update(hash=session.hash, refused=session.refused)
-            if changed:
-                log.info("pillar %s shows %08x", session.display_id, session.hash)
-                if output is not None:
-                    write_screen(session, clock(), output)
-                shown.set()
-            return changed and once
-
-        screens: list[object] = [None]
-
-        def tick() -> None:
-            """Write the screen again when the pillar, cut off, moves on to another forecast step (or to none)."""
-            now = int(clock())
-            forecast = session.forecast if session.predicted(now) is not None else None
-            shown = (id(forecast), forecast.index_at(now)) if forecast is not None else session.hash
-            if output is not None and shown != screens[0]:
-                write_screen(session, clock(), output)
-            screens[0] = shown
-
-        await follow(client, session, clock, settings.version, details, seen, unsubscribe, tick)
-
-    try:
-        await asyncio.wait_for(loop(), timeout)
-    except asyncio.TimeoutError:
-        pass
-    return shown.is_set()
+    def tick(self) -> None:
+        """Write the screen again when the pillar, cut off, moves on to another forecast step (or to none)."""
+        session, now = self.session, int(self.clock())
+        forecast = session.forecast if session.predicted(now) is not None else None
+        screen = (id(forecast), forecast.index_at(now)) if forecast is not None else session.hash
+        if self.output is not None and screen != self.screen:
+            write_screen(session, self.clock(), self.output)
+        self.screen = screen
 
 
 async def ask_audio(client: aiomqtt.Client, prefix: str, display_id: str, language: str, detail: str = "short",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-DEFAULT_PREFIX = "stopcast/v1"
-
 # Display ids and layout names stand in topics, URLs and file names; MQTT user names stand in
 # Mosquitto ACL lines. Whole-string matches only: no wildcard, slash, space or control character.
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -81,9 +81,6 @@ def takeover_area(spec: LayoutSpec) -> Box:
     return Box(geo.pad, top + geo.pad, spec.width - 2 * geo.pad, spec.height - top - 2 * geo.pad)
 
 
-COLLAPSIBLE = ("platform", "delay")  # columns that give their width away when no row has a value for them
-
-
 @lru_cache(maxsize=256)
 def collapsed(spec: LayoutSpec, hidden: tuple[str, ...]) -> LayoutSpec:
     """The layout without the columns in `hidden` (the destination takes their width)."""

@@ -19,8 +19,6 @@ LONG_MODULES = {
     "displays/shell/service.py": 719,
     "displays/web/status.py": 420,
     "layouts/board.py": 585,
-    "firmware_bridge/channel.py": 434,
-    "firmware_bridge/codec.py": 435,
 }
 LONG_FUNCTIONS = {
     ("feeds/loader.py", "load_timetable"): 53,
@@ -34,9 +32,6 @@ LONG_FUNCTIONS = {
     ("displays/core/boards.py", "compose_board"): 59,
     ("displays/shell/service.py", "__init__"): 76,
     ("displays/web/status.py", "display_status"): 52,
-    ("firmware_bridge/pillar.py", "receive"): 51,
-    ("firmware_bridge/simulator.py", "follow"): 54,
-    ("firmware_bridge/simulator.py", "run_pillar"): 76,
 }
 
 

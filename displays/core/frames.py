@@ -98,9 +98,6 @@ def ticker_publishes(prefix: str, display_id: str, board: Board, spec: LayoutSpe
     return [Publish(topic, ticker_payload(ticker), True)], hashed
 
 
-PULL_FORMATS = ("png", "bmp")  # besides the raw encodings: what browsers and TRMNL devices take
-
-
 def one_bit(image: Image.Image, color_mode: str) -> Image.Image:
     """The frame as 1-bit (what TRMNL's classic firmware takes): red becomes black, grey is thresholded."""
     if color_mode == "mono":

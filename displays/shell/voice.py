@@ -39,8 +39,12 @@ class Synthesizer(Protocol):
     """Text to a WAV (16-bit PCM, mono)."""
 
     @property
-    def available(self) -> str:
-        """"" when it can speak, else why not."""
+    def available(self) -> bool:
+        """Whether it can speak."""
+
+    @property
+    def why_unavailable(self) -> str:
+        """Why it cannot speak, and what to do about it ("" when it can)."""
 
     async def synthesize(self, text: str, language: str) -> bytes:
         """The WAV of `text` spoken in `language` ("de" or "en"); SpeechError when it cannot."""
@@ -54,14 +58,19 @@ class EspeakSynthesizer:
         self._kept: LRUCache[tuple[str, str], bytes] = LRUCache(maxsize=KEPT)
 
     @property
-    def available(self) -> str:
-        """"" when espeak-ng is installed, else why there is no speech."""
+    def available(self) -> bool:
+        """Whether espeak-ng is installed."""
+        return bool(self.binary)
+
+    @property
+    def why_unavailable(self) -> str:
+        """Why there is no speech ("" when espeak-ng is installed)."""
         return "" if self.binary else "espeak-ng is not installed (Debian: apt-get install espeak-ng); no speech"
 
     async def synthesize(self, text: str, language: str) -> bytes:
         """The WAV of `text`; SpeechError when espeak-ng is missing, fails or takes too long."""
         if not self.binary:
-            raise SpeechError(self.available)
+            raise SpeechError(self.why_unavailable)
         key = (language, text[:MAX_TEXT])
         kept = self._kept.get(key)
         if kept is not None:

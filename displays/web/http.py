@@ -45,7 +45,6 @@ from layouts.speech import DETAILS, LANGUAGES
 
 log = logging.getLogger("stopcast.http")
 RAW_FORMATS = ("mono1", "gray2", "bwr", "rgb565")
-TRMNL_MAX_BMP = 48_062
 
 
 @lru_cache(maxsize=1)

@@ -21,8 +21,6 @@ from feeds.timetable import Timetable
 from firmware_bridge.protocol import PillarView
 from layouts.spec import builtin_names
 
-PULL_FRESH = 300  # seconds: a display fetched over HTTP this recently counts as reachable
-
 
 def _when(service: Service, instant: int | None) -> str | None:
     tz = service.timetable.timezone if service.timetable else "UTC"
@@ -315,8 +313,8 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     elif service.sharing is not None and service.sharing.source != "database":
         problems.append("the shared state (PostgreSQL) has not been read yet; admin changes are refused (503)")
     speaking = [d.id for d in service.config.displays if d.speech.languages]
-    if speaking and service.speaker.synthesizer.available:
-        problems.append(f"{service.speaker.synthesizer.available} for {len(speaking)} display(s) with speech "
+    if speaking and not service.speaker.synthesizer.available:
+        problems.append(f"{service.speaker.synthesizer.why_unavailable} for {len(speaking)} display(s) with speech "
                         f"({', '.join(speaking[:5])}{', ...' if len(speaking) > 5 else ''}); frames are not affected")
     elif service.speaker.error:
         problems.append(f"speech: {service.speaker.error} (frames are not affected)")
@@ -369,7 +367,7 @@ READINGS: tuple[tuple[str, str, str, Callable[[Service], float]], ...] = (
     ("stopcast_displays_failing", "Displays whose last board failed (they keep their last frame).", "gauge",
      lambda s: sum(1 for r in s.displays.values() if r.error)),
     ("stopcast_pillar_answers_deferred", "Answers to pillar requests the rate limits deferred (docs/mqtt.md).",
-     "counter", lambda s: sum(c.limited for c in s.bridge.channels.values())),
+     "counter", lambda s: s.bridge.deferred_answers()),
     ("stopcast_instances_live", "Instances of this deployment this one sees live, itself included.", "gauge",
      lambda s: len(s.membership.live())),
 )

@@ -79,7 +79,8 @@ def test_a_message_made_on_the_dashboard_appears_on_a_live_board(tmp_path: Path)
 class Tone:
     """A synthesizer that answers with one second of a 440 Hz tone (what is played is tested, not espeak-ng)."""
 
-    available = ""
+    available = True
+    why_unavailable = ""
 
     async def synthesize(self, text: str, language: str) -> bytes:
         import io

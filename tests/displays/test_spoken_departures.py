@@ -44,7 +44,8 @@ class FakeVoice:
     """A synthesizer that answers at once with a WAV as long as the text (1 ms per character): the service's
     publishing logic is tested without the cost of real synthesis (real synthesis is tested below)."""
 
-    available = ""
+    available = True
+    why_unavailable = ""
 
     def __init__(self) -> None:
         self.spoken: list[tuple[str, str]] = []
@@ -61,10 +62,11 @@ class FakeVoice:
 
 
 class Mute:
-    available = "espeak-ng is not installed (Debian: apt-get install espeak-ng); no speech"
+    available = False
+    why_unavailable = "espeak-ng is not installed (Debian: apt-get install espeak-ng); no speech"
 
     async def synthesize(self, text: str, language: str) -> bytes:
-        raise SpeechError(self.available)
+        raise SpeechError(self.why_unavailable)
 
 
 @needs_espeak

@@ -13,7 +13,7 @@ from displays.core.frames import frame_of, render
 from firmware_bridge import codec
 from firmware_bridge.channel import DisplayChannel
 from firmware_bridge.forecast import ForecastStep, forecast_payload
-from firmware_bridge.messages import Frame
+from firmware_bridge.messages import Frame, PillarAck, PillarStatus
 from firmware_bridge.sizing import needs, recommended_max_packet
 from firmware_bridge.ticker import Ticker, ticker_payload
 from layouts.board import Board
@@ -62,7 +62,8 @@ def test_every_zlib_stream_to_a_pillar_fits_a_16_kb_window(name: str) -> None:
                             encoding, True), b"")
     channel = DisplayChannel("d", "stopcast/v1", 1 << 20, 600)
     streams = [p.payload[codec.HEADER.size:] for p in channel.show(frame, 1000, 1060) if p.topic.endswith("/frame")]
-    channel.pillar_hash, channel.known, channel.online = frame.hash, True, True
+    channel.on_status(PillarStatus("d", True, {}), 1000)  # an online pillar that shows `frame`
+    channel.on_ack(PillarAck("d", frame.hash, False), 1000)
     streams += [p.payload[codec.HEADER.size:] for p in channel.show(other, 1060, 1120) if p.topic.endswith("/delta")]
     steps = [ForecastStep(1120, 1179, frame), ForecastStep(1180, 1239, other)]
     streams.append(forecast_payload(steps, 10, 1, 1)[12:])
