@@ -43,14 +43,7 @@ def load_timetable(source: GtfsSource, progress: Progress | None = None) -> Time
     calendar, service_index = _calendar(source, warnings)
     tell(STAGES[4], 5, len(STAGES))
     trips = _trips(source, route_index, service_index, calendar.sentinel, warnings)
-    tell(STAGES[5], 6, len(STAGES))
-    st = read_stop_times(source, trips["index"], stop_index, warnings)
-    release_free_memory()
-    tell(STAGES[6], 7, len(STAGES))
-    freq = read_frequencies(source, trips["index"], warnings)
-    tell(STAGES[7], 8, len(STAGES))
-    ix = stop_index_of(len(stops), st, freq)
-    release_free_memory()
+    st, freq, ix = _departure_columns(source, trips["index"], stop_index, len(stops), warnings, tell)
     tell("", len(STAGES), len(STAGES))
     trip_ids = Strings.of(trips["ids"])
     return Timetable(
@@ -78,6 +71,21 @@ def load_timetable(source: GtfsSource, progress: Progress | None = None) -> Time
         max_time=ix["max_time"],
         warnings=tuple(warnings),
     )
+
+
+def _departure_columns(source: GtfsSource, trip_index: dict[str, int], stop_index: dict[str, int], n_stops: int,
+                       warnings: list[FeedWarning], tell: Progress) -> tuple[dict, dict, dict]:
+    """The last three stages: the stop times, the frequencies and the index of departures by stop (the big
+    columns; free memory is handed back after the first and the last)."""
+    tell(STAGES[5], 6, len(STAGES))
+    st = read_stop_times(source, trip_index, stop_index, warnings)
+    release_free_memory()
+    tell(STAGES[6], 7, len(STAGES))
+    freq = read_frequencies(source, trip_index, warnings)
+    tell(STAGES[7], 8, len(STAGES))
+    ix = stop_index_of(n_stops, st, freq)
+    release_free_memory()
+    return st, freq, ix
 
 
 def _agency(source: GtfsSource) -> tuple[str, str, tuple[str, ...]]:
