@@ -209,8 +209,14 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
         palette=Palette(),
         source=source,
     )
-    palette = _palette(source, raw.get("palette", {}), spec.color_mode)
-    spec = replace(spec, palette=palette)
+    spec = replace(spec, palette=_palette(source, raw.get("palette", {}), spec.color_mode))
+    _check_whole(spec, source)
+    return spec
+
+
+def _check_whole(spec: LayoutSpec, source: str) -> None:
+    """The rules that tie fields together: the physical size all or none, a portrait panel higher than wide
+    (or turned), fixed columns narrower than the screen, header and footer leaving room for rows."""
     physical = ("panel_width_mm", "panel_height_mm", "reading_distance_m")
     given = [k for k in physical if getattr(spec, k)]
     if given and len(given) < len(physical):
@@ -224,7 +230,6 @@ def parse_layout(text: str, source: str) -> LayoutSpec:
     used = (spec.header_height if spec.header else 0) + (spec.footer_height if spec.footer else 0)
     if used >= spec.height:
         raise _error(source, "header_height", "header and footer leave no room for departures")
-    return spec
 
 
 def _columns(source: str, raw: Any) -> tuple[Column, ...]:
