@@ -189,71 +189,107 @@ def _row(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) 
     if row.status == MESSAGE:
         _message(canvas, geo, row, box)
         return
-    regular = font(spec.font_family, spec.row_size)
     bold = font(spec.font_family, spec.row_size, bold=True)
-    small = font(spec.font_family, spec.small_size)
     middle = box.y + box.h // 2
     inactive = row.status in ("cancelled", "skipped")
     marks = pal.highlight != pal.background
     if marks and (inactive or row.status == "delayed" or row.platform_changed):
         canvas.rect(Box(0, box.y + geo.pad // 2, max(2, geo.pad - 1), box.h - geo.pad), pal.highlight)
     for col, x, w in geo.columns:
-        right = x + w
-        on = (pal.background, Box(x, box.y, w, box.h))  # the cell: anything drawn before is in other cells
+        cell = Box(x, box.y, w, box.h)  # anything drawn before is in other cells
         if col.kind == "marker" and spec.live_marker:
             _marker(canvas, x + w // 2, middle, min(w // 2 - 1, spec.row_size // 4), row.live)
         elif col.kind == "line":
             _badge(canvas, row, Box(x, box.y + geo.pad // 2, w, box.h - geo.pad), bold)
         elif col.kind == "destination":
-            first, _, second = row.destination.partition("\n")
-            if width_of(first, regular) > destination_room(spec, w, row.note):  # fitted in the smaller type
-                regular = font(spec.font_family, spec.small_size)
-            y = middle
-            if second:  # a destination on two lines: the rest smaller below
-                small_regular = font(spec.font_family, spec.small_size)
-                y = middle - spec.row_size * 2 // 5
-                canvas.text((x, middle + spec.row_size * 3 // 5), second, small_regular, pal.text, on=on, role="destination")
-            canvas.text((x, y), first, regular, pal.text, on=on, role="destination")
-            if inactive:
-                _strike(canvas, x, x + width_of(first, regular), y, pal.highlight if marks else pal.text)
-            if row.note:
-                note_font = font(spec.font_family, spec.small_size, bold=True)
-                gap = width_of(" ", note_font)  # clear of the next column ("fällt aus" never touches "B")
-                canvas.text((right - geo.pad - gap, middle), row.note, note_font, pal.accent, "rm", on,
-                            role="delay" if row.note in (row.delay_text, f"+{row.delay_minutes}") and not inactive else "status")
+            _destination_cell(canvas, geo, row, cell)
         elif col.kind == "platform" and row.platform:
-            label = fit(row.platform, bold, w)
-            if row.platform_changed:
-                pw = width_of(label, bold) + 2 * geo.pad
-                mark = Box(x, box.y + geo.pad // 2, min(w, pw), box.h - geo.pad)
-                canvas.rect(mark, pal.accent, radius=geo.pad)
-                canvas.text((x + geo.pad, middle), label, bold, pal.accent_text, on=(pal.accent, mark, geo.pad),
-                            role="platform", box=mark)
-            else:
-                canvas.text((x, middle), label, bold, pal.text, on=on, role="platform")
+            _platform_cell(canvas, geo, row, cell, bold)
         elif col.kind == "time":
-            if inactive:  # the time it would have left, struck through ("fällt aus" is in the destination cell)
-                shown = fit(row.time_text, bold, w)
-                canvas.text((right, middle), shown, bold, pal.text, "rm", on, role="time")
-                _strike(canvas, right - width_of(shown, bold), right, middle, pal.highlight if marks else pal.text)
-            else:
-                delayed = row.status == "delayed"
-                shown = fit(row.time_text, bold, w)
-                canvas.text((right, middle), shown, bold, pal.accent if delayed else pal.text, "rm", on, role="time")
-                if delayed and marks:
-                    y = middle + spec.row_size // 2 + 1
-                    canvas.draw.line((right - width_of(shown, bold), y, right, y), fill=canvas.ink(pal.highlight),
-                                     width=max(2, spec.row_size // 12))
+            _time_cell(canvas, row, cell, bold)
         elif col.kind == "delay" and not inactive:
-            shown = fit(row.struck_text or row.delay_text, small, w)
-            anchor_x = right if col.align == "right" else x
-            anchor = "rm" if col.align == "right" else "lm"
-            canvas.text((anchor_x, middle), shown, small, pal.text if row.struck_text else pal.accent, anchor, on,
-                        role="delay")
-            if row.struck_text:
-                sw = width_of(shown, small)
-                start = anchor_x - sw if anchor == "rm" else anchor_x
-                _strike(canvas, start, start + sw, middle, pal.text)
+            _delay_cell(canvas, row, cell, col.align)
+
+
+def _destination_cell(canvas: Canvas, geo: Geometry, row: BoardRow, cell: Box) -> None:
+    """The destination (on two lines where the board split it, struck through when the trip does not run) and
+    the row's note at the cell's right end."""
+    spec, pal = canvas.spec, canvas.spec.palette
+    x, right, middle, on = cell.x, cell.x + cell.w, cell.y + cell.h // 2, (pal.background, cell)
+    inactive = row.status in ("cancelled", "skipped")
+    regular = font(spec.font_family, spec.row_size)
+    first, _, second = row.destination.partition("\n")
+    if width_of(first, regular) > destination_room(spec, cell.w, row.note):  # fitted in the smaller type
+        regular = font(spec.font_family, spec.small_size)
+    y = middle
+    if second:  # a destination on two lines: the rest smaller below
+        small_regular = font(spec.font_family, spec.small_size)
+        y = middle - spec.row_size * 2 // 5
+        canvas.text((x, middle + spec.row_size * 3 // 5), second, small_regular, pal.text, on=on, role="destination")
+    canvas.text((x, y), first, regular, pal.text, on=on, role="destination")
+    if inactive:
+        _strike(canvas, x, x + width_of(first, regular), y, pal.highlight if _marks(canvas) else pal.text)
+    if row.note:
+        note_font = font(spec.font_family, spec.small_size, bold=True)
+        gap = width_of(" ", note_font)  # clear of the next column ("fällt aus" never touches "B")
+        is_delay = row.note in (row.delay_text, f"+{row.delay_minutes}") and not inactive
+        canvas.text((right - geo.pad - gap, middle), row.note, note_font, pal.accent, "rm", on,
+                    role="delay" if is_delay else "status")
+
+
+def _marks(canvas: Canvas) -> bool:
+    """Whether the palette has a highlight colour apart from the background (for the marks of changed rows)."""
+    return canvas.spec.palette.highlight != canvas.spec.palette.background
+
+
+def _platform_cell(canvas: Canvas, geo: Geometry, row: BoardRow, cell: Box, bold: ImageFont.FreeTypeFont) -> None:
+    """The platform; a changed one on an accent-coloured mark."""
+    pal = canvas.spec.palette
+    x, middle = cell.x, cell.y + cell.h // 2
+    label = fit(row.platform, bold, cell.w)
+    if row.platform_changed:
+        pw = width_of(label, bold) + 2 * geo.pad
+        mark = Box(x, cell.y + geo.pad // 2, min(cell.w, pw), cell.h - geo.pad)
+        canvas.rect(mark, pal.accent, radius=geo.pad)
+        canvas.text((x + geo.pad, middle), label, bold, pal.accent_text, on=(pal.accent, mark, geo.pad),
+                    role="platform", box=mark)
+    else:
+        canvas.text((x, middle), label, bold, pal.text, on=(pal.background, cell), role="platform")
+
+
+def _time_cell(canvas: Canvas, row: BoardRow, cell: Box, bold: ImageFont.FreeTypeFont) -> None:
+    """The countdown or clock time, right-aligned: struck through for a trip that does not run (the time it
+    would have left; "fällt aus" is in the destination cell), in the accent colour and underlined when late."""
+    spec, pal = canvas.spec, canvas.spec.palette
+    right, middle, on = cell.x + cell.w, cell.y + cell.h // 2, (pal.background, cell)
+    marks = _marks(canvas)
+    shown = fit(row.time_text, bold, cell.w)
+    if row.status in ("cancelled", "skipped"):
+        canvas.text((right, middle), shown, bold, pal.text, "rm", on, role="time")
+        _strike(canvas, right - width_of(shown, bold), right, middle, pal.highlight if marks else pal.text)
+        return
+    delayed = row.status == "delayed"
+    canvas.text((right, middle), shown, bold, pal.accent if delayed else pal.text, "rm", on, role="time")
+    if delayed and marks:
+        y = middle + spec.row_size // 2 + 1
+        canvas.draw.line((right - width_of(shown, bold), y, right, y), fill=canvas.ink(pal.highlight),
+                         width=max(2, spec.row_size // 12))
+
+
+def _delay_cell(canvas: Canvas, row: BoardRow, cell: Box, align: str) -> None:
+    """The delay column: the scheduled time struck through, or "+5" in the accent colour."""
+    spec, pal = canvas.spec, canvas.spec.palette
+    small = font(spec.font_family, spec.small_size)
+    middle = cell.y + cell.h // 2
+    shown = fit(row.struck_text or row.delay_text, small, cell.w)
+    anchor_x = cell.x + cell.w if align == "right" else cell.x
+    anchor = "rm" if align == "right" else "lm"
+    canvas.text((anchor_x, middle), shown, small, pal.text if row.struck_text else pal.accent, anchor,
+                (pal.background, cell), role="delay")
+    if row.struck_text:
+        sw = width_of(shown, small)
+        start = anchor_x - sw if anchor == "rm" else anchor_x
+        _strike(canvas, start, start + sw, middle, pal.text)
 
 
 def _badge(canvas: Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont) -> None:
