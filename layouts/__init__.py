@@ -7,9 +7,9 @@ from __future__ import annotations
 from feeds.lazy import lazy_exports
 
 _WHERE = {
-    "Board": "board",
-    "BoardInput": "board",
-    "DisplaySettings": "board",
+    "Board": "model",
+    "BoardInput": "model",
+    "DisplaySettings": "model",
     "build_board": "board",
     "LayoutSpec": "spec",
     "load_layout": "spec",
