@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FB = "tests/firmware_bridge/"
 MUTATIONS = [
- ("P-7", "firmware_bridge/channel.py", "ack.seq < self.acks.last_seq and not ack.need_full:", "ack.seq < self.acks.last_seq:", [FB+"test_pillar_faults.py"]),
+ ("P-7", "firmware_bridge/channel.py", "ack.seq < self.acks.last_seq and not ack.need_full):", "ack.seq < self.acks.last_seq):", [FB+"test_pillar_faults.py"]),
  ("P-8", "firmware_bridge/channel.py", "if ack.seq is not None and ack.seq > max(self.sequence, now):", "if False:", [FB+"test_pillar_faults.py"]),
  ("P-16", "firmware_bridge/channel.py", "or self.sent.repeats >= 2:", "or self.sent.repeats >= 99:", [FB+"test_pillar_faults.py"]),
  ("P-43", "firmware_bridge/limits.py", "self.gap = min(self.most, max(self.first, self.gap * 2))", "self.gap = 0", [FB+"test_pillar_faults.py"]),

@@ -81,11 +81,13 @@ def alert_from_entity(entity: rt.FeedEntity, source: str) -> Alert:
     selectors = tuple(
         Selector(
             agency_id=e.agency_id if e.HasField("agency_id") else None,
-            route_id=e.route_id if e.HasField("route_id") else (e.trip.route_id if e.trip.HasField("route_id") else None),
+            route_id=e.route_id
+            if e.HasField("route_id")
+            else (e.trip.route_id if e.trip.HasField("route_id") else None),
             route_type=e.route_type if e.HasField("route_type") else None,
-            direction_id=e.direction_id if e.HasField("direction_id") else (
-                e.trip.direction_id if e.trip.HasField("direction_id") else None
-            ),
+            direction_id=e.direction_id
+            if e.HasField("direction_id")
+            else (e.trip.direction_id if e.trip.HasField("direction_id") else None),
             trip_id=e.trip.trip_id if e.HasField("trip") and e.trip.HasField("trip_id") else None,
             stop_id=e.stop_id if e.HasField("stop_id") else None,
         )
@@ -170,8 +172,18 @@ def alerts_for_board(alerts: Iterable[Alert], scope: BoardScope, now: int, langu
         _, description = choose_text(alert.description, lang or language)
         _, url = choose_text(alert.url, lang or language)
         shown.append(
-            ShownAlert(alert.alert_id, header, description, url, lang, alert.cause, alert.effect, alert.severity, alert.periods,
-                       translations(alert))
+            ShownAlert(
+                alert.alert_id,
+                header,
+                description,
+                url,
+                lang,
+                alert.cause,
+                alert.effect,
+                alert.severity,
+                alert.periods,
+                translations(alert),
+            )
         )
     shown.sort(key=lambda a: (order.get(a.severity, 2), a.alert_id))
     return tuple(shown)

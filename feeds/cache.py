@@ -29,7 +29,9 @@ def default_cache_dir() -> Path:
     return Path(base) / "stopcast"
 
 
-def open_timetable(path: str | Path, cache_dir: Path | None = None, max_member_bytes: int = MAX_MEMBER_BYTES) -> Timetable:
+def open_timetable(
+    path: str | Path, cache_dir: Path | None = None, max_member_bytes: int = MAX_MEMBER_BYTES
+) -> Timetable:
     """The timetable of the feed at `path`, from the cache when the feed is unchanged.
 
     A cached timetable's arrays are mapped from their files, not read: a query pages in what it touches,

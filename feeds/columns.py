@@ -18,7 +18,18 @@ import numpy as np
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Keys", "NotPlain", "Text", "arrow_text", "codes_of", "is_plain", "plain_rows", "system_pool", "text_buffers", "uniques_of"]
+__all__ = [
+    "Keys",
+    "NotPlain",
+    "Text",
+    "arrow_text",
+    "codes_of",
+    "is_plain",
+    "plain_rows",
+    "system_pool",
+    "text_buffers",
+    "uniques_of",
+]
 
 _COMMA, _LF, _CR = 44, 10, 13
 _WHITE, _NOT_ASCII = 1, 2
@@ -168,7 +179,9 @@ def _same(a: Text, rows: np.ndarray, b: Text, other: np.ndarray) -> np.ndarray:
     same = length == (b.end[other] - b.start[other])
     for k in range(int(length.max(initial=0))):
         check = same & (k < length)
-        same &= ~check | (a.data[np.where(check, a.start[rows] + k, 0)] == b.data[np.where(check, b.start[other] + k, 0)])
+        same &= ~check | (
+            a.data[np.where(check, a.start[rows] + k, 0)] == b.data[np.where(check, b.start[other] + k, 0)]
+        )
     return same
 
 

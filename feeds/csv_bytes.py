@@ -75,7 +75,9 @@ def utf8_error(raw: bytes | bytearray, label: str, names: list[str]) -> FeedErro
         except csv.Error:  # a stray CR before the byte: count the commas instead
             index = before.count(",")
         column = names[index] if index < len(names) else None
-        return FeedError(f"not UTF-8: byte 0x{raw[exc.start]:02x} (GTFS files must be UTF-8)", Location(label, line, column))
+        return FeedError(
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} (GTFS files must be UTF-8)", Location(label, line, column)
+        )
     return FeedError("not valid CSV (text that is not UTF-8)", Location(label))
 
 

@@ -94,7 +94,11 @@ def demo_feed_files(first_day: dt.date, days: int = 400) -> dict[str, str]:
         "stops.txt": "stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station,platform_code\n"
         + "".join(f"{s},{n},{la},{lo},{1 if s == MAIN_STATION else 0},{p},{c}\n" for s, n, la, lo, p, c in STOPS),
         "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type,route_color,route_text_color\n"
-        + "".join(f"{ln.route_id},DEMO,{ln.route_id},{ln.headsigns[1]} - {ln.headsigns[0]},{ln.route_type},{ln.color},{ln.text_color}\n" for ln in LINES),
+        + "".join(
+            f"{ln.route_id},DEMO,{ln.route_id},{ln.headsigns[1]} - {ln.headsigns[0]},{ln.route_type},{ln.color},"
+            f"{ln.text_color}\n"
+            for ln in LINES
+        ),
         "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
         f"WD,1,1,1,1,1,0,0,{start},{end}\nSA,0,0,0,0,0,1,0,{start},{end}\nSU,0,0,0,0,0,0,1,{start},{end}\n",
         "calendar_dates.txt": "service_id,date,exception_type\n" + "".join(_holidays(first_day, last_day)),
@@ -208,6 +212,8 @@ def _add_alert(msg: rt.FeedMessage, now: int) -> None:
     alert.header_text.translation.add(text="Linie 54: Umleitung wegen Bauarbeiten am Höfchen", language="de")
     alert.header_text.translation.add(text="Line 54: detour because of construction work at Höfchen", language="en")
     alert.description_text.translation.add(
-        text="Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.", language="de")
+        text="Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.",
+        language="de",
+    )
     alert.description_text.translation.add(
         text="The Höfchen/Listmann stop is closed. Please use the replacement stop in Ludwigsstraße.", language="en")

@@ -22,7 +22,8 @@ class FeedHealth:
     last_error_at: int | None = None
     consecutive_failures: int = 0
     not_modified: int = 0
-    changed_at: int | None = None  # when the content held (entities, whatever the header or a 304 says) was first received
+    # when the content held (entities, whatever the header or a 304 says) was first received
+    changed_at: int | None = None
     collapse: str | None = None  # why the last full dataset is suspect (feeds/guard.py), None when it is not
 
     def age(self, now: int) -> int | None:

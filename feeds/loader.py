@@ -111,7 +111,9 @@ def _agency(source: GtfsSource) -> tuple[str, str, tuple[str, ...]]:
     return zones[0], lang, tuple(table.strings("agency_id"))
 
 
-def _stops(source: GtfsSource, warnings: list[FeedWarning]) -> tuple[tuple[Stop, ...], dict[str, int], dict[int, tuple[int, ...]]]:
+def _stops(
+    source: GtfsSource, warnings: list[FeedWarning]
+) -> tuple[tuple[Stop, ...], dict[str, int], dict[int, tuple[int, ...]]]:
     table = read_table(
         source,
         "stops.txt",
@@ -281,7 +283,9 @@ def _trips(
     warn_rows(warnings, table, bad_route, "route_id", "unknown route_id")
     service = table.codes("service_id", service_index)
     no_service = service < 0
-    warn_rows(warnings, table, no_service & ~bad_route, "service_id", "service_id in neither calendar file (trip never runs)")
+    warn_rows(
+        warnings, table, no_service & ~bad_route, "service_id", "service_id in neither calendar file (trip never runs)"
+    )
     service = np.where(no_service, never, service).astype(np.int32)
     direction = table.ints("direction_id", -1, allowed=(-1, 0, 1)).astype(np.int8)
     keep = np.flatnonzero(~bad_route)

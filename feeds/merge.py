@@ -113,7 +113,9 @@ def _chosen_calls(tt: Timetable, live: LiveState, stops: list[int], now: int, en
 HIDDEN: dict[str, object] = {}  # a call realtime takes off the board (no boarding there any more)
 
 
-def _realtime_fields(tt: Timetable, live: LiveState, key: tuple[int, int, int], row: int, scheduled: int) -> dict | None:
+def _realtime_fields(
+    tt: Timetable, live: LiveState, key: tuple[int, int, int], row: int, scheduled: int
+) -> dict | None:
     """The realtime fields of one scheduled call; None when its trip has no prediction for it."""
     prediction = live.prediction(key)
     if prediction is None:

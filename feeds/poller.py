@@ -186,7 +186,9 @@ class FeedPoller:
         except FeedError as exc:
             kind = fetched.content_type.lower()
             if kind.startswith(REJECTED_TYPES):
-                raise FeedError(f"wrong content type '{kind}' (expected protobuf): {exc.message}", exc.location) from None
+                raise FeedError(
+                    f"wrong content type '{kind}' (expected protobuf): {exc.message}", exc.location
+                ) from None
             raise
         digest = content_digest(fetched.payload)
         unchanged = digest == self._digest and self.snapshot is not None
@@ -205,7 +207,9 @@ class FeedPoller:
             return snapshot
         good = self._good
         if not was:  # once per collapse, not on every poll
-            log.warning("realtime source %s: %s; keeping the last good dataset's trip updates", self.source.url, collapse)
+            log.warning(
+                "realtime source %s: %s; keeping the last good dataset's trip updates", self.source.url, collapse
+            )
         if good is None:
             return replace(snapshot, collapse=collapse)
         return replace(snapshot, collapse=collapse, carried=carried_over(good.message, snapshot.message),
@@ -225,7 +229,10 @@ class FeedPoller:
         kept = "keeping the last good data" if self.snapshot else "no data yet"
         log.warning("realtime source %s: %s (%s)", self.source.url, message, kept)
         self.health = replace(
-            self.health, last_error=message, last_error_at=now, consecutive_failures=self.health.consecutive_failures + 1
+            self.health,
+            last_error=message,
+            last_error_at=now,
+            consecutive_failures=self.health.consecutive_failures + 1,
         )
 
     async def _fetch_http(self) -> _Fetched | None:

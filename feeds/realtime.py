@@ -25,7 +25,8 @@ class RealtimeRules:
     on_time_window: int = 60  # |delay| within this is on time
     max_future: int = MAX_FUTURE  # seconds: a feed header further ahead of now is wrong, not live
     frozen_after: int = 600  # seconds: trip updates or vehicles whose content has not changed for longer are stale
-    max_early: int = 600  # seconds: a trip not yet started predicted earlier than this before its schedule is not believed
+    # seconds: a trip not yet started predicted earlier than this before its schedule is not believed
+    max_early: int = 600
     max_speed_kmh: float = 300.0  # an ADDED trip whose consecutive stops imply more is dropped (a wormhole)
 
 
@@ -68,11 +69,13 @@ class Snapshot:
     collapse: str | None = None  # why this dataset is suspect (None: it is not)
 
     def age(self, now: int) -> int:
-        """Seconds since the producer wrote the data (or since its content was first received, without a header time)."""
+        """Seconds since the producer wrote the data (or since its content was first received, without a header
+        time)."""
         return now - (self.header_timestamp or self.changed_at or self.received_at)
 
     def frozen(self, now: int, rules: RealtimeRules) -> bool:
-        """Whether predictions or vehicles have not changed for longer than the rules allow, whatever the header says."""
+        """Whether predictions or vehicles have not changed for longer than the rules allow, whatever the header
+        says."""
         since = self.changed_at or self.received_at
         return bool(self.trip_updates or self.vehicles) and now - since > rules.frozen_after
 

@@ -46,11 +46,15 @@ def read_stop_times(
     if not table.has("arrival_time") and not table.has("departure_time"):
         raise FeedError("required column 'departure_time' is missing", Location(table.label, 1, "departure_time"))
     if table.num_rows == 0:
-        warnings.append(FeedWarning("has no rows: no trip stops anywhere, every board stays empty", Location(table.label, 2)))
+        warnings.append(
+            FeedWarning("has no rows: no trip stops anywhere, every board stays empty", Location(table.label, 2))
+        )
     trip, stop, seq = cols["trip"], cols["stop"], cols["seq"]
     warn_rows(warnings, table, trip < 0, "trip_id", "unknown trip_id")
     warn_rows(warnings, table, (stop < 0) & (trip >= 0), "stop_id", "unknown stop_id")
-    warn_rows(warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative")
+    warn_rows(
+        warnings, table, (seq < 0) & (trip >= 0) & (stop >= 0), "stop_sequence", "stop_sequence missing or negative"
+    )
     # by trip, then stop_sequence: one stable sort of one int64 key (lexsort's two passes take twice as long)
     order = np.argsort((trip.astype(np.int64) << 32) | (seq.astype(np.int64) - np.iinfo(np.int32).min), kind="stable")
     order = order[((trip >= 0) & (stop >= 0) & (seq >= 0))[order]]
@@ -110,7 +114,9 @@ def _int32(table: Table, column: str, values: np.ndarray) -> np.ndarray:
     """int64 values as int32; FeedError naming the first that does not fit."""
     big = np.flatnonzero(values > np.iinfo(np.int32).max)
     if big.size:
-        raise FeedError(f"{values[big[0]]} is out of range (at most {np.iinfo(np.int32).max})", table.where(int(big[0]), column))
+        raise FeedError(
+            f"{values[big[0]]} is out of range (at most {np.iinfo(np.int32).max})", table.where(int(big[0]), column)
+        )
     return values.astype(np.int32)
 
 
@@ -213,8 +219,16 @@ def stop_index_of(n_stops: int, st: dict, freq: dict) -> dict:
     del row_parts, dep_parts, start_parts
     stop = st["stop"][ix_row]
     # by stop, then time: one stable sort of one int64 key (twice as fast as lexsort's two passes)
-    order = np.argsort((stop.astype(np.int64) << 32) | (ix_dep.astype(np.int64) - np.iinfo(np.int32).min), kind="stable")
+    order = np.argsort(
+        (stop.astype(np.int64) << 32) | (ix_dep.astype(np.int64) - np.iinfo(np.int32).min), kind="stable"
+    )
     offsets = np.searchsorted(stop[order], np.arange(n_stops + 1)).astype(np.int64)
     del stop
     max_time = int(max(ix_dep.max(initial=0), dep.max(initial=0)))
-    return {"offsets": offsets, "dep": ix_dep[order], "row": ix_row[order], "start": ix_start[order], "max_time": max_time}
+    return {
+        "offsets": offsets,
+        "dep": ix_dep[order],
+        "row": ix_row[order],
+        "start": ix_start[order],
+        "max_time": max_time,
+    }

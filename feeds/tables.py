@@ -146,7 +146,9 @@ class OpenTable:
     def __init__(self, raw: bytes | bytearray, label: str, header: list[str], wanted: list[str]) -> None:
         self.raw, self.label, self.header, self.wanted = raw, label, header, wanted
 
-    def table(self, warnings: list[FeedWarning] | None = None, plain: bool = True, slice_bytes: int = SLICE_BYTES) -> Table:
+    def table(
+        self, warnings: list[FeedWarning] | None = None, plain: bool = True, slice_bytes: int = SLICE_BYTES
+    ) -> Table:
         """The whole file: split by numpy when it is plain CSV, else by pyarrow's CSV reader (rows with the
         wrong number of fields skipped with a warning)."""
         if plain:
@@ -341,7 +343,9 @@ def _read_csv(raw: bytes | bytearray, label: str, names: list[str], wanted: list
     if skipped and warnings is not None:
         at = raw.find(skipped[0].encode("utf-8"))
         line = raw.count(b"\n", 0, at) + 1 if at >= 0 else None
-        warnings.append(FeedWarning(f"{len(skipped)} row(s) with the wrong number of fields skipped", Location(label, line)))
+        warnings.append(
+            FeedWarning(f"{len(skipped)} row(s) with the wrong number of fields skipped", Location(label, line))
+        )
     return table
 
 

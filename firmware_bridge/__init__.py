@@ -1,4 +1,5 @@
-"""The MQTT contract with pillars: frame encodings, the sans-I/O protocol (both ends), the MQTT link and the reference pillar.
+"""The MQTT contract with pillars: frame encodings, the sans-I/O protocol (both ends), the MQTT link and the
+reference pillar.
 
 The names below are the package's public face, each imported on first use (feeds/lazy.py)."""
 

@@ -21,7 +21,8 @@ FORMAT_OGG_OPUS = 2  # Ogg with one Opus stream (RFC 7845), mono
 FORMATS = (FORMAT_WAV, FORMAT_OGG_OPUS)
 DETAILS = ("short", "full")  # the first press of the button, and the second
 MAX_REQUEST = 256  # bytes of an audio request at most
-HEADER = struct.Struct(">2sBBIIIBHH2sB")  # magic, version, format, rate, duration ms, text crc, volume %, index, count, lang, 0
+# magic, version, format, rate, duration ms, text crc, volume %, index, count, lang, 0
+HEADER = struct.Struct(">2sBBIIIBHH2sB")
 HEADER_SIZE = HEADER.size  # 24
 
 
@@ -130,14 +131,38 @@ def chunk_room(prefix: str, display_id: str, language: str, max_packet: int) -> 
     return packet_room(max_packet, display_topic(prefix, display_id, f"audio/{language}/65535")) - HEADER_SIZE
 
 
-def audio_chunk(prefix: str, display_id: str, language: str, body: bytes, *, index: int, count: int, rate: int,
-                duration_ms: int, spoken: str, volume: float, fmt: int = FORMAT_OGG_OPUS, retain: bool = False) -> Publish:
+def audio_chunk(
+    prefix: str,
+    display_id: str,
+    language: str,
+    body: bytes,
+    *,
+    index: int,
+    count: int,
+    rate: int,
+    duration_ms: int,
+    spoken: str,
+    volume: float,
+    fmt: int = FORMAT_OGG_OPUS,
+    retain: bool = False,
+) -> Publish:
     """Chunk `index` of `count` of an answer: with Opus, each chunk is one whole Ogg Opus stream of consecutive
     audio (a link of a chained Ogg file), so a pillar plays chunk 0 while the next ones arrive."""
     if not 0 <= index < count <= 65535:
         raise AudioError(f"chunk {index} of {count}: not allowed")
-    header = HEADER.pack(MAGIC, VERSION, fmt, rate, duration_ms, text_hash(spoken), max(0, min(100, round(volume * 100))),
-                         index, count, language.encode()[:2].ljust(2), 0)
+    header = HEADER.pack(
+        MAGIC,
+        VERSION,
+        fmt,
+        rate,
+        duration_ms,
+        text_hash(spoken),
+        max(0, min(100, round(volume * 100))),
+        index,
+        count,
+        language.encode()[:2].ljust(2),
+        0,
+    )
     topic = display_topic(prefix, display_id, f"audio/{language}")
     return Publish(topic if index == 0 else f"{topic}/{index}", header + body, retain)
 
@@ -151,4 +176,5 @@ def parse_audio(payload: bytes) -> tuple[AudioHeader, bytes]:
         raise AudioError(f"not a stopcast audio header (magic {magic!r}, version {version})")
     if fmt not in FORMATS or not 0 < count or index >= count or volume > 100:
         raise AudioError(f"format {fmt}, chunk {index} of {count}, volume {volume}: not allowed")
-    return AudioHeader(rate, duration, crc, volume, index, count, lang.decode("ascii", "replace"), fmt), payload[HEADER_SIZE:]
+    header = AudioHeader(rate, duration, crc, volume, index, count, lang.decode("ascii", "replace"), fmt)
+    return header, payload[HEADER_SIZE:]

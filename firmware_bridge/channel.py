@@ -316,7 +316,8 @@ class DisplayChannel(FrameMessages):
             raise ValueError(f"seq {ack.seq} names a frame this service never sent")
         self.facts.last_ack_at = now
         self._heard(ChannelEvent.ONLINE)
-        if ack.seq is not None and self.acks.last_seq is not None and ack.seq < self.acks.last_seq and not ack.need_full:
+        if (ack.seq is not None and self.acks.last_seq is not None
+                and ack.seq < self.acks.last_seq and not ack.need_full):
             return []  # older than an ack already taken (a broker redelivering, or two acks crossing); a request for
             # a frame is always answered (a pillar that shows nothing must get one)
         if ack.seq is not None and ack.hash is not None:
@@ -381,8 +382,15 @@ class DisplayChannel(FrameMessages):
         return self._answer(now, self._retained_to_it, whole=True)
 
     _actions: dict[Action, Callable[[DisplayChannel, int], list[Publish]]] = {
-        Action.NONE: _nothing, Action.TAKEN: _taken, Action.COURTESY: _courtesy, Action.WHOLE: _catch_up,
-        Action.CATCH_UP: _catch_up, Action.RESEND: _resend, Action.RETAINED_AGAIN: _retained_again,
-        Action.RETAINED_TO_IT: _retained_to_it_answer, Action.ANSWER: _whole_answer, Action.ANSWER_BEHIND: _answer_behind,
+        Action.NONE: _nothing,
+        Action.TAKEN: _taken,
+        Action.COURTESY: _courtesy,
+        Action.WHOLE: _catch_up,
+        Action.CATCH_UP: _catch_up,
+        Action.RESEND: _resend,
+        Action.RETAINED_AGAIN: _retained_again,
+        Action.RETAINED_TO_IT: _retained_to_it_answer,
+        Action.ANSWER: _whole_answer,
+        Action.ANSWER_BEHIND: _answer_behind,
         Action.SETTLE: _settle,
     }

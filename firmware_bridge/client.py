@@ -50,7 +50,8 @@ class BrokerSettings:
     # for being too large in flight for good, and after 20 (max_inflight_messages) sends the client nothing more
 
 
-_QOS: weakref.WeakKeyDictionary[aiomqtt.Client, int] = weakref.WeakKeyDictionary()  # each connection's BrokerSettings.qos
+# each connection's BrokerSettings.qos
+_QOS: weakref.WeakKeyDictionary[aiomqtt.Client, int] = weakref.WeakKeyDictionary()
 SUBSCRIBE_TIMEOUT = 10.0  # seconds for a SUBACK or UNSUBACK: aiomqtt does not fail a pending subscribe when the
 # connection drops (a NATS node closes a client whose session it cannot store), so this is how a pillar notices
 CONNECT_TIMEOUT = 10.0  # seconds for a CONNACK (a cluster node electing a new leader may never answer the first try)
@@ -106,12 +107,16 @@ async def connect(settings: BrokerSettings, will: Publish | None = None) -> Asyn
         tls_params=tls_params,
         max_inflight_messages=settings.max_inflight,
         timeout=30,
-        properties=_connect_properties(settings.max_incoming) if settings.version == 5 and settings.max_incoming else None,
+        properties=_connect_properties(settings.max_incoming)
+        if settings.version == 5 and settings.max_incoming
+        else None,
     )
     try:
         await asyncio.wait_for(client.__aenter__(), CONNECT_TIMEOUT)
     except asyncio.TimeoutError:
-        raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: no CONNACK within {CONNECT_TIMEOUT:g} s") from None
+        raise BridgeError(
+            f"MQTT broker {settings.host}:{settings.port}: no CONNACK within {CONNECT_TIMEOUT:g} s"
+        ) from None
     except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
         raise BridgeError(f"MQTT broker {settings.host}:{settings.port}: {exc}") from None
     _QOS[client] = settings.qos
@@ -215,7 +220,9 @@ async def messages(client: aiomqtt.Client) -> AsyncIterator[tuple[str, bytes]]:
 
 
 def _unpacked(message: aiomqtt.Message) -> tuple[str, bytes]:
-    payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
+    payload = (
+        message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload or "").encode()
+    )
     return str(message.topic), bytes(payload)
 
 
@@ -249,6 +256,13 @@ async def keep_connected(
                 on_state(False, str(exc))
             delay = min(max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + random())
             after = nodes[failures % len(nodes)]
-            log.warning("MQTT connection to %s:%s lost (%s); trying %s:%s in %.1f s", node[0], node[1], exc, after[0], after[1],
-                        delay)
+            log.warning(
+                "MQTT connection to %s:%s lost (%s); trying %s:%s in %.1f s",
+                node[0],
+                node[1],
+                exc,
+                after[0],
+                after[1],
+                delay,
+            )
             await sleep(delay)

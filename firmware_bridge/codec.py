@@ -95,7 +95,9 @@ def parse_header(data: bytes) -> Header:
     if len(data) < HEADER.size:
         raise CodecError(f"payload of {len(data)} bytes is shorter than the {HEADER.size}-byte header")
     fields = HEADER.unpack_from(data)
-    magic, version, kind, fmt, flags, w, h, rx, ry, rw, rh, content, base, valid, seq, chunk, chunks, mode, epoch = fields
+    magic, version, kind, fmt, flags, w, h, rx, ry, rw, rh, content, base, valid, seq, chunk, chunks, mode, epoch = (
+        fields
+    )
     if magic != MAGIC:
         raise CodecError("not a stopcast frame (bad magic)")
     if version != VERSION:
@@ -104,8 +106,22 @@ def parse_header(data: bytes) -> Header:
         raise CodecError("invalid header fields")
     if chunks == 0 or chunk >= chunks or w == 0 or h == 0:
         raise CodecError("invalid header fields")
-    return Header(kind, ENCODINGS[fmt], flags, w, h, (rx, ry, rw, rh), content, base, valid, seq, COLOR_MODES[mode], chunk,
-                  chunks, epoch)
+    return Header(
+        kind,
+        ENCODINGS[fmt],
+        flags,
+        w,
+        h,
+        (rx, ry, rw, rh),
+        content,
+        base,
+        valid,
+        seq,
+        COLOR_MODES[mode],
+        chunk,
+        chunks,
+        epoch,
+    )
 
 
 # --- rasters (firmware_bridge/rasters.py) in the raw encodings -----------------------------
@@ -141,7 +157,11 @@ def pack(raster: np.ndarray, encoding: str, color_mode: str) -> bytes:
         padded = np.zeros((h, -(-w // 4) * 4), dtype=np.uint8)
         padded[:, :w] = raster
         quads = padded.reshape(h, -1, 4)
-        return ((quads[..., 0] << 6) | (quads[..., 1] << 4) | (quads[..., 2] << 2) | quads[..., 3]).astype(np.uint8).tobytes()
+        return (
+            ((quads[..., 0] << 6) | (quads[..., 1] << 4) | (quads[..., 2] << 2) | quads[..., 3])
+            .astype(np.uint8)
+            .tobytes()
+        )
     if encoding == "bwr":
         black = np.packbits((raster == 1).astype(np.uint8), axis=1)
         red = np.packbits((raster == 2).astype(np.uint8), axis=1)
@@ -212,7 +232,9 @@ def _planes(raw: bytes, color_mode: str, width: int, height: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(planes, height, _row_bytes(encoding, width))
 
 
-def changed_rects(old_raw: bytes, new_raw: bytes, color_mode: str, width: int, height: int) -> list[tuple[int, int, int, int]]:
+def changed_rects(
+    old_raw: bytes, new_raw: bytes, color_mode: str, width: int, height: int
+) -> list[tuple[int, int, int, int]]:
     """Rectangles (x, y, w, h) of tiles that differ between two frames given in the colour mode's raw
     encoding (compared as packed bytes, never unpacked), merged along rows and then down columns."""
     tile_bytes = TILE_W * _BITS[RAW_FOR_MODE[color_mode]] // 8  # tiles start on whole bytes at every depth
@@ -324,7 +346,9 @@ def verified(payload: bytes, key: bytes) -> bytes:
     return body
 
 
-def encode_message(header: Header, body: bytes, max_packet: int, compressed: bool = False, key: bytes = b"") -> list[bytes]:
+def encode_message(
+    header: Header, body: bytes, max_packet: int, compressed: bool = False, key: bytes = b""
+) -> list[bytes]:
     """The header and body as payloads of at most max_packet bytes; the body is zlib-compressed here
     when the header's flag says so, unless `compressed` says that was done already. With a `key` every
     payload is signed: FLAG_SIGNED, and the MAC of its header and body after it."""

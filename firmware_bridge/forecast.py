@@ -5,8 +5,8 @@ One retained message on `{prefix}/displays/{id}/next`: a 12-byte header, then on
 steps (one stream: a step shares glyphs and shifted rows with the steps before it, which halves the
 forecast against a stream per step). Each step is its start (u32), the length of its message (u32) and
 a frame message as on `frame`/`delta` (the 48-byte header with its own `valid_until`, and the body,
-itself not compressed): the first step a full frame, every later one a delta from the step before. Both ends are here: `forecast_payload` (the service) and `parse_forecast` /
-`Forecast.frame_at` (the pillar), sans I/O.
+itself not compressed): the first step a full frame, every later one a delta from the step before. Both ends
+are here: `forecast_payload` (the service) and `parse_forecast` / `Forecast.frame_at` (the pillar), sans I/O.
 """
 
 from __future__ import annotations
@@ -69,7 +69,12 @@ def _step_message(step: ForecastStep, before: Frame | None, sequence: int, epoch
     rects = codec.changed_rects(before.raw, raw, frame.color_mode, w, h) if frame.hash != before.hash else []
     x0 = min((r[0] for r in rects), default=0)
     y0 = min((r[1] for r in rects), default=0)
-    region = (x0, y0, max((r[0] + r[2] for r in rects), default=0) - x0, max((r[1] + r[3] for r in rects), default=0) - y0)
+    region = (
+        x0,
+        y0,
+        max((r[0] + r[2] for r in rects), default=0) - x0,
+        max((r[1] + r[3] for r in rects), default=0) - y0,
+    )
     header = _header(KIND_DELTA, frame, before.hash, 0, region, step.until, sequence, epoch)
     body = codec.delta_body(raw, rects, frame.encoding, frame.color_mode, w, h)
     return codec.encode_message(header, body, 1 << 62)[0]

@@ -19,7 +19,9 @@ __all__ = ["FULL_FRAME_RESEND_GAP", "FrameMessages", "KEPT_FRAMES", "MAX_EPOCH",
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
 MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
-KEPT_FRAMES = 3  # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a pillar that lags behind a delta from what it shows
+# recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a
+# pillar that lags behind a delta from what it shows
+KEPT_FRAMES = 3
 
 
 @dataclass(slots=True)
@@ -108,7 +110,9 @@ class FrameMessages:
         header = self._header(KIND_FULL, frame, 0, FLAG_FULL_REFRESH, (0, 0, w, h))
         if frame.full_body is not None:
             return codec.encode_message(header, frame.full_body, room, compressed=True, key=self.key)
-        return codec.encode_message(header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room, key=self.key)
+        return codec.encode_message(
+            header, codec.pack(frame.raster, frame.encoding, frame.color_mode), room, key=self.key
+        )
 
     def _retained(self, now: int) -> list[Publish]:
         """The current full frame into the retained `frame` topic (or `frame/{i}` chunks)."""
@@ -125,7 +129,9 @@ class FrameMessages:
             if self.sent.retained_chunks == 0:
                 out.append(Publish(self._topic("frame"), b"", True))  # clears the unchunked retained frame
             out += [Publish(self._topic(f"frame/{i}"), p, True, expiry=expiry) for i, p in enumerate(payloads)]
-            out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.sent.retained_chunks)]
+            out += [
+                Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.sent.retained_chunks)
+            ]
             self.sent.retained_chunks = len(payloads)
         return out
 
@@ -209,7 +215,8 @@ class FrameMessages:
         self.recent[frame.hash] = frame
         while len(self.recent) > KEPT_FRAMES:
             del self.recent[next(iter(self.recent))]
-        self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)  # increases across restarts and owners (clocks in step)
+        # increases across restarts and owners (clocks in step)
+        self.sequence = min(max(self.sequence + 1, now), MAX_EPOCH)
         self.valid_until = self._validity(now)
 
     def forecast(self, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:

@@ -76,8 +76,8 @@ class PillarSession:
         return self.state in (PillarState.WAITING, PillarState.ERROR)
 
     def subscriptions(self) -> list[str]:
-        """What the pillar is subscribed to now: `delta` and `ticker` always; `frame/#` and `board` while it shows nothing
-        (the retained board names the stop and its time zone for the "no current data" screen)."""
+        """What the pillar is subscribed to now: `delta` and `ticker` always; `frame/#` and `board` while it shows
+        nothing (the retained board names the stop and its time zone for the "no current data" screen)."""
         return [self._topic("delta"), self._topic("ticker"), self._topic("next"),
                 *([self._topic("frame/#"), self._topic("board")] if self.wants_frame else [])]
 
@@ -107,7 +107,11 @@ class PillarSession:
         return [self._ack()]
 
     def _ack(self, need_full: bool = False) -> Publish:
-        doc = {"hash": hex_hash(self.hash) if self.hash is not None else None, "seq": self.sequence, "need_full": need_full}
+        doc = {
+            "hash": hex_hash(self.hash) if self.hash is not None else None,
+            "seq": self.sequence,
+            "need_full": need_full,
+        }
         return Publish(self._topic("ack"), json.dumps(doc).encode(), False)
 
     def is_current(self, now: int) -> bool:
@@ -123,7 +127,9 @@ class PillarSession:
             self._foresee(payload)
         elif topic == self._topic("board") and payload:  # (an empty payload: a cleared retained message)
             self._learn(payload)
-        elif payload and (topic in (self._topic("frame"), self._topic("delta")) or topic.startswith(self._topic("frame/"))):
+        elif payload and (
+            topic in (self._topic("frame"), self._topic("delta")) or topic.startswith(self._topic("frame/"))
+        ):
             return self._apply(topic, payload, now)
         return []
 
@@ -220,7 +226,11 @@ class PillarSession:
         the fallback screen)."""
         try:
             doc = json.loads(payload)
-            name, clock, at = str(doc.get("stop_name", ""))[:200], str(doc.get("clock_text", "")), int(doc.get("generated_at", 0))
+            name, clock, at = (
+                str(doc.get("stop_name", ""))[:200],
+                str(doc.get("clock_text", "")),
+                int(doc.get("generated_at", 0)),
+            )
             local = int(clock[:2]) * 60 + int(clock[3:5])
         except (ValueError, TypeError, AttributeError, IndexError):
             return
@@ -251,7 +261,11 @@ class PillarSession:
             data = codec.decode_body(header, body)
             if header.kind == KIND_FULL:
                 return codec.unpack(data, header.encoding, header.width, header.height, header.color_mode)
-            if self.raster is None or self.hash != header.base_hash or self.raster.shape != (header.height, header.width):
+            if (
+                self.raster is None
+                or self.hash != header.base_hash
+                or self.raster.shape != (header.height, header.width)
+            ):
                 shown = hex_hash(self.hash) if self.hash is not None else "nothing"
                 raise BaseMismatch(f"{topic}: delta for base {hex_hash(header.base_hash)}, showing {shown}")
             return codec.apply_delta(self.raster, data, header.encoding, header.color_mode)

@@ -128,7 +128,9 @@ class Bridge:
     def forecast(self, display_id: str, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
         """The retained forecast of a display (docs/mqtt.md, "Forecast")."""
         channel = self.channels.get(display_id)
-        return channel.forecast(steps, horizon_minutes, now) if channel is not None and channel.current is not None else []
+        return (
+            channel.forecast(steps, horizon_minutes, now) if channel is not None and channel.current is not None else []
+        )
 
     def extend_to(self, display_id: str, true_until: int) -> None:
         """A display's board was composed again with the same texts: its frame stays true until `true_until`."""
@@ -163,7 +165,11 @@ class Bridge:
     def room(self, display_id: str, leaf: str) -> int:
         """Payload bytes that fit the display's packet limit (its pillar's, when smaller) on its topic `leaf`."""
         channel = self.channels.get(display_id)
-        return channel.room(leaf) if channel is not None else packet_room(self.max_packet, display_topic(self.prefix, display_id, leaf))
+        return (
+            channel.room(leaf)
+            if channel is not None
+            else packet_room(self.max_packet, display_topic(self.prefix, display_id, leaf))
+        )
 
     def scrolls(self, display_id: str) -> bool:
         """Whether the display's pillar said it scrolls the ticker itself (its frames need not page the alerts)."""

@@ -60,7 +60,10 @@ def no_data_screen(width: int, height: int, stop_name: str = "", clock: str = ""
         draw.text((width - pad, band // 2), clock, fill=1, font=head, anchor="rm")
     lines = ["Keine aktuellen Daten", "No current data"]
     size = max(8, min((height - band) // 4, int(width / 12)))
-    while size > 8 and max(draw.textlength(line, font=ImageFont.load_default(size=size)) for line in lines) > width - 2 * pad:
+    while (
+        size > 8
+        and max(draw.textlength(line, font=ImageFont.load_default(size=size)) for line in lines) > width - 2 * pad
+    ):
         size -= 1
     body = ImageFont.load_default(size=size)
     top = band + (height - band - 2 * size - size // 2) // 2
@@ -76,7 +79,11 @@ def screen(session: PillarSession, now: float) -> Image.Image:
     if session.raster is not None and session.is_current(int(now)):
         image = image_of(session.raster, session.color_mode)
         ticker = session.ticker
-        if ticker is not None and ticker.region[0] + ticker.region[2] <= image.width and ticker.region[1] + ticker.region[3] <= image.height:
+        if (
+            ticker is not None
+            and ticker.region[0] + ticker.region[2] <= image.width
+            and ticker.region[1] + ticker.region[3] <= image.height
+        ):
             x, y, w, h = ticker.region
             window = ticker_window(ticker, now - session.ticker_since)
             if image.mode == "1":
@@ -241,7 +248,9 @@ class _PillarRun:
                     raise mqtt.BridgeError(str(exc)) from None
                 failures += 1
                 delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 10)) * (0.5 + self.jitter())
-                log.warning("pillar %s: connection lost (%s); connecting again in %.1f s", session.display_id, exc, delay)
+                log.warning(
+                    "pillar %s: connection lost (%s); connecting again in %.1f s", session.display_id, exc, delay
+                )
                 await asyncio.sleep(delay)
 
     def seen(self, _topic: str, _payload: bytes) -> bool:
@@ -278,7 +287,9 @@ async def ask_audio(client: aiomqtt.Client, prefix: str, display_id: str, langua
     topic = display_topic(prefix, display_id, f"audio/{language}")
     await mqtt.subscribe_all(client, [topic, f"{topic}/+"])
     request = json.dumps({"lang": language, "detail": detail}).encode()
-    await mqtt.publish_all(client, [Publish(display_topic(prefix, display_id, "audio/request"), request, False)], version)
+    await mqtt.publish_all(
+        client, [Publish(display_topic(prefix, display_id, "audio/request"), request, False)], version
+    )
     chunks: dict[int, bytes] = {}
     head: AudioHeader | None = None
     async with asyncio.timeout(timeout):

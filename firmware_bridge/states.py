@@ -148,8 +148,13 @@ def _screen_rows() -> dict[tuple[enum.Enum, enum.Enum], Transition]:
                  SE.RECHUNK: T(S.LOST), SE.DUE: T(S.LOST, A.ANSWER), SE.TIMEOUT: T(S.LOST, A.RESEND),
                  SE.UNSENT: T(S.LOST)},
     }
-    said = {SE.ACK_NOTHING: T(S.RETAINED), SE.ASK_RETAINED: T(S.RETAINED, A.RETAINED_TO_IT),
-            SE.ASK_WHOLE: T(S.SHOWS, A.ANSWER), SE.ACK_CURRENT: T(S.SHOWS, A.SETTLE), SE.ACK_OTHER: T(S.SHOWS, A.ANSWER)}
+    said = {
+        SE.ACK_NOTHING: T(S.RETAINED),
+        SE.ASK_RETAINED: T(S.RETAINED, A.RETAINED_TO_IT),
+        SE.ASK_WHOLE: T(S.SHOWS, A.ANSWER),
+        SE.ACK_CURRENT: T(S.SHOWS, A.SETTLE),
+        SE.ACK_OTHER: T(S.SHOWS, A.ANSWER),
+    }
     for state, moves in per_state.items():
         for event, move in {**moves, **said}.items():
             rows[(state, event)] = move

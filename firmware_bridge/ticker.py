@@ -56,7 +56,9 @@ def parse_ticker(payload: bytes) -> Ticker:
         raise TickerError(f"{len(payload)} bytes is shorter than the {HEADER_SIZE}-byte header")
     magic, version, _, x, y, w, h, width, speed, ink, paper, crc = HEADER.unpack_from(payload)
     if magic != MAGIC or version != VERSION or not (w and h and width and speed):
-        raise TickerError(f"not a stopcast ticker (magic {magic!r}, version {version}, {w}x{h}, strip {width}, speed {speed})")
+        raise TickerError(
+            f"not a stopcast ticker (magic {magic!r}, version {version}, {w}x{h}, strip {width}, speed {speed})"
+        )
     try:
         raw = zlib.decompress(payload[HEADER_SIZE:], bufsize=h * ((width + 7) // 8))
     except zlib.error as exc:

@@ -174,7 +174,9 @@ def _fits_a_row(spec: LayoutSpec, notice: Notice, line_width: int) -> bool:
     geo = geometry(widened(spec, line_width))
     dest_col = geo.column("destination")
     x = dest_col[1] if dest_col else geo.pad
-    return fits_whole(clean(notice.text, MAX_ALERT_CHARS), font(spec.font_family, spec.row_size), spec.width - x - geo.pad)
+    return fits_whole(
+        clean(notice.text, MAX_ALERT_CHARS), font(spec.font_family, spec.row_size), spec.width - x - geo.pad
+    )
 
 
 def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departure], rows: tuple[BoardRow, ...],
@@ -200,7 +202,9 @@ def _next_change(spec: LayoutSpec, settings: DisplaySettings, deps: list[Departu
 def _wanted(dep: Departure, settings: DisplaySettings, now: int) -> bool:
     if settings.routes and dep.route_id not in settings.routes and dep.route_short_name not in settings.routes:
         return False
-    if dep.route_id in settings.exclude_routes or (dep.route_short_name and dep.route_short_name in settings.exclude_routes):
+    if dep.route_id in settings.exclude_routes or (
+        dep.route_short_name and dep.route_short_name in settings.exclude_routes
+    ):
         return False
     if settings.hide_ending_here and dep.ends_here:
         return False
@@ -220,7 +224,9 @@ def _as_of(written: int, now: int, lang: str, tz: str, clock: str = "24h") -> st
     return text(lang, "as_of_date", date=shown, time=clock_time(hhmm(written, tz), clock))
 
 
-def _empty(data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz: str, clock: str = "24h") -> tuple[str, str, str]:
+def _empty(
+    data: BoardInput, settings: DisplaySettings, now: int, lang: str, tz: str, clock: str = "24h"
+) -> tuple[str, str, str]:
     if data.timetable_until:
         day = data.timetable_until
         shown = f"{day[8:10]}.{day[5:7]}.{day[:4]}" if lang in ("de", "es") else day

@@ -11,12 +11,14 @@ from .board import Board, BoardRow
 from .drawn import drawn
 from .spec import LayoutSpec
 
-_BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name not in ("rows", "alerts", "notice_texts"))  # the last two:
-# what speech says in other languages (the board shows alert_pages)
+# the last two left out: what speech says in other languages (the board shows alert_pages)
+_BOARD_FIELDS = tuple(f.name for f in fields(Board) if f.name not in ("rows", "alerts", "notice_texts"))
 _ROW_FIELDS = tuple(f.name for f in fields(BoardRow))
 
 
-def board_doc(board: Board, spec: LayoutSpec, display_id: str, drawn_items: Sequence[dict] | None = None) -> dict[str, Any]:
+def board_doc(
+    board: Board, spec: LayoutSpec, display_id: str, drawn_items: Sequence[dict] | None = None
+) -> dict[str, Any]:
     """The board as a JSON-ready dict, with the layout it was made for and what it draws (`drawn_items` when
     the render worker made them already)."""
     doc: dict[str, Any] = {name: getattr(board, name) for name in _BOARD_FIELDS}

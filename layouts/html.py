@@ -33,7 +33,8 @@ def _environment() -> jinja2.Environment:
 def embedded_fonts() -> dict[str, str]:
     """The board fonts as data: URLs, for a page that must stand alone (a file)."""
     return {
-        weight: "data:font/ttf;base64," + base64.b64encode(font_path("atkinson", weight == "bold").read_bytes()).decode()
+        weight: "data:font/ttf;base64,"
+        + base64.b64encode(font_path("atkinson", weight == "bold").read_bytes()).decode()
         for weight in ("regular", "bold")
     }
 

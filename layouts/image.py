@@ -72,7 +72,12 @@ class _Canvas:
         if mask is None:
             return
         x, y = xy[0] + dx, xy[1] + dy
-        if on is not None and self.draw.fontmode == "L" and self.image.mode in ("L", "RGB") and _inside(x, y, mask.size, *on[1:]):
+        if (
+            on is not None
+            and self.draw.fontmode == "L"
+            and self.image.mode in ("L", "RGB")
+            and _inside(x, y, mask.size, *on[1:])
+        ):
             stamp, solid = _stamp(fnt, value, anchor, self.image.mode, self.ink(color), self.ink(on[0]))
             self.image.paste(stamp, (x, y), solid)
         else:
@@ -101,7 +106,9 @@ class _Canvas:
         elif panel and self.spec.color_mode == "rgb565":
             pixels = np.asarray(image)
             r, g, b = pixels[..., 0] >> 3, pixels[..., 1] >> 2, pixels[..., 2] >> 3
-            image = Image.fromarray(np.stack([(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)], -1), "RGB")
+            image = Image.fromarray(
+                np.stack([(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)], -1), "RGB"
+            )
         if self.spec.rotate:
             image = image.rotate(-self.spec.rotate, expand=True)
         return image
@@ -169,7 +176,9 @@ _masks: LRUCache = LRUCache(maxsize=MASK_BUDGET, getsizeof=_mask_bytes)
 
 
 @cached(_masks, lock=threading.Lock())
-def _text_mask(fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str) -> tuple[Image.Image | None, tuple[int, int]]:
+def _text_mask(
+    fnt: ImageFont.FreeTypeFont, value: str, anchor: str, fontmode: str
+) -> tuple[Image.Image | None, tuple[int, int]]:
     """The rasterised text as a paste mask and its offset from the anchor point.
 
     Boards repeat the same strings (lines, destinations, 'min') across displays and minutes;

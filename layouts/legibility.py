@@ -137,9 +137,11 @@ def check_legibility(spec: LayoutSpec) -> Legibility:
         departures = role in DEPARTURE_ROLES
         if meets is False and departures and cap_mm:
             needed_mm = spec.reading_distance_m * 1000 / DISTANCE_PER_CAP
-            problems.append(f"{role}: {cap_mm:.1f} mm cap height ({size} px type) is readable up to {reach:.2f} m, not "
-                            f"{spec.reading_distance_m:g} m; it needs {needed_mm:.1f} mm cap height "
-                            f"(about {round(size * needed_mm / cap_mm)} px type) or a reading distance of at most {reach:.2f} m")
+            problems.append(
+                f"{role}: {cap_mm:.1f} mm cap height ({size} px type) is readable up to {reach:.2f} m, not "
+                f"{spec.reading_distance_m:g} m; it needs {needed_mm:.1f} mm cap height "
+                f"(about {round(size * needed_mm / cap_mm)} px type) or a reading distance of at most {reach:.2f} m"
+            )
         roles.append(RoleCheck(role, size, bold, cap, _round(cap_mm), _round(reach),
                                _round(reach * LOW_VISION if reach is not None else None), departures, meets))
     pairs = []
@@ -179,8 +181,12 @@ def legibility_doc(result: Legibility) -> dict[str, Any]:
 
 def legibility_text(result: Legibility) -> str:
     """The check as a table for people."""
-    distance = f"read from {result.reading_distance_m:g} m on a {result.panel_width_mm:g} x {result.panel_height_mm:g} mm panel" \
-        if result.reading_distance_m else "no panel declared"
+    panel = f"{result.panel_width_mm:g} x {result.panel_height_mm:g} mm panel"
+    distance = (
+        f"read from {result.reading_distance_m:g} m on a {panel}"
+        if result.reading_distance_m
+        else "no panel declared"
+    )
     lines = [f"{result.layout}: {'ok' if result.ok else 'FAILS'} ({distance})",
              f"  {'role':<12} {'type':>6} {'cap':>8} {'readable to':>12} {'low vision':>11}"]
     for r in result.roles:

@@ -61,7 +61,9 @@ def alert_texts(notices: tuple[str, ...], alerts: tuple[ShownAlert, ...]) -> tup
 
 
 @lru_cache(maxsize=2048)
-def alert_pages(spec: LayoutSpec, texts: tuple[str, ...], language: str = "de") -> tuple[tuple[str, ...], tuple[str, ...]]:
+def alert_pages(
+    spec: LayoutSpec, texts: tuple[str, ...], language: str = "de"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the pages a display cycles through, every page): texts cut into pages of the alert area's lines,
     each text starting a page, pages broken between sentences, else clauses, else lines. A layout with
     `alert_pages_max` shows the whole alerts that fit that many pages and then one page "+N more notices"

@@ -14,46 +14,50 @@ from dataclasses import dataclass
 SPOKEN_LANGUAGES = ("de", "en", "es")
 
 PHRASES: dict[str, dict[str, str]] = {
-    "de": {"stop": "Haltestelle {name}.", "next": "Die nächsten Abfahrten:", "line": "Linie {line} nach {to}", "line_short": "{line} nach {to}",
-           "now": "sofort", "in": "in {n} Minuten", "in1": "in einer Minute", "at": "um {h} Uhr {m}", "at0": "um {h} Uhr",
-           "planned_at": "planmäßig um {h} Uhr {m}", "planned_at0": "planmäßig um {h} Uhr",
-           "platform": "von Steig {p}", "platform_short": "Steig {p}", "moved": "heute von Steig {p}", "moved_short": "heute Steig {p}",
-           "late": "{n} Minuten später", "late1": "eine Minute später", "cancelled": "fällt aus",
-           "skipped": "hält hier nicht", "added": "Zusatzfahrt", "timetable": "laut Fahrplan", "note": "Hinweis: {text}",
+    "de": {"stop": "Haltestelle {name}.", "next": "Die nächsten Abfahrten:", "line": "Linie {line} nach {to}",
+           "line_short": "{line} nach {to}", "now": "sofort", "in": "in {n} Minuten", "in1": "in einer Minute",
+           "at": "um {h} Uhr {m}", "at0": "um {h} Uhr", "planned_at": "planmäßig um {h} Uhr {m}",
+           "planned_at0": "planmäßig um {h} Uhr", "platform": "von Steig {p}", "platform_short": "Steig {p}",
+           "moved": "heute von Steig {p}", "moved_short": "heute Steig {p}", "late": "{n} Minuten später",
+           "late1": "eine Minute später", "cancelled": "fällt aus", "skipped": "hält hier nicht",
+           "added": "Zusatzfahrt", "timetable": "laut Fahrplan", "note": "Hinweis: {text}",
            "note_in": "Hinweis auf {language}: {text}", "none": "Keine Abfahrten.",
            "timetable_only": "Alle Zeiten laut Fahrplan.", "more": "{n} weitere Hinweise: nochmal drücken.",
-           "more1": "Noch ein Hinweis: nochmal drücken.", "details": "Mehr: nochmal drücken.",
-           "minutes": "Minuten"},
-    "en": {"stop": "Stop {name}.", "next": "Next departures:", "line": "Line {line} to {to}", "line_short": "{line} to {to}",
-           "now": "now", "in": "in {n} minutes", "in1": "in one minute", "at": "at {h} {m:02d}", "at0": "at {h} o'clock",
-           "planned_at": "scheduled at {h} {m:02d}", "planned_at0": "scheduled at {h} o'clock",
-           "platform": "from platform {p}", "platform_short": "platform {p}", "moved": "today from platform {p}", "moved_short": "today platform {p}",
-           "late": "{n} minutes late", "late1": "one minute late", "cancelled": "cancelled",
-           "skipped": "does not stop here", "added": "extra service", "timetable": "according to the timetable",
-           "note": "Notice: {text}", "note_in": "Notice in {language}: {text}", "none": "No departures.",
+           "more1": "Noch ein Hinweis: nochmal drücken.", "details": "Mehr: nochmal drücken.", "minutes": "Minuten"},
+    "en": {"stop": "Stop {name}.", "next": "Next departures:", "line": "Line {line} to {to}",
+           "line_short": "{line} to {to}", "now": "now", "in": "in {n} minutes", "in1": "in one minute",
+           "at": "at {h} {m:02d}", "at0": "at {h} o'clock", "planned_at": "scheduled at {h} {m:02d}",
+           "planned_at0": "scheduled at {h} o'clock", "platform": "from platform {p}", "platform_short": "platform {p}",
+           "moved": "today from platform {p}", "moved_short": "today platform {p}", "late": "{n} minutes late",
+           "late1": "one minute late", "cancelled": "cancelled", "skipped": "does not stop here",
+           "added": "extra service", "timetable": "according to the timetable", "note": "Notice: {text}",
+           "note_in": "Notice in {language}: {text}", "none": "No departures.",
            "timetable_only": "All times are from the timetable.", "more": "{n} more notices: press again.",
            "more1": "One more notice: press again.", "details": "More: press again.", "minutes": "minutes"},
-    "es": {"stop": "Parada {name}.", "next": "Próximas salidas:", "line": "Línea {line} a {to}", "line_short": "{line} a {to}",
-           "now": "ahora", "in": "en {n} minutos", "in1": "en un minuto", "at": "a las {h} y {m}",
-           "at0": "a las {h} en punto", "planned_at": "prevista a las {h} y {m}", "planned_at0": "prevista a las {h} en punto",
-           "platform": "andén {p}", "platform_short": "andén {p}", "moved": "hoy desde el andén {p}", "moved_short": "hoy andén {p}",
-           "late": "con {n} minutos de retraso", "late1": "con un minuto de retraso", "cancelled": "cancelado",
-           "skipped": "no para aquí", "added": "servicio adicional", "timetable": "según el horario",
-           "note": "Aviso: {text}", "note_in": "Aviso en {language}: {text}", "none": "No hay salidas.",
+    "es": {"stop": "Parada {name}.", "next": "Próximas salidas:", "line": "Línea {line} a {to}",
+           "line_short": "{line} a {to}", "now": "ahora", "in": "en {n} minutos", "in1": "en un minuto",
+           "at": "a las {h} y {m}", "at0": "a las {h} en punto", "planned_at": "prevista a las {h} y {m}",
+           "planned_at0": "prevista a las {h} en punto", "platform": "andén {p}", "platform_short": "andén {p}",
+           "moved": "hoy desde el andén {p}", "moved_short": "hoy andén {p}", "late": "con {n} minutos de retraso",
+           "late1": "con un minuto de retraso", "cancelled": "cancelado", "skipped": "no para aquí",
+           "added": "servicio adicional", "timetable": "según el horario", "note": "Aviso: {text}",
+           "note_in": "Aviso en {language}: {text}", "none": "No hay salidas.",
            "timetable_only": "Todos los horarios son programados.", "more": "{n} avisos más: pulse otra vez.",
-           "more1": "Un aviso más: pulse otra vez.", "details": "Más información: pulse otra vez.", "minutes": "minutos"},
+           "more1": "Un aviso más: pulse otra vez.", "details": "Más información: pulse otra vez.",
+           "minutes": "minutos"},
 }
 
 # What an alert's GTFS-Realtime effect means, said in the voice's language before an alert it has no translation
 # for ("Störung: große Verspätungen. Hinweis auf Englisch: ...").
 EFFECTS: dict[str, dict[str, str]] = {
     "de": {"summary": "Störung: {effect}.", "NO_SERVICE": "kein Betrieb", "REDUCED_SERVICE": "eingeschränkter Betrieb",
-           "SIGNIFICANT_DELAYS": "große Verspätungen", "DETOUR": "Umleitung", "ADDITIONAL_SERVICE": "zusätzliche Fahrten",
-           "MODIFIED_SERVICE": "geänderter Fahrplan", "STOP_MOVED": "Haltestelle verlegt",
-           "ACCESSIBILITY_ISSUE": "Barrierefreiheit eingeschränkt"},
+           "SIGNIFICANT_DELAYS": "große Verspätungen", "DETOUR": "Umleitung",
+           "ADDITIONAL_SERVICE": "zusätzliche Fahrten", "MODIFIED_SERVICE": "geänderter Fahrplan",
+           "STOP_MOVED": "Haltestelle verlegt", "ACCESSIBILITY_ISSUE": "Barrierefreiheit eingeschränkt"},
     "en": {"summary": "Disruption: {effect}.", "NO_SERVICE": "no service", "REDUCED_SERVICE": "reduced service",
            "SIGNIFICANT_DELAYS": "major delays", "DETOUR": "detour", "ADDITIONAL_SERVICE": "extra service",
-           "MODIFIED_SERVICE": "changed service", "STOP_MOVED": "stop moved", "ACCESSIBILITY_ISSUE": "accessibility issue"},
+           "MODIFIED_SERVICE": "changed service", "STOP_MOVED": "stop moved",
+           "ACCESSIBILITY_ISSUE": "accessibility issue"},
     "es": {"summary": "Incidencia: {effect}.", "NO_SERVICE": "sin servicio", "REDUCED_SERVICE": "servicio reducido",
            "SIGNIFICANT_DELAYS": "retrasos importantes", "DETOUR": "desvío", "ADDITIONAL_SERVICE": "servicio adicional",
            "MODIFIED_SERVICE": "servicio modificado", "STOP_MOVED": "parada trasladada",
@@ -114,7 +118,8 @@ def say_words(text: str, lexicon: Mapping[str, str], language: str = "") -> str:
         tail = word[len(bare):]
         after = words[i + 1] if i + 1 < len(words) else ""
         street = i > 0 and _ORDINAL.fullmatch(words[i - 1]) is not None  # "24th St. Mission": a street, no saint
-        if bare in before and not tail and after[:1].isupper() and after.rstrip(",;:.") not in _NOT_A_NAME and not street:
+        named = after[:1].isupper() and after.rstrip(",;:.") not in _NOT_A_NAME
+        if bare in before and not tail and named and not street:
             out.append(before[bare])
         elif bare in lexicon:
             out.append(lexicon[bare] + tail)

@@ -129,7 +129,11 @@ class LayoutSpec:
 
 
 DEFAULT_COLUMNS = (
-    Column("marker", 24), Column("line", 90), Column("destination"), Column("platform", 70), Column("time", 150, "right"),
+    Column("marker", 24),
+    Column("line", 90),
+    Column("destination"),
+    Column("platform", 70),
+    Column("time", 150, "right"),
 )
 BUILTIN = resources.files("layouts") / "builtin"
 
@@ -159,7 +163,9 @@ def load_layout(name_or_path: str | Path) -> LayoutSpec:
         except OSError as exc:
             raise _error(str(path), None, f"cannot be read ({exc.strerror or exc})") from None
         except UnicodeDecodeError as exc:
-            raise _error(str(path), None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from None
+            raise _error(
+                str(path), None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})"
+            ) from None
     return parse_layout(builtin_text(text), f"built-in layout {text}")
 
 
@@ -270,11 +276,18 @@ def _palette(source: str, raw: Any, mode: str) -> Palette:
     for key, value in raw.items():
         if key not in names:
             raise _error(source, f"palette.{key}", "unknown colour name")
-        if not (isinstance(value, str) and len(value) == 7 and value[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in value[1:])):
+        if not (
+            isinstance(value, str)
+            and len(value) == 7
+            and value[0] == "#"
+            and all(c in "0123456789abcdefABCDEF" for c in value[1:])
+        ):
             raise _error(source, f"palette.{key}", f"must be a colour #RRGGBB, got {value!r}")
         value = value.upper()
         allowed = MODE_COLORS.get(mode)
         if allowed is not None and value not in allowed:
-            raise _error(source, f"palette.{key}", f"{value} cannot be shown in color_mode {mode} ({', '.join(sorted(allowed))})")
+            raise _error(
+                source, f"palette.{key}", f"{value} cannot be shown in color_mode {mode} ({', '.join(sorted(allowed))})"
+            )
         values[key] = value
     return Palette(**values)

@@ -60,7 +60,11 @@ _ADDED_BADGES = frozenset(TEXTS[lang][key] for lang in TEXTS for key in ("added_
 
 def _sentence(row: BoardRow, lang: str, words: Mapping[str, str], say_timetable: bool, short: bool) -> str:
     to = row.headsign or row.destination
-    line = "" if row.status == "added" and row.line in _ADDED_BADGES and row.line == row.line_name else row.line_name or row.line
+    line = (
+        ""
+        if row.status == "added" and row.line in _ADDED_BADGES and row.line == row.line_name
+        else row.line_name or row.line
+    )
     facts = SpokenDeparture(line, main_destination(to) if short else to, row.status, row.minutes,
                             row.clock_text, row.platform, row.platform_changed, row.delay_minutes, row.live)
     return departure_sentence(lang, facts, words, say_timetable=say_timetable, short=short)

@@ -150,9 +150,18 @@ LANGUAGES: tuple[str, ...] = tuple(TEXTS)
 # Column titles, longest first: a title takes the longest form that fits its column (never "Plat…").
 TITLE_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
     "de": {"platform": ("Steig", "St."), "time": ("Abfahrt", "Ab"), "destination": ("Ziel",), "line": ("Linie", "Li.")},
-    "en": {"platform": ("Platform", "Plat.", "Pl."), "time": ("Departs", "Dep."), "destination": ("Destination", "To"),
-           "line": ("Line", "Ln")},
-    "es": {"platform": ("Andén", "And."), "time": ("Salida", "Sal."), "destination": ("Destino",), "line": ("Línea", "L.")},
+    "en": {
+        "platform": ("Platform", "Plat.", "Pl."),
+        "time": ("Departs", "Dep."),
+        "destination": ("Destination", "To"),
+        "line": ("Line", "Ln"),
+    },
+    "es": {
+        "platform": ("Andén", "And."),
+        "time": ("Salida", "Sal."),
+        "destination": ("Destino",),
+        "line": ("Línea", "L."),
+    },
 }
 
 

@@ -74,7 +74,9 @@ class Fields:
         """A string; `required` also refuses an empty one."""
         value = self._get(key, _MISSING if required else default)
         if not isinstance(value, str) or (required and not value.strip()):
-            raise self.fail(key, f"must be a non-empty string, got {value!r}" if required else f"must be a string, got {value!r}")
+            raise self.fail(
+                key, f"must be a non-empty string, got {value!r}" if required else f"must be a string, got {value!r}"
+            )
         return value
 
     def strings(self, key: str, required: bool = False) -> tuple[str, ...]:
