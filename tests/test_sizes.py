@@ -16,10 +16,8 @@ FUNCTION_LINES = 50
 # Still over the limits (path -> lines; (path, function) -> lines); never add to these.
 LONG_MODULES = {
     "feeds/tables.py": 422,
-    "displays/cli/cli.py": 416,
-    "displays/shell/service.py": 719,
-    "displays/web/status.py": 420,
     "layouts/board.py": 585,
+    "displays/shell/service.py": 544,
     "firmware_bridge/channel.py": 434,
     "firmware_bridge/codec.py": 435,
 }
@@ -33,7 +31,7 @@ LONG_FUNCTIONS = {
     ("displays/cli/cli_service.py", "cmd_serve"): 55,
     ("displays/config/parse.py", "parse_display"): 59,
     ("displays/core/boards.py", "compose_board"): 59,
-    ("displays/shell/service.py", "__init__"): 76,
+    ("displays/shell/service.py", "__init__"): 55,
     ("displays/web/status.py", "display_status"): 52,
     ("firmware_bridge/pillar.py", "receive"): 51,
     ("firmware_bridge/simulator.py", "follow"): 54,
