@@ -4,7 +4,8 @@ per display per minute of countdown ticks: what the service publishes in all (fr
 retained board JSON, the retained spoken text when a display speaks), what one pillar in sync
 receives under the contract's subscriptions, and what a connecting pillar downloads; and the airtime of a
 pillar in sync on all its topics (frames, deltas, validity extensions, forecast, ticker) from the real service
-with realtime fetched every 45 s (bench/airtime.py). The audio line compares, per speaking display and minute,
+with realtime fetched every 45 s (bench/airtime.py: at the demo's Hauptbahnhof, and at Caltrain's Palo Alto with
+realtime that changes at every fetch when ../shared/data/caltrain is there). The audio line compares, per speaking display and minute,
 a WAV published on every change (before) with the spoken text on every change plus the Ogg Opus answer of each
 press of the button (now).
 
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "firmware_bridge"), str(ROOT / "bench")]  # the root first, so tests/layouts never shadows layouts
 
-from airtime import airtime  # noqa: E402
+from airtime import CALTRAIN_PALO_ALTO, DEMO, caltrain_missing, measure  # noqa: E402
 from brokerkit import mosquitto  # noqa: E402
 from memory_link import Link  # noqa: E402
 
@@ -180,10 +181,14 @@ def main() -> None:
                   f"{w['frames'] / 1024:.1f} KiB, board JSON {w['board'] / 1024:.1f} KiB, {audio}); a pillar in sync "
                   f"receives {w['to_pillar'] / 1024:.2f} KiB ({w['to_pillar'] / w['full']:.0%} of full frames at "
                   f"{w['full'] / 1024:.1f} KiB); a pillar connecting downloads {w['joining'] / 1024:.1f} KiB")
-            air = airtime(Path(folder) / f"air-{name}", name, AT)
-            parts = ", ".join(f"{topic} {size / 1024:.2f}" for topic, size in sorted(air.items()))
-            print(f"{'':24s} with realtime every 45 s, a pillar in sync receives {sum(air.values()) / 1024:.2f} KiB per "
-                  f"minute on all topics ({parts})")
+            for scenario in (DEMO, CALTRAIN_PALO_ALTO):
+                if scenario is CALTRAIN_PALO_ALTO and (why := caltrain_missing()):
+                    print(f"{'':24s} {scenario.name}: {why}")
+                    continue
+                air = measure(Path(folder) / f"air-{scenario.stop}-{name}", scenario, name)
+                parts = ", ".join(f"{topic} {size / 1024:.2f}" for topic, size in sorted(air.by_topic.items()))
+                print(f"{'':24s} {scenario.name}, realtime every 45 s: a pillar in sync receives {air.total / 1024:.2f} "
+                      f"KiB per minute on all topics ({parts})")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ MUTATIONS = [
  ("P-14", "firmware_bridge/channel.py", "if ack.need_full and ack.hash is not None and self.current is not None:", "if False:", [FB+"test_pillar_faults.py"]),
  ("P-37", "firmware_bridge/channel.py", "return self._board() + self._retained(now) + self._to_pillar(now)\n\n    def tick", "return self._board() + self._to_pillar(now)\n\n    def tick", [FB+"test_protocol.py", FB+"test_conformance.py"]),
  ("P-29", "firmware_bridge/pillar.py", "key = (header.kind, header.epoch, header.sequence, header.content_hash, header.base_hash)", "key = (header.kind, header.epoch, header.sequence)", [FB+"test_spec_rules.py"]),
+ ("F-5", "displays/core/forecasting.py", "return bool(shared) and all(old[start] == h", "return False and all(old[start] == h", [FB+"test_forecast.py"]),
  ("P-49", "displays/shell/service.py", "[t if len(t.payload) <= room else replace(t, payload=b\"\") for t in ticker]", "ticker", [FB+"test_pillar_service.py"]),
 ]
 only = sys.argv[1:]

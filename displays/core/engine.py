@@ -47,6 +47,9 @@ class DisplayRuntime:
     error: str | None = None  # why composing or rendering its board last failed (None: it worked)
     error_at: int | None = None
     forecast: list[tuple[int, Board]] = field(default_factory=list)  # the boards of the published forecast
+    forecast_hashes: dict[int, int] = field(default_factory=dict)  # start -> content hash of its steps
+    forecast_seen: list[tuple[int, Board]] = field(default_factory=list)  # the boards predicted last (published or
+    # not: a prediction whose frames equal the published ones is not rendered again while it stays the same)
     forecast_inputs: tuple = ()  # the inputs they were predicted from
     forecast_at: int = 0  # when they were predicted
 

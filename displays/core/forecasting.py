@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from layouts.board import Board
 
-__all__ = ["forecast_board", "forecast_times", "same_prediction"]
+__all__ = ["forecast_board", "forecast_times", "reaches", "same_frames", "same_prediction"]
 
 
 def forecast_times(true_until: int, now: int, span: int) -> list[int]:
@@ -31,12 +31,25 @@ def forecast_board(board: Board, alert_page: int = 0) -> Board:
     return replace(board, rows=rows, as_of_text="", alert_page=page)
 
 
+def reaches(forecast: list[tuple[int, Board]], now: int, keep: int) -> bool:
+    """Whether a forecast's last step still covers `keep` seconds past `now` (to its minute)."""
+    return bool(forecast) and forecast[-1][0] >= now + keep - 60
+
+
 def same_prediction(old: list[tuple[int, Board]], new: list[tuple[int, Board]], now: int, keep: int) -> bool:
     """Whether the new forecast predicts what the old one does for every whole minute both cover (the first,
     partial step aside), and the old one still reaches `keep` seconds past `now`: then it stays as it is."""
-    if not old or old[-1][0] < now + keep - 60:
+    if not reaches(old, now, keep):
         return False
     by_start = {start: replace(board, alert_page=0) for start, board in old if start % 60 == 0}
     shared = [(start, replace(board, alert_page=0)) for start, board in new if start % 60 == 0 and start in by_start]
     return bool(shared) and all(by_start[start] == board for start, board in shared)  # (which alert page it keeps
     # depends on when it was made, not on what it predicts)
+
+
+def same_frames(old: dict[int, int], new: list[tuple[int, int]]) -> bool:
+    """Whether the new forecast's frames (start, content hash) are the published ones (`old`: start -> hash) for
+    every whole minute both cover, the first, partial step aside: a new prediction that draws no minute
+    differently (a delay that moves no countdown shown, a row beyond the board's last) costs nothing."""
+    shared = [(start, h) for start, h in new if start % 60 == 0 and start in old]
+    return bool(shared) and all(old[start] == h for start, h in shared)

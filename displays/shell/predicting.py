@@ -1,8 +1,9 @@
 """Keeping every display's forecast (docs/mqtt.md, "Forecast") on the broker: after each refresh, the
 displays with a pillar online whose inputs changed (at most once a minute) or whose forecast runs short
-have their next minutes composed with the delays known now; only a forecast that predicts something else
-is rendered and republished. (A forecast costs 16 compositions per display and minute of changing
-realtime, and 16 renderings when the prediction changes.)"""
+have their next minutes composed with the delays known now; a prediction whose boards differ from the last
+one is rendered, and republished only when it draws a minute differently from the published forecast (or
+that one runs short): a delay that moves no countdown shown costs no bytes. (A forecast costs 16
+compositions per display and minute of changing realtime, and 16 renderings when the boards change.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Protocol
 
 from displays.config.model import DisplayConfig, ServiceConfig
 from displays.core.engine import DisplayRuntime
-from displays.core.forecasting import forecast_board, forecast_times, same_prediction
+from displays.core.forecasting import forecast_board, forecast_times, reaches, same_frames, same_prediction
 from displays.core.frames import frame_of
 from displays.core.notices import Editorial
 from displays.core.ports import Renderer
@@ -111,7 +112,7 @@ async def forecasts(service: Service, now: int, batch: int = 128) -> list[Publis
             service.display_failed(runtime, "composing its forecast", exc, now)
             continue
         runtime.forecast_inputs, runtime.forecast_at = inputs, now
-        if not same_prediction(runtime.forecast, predicted, now, keep):
+        if not reaches(runtime.forecast, now, keep) or not same_prediction(runtime.forecast_seen, predicted, now, 0):
             changed.append((runtime, predicted))
     jobs = [(board, r.spec, r.encoding, r.config.compress) for r, predicted in changed for _, board in predicted]
     batches = await asyncio.gather(*(service.renderer.render(jobs[i:i + batch]) for i in range(0, len(jobs), batch)))
@@ -123,8 +124,11 @@ async def forecasts(service: Service, now: int, batch: int = 128) -> list[Publis
         if len(frames) < len(mine):
             service.display_failed(runtime, "rendering its forecast", next(r for r in mine if isinstance(r, str)), now)
             continue
-        ends = [start - 1 for start, _ in predicted[1:]] + [predicted[-1][0] + 59]
-        steps = [ForecastStep(start, end, frame) for (start, _), end, frame in zip(predicted, ends, frames, strict=True)]
-        runtime.forecast = predicted
-        out += service.bridge.forecast(runtime.config.id, steps, minutes, now)
+        runtime.forecast_seen = predicted
+        hashes = [(start, frame.hash) for (start, _), frame in zip(predicted, frames, strict=True)]
+        if not reaches(runtime.forecast, now, keep) or not same_frames(runtime.forecast_hashes, hashes):
+            ends = [start - 1 for start, _ in predicted[1:]] + [predicted[-1][0] + 59]
+            steps = [ForecastStep(start, end, frame) for (start, _), end, frame in zip(predicted, ends, frames, strict=True)]
+            runtime.forecast, runtime.forecast_hashes = predicted, dict(hashes)
+            out += service.bridge.forecast(runtime.config.id, steps, minutes, now)
     return out

@@ -210,6 +210,38 @@ async def test_the_forecast_is_republished_only_when_its_prediction_changes(tmp_
     assert forecast.horizon_minutes == MINUTES and forecast.end >= sent[-1] + 60 * MINUTES
 
 
+async def test_a_new_prediction_that_draws_no_minute_differently_is_not_republished(tmp_path: Path) -> None:
+    """spec: F-5"""
+    display = [{"id": "hbf-led", "stops": ["HBF"], "layout": "led-192x64"}]  # it draws no platform
+    config_path = write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1), display, feeds={"realtime": ["rt.pb"]})
+    clock = FixedClock(AT)
+    service, link = await start(config_path, clock)
+    assert service.timetable is not None
+    broker = Broker(link)
+    await broker.route(AT)
+    await broker.connect(PillarSession("hbf-led", PREFIX), AT)
+    await link.deliver(f"{PREFIX}/displays/hbf-led/status", json.dumps({"state": "online", "ticker": True}).encode())
+    runtime = service.displays["hbf-led"]  # (a pillar that scrolls the ticker: its frames keep one alert page)
+    kept = []
+    for fetch in range(AT, AT + 600, 45):  # at 08:05 the demo moves line 54 back to its own platform: other boards
+        service.sources["rt.pb"].snapshot = parse_feed(simulated_realtime(service.timetable, fetch), "rt.pb", fetch)
+        service.wake.set()
+        seen = runtime.forecast_seen
+        await _run(service, broker, clock, fetch + 45, {})
+        if runtime.forecast_seen is not seen and runtime.forecast_seen is not runtime.forecast:  # rendered, not sent
+            kept.append((runtime.forecast_seen, broker.retained[f"{PREFIX}/displays/hbf-led/next"]))
+    assert kept  # (a platform change the LED does not draw)
+    for predicted, retained in kept:  # what the pillars hold draws every minute of the new prediction
+        held = {begin: header.content_hash for begin, header, _ in parse_forecast(retained).steps}
+        shared = [(begin, board) for begin, board in predicted if begin % 60 == 0 and begin in held]
+        assert shared
+        for begin, board in shared:
+            drawn = frame_of(render(board, runtime.spec, runtime.encoding, runtime.config.compress), b"")
+            assert drawn.hash == held[begin], begin
+    sent = [n for n, t, p in broker.published if t.endswith("/next") and p]
+    assert len(sent) >= 2  # and one that draws other minutes is (or one that runs short)
+
+
 def test_a_forecast_too_large_for_max_packet_keeps_the_steps_that_fit() -> None:
     """spec: F-10"""
     from firmware_bridge.channel import DisplayChannel
