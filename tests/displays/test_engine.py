@@ -112,3 +112,10 @@ def test_the_engine_alone_through_config_minute_feed_ack_and_takeover(tmp_path: 
     taken = turn(engine, later + 5, [snapshot])
     frames = [p for p in taken if p.topic.endswith("/frame") and p.payload and any(f"/{d}/" in p.topic for d in given)]
     assert frames and all(codec.parse_header(p.payload).epoch == engine.bridge.epoch for p in frames)
+
+
+def test_the_engine_holds_at_most_twelve_attributes(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, "mqtt://unused", dt.date(2026, 11, 1)))
+    engine = Engine(config, instance="a", started_at=AT, epoch=AT)
+    engine.apply_config(config, AT)
+    assert len(vars(engine)) <= 12, sorted(vars(engine))
