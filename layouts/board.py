@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
+
+from PIL import ImageFont
 
 from feeds.alerts import ShownAlert
 from feeds.departures import ADDED, CANCELLED, DELAYED, SKIPPED, Departure
@@ -11,10 +14,10 @@ from feeds.merge import StopDepartures
 from feeds.times import hhmm, in_daily_window, local_date
 
 from .contrast import readable_on
-from .fit import ELLIPSIS, fit, fits_whole, whole_words, width_of
+from .fit import ELLIPSIS, abbreviations, fit, fits_whole, whole_words, width_of
 from .fonts import font
 from .geometry import board_layout, geometry, widened
-from .labels import badge_column_width, badge_font, badge_label, route_label
+from .labels import badge_column_width, badge_font, badge_inset, badge_label, route_label
 from .paging import MAX_ALERT_CHARS, alert_pages, alert_texts, takeover_pages
 from .phrases import SpokenDeparture, departure_sentence, lexicon_of
 from .spec import LayoutSpec
@@ -162,19 +165,21 @@ def build_board(
         return _takeover_board(spec, settings, data, now, lang, takeover)
     tickers = [n for n in by_urgency if n.kind == TICKER and spec.alert_lines]
     row_notices = [n for n in by_urgency if n.kind == ROW or (n.kind == TICKER and not spec.alert_lines)]
-    too_long = [n for n in row_notices if spec.alert_lines and not _fits_a_row(spec, n)]  # never cut: paged instead
+    result = data.departures
+    wanted = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)]
+    widest = badge_column_width(spec, [_badge_text(settings, d, lang) for d in wanted[: spec.rows]])  # at most this
+    too_long = [n for n in row_notices if spec.alert_lines and not _fits_a_row(spec, n, widest)]  # never cut: paged
     row_notices = [n for n in row_notices if n not in too_long]
     room = max(1, spec.rows // 2) if row_notices else 0  # departures keep at least half the rows
     tickers += too_long + row_notices[room:]  # what does not fit as a row is shown in the alert area
     shown_notices = row_notices[:room]
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
-    result = data.departures
-    deps = [] if result is None else [d for d in result.departures if _wanted(d, settings, now)][: spec.rows - len(shown_notices)]
+    deps = wanted[: spec.rows - len(shown_notices)]
     resume = night_until(settings, deps, data, now)
     if resume:
         return _night_board(settings, data, now, lang, resume, deps)
     hidden = _hidden_columns(spec, deps)
-    labels = [route_label(settings.route_labels, d.route_id, d.route_short_name, d.route_long_name) for d in deps]
+    labels = [_badge_text(settings, d, lang) for d in deps]
     line_width = badge_column_width(spec, labels)
     spec = board_layout(spec, hidden, line_width)
     message_rows = tuple(_message_row(spec, n) for n in shown_notices)  # fitted to the destination as widened
@@ -330,10 +335,35 @@ def _takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInpu
     )
 
 
-def _fits_a_row(spec: LayoutSpec, notice: Notice) -> bool:
-    """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the widest badge."""
-    line = next((c for c in spec.columns if c.kind == "line"), None)
-    geo = geometry(widened(spec, max(line.width, spec.line_max_width)) if line is not None and line.width else spec)
+def _shorter_notes(dep: Departure, lang: str, note: str) -> list[str]:
+    """Shorter forms of a row's delay or added-trip note, longest first ("38 min late" -> "+38"; "Zusatzfahrt" ->
+    "Zusatz"); none for other notes (a cancellation is said whole, or by the struck time alone)."""
+    if dep.status == DELAYED and dep.delay and note == text(lang, "late", n=round(dep.delay / 60)):
+        forms = [f"+{round(dep.delay / 60)}"]
+    elif dep.status == ADDED and note in (text(lang, "added"), text(lang, "added_short")):
+        forms = [text(lang, "added_short"), text(lang, "added_mark")]
+    else:
+        return []
+    return [f for f in dict.fromkeys(forms) if len(f) < len(note)]
+
+
+def _unknown_route(dep: Departure) -> bool:
+    """An added trip of no route the timetable knows: the feed gave no route_id, its name is made up."""
+    return dep.status == ADDED and not dep.route_id
+
+
+def _badge_text(settings: DisplaySettings, dep: Departure, lang: str) -> str:
+    """What the row's badge says: the route's label; for an added trip of no known route the word for an extra
+    trip ("Zusatz", "extra"), not a first word of its destination that reads like a line ("San" for "San Bruno")."""
+    if _unknown_route(dep):
+        return text(lang, "added_short")
+    return route_label(settings.route_labels, dep.route_id, dep.route_short_name, dep.route_long_name)
+
+
+def _fits_a_row(spec: LayoutSpec, notice: Notice, line_width: int) -> bool:
+    """Whether an ops message fits a row whole (abbreviated by whole words at most) beside the line column as
+    wide as the board's labels may make it (`line_width`, 0: the layout's)."""
+    geo = geometry(widened(spec, line_width))
     dest_col = geo.column("destination")
     x = dest_col[1] if dest_col else geo.pad
     return fits_whole(clean(notice.text, MAX_ALERT_CHARS), font(spec.font_family, spec.row_size), spec.width - x - geo.pad)
@@ -421,11 +451,14 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         if dep.status == ADDED:
             status_text = text(lang, "added")
     line_color = f"#{dep.route_color}"
-    line_name = clean(dep.route_short_name or dep.route_long_name)
+    line_name = clean(dep.route_short_name or dep.route_long_name) if not _unknown_route(dep) else label
     line = label
     line_col = geometry(spec).column("line")
-    if line_col is not None and badge_font(spec, label, line_col[2]) is None:  # only where no layout fits it
-        line = badge_label(label, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True), line_col[2] - 4)
+    if line_col is not None and badge_font(spec, label, line_col[2]) is None:
+        # a label wider than the line column can grow while the destination keeps its share of the screen (the
+        # checks fail it, long before; no real feed has one): its abbreviation by rule rather than overdrawn
+        line = badge_label(label, dep.route_long_name, font(spec.font_family, spec.row_size, bold=True),
+                           line_col[2] - badge_inset(spec))
     headsign = clean(dep.headsign)
     dest_col = geometry(spec).column("destination")
     width = dest_col[2] if dest_col else spec.width
@@ -435,11 +468,20 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         delay_text = struck = ""  # "+38" does not fit the delay column: it goes whole beside the destination
     note = _note(spec, dep, lang, status_text, width, spill=shown_delay if not (delay_text or struck) else "")
     if not _first_word_fits(spec, headsign, destination_room(spec, width, note)):
-        # a narrow cell: the note in its short form ("+38"), or none (the struck time and destination say
+        # a narrow cell: the note in its short form ("+38", "+"), or none (the struck time and destination say
         # "cancelled"), rather than a destination cut inside its first word
-        short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else ""
+        short = f"+{round(dep.delay / 60)}" if dep.status == DELAYED and dep.delay else "+" if dep.status == ADDED else ""
         note = short if short and _first_word_fits(spec, headsign, destination_room(spec, width, short)) else ""
     destination = _destination(spec, headsign, destination_room(spec, width, note))
+    for shorter in _shorter_notes(dep, lang, note):
+        # "SF Int'l Airport  +9" rather than "SF Int'l…  9 min late", "Warm Springs/…  +38" rather than "Warm…  38 min
+        # late", "Hechtsheim Bürgerhaus  Zusatz" rather than "Hechtsheim…  Zusatzfahrt": a shorter note where the
+        # long one leaves no room to say where the trip goes
+        if not destination.endswith(ELLIPSIS):
+            break
+        more = _destination(spec, headsign, destination_room(spec, width, shorter))
+        if not more.endswith(ELLIPSIS) or _says_where_to(headsign, more) and not _says_where_to(headsign, destination):
+            destination, note = more, shorter
     return BoardRow(
         key=key,
         line=line,
@@ -456,7 +498,7 @@ def _row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: d
         status_text=status_text,
         live=dep.realtime,
         spoken=departure_sentence(lang, SpokenDeparture(
-            line_name or line, headsign, dep.status, minutes, hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED)
+            "" if _unknown_route(dep) else line_name or line, headsign, dep.status, minutes, hhmm(dep.scheduled if dep.status in (CANCELLED, SKIPPED)
                                                                     else dep.time, tz),
             clean(dep.platform), dep.platform_changed, round(dep.delay / 60) if dep.status == DELAYED and dep.delay
             else None, dep.realtime), lexicon_of(lang)),
@@ -486,24 +528,56 @@ def _destination(spec: LayoutSpec, headsign: str, width: int) -> str:
     small = font(spec.font_family, spec.small_size, bold=False)
     if width_of(headsign, regular) <= width or spec.destination_lines < 2:
         fitted = fit(headsign, regular, width)
-        if whole_words(headsign, fitted) and not (fitted.endswith("…") and len(fitted.split()) < 2):
+        if not fitted.endswith(ELLIPSIS) and whole_words(headsign, fitted):
             return fitted
-        # a first word too long for the cell, or only the first of several left ("San…"): the smaller type
-        # where it says more (the renderer sees that it does not fit the rows' type)
+        # a first word too long for the cell, or words left out ("San…", "SF Int'l…"): the smaller type where it
+        # says the whole name, or more of it (the renderer sees that it does not fit the rows' type)
         smaller = fit(headsign, small, width)
-        return smaller if not whole_words(headsign, fitted) or len(smaller.split()) > len(fitted.split()) else fitted
-    slashes = [i + 1 for i, c in enumerate(headsign) if c == "/" and 0 < i < len(headsign) - 1]
-    for cut in reversed(slashes):  # "Warm Springs/" over "South Fremont": a name split where it has its "/"
-        first, rest = headsign[:cut], headsign[cut:].strip()
-        if width_of(first, regular) <= width and width_of(rest, small) <= width:
-            return f"{first}\n{rest}"
-    words, first = headsign.split(), ""
+        if not whole_words(headsign, fitted) or not smaller.endswith(ELLIPSIS) and not _says_where_to(headsign, fitted):
+            return smaller
+        return smaller if len(fitted.split()) < 2 and len(smaller.split()) > len(fitted.split()) else fitted
+    forms = (headsign, *abbreviations(headsign))
+    for form in forms:  # the whole name on two lines before an abbreviated one on one line, before "…"
+        if width_of(form, regular) <= width:
+            return form
+        lines = _two_lines(form, regular, small, width)
+        if lines:
+            return lines
+    short = forms[-1]
+    words, first = short.split(), ""
     while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
         first = f"{first} {words.pop(0)}".strip()
     if not first:  # one word longer than the cell: on one line, in the smaller type if it must
         fitted = fit(headsign, regular, width)
         return fitted if whole_words(headsign, fitted) else fit(headsign, small, width)
-    return f"{first}\n{fit(' '.join(words), small, width)}"
+    rest = fit(" ".join(words), small, width)
+    return f"{first}\n{rest}" if whole_words(short, rest) else f"{first}\n{ELLIPSIS}"
+
+
+_VIA = re.compile(r"\s*/\s*|\s+(?:über|via|vía|por)\s+|\s+[–—]\s+")
+
+
+def _says_where_to(headsign: str, fitted: str) -> bool:
+    """Whether a destination cut with '…' still says where the trip goes: its part before "/", "über", "via"
+    ("Lerchenberg Hindemithstr. / ZDF…" does; "SF Int'l…" for "San Francisco International Airport" does not)."""
+    main = _VIA.split(headsign, maxsplit=1)[0]
+    shown = fitted.removesuffix(ELLIPSIS).rstrip(" /")
+    return main != headsign and any(shown.startswith(form) for form in (main, *abbreviations(main)))
+
+
+def _two_lines(name: str, regular: ImageFont.FreeTypeFont, small: ImageFont.FreeTypeFont, width: int) -> str:
+    """`name` whole on two lines ("first\nrest", the rest in the smaller type), or "" when it needs more: split
+    where it has a "/" ("Warm Springs/" over "South Fremont"), else after the words that fit the first line."""
+    slashes = [i + 1 for i, c in enumerate(name) if c == "/" and 0 < i < len(name) - 1]
+    for cut in reversed(slashes):
+        first, rest = name[:cut], name[cut:].strip()
+        if width_of(first, regular) <= width and width_of(rest, small) <= width:
+            return f"{first}\n{rest}"
+    words, first = name.split(), ""
+    while words and width_of(f"{first} {words[0]}".strip(), regular) <= width:
+        first = f"{first} {words.pop(0)}".strip()
+    rest = " ".join(words)
+    return f"{first}\n{rest}" if first and rest and width_of(rest, small) <= width else ""
 
 
 def destination_room(spec: LayoutSpec, cell: int, note: str) -> int:
@@ -538,6 +612,11 @@ def _note(spec: LayoutSpec, dep: Departure, lang: str, status_text: str, width: 
         parts.append(spill)
     elif dep.status == DELAYED and dep.delay and not any(c.kind == "delay" for c in spec.columns):
         parts.append(text(lang, "late", n=round(dep.delay / 60)))
+    elif dep.status == ADDED and not _unknown_route(dep):  # its badge says so already where the route is unknown
+        # a trip the timetable does not have: "Zusatzfahrt", or "Zusatz" where that is too wide
+        small = font(spec.font_family, spec.small_size, bold=True)
+        forms = (status_text, text(lang, "added_short"), text(lang, "added_mark"))
+        parts.append(next((w for w in forms if width_of(w, small) <= width * NOTE_SHARE), forms[-1]))
     moved = dep.platform_changed and dep.platform and dep.scheduled_platform and dep.platform != dep.scheduled_platform
     if moved and dep.status not in (CANCELLED, SKIPPED):
         words = text(lang, "platform_instead", now=clean(dep.platform), was=clean(dep.scheduled_platform))

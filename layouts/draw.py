@@ -9,7 +9,7 @@ from typing import Protocol
 from PIL import ImageDraw, ImageFont
 
 from .board import MESSAGE, Board, BoardRow, destination_room
-from .fit import fit, width_of, wrap
+from .fit import ELLIPSIS, fit, whole_words, width_of, wrap
 from .fonts import font
 from .geometry import Box, Geometry, geometry, takeover_area
 from .labels import badge_font
@@ -113,6 +113,24 @@ def _marker(canvas: Canvas, cx: int, cy: int, r: int, live: bool) -> int:
     return r
 
 
+def header_texts(spec: LayoutSpec, board: Board) -> tuple[str, ImageFont.FreeTypeFont, str]:
+    """(the stop's name as the header shows it, its type, the "as of" text shown or ""): the name by whole words
+    ("Montgomery…", never "Montgomer…"), in the small type where the header's cuts it inside a word, and without
+    the "as of" time where only that leaves the name room (the stop's name is what a rider checks first)."""
+    geo = geometry(spec)
+    big = font(spec.font_family, spec.header_size, bold=True)
+    small = font(spec.font_family, spec.small_size)
+    room = spec.width - width_of(board.clock_text, big) - 4 * geo.pad
+    as_of = board.as_of_text
+    for shown_as_of in ([as_of, ""] if as_of else [""]):
+        left = room - (width_of(shown_as_of, small) + geo.pad if shown_as_of else 0)
+        for fnt in (big, font(spec.font_family, spec.small_size, bold=True)):
+            name = fit(board.stop_name, fnt, left)
+            if whole_words(board.stop_name, name) and name.removesuffix(ELLIPSIS).strip():
+                return name, fnt, shown_as_of
+    return fit(board.stop_name, big, room), big, ""
+
+
 def _header(canvas: Canvas, geo: Geometry, board: Board, box: Box) -> None:
     spec, pal = canvas.spec, canvas.spec.palette
     canvas.rect(box, pal.header_background)
@@ -123,12 +141,10 @@ def _header(canvas: Canvas, geo: Geometry, board: Board, box: Box) -> None:
     on = (pal.header_background, box)
     canvas.text((box.w - geo.pad, middle), board.clock_text, big, pal.header_text, "rm", on, role="clock")
     right = clock_w + 2 * geo.pad
-    if board.as_of_text:
-        as_of_w = width_of(board.as_of_text, small)
-        canvas.text((box.w - right - geo.pad, middle), board.as_of_text, small, pal.header_text, "rm", on, role="clock")
-        right += as_of_w + geo.pad
-    name = fit(board.stop_name, big, box.w - right - 2 * geo.pad)
-    canvas.text((geo.pad, middle), name, big, pal.header_text, on=on, role="stop_name")
+    name, name_font, as_of = header_texts(spec, board)
+    if as_of:
+        canvas.text((box.w - right - geo.pad, middle), as_of, small, pal.header_text, "rm", on, role="clock")
+    canvas.text((geo.pad, middle), name, name_font, pal.header_text, on=on, role="stop_name")
 
 
 def _takeover(canvas: Canvas, geo: Geometry, board: Board, page: int) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 import jinja2
 
 from .board import Board, destination_room
-from .fit import fit, width_of
+from .draw import header_texts
+from .fit import width_of
 from .fonts import font, font_path
 from .geometry import board_layout, geometry
+from .labels import BADGE_INSET
 from .paging import takeover_pages
 from .spec import LayoutSpec
 from .texts import LANGUAGES, text, title_forms
@@ -47,9 +49,7 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
     size, pages = takeover_pages(spec, board.takeover_text) if board.takeover_text else (spec.header_size, ((),))
     alerts = board.alert_all or board.alert_pages
     small = font("atkinson", spec.small_size)
-    big = font("atkinson", spec.header_size, bold=True)
-    header_room = spec.width - 4 * geo.pad - width_of(board.clock_text, big) - (
-        width_of(board.as_of_text, small) + geo.pad if board.as_of_text else 0)
+    name, name_font, as_of = header_texts(spec, board)
     grid = " ".join(f"{c.width}px" if c.width else "minmax(0, 1fr)" for c in spec.columns)
     rows_height = geo.rows[-1].y + geo.rows[-1].h - geo.rows[0].y
     return {
@@ -64,11 +64,14 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         # (a 12 px LED font fills its 11 px rows; Atkinson's 12 px reaches into the next)
         "row_font": min(spec.row_size, geo.rows[0].h * 4 // 5),
         "small_destinations": _small_destinations(board, spec),
+        "badge_sizes": _badge_sizes(board, spec, min(spec.row_size, geo.rows[0].h * 4 // 5)),
         "header_font": min(spec.header_size, spec.header_height * 4 // 5),
         "rows_height": rows_height,
         "marker": max(6, spec.small_size // 2),
         "takeover_size": size,
-        "stop_name": fit(board.stop_name, big, header_room),  # as the image fits it: whole words, never CSS's "…"
+        "stop_name": name,  # as the image fits it: whole words, never CSS's "…"
+        "stop_small": name_font.size < font(spec.font_family, spec.header_size, bold=True).size,
+        "as_of": as_of,
         "takeover_pages": pages,
         "alert_list": alerts,  # the live page cycles through every page, also where the display's are capped
         "alert_shown": (board.generated_at // spec.page_seconds) % len(alerts) if alerts else 0,
@@ -81,6 +84,23 @@ def _context(board: Board, spec: LayoutSpec) -> dict[str, Any]:
         "legend_timetable": text(board.language, "timetable"),
         "legend_disrupted": text(board.language, "disrupted"),
     }
+
+
+def _badge_sizes(board: Board, spec: LayoutSpec, row_font: int) -> dict[int, int]:
+    """The rows whose line label the page draws smaller than the rows' type: the px size at which the page's
+    font holds it whole in the badge (as the image renderer shrinks it; a label is never cut)."""
+    column = geometry(spec).column("line")
+    if column is None:
+        return {}
+    room = column[2] - BADGE_INSET
+    sizes = {}
+    for i, row in enumerate(board.rows):
+        size = row_font
+        while size > 6 and width_of(row.line, font("atkinson", size, bold=True)) > room:
+            size -= 1
+        if size != row_font:
+            sizes[i] = size
+    return sizes
 
 
 def _small_destinations(board: Board, spec: LayoutSpec) -> set[int]:

@@ -23,7 +23,6 @@ MAX_ALERT_CHARS = 2000  # of an alert's header and of its description on a board
 EFFECT_ORDER = {"NO_SERVICE": 0, "STOP_MOVED": 1, "DETOUR": 2, "REDUCED_SERVICE": 3, "SIGNIFICANT_DELAYS": 4,
                 "MODIFIED_SERVICE": 5, "ACCESSIBILITY_ISSUE": 6}
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-ZÄÖÜ0-9\"„(¿¡])|\s+(?=[–—]\s)")  # not after "St." in "St. on the"
-_CLAUSE_END = re.compile(r"(?<=[,;])\s+|\s+(?=(?:und|oder|aber|and|or|but|y|o|pero)\s)")
 _FOLD = re.compile(r"[\W_]+")
 
 
@@ -108,31 +107,84 @@ def _capped(spec: LayoutSpec, per_text: list[list[str]], language: str, fits: Ca
 
 
 def pack(text_: str, fits: Callable[[str], bool], fnt: ImageFont.FreeTypeFont, width: int, lines: int) -> list[str]:
-    """Pages of `text_`: as many whole sentences as fit a page; a sentence that does not fit alone is cut
-    between clauses, a clause between lines."""
+    """Pages of `text_`: as many whole sentences as fit a page; a sentence that does not fit alone is paged
+    where it reads best (`_phrased`: after a clause, before "at", "due to", "wegen", ...; never after "the")."""
+    if fits(text_):
+        return [text_]
     pages: list[str] = []
-    for splitter in (_SENTENCE_END, _CLAUSE_END):
-        if fits(text_):
-            return [text_]
-        units = [u for u in splitter.split(text_) if u]
-        if len(units) > 1:
-            current = ""
-            for unit in units:
-                candidate = f"{current} {unit}".strip()
-                if fits(candidate):
-                    current = candidate
-                    continue
-                if current:
-                    pages.append(current)
-                current = ""
-                if fits(unit):
-                    current = unit
-                else:
-                    pages += pack(unit, fits, fnt, width, lines) if splitter is _SENTENCE_END else _lines(unit, fnt, width, lines)
-            if current:
-                pages.append(current)
-            return pages
-    return [text_] if fits(text_) else _lines(text_, fnt, width, lines)
+    current = ""
+    for sentence in (u for u in _SENTENCE_END.split(text_) if u):
+        candidate = f"{current} {sentence}".strip()
+        if fits(candidate):
+            current = candidate
+            continue
+        if current:
+            pages.append(current)
+        current = ""
+        if fits(sentence):
+            current = sentence
+        else:
+            pages += _phrased(sentence, fits) or _lines(sentence, fnt, width, lines)
+    if current:
+        pages.append(current)
+    return pages
+
+
+# Words a page may start with (a phrase of its own: "at Montgomery St.", "due to a medical emergency") and
+# words it must not end with ("the", "der": what follows belongs to them).
+_OPENERS = frozenset(
+    "at on in to from via until due because and or but between near toward towards for after before except "
+    "an am im auf in bis ab von vom nach über wegen zwischen und oder aber bei beim vor hinter ohne zur zum durch "
+    "seit statt außer ausser außerhalb innerhalb gegenüber entlang während "
+    "en a de desde hasta por para entre y o pero debido sin hacia".split())
+_CLINGING = _OPENERS | frozenset(
+    "the a an of due out der die das den dem des ein eine einer einem einen am im vom el la los las un una del al "
+    "debido".split())
+PAGE_COST = 5  # one more page to cycle through; the break costs below are paid where each page ends
+ORPHAN_COST = 3  # a page of one word ("emergency.") when a sentence's pages can be more even
+_BREAK_COSTS = (0, 1, 1, 4, 10)  # after a sentence, a clause, before an opener, anywhere else, after a clinging word
+
+
+def _break_cost(before: str, after: str) -> int:
+    if before.endswith((".", "!", "?")) and after[:1].isupper():
+        return _BREAK_COSTS[0]
+    if before.endswith((",", ";", ":", "–", "—")) or after in ("–", "—"):
+        return _BREAK_COSTS[1]
+    if before in _CLINGING or len(before) > 1 and before.casefold() in _CLINGING:  # "The", not platform "A"
+        return _BREAK_COSTS[4]  # "the | San Francisco Line", "wegen | Bauarbeiten"
+    if after in _OPENERS:  # as written: "Steig | A außer Betrieb" is no phrase opened by Spanish "a"
+        return _BREAK_COSTS[2]
+    if before[-1:].isdigit() and not after[:1].isupper():
+        return _BREAK_COSTS[4]  # "38 | minutes"
+    return _BREAK_COSTS[3]
+
+
+def _phrased(sentence: str, fits: Callable[[str], bool]) -> list[str]:
+    """A sentence too long for one page in the fewest pages that end where it reads best (page breaks chosen
+    together, at least cost: PAGE_COST a page plus each break's cost; of equal costs the most even pages:
+    "Umleitung der Linie 54" | "wegen Bauarbeiten am Höfchen", not "... wegen Bauarbeiten" | "am Höfchen");
+    [] when a word alone fits no page."""
+    words = sentence.split()
+    never = (1 << 30, 0, 0)
+    best: list[tuple[int, int, int]] = [(0, 0, 0)] + [never] * len(words)  # (cost, sum of squared page lengths, start)
+    for end in range(1, len(words) + 1):
+        cost = 0 if end == len(words) else _break_cost(words[end - 1], words[end])
+        for start in range(end - 1, -1, -1):
+            page = " ".join(words[start:end])
+            if not fits(page):
+                break  # a longer page fits no better
+            candidate = (best[start][0] + PAGE_COST + cost + (ORPHAN_COST if end - start == 1 else 0),
+                         best[start][1] + len(page) ** 2, start)
+            if candidate[:2] < best[end][:2]:
+                best[end] = candidate
+    if best[-1] == never:
+        return []
+    pages, end = [], len(words)
+    while end:
+        start = best[end][2]
+        pages.append(" ".join(words[start:end]))
+        end = start
+    return pages[::-1]
 
 
 def _lines(text_: str, fnt: ImageFont.FreeTypeFont, width: int, lines: int) -> list[str]:

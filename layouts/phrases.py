@@ -44,6 +44,22 @@ PHRASES: dict[str, dict[str, str]] = {
            "more1": "Un aviso más: pulse otra vez.", "details": "Más información: pulse otra vez.", "minutes": "minutos"},
 }
 
+# What an alert's GTFS-Realtime effect means, said in the voice's language before an alert it has no translation
+# for ("Störung: große Verspätungen. Hinweis auf Englisch: ...").
+EFFECTS: dict[str, dict[str, str]] = {
+    "de": {"summary": "Störung: {effect}.", "NO_SERVICE": "kein Betrieb", "REDUCED_SERVICE": "eingeschränkter Betrieb",
+           "SIGNIFICANT_DELAYS": "große Verspätungen", "DETOUR": "Umleitung", "ADDITIONAL_SERVICE": "zusätzliche Fahrten",
+           "MODIFIED_SERVICE": "geänderter Fahrplan", "STOP_MOVED": "Haltestelle verlegt",
+           "ACCESSIBILITY_ISSUE": "Barrierefreiheit eingeschränkt"},
+    "en": {"summary": "Disruption: {effect}.", "NO_SERVICE": "no service", "REDUCED_SERVICE": "reduced service",
+           "SIGNIFICANT_DELAYS": "major delays", "DETOUR": "detour", "ADDITIONAL_SERVICE": "extra service",
+           "MODIFIED_SERVICE": "changed service", "STOP_MOVED": "stop moved", "ACCESSIBILITY_ISSUE": "accessibility issue"},
+    "es": {"summary": "Incidencia: {effect}.", "NO_SERVICE": "sin servicio", "REDUCED_SERVICE": "servicio reducido",
+           "SIGNIFICANT_DELAYS": "retrasos importantes", "DETOUR": "desvío", "ADDITIONAL_SERVICE": "servicio adicional",
+           "MODIFIED_SERVICE": "servicio modificado", "STOP_MOVED": "parada trasladada",
+           "ACCESSIBILITY_ISSUE": "problema de accesibilidad"},
+}
+
 LANGUAGE_NAMES: dict[str, dict[str, str]] = {  # a message's language, said in the voice's language
     "de": {"de": "Deutsch", "en": "Englisch", "es": "Spanisch", "fr": "Französisch", "it": "Italienisch",
            "nl": "Niederländisch", "pl": "Polnisch", "tr": "Türkisch", "zh": "Chinesisch"},
@@ -73,6 +89,7 @@ BEFORE_NAME: dict[str, dict[str, str]] = {  # said so when a capitalised name fo
 }
 _NOT_A_NAME = {"Station", "Stn", "Stn.", "Bahnhof", "Hbf"}  # "Montgomery St. Station" is still a street
 
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th|\.)?|\d+(?:ª|º|er|e)?")  # "24th", "5.", "3rd": a numbered street before "St."
 _LINE_PARTS = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
 
 
@@ -96,7 +113,8 @@ def say_words(text: str, lexicon: Mapping[str, str], language: str = "") -> str:
         bare = word.rstrip(",;:")
         tail = word[len(bare):]
         after = words[i + 1] if i + 1 < len(words) else ""
-        if bare in before and not tail and after[:1].isupper() and after.rstrip(",;:.") not in _NOT_A_NAME:
+        street = i > 0 and _ORDINAL.fullmatch(words[i - 1]) is not None  # "24th St. Mission": a street, no saint
+        if bare in before and not tail and after[:1].isupper() and after.rstrip(",;:.") not in _NOT_A_NAME and not street:
             out.append(before[bare])
         elif bare in lexicon:
             out.append(lexicon[bare] + tail)
@@ -154,7 +172,11 @@ def departure_sentence(language: str, dep: SpokenDeparture, lexicon: Mapping[str
     planned time."""
     table = phrases(language)
     to = say_words(dep.destination, lexicon, language)
-    parts = [table["line_short" if short else "line"].format(line=say_line(dep.line, lexicon), to=to)]
+    if dep.line:
+        parts = [table["line_short" if short else "line"].format(line=say_line(dep.line, lexicon), to=to)]
+    else:  # an added trip of no known route: "Zusatzfahrt nach San Bruno", "Extra service to San Bruno"
+        added = table["added"]
+        parts = [table["line_short"].format(line=added[:1].upper() + added[1:], to=to)]
     inactive = dep.status in ("cancelled", "skipped")
     if inactive:
         parts.append(say_clock(language, "planned_at", dep.clock) if dep.clock and not short else "")
@@ -171,7 +193,7 @@ def departure_sentence(language: str, dep: SpokenDeparture, lexicon: Mapping[str
         parts.append(table[dep.status])
     elif dep.delay_minutes and not short:
         parts.append(table["late1"] if dep.delay_minutes == 1 else table["late"].format(n=dep.delay_minutes))
-    if dep.status == "added" and not short:
+    if dep.status == "added" and dep.line and not short:
         parts.append(table["added"])
     if not dep.live and not inactive and say_timetable and not short:
         parts.append(table["timetable"])

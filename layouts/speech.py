@@ -17,6 +17,7 @@ from feeds.alerts import ShownAlert
 
 from .board import MESSAGE, Board, BoardRow
 from .phrases import (
+    EFFECTS,
     LANGUAGE_NAMES,
     LEXICON,
     SPOKEN_LANGUAGES,
@@ -52,9 +53,15 @@ def main_destination(headsign: str) -> str:
     return _VIA.split(headsign, maxsplit=1)[0].strip() or headsign
 
 
+# What the badge of an added trip of no known route says, in any board language ("Zusatz", "extra", "adicional"):
+# no line to say (the voice says "Zusatzfahrt nach ...", "Extra service to ...").
+_ADDED_BADGES = frozenset(TEXTS[lang][key] for lang in TEXTS for key in ("added_short", "added_mark"))
+
+
 def _sentence(row: BoardRow, lang: str, words: Mapping[str, str], say_timetable: bool, short: bool) -> str:
     to = row.headsign or row.destination
-    facts = SpokenDeparture(row.line_name or row.line, main_destination(to) if short else to, row.status, row.minutes,
+    line = "" if row.status == "added" and row.line in _ADDED_BADGES and row.line == row.line_name else row.line_name or row.line
+    facts = SpokenDeparture(line, main_destination(to) if short else to, row.status, row.minutes,
                             row.clock_text, row.platform, row.platform_changed, row.delay_minutes, row.live)
     return departure_sentence(lang, facts, words, say_timetable=say_timetable, short=short)
 
@@ -89,22 +96,44 @@ def _alert_body(header: str, description: str) -> str:
     return f"{header.rstrip('.')}. {description}"
 
 
+# A sentence that says what a rider must act on: a stop or line closed, not served, moved, diverted, replaced.
+_KEY_FACT = re.compile(
+    r"clos|not stop|no service|no trains|suspend|cancel|detour|divert|moved|replac|shuttle|bus bridge|instead|"
+    r"gesperrt|sperrung|entfällt|entfallen|fällt aus|fallen aus|umleitung|umgeleitet|ersatz|verlegt|kein|nicht|statt|"
+    r"cerrad|cierre|no para|sin servicio|suspendid|desvío|desviad|cancelad|traslad|sustitu|en lugar", re.IGNORECASE)
+
+
+def key_facts_first(body: str) -> str:
+    """An alert's sentences with those that say what a rider acts on (closed, not stopping, detour, replacement)
+    first, each group in its order: a first press that has room for one sentence says "Montgomery station is
+    currently closed.", not the start of a long account of why."""
+    sentences = [x for x in _SENTENCE.split(body.strip()) if x]
+    keys = [x for x in sentences if _KEY_FACT.search(x)]
+    return " ".join([*keys, *(x for x in sentences if x not in keys)])
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9¿¡\"„(])")
+
+
 def _disruptions(board: Board, lang: str, words: Mapping[str, str], short: bool) -> list[str]:
-    """The ops messages and the feed's alerts: every one whole, or (short) the first one's header and how
-    many more a second press tells."""
-    items: list[tuple[str, str, str]] = [(board.language, n, "") for n in board.notice_texts]
-    items += [alert_in(a, lang, board.language) for a in board.alerts]
+    """The ops messages and the feed's alerts: every one whole, or (short) a one-line summary of the first: its
+    effect in the voice's language where the alert is in another one, then its key facts (`key_facts_first`),
+    and how many more a second press tells."""
+    items: list[tuple[str, str, str, str]] = [(board.language, n, "", "") for n in board.notice_texts]
+    items += [(*alert_in(a, lang, board.language), a.effect) for a in board.alerts]
     if not items:
         return []
     if not short:
-        return [_note(lang, said_in, _alert_body(h, d), words) for said_in, h, d in items]
-    said_in, header, description = items[0]
-    out = [_note(lang, said_in, header, words)]
+        return [_note(lang, said_in, _alert_body(h, d), words) for said_in, h, d, _ in items]
+    said_in, header, description, effect = items[0]
+    body = _alert_body(header, description)
     table = phrases(lang)
+    out = [_note(lang, said_in, key_facts_first(body), words)]
+    effects = EFFECTS.get(lang, EFFECTS["en"])
+    if said_in.split("-")[0] != lang and effect in effects:  # what it means, before it is said in another language
+        out[0] = f"{effects['summary'].format(effect=effects[effect])} {out[0]}"
     if len(items) > 1:
         out.append(table["more1"] if len(items) == 2 else table["more"].format(n=len(items) - 1))
-    elif description and not description.startswith(header.rstrip(".")):
-        out.append(table["details"])
     return out
 
 
@@ -142,12 +171,12 @@ def _within_budget(lang: str, head: list[str], said: list[str], disruptions: lis
     """The first press within the budget: departures first (fewer when their names are long), then the
     disruption summary in the room that is left (cut at a word, with "press again" for the rest)."""
     summary, rest = (disruptions[0], disruptions[1:]) if disruptions else ("", [])
-    least = min(len(summary), MIN_SUMMARY)
-    while len(said) > 1 and seconds_to_say(_finish([*head, *said, *rest]), lang) + least * _per_char(lang) > budget:
+    least = min(len(summary), max(MIN_SUMMARY, _key_part(summary)))
+    more = rest or [phrases(lang)["details"]]  # said after a summary that is not whole
+    while len(said) > 1 and seconds_to_say(_finish([*head, *said, *more]), lang) + least * _per_char(lang) > budget:
         said.pop()  # long names: fewer departures rather than a countdown that is wrong when it is said
     if seconds_to_say(_finish([*head, *said, summary, *rest]), lang) <= budget:
         return _finish([*head, *said, summary, *rest])
-    more = rest or [phrases(lang)["details"]]
     room = int((budget - seconds_to_say(_finish([*head, *said, *more]), lang)) / _per_char(lang))
     sentences = _FIRST_SENTENCE.split(summary)
     first = sentences[0]
@@ -158,6 +187,18 @@ def _within_budget(lang: str, head: list[str], said: list[str], disruptions: lis
     if len(first) > room:
         first = first[: max(0, room - 1)].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"
     return _finish([*head, *said, first if len(first) > 2 else "", *more])
+
+
+def _key_part(summary: str) -> int:
+    """Characters of the summary up to the end of its first key fact ("Störung: große Verspätungen. Hinweis auf
+    Englisch: Montgomery station is currently closed."), at most 2 MIN_SUMMARY: what a first press keeps before
+    it says fewer departures."""
+    length = 0
+    for sentence in _FIRST_SENTENCE.split(summary):
+        length += len(sentence) + 1
+        if _KEY_FACT.search(sentence) or length > 2 * MIN_SUMMARY:
+            break
+    return min(length, 2 * MIN_SUMMARY)
 
 
 def _per_char(lang: str) -> float:

@@ -18,6 +18,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancelled": "fällt aus",
         "skipped": "Halt entfällt",
         "added": "Zusatzfahrt",
+        "added_short": "Zusatz",
+        "added_mark": "Zusatz",
         "platform_changed": "Steigwechsel",
         "platform_instead": "Steig {now} statt {was}",
         "approx": "ca.",
@@ -60,6 +62,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancelled": "cancelled",
         "skipped": "stop skipped",
         "added": "extra service",
+        "added_short": "extra",
+        "added_mark": "extra",
         "platform_changed": "platform change",
         "platform_instead": "now platform {now}",
         "approx": "approx.",
@@ -102,6 +106,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancelled": "cancelado",
         "skipped": "no para",
         "added": "servicio adicional",
+        "added_short": "adicional",
+        "added_mark": "extra",
         "platform_changed": "cambio de andén",
         "platform_instead": "andén {now}, no {was}",
         "approx": "aprox.",
@@ -163,6 +169,12 @@ ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     (" Street", " St"),
     (" Avenue", " Av"),
     (" Station", " Stn"),
+    ("International", "Int'l"),  # "San Francisco International Airport" -> "SF Int'l Airport", never "San…"
+    ("San Francisco", "SF"),
+    (" Int'l Airport", " Airport"),  # "SF Airport" where even "SF Int'l Airport" is too wide (the LED)
+    (" Boulevard", " Blvd"),
+    (" Center", " Ctr"),
+    (" Junction", " Jct"),
 )
 
 

@@ -113,6 +113,15 @@ class Page:
                 raise AssertionError(f"not true within {seconds} s: {expression}")
             await asyncio.sleep(0.1)  # polling the page's state, bounded by the deadline
 
+    async def goto(self, url: str, width: int, height: int) -> None:
+        """Show `url` in a window of width x height (one browser, many pages: no new process per page); returns
+        when it has loaded."""
+        import json
+
+        await self._call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        await self._call("Page.navigate", url=url)
+        await self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
+
     async def screenshot(self, path: Path) -> Path:
         """A PNG of the page as it is now."""
         import base64

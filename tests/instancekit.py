@@ -27,14 +27,15 @@ def displays(count: int, prefix: str = "d") -> list[dict]:
 
 @dataclass
 class Probe:
-    """What a client subscribed to every frame and announcement saw: (wall time, epoch, seq) per display, and
-    the last retained announcement per instance."""
+    """What a client subscribed to every frame and announcement saw: (wall time, epoch, seq) per display, the
+    last retained announcement per instance, and every epoch each instance announced."""
 
     port: int
     prefix: str = PREFIX
     version: int = 5  # 3 for the embedded broker (amqtt speaks MQTT 3.1.1)
     frames: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
     announced: dict[str, dict] = field(default_factory=dict)
+    epochs: dict[str, set[int]] = field(default_factory=dict)  # every epoch each instance announced
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
@@ -52,6 +53,9 @@ class Probe:
                         self.announced[parts[2]] = json.loads(payload) if payload else {}
                     except ValueError:
                         self.announced[parts[2]] = {"unreadable": True}
+                    doc = self.announced[parts[2]]
+                    if isinstance(doc, dict) and isinstance(doc.get("epoch"), int):
+                        self.epochs.setdefault(parts[2], set()).add(doc["epoch"])
                 elif payload:
                     try:
                         header = codec.parse_header(payload)

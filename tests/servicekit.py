@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from pathlib import Path
 
 import tomli_w
@@ -32,3 +33,12 @@ def write_config(folder: Path, broker_url: str, day: dt.date, displays: list[dic
     path = folder / "stopcast.toml"
     path.write_text(tomli_w.dumps(doc))
     return path
+
+
+def rename_displays(path: Path, prefix: str = "Neu ") -> None:
+    """Give every display of the config at `path` a new name: every board changes, so a running service that
+    is then sent SIGHUP publishes each display it holds at once (a new frame now, not at the next minute)."""
+    doc = tomllib.loads(path.read_text())
+    for display in doc["displays"]:
+        display["name"] = f"{prefix}{display['id']}"
+    path.write_text(tomli_w.dumps(doc))

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
+import subprocess
 import time
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
 from brokerkit import mosquitto
 from instancekit import PREFIX, Probe, displays, publish, reap, spawn, until
-from servicekit import write_config
+from servicekit import rename_displays, write_config
 
 from displays.core.instances import MAX_EPOCH, Member, Membership
 from firmware_bridge.messages import Frame
@@ -56,23 +59,39 @@ def test_a_retained_announcement_with_epoch_2_32_minus_1_neither_stops_frames_no
                               mqtt={"url": broker.url, "frame_ttl": 60})
         procs = {"a": spawn(config, "a", tmp_path / "cache")}
         try:
-            asyncio.run(_overflow(broker.port))
+            asyncio.run(_overflow(broker.port, config, procs["a"]))
             assert procs["a"].poll() is None, "the service exited"
         finally:
             errors = reap(procs)
     assert "Traceback" not in errors["a"], errors["a"][-3000:]
 
 
-async def _overflow(port: int) -> None:
+async def _overflow(port: int, config: Path, service: subprocess.Popen) -> None:
     async with Probe(port) as probe:
         await until(lambda: all(probe.frames.get(d) for d in IDS), 60, "every display's first frame")
+        await until(lambda: bool(probe.announced.get("a", {}).get("http")), 60, "the service announces its HTTP side")
         topic = f"{PREFIX}/service/instances/evil"
         await publish(port, topic, b'{"state": "online", "since": 1, "epoch": 4294967295, "http": ""}')
-        await asyncio.sleep(1)  # the service reads the announcement (nothing to wait on: it must ignore it)
+        await _refused(f"{probe.announced['a']['http']}/healthz", "evil", 30)  # read, and not believed
         cleared = time.time()
         await publish(port, topic, b"")
+        rename_displays(config)  # every board changes: the service publishes every display at once after SIGHUP
+        service.send_signal(signal.SIGHUP)
         await until(lambda: all(probe.framed_since(d, cleared) for d in IDS), 75,
-                    "every display gets frames after the fake instance went (its frame extended within 60 s)")
+                    "every display gets frames after the fake instance went")
         for display_id in IDS:
             for _, epoch, seq in probe.frames[display_id]:
                 assert epoch <= time.time() + 86400 and seq < 1 << 32, (display_id, epoch, seq)
+
+
+async def _refused(url: str, name: str, seconds: float) -> None:
+    """Until the service's /healthz names instance `name` as a problem because its epoch is too far ahead."""
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(url) as answer:
+                problems = (await answer.json())["problems"]
+            if any(p.startswith(f"instance {name} ") and "ahead of this clock" in p for p in problems):
+                return
+            assert time.monotonic() < deadline, f"/healthz did not name instance {name} within {seconds} s: {problems}"
+            await asyncio.sleep(0.1)  # polling the service's health, bounded by the deadline

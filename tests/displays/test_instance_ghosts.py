@@ -93,24 +93,50 @@ def test_a_stale_announcement_is_a_dead_instance(tmp_path: Path) -> None:
     assert "Traceback" not in errors["c"], errors["c"][-3000:]
 
 
-async def _stale(port: int, config: Path, tmp_path: Path, procs: dict) -> None:
-    def ghost(name: str, at: int, ttl: int) -> bytes:
-        return json.dumps({"state": "online", "since": at, "epoch": at, "http": "", "at": at, "ttl": ttl,
-                           "deployment": "", "displays": display_set(IDS)}).encode()
+FROZEN_TTL = 5  # seconds the frozen instance's announcements hold; renewed each second while it runs (one that is
+# late by a few seconds on a busy machine must not make it stale before it freezes)
 
+
+def _ghost(at: int, ttl: int, since: int) -> bytes:
+    """An announcement of an instance of c's deployment, made at `at` and holding for `ttl` seconds."""
+    return json.dumps({"state": "online", "since": since, "epoch": since, "http": "", "at": at, "ttl": ttl,
+                       "deployment": "", "displays": display_set(IDS)}).encode()
+
+
+async def _heartbeats(port: int, since: int, freeze: asyncio.Event) -> int:
+    """The frozen instance while it still runs: an announcement every second until `freeze`; when its last one
+    was made."""
+    while True:
+        at = int(time.time())
+        await publish(port, f"{PREFIX}/service/instances/frozen", _ghost(at, FROZEN_TTL, since))  # acknowledged
+        try:  # a heartbeat's period, ended early by the freeze
+            await asyncio.wait_for(freeze.wait(), 1)
+            return at
+        except TimeoutError:
+            pass
+
+
+async def _stale(port: int, config: Path, tmp_path: Path, procs: dict) -> None:
     now = int(time.time())
-    await publish(port, f"{PREFIX}/service/instances/old", ghost("old", now - 600, 30))  # stale long ago
-    await publish(port, f"{PREFIX}/service/instances/frozen", ghost("frozen", now + 5, 12))  # live for ~17 s more
-    async with Probe(port) as probe:
-        procs["c"] = spawn(config, "c", tmp_path / "cache")
-        frozen = {d for d in IDS if owner_of(d, ("c", "frozen")) == "frozen"}
-        assert frozen and len(frozen) < len(IDS)
-        await until(lambda: _rendered_by(probe, "c", 0) >= set(IDS) - frozen, 60,
-                    "c renders every display but the live ghost's (the stale one counts for nothing)")
-        await until(lambda: _rendered_by(probe, "c", 0) == set(IDS), 60,
-                    "c renders the frozen instance's displays once its announcement went stale")
-        epoch = probe.announced["c"]["epoch"]
-        stale_at = now + 5 + 12  # the frozen instance's last announcement held until then
-        for display_id in frozen:  # never while it was live (whenever c came up)
-            first = min(at for at, e, _ in probe.frames[display_id] if e == epoch)
-            assert first >= stale_at - 1, (display_id, first, stale_at)
+    await publish(port, f"{PREFIX}/service/instances/old", _ghost(now - 600, 30, now - 600))  # stale long ago
+    freeze = asyncio.Event()
+    beating = asyncio.create_task(_heartbeats(port, now - 60, freeze))  # live (retained) before c starts
+    try:
+        async with Probe(port) as probe:
+            await until(lambda: probe.online() >= {"old", "frozen"}, 10, "both retained announcements")
+            procs["c"] = spawn(config, "c", tmp_path / "cache")
+            frozen = {d for d in IDS if owner_of(d, ("c", "frozen")) == "frozen"}
+            assert frozen and len(frozen) < len(IDS)
+            await until(lambda: _rendered_by(probe, "c", 0) >= set(IDS) - frozen, 60,
+                        "c renders every display but the live ghost's (the stale one counts for nothing)")
+            freeze.set()  # it stops renewing its announcement now
+            stale_at = await beating + FROZEN_TTL  # its last announcement held until then
+            await until(lambda: _rendered_by(probe, "c", 0) >= frozen
+                        and all(probe.frames[d][-1][1] in probe.epochs["c"] for d in IDS), 60,
+                        "c renders the frozen instance's displays once its announcement went stale (and all others)")
+            for display_id in frozen:  # never while it was live (whenever c came up)
+                first = min(at for at, e, _ in probe.frames[display_id] if e in probe.epochs["c"])
+                assert first >= stale_at - 1, (display_id, first, stale_at)
+    finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)

@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 import pytest
 from brokerkit import mosquitto
-from servicekit import write_config
+from servicekit import rename_displays, write_config
 
 from displays.core.instances import Member, Membership, owner_of, parse_member
 from firmware_bridge import client as mqtt
 from firmware_bridge import codec
+from firmware_bridge.messages import Frame
+from firmware_bridge.protocol import Bridge
 
 pytestmark = pytest.mark.broker
 PREFIX = "stopcast/v1"
@@ -139,15 +142,40 @@ async def scenario(port: int, config: Path, procs: dict[str, subprocess.Popen], 
     await until(lambda: seen.online.get("b") and max(seen.epochs["b"]) > killed_at, 60, "b is back")
     await until(lambda: all(any(at >= back_at and seen.who(epoch) == "b" for at, epoch, _ in seen.frames.get(d, []))
                             for d in taken), 30, "b's displays moved back to b")
+    await each_holds_what_it_owns(seen)  # before a reload could work out ownership afresh
     calm = time.time()
-    await asyncio.sleep(60 - calm % 60 + 3)  # every board changes with the minute in this window (its clock; a
-    # frame is valid only until then, docs/mqtt.md F-1): exactly one publisher each
+    rename_displays(config)  # every board changes: each instance publishes at once every display it holds
+    for proc in procs.values():
+        proc.send_signal(signal.SIGHUP)
+    await until(lambda: all(seen.publishers(d, calm) for d in IDS), 30, "every renamed board published")
+    await asyncio.sleep(3)  # a window to watch after that: a display another instance still held would show in it
+    # (what minute ticks and reconnects add for a display given back: test_a_released_display_is_...)
     assert all(len(seen.publishers(d, calm)) == 1 for d in IDS), {d: seen.publishers(d, calm) for d in IDS}
     wrong = {d: seen.publishers(d, calm) for d in IDS if seen.publishers(d, calm) != {owner_of(d, ("a", "b", "c"))}}
     assert not wrong, (wrong, seen.epochs)
     await every_display_from_any_instance(seen)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def each_holds_what_it_owns(seen: Seen, seconds: float = 30) -> None:
+    """Until every instance's /healthz says it sees the three live and holds as many displays as it owns (no more:
+    it gave back what the returning instance owns)."""
+    owned = {name: sum(owner_of(d, ("a", "b", "c")) == name for d in IDS) for name in "abc"}
+    expected = {name: (owned[name], ["a", "b", "c"]) for name in "abc"}
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while True:
+            held = {}
+            for name in "abc":
+                if seen.http.get(name):
+                    async with session.get(f"{seen.http[name]}/healthz") as answer:
+                        doc = await answer.json()
+                    held[name] = (doc["displays"], doc["instance"]["live"])
+            if held == expected:
+                return
+            assert time.monotonic() < deadline, f"not within {seconds} s: held {held}, owned {expected}"
+            await asyncio.sleep(0.1)  # polling the instances' health, bounded by the deadline
 
 
 async def every_display_from_any_instance(seen: Seen) -> None:
@@ -164,6 +192,22 @@ async def every_display_from_any_instance(seen: Seen) -> None:
                 async with session.get(f"{seen.http[name]}/displays/{display_id}/frame.png",
                                        headers={"If-None-Match": etag}) as again:
                     assert again.status == 304
+
+
+def test_a_released_display_is_neither_extended_nor_republished() -> None:
+    """A display given back to another instance gets nothing more from this one: not when the frames it kept
+    are extended (before their validity ends, e.g. with the minute), not after a reconnect; what it keeps goes on."""
+    now = 1_800_000_000
+    bridge = Bridge(PREFIX, 4096, 600, epoch=now)
+    for value, display_id in enumerate(("kept", "given")):
+        assert bridge.show(display_id, Frame.of(np.full((8, 16), value, dtype=np.uint8), "mono", "mono1", False), now)
+    bridge.release("given")
+    bridge.extend_to("given", now + 3600)  # (the service composes only what it holds; were it told anyway)
+    due = bridge.next_deadline()
+    assert due is not None and due < now + 600
+    extended = bridge.tick(due)
+    assert extended and {p.topic.split("/")[3] for p in extended} == {"kept"}
+    assert {p.topic.split("/")[3] for p in bridge.republish_all(due + 1)} == {"kept"}
 
 
 def test_rendezvous_moves_only_the_displays_of_the_instance_that_left_or_came() -> None:

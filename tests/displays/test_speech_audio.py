@@ -65,9 +65,13 @@ def test_the_first_press_on_the_mainz_board_lasts_at_most_20_s(language: str) ->
 
 @pytest.mark.realdata
 @pytest.mark.parametrize(("language", "stop_said", "alert_said"), [
-    ("de", "Haltestelle Montgomery Street.", "Hinweis auf Englisch: There is a major delay at Montgomery Street"),
-    ("en", "Stop Montgomery Street.", "Notice: There is a major delay at Montgomery Street"),
-    ("es", "Parada Montgomery Street.", "Aviso en inglés: There is a major delay at Montgomery Street"),
+    # the one-line summary carries the key fact (the station is closed) and, in a voice of another language than
+    # the alert's, its effect in the voice's language
+    ("de", "Haltestelle Montgomery Street.",
+     "Störung: große Verspätungen. Hinweis auf Englisch: Montgomery station is currently closed."),
+    ("en", "Stop Montgomery Street.", "Notice: Montgomery station is currently closed."),
+    ("es", "Parada Montgomery Street.",
+     "Incidencia: retrasos importantes. Aviso en inglés: Montgomery station is currently closed."),
 ])
 def test_the_first_press_at_bart_montgomery_in_each_language(language: str, stop_said: str, alert_said: str) -> None:
     board = _bart("MONT")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from brokerkit import mosquitto, stop_process
-from servicekit import write_config
+from servicekit import rename_displays, write_config
 from spec_pillar import SpecPillar, Violation, head
 from test_conformance import AT, IDS, Broker, run_until, start, world  # noqa: F401 - world is a fixture
 
@@ -136,7 +137,9 @@ def test_the_reference_pillar_with_its_key_ignores_a_forged_frame_on_a_real_brok
             first = _wait_png(out, set(), procs, 60)
             now = int(time.time())
             forged = _forged(5, (1 << 32) - 1, now)
-            asyncio.run(_publish(broker.port, f"{PREFIX}/displays/p1/delta", forged))
+            asyncio.run(_publish(broker.port, f"{PREFIX}/displays/p1/delta", forged))  # acknowledged: queued to the pillar
+            rename_displays(config)  # the service's next frame now (its board changes), not at the next minute
+            procs[0].send_signal(signal.SIGHUP)
             assert _wait_png(out, {first}, procs, 75) != f"p1-{_frame(5).hash:08x}.png"  # the service's next frame
             assert not (out / f"p1-{_frame(5).hash:08x}.png").exists()
         finally:

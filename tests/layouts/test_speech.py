@@ -165,6 +165,9 @@ def test_a_spanish_voice_says_times_platforms_and_cancellations_in_spanish() -> 
     ("de", "St. Johann Kirche", "Sankt Johann Kirche"),
     ("en", "St. Louis Ave", "Saint Louis Avenue"),
     ("en", "Montgomery St. Station", "Montgomery Street Station"),
+    ("en", "24th St. Mission", "24th Street Mission"),  # BART: a numbered street, never "24th Saint Mission"
+    ("de", "24th St. Mission", "24th Street Mission"),
+    ("es", "16th St. Mission", "16th Street Mission"),
     ("de", "Mainz Hbf", "Mainz Hauptbahnhof"),
     ("en", "Mainz Hbf", "Mainz main station"),
     ("es", "Mainz Hbf", "Mainz estación central"),
@@ -179,3 +182,59 @@ def test_the_lexicon_of_each_language_says_abbreviations_whole(language: str, na
     assert say_words(name, LEXICON[language], language) == expected
     row = board((dep("t1", "50", "00598C", "FFFFFF", name, 2),), ())
     assert expected in spoken_text(row, language, detail="full")
+
+
+def test_the_first_press_summary_carries_the_key_fact_of_the_bart_alert_in_every_language() -> None:
+    """BART's real alert starts with a long account ("There is a major delay at Montgomery St. on the San Francisco
+    Line in the SFO, ... due to a major medical emergency.") and ends with what a rider acts on: "Montgomery
+    station is currently closed." The first press says that (cut before it, it said nothing a rider can use), and
+    a voice of another language says the effect in its own first."""
+    from test_drawn import _feed_board
+
+    bart = _feed_board("bart", load_layout("lcd-landscape-1920x1080"), labels=())
+    for lang, effect in (("en", ""), ("de", "Störung: große Verspätungen. "), ("es", "Incidencia: retrasos importantes. ")):
+        said = spoken_text(bart, lang)
+        assert seconds_to_say(said, lang) <= SHORT_SECONDS
+        assert f"{effect}{('Notice', 'Hinweis auf Englisch', 'Aviso en inglés')[('en', 'de', 'es').index(lang)]}: " \
+               "Montgomery station is currently closed." in said, said
+        assert "Sankt" not in said and "Montgomery Street" in said  # the lexicon: "St." is a street here
+    full = spoken_text(bart, "en", detail="full")
+    assert full.index("There is a major delay") < full.index("currently closed")  # the second press: as written
+
+
+def test_the_first_press_summary_carries_the_key_fact_of_the_demo_alert_and_of_an_ops_message() -> None:
+    """The demo's alert (line 54 diverted, the stop Höfchen/Listmann not served) and an ops message whose key fact
+    comes after a preamble: the closed stop is said on the first press."""
+    demo = ShownAlert("demo-bauarbeiten-54", "Linie 54: Umleitung wegen Bauarbeiten am Höfchen",
+                      "Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.",
+                      "", "de", "CONSTRUCTION", "DETOUR", "WARNING", (),
+                      (("de", "Linie 54: Umleitung wegen Bauarbeiten am Höfchen", "Die Haltestelle Höfchen/Listmann entfällt. "
+                        "Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße."),
+                       ("en", "Line 54: detour because of construction work at Höfchen",
+                        "The Höfchen/Listmann stop is closed. Please use the replacement stop in Ludwigsstraße.")))
+    few = FULL[:2]
+    said = spoken_text(board(few, (demo,)), "de")
+    assert "Hinweis: Linie 54: Umleitung wegen Bauarbeiten am Höfchen. Die Haltestelle Höfchen/Listmann entfällt." in said, said
+    said = spoken_text(board(few, (demo,)), "en")
+    assert "Notice: Line 54: detour because of construction work at Höfchen. The Höfchen/Listmann stop is closed." in said
+    said = spoken_text(board(few, (demo,)), "es")  # no Spanish translation: the effect in Spanish, then the German
+    assert "Incidencia: desvío. Aviso en alemán: Linie 54: Umleitung" in said
+    ops = Notice("m1", TICKER, "Am Wochenende ist Weinmarkt in der Innenstadt, viele Besucher werden erwartet. "
+                               "Die Haltestelle Höfchen ist bis Montag gesperrt.", 5)
+    said = spoken_text(board(FULL, (), notices=(ops,)), "de")
+    assert seconds_to_say(said, "de") <= SHORT_SECONDS
+    assert "Hinweis: Die Haltestelle Höfchen ist bis Montag gesperrt." in said, said
+
+
+def test_an_added_trip_of_no_known_route_is_said_as_an_extra_service() -> None:
+    """BART's added San Bruno trip has no route: its badge says "extra", the voice "Extra service to San Bruno"
+    ("Zusatzfahrt nach", "Servicio adicional a"), never "Line extra to"."""
+    from dataclasses import replace
+
+    added = replace(dep("x", "", "5A5A5A", "FFFFFF", "San Bruno", 1, status="added", platform=""), route_short_name="San")
+    shown = board((added,), ())
+    for lang, said in (("en", "Extra service to San Bruno, in one minute."), ("de", "Zusatzfahrt nach San Bruno, in einer Minute."),
+                       ("es", "Servicio adicional a San Bruno, en un minuto.")):
+        for detail in ("short", "full"):
+            assert said in spoken_text(shown, lang, detail=detail), (lang, detail)
+    assert shown.rows[0].spoken.startswith("Zusatzfahrt nach San Bruno")
