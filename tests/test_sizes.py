@@ -15,16 +15,13 @@ FUNCTION_LINES = 50
 
 # Still over the limits (path -> lines; (path, function) -> lines); never add to these.
 LONG_MODULES = {
-    "displays/cli/cli.py": 416,
-    "displays/shell/service.py": 719,
-    "displays/web/status.py": 420,
+    "displays/shell/service.py": 544,
 }
 LONG_FUNCTIONS = {
     ("displays/cli/cli.py", "_build_parser"): 56,
     ("displays/cli/cli_service.py", "cmd_serve"): 55,
     ("displays/config/parse.py", "parse_display"): 59,
     ("displays/core/boards.py", "compose_board"): 59,
-    ("displays/shell/service.py", "__init__"): 76,
     ("displays/web/status.py", "display_status"): 52,
 }
 

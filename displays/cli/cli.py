@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from displays.cli.cli_layouts import cmd_layouts
 from displays.cli.cli_service import ERRORS as SERVICE_ERRORS
 from displays.cli.cli_service import SERVICE_COMMANDS, add_service_commands, cache_of, render_configured
 from feeds.cache import default_cache_dir, open_timetable
@@ -21,7 +22,7 @@ from feeds.merge import stop_departures
 from feeds.source import MAX_MEMBER_BYTES
 from feeds.times import hhmm, iso, parse_instant
 from layouts.phrases import SPOKEN_LANGUAGES
-from layouts.spec import builtin_names, builtin_text, load_layout
+from layouts.spec import load_layout
 from layouts.texts import LANGUAGES
 from layouts.validation import ConfigError
 
@@ -235,83 +236,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
 
     from displays.cli.demo_run import run_demo
-    from displays.shell.clock import StartedClock, SystemClock
-    from displays.web.http import ListenError
+    from displays.shell.http_server import ListenError
+    from displays.shell.wiring import clock_at
 
     logging.getLogger().setLevel(logging.INFO)
-    clock = StartedClock(args.at) if args.at is not None else SystemClock()
+    clock = clock_at(args.at)
     try:
         asyncio.run(run_demo((args.cache_dir or default_cache_dir()) / "demo", args.port, clock))
     except* ListenError as group:
         raise CliError(str(group.exceptions[0])) from None
     return 0
-
-
-def cmd_layouts(args: argparse.Namespace) -> int:
-    """List the built-in layouts, print one as an editable file, or check their legibility."""
-    if args.check is not None:
-        return _check_layouts(args.check, args.format, args.gtfs)
-    if args.show:
-        spec = load_layout(args.show)  # validates, and names the file on error
-        print(builtin_text(args.show) if spec.source.startswith("built-in") else Path(args.show).read_text(), end="")
-        return 0
-    specs = [load_layout(name) for name in builtin_names()]
-    if args.format == "json":
-        json.dump([layout_json(s) for s in specs], sys.stdout, indent=2)
-        print()
-        return 0
-    rows = [("Name", "Size", "Colour", "Rows", "Language", "Description")]
-    rows += [(s.name, f"{s.width}x{s.height}", s.color_mode, str(s.rows), s.language, s.description) for s in specs]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-    return 0
-
-
-def _check_layouts(name: str, fmt: str, gtfs: str | None = None) -> int:
-    """`layouts --check [NAME] [--gtfs FEED]`: the legibility of one layout or of every built-in, and whether
-    its badges hold the feed's line labels; 1 when one fails."""
-    from dataclasses import replace
-
-    from layouts.labels import labels_that_do_not_fit
-    from layouts.legibility import check_legibility, legibility_doc, legibility_text
-
-    results = [check_legibility(load_layout(n)) for n in ([name] if name else builtin_names())]
-    if gtfs:
-        tt = open_timetable(gtfs, default_cache_dir())
-        routes = [(r.route_id, r.short_name, r.long_name) for r in tt.routes]
-        for i, result in enumerate(results):
-            wide = labels_that_do_not_fit(load_layout(name or result.layout), routes)
-            if wide:
-                problem = (f"line labels wider than its badges can be: {', '.join(repr(w) for w in wide)} (set "
-                           "route_labels per display)")
-                results[i] = replace(result, ok=False, problems=(*result.problems, problem))
-    if fmt == "json":
-        docs = [legibility_doc(r) for r in results]
-        json.dump(docs[0] if name else docs, sys.stdout, indent=2, ensure_ascii=False)
-        print()
-    else:
-        print("\n\n".join(legibility_text(r) for r in results))
-    return 0 if all(r.ok for r in results) else 1
-
-
-def layout_json(spec: LayoutSpec) -> dict[str, object]:
-    """A layout's summary for `layouts --format json`."""
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "width": spec.width,
-        "height": spec.height,
-        "color_mode": spec.color_mode,
-        "orientation": spec.orientation,
-        "rotate": spec.rotate,
-        "rows": spec.rows,
-        "columns": [c.kind for c in spec.columns],
-        "font_family": spec.font_family,
-        "language": spec.language,
-        "page_seconds": spec.page_seconds,
-        "countdown_max": spec.countdown_max,
-    }
 
 
 def write_render(board: Board, spec: LayoutSpec, output: Path) -> None:

@@ -31,12 +31,12 @@ class CommandError(Exception):
 
 def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1), workers: int = 0) -> Service:
     from displays.config.parse import load_config
-    from displays.shell.clock import StartedClock, SystemClock
     from displays.shell.rendering import InlineRenderer, PoolRenderer
     from displays.shell.service import Service
+    from displays.shell.wiring import clock_at
 
     config = load_config(args.config)
-    clock = StartedClock(args.at) if args.at is not None else SystemClock()
+    clock = clock_at(args.at)
     renderer = PoolRenderer(workers) if workers else InlineRenderer()
     return Service(config, clock, config_path=Path(args.config), cache_dir=cache_of(args), shard=shard, renderer=renderer,
                    instance=getattr(args, "instance", "") or "")
@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "loopback, without passwords: for trying stopcast out; production uses Mosquitto)", port)
             await service.run(extra_tasks=[serve_http(service)])
 
-    from displays.web.http import ListenError
+    from displays.shell.http_server import ListenError
 
     try:
         asyncio.run(main())
@@ -112,15 +112,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     from displays.config.check import label_errors, named_stops, stop_errors
     from displays.config.parse import all_errors, read_config_text
-    from displays.shell.clock import SystemClock
+    from displays.core.validity import timetable_problems
     from displays.shell.service import Service
-    from displays.web.status import timetable_problems
+    from displays.shell.wiring import clock_at
 
     path = Path(args.file)
     text = read_config_text(path)
     config, errors = all_errors(text, str(path))
     if config is not None:
-        service = Service(config, SystemClock(), config_path=path, cache_dir=cache_of(args))
+        service = Service(config, clock_at(), config_path=path, cache_dir=cache_of(args))
 
         async def load() -> None:
             await service.prepare()

@@ -5,7 +5,6 @@ Errors name the file, the display and the field; nothing here raises anything el
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -169,7 +168,7 @@ class FeedsConfig:
 class StateConfig:
     """Where the service keeps what it must remember between runs."""
 
-    dir: str = ""  # "": $STOPCAST_STATE_DIR, else the user's state folder (see displays/shell/state.py)
+    dir: str = ""  # "": $STOPCAST_STATE_DIR, else the user's state folder (see displays/config/parse.py)
     url: str = ""  # postgresql://...: config changes and the audit log shared by every instance
 
 
@@ -186,6 +185,8 @@ class ServiceConfig:
     layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
     speech: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # [speech] lexicon: (language, ((word, said), ...))
     source: str = field(default="", compare=False)
+    state_home: str = field(default="", compare=False, repr=False)  # the state folder without [state] dir:
+    # $STOPCAST_STATE_DIR, else the user's state folder, as found when the file was read (displays/config/parse.py)
 
     def display(self, display_id: str) -> DisplayConfig | None:
         """The display with that id, if configured."""
@@ -193,7 +194,7 @@ class ServiceConfig:
 
     def state_dir(self) -> Path:
         """The state folder: [state] dir (relative to the config file), else the default."""
-        return Path(self.resolve(self.state.dir)) if self.state.dir else default_state_dir()
+        return Path(self.resolve(self.state.dir)) if self.state.dir else Path(self.state_home or ".")
 
     def resolve(self, path: str) -> str:
         """A path from the config, relative to the config file's folder (URLs unchanged)."""
@@ -235,15 +236,6 @@ def _confined(config: ServiceConfig, path: str, display_id: str) -> str:
 def encoding_of(display: DisplayConfig, spec: LayoutSpec) -> str:
     """The frame encoding a display's pillar receives."""
     return display.encoding or default_encoding(spec.color_mode)
-
-
-def default_state_dir() -> Path:
-    """$STOPCAST_STATE_DIR, else ($XDG_STATE_HOME or ~/.local/state)/stopcast."""
-    explicit = os.environ.get("STOPCAST_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "stopcast"
 
 
 def _address(url: str, main: str) -> tuple[str, int]:

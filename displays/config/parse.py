@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from displays.config.fields import night, route_labels, speech, speech_lexicon
-from displays.config.instances import parse_instances
+from displays.config.instances import InstancesConfig
 from displays.config.model import (
     DISPLAY_FIELDS,
     REACHED_BY,
@@ -83,12 +83,19 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
         found = _retrying(lambda t, p=parser: p(t, source), table, f"{name}.", errors)  # type: ignore[misc]
         if found is not None:
             values[name] = found
-    config = ServiceConfig(feeds=parsed_feeds or FeedsConfig(gtfs=""), source=source, **values)
+    home = str(default_state_dir())
+    config = ServiceConfig(feeds=parsed_feeds or FeedsConfig(gtfs=""), source=source, state_home=home, **values)
     displays = raw.get("displays", [])
     if not isinstance(displays, list):
         return config, errors + [ConfigError(source, "must be an array of tables [[displays]]", field_name="displays")]
+    parsed = _displays(displays, source, config, errors)
+    return (replace(config, displays=tuple(parsed)) if parsed_feeds else None), errors
+
+
+def _displays(tables: list, source: str, config: ServiceConfig, errors: list[ConfigError]) -> list[DisplayConfig]:
+    """The valid displays of the [[displays]] tables; the errors of the others appended to `errors`."""
     parsed, seen = [], set()
-    for i, item in enumerate(displays):
+    for i, item in enumerate(tables):
         if not isinstance(item, dict):
             errors.append(ConfigError(source, "a display must be a table", f"#{i + 1}"))
             continue
@@ -107,7 +114,7 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
                                       "frame key is derived from)", display.id, "signed"))
         seen.add(display.id)
         parsed.append(display)
-    return (replace(config, displays=tuple(parsed)) if parsed_feeds else None), errors
+    return parsed
 
 
 def load_config(path: str | Path) -> ServiceConfig:
@@ -338,6 +345,40 @@ def _layouts(raw: Any, source: str) -> tuple[tuple[str, str], ...]:
         if not (folder / path).resolve().is_relative_to(folder):
             raise ConfigError(source, f"layout file {path!r} lies outside the config's folder", field_name=f"layouts.{name}")
     return tuple(sorted(raw.items()))
+
+
+def parse_instances(raw: Any, source: str) -> InstancesConfig:
+    """The [service] table, validated."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "must be a table", field_name="service")
+    v = Fields(source, raw, defaults_of(InstancesConfig), prefix="service.")
+    v.only({f.name for f in fields(InstancesConfig)} - {"secret"} | {"secret_env"})
+    deployment = v.string("deployment")
+    if deployment and not is_name(deployment):
+        raise v.fail("deployment", f"must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else, got {deployment!r}")
+    secret = ""
+    if "secret_env" in raw:
+        name = v.string("secret_env")
+        secret = os.environ.get(name, "")
+        if len(secret) < 16:
+            raise v.fail("secret_env", f"environment variable {name!r} must hold a secret of at least 16 characters "
+                                       f"({'it is unset' if not secret else f'it has {len(secret)}'})")
+    peers = v.strings("peers")
+    for i, peer in enumerate(peers):
+        parts = urlsplit(peer)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise v.fail("peers", f"entry {i} {peer!r}: must be an instance's http://host:port")
+    return InstancesConfig(deployment=deployment, secret=secret, peers=tuple(p.rstrip("/") for p in peers),
+                           heartbeat=v.integer("heartbeat", 1, 300))
+
+
+def default_state_dir() -> Path:
+    """$STOPCAST_STATE_DIR, else ($XDG_STATE_HOME or ~/.local/state)/stopcast."""
+    explicit = os.environ.get("STOPCAST_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "stopcast"
 
 
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {"mqtt": _mqtt, "http": _http, "state": _state, "layouts": _layouts,

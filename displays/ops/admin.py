@@ -20,9 +20,9 @@ from displays.ops.config_edit import (
     set_display,
     set_layout,
 )
+from displays.ops.control import Control
 from displays.shell.audit import AuditEntry, changes, described
 from displays.shell.durable import write_durably
-from displays.shell.service import Service
 from displays.shell.shared_state import SharedState, SharedStateError
 from displays.shell.sharing import apply_version, catch_up, save_snapshot
 from firmware_bridge.topics import is_name
@@ -37,7 +37,7 @@ class AdminError(Exception):
         self.status = status
 
 
-def require_shared_state(service: Service) -> None:
+def require_shared_state(service: Control) -> None:
     """AdminError 503 while an instance with shared state has not read it yet: a change made before would be
     overwritten by the older shared version read next."""
     if service.sharing is not None and not service.sharing.ready.is_set():
@@ -58,7 +58,7 @@ Plan = Callable[[ServiceConfig], tuple[ServiceConfig, Edit, Change]]  # the chan
 ATTEMPTS = 8  # compare-and-set rounds before a change that keeps meeting others answers 409
 
 
-async def _commit(service: Service, plan: Plan) -> None:
+async def _commit(service: Control, plan: Plan) -> None:
     """Make the planned change: checked, written into the config as ops wrote it, applied, audited. With shared
     state it is written by compare-and-set on the version this instance runs; when another instance changed the
     config first, the newer version is read and the change planned again on it (so changes to different
@@ -70,7 +70,7 @@ async def _commit(service: Service, plan: Plan) -> None:
         raise AdminError(422, str(exc)) from None
 
 
-async def _committed(service: Service, plan: Plan) -> None:
+async def _committed(service: Control, plan: Plan) -> None:
     sharing = service.sharing
     if sharing is None:
         config, edit, change = plan(service.config)
@@ -102,11 +102,11 @@ async def _committed(service: Service, plan: Plan) -> None:
     raise AdminError(409, "the shared config kept changing under this change (other instances); try again")
 
 
-def _entry(service: Service, change: Change) -> AuditEntry:
+def _entry(service: Control, change: Change) -> AuditEntry:
     return AuditEntry(int(service.clock.now()), change.who, change.action, change.target, change.detail)
 
 
-async def put_display(service: Service, body: Any, display_id: str | None = None, who: str = "admin") -> dict[str, Any]:
+async def put_display(service: Control, body: Any, display_id: str | None = None, who: str = "admin") -> dict[str, Any]:
     """Add (POST, display_id None) or replace (PUT) a display from its JSON; the display as stored."""
     if not isinstance(body, dict):
         raise AdminError(400, "the body must be a JSON object with the display's fields")
@@ -138,7 +138,7 @@ async def put_display(service: Service, body: Any, display_id: str | None = None
     return {"id": stored[0]}
 
 
-async def delete_display(service: Service, display_id: str, who: str = "admin") -> None:
+async def delete_display(service: Control, display_id: str, who: str = "admin") -> None:
     """Remove a display (its retained frame and board are cleared)."""
 
     def plan(config: ServiceConfig) -> tuple[ServiceConfig, Edit, Change]:
@@ -151,7 +151,7 @@ async def delete_display(service: Service, display_id: str, who: str = "admin") 
     await _commit(service, plan)
 
 
-async def put_layout(service: Service, name: str, toml_text: str, create: bool, who: str = "admin") -> None:
+async def put_layout(service: Control, name: str, toml_text: str, create: bool, who: str = "admin") -> None:
     """Add or replace a custom layout (a TOML file beside the config)."""
     if not is_name(name):
         raise AdminError(400, f"layout name must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else, got {name[:80]!r}")
@@ -188,7 +188,7 @@ async def put_layout(service: Service, name: str, toml_text: str, create: bool, 
     await _commit(service, plan)
 
 
-async def delete_layout(service: Service, name: str, who: str = "admin") -> None:
+async def delete_layout(service: Control, name: str, who: str = "admin") -> None:
     """Remove a custom layout no display uses."""
 
     def plan(config: ServiceConfig) -> tuple[ServiceConfig, Edit, Change]:

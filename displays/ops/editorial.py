@@ -26,8 +26,8 @@ from displays.core.notices import (
     unknown_targets,
 )
 from displays.ops.admin import AdminError, Change, require_shared_state
+from displays.ops.control import Control
 from displays.shell.audit import AuditEntry, changes
-from displays.shell.service import Service
 from displays.shell.shared_state import ItemChange, SharedStateError
 from displays.shell.sharing import save_snapshot, write_item
 from displays.shell.store import StoreError
@@ -46,18 +46,18 @@ def _kind(item: Item) -> str:
     return "message" if isinstance(item, Message) else "suppression"
 
 
-def item_doc(service: Service, item: Item) -> dict[str, Any]:
+def item_doc(service: Control, item: Item) -> dict[str, Any]:
     """The API's JSON of a message or suppression, with its state now."""
     now, tz = int(service.clock.now()), service.timezone()
     return message_doc(item, tz, now) if isinstance(item, Message) else suppression_doc(item, tz, now)
 
 
-def items(service: Service, kind: str) -> tuple[Item, ...]:
+def items(service: Control, kind: str) -> tuple[Item, ...]:
     """Every message (kind "message") or suppression held."""
     return service.editorial.messages if kind == "message" else service.editorial.suppressions
 
 
-def find(service: Service, kind: str, item_id: str) -> Item:
+def find(service: Control, kind: str, item_id: str) -> Item:
     """One message or suppression by id; AdminError 404 when there is none."""
     found = next((i for i in items(service, kind) if _id_of(i) == item_id), None)
     if found is None:
@@ -65,7 +65,7 @@ def find(service: Service, kind: str, item_id: str) -> Item:
     return found
 
 
-def parse_item(service: Service, kind: str, body: Any, item_id: str | None) -> Item:
+def parse_item(service: Control, kind: str, body: Any, item_id: str | None) -> Item:
     """Validate a message or suppression from its JSON against the running config and timetable
     (AdminError 422 naming the field); a new one gets its id here."""
     if isinstance(body, dict) and item_id is not None and body.get("id", item_id) != item_id:
@@ -87,7 +87,7 @@ def parse_item(service: Service, kind: str, body: Any, item_id: str | None) -> I
 LANGUAGE_NAMES = {"de": "German", "en": "English"}
 
 
-def _require_languages(service: Service, message: Message) -> None:
+def _require_languages(service: Control, message: Message) -> None:
     """A message needs its text in every language the displays it reaches show (AdminError 422 naming
     text.<lang> and those displays); a language no reached display uses is never required."""
     given = {lang for lang, _ in message.text}
@@ -113,7 +113,7 @@ def _with(editorial: Editorial, item: Item, remove: bool = False) -> Editorial:
     return replace(editorial, suppressions=rules if remove else rules + (item,))
 
 
-async def _store(service: Service, kind: str, item_id: str, doc: dict[str, Any] | None, entry: AuditEntry) -> None:
+async def _store(service: Control, kind: str, item_id: str, doc: dict[str, Any] | None, entry: AuditEntry) -> None:
     """Keep the change (doc None: the deletion) before anything is answered or applied: written through to the
     shared state, or into the state folder's store; AdminError 503 when it cannot be kept (nothing changed)."""
     if service.sharing is not None:
@@ -134,7 +134,7 @@ async def _store(service: Service, kind: str, item_id: str, doc: dict[str, Any] 
     service.store_write_error = None
 
 
-async def save(service: Service, item: Item, change: Change) -> None:
+async def save(service: Control, item: Item, change: Change) -> None:
     """Store a message or suppression, apply it to every board, audit it."""
     require_shared_state(service)
     now = int(service.clock.now())
@@ -155,7 +155,7 @@ async def save(service: Service, item: Item, change: Change) -> None:
     _saved(service)
 
 
-async def remove(service: Service, kind: str, item_id: str, who: str) -> None:
+async def remove(service: Control, kind: str, item_id: str, who: str) -> None:
     """Delete a message or suppression (its boards change at once), audited."""
     require_shared_state(service)
     item = find(service, kind, item_id)
@@ -166,12 +166,12 @@ async def remove(service: Service, kind: str, item_id: str, who: str) -> None:
     _saved(service)
 
 
-def _saved(service: Service) -> None:
+def _saved(service: Control) -> None:
     if service.sharing is not None:
         save_snapshot(service, service.sharing)
 
 
-async def end_now(service: Service, kind: str, item_id: str, who: str) -> Item:
+async def end_now(service: Control, kind: str, item_id: str, who: str) -> Item:
     """End a message or suppression now (it stays listed, as ended)."""
     item = find(service, kind, item_id)
     now = int(service.clock.now())
@@ -187,7 +187,7 @@ def _summary(item: Item) -> str:
     return f"suppression: {item.reason[:80]}"
 
 
-async def preview(service: Service, item: Item) -> dict[str, Any]:
+async def preview(service: Control, item: Item) -> dict[str, Any]:
     """The frames of the displays `item` would reach, rendered as PNG with it in force now (whatever its
     period), without publishing anything: which displays it reaches, and up to PREVIEW_MAX images."""
     now = int(service.clock.now())

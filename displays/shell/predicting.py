@@ -8,18 +8,52 @@ compositions per display and minute of changing realtime, and 16 renderings when
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from displays.config.model import DisplayConfig, ServiceConfig
+from displays.core.engine import DisplayRuntime
 from displays.core.forecasting import forecast_board, forecast_times, reaches, same_frames, same_prediction
 from displays.core.frames import frame_of
+from displays.core.notices import Editorial
+from displays.core.ports import Renderer
+from feeds.live import LiveState
+from feeds.timetable import Timetable
 from firmware_bridge.codec import HEADER
 from firmware_bridge.messages import packet_room
-from firmware_bridge.protocol import ForecastStep, Publish
+from firmware_bridge.protocol import Bridge, ForecastStep, Publish
 from firmware_bridge.topics import display_topic
 from layouts.board import Board
+from layouts.spec import LayoutSpec
 
-if TYPE_CHECKING:
-    from displays.shell.service import DisplayRuntime, Service
+
+class Service(Protocol):
+    """What keeping the forecasts needs of the service node (displays/shell/service.py)."""
+
+    renderer: Renderer
+
+    @property
+    def config(self) -> ServiceConfig: ...
+
+    @property
+    def displays(self) -> dict[str, DisplayRuntime]: ...
+
+    @property
+    def bridge(self) -> Bridge: ...
+
+    @property
+    def editorial(self) -> Editorial: ...
+
+    @property
+    def timetable(self) -> Timetable | None: ...
+
+    def inputs(self) -> tuple: ...
+
+    def live_state(self, now: int) -> LiveState | None: ...
+
+    def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
+                previous: Board | None = None, shared: dict | None = None) -> Board: ...
+
+    def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None: ...
 
 EVERY = 60  # seconds: a display's forecast is predicted again at most this often while its inputs change
 
@@ -65,7 +99,7 @@ async def forecasts(service: Service, now: int, batch: int = 128) -> list[Publis
     minutes = service.config.mqtt.forecast_minutes
     if minutes <= 0 or service.timetable is None:
         return []
-    keep, span, inputs = minutes * 60, minutes * 90, service._inputs()
+    keep, span, inputs = minutes * 60, minutes * 90, service.inputs()
     due = _due(service, now, keep, inputs)
     if not due:
         return []

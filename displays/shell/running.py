@@ -5,14 +5,59 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
-from displays.core.ports import MemoryLink
-from displays.shell.service import Service
+from displays.core.engine import DisplayRuntime
+from displays.core.ports import FeedSource, MemoryLink, PillarLink
+from displays.shell.clock import Clock
+from displays.shell.shared_state import Sharing
+from displays.shell.sharing import Service as SharingNode
 from displays.shell.sharing import share
-from displays.shell.wiring import mqtt_link
+from displays.shell.speaking import Speaker
+from displays.shell.wiring import LinkOwner, mqtt_link
 from firmware_bridge.client import stop as stop_task
+from firmware_bridge.protocol import Publish
 
 log = logging.getLogger("stopcast.service")
+
+
+class Service(LinkOwner, SharingNode, Protocol):
+    """What running needs of the service node (displays/shell/service.py): its tasks, events and turns."""
+
+    clock: Clock
+    link: PillarLink | None
+    sources: dict[str, FeedSource]
+    sharing: Sharing | None
+    speaker: Speaker
+    settled: asyncio.Event
+    wake: asyncio.Event
+    stopping: asyncio.Event
+
+    @property
+    def displays(self) -> dict[str, DisplayRuntime]: ...
+
+    async def prepare(self) -> None: ...
+
+    async def step(self) -> float: ...
+
+    async def refresh(self, now: int, force: bool = False, batch: int = 128) -> None: ...
+
+    async def refetch_timetable(self) -> None: ...
+
+    async def fetch_all(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def subscriptions(self) -> list[str]: ...
+
+    def hello(self) -> list[Publish]: ...
+
+    def on_message(self, topic: str, payload: bytes) -> list[Publish]: ...
+
+    def goodbye(self, now: int) -> list[Publish]: ...
+
+    def status_details(self) -> dict: ...
 
 
 STEP_RETRY = 5.0  # seconds before the next turn after one failed
@@ -52,7 +97,7 @@ async def _gtfs_watcher(service: Service) -> None:
         await service.refetch_timetable()
 
 
-async def run(service: Service, extra_tasks: list) -> None:
+async def run(service: Service, extra_tasks: list[Coroutine[Any, Any, Any]]) -> None:
     """Serve until stop() (or a cancellation): sources, ticker, pillar link, extra tasks."""
     await service.prepare()
     if service.link is None:

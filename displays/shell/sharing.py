@@ -16,16 +16,47 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable
+from pathlib import Path
+from typing import Protocol
 
-from displays.config.model import ConfigError
+from displays.config.model import ConfigError, ServiceConfig
 from displays.config.parse import parse_config, read_config_text
-from displays.core.notices import editorial_of, message_doc, suppression_doc
-from displays.shell.audit import KEPT, AuditEntry
+from displays.core.notices import Editorial, editorial_of, message_doc, suppression_doc
+from displays.shell.audit import KEPT, Audit, AuditEntry
+from displays.shell.clock import Clock
 from displays.shell.durable import write_durably
-from displays.shell.service import Service
 from displays.shell.shared_state import ItemChange, SharedState, SharedStateError, Sharing, Version
 
 log = logging.getLogger("stopcast.state")
+
+
+class Service(Protocol):
+    """What running with shared state needs of the service node (displays/shell/service.py)."""
+
+    last_reload_error: str | None
+
+    @property
+    def audit(self) -> Audit: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def config_path(self) -> Path | None: ...
+
+    @property
+    def config(self) -> ServiceConfig: ...
+
+    @property
+    def editorial(self) -> Editorial: ...
+
+    def timezone(self) -> str: ...
+
+    def change_config(self, config: ServiceConfig) -> None: ...
+
+    def check_stops(self, config: ServiceConfig, source: str = "") -> None: ...
+
+    def set_editorial(self, editorial: Editorial) -> None: ...
 
 __all__ = ["apply_version", "catch_up", "restore_snapshot", "save_snapshot", "share", "write_item"]
 

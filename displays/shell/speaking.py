@@ -11,13 +11,17 @@ import asyncio
 import datetime as dt
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cachetools import LRUCache
 
+from displays.config.model import ServiceConfig
+from displays.core.engine import DisplayRuntime
+from displays.shell.clock import Clock
 from displays.shell.encoding import FIRST_SOUND, EncoderPool
+from displays.shell.metrics import Metrics
 from displays.shell.voice import OPUS_RATE, SpeechError, Synthesizer, opus_of, pcm_for_opus, segments, wav_seconds
 from feeds.times import zone
 from firmware_bridge.audio import AudioRequest, audio_chunk, chunk_room, text_publish
@@ -25,8 +29,23 @@ from firmware_bridge.messages import Publish, text_hash
 from firmware_bridge.topics import display_topic
 from layouts.speech import SHORT_SECONDS, spoken_text
 
-if TYPE_CHECKING:
-    from displays.shell.service import DisplayRuntime, Service
+
+class Service(Protocol):
+    """What spoken departures need of the service node (displays/shell/service.py)."""
+
+    clock: Clock
+    metrics: Metrics
+    board_listeners: list[Callable[[str], None]]
+
+    @property
+    def config(self) -> ServiceConfig: ...
+
+    @property
+    def displays(self) -> dict[str, DisplayRuntime]: ...
+
+    def timezone(self) -> str: ...
+
+    async def send(self, publishes: Sequence[Publish]) -> None: ...
 
 log = logging.getLogger("stopcast.speech")
 WORKERS = 2  # requests synthesized at once (espeak-ng runs as a process of its own: the other core)

@@ -13,12 +13,12 @@ from displays.config.parse import parse_display
 from displays.core.frames import Rendered, render_batch
 from displays.ops.admin import AdminError
 from displays.ops.config_edit import display_doc
-from displays.shell.service import Service
+from displays.web.view import Node
 
 __all__ = ["preview_display"]
 
 
-async def preview_display(service: Service, body: Any, display_id: str | None = None) -> dict[str, Any]:
+async def preview_display(service: Node, body: Any, display_id: str | None = None) -> dict[str, Any]:
     """The display in `body` rendered now as PNG (AdminError 4xx naming the field when it would be refused)."""
     if not isinstance(body, dict):
         raise AdminError(400, "the body must be a JSON object with the display's fields")

@@ -18,8 +18,9 @@ import markupsafe
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from displays.core.engine import DisplayRuntime
 from displays.ops.config_edit import display_doc
-from displays.shell.service import DisplayRuntime, Service
+from displays.shell.http_server import serve_app
 from displays.shell.voice import SpeechError
 from displays.web.history import timeline_svg
 from displays.web.http_admin import add_admin_routes
@@ -35,6 +36,7 @@ from displays.web.http_proxy import HOP, others_displays, proxy_session, to_owne
 from displays.web.pulls import PULLS, Pulls, device_of, pull_counts
 from displays.web.status import dashboard_doc, display_status, health_doc, metrics_text, presences
 from displays.web.trmnl import add_trmnl_routes
+from displays.web.view import Node
 from firmware_bridge import codec
 from firmware_bridge.messages import text_hash
 from firmware_bridge.topics import is_name
@@ -321,7 +323,7 @@ async def _pull_state(app: web.Application) -> AsyncIterator[None]:
     service.board_listeners.remove(pulls.board_changed)
 
 
-async def _sample_presence(service: Service, pulls: Pulls, every: float = 60) -> None:
+async def _sample_presence(service: Node, pulls: Pulls, every: float = 60) -> None:
     """Record every display's presence each minute, so its 24-hour timeline has no gaps."""
     while True:
         presences(service, pulls, int(service.clock.now()))
@@ -332,11 +334,7 @@ async def _close_streams(app: web.Application) -> None:
     app[PULLS].close_all()
 
 
-class ListenError(Exception):
-    """The HTTP server cannot bind its address; the message says which and what to do."""
-
-
-def make_app(service: Service) -> web.Application:
+def make_app(service: Node) -> web.Application:
     """The aiohttp application of a service."""
     app = web.Application(middlewares=[json_errors, admin_auth, to_owner], client_max_size=1024 * 1024)
     app[SERVICE] = service
@@ -364,23 +362,6 @@ def make_app(service: Service) -> web.Application:
     return app
 
 
-async def serve_http(service: Service) -> None:
+async def serve_http(service: Node) -> None:
     """Run the HTTP server for the service's lifetime; the bound address is in service.http_url."""
-    runner = web.AppRunner(make_app(service), **runner_options(service.config.http.header_timeout))
-    await runner.setup()
-    http = service.config.http
-    site = web.TCPSite(runner, http.host, http.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        raise ListenError(f"HTTP: cannot listen on {http.host}:{http.port} ({exc.strerror or exc}); "
-                          "choose another port ([http] listen, or --port for the demo)") from None
-    port = runner.addresses[0][1] if runner.addresses else http.port
-    service.http_url = f"http://{http.host}:{port}"
-    service.http_ready.set()
-    service.pending.append(service.announcement())  # the other instances learn where to proxy to
-    log.info("HTTP on %s", service.http_url)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve_app(service, make_app(service), runner_options(service.config.http.header_timeout))

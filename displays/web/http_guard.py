@@ -14,12 +14,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from displays.ops.admin import AdminError
-from displays.shell.service import Service
+from displays.web.view import Node
 
 log = logging.getLogger("stopcast.http")
 request_log = logging.getLogger("stopcast.http.requests")  # aiohttp's server messages, tamed below
 
-SERVICE: web.AppKey[Service] = web.AppKey("service")
+SERVICE: web.AppKey[Node] = web.AppKey("service")
 ADMIN_TOKEN: web.AppKey[Callable[[], tuple[tuple[str, str], ...]]] = web.AppKey("admin_token")  # (operator, token)s now
 JSON_LIMIT = 256 * 1024  # bytes of a JSON request body
 MAX_DEPTH = 32  # nesting of a JSON request body

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from displays.core.instances import Member
 from displays.shell.device_keys import normal_mac
+from displays.shell.http_server import client_session
 from displays.web.http_guard import SERVICE
 
 log = logging.getLogger("stopcast.http")
@@ -92,7 +93,7 @@ def trusted(service: Any, member: Member) -> bool:
 async def proxy_session(app: web.Application):  # type: ignore[no-untyped-def]
     """The client session for passing requests on (cleanup context)."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=60)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with client_session(timeout) as session:
         app[SESSION] = session
         yield
 

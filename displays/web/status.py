@@ -9,30 +9,31 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from displays.core.engine import DisplayRuntime
 from displays.core.humane import ago as _ago
-from displays.core.humane import day_text, local_time, now_text
 from displays.core.humane import duration as _duration
+from displays.core.humane import local_time, now_text
 from displays.core.notices import Period, message_doc, suppression_doc
 from displays.core.pillar_limits import asks_too_often
-from displays.shell.service import DisplayRuntime, Service
+from displays.core.validity import timetable_problems, timetable_validity
 from displays.web.pulls import Pulls
-from feeds.times import iso, local_date
-from feeds.timetable import Timetable
+from displays.web.view import View
+from feeds.times import iso
 from firmware_bridge.protocol import PillarView
 from layouts.spec import builtin_names
 
 
-def _when(service: Service, instant: int | None) -> str | None:
+def _when(service: View, instant: int | None) -> str | None:
     tz = service.timetable.timezone if service.timetable else "UTC"
     return iso(instant, tz) if instant else None
 
 
-def _local(service: Service, instant: int | None, now: int) -> str:
+def _local(service: View, instant: int | None, now: int) -> str:
     """An instant as ops read it: local time, as short as `now` allows ('' for None)."""
     return local_time(instant, service.timezone(), now)
 
 
-def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
+def feeds_doc(service: View, now: int) -> list[dict[str, Any]]:
     """Each realtime source's health; stale, frozen, collapsed and failing ones say so, with what the merge put
     right in their data (re-dated trips, wormholes, predictions too early to believe)."""
     out = []
@@ -67,7 +68,7 @@ def feeds_doc(service: Service, now: int) -> list[dict[str, Any]]:
     return out
 
 
-def _stop_names(service: Service, stop_ids: tuple[str, ...]) -> list[str]:
+def _stop_names(service: View, stop_ids: tuple[str, ...]) -> list[str]:
     """The stops' names as riders know them, with the platform where there is one (ids as a fallback)."""
     tt = service.timetable
     names = []
@@ -96,7 +97,7 @@ class Presence:
         return "bad" if self.state == "dark" else ("warn" if self.state in ("offline", "never seen") else "")
 
 
-def _presence(service: Service, runtime: DisplayRuntime, pillar: PillarView | None, last_pull: int | None,
+def _presence(service: View, runtime: DisplayRuntime, pillar: PillarView | None, last_pull: int | None,
               now: int) -> Presence:
     """A pillar is online by its own MQTT status (with a Last Will), or pulling when it fetched its
     frame as an authenticated device within dark_after; browsers and anonymous pulls never count. A display
@@ -126,7 +127,7 @@ def _presence(service: Service, runtime: DisplayRuntime, pillar: PillarView | No
                     f"{_duration(dark_after)})")
 
 
-def display_status(service: Service, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
+def display_status(service: View, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
     """One display as the dashboard shows it."""
     pillar = service.bridge.pillar(display_id)
     pull = pulls.get(display_id) if pulls is not None else None
@@ -180,7 +181,7 @@ def display_status(service: Service, display_id: str, runtime: DisplayRuntime, p
     }
 
 
-def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
+def dashboard_doc(service: View, pulls: Pulls | None = None) -> dict[str, Any]:
     """Everything the dashboard shows (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
     displays = [display_status(service, d, r, pulls, now) for d, r in sorted(service.displays.items())]
@@ -220,9 +221,6 @@ def dashboard_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any
     }
 
 
-EXPIRY_WARNING_DAYS = 7
-
-
 def _with_period_text(doc: dict[str, Any], period: Period, tz: str, now: int) -> dict[str, Any]:
     """A message's or suppression's JSON with its period in local, human time (starts_text, ends_text)."""
     doc["starts_text"] = local_time(period.starts, tz, now)
@@ -230,43 +228,7 @@ def _with_period_text(doc: dict[str, Any], period: Period, tz: str, now: int) ->
     return doc
 
 
-def timetable_validity(tt: Timetable | None, now: int) -> dict[str, Any]:
-    """Whether the timetable is valid at `now`, and the badge the dashboard shows: green only while valid."""
-    if tt is None:
-        return {"valid": False, "status_text": "timetable MISSING", "alarm": "bad"}
-    period = tt.calendar.period()
-    if period is None:
-        return {"valid": False, "status_text": "timetable has no service days", "alarm": "bad"}
-    first, last = period
-    today = local_date(now, tt.timezone)
-    if today > last:
-        return {"valid": False, "status_text": f"timetable expired on {day_text(last)}", "alarm": "bad"}
-    if today < first:
-        return {"valid": False, "status_text": f"timetable valid from {day_text(first)}", "alarm": "bad"}
-    ending = (last - today).days < EXPIRY_WARNING_DAYS
-    return {"valid": True, "status_text": f"timetable loaded, valid until {day_text(last)}",
-            "alarm": "warn" if ending else ""}
-
-
-def timetable_problems(tt: Timetable, now: int) -> list[str]:
-    """What is wrong with the timetable's validity at `now`: expired, not yet valid, or ending soon."""
-    period = tt.calendar.period()
-    if period is None:
-        return ["timetable has no service days at all (calendar.txt / calendar_dates.txt)"]
-    first, last = period
-    today = local_date(now, tt.timezone)
-    if today > last:
-        return [f"timetable expired on {day_text(last)} (its last service day); boards say 'timetable expired'"]
-    if today < first:
-        return [f"timetable not valid yet: its first service day is {day_text(first)}"]
-    left = (last - today).days
-    if left < EXPIRY_WARNING_DAYS:
-        return [f"timetable ends in {left} day{'' if left == 1 else 's'} (last service day {day_text(last)}): "
-                "publish the next one"]
-    return []
-
-
-def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
+def health_doc(service: View, pulls: Pulls | None = None) -> dict[str, Any]:
     """/healthz: serving, and what is degraded (`pulls`: the HTTP side's state, for pulling devices)."""
     now = int(service.clock.now())
     feeds = feeds_doc(service, now)
@@ -287,7 +249,7 @@ def health_doc(service: Service, pulls: Pulls | None = None) -> dict[str, Any]:
     }
 
 
-def presences(service: Service, pulls: Pulls | None, now: int) -> list[tuple[str, Presence]]:
+def presences(service: View, pulls: Pulls | None, now: int) -> list[tuple[str, Presence]]:
     """Every display's presence at `now` (recorded in the presence history when `pulls` is given)."""
     out = []
     for display_id, runtime in sorted(service.displays.items()):
@@ -299,7 +261,7 @@ def presences(service: Service, pulls: Pulls | None, now: int) -> list[tuple[str
     return out
 
 
-def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[str, str]], now: int) -> list[str]:
+def _problems(service: View, feeds: list[dict[str, Any]], dark: list[tuple[str, str]], now: int) -> list[str]:
     """Everything ops should fix, in the order /healthz and the dashboard list it."""
     problems = []
     if service.timetable is None:
@@ -350,12 +312,12 @@ def _problems(service: Service, feeds: list[dict[str, Any]], dark: list[tuple[st
     return problems
 
 
-def _pillars_online(service: Service) -> int:
+def _pillars_online(service: View) -> int:
     return sum(1 for d in service.displays if (p := service.bridge.pillar(d)) and p.online)
 
 
 # Values read from the service when /metrics is scraped: (name, help, type, reading). Add one line per metric.
-READINGS: tuple[tuple[str, str, str, Callable[[Service], float]], ...] = (
+READINGS: tuple[tuple[str, str, str, Callable[[View], float]], ...] = (
     ("stopcast_displays", "Displays this instance renders.", "gauge", lambda s: len(s.displays)),
     ("stopcast_pillars_online", "Pillars whose last MQTT status is online.", "gauge", _pillars_online),
     ("stopcast_broker_connected", "1 while connected to the MQTT broker.", "gauge", lambda s: int(s.broker_connected)),
@@ -393,7 +355,7 @@ FEED_READINGS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None]], 
 )
 
 
-def readings(service: Service, now: int, pulls: Pulls | None = None) -> list[Metric]:
+def readings(service: View, now: int, pulls: Pulls | None = None) -> list[Metric]:
     """The metric families read from the service at `now` (READINGS, FEED_READINGS, and the dark pillars,
     which need the HTTP side's `pulls` to know pulling devices)."""
     dark = sum(1 for _, p in presences(service, pulls, now) if p.state == "dark")
@@ -412,7 +374,7 @@ def readings(service: Service, now: int, pulls: Pulls | None = None) -> list[Met
     return out
 
 
-def metrics_text(service: Service, pulls: Pulls | None = None) -> str:
+def metrics_text(service: View, pulls: Pulls | None = None) -> str:
     """Prometheus text exposition (prometheus_client's): the service's counters and histograms, the
     readings above, and the process collector's process_* series."""
     return service.metrics.exposition(readings(service, int(service.clock.now()), pulls)).decode()

@@ -13,12 +13,13 @@ from functools import cache
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from displays.core.engine import DisplayRuntime
 from displays.shell.audit import AuditEntry
 from displays.shell.device_keys import DeviceKeys, normal_mac
-from displays.shell.service import DisplayRuntime, Service
 from displays.shell.state import StateError
 from displays.web.http_guard import RateLimit, escape_controls, read_body, who
 from displays.web.pulls import PULLS
+from displays.web.view import Node
 
 log = logging.getLogger("stopcast.http")
 
@@ -36,7 +37,7 @@ REFUSED = {"status": 404, "api_key": None, "friendly_id": None, "image_url": Non
 class Devices:
     """What the HTTP side keeps for TRMNL devices: their keys (in the state folder) and the log rate."""
 
-    service: Service
+    service: Node
     keys: DeviceKeys | None = None
     log_rate: RateLimit = field(default_factory=lambda: RateLimit(*LOG_RATE))
     setup_rates: dict[str, RateLimit] = field(default_factory=lambda: {k: RateLimit(*v) for k, v in SETUP_RATES.items()})
@@ -82,7 +83,7 @@ def _keys(action):  # type: ignore[no-untyped-def]
 DEVICES = web.AppKey("trmnl_devices", Devices)
 
 
-def _base_url(request: web.Request, service: Service) -> str:
+def _base_url(request: web.Request, service: Node) -> str:
     return service.config.http.public_url or f"{request.scheme}://{request.host}"
 
 
@@ -224,7 +225,7 @@ async def allow_setup(request: web.Request) -> web.Response:
     return web.json_response(asdict(allowed))
 
 
-def add_trmnl_routes(app: web.Application, service: Service) -> None:
+def add_trmnl_routes(app: web.Application, service: Node) -> None:
     """Register the TRMNL device API on `app` (and the admin routes for device keys)."""
     app[DEVICES] = Devices(service)
     for path, method, handler in (("/api/setup", "GET", setup), ("/api/display", "GET", display),
