@@ -31,17 +31,9 @@ class Canvas(Protocol):
 
     def rect(self, box: Box, color: str, radius: int = 0) -> None: ...
 
-    def text(
-        self,
-        xy: tuple[int, int],
-        value: str,
-        fnt: ImageFont.FreeTypeFont,
-        color: str,
-        anchor: str = "lm",
-        on: tuple[str, Box] | tuple[str, Box, int] | None = None,
-        role: str = "",
-        box: Box | None = None,
-    ) -> None: ...
+    def text(self, xy: tuple[int, int], value: str, fnt: ImageFont.FreeTypeFont, color: str, anchor: str = "lm",
+             on: tuple[str, Box] | tuple[str, Box, int] | None = None, role: str = "",
+             box: Box | None = None) -> None: ...
 
 
 def draw_board(canvas: Canvas, board: Board) -> None:
@@ -90,28 +82,16 @@ def _footer(canvas: Canvas, geo: Geometry, board: Board, box: Box) -> None:
         for live, label in ((True, text(board.language, "live")), (False, text(board.language, "timetable"))):
             r = _marker(canvas, x + spec.small_size // 3, middle, spec.small_size // 3, live)
             x += 2 * r + geo.pad
-            canvas.text(
-                (x, middle),
-                label,
-                small,
-                pal.text,
-                on=(pal.background, Box(x, box.y, box.x + box.w - x, box.h)),
-                role="legend",
-            )
+            canvas.text((x, middle), label, small, pal.text,
+                        on=(pal.background, Box(x, box.y, box.x + box.w - x, box.h)), role="legend")
             x += width_of(label, small) + 3 * geo.pad
         label = text(board.language, "disrupted")
         bar = max(2, geo.pad - 1)
         if pal.highlight != pal.background and x + bar + geo.pad + width_of(label, small) <= box.w - geo.pad:
             canvas.rect(Box(x, box.y + 2, bar, box.h - 4), pal.highlight)  # the bar left of disrupted rows
             x += bar + geo.pad
-            canvas.text(
-                (x, middle),
-                label,
-                small,
-                pal.text,
-                on=(pal.background, Box(x, box.y, box.x + box.w - x, box.h)),
-                role="legend",
-            )
+            canvas.text((x, middle), label, small, pal.text,
+                        on=(pal.background, Box(x, box.y, box.x + box.w - x, box.h)), role="legend")
 
 
 def _marker(canvas: Canvas, cx: int, cy: int, r: int, live: bool) -> int:
@@ -182,9 +162,8 @@ def _takeover(canvas: Canvas, geo: Geometry, board: Board, page: int) -> None:
     y = area.y + (area.h - len(lines) * line_h) // 2 + line_h // 2
     canvas.page = page if len(pages) > 1 else None
     for line in lines:
-        canvas.text(
-            (spec.width // 2, y), line, fnt, pal.text, "mm", (pal.background, takeover_area(spec)), role="takeover"
-        )
+        canvas.text((spec.width // 2, y), line, fnt, pal.text, "mm", (pal.background, takeover_area(spec)),
+                    role="takeover")
         y += line_h
     if len(pages) > 1:
         small = font(spec.font_family, spec.small_size)
@@ -330,16 +309,8 @@ def _badge(canvas: Canvas, row: BoardRow, box: Box, fnt: ImageFont.FreeTypeFont)
         fill, ink = spec.palette.text, spec.palette.background
     radius = max(2, box.h // 6)
     canvas.rect(box, fill, radius=radius)
-    canvas.text(
-        (box.x + box.w // 2, box.y + box.h // 2),
-        label,
-        fnt,
-        ink,
-        "mm",
-        (fill, box, radius if spec.antialias else 0),
-        role="badge",
-        box=box,
-    )
+    canvas.text((box.x + box.w // 2, box.y + box.h // 2), label, fnt, ink, "mm",
+                (fill, box, radius if spec.antialias else 0), role="badge", box=box)
 
 
 def _strike(canvas: Canvas, x0: int, x1: int, y: int, color: str) -> None:
@@ -358,29 +329,18 @@ def _empty(canvas: Canvas, geo: Geometry, board: Board) -> None:
     on = (pal.background, Box(0, top, spec.width, bottom - top))
     if board.empty_detail:
         lines = wrap(board.empty_detail, small, width)  # "Fahrplan gültig bis 01.11.2026" over two lines, never cut
-        lines = (
-            lines
-            if len(lines) * geo.small_line + spec.row_size + geo.pad <= bottom - top
-            else [fit(board.empty_detail, small, width)]
-        )
+        if len(lines) * geo.small_line + spec.row_size + geo.pad > bottom - top:
+            lines = [fit(board.empty_detail, small, width)]
         y = top + max(0, bottom - top - spec.row_size - geo.pad - len(lines) * geo.small_line) // 2
-        canvas.text(
-            (spec.width // 2, y + spec.row_size // 2),
-            fit(board.empty_text, bold, width),
-            bold,
-            pal.text,
-            "mm",
-            on,
-            role="status",
-        )
+        canvas.text((spec.width // 2, y + spec.row_size // 2), fit(board.empty_text, bold, width), bold, pal.text,
+                    "mm", on, role="status")
         y += spec.row_size + geo.pad
         for line in lines:
             canvas.text((spec.width // 2, y + geo.small_line // 2), line, small, pal.text, "mm", on, role="status")
             y += geo.small_line
     else:
-        canvas.text(
-            (spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm", on, role="status"
-        )
+        canvas.text((spec.width // 2, middle), fit(board.empty_text, bold, width), bold, pal.text, "mm", on,
+                    role="status")
 
 
 def _alerts(canvas: Canvas, geo: Geometry, board: Board, box: Box, page: int) -> None:
@@ -405,16 +365,9 @@ def _alerts(canvas: Canvas, geo: Geometry, board: Board, box: Box, page: int) ->
     top = box.y + (box.h - len(lines) * geo.small_line) // 2
     canvas.page = page if counter else None
     for i, line in enumerate(lines):
-        canvas.text(
-            (x + icon + geo.pad, top + i * geo.small_line + geo.small_line // 2),
-            line,
-            small,
-            pal.alert_text,
-            on=on,
-            role="alert",
-        )
+        canvas.text((x + icon + geo.pad, top + i * geo.small_line + geo.small_line // 2), line, small,
+                    pal.alert_text, on=on, role="alert")
     if counter:
-        canvas.text(
-            (box.w - geo.pad, box.y + geo.small_line // 2 + 1), counter, small, pal.alert_text, "rm", on, role="alert"
-        )
+        canvas.text((box.w - geo.pad, box.y + geo.small_line // 2 + 1), counter, small, pal.alert_text, "rm", on,
+                    role="alert")
     canvas.page = None
