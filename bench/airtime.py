@@ -4,8 +4,8 @@ every 45 s: at the demo network's Hauptbahnhof, and at Caltrain's Palo Alto (iss
 Caltrain with realtime changing every 45 s). Time is a fixed clock stepped as the service's own wake-ups
 say; the broker is an in-memory model with retained messages and the pillar's subscriptions.
 
-Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [--no-forecast] [--calm] [LAYOUT ...]`) it prints the
-table of both scenarios with the bytes by kind of message. The Caltrain scenario (Palo Alto from
+Imported by bench_mqtt.py; run on its own (`python3 bench/airtime.py [--no-forecast] [--calm] [LAYOUT ...]`) it
+prints the table of both scenarios with the bytes by kind of message. The Caltrain scenario (Palo Alto from
 2023-11-08T01:05:34Z, the real TripUpdates with every trip drifting at each fetch, see `caltrain_realtime`) needs
 ../shared/data/caltrain and says so when it is absent; `--calm` runs it with the real delays that never change
 instead.
@@ -30,7 +30,8 @@ leaving, or coming back when a later prediction moves it past now again: the row
 0.68 KiB/min); the forecast (about 11-13 KB: its first step a full frame of 3.9 KB, then 13-15 deltas of about
 550 B in one stream) is republished 0.97 times a minute, because each 45 s fetch moves some countdown in one of
 its minutes. Demo Hauptbahnhof: 4.2 live deltas a minute (row shifts 0.97 a minute, 3.1 KiB/min; the rest
-2.4 KiB/min), the forecast (about 27 KiB) every 3.7 minutes (new delays at the demo's five-minute steps, or running short).
+2.4 KiB/min), the forecast (about 27 KiB) every 3.7 minutes (new delays at the demo's five-minute steps, or running
+short).
 
 So the goal of 1.0 KiB per minute for e-paper (issue 25) does not hold in either scenario, and cannot with this
 contract's frame encoding: at Caltrain the live frames alone are 1.56 KiB/min (the small deltas alone 0.87), and

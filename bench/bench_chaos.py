@@ -83,7 +83,9 @@ def admin_cas(world: World, round_: int) -> Counter:
     acknowledged = []
     bodies = [{"id": f"cas-{round_}-{s.name}", "stops": ["UNI"], "layout": "tft-320x240"} for s in serves]
     same = {"id": f"cas-{round_}-same", "stops": ["HBF"], "layout": "tft-320x240"}
-    answers = at_once(*[partial(s.request, "POST", "/api/displays", body) for s, body in zip(serves, bodies, strict=True)])
+    answers = at_once(
+        *[partial(s.request, "POST", "/api/displays", body) for s, body in zip(serves, bodies, strict=True)]
+    )
     answers_same = at_once(*[partial(s.request, "POST", "/api/displays", same) for s in serves])
     for (status, _), body in zip(answers + answers_same, bodies + [same] * len(serves), strict=True):
         counts[f"answered_{status}"] += 1
@@ -165,8 +167,11 @@ def run(names: list[str], rounds: int, count: int) -> tuple[dict[str, Counter], 
                         counts = Counter(rounds_broken=1)
                         world.notes.append(f"{name} round {round_}: {type(exc).__name__}: {exc}")
                     results[name].update(counts)  # update keeps the zero counts (+= drops them)
-                    print(f"{name} round {round_ + 1}/{rounds}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-                          flush=True)
+                    print(
+                        f"{name} round {round_ + 1}/{rounds}: "
+                        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                        flush=True,
+                    )
                 results[name]["seconds"] = round(time.monotonic() - started)
         finally:
             for serve in world.serves.values():

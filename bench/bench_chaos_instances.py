@@ -113,7 +113,14 @@ async def payload(rounds: int, folder: Path, count: int = 10, per_round: int = 2
     items = displays(count)
     users = {"stopcast": "service-pass", "d00": "pillar-pass"}
     acl = mosquitto_acl(PREFIX, "stopcast", [(d["id"], d["id"]) for d in items])
-    out: dict = {"rounds": rounds, "messages_mb": HUGE >> 20, "per_round": per_round, "dark": 0, "rss_mb": [], "peak_mb": 0}
+    out: dict = {
+        "rounds": rounds,
+        "messages_mb": HUGE >> 20,
+        "per_round": per_round,
+        "dark": 0,
+        "rss_mb": [],
+        "peak_mb": 0,
+    }
     with mosquitto(folder / "broker", users=users, acl=acl) as broker:
         config = write_config(folder / "cfg", broker.url, dt.date.today(), items,
                               mqtt={"url": broker.url, "username": "stopcast", "password": "service-pass"})
@@ -129,8 +136,9 @@ async def payload(rounds: int, folder: Path, count: int = 10, per_round: int = 2
                         topic = f"{PREFIX}/displays/d00/status"
                         for _ in range(per_round):
                             await mqtt.publish_all(client, [mqtt.Publish(topic, b"{" + b" " * HUGE + b"}", False)], 5)
-                        await mqtt.publish_all(client, [mqtt.Publish(topic, f'{{"state": "online", "fw": "r{n}"}}'.encode(),
-                                                                     True)], 5)
+                        await mqtt.publish_all(
+                            client, [mqtt.Publish(topic, f'{{"state": "online", "fw": "r{n}"}}'.encode(), True)], 5
+                        )
                     await _until_fw(session, http, f"r{n}")
                     frames = await _frames(session, http)
                     out["dark"] += len(items) - len(frames)
@@ -230,15 +238,18 @@ def payload_round(world: object, round_: int) -> Counter:
         _FLOOD.update(port=broker.port, proc=proc, count=len(items), http=asyncio.run(_http_of(broker.port)))
 
     async def one() -> tuple[int, int]:
-        pillar = mqtt.BrokerSettings("127.0.0.1", _FLOOD["port"], username="d00", password="pillar-pass", client_id="d00")
+        pillar = mqtt.BrokerSettings(
+            "127.0.0.1", _FLOOD["port"], username="d00", password="pillar-pass", client_id="d00"
+        )
         async with aiohttp.ClientSession() as session:
             await _until_all_framed(session, _FLOOD["http"], _FLOOD["count"])
             async with mqtt.connect(pillar) as client:
                 topic = f"{PREFIX}/displays/d00/status"
                 for _ in range(2):
                     await mqtt.publish_all(client, [mqtt.Publish(topic, b"{" + b" " * HUGE + b"}", False)], 5)
-                await mqtt.publish_all(client, [mqtt.Publish(topic, f'{{"state": "online", "fw": "r{round_}"}}'.encode(),
-                                                             True)], 5)
+                await mqtt.publish_all(
+                    client, [mqtt.Publish(topic, f'{{"state": "online", "fw": "r{round_}"}}'.encode(), True)], 5
+                )
             await _until_fw(session, _FLOOD["http"], f"r{round_}")
             return _FLOOD["count"] - len(await _frames(session, _FLOOD["http"])), rss_kb(_FLOOD["proc"].pid)
 

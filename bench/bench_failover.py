@@ -99,9 +99,16 @@ async def one_kill(port: int, config: Path, folder: Path, victim: str, ids: list
         procs[victim].wait()
         await wait(lambda: any(probe.epoch_of(n) != before[n] for n in survivors), 60)
         takeover = min((t for n in survivors for t, e in probe.epochs.get(n, []) if t >= killed), default=float("nan"))
-        await wait(lambda: all(any(t >= killed and e in {probe.epoch_of(n) for n in survivors} for t, e in probe.frames[d])
-                               for d in taken), 120)
-        latencies = sorted(min((t for t, e in probe.frames[d] if t >= killed), default=float("inf")) - killed for d in taken)
+        await wait(
+            lambda: all(
+                any(t >= killed and e in {probe.epoch_of(n) for n in survivors} for t, e in probe.frames[d])
+                for d in taken
+            ),
+            120,
+        )
+        latencies = sorted(
+            min((t for t, e in probe.frames[d] if t >= killed), default=float("inf")) - killed for d in taken
+        )
         return {"victim": victim, "displays_taken_over": len(taken), "takeover_s": round(takeover - killed, 3),
                 "frame_p50_s": round(statistics.median(latencies), 3),
                 "frame_p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 3),

@@ -5,9 +5,9 @@ retained board JSON, the retained spoken text when a display speaks), what one p
 receives under the contract's subscriptions, and what a connecting pillar downloads; and the airtime of a
 pillar in sync on all its topics (frames, deltas, validity extensions, forecast, ticker) from the real service
 with realtime fetched every 45 s (bench/airtime.py: at the demo's Hauptbahnhof, and at Caltrain's Palo Alto with
-realtime that changes at every fetch when ../shared/data/caltrain is there). The audio line compares, per speaking display and minute,
-a WAV published on every change (before) with the spoken text on every change plus the Ogg Opus answer of each
-press of the button (now).
+realtime that changes at every fetch when ../shared/data/caltrain is there). The audio line compares, per speaking
+display and minute, a WAV published on every change (before) with the spoken text on every change plus the Ogg Opus
+answer of each press of the button (now).
 
 Run: python3 bench/bench_mqtt.py [--audio-only]   (starts its own mosquitto on a free port; audio needs espeak-ng)
 """
@@ -26,7 +26,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "firmware_bridge"), str(ROOT / "bench")]  # the root first, so tests/layouts never shadows layouts
+sys.path[:0] = [
+    str(ROOT),
+    str(ROOT / "tests"),
+    str(ROOT / "tests" / "firmware_bridge"),
+    str(ROOT / "bench"),
+]  # the root first, so tests/layouts never shadows layouts
 
 from airtime import CALTRAIN_PALO_ALTO, DEMO, caltrain_missing, measure  # noqa: E402
 from brokerkit import mosquitto  # noqa: E402
@@ -109,7 +114,9 @@ def wire_bytes(tt, spec, minutes: int = 30) -> dict[str, float]:  # type: ignore
         now = AT + 60 * minute
         board = compose_board(tt, None, "HBF", spec, DisplaySettings(), now)
         frame = frame_for(board, spec, "p")
-        sums["full"] += next(len(p.payload) for p in Bridge("x", 1 << 20, 600).show("p", frame, now) if p.topic.endswith("/frame"))
+        sums["full"] += next(
+            len(p.payload) for p in Bridge("x", 1 << 20, 600).show("p", frame, now) if p.topic.endswith("/frame")
+        )
         publishes = bridge.show("p", frame, now)
         sums["board"] += sum(len(p.payload) for p in publishes if p.topic.endswith("/board"))
         sums["frames"] += sum(len(p.payload) for p in publishes if not p.topic.endswith("/board"))
@@ -171,8 +178,11 @@ def main() -> None:
         for name in ("epaper-800x480", "epaper-bwr-800x480", "tft-320x240", "led-192x64", "lcd-portrait-1080x1920"):
             spec = load_layout(name)
             with mosquitto(Path(folder) / f"broker-{name}") as broker:
-                elapsed, rendering = asyncio.run(publish_and_receive(broker.port, Bridge("stopcast/v1", 1 << 20, 600), spec,
-                                                                     boards(tt, spec, AT), AT))
+                elapsed, rendering = asyncio.run(
+                    publish_and_receive(
+                        broker.port, Bridge("stopcast/v1", 1 << 20, 600), spec, boards(tt, spec, AT), AT
+                    )
+                )
             w = wire_bytes(tt, spec)
             audio = f"spoken text {w['audio'] / 1024:.2f} KiB"
             print(f"{name:24s} 1,000 displays rendered + encoded + published + received: {elapsed:.2f} s "
@@ -187,8 +197,10 @@ def main() -> None:
                     continue
                 air = measure(Path(folder) / f"air-{scenario.stop}-{name}", scenario, name)
                 parts = ", ".join(f"{topic} {size / 1024:.2f}" for topic, size in sorted(air.by_topic.items()))
-                print(f"{'':24s} {scenario.name}, realtime every 45 s: a pillar in sync receives {air.total / 1024:.2f} "
-                      f"KiB per minute on all topics ({parts})")
+                print(
+                    f"{'':24s} {scenario.name}, realtime every 45 s: a pillar in sync receives {air.total / 1024:.2f} "
+                    f"KiB per minute on all topics ({parts})"
+                )
 
 
 if __name__ == "__main__":

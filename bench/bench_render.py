@@ -47,8 +47,10 @@ def variants(count: int) -> list[BoardInput]:
     """The test board of `count` stops: the same lines, each stop's departures some seconds later."""
     out = []
     for j in range(count):
-        deps = tuple(replace(d, scheduled=d.scheduled + 37 * j, expected=None if d.expected is None else d.expected + 37 * j)
-                     for d in stop_departures().departures)
+        deps = tuple(
+            replace(d, scheduled=d.scheduled + 37 * j, expected=None if d.expected is None else d.expected + 37 * j)
+            for d in stop_departures().departures
+        )
         out.append(BoardInput(stop_departures(deps), TZ, data_as_of=NOW - 20, realtime_configured=True))
     return out
 
@@ -102,12 +104,18 @@ def main() -> None:
     if "--json" in sys.argv:
         print(json.dumps(rows))
         return
-    print(f"per frame: {STOPS} stops' boards a minute for {MINUTES} minutes (every board differs from the minute before;"
-          " warm text, stamp and band caches; 'cold': all cleared); median, and mean with the minute's new clock text")
+    print(
+        f"per frame: {STOPS} stops' boards a minute for {MINUTES} minutes (every board differs from the minute before;"
+        " warm text, stamp and band caches; 'cold': all cleared); median, and mean with the minute's new clock text"
+    )
     for r in rows:
-        print(f"{r['layout']:26s} {r['encoding']:6s} board {r['board_ms']:5.2f} ms   frame (draw + {r['encoding']}, CRC)"
-              f" {r['frame_ms']:6.2f} ms, mean {r['frame_mean_ms']:6.2f}   of which draw {r['draw_ms']:5.2f}"
-              f"   cold {r['frame_cold_ms']:6.2f} ms   body {r['body_kib']:6.1f} KiB   pull PNG (Pillow) {r['pull_png_ms']:6.2f} ms")
+        print(
+            f"{r['layout']:26s} {r['encoding']:6s} board {r['board_ms']:5.2f} ms   frame (draw + {r['encoding']}, CRC)"
+            f" {r['frame_ms']:6.2f} ms, mean {r['frame_mean_ms']:6.2f}   of which draw {r['draw_ms']:5.2f}"
+            f"   cold {r['frame_cold_ms']:6.2f} ms   body {r['body_kib']:6.1f} KiB"
+            f"   pull PNG (Pillow) {r['pull_png_ms']:6.2f} ms"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -59,7 +59,9 @@ LAYOUTS = ["epaper-800x480"] * 5 + ["epaper-bwr-800x480"] * 2 + ["tft-320x240", 
                                                                   "lcd-portrait-1080x1920"]
 
 
-def write_config(folder: Path, broker_port: int, http_port: int, displays: int, realtime_url: str, layouts: list[str]) -> Path:
+def write_config(
+    folder: Path, broker_port: int, http_port: int, displays: int, realtime_url: str, layouts: list[str]
+) -> Path:
     tt = open_timetable(HART, default_cache_dir())
     busy = sorted(range(len(tt.stops)), key=lambda s: -(int(tt.ix_offsets[s + 1] - tt.ix_offsets[s])))
     stops = [tt.stops[s].stop_id for s in busy[:displays]]
@@ -153,7 +155,12 @@ class Listener:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/frames.json", timeout=30) as answer:
                 doc = json.load(answer)
             frames = doc["frames"]
-            return {d: int(f["hash"], 16) for d, f in frames.items()}, {d: f["rendered"] for d, f in frames.items()}, doc["now"]
+            return (
+                {d: int(f["hash"], 16) for d, f in frames.items()},
+                {d: f["rendered"] for d, f in frames.items()},
+                doc["now"],
+            )
+
         return await asyncio.to_thread(get)
 
     async def wait_in_sync(self, wait: float = SYNC_WAIT, minute: bool = False) -> tuple[dict[str, int], list[str]]:
@@ -220,7 +227,11 @@ async def measure(port: int, http_port: int, pid: int, feed_path: Path, rounds: 
             wanted, behind = await listener.wait_in_sync(minute=boundary is not None)
             missing += [(f"round {k}", d) for d in behind]
             if boundary is not None and boundary < time.monotonic():  # a minute tick since the last update
-                tick = [t - boundary for t in (listener.first_arrival(d, h, boundary) for d, h in wanted.items()) if t is not None]
+                tick = [
+                    t - boundary
+                    for t in (listener.first_arrival(d, h, boundary) for d, h in wanted.items())
+                    if t is not None
+                ]
                 if tick:
                     ticks.append(max(tick))
                     tick_samples += tick
@@ -270,8 +281,14 @@ def http_304(http_port: int) -> str:
     url = f"http://127.0.0.1:{http_port}/displays/p0000/frame.png"
     with urllib.request.urlopen(url) as response:
         etag = response.headers["ETag"]
-    done = subprocess.run([wrk, "-t1", "-c32", "-d10s", "-H", f"If-None-Match: {etag}", url], capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if "Requests/sec" in line or "Non-2xx" in line or "requests in" in line]
+    done = subprocess.run(
+        [wrk, "-t1", "-c32", "-d10s", "-H", f"If-None-Match: {etag}", url], capture_output=True, text=True
+    )
+    lines = [
+        line
+        for line in done.stdout.splitlines()
+        if "Requests/sec" in line or "Non-2xx" in line or "requests in" in line
+    ]
     return "; ".join(line.strip() for line in lines)
 
 
@@ -307,34 +324,76 @@ def main() -> None:
         (folder / "tu.pb").write_bytes(payloads[0])
         log = (folder / "service.log").open("w")
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "displays.cli", "serve", "--config", str(config), "--at", str(AT),
-                                 "--workers", str(args.workers)],
-                                stdout=log, stderr=log, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "displays.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--at",
+                str(AT),
+                "--workers",
+                str(args.workers),
+            ],
+            stdout=log,
+            stderr=log,
+            text=True,
+        )
         try:
-            result = asyncio.run(measure(broker.port, http_port, proc.pid, folder / "tu.pb", rounds, payloads[1:] + payloads[:1],
-                                         started))
+            result = asyncio.run(
+                measure(
+                    broker.port, http_port, proc.pid, folder / "tu.pb", rounds, payloads[1:] + payloads[:1], started
+                )
+            )
             out = sys.stderr if args.json else sys.stdout
             samples = result["samples"]
-            print(f"{args.displays} displays on HART ({', '.join(sorted(set(layouts)))}), realtime update every 15 s from a "
-                  f"{'loopback HTTP server' if args.realtime == 'http' else 'file'}, {args.mode} mode ({rounds} updates, "
-                  f"{len(samples)} frames):", file=out)
+            print(
+                f"{args.displays} displays on HART ({', '.join(sorted(set(layouts)))}), "
+                "realtime update every 15 s from a "
+                f"{'loopback HTTP server' if args.realtime == 'http' else 'file'}, {args.mode} mode ({rounds} updates, "
+                f"{len(samples)} frames):",
+                file=out,
+            )
             if samples:
                 print(f"  feed update -> changed frame received, per frame: p50 {percentile(samples, 0.5):.2f} s, "
                       f"p99 {percentile(samples, 0.99):.2f} s, max {max(samples):.2f} s", file=out)
-            print(f"  every update, until its last frame (s): {' '.join(f'{x:.2f}' for x in result['latencies'])}", file=out)
-            print(f"  minute ticks, until the last frame (s): {' '.join(f'{x:.2f}' for x in result['ticks'])}", file=out)
+            print(
+                f"  every update, until its last frame (s): {' '.join(f'{x:.2f}' for x in result['latencies'])}",
+                file=out,
+            )
+            print(
+                f"  minute ticks, until the last frame (s): {' '.join(f'{x:.2f}' for x in result['ticks'])}", file=out
+            )
             missing = result["missing"]
             print(f"  frames that never arrived (within {SYNC_WAIT:.0f} s of each check): {len(missing)}"
                   + (f", e.g. {missing[:5]}" if missing else ""), file=out)
-            print(f"  service CPU (with its workers): {result['cpu'] * 100:.0f}% of one core; peak RSS (all processes) {result['rss']} MB",
-                  file=out)
+            print(
+                f"  service CPU (with its workers): {result['cpu'] * 100:.0f}% of one core; "
+                f"peak RSS (all processes) {result['rss']} MB",
+                file=out,
+            )
             if args.json:
-                print(json.dumps({
-                    "displays": args.displays, "mode": args.mode, "realtime": args.realtime, "lcd": not args.without_lcd, "updates": rounds, "update_samples": len(samples),
-                    "update_p50_s": _round(percentile(samples, 0.5)), "update_p99_s": _round(percentile(samples, 0.99)),
-                    "tick_samples": len(result["tick_samples"]), "tick_p99_s": _round(percentile(result["tick_samples"], 0.99)),
-                    "rss_mb": result["rss"], "cpu_pct": round(result["cpu"] * 100, 1), "missing_frames": len(missing),
-                }))
+                print(
+                    json.dumps(
+                        {
+                            "displays": args.displays,
+                            "mode": args.mode,
+                            "realtime": args.realtime,
+                            "lcd": not args.without_lcd,
+                            "updates": rounds,
+                            "update_samples": len(samples),
+                            "update_p50_s": _round(percentile(samples, 0.5)),
+                            "update_p99_s": _round(percentile(samples, 0.99)),
+                            "tick_samples": len(result["tick_samples"]),
+                            "tick_p99_s": _round(percentile(result["tick_samples"], 0.99)),
+                            "rss_mb": result["rss"],
+                            "cpu_pct": round(result["cpu"] * 100, 1),
+                            "missing_frames": len(missing),
+                        }
+                    )
+                )
             else:
                 print(f"  HTTP 304: {http_304(http_port)}")
         finally:

@@ -106,7 +106,9 @@ async def presses(port: int, displays: int, rate: float, seconds: float, seed: i
         listener = asyncio.create_task(listen())
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            await asyncio.sleep(rng.expovariate(rate))  # Poisson arrivals: the bench's own pacing, not a wait for a result
+            await asyncio.sleep(
+                rng.expovariate(rate)
+            )  # Poisson arrivals: the bench's own pacing, not a wait for a result
             display, language = f"d{rng.randrange(displays):04d}", rng.choice(("de", "en", "es"))
             if (display, language) in pending:
                 continue
@@ -152,7 +154,9 @@ def main() -> None:
     parser.add_argument("--displays", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=1.0, help="button presses per second, over all displays")
     parser.add_argument("--seconds", type=float, default=90)
-    parser.add_argument("--warmup", type=float, default=30, help="seconds between the service being up and the first press")
+    parser.add_argument(
+        "--warmup", type=float, default=30, help="seconds between the service being up and the first press"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--log", action="store_true", help="print the end of the service's log")
     args = parser.parse_args()
@@ -182,12 +186,19 @@ def main() -> None:
     whole = [r["whole"] for r in answered]
     short = [r for r in answered if r["detail"] == "short"]
     figures = {
-        "displays": args.displays, "rate_per_s": args.rate, "presses": len(results), "lost": len(results) - len(answered),
-        "ready_s": round(ready, 1), "first_p50_s": round(quantile(first, 0.5), 3), "first_p95_s": round(quantile(first, 0.95), 3),
-        "first_max_s": round(max(first, default=0), 3), "whole_p95_s": round(quantile(whole, 0.95), 3),
+        "displays": args.displays,
+        "rate_per_s": args.rate,
+        "presses": len(results),
+        "lost": len(results) - len(answered),
+        "ready_s": round(ready, 1),
+        "first_p50_s": round(quantile(first, 0.5), 3),
+        "first_p95_s": round(quantile(first, 0.95), 3),
+        "first_max_s": round(max(first, default=0), 3),
+        "whole_p95_s": round(quantile(whole, 0.95), 3),
         "short_kb_max": round(max((r["bytes"] for r in short), default=0) / 1024, 1),
         "short_seconds_max": round(max((r["seconds"] for r in short), default=0), 1),
-        "cpu_idle_per_s": round(idle / args.seconds, 2), "cpu_per_press_s": round((busy - idle) / max(1, len(answered)), 3),
+        "cpu_idle_per_s": round(idle / args.seconds, 2),
+        "cpu_per_press_s": round((busy - idle) / max(1, len(answered)), 3),
     }
     if args.json:
         print(json.dumps(figures))

@@ -58,7 +58,10 @@ PEAK = (  # prepended to each child's program: its own peak RSS on stderr as it 
     "atexit.register(_peak)\n"
 )
 
-STOPCAST_RUN = PEAK + "import runpy\nsys.argv[0] = sys.argv[1]\ndel sys.argv[1]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n"
+STOPCAST_RUN = (
+    PEAK
+    + "import runpy\nsys.argv[0] = sys.argv[1]\ndel sys.argv[1]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
 
 GTFS_KIT = PEAK + (  # the same question in gtfs-kit, as its documentation answers it (build_stop_timetable)
     "import gtfs_kit as gk\n"
@@ -68,7 +71,8 @@ GTFS_KIT = PEAK + (  # the same question in gtfs-kit, as its documentation answe
     "seconds = table['departure_time'].map(gk.timestr_to_seconds)\n"  # HART writes 8:05:00: strings do not sort
     "table = table[seconds >= since].head(limit).merge(feed.routes[['route_id', 'route_short_name']], on='route_id')\n"
     "for row in table.itertuples():\n"
-    "    print(row.trip_id, gk.timestr_to_seconds(row.departure_time), row.route_short_name, row.trip_headsign, sep='\\t')\n"
+    "    print(row.trip_id, gk.timestr_to_seconds(row.departure_time), row.route_short_name, row.trip_headsign,"
+    " sep='\\t')\n"
 )
 
 
@@ -110,9 +114,16 @@ def peer_python(fresh: bool) -> tuple[Path | None, str]:
                 return None, f"{' '.join(step[:4])} failed: {' '.join(said[-3:])[-500:]}"
         shutil.rmtree(venv, ignore_errors=True)
         work.rename(venv)  # a venv's own python finds its packages from where it lies
-    done = subprocess.run([str(python), "-c", "import gtfs_kit, pandas, numpy; "
-                           "print(f'gtfs-kit {gtfs_kit.__version__}, pandas {pandas.__version__}, numpy {numpy.__version__}')"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import gtfs_kit, pandas, numpy; "
+            "print(f'gtfs-kit {gtfs_kit.__version__}, pandas {pandas.__version__}, numpy {numpy.__version__}')",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         return None, f"gtfs-kit does not import in {venv}: {done.stderr.strip()[-500:]}"
     return python, done.stdout.strip()
@@ -175,10 +186,15 @@ def main() -> None:
                "cold_s_range": _range(t for t, _, _ in cold), "cold_rss_mb_range": _range(m for _, m, _ in cold)}
     if kit:
         same = answers["stopcast"] == answers["gtfs-kit"]
-        figures |= {"gtfs_kit": peer_about, "gtfs_kit_s": _median(t for t, _, _ in kit),
-                    "gtfs_kit_rss_mb": _median(m for _, m, _ in kit), "gtfs_kit_cpu_s": _median(c for _, _, c in kit),
-                    "gtfs_kit_s_range": _range(t for t, _, _ in kit), "gtfs_kit_rss_mb_range": _range(m for _, m, _ in kit),
-                    "same_departures": same}
+        figures |= {
+            "gtfs_kit": peer_about,
+            "gtfs_kit_s": _median(t for t, _, _ in kit),
+            "gtfs_kit_rss_mb": _median(m for _, m, _ in kit),
+            "gtfs_kit_cpu_s": _median(c for _, _, c in kit),
+            "gtfs_kit_s_range": _range(t for t, _, _ in kit),
+            "gtfs_kit_rss_mb_range": _range(m for _, m, _ in kit),
+            "same_departures": same,
+        }
         figures |= {"cold_ratio": round(figures["cold_s"] / figures["gtfs_kit_s"], 2),
                     "warm_ratio": round(figures["warm_s"] / figures["gtfs_kit_s"], 2),
                     "cold_rss_ratio": round(figures["cold_rss_mb"] / figures["gtfs_kit_rss_mb"], 2),
@@ -194,9 +210,12 @@ def main() -> None:
           f"peak RSS {figures['cold_rss_mb']} MB {figures['cold_rss_mb_range']}, CPU {figures['cold_cpu_s']:.3f} s")
     print(f"stopcast warm process: {figures['warm_s']:.3f} s, peak RSS {figures['warm_rss_mb']} MB")
     if kit:
-        print(f"gtfs-kit process:      {figures['gtfs_kit_s']:.3f} s {figures['gtfs_kit_s_range']}, peak RSS "
-              f"{figures['gtfs_kit_rss_mb']} MB {figures['gtfs_kit_rss_mb_range']}, CPU {figures['gtfs_kit_cpu_s']:.3f} s   "
-              f"({peer_about}, own venv)")
+        print(
+            f"gtfs-kit process:      {figures['gtfs_kit_s']:.3f} s {figures['gtfs_kit_s_range']}, peak RSS "
+            f"{figures['gtfs_kit_rss_mb']} MB {figures['gtfs_kit_rss_mb_range']}, "
+            f"CPU {figures['gtfs_kit_cpu_s']:.3f} s   "
+            f"({peer_about}, own venv)"
+        )
         print(f"stopcast/gtfs-kit: cold {figures['cold_ratio']}x (peak RSS {figures['cold_rss_ratio']}x, CPU "
               f"{figures['cold_cpu_ratio']}x), warm {figures['warm_ratio']}x")
         if figures["same_departures"]:

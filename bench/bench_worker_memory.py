@@ -90,9 +90,14 @@ async def run(stops_wanted: int, minutes: int, quiet: bool) -> list[dict[str, in
                 report = await loop.run_in_executor(renderer.pool, worker_report)
                 samples.append({"minute": minute, **report})
                 if not quiet:
-                    print(f"minute {minute:4d} ({time.perf_counter() - started:5.0f} s)  worker RSS {report['rss_mb']:5d} MB"
-                          f"   masks {report['masks_mb']:3d} MB  stamps {report['stamps_mb']:3d} MB"
-                          f"  bands {report['bands_mb']:3d} MB", file=sys.stderr, flush=True)
+                    print(
+                        f"minute {minute:4d} ({time.perf_counter() - started:5.0f} s)"
+                        f"  worker RSS {report['rss_mb']:5d} MB"
+                        f"   masks {report['masks_mb']:3d} MB  stamps {report['stamps_mb']:3d} MB"
+                        f"  bands {report['bands_mb']:3d} MB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         renderer.close()
     return samples
@@ -108,7 +113,11 @@ def main() -> None:
         raise SystemExit(f"{FEED} is absent: this bench needs ../shared/data beside the checkout")
     samples = asyncio.run(run(args.stops, args.minutes, args.json))
     last_hour = [s for s in samples if s["minute"] >= samples[-1]["minute"] - 60]
-    growth = (last_hour[-1]["rss_mb"] - last_hour[0]["rss_mb"]) * 60 / max(1, last_hour[-1]["minute"] - last_hour[0]["minute"])
+    growth = (
+        (last_hour[-1]["rss_mb"] - last_hour[0]["rss_mb"])
+        * 60
+        / max(1, last_hour[-1]["minute"] - last_hour[0]["minute"])
+    )
     result = {"stops": args.stops, "minutes": args.minutes, "first_rss_mb": samples[0]["rss_mb"],
               "peak_rss_mb": max(s["rss_mb"] for s in samples), "last_hour_growth_mb_per_h": round(growth, 1),
               "samples": samples}

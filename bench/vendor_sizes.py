@@ -65,7 +65,9 @@ def measured(tt, spec, encoding: str) -> tuple[int, int, int, int]:  # type: ign
         previous = compose_board(tt, live, STOP, spec, DisplaySettings(), start, previous, realtime_configured=True)
         page = previous.alert_page if page is None else page
         until = starts[i + 1] - 1 if i + 1 < len(starts) else start + 59
-        steps.append(ForecastStep(start, until, frame_of(render(forecast_board(previous, page), spec, encoding, True), b"")))
+        steps.append(
+            ForecastStep(start, until, frame_of(render(forecast_board(previous, page), spec, encoding, True), b""))
+        )
     return full, delta, len(forecast_payload(steps, 10, 0, 0)), len(steps)
 
 

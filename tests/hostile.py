@@ -38,7 +38,9 @@ trip_ids = st.one_of(st.sampled_from(["T1", "T2", "X9", ""]), st.text(max_size=8
 stop_ids = st.one_of(st.sampled_from(["HBF", "HBF:A", "HBF:B", "UNI", "GON", "nope", ""]), st.text(max_size=8))
 route_ids = st.one_of(st.sampled_from(["50", "68", "99", ""]), st.text(max_size=4))
 dates = st.one_of(
-    st.sampled_from(["20240515", "20240514", "20240516", "00010101", "99991231", "19700101", "2024-05-15", "20241340", ""]),
+    st.sampled_from(
+        ["20240515", "20240514", "20240516", "00010101", "99991231", "19700101", "2024-05-15", "20241340", ""]
+    ),
     st.text(max_size=10),
 )
 gtfs_times = st.one_of(

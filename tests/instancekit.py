@@ -88,10 +88,27 @@ class Probe:
 def spawn(config: Path, name: str, cache: Path, env: dict[str, str] | None = None,
           extra: tuple[str, ...] = ()) -> subprocess.Popen:
     """`stopcast serve` as its own process with its own state folder (stderr kept for the test to read)."""
-    return subprocess.Popen([sys.executable, "-m", "displays.cli", "serve", "--config", str(config), "--instance", name,
-                             "--cache-dir", str(cache), "--workers", "0", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "STOPCAST_STATE_DIR": str(config.parent / f"state-{name}"), **(env or {})})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "displays.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--instance",
+            name,
+            "--cache-dir",
+            str(cache),
+            "--workers",
+            "0",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "STOPCAST_STATE_DIR": str(config.parent / f"state-{name}"), **(env or {})},
+    )
 
 
 def reap(procs: dict[str, subprocess.Popen]) -> dict[str, str]:

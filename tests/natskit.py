@@ -63,11 +63,15 @@ def _healthy(port: int) -> bool:
 @contextmanager
 def nats_cluster(folder: Path) -> Iterator[Cluster]:
     """Three clustered nodes, each with JetStream (retained messages replicated to all three) and MQTT."""
-    binary = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
+    binary = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
     if binary is None:
         pytest.skip("nats-server is not installed (Debian: apt-get install nats-server)")
     folder.mkdir(parents=True, exist_ok=True)
-    nodes = [Node(f"n{i}", free_port(), free_port(), free_port(), free_port(), folder / f"n{i}.conf") for i in (1, 2, 3)]
+    nodes = [
+        Node(f"n{i}", free_port(), free_port(), free_port(), free_port(), folder / f"n{i}.conf") for i in (1, 2, 3)
+    ]
     routes = ", ".join(f"nats-route://127.0.0.1:{n.route_port}" for n in nodes)
     for node in nodes:
         node.conf.write_text(

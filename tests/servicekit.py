@@ -18,7 +18,9 @@ DISPLAYS = [
 ]
 
 
-def write_config(folder: Path, broker_url: str, day: dt.date, displays: list[dict] | None = None, **sections: dict) -> Path:
+def write_config(
+    folder: Path, broker_url: str, day: dt.date, displays: list[dict] | None = None, **sections: dict
+) -> Path:
     """A config for the demo network running from `day`; sections override or add tables."""
     folder.mkdir(parents=True, exist_ok=True)
     feed = write_demo_feed(folder / "demo.zip", day)

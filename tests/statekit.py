@@ -56,7 +56,9 @@ def database() -> Iterator[str]:
         with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f"CREATE DATABASE {name}")
     except psycopg.Error as exc:
-        raise NoDatabase(f"no PostgreSQL to make a test database in at 127.0.0.1:5432 ({str(exc).strip()[:120]})") from None
+        raise NoDatabase(
+            f"no PostgreSQL to make a test database in at 127.0.0.1:5432 ({str(exc).strip()[:120]})"
+        ) from None
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:

@@ -72,7 +72,9 @@ def test_active_periods() -> None:
         ((), "de", ("", "")),
     ],
 )
-def test_language_choice_with_fallback(texts: tuple[tuple[str, str], ...], language: str, expected: tuple[str, str]) -> None:
+def test_language_choice_with_fallback(
+    texts: tuple[tuple[str, str], ...], language: str, expected: tuple[str, str]
+) -> None:
     assert choose_text(texts, language) == expected
 
 

@@ -19,8 +19,16 @@ ST_HEADER = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
     ("files", "drop", "message"),
     [
         ({}, ("stops.txt",), "stops.txt: required file is missing"),
-        ({}, ("calendar.txt",), "calendar.txt: required file is missing (a feed needs calendar.txt, calendar_dates.txt or both)"),
-        ({"trips_txt": "route_id,trip_id\n50,T1\n"}, (), "trips.txt:1 column 'service_id': required column 'service_id' is missing"),
+        (
+            {},
+            ("calendar.txt",),
+            "calendar.txt: required file is missing (a feed needs calendar.txt, calendar_dates.txt or both)",
+        ),
+        (
+            {"trips_txt": "route_id,trip_id\n50,T1\n"},
+            (),
+            "trips.txt:1 column 'service_id': required column 'service_id' is missing",
+        ),
         ({"routes_txt": ""}, (), "routes.txt:1: file is empty (no header line)"),
         (
             {"stop_times_txt": ST_HEADER + "T1,08:00:00,08:00:00,HBF:A,1\nT1,08:10:00,8h11,UNI,2\n"},
@@ -43,19 +51,29 @@ ST_HEADER = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
             "agency.txt:2 column 'agency_timezone': unknown time zone 'Europe/Mainz'",
         ),
         (
-            {"calendar_txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\nWD,1,1,1,1,1,0,0,2024-01-01,20241231\n"},
+            {
+                "calendar_txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
+                "start_date,end_date\n"
+                "WD,1,1,1,1,1,0,0,2024-01-01,20241231\n"
+            },
             (),
             "calendar.txt:2 column 'start_date': '2024-01-01' is not a date YYYYMMDD",
         ),
         (
-            {"calendar_txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\nWD,1,1,1,1,1,0,2,20240101,20241231\n"},
+            {
+                "calendar_txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
+                "start_date,end_date\n"
+                "WD,1,1,1,1,1,0,2,20240101,20241231\n"
+            },
             (),
             "calendar.txt:2 column 'sunday': 2 is not one of 0, 1",
         ),
         ({"stops_txt": "stop_id,stop_name\nA,x\nA,y\n"}, (), "stops.txt:3 column 'stop_id': duplicate stop_id 'A'"),
     ],
 )
-def test_errors_name_file_line_and_column(tmp_path: Path, files: dict[str, str], drop: tuple[str, ...], message: str) -> None:
+def test_errors_name_file_line_and_column(
+    tmp_path: Path, files: dict[str, str], drop: tuple[str, ...], message: str
+) -> None:
     feed = write_feed(tmp_path / "feed", drop=drop, **files)
     with pytest.raises(FeedError) as caught:
         load_timetable(GtfsSource(feed))

@@ -28,7 +28,11 @@ def test_changed_feed_is_not_served_from_cache(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     feed = write_feed(tmp_path / "f", as_zip=True)
     assert [d.headsign for d in timetable_departures(open_timetable(feed, cache), "UNI", AT, 3600, 9)] == ["Finthen"]
-    feed = write_feed(tmp_path / "f", as_zip=True, trips_txt="route_id,service_id,trip_id,trip_headsign\n50,WD,T1,Mombach\n68,WD,T2,X\n")
+    feed = write_feed(
+        tmp_path / "f",
+        as_zip=True,
+        trips_txt="route_id,service_id,trip_id,trip_headsign\n50,WD,T1,Mombach\n68,WD,T2,X\n",
+    )
     assert [d.headsign for d in timetable_departures(open_timetable(feed, cache), "UNI", AT, 3600, 9)] == ["Mombach"]
 
 

@@ -17,8 +17,34 @@ from feeds.timetable import Timetable
 
 FILES = sorted(DEFAULTS) + ["calendar_dates.txt", "frequencies.txt"]
 CELLS = st.one_of(
-    st.sampled_from(["", "0", "1", "-1", "HBF", "HBF:A", "T1", "WD", "50", "08:00:00", "25:00:00", "99:99:99", "20240515",
-                     "99999999999999999999999", "1e999", "NaN", "\"", "\"\"", ",", "\n", "\r", "\x00", "ü", "\ufeff"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "1",
+            "-1",
+            "HBF",
+            "HBF:A",
+            "T1",
+            "WD",
+            "50",
+            "08:00:00",
+            "25:00:00",
+            "99:99:99",
+            "20240515",
+            "99999999999999999999999",
+            "1e999",
+            "NaN",
+            '"',
+            '""',
+            ",",
+            "\n",
+            "\r",
+            "\x00",
+            "ü",
+            "\ufeff",
+        ]
+    ),
     st.text(max_size=12),
 )
 
@@ -52,9 +78,13 @@ def csv_like(draw: st.DrawFn, original: bytes) -> bytes:
 @st.composite
 def feeds(draw: st.DrawFn) -> dict[str, bytes]:
     name = draw(st.sampled_from(FILES))
-    original = DEFAULTS.get(name, {"calendar_dates.txt": "service_id,date,exception_type\nWD,20240515,2\n",
-                                   "frequencies.txt": "trip_id,start_time,end_time,headway_secs\nT1,08:00:00,09:00:00,600\n"}
-                            .get(name, "")).encode()
+    original = DEFAULTS.get(
+        name,
+        {
+            "calendar_dates.txt": "service_id,date,exception_type\nWD,20240515,2\n",
+            "frequencies.txt": "trip_id,start_time,end_time,headway_secs\nT1,08:00:00,09:00:00,600\n",
+        }.get(name, ""),
+    ).encode()
     content = draw(st.one_of(st.binary(max_size=200), mutated(original), csv_like(original)))
     return {name.replace(".txt", "_txt"): content}
 

@@ -47,8 +47,12 @@ def test_3gb_zip_bomb_via_the_cli_stays_small(tmp_path: Path) -> None:
     code = ("import re, sys; from displays.cli.cli import main; status = main(sys.argv[1:]); "
             "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr); "
             "sys.exit(status)")
-    done = subprocess.run([sys.executable, "-c", code, "departures", "--gtfs", str(feed), "--stop", "HBF", "--no-cache"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, "departures", "--gtfs", str(feed), "--stop", "HBF", "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     *said, peak_kb = done.stderr.strip().splitlines()
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     errors = [line for line in said if line.startswith("stopcast: error: ")]
@@ -59,7 +63,10 @@ def test_3gb_zip_bomb_via_the_cli_stays_small(tmp_path: Path) -> None:
 
 def test_member_over_the_cap_is_refused(tmp_path: Path) -> None:
     feed = write_feed(tmp_path / "feed", as_zip=True)
-    with pytest.raises(FeedError, match=r"^feed\.zip/agency\.txt: inflates to 121 bytes, over the cap of 100; refused before inflating$"):
+    with pytest.raises(
+        FeedError,
+        match=r"^feed\.zip/agency\.txt: inflates to 121 bytes, over the cap of 100; refused before inflating$",
+    ):
         load_timetable(GtfsSource(feed, max_member_bytes=100))
     folder = write_feed(tmp_path / "folder")
     with pytest.raises(FeedError, match=r"agency\.txt: is 121 bytes, over the cap of 100$"):
@@ -102,26 +109,45 @@ def test_a_deflated_member_that_lies_about_its_size_or_crc_is_refused(tmp_path: 
 
 def test_a_genuine_large_member_still_loads(tmp_path: Path) -> None:
     """Real CSV compresses far below 100:1: a few MB of varied stop_times load."""
-    lines = [ST_HEADER] + [f"T1,08:{m:02d}:00,08:{m:02d}:00,HBF:A,{i}\n" for i, m in ((i, i % 60) for i in range(1, 150_000))]
+    lines = [ST_HEADER] + [
+        f"T1,08:{m:02d}:00,08:{m:02d}:00,HBF:A,{i}\n" for i, m in ((i, i % 60) for i in range(1, 150_000))
+    ]
     feed = write_feed(tmp_path / "big", as_zip=True, stop_times_txt="".join(lines))
     info = zipfile.ZipFile(feed).getinfo("stop_times.txt")
     assert info.file_size > 4_000_000 and info.file_size / info.compress_size < 100
     assert len(load_timetable(GtfsSource(feed)).st_seq) > 100_000
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    ({"stops_txt": DEFAULTS["stops.txt"].encode("utf-16")},
-     "stops.txt:1: is UTF-16 or another encoding with NUL bytes; GTFS files must be UTF-8"),
-    ({"stops_txt": b"stop_id\xff,stop_name\nA,x\n"}, "stops.txt:1: the header line is not UTF-8: byte 0xff at position 8"),
-    ({"stops_txt": DEFAULTS["stops.txt"].encode() + b"X,Gonsen\xe4heim,0,,\n"},
-     "stops.txt:7 column 'stop_name': not UTF-8: byte 0xe4 (GTFS files must be UTF-8)"),
-    ({"stop_times_txt": ST_HEADER + "T1,08:00:00,08:00:00,HBF:A,99999999999999999999999\n"},
-     "stop_times.txt:2 column 'stop_sequence': 99999999999999999999999 is out of range (at most 18 digits)"),
-    ({"routes_txt": "route_id,route_short_name,route_type\n50,50,1" + "0" * 60 + "\n"},
-     "routes.txt:2 column 'route_type': 1000000000000000000000000000000000000000… is out of range (at most 18 digits)"),
-    ({"calendar_dates_txt": "service_id,date,exception_type\nWD,20240231,1\n"},
-     "calendar_dates.txt:2 column 'date': '20240231' is not a date YYYYMMDD (day is out of range for month)"),
-])
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"stops_txt": DEFAULTS["stops.txt"].encode("utf-16")},
+            "stops.txt:1: is UTF-16 or another encoding with NUL bytes; GTFS files must be UTF-8",
+        ),
+        (
+            {"stops_txt": b"stop_id\xff,stop_name\nA,x\n"},
+            "stops.txt:1: the header line is not UTF-8: byte 0xff at position 8",
+        ),
+        (
+            {"stops_txt": DEFAULTS["stops.txt"].encode() + b"X,Gonsen\xe4heim,0,,\n"},
+            "stops.txt:7 column 'stop_name': not UTF-8: byte 0xe4 (GTFS files must be UTF-8)",
+        ),
+        (
+            {"stop_times_txt": ST_HEADER + "T1,08:00:00,08:00:00,HBF:A,99999999999999999999999\n"},
+            "stop_times.txt:2 column 'stop_sequence': 99999999999999999999999 is out of range (at most 18 digits)",
+        ),
+        (
+            {"routes_txt": "route_id,route_short_name,route_type\n50,50,1" + "0" * 60 + "\n"},
+            "routes.txt:2 column 'route_type': 1000000000000000000000000000000000000000… "
+            "is out of range (at most 18 digits)",
+        ),
+        (
+            {"calendar_dates_txt": "service_id,date,exception_type\nWD,20240231,1\n"},
+            "calendar_dates.txt:2 column 'date': '20240231' is not a date YYYYMMDD (day is out of range for month)",
+        ),
+    ],
+)
 def test_clear_errors_for_encodings_and_overflow(tmp_path: Path, files: dict, message: str) -> None:
     feed = write_feed(tmp_path / "feed", **files)
     with pytest.raises(FeedError) as caught:
@@ -136,16 +162,30 @@ def test_cr_only_line_ends_load(tmp_path: Path) -> None:
     assert [s.stop_id for s in tt.stops] == ["HBF", "HBF:A", "HBF:B", "UNI", "GON"] and len(tt.st_seq) == 5
 
 
-@pytest.mark.parametrize(("files", "warning"), [
-    ({"calendar_txt": CAL_HEADER + "WD,1,1,1,1,1,0,0,20241231,20240101\n"},
-     "calendar.txt:2 column 'end_date': 1 service(s) end before they start (end_date < start_date): they never run by calendar.txt"),
-    ({"stop_times_txt": ST_HEADER}, "stop_times.txt:2: has no rows: no trip stops anywhere, every board stays empty"),
-    ({"stops_txt": DEFAULTS["stops.txt"] + "X,Child,0,HBF:A,\n"},
-     "stops.txt:7 column 'parent_station': parent_station 'HBF:A' is location_type 0, not a station; "
-     "ignored (the two stops are not treated as one place)"),
-    ({"frequencies_txt": "trip_id,start_time,end_time,headway_secs\nT1,00:00:00,999:00:00,1\n"},
-     "frequencies.txt:2 column 'end_time': 1 row(s) skipped: end_time before start_time, or more than 5000 departures in one window"),
-])
+@pytest.mark.parametrize(
+    ("files", "warning"),
+    [
+        (
+            {"calendar_txt": CAL_HEADER + "WD,1,1,1,1,1,0,0,20241231,20240101\n"},
+            "calendar.txt:2 column 'end_date': 1 service(s) end before they start (end_date < start_date): "
+            "they never run by calendar.txt",
+        ),
+        (
+            {"stop_times_txt": ST_HEADER},
+            "stop_times.txt:2: has no rows: no trip stops anywhere, every board stays empty",
+        ),
+        (
+            {"stops_txt": DEFAULTS["stops.txt"] + "X,Child,0,HBF:A,\n"},
+            "stops.txt:7 column 'parent_station': parent_station 'HBF:A' is location_type 0, not a station; "
+            "ignored (the two stops are not treated as one place)",
+        ),
+        (
+            {"frequencies_txt": "trip_id,start_time,end_time,headway_secs\nT1,00:00:00,999:00:00,1\n"},
+            "frequencies.txt:2 column 'end_time': 1 row(s) skipped: end_time before start_time, "
+            "or more than 5000 departures in one window",
+        ),
+    ],
+)
 def test_warnings_not_silence(tmp_path: Path, files: dict, warning: str) -> None:
     feed = write_feed(tmp_path / "feed", **files)
     assert [str(w).removeprefix(f"{feed}/") for w in load_timetable(GtfsSource(feed)).warnings] == [warning]

@@ -151,7 +151,12 @@ def test_new_trip_takes_headsign_from_trip_properties(tt: Timetable) -> None:
         rel=TD.NEW, route_id="68", headsign="Sonderfahrt Gonsenheim",
     )
     first = next(d for d in board(tt, "S1", T, new).departures if d.trip_id == "NEW-1")
-    assert (first.trip_id, first.headsign, first.status, first.route_short_name) == ("NEW-1", "Sonderfahrt Gonsenheim", "added", "68")
+    assert (first.trip_id, first.headsign, first.status, first.route_short_name) == (
+        "NEW-1",
+        "Sonderfahrt Gonsenheim",
+        "added",
+        "68",
+    )
 
 
 def test_duplicated_trip_copies_the_timetable_at_a_new_start(tt: Timetable) -> None:

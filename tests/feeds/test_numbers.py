@@ -49,8 +49,12 @@ def test_whole_numbers(values: list[str], prefix: str) -> None:
 @example(values=["8:05:00", "08:05:01", "", "24:00:00"], prefix="a" * 16 + ",")
 def test_times(values: list[str], prefix: str) -> None:
     parsed, valid = times_of(_text(values, prefix))
-    expected = [(-1 if v == "" else int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3])) if (m := TIME.fullmatch(v)) or v == ""
-                else None for v in values]
+    expected = [
+        (-1 if v == "" else int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]))
+        if (m := TIME.fullmatch(v)) or v == ""
+        else None
+        for v in values
+    ]
     assert valid.tolist() == [e is not None for e in expected]
     assert [int(p) for p, e in zip(parsed, expected) if e is not None] == [e for e in expected if e is not None]
     fast = fast_times(_text(values, prefix))
@@ -60,4 +64,6 @@ def test_times(values: list[str], prefix: str) -> None:
 def test_the_common_shapes_take_the_fast_path() -> None:
     assert fast_ints(_text(["1", "22", "", "12345678"], "a" * 16 + ","), 0) is not None
     assert fast_times(_text(["8:05:00", "23:59:59", ""], "a" * 16 + ",")) is not None
-    assert fast_ints(_text(["-1"], "a" * 16 + ","), 0) is None and fast_times(_text(["100:00:00"], "a" * 16 + ",")) is None
+    assert (
+        fast_ints(_text(["-1"], "a" * 16 + ","), 0) is None and fast_times(_text(["100:00:00"], "a" * 16 + ",")) is None
+    )

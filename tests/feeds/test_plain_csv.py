@@ -50,8 +50,9 @@ def _both(text: bytes, columns: tuple[str, ...], slice_bytes: int = 1 << 20) -> 
 @example(rows=[["a", " b ", ""], ["x" * 9, "7", "  "]], crlf=True, last_eol=False, empty_lines_after=0, extra=["b"],
          slice_bytes=1 << 20)
 @example(rows=[["", "", ""]], crlf=False, last_eol=True, empty_lines_after=2, extra=[], slice_bytes=1)
-def test_plain_split_gives_what_the_csv_reader_gives(rows: list[list[str]], crlf: bool, last_eol: bool,
-                                                     empty_lines_after: int, extra: list[str], slice_bytes: int) -> None:
+def test_plain_split_gives_what_the_csv_reader_gives(
+    rows: list[list[str]], crlf: bool, last_eol: bool, empty_lines_after: int, extra: list[str], slice_bytes: int
+) -> None:
     """Whole or in slices of a few bytes (a slice ends at a line's end)."""
     eol = "\r\n" if crlf else "\n"
     lines = ["a,b,c", *(",".join(r) for r in rows)]

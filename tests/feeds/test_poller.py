@@ -80,7 +80,11 @@ async def test_etag_and_304_keep_the_data(producer: tuple[TestServer, Behaviour]
         assert await poller.fetch_once() is False  # 304
         assert state.requests[1]["If-None-Match"] == '"v1"'
         assert poller.health.not_modified == 1
-        assert (poller.health.last_success, poller.health.header_timestamp, poller.health.last_error) == (NOW, NOW, None)
+        assert (poller.health.last_success, poller.health.header_timestamp, poller.health.last_error) == (
+            NOW,
+            NOW,
+            None,
+        )
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,9 @@ def stdlib_server(hart_feeds: tuple[Timetable, dict[str, Path]]) -> Iterator[str
 
 
 @pytest.mark.realdata
-async def test_24mb_feed_from_pythons_http_server(hart_feeds: tuple[Timetable, dict[str, Path]], stdlib_server: str) -> None:
+async def test_24mb_feed_from_pythons_http_server(
+    hart_feeds: tuple[Timetable, dict[str, Path]], stdlib_server: str
+) -> None:
     tt, files = hart_feeds
     async with aiohttp.ClientSession() as session:
         over_http = await fetch_snapshot(RealtimeSource(f"{stdlib_server}/tu-24mb.pb"), session)

@@ -37,7 +37,9 @@ def test_the_line_appears_after_a_second_on_a_terminal_only() -> None:
     now[0] = 1.5
     progress("stop_times.txt", 6, 8)
     # stop_times.txt is the 6th of 8 stages: five are done, 12 of the 20 characters
-    assert screen.getvalue().startswith("\rbuilding the timetable index of hart.zip: [############        ] 6/8 stop_times.txt")
+    assert screen.getvalue().startswith(
+        "\rbuilding the timetable index of hart.zip: [############        ] 6/8 stop_times.txt"
+    )
     now[0] = 4.2
     progress("", 8, 8)
     assert screen.getvalue().endswith("built in 4.2 s" + " " * 40 + "\n")

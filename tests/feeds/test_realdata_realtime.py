@@ -56,10 +56,16 @@ def check_feed(gtfs: Path, updates: Path, extra: list[Path]) -> tuple[int, int]:
     tt = load_timetable(GtfsSource(gtfs))
     snap = parse_feed(updates.read_bytes(), updates.name, 0)
     now = snap.header_timestamp
-    snaps = [parse_feed(updates.read_bytes(), updates.name, now)] + [parse_feed(p.read_bytes(), p.name, now) for p in extra]
+    snaps = [parse_feed(updates.read_bytes(), updates.name, now)] + [
+        parse_feed(p.read_bytes(), p.name, now) for p in extra
+    ]
     live = build_live(tt, snaps, now, RealtimeRules())
-    known = {e.trip_update.trip.trip_id: e.trip_update for e in snap.message.entity if e.trip_update.trip.trip_id in tt.trip_index
-             and e.trip_update.trip.schedule_relationship == rt.TripDescriptor.SCHEDULED}
+    known = {
+        e.trip_update.trip.trip_id: e.trip_update
+        for e in snap.message.entity
+        if e.trip_update.trip.trip_id in tt.trip_index
+        and e.trip_update.trip.schedule_relationship == rt.TripDescriptor.SCHEDULED
+    }
     added_times = {
         (e.trip_update.trip.trip_id, u.stop_id): (u.departure.time or u.arrival.time)
         for e in snap.message.entity if e.trip_update.trip.schedule_relationship == rt.TripDescriptor.ADDED
@@ -88,7 +94,9 @@ def check_feed(gtfs: Path, updates: Path, extra: list[Path]) -> tuple[int, int]:
 def test_caltrain_expected_times_to_the_second() -> None:
     folder = shared_feed("caltrain")
     checked, added = check_feed(
-        folder / "ct.zip", folder / "ct-trip-updates.pb", [folder / "ct-vehicle-positions.pb", folder / "ct-service-alerts.pb"]
+        folder / "ct.zip",
+        folder / "ct-trip-updates.pb",
+        [folder / "ct-vehicle-positions.pb", folder / "ct-service-alerts.pb"],
     )
     assert checked > 100 and added == 0
 
@@ -106,5 +114,7 @@ def test_bart_agency_wide_alert_reaches_every_board() -> None:
     live = build_live(tt, [alerts], alerts.header_timestamp, RealtimeRules())
     for stop_id in ("MONT", "12TH", "SFIA"):
         result = stop_departures(tt, live, stop_id, alerts.header_timestamp, 3600, 10, language="de")
-        assert [(a.alert_id, a.effect, a.language) for a in result.alerts] == [("BSA_187874", "SIGNIFICANT_DELAYS", "en-us")]
+        assert [(a.alert_id, a.effect, a.language) for a in result.alerts] == [
+            ("BSA_187874", "SIGNIFICANT_DELAYS", "en-us")
+        ]
         assert result.alerts[0].header.startswith("There is a major delay at Montgomery St.")

@@ -65,7 +65,11 @@ def naive_departures(path: Path, stop_id: str, at: int, horizon: int) -> list[tu
     """Every (trip_id, departure) at the stop or its platforms within [at, at + horizon]."""
     feed = _naive_feed(path)
     tz = ZoneInfo(feed["tz"])
-    platforms = {s for s, r in feed["stops"].items() if r.get("parent_station") == stop_id and r.get("location_type", "0") in ("", "0")}
+    platforms = {
+        s
+        for s, r in feed["stops"].items()
+        if r.get("parent_station") == stop_id and r.get("location_type", "0") in ("", "0")
+    }
     platforms = platforms or {stop_id}
     today = dt.datetime.fromtimestamp(at, tz).date()
     found = []

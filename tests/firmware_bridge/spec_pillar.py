@@ -256,7 +256,9 @@ class SpecPillar:
             return []
         if h.flags & 1:
             if body[0] >> 4 > 6:
-                raise Violation(f"a zlib stream with a {1 << (8 + (body[0] >> 4))}-byte window; the document says 16 KB at most")
+                raise Violation(
+                    f"a zlib stream with a {1 << (8 + (body[0] >> 4))}-byte window; the document says 16 KB at most"
+                )
             body = zlib.decompress(body)
         if h.kind == 0:
             pixels = decode(body, h.encoding, h.mode, h.width, h.height)

@@ -27,8 +27,12 @@ def test_unsafe_names_are_refused(prefix: str, service: str, pillars: list[tuple
 def test_each_pillar_gets_exactly_its_own_topics() -> None:
     text = mosquitto_acl("stopcast/v1", "stopcast", [("hbf-a", "pillar-a@mainz")])
     pillar = text.split("user pillar-a@mainz\n", 1)[1].strip().splitlines()
-    assert all(line.split()[-1].startswith("stopcast/v1/displays/hbf-a/") or line.endswith("service/status") for line in pillar)
-    assert "#" not in "".join(pillar).replace("frame/#", "").replace("audio/#", "")  # only its own frame chunks and audio
+    assert all(
+        line.split()[-1].startswith("stopcast/v1/displays/hbf-a/") or line.endswith("service/status") for line in pillar
+    )
+    assert "#" not in "".join(pillar).replace("frame/#", "").replace(
+        "audio/#", ""
+    )  # only its own frame chunks and audio
 
 
 @spec("P-1")

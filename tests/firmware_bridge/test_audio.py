@@ -24,7 +24,9 @@ def wav(seconds: float, rate: int = 22050) -> bytes:
 
 def test_a_wav_that_fits_is_one_retained_message() -> None:
     sound = wav(0.5)
-    publishes, chunks = audio_publishes("stopcast/v1", "uni-tft", "de", sound, "Haltestelle Universität.", 0.8, 256 * 1024)
+    publishes, chunks = audio_publishes(
+        "stopcast/v1", "uni-tft", "de", sound, "Haltestelle Universität.", 0.8, 256 * 1024
+    )
     assert chunks == 1 and [p.topic for p in publishes] == ["stopcast/v1/displays/uni-tft/audio/de"]
     header, body = parse_audio(publishes[0].payload)
     assert publishes[0].retain and body == sound

@@ -25,8 +25,10 @@ from firmware_bridge import client as mqtt
 from firmware_bridge.audio import FORMAT_OGG_OPUS
 from firmware_bridge.simulator import press_button
 
-pytestmark = [pytest.mark.broker,
-              pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make test installs it)")]
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make test installs it)"),
+]
 PREFIX = "stopcast/v1"
 DISPLAYS = [
     {"id": "stop-a", "stops": ["HBF"], "layout": "lcd-landscape-1920x1080", "mqtt_user": "pillar-a",
@@ -47,17 +49,22 @@ def test_a_pillar_presses_its_button_and_hears_the_board_within_1_5_s(tmp_path: 
     async def scenario(port: int) -> None:
         config_path = write_config(tmp_path / "cfg", f"mqtt://127.0.0.1:{port}", dt.date.fromtimestamp(at), DISPLAYS,
                                    mqtt={"username": "svc", "password": "svc-secret"})
-        service = Service(load_config(config_path), FixedClock(at), config_path=config_path, cache_dir=tmp_path / "cache")
+        service = Service(
+            load_config(config_path), FixedClock(at), config_path=config_path, cache_dir=tmp_path / "cache"
+        )
         runner = asyncio.create_task(service.run())
         try:
             pillar_a = mqtt.BrokerSettings("127.0.0.1", port, username="pillar-a", password="a-secret", client_id="a")
             text = await _retained(pillar_a, f"{PREFIX}/displays/stop-a/audio/text/de")
             doc = json.loads(text)
-            assert doc["lang"] == "de" and doc["text"].startswith("Haltestelle Mainz Hauptbahnhof.") and len(text) < 1024
+            assert (
+                doc["lang"] == "de" and doc["text"].startswith("Haltestelle Mainz Hauptbahnhof.") and len(text) < 1024
+            )
             waits = []
             for language, detail in (("de", "short"), ("en", "full"), ("es", "short"), ("de", "full")):
-                header, chunks, waited = await press_button(pillar_a, PREFIX, "stop-a", language, time.monotonic, detail,
-                                                            timeout=10)
+                header, chunks, waited = await press_button(
+                    pillar_a, PREFIX, "stop-a", language, time.monotonic, detail, timeout=10
+                )
                 assert header.format == FORMAT_OGG_OPUS and header.language == language and len(chunks) == header.count
                 infos = [soundfile.info(io.BytesIO(chunk)) for chunk in chunks]  # each chunk plays on its own
                 assert all(i.format == "OGG" and i.subtype == "OPUS" for i in infos)

@@ -68,7 +68,9 @@ def test_delta_applied_to_its_base_gives_the_new_frame(mode: str, data: st.DataO
     kind=st.sampled_from([KIND_FULL, KIND_DELTA]),
 )
 def test_header_and_chunking_round_trip(body: bytes, max_packet: int, compress: bool, kind: int) -> None:
-    header = Header(kind, "mono1", FLAG_ZLIB if compress else 0, 800, 480, (0, 8, 16, 24), 0xDEADBEEF, 7, 1_800_000_000, 42, "mono")
+    header = Header(
+        kind, "mono1", FLAG_ZLIB if compress else 0, 800, 480, (0, 8, 16, 24), 0xDEADBEEF, 7, 1_800_000_000, 42, "mono"
+    )
     payloads = codec.encode_message(header, body, max_packet)
     assert all(len(p) <= max_packet for p in payloads)
     headers = [codec.parse_header(p) for p in payloads]
@@ -89,7 +91,9 @@ def test_bad_payloads_are_codec_errors() -> None:
     with pytest.raises(CodecError, match="mono1 8x2 needs 2 bytes, got 3"):
         codec.unpack(b"abc", "mono1", 8, 2, "mono")
     with pytest.raises(CodecError, match="does not fit the frame"):
-        codec.apply_delta(np.zeros((8, 8), np.uint8), b"\x01\x00" + bytes([0, 0, 0, 0, 16, 0, 8, 0, 1, 0, 0, 0, 0]), "mono1", "mono")
+        codec.apply_delta(
+            np.zeros((8, 8), np.uint8), b"\x01\x00" + bytes([0, 0, 0, 0, 16, 0, 8, 0, 1, 0, 0, 0, 0]), "mono1", "mono"
+        )
 
 
 def test_raw_formats_are_as_documented() -> None:
@@ -99,4 +103,6 @@ def test_raw_formats_are_as_documented() -> None:
     assert codec.pack(gray, "gray2", "gray4") == bytes([0b11100100, 0b11000000])
     bwr = np.array([[1, 2, 0, 1]], dtype=np.uint8)
     assert codec.pack(bwr, "bwr", "bwr") == bytes([0b10010000, 0b01000000])  # black plane, then red plane
-    assert codec.pack(np.array([[0xF800, 0x001F]], dtype=np.uint16), "rgb565", "rgb565") == bytes([0x00, 0xF8, 0x1F, 0x00])
+    assert codec.pack(np.array([[0xF800, 0x001F]], dtype=np.uint16), "rgb565", "rgb565") == bytes(
+        [0x00, 0xF8, 0x1F, 0x00]
+    )

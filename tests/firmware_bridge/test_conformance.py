@@ -105,8 +105,11 @@ async def make_world(tmp_path: Path) -> tuple[Service, MemoryLink, FixedClock, P
     folder = tmp_path / "cfg"
     folder.mkdir()
     (folder / "grey.toml").write_text(
-        (Path(__file__).parents[2] / "layouts" / "builtin" / "epaper-800x480.toml").read_text()
-        .replace('name = "epaper-800x480"', 'name = "grey-800x480"').replace('color_mode = "mono"', 'color_mode = "gray4"'))
+        (Path(__file__).parents[2] / "layouts" / "builtin" / "epaper-800x480.toml")
+        .read_text()
+        .replace('name = "epaper-800x480"', 'name = "grey-800x480"')
+        .replace('color_mode = "mono"', 'color_mode = "gray4"')
+    )
     config_path = write_config(folder, "mqtt://unused", dt.date(2026, 11, 1), DISPLAYS + EXTRA,
                                feeds={"realtime": ["rt.pb"]}, mqtt={"url": "mqtt://unused", "max_packet": MAX_PACKET},
                                layouts={"grey-800x480": "grey.toml"})
@@ -180,7 +183,11 @@ async def test_everything_the_service_publishes_follows_the_document(
         assert np.array_equal(pillar.pixels, spec_pixels_of_service_png(service, display_id)), display_id
         retained = broker.retained_frame(display_id, now)
         assert retained.shown_hash == frame.hash and retained.valid_until >= now, display_id  # always current
-    heads = [head(p) for _, t, p in broker.published if p and t.split("/")[-1] in ("frame", "delta") or t[-2:].isdigit() and p]
+    heads = [
+        head(p)
+        for _, t, p in broker.published
+        if p and t.split("/")[-1] in ("frame", "delta") or t[-2:].isdigit() and p
+    ]
     assert {h.encoding for h in heads} == {"mono1", "bwr", "png", "rgb565", "gray2"}
     assert any(h.chunks > 1 for h in heads) and any(h.kind == 1 and h.region[2] for h in heads)
     assert any(not h.flags & 1 and h.encoding == "rgb565" for h in heads)  # compress = false

@@ -166,7 +166,9 @@ async def test_a_pillar_cut_off_for_eight_minutes_shows_each_minute_what_the_ser
                 looks_live = render(board, service.displays[d].spec, service.displays[d].encoding, True)
                 assert looks_live.content_hash != expected.hash, (d, minute)
                 hollow_checked += 1
-            assert np.array_equal(np.asarray(screen(session, at)), np.asarray(image_of(expected.raster, expected.color_mode))), (d, minute)
+            assert np.array_equal(
+                np.asarray(screen(session, at)), np.asarray(image_of(expected.raster, expected.color_mode))
+            ), (d, minute)
             h, w = expected.shape
             wanted = decode(pull_bytes(expected, "png"), "png", expected.color_mode, w, h)
             assert np.array_equal(specs[d].shows(at), wanted), (d, minute)
@@ -290,13 +292,22 @@ def test_a_pillar_refuses_a_forecast_it_cannot_verify_and_keeps_the_one_it_holds
     pillar.epoch = 7
     pillar.receive(topic, older, 990)
     assert pillar.forecast is not None and pillar.forecast.epoch == 7  # from an earlier owner: ignored
-    lying = forecast_payload([ForecastStep(1000, 1059, frames[0]),
-                              ForecastStep(1060, 1119, Frame(frames[1].packed, 64, 16, "mono", "mono1", True, 1))], 2, 5, 7)
+    lying = forecast_payload(
+        [
+            ForecastStep(1000, 1059, frames[0]),
+            ForecastStep(1060, 1119, Frame(frames[1].packed, 64, 16, "mono", "mono1", True, 1)),
+        ],
+        2,
+        5,
+        7,
+    )
     pillar.receive(topic, lying, 990)
     assert pillar.predicted(1070) is None and pillar.forecast is None  # a step that does not verify: none of it
     pillar.receive(topic, good, 990)
     written = write_screen(pillar, 1070, tmp_path)  # the reference pillar writes what it shows, forecast included
-    assert written.name == "d-forecast-1020.png" and np.array_equal(np.asarray(Image.open(written)) > 0, frames[1].raster > 0)
+    assert written.name == "d-forecast-1020.png" and np.array_equal(
+        np.asarray(Image.open(written)) > 0, frames[1].raster > 0
+    )
     pillar.receive(topic, b"", 990)
     assert pillar.forecast is None  # an empty payload clears it
 

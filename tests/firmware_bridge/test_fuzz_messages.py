@@ -25,9 +25,14 @@ fields = st.sampled_from(["hash", "seq", "sequence", "base", "online", "state", 
 ack_like = st.dictionaries(fields, json_values, max_size=6).map(lambda d: json.dumps(d).encode())
 payloads = st.one_of(st.binary(max_size=200), ack_like, json_values.map(lambda v: json.dumps(v).encode()))
 topics = st.one_of(
-    st.sampled_from([f"{PREFIX}/displays/hbf-a/{leaf}" for leaf in ("ack", "status", "frame", "delta", "board", "x", "")]),
-    st.builds(lambda d, leaf: f"{PREFIX}/displays/{d}/{leaf}", st.sampled_from(["hbf-a", "other", "+", "#", ""]),
-              st.text(max_size=10)),
+    st.sampled_from(
+        [f"{PREFIX}/displays/hbf-a/{leaf}" for leaf in ("ack", "status", "frame", "delta", "board", "x", "")]
+    ),
+    st.builds(
+        lambda d, leaf: f"{PREFIX}/displays/{d}/{leaf}",
+        st.sampled_from(["hbf-a", "other", "+", "#", ""]),
+        st.text(max_size=10),
+    ),
     st.text(max_size=40),
 )
 

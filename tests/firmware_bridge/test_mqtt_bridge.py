@@ -64,7 +64,10 @@ def test_serve_once_leaves_one_retained_frame_per_display_and_the_pillar_shows_t
     at = now_minute()
     with mosquitto(tmp_path / "broker") as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at))
-        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert (
+            main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")])
+            == 0
+        )
         frames = asyncio.run(retained(broker.port, f"{PREFIX}/displays/+/frame/#", len(DISPLAYS)))
         assert sorted(frames) == sorted(f"{PREFIX}/displays/{d['id']}/frame" for d in DISPLAYS)
         status = asyncio.run(retained(broker.port, f"{PREFIX}/service/status", 1))
@@ -76,8 +79,24 @@ def test_serve_once_leaves_one_retained_frame_per_display_and_the_pillar_shows_t
             said = asyncio.run(retained(broker.port, f"{PREFIX}/displays/{display}/status", 1))
             assert json.loads(said[f"{PREFIX}/displays/{display}/status"])["state"] == "offline"  # a clean exit says so
             rendered = tmp_path / f"{display}-render.png"
-            assert main(["render", "--config", str(config), "--display", display, "--at", str(at), "--output", str(rendered),
-                         "--cache-dir", str(tmp_path / "cache")]) == 0
+            assert (
+                main(
+                    [
+                        "render",
+                        "--config",
+                        str(config),
+                        "--display",
+                        display,
+                        "--at",
+                        str(at),
+                        "--output",
+                        str(rendered),
+                        "--cache-dir",
+                        str(tmp_path / "cache"),
+                    ]
+                )
+                == 0
+            )
             a = np.asarray(Image.open(shown).convert("RGB"))
             b = np.asarray(Image.open(rendered).convert("RGB"))
             assert a.shape == b.shape and np.array_equal(a, b), display
@@ -162,14 +181,21 @@ def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> Non
     with mosquitto(tmp_path / "broker", users=users, acl=acl.read_text()) as broker:
         config = write_config(cfg_dir, f"mqtt://127.0.0.1:{broker.port}", dt.date.fromtimestamp(at), displays,
                               mqtt={"username": "svc", "password": "svc-secret"})
-        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert (
+            main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")])
+            == 0
+        )
         own = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-b/frame/#", 1, "pillar-b", "b-secret"))
         assert list(own) == [f"{PREFIX}/displays/stop-b/frame"]
         own_frame = f"{PREFIX}/displays/stop-b/frame"
-        other = asyncio.run(retained(broker.port, f"{PREFIX}/displays/stop-a/frame/#", 1, "pillar-b", "b-secret", fence=own_frame))
+        other = asyncio.run(
+            retained(broker.port, f"{PREFIX}/displays/stop-a/frame/#", 1, "pillar-b", "b-secret", fence=own_frame)
+        )
         assert other == {}
         async def forecasts() -> None:  # the service's retained forecasts (serve --once has no pillar online for one)
-            settings = mqtt.BrokerSettings("127.0.0.1", broker.port, username="svc", password="svc-secret", client_id="s")
+            settings = mqtt.BrokerSettings(
+                "127.0.0.1", broker.port, username="svc", password="svc-secret", client_id="s"
+            )
             async with mqtt.connect(settings) as client:
                 for display_id in ("stop-a", "stop-b"):
                     await client.publish(f"{PREFIX}/displays/{display_id}/next", b"SF", qos=1, retain=True)
@@ -177,10 +203,14 @@ def test_a_pillar_user_cannot_read_another_pillars_topics(tmp_path: Path) -> Non
         asyncio.run(forecasts())
         readable = asyncio.run(retained(broker.port, f"{PREFIX}/displays/#", 99, "pillar-b", "b-secret",
                                         fence=f"{PREFIX}/service/status"))
-        assert sorted(readable) == [f"{PREFIX}/displays/stop-b/{leaf}" for leaf in ("board", "frame", "next")]  # spec: F-9
+        assert sorted(readable) == [
+            f"{PREFIX}/displays/stop-b/{leaf}" for leaf in ("board", "frame", "next")
+        ]  # spec: F-9
 
         async def forge() -> None:  # pillar-b writing a frame for stop-b, and an ack for stop-a
-            settings = mqtt.BrokerSettings("127.0.0.1", broker.port, username="pillar-b", password="b-secret", client_id="b")
+            settings = mqtt.BrokerSettings(
+                "127.0.0.1", broker.port, username="pillar-b", password="b-secret", client_id="b"
+            )
             async with mqtt.connect(settings) as client:
                 await client.publish(f"{PREFIX}/displays/stop-b/frame", b"forged", qos=1, retain=True)
 
@@ -202,7 +232,10 @@ def test_service_and_reference_pillar_over_tls_with_passwords(tmp_path: Path) ->
         display = [{"id": "hbf-epaper", "stops": ["HBF"], "layout": "epaper-800x480"}]
         config = write_config(tmp_path / "cfg", url, dt.date.fromtimestamp(at), display,
                               mqtt={"username": "svc", "password": "svc-secret", "ca_file": str(ca)})
-        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert (
+            main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")])
+            == 0
+        )
         shown = tmp_path / "shown.png"
         assert main(["pillar-sim", "--broker", f"mqtts://hbf-epaper:pillar-secret@127.0.0.1:{broker.port}", "--display",
                      "hbf-epaper", "--ca-file", str(ca), "--once", "--timeout", "10", "--output", str(shown)]) == 0
@@ -236,9 +269,27 @@ def test_a_broker_capped_at_max_packet_passes_every_chunk_and_order_grows_across
         assert main(["pillar-sim", "--broker", broker.url, "--display", "lcd", "--once", "--timeout", "10",
                      "--output", str(shown)]) == 0
         rendered = tmp_path / "render.png"
-        assert main(["render", "--config", str(config), "--display", "lcd", "--at", str(at + 60), "--output", str(rendered),
-                     "--cache-dir", str(tmp_path / "cache")]) == 0
-        assert np.array_equal(np.asarray(Image.open(shown).convert("RGB")), np.asarray(Image.open(rendered).convert("RGB")))
+        assert (
+            main(
+                [
+                    "render",
+                    "--config",
+                    str(config),
+                    "--display",
+                    "lcd",
+                    "--at",
+                    str(at + 60),
+                    "--output",
+                    str(rendered),
+                    "--cache-dir",
+                    str(tmp_path / "cache"),
+                ]
+            )
+            == 0
+        )
+        assert np.array_equal(
+            np.asarray(Image.open(shown).convert("RGB")), np.asarray(Image.open(rendered).convert("RGB"))
+        )
 
 
 def test_each_retained_message_keeps_its_own_expiry(tmp_path: Path) -> None:

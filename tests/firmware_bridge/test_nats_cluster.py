@@ -53,7 +53,9 @@ async def cluster_ready(cluster: Cluster, seconds: float = 60) -> None:
 
 
 async def pillar(port: int, session: PillarSession, stop: asyncio.Event, name: str = "") -> None:
-    settings = mqtt.BrokerSettings("127.0.0.1", port, client_id=name or f"pillar-{session.display_id}", version=3, qos=0)
+    settings = mqtt.BrokerSettings(
+        "127.0.0.1", port, client_id=name or f"pillar-{session.display_id}", version=3, qos=0
+    )
 
     async def connected(client) -> None:  # type: ignore[no-untyped-def]
         await follow(client, session, time.time, 3)

@@ -91,10 +91,13 @@ def test_a_forged_offline_status_and_null_ack_do_not_freeze_a_pillar_on_a_real_b
                 async with asyncio.timeout(20):
                     while channel.pillar_hash is not None:  # the pillar acks its first frame twice (the retained one
                         # and the whole one on delta): its second ack may come after a forged one, so forge again
-                        await hostile.publish(f"{PREFIX}/displays/hbf-epaper/ack", b'{"hash": null, "need_full": false}',
-                                              qos=1)
+                        await hostile.publish(
+                            f"{PREFIX}/displays/hbf-epaper/ack", b'{"hash": null, "need_full": false}', qos=1
+                        )
                         await asyncio.sleep(0.05)  # bounded: the service took the forged null ack
-                await hostile.publish(f"{PREFIX}/displays/hbf-epaper/status", b'{"state": "offline"}', qos=1, retain=True)
+                await hostile.publish(
+                    f"{PREFIX}/displays/hbf-epaper/status", b'{"state": "offline"}', qos=1, retain=True
+                )
                 async with asyncio.timeout(20):
                     while channel.online:
                         await asyncio.sleep(0.05)  # bounded: and the forged offline status
@@ -128,8 +131,13 @@ def synced(channel) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def plain_pillar(port: int, session: PillarSession, clock) -> None:  # type: ignore[no-untyped-def]
-    client = aiomqtt.Client("127.0.0.1", port, identifier=f"pillar-{session.display_id}", protocol=aiomqtt.ProtocolVersion.V5,
-                            will=aiomqtt.Will(session.will().topic, session.will().payload, 1, True))
+    client = aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        identifier=f"pillar-{session.display_id}",
+        protocol=aiomqtt.ProtocolVersion.V5,
+        will=aiomqtt.Will(session.will().topic, session.will().payload, 1, True),
+    )
     async with client:
         await follow(client, session, clock, 5)
 
@@ -145,8 +153,13 @@ def test_serve_once_through_a_broker_capped_at_1024_bytes_leaves_every_frame_and
     cap = 1024
     at = int(parse_instant("2026-11-25T08:00:05+01:00"))
     with mosquitto(tmp_path / "broker", extra=(f"max_packet_size {cap}",)) as broker:
-        config = write_config(tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), mqtt={"url": broker.url, "max_packet": cap})
-        assert main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")]) == 0
+        config = write_config(
+            tmp_path / "cfg", broker.url, dt.date(2026, 11, 1), mqtt={"url": broker.url, "max_packet": cap}
+        )
+        assert (
+            main(["serve", "--config", str(config), "--once", "--at", str(at), "--cache-dir", str(tmp_path / "cache")])
+            == 0
+        )
 
         async def retained() -> dict[str, bytes]:
             found: dict[str, bytes] = {}

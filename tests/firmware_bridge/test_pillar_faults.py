@@ -175,7 +175,9 @@ def test_a_pillar_announcing_a_smaller_packet_limit_gets_every_message_within_it
 def test_the_board_json_fits_max_packet() -> None:
     rows = [{"line": "S1", "destination": "Somewhere far away " * 3, "time_text": "12 min"} for _ in range(40)]
     drawn = [{"role": "destination", "text": r["destination"], "row": i} for i, r in enumerate(rows)]
-    board = json.dumps({"stop_name": "Mainz Hbf", "rows": rows, "alert_pages": ["x" * 300] * 5, "drawn": drawn}).encode()
+    board = json.dumps(
+        {"stop_name": "Mainz Hbf", "rows": rows, "alert_pages": ["x" * 300] * 5, "drawn": drawn}
+    ).encode()
     f = frame_at(NOW)
     frame = Frame(f.packed, f.width, f.height, f.color_mode, f.encoding, True, f.hash, board)
     bridge = Bridge(PREFIX, 2048, 600)

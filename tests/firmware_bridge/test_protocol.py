@@ -28,7 +28,9 @@ def frame_at(now: int, spec=EPAPER, deps=STEADY) -> Frame:  # type: ignore[no-un
     data = BoardInput(stop_departures(deps), TZ, data_as_of=now - 20, realtime_configured=True)
     board = build_board(spec, DisplaySettings(), data, now)
     encoding = codec.default_encoding(spec.color_mode)
-    return Frame.of(codec.raster_of(render_image(board, spec), spec.color_mode), spec.color_mode, encoding, True, b'{"board": 1}')
+    return Frame.of(
+        codec.raster_of(render_image(board, spec), spec.color_mode), spec.color_mode, encoding, True, b'{"board": 1}'
+    )
 
 
 def pair(ttl: int = 600, max_packet: int = 256 * 1024) -> tuple[Bridge, PillarSession, Link]:
@@ -45,7 +47,11 @@ def test_first_frame_is_full_retained_and_acknowledged() -> None:
     first = frame_at(NOW)
     link.deliver(bridge.show("hbf-a", first, NOW), NOW)
     assert pillar.hash == first.hash and np.array_equal(pillar.raster, first.raster)
-    assert set(link.retained) == {f"{PREFIX}/displays/hbf-a/frame", f"{PREFIX}/displays/hbf-a/board", f"{PREFIX}/displays/hbf-a/status"}
+    assert set(link.retained) == {
+        f"{PREFIX}/displays/hbf-a/frame",
+        f"{PREFIX}/displays/hbf-a/board",
+        f"{PREFIX}/displays/hbf-a/status",
+    }
     assert bridge.channels["hbf-a"].acked_hash == first.hash
     assert pillar.full_refresh
 
@@ -78,7 +84,9 @@ def test_minute_tick_sends_a_small_delta_and_keeps_the_retained_frame_current() 
     assert leaves(publishes) == ["board", "frame", "delta"]
     link.deliver(publishes, NOW + 60)
     assert pillar.hash == second.hash
-    assert link.to_pillar_bytes == len(publishes[2].payload) <= 0.25 * full_bytes  # the retained frame is not sent to it
+    assert (
+        link.to_pillar_bytes == len(publishes[2].payload) <= 0.25 * full_bytes
+    )  # the retained frame is not sent to it
     assert retained_frame(link).content_hash == second.hash  # a pillar joining now finds the current frame
 
 
@@ -235,7 +243,10 @@ def test_e_paper_gets_a_full_refresh_after_n_partial_updates() -> None:
     link.connect_pillar(NOW)
     flags = []
     for minute in range(9):
-        link.deliver(bridge.show("hbf-a", frame_at(NOW + 60 * minute), NOW + 60 * minute, full_refresh_every=3), NOW + 60 * minute)
+        link.deliver(
+            bridge.show("hbf-a", frame_at(NOW + 60 * minute), NOW + 60 * minute, full_refresh_every=3),
+            NOW + 60 * minute,
+        )
         flags.append(pillar.full_refresh)
     assert flags == [True, False, False, False, True, False, False, False, True]  # after 3 partial updates
 
@@ -265,7 +276,11 @@ def test_unknown_display_and_status_details() -> None:
     assert isinstance(events[0], Rejected)
     status = json.dumps({"state": "online", "fw": "1.2.0", "battery_v": 3.91, "rssi": -71, "evil": "<script>"}).encode()
     events, _ = bridge.receive(f"{PREFIX}/displays/hbf-a/status", status, NOW)
-    assert bridge.channels["hbf-a"].online and bridge.channels["hbf-a"].status == {"fw": "1.2.0", "battery_v": 3.91, "rssi": -71}
+    assert bridge.channels["hbf-a"].online and bridge.channels["hbf-a"].status == {
+        "fw": "1.2.0",
+        "battery_v": 3.91,
+        "rssi": -71,
+    }
 
 
 @spec("P-11", "P-15")

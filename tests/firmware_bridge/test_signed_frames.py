@@ -69,7 +69,10 @@ def test_a_pillar_with_its_key_shows_only_what_is_signed_with_it() -> None:
         pillar.receive(p.topic, p.payload, now)
     assert pillar.hash == _frame(0).hash and pillar.state is PillarState.SHOWING
     topic = f"{PREFIX}/displays/p/delta"
-    for forged in (_forged(2, now + 100, now), _forged(3, now + 100, now, OTHER)):  # unsigned, and signed by another key
+    for forged in (
+        _forged(2, now + 100, now),
+        _forged(3, now + 100, now, OTHER),
+    ):  # unsigned, and signed by another key
         pillar.receive(topic, forged, now)
         assert pillar.hash == _frame(0).hash and isinstance(pillar.last_error, Unauthentic) and pillar.epoch == now
     signed = _forged(4, now + 100, now, KEY)
@@ -137,7 +140,9 @@ def test_the_reference_pillar_with_its_key_ignores_a_forged_frame_on_a_real_brok
             first = _wait_png(out, set(), procs, 60)
             now = int(time.time())
             forged = _forged(5, (1 << 32) - 1, now)
-            asyncio.run(_publish(broker.port, f"{PREFIX}/displays/p1/delta", forged))  # acknowledged: queued to the pillar
+            asyncio.run(
+                _publish(broker.port, f"{PREFIX}/displays/p1/delta", forged)
+            )  # acknowledged: queued to the pillar
             rename_displays(config)  # the service's next frame now (its board changes), not at the next minute
             procs[0].send_signal(signal.SIGHUP)
             assert _wait_png(out, {first}, procs, 75) != f"p1-{_frame(5).hash:08x}.png"  # the service's next frame
@@ -169,7 +174,11 @@ async def _publish(port: int, topic: str, payload: bytes) -> None:
 def test_a_pillar_with_a_key_takes_no_forecast() -> None:
     """spec: S-7"""
     now = 1_800_000_000
-    bridge, keyed, plain = Bridge(PREFIX, 1 << 20, 600, epoch=now), PillarSession("p", PREFIX, KEY), PillarSession("p", PREFIX)
+    bridge, keyed, plain = (
+        Bridge(PREFIX, 1 << 20, 600, epoch=now),
+        PillarSession("p", PREFIX, KEY),
+        PillarSession("p", PREFIX),
+    )
     for p in bridge.show("p", _frame(0), now):
         plain.receive(p.topic, p.payload, now)
     step = ForecastStep(now + 60, now + 120, _frame(1))

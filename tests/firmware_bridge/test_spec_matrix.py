@@ -14,7 +14,9 @@ ID = re.compile(r"\[([A-Z]+-\d+)\]")
 NORMATIVE = re.compile(r"\b(must|never|should|may not|is required)\b", re.IGNORECASE)
 DECORATOR = re.compile(r"@spec\(([^)]*)\)")
 # a docstring line or a comment that says `spec: F-1, F-2` (the convention of the validity and forecast tests)
-MARKER = re.compile(r'^(?:\s*(?:"""|\'\'\')?\s*|[^\n]*#[^\n]*?)\bspec:\s*([A-Z]+-\d+(?:\s*,\s*[A-Z]+-\d+)*)', re.MULTILINE)
+MARKER = re.compile(
+    r'^(?:\s*(?:"""|\'\'\')?\s*|[^\n]*#[^\n]*?)\bspec:\s*([A-Z]+-\d+(?:\s*,\s*[A-Z]+-\d+)*)', re.MULTILINE
+)
 NAMED = re.compile(r"[A-Z]+-\d+")
 
 

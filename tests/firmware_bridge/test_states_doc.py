@@ -63,7 +63,9 @@ def _expected(states: type[enum.Enum], events: type[enum.Enum]) -> dict[tuple[st
 
 def test_the_documented_tables_are_the_code_s_transition_table() -> None:
     tables = _tables(DOC.read_text(encoding="utf-8"))
-    assert len(tables) == len(MACHINES), f"{len(tables)} state tables in {DOC.name}, {len(MACHINES)} machines in the code"
+    assert len(tables) == len(MACHINES), (
+        f"{len(tables)} state tables in {DOC.name}, {len(MACHINES)} machines in the code"
+    )
     for table, (states, events) in zip(tables, MACHINES):
         written, expected = _cells(table, states, events), _expected(states, events)
         missing = sorted(set(expected) - set(written))

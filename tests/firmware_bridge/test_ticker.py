@@ -43,8 +43,13 @@ def test_the_ticker_carries_every_alert_in_one_line_and_is_republished_only_on_c
     cleared, _ = ticker_publishes("stopcast/v1", "gons-led", led_board(alerts=()), LED, text_hash)
     assert [(p.topic, p.payload) for p in cleared] == [("stopcast/v1/displays/gons-led/ticker", b"")]
     epaper = load_layout("epaper-800x480")  # pages, no ticker
-    assert ticker_publishes("stopcast/v1", "hbf", build_board(epaper, DisplaySettings(), BoardInput(stop_departures(), TZ), NOW),
-                            epaper, None) == ([], 0)
+    assert ticker_publishes(
+        "stopcast/v1",
+        "hbf",
+        build_board(epaper, DisplaySettings(), BoardInput(stop_departures(), TZ), NOW),
+        epaper,
+        None,
+    ) == ([], 0)
 
 
 def test_the_reference_pillar_scrolls_the_ticker_over_its_frame() -> None:

@@ -44,7 +44,9 @@ def test_the_memory_table_covers_every_layout_and_agrees_with_the_arithmetic() -
         assert _kib(buffer) == round(need.frame_buffer / 1024, 1) and worst == round(need.worst_message / 1024, 1)
         assert _kib(inflater) == round(need.inflater / 1024, 1)
         kept = _kib(forecast.split(" (")[0])
-        assert measured < worst and int(packet.replace(",", "")) == recommended_max_packet(int(max(measured, kept) * 1024))
+        assert measured < worst and int(packet.replace(",", "")) == recommended_max_packet(
+            int(max(measured, kept) * 1024)
+        )
         assert _kib(ram) >= (int(packet.replace(",", "")) + need.inflater) / 1024 + kept - 0.1
 
 

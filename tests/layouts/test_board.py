@@ -25,7 +25,13 @@ def board(*deps, spec=EPAPER, settings=DisplaySettings(), live=True, alerts=(), 
 
 @pytest.mark.parametrize(
     ("minutes", "de", "en"),
-    [(0.0, "sofort", "now"), (0.99, "sofort", "now"), (1.0, "1 min", "1 min"), (20.9, "20 min", "20 min"), (21.0, "14:26", "14:26")],
+    [
+        (0.0, "sofort", "now"),
+        (0.99, "sofort", "now"),
+        (1.0, "1 min", "1 min"),
+        (20.9, "20 min", "20 min"),
+        (21.0, "14:26", "14:26"),
+    ],
 )
 def test_departure_text_follows_dfi_practice(minutes: float, de: str, en: str) -> None:
     d = dep("t", "50", "00598C", "FFFFFF", "Finthen", minutes)
@@ -68,7 +74,11 @@ def test_each_row_says_live_or_timetable_and_approx_prefix() -> None:
 def test_timetable_only_flag_and_as_of() -> None:
     d = dep("b", "91", "1A1A1A", "FFFFFF", "Hechtsheim", 7, live=False)
     stale = board(d, live=False, data_as_of=NOW - 600)
-    assert (stale.timetable_only, stale.footer_text, stale.as_of_text) == (True, "Nur Fahrplandaten – keine Echtzeit", "Stand 13:55")
+    assert (stale.timetable_only, stale.footer_text, stale.as_of_text) == (
+        True,
+        "Nur Fahrplandaten – keine Echtzeit",
+        "Stand 13:55",
+    )
     fresh = board(d, live=True, data_as_of=NOW - 30)
     assert (fresh.timetable_only, fresh.footer_text, fresh.as_of_text, fresh.legend) == (False, "", "", True)
     english = board(d, live=False, data_as_of=NOW - 600, settings=DisplaySettings(language="en"))
@@ -112,7 +122,14 @@ def test_no_timetable_is_no_current_data_never_no_departures() -> None:
 @pytest.mark.parametrize("name", builtin_names())
 def test_long_destinations_fit_their_column_measured_with_the_real_font(name: str) -> None:
     spec = load_layout(name)
-    long = dep("l", "51", "7A1E99", "FFFFFF", "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität und Bretzenheim", 3)
+    long = dep(
+        "l",
+        "51",
+        "7A1E99",
+        "FFFFFF",
+        "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität und Bretzenheim",
+        3,
+    )
     shown = board(long, spec=spec)
     row = shown.rows[0]
     column = geometry(collapsed(spec, shown.hidden_columns)).column("destination")
@@ -155,23 +172,39 @@ def test_alerts_are_paged_to_the_alert_area_and_cycle() -> None:
     for page in pages:
         assert len(page.split("\n")) <= spec.alert_lines
         assert all(width_of(line, small) <= alert_box.w for line in page.split("\n"))
-    shown = [board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), spec=spec, alerts=(ALERT,), now=NOW + k * spec.page_seconds).alert_page for k in range(len(pages) + 1)]
+    shown = [
+        board(
+            dep("a", "50", "00598C", "FFFFFF", "Finthen", 3),
+            spec=spec,
+            alerts=(ALERT,),
+            now=NOW + k * spec.page_seconds,
+        ).alert_page
+        for k in range(len(pages) + 1)
+    ]
     assert sorted(set(shown)) == list(range(len(pages)))
 
 
 def test_next_change_is_the_next_minute_or_page_flip() -> None:
     quiet = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), now=NOW + 7)
     assert quiet.next_change == NOW + 60
-    paged = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), alerts=(ALERT,), spec=load_layout("led-192x64"), now=NOW + 7)
+    paged = board(
+        dep("a", "50", "00598C", "FFFFFF", "Finthen", 3), alerts=(ALERT,), spec=load_layout("led-192x64"), now=NOW + 7
+    )
     assert paged.next_change == ((NOW + 7) // 8 + 1) * 8  # the next 8-second page boundary
 
 
 def test_next_change_is_when_any_countdown_drops_a_minute() -> None:
-    soon = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 1.5), dep("b", "68", "FFD500", "000000", "Gonsenheim", 4.75),
-                 now=NOW)
+    soon = board(
+        dep("a", "50", "00598C", "FFFFFF", "Finthen", 1.5),
+        dep("b", "68", "FFD500", "000000", "Gonsenheim", 4.75),
+        now=NOW,
+    )
     assert [r.time_text for r in soon.rows][:1] == ["1 min"] and soon.next_change == NOW + 31
-    later = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 1.5), dep("b", "68", "FFD500", "000000", "Gonsenheim", 4.75),
-                  now=soon.next_change)
+    later = board(
+        dep("a", "50", "00598C", "FFFFFF", "Finthen", 1.5),
+        dep("b", "68", "FFD500", "000000", "Gonsenheim", 4.75),
+        now=soon.next_change,
+    )
     assert later.rows[0].time_text == "sofort"  # at its own second, not at the next minute
     gone = board(dep("a", "50", "00598C", "FFFFFF", "Finthen", 0.25), now=NOW)
     assert gone.next_change == NOW + 16  # the row leaves the board then
@@ -210,7 +243,10 @@ def test_a_cancelled_departure_keeps_its_struck_time_and_says_so() -> None:
     row = board(dep("t4", "68", "FFD500", "000000", "Gonsenheim", 12.0, status="cancelled", delay=None)).rows[0]
     assert (row.time_text, row.note, row.status_text) == ("14:17", "fällt aus", "fällt aus")
     from layouts.html import render_fragment
-    html = render_fragment(board(dep("t4", "68", "FFD500", "000000", "Gonsenheim", 12.0, status="cancelled", delay=None)), EPAPER)
+
+    html = render_fragment(
+        board(dep("t4", "68", "FFD500", "000000", "Gonsenheim", 12.0, status="cancelled", delay=None)), EPAPER
+    )
     assert "<s>14:17</s>" in html and '<em class="note">fällt aus</em>' in html
 
 
@@ -220,15 +256,20 @@ def test_a_delay_is_always_said_in_figures_never_by_colour_alone() -> None:
     assert (with_column.delay_text, with_column.note) == ("+4", "")  # the e-paper has a delay column
     without = board(late, spec=TFT).rows[0]  # the TFT has none: the delay goes at the end of the destination
     assert without.note == "+4" and without.delay_minutes == 4
-    assert width_of(without.destination, font("atkinson", TFT.row_size)) + width_of("+4", font("atkinson", TFT.small_size, bold=True)) \
-        <= geometry(TFT).column("destination")[2]  # type: ignore[index]
+    assert (
+        width_of(without.destination, font("atkinson", TFT.row_size))
+        + width_of("+4", font("atkinson", TFT.small_size, bold=True))
+        <= geometry(TFT).column("destination")[2]
+    )  # type: ignore[index]
 
 
 def test_a_platform_change_is_said_in_words_where_there_is_room() -> None:
     moved = dep("t3", "54", "B3000F", "FFFFFF", "Kastel", 7.5, platform="D", scheduled_platform="C")
     assert board(moved).rows[0].note == "Steig D statt C"
     assert board(moved, settings=DisplaySettings(language="en")).rows[0].note == "now platform D"
-    long_way = dep("t3", "54", "B3000F", "FFFFFF", "Kastel Brückenkopf über Rheinallee", 7.5, platform="D", scheduled_platform="C")
+    long_way = dep(
+        "t3", "54", "B3000F", "FFFFFF", "Kastel Brückenkopf über Rheinallee", 7.5, platform="D", scheduled_platform="C"
+    )
     tight = board(long_way, spec=TFT).rows[0]
     assert tight.note == "" and tight.platform_changed  # no room: the platform is marked, not worded
 
@@ -265,7 +306,10 @@ def test_a_long_delay_shows_whole_even_when_it_does_not_fit_the_delay_column() -
     late = dep("l", "51", "7A1E99", "FFFFFF", "Weisenau", 40, delay=38 * 60, status="delayed")
     row = board(late, spec=narrow).rows[0]
     assert (row.delay_text, row.note, row.delay_minutes) == ("", "+38", 38)  # whole, beside the destination
-    assert (board(late, spec=base).rows[0].delay_text, board(late, spec=base).rows[0].note) == ("+38", "")  # fits the column
+    assert (board(late, spec=base).rows[0].delay_text, board(late, spec=base).rows[0].note) == (
+        "+38",
+        "",
+    )  # fits the column
 
 
 def test_a_board_travels_to_a_render_worker_whole() -> None:
@@ -274,7 +318,9 @@ def test_a_board_travels_to_a_render_worker_whole() -> None:
     import pickle
 
     spec = load_layout("lcd-portrait-1080x1920")
-    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW)
+    board = build_board(
+        spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW
+    )
     back = pickle.loads(pickle.dumps(board, protocol=pickle.HIGHEST_PROTOCOL))
     assert back == board and type(back.rows[0]) is type(board.rows[0]) and back.rows == board.rows
     assert (back.generated_at, back.next_change) == (board.generated_at, board.next_change) != (0, 0)

@@ -21,8 +21,16 @@ from layouts.spec import LayoutSpec, builtin_names, load_layout
 
 TAKEOVER_TEXT = ("Haltestelle Gonsenheim Kapellenstraße wegen Straßenfest bis Sonntag gesperrt. "
                  "Ersatzhaltestelle: Gonsenheim Rathaus.")
-EFFECTS = ("OTHER_EFFECT", "DETOUR", "NO_SERVICE", "SIGNIFICANT_DELAYS", "REDUCED_SERVICE", "STOP_MOVED", "MODIFIED_SERVICE",
-           "ACCESSIBILITY_ISSUE")
+EFFECTS = (
+    "OTHER_EFFECT",
+    "DETOUR",
+    "NO_SERVICE",
+    "SIGNIFICANT_DELAYS",
+    "REDUCED_SERVICE",
+    "STOP_MOVED",
+    "MODIFIED_SERVICE",
+    "ACCESSIBILITY_ISSUE",
+)
 EIGHT = tuple(
     ShownAlert(f"a{i}", f"Linie {50 + i}", f"Linie {50 + i}: Umleitung über die Rheinallee wegen Bauarbeiten, Halt "
                f"Höfchen entfällt ({effect}).", "", "de", "CONSTRUCTION", effect, "WARNING", ())
@@ -72,7 +80,10 @@ def _feed_boards() -> dict[str, tuple]:
     out = {}
     bart = load_timetable(GtfsSource(shared_feed("bart", "bart-rt.zip")))
     at = parse_instant("2019-08-07T17:45:21Z")
-    snaps = [parse_feed(shared_feed("bart", name).read_bytes(), name, at) for name in ("bart-trip-updates.pb", "bart-alerts.pb")]
+    snaps = [
+        parse_feed(shared_feed("bart", name).read_bytes(), name, at)
+        for name in ("bart-trip-updates.pb", "bart-alerts.pb")
+    ]
     out["bart"] = (bart, build_live(bart, snaps, at, RealtimeRules()), "MONT", at)
     out["caltrain"] = (load_timetable(GtfsSource(shared_feed("caltrain", "ct.zip"))), None, "palo_alto",
                        parse_instant("2023-11-08T01:05:34Z"))
@@ -99,7 +110,13 @@ def _inside(box: list[int], x: int, y: int, w: int, h: int) -> bool:
     return x <= box[0] and y <= box[1] and box[0] + box[2] <= x + w and box[1] + box[3] <= y + h
 
 
-CELL_OF = {"badge": "line", "destination": "destination", "time": "time", "platform": "platform", "status": "destination"}
+CELL_OF = {
+    "badge": "line",
+    "destination": "destination",
+    "time": "time",
+    "platform": "platform",
+    "status": "destination",
+}
 
 
 def check_drawn(board: Board, spec: LayoutSpec, labels: tuple[tuple[str, str], ...] = LABELS) -> list[dict]:
@@ -111,7 +128,9 @@ def check_drawn(board: Board, spec: LayoutSpec, labels: tuple[tuple[str, str], .
     for item in items:
         assert item["role"] in ROLES, item
         assert item["text"], item
-        assert _inside(item["box"], 0, 0, spec.width, spec.height), f"{item} leaves the {spec.width}x{spec.height} screen"
+        assert _inside(item["box"], 0, 0, spec.width, spec.height), (
+            f"{item} leaves the {spec.width}x{spec.height} screen"
+        )
         if "row" in item:
             row_box = geo.rows[item["row"]]
             assert _inside(item["box"], 0, row_box.y, spec.width, row_box.h), f"{item} leaves row {item['row']}"
@@ -144,7 +163,9 @@ def check_drawn(board: Board, spec: LayoutSpec, labels: tuple[tuple[str, str], .
     if board.takeover_text:
         shown = {w for i in items if i["role"] == "takeover" for w in i["text"].split()}
         for word in board.takeover_text.split():
-            assert word in shown or any(f in shown for f in abbreviations(word)), f"takeover word {word!r} is on no page"
+            assert word in shown or any(f in shown for f in abbreviations(word)), (
+                f"takeover word {word!r} is on no page"
+            )
     return items
 
 
@@ -152,7 +173,11 @@ def check_drawn(board: Board, spec: LayoutSpec, labels: tuple[tuple[str, str], .
 @pytest.mark.parametrize("name", builtin_names())
 def test_stress_boards_draw_nothing_cut_nothing_overlapping(name: str, kind: str) -> None:
     spec = load_layout(name)
-    settings = DisplaySettings(route_labels=LABELS, language="en" if kind in ("night", "expired") else "", clock="12h" if kind == "long" else "")
+    settings = DisplaySettings(
+        route_labels=LABELS,
+        language="en" if kind in ("night", "expired") else "",
+        clock="12h" if kind == "long" else "",
+    )
     check_drawn(_stress(kind, spec, settings), spec)
 
 
@@ -165,7 +190,9 @@ def test_real_feeds_draw_nothing_cut_nothing_overlapping(name: str, feed: str, l
     assert board.rows
     items = check_drawn(board, spec, labels=())
     if feed == "bart":  # its real alert is drawn, on every page
-        assert board.alert_pages and {i.get("page", 0) for i in items if i["role"] == "alert"} == set(range(len(board.alert_pages)))
+        assert board.alert_pages and {i.get("page", 0) for i in items if i["role"] == "alert"} == set(
+            range(len(board.alert_pages))
+        )
 
 
 def test_a_takeover_pages_and_never_abbreviates_inside_a_word() -> None:
@@ -209,7 +236,9 @@ def test_every_line_label_of_the_real_feeds_is_drawn_whole(name: str, feed: str)
     routes = [(r.route_id, r.short_name, r.long_name) for r in tt.routes]
     wide = labels_that_do_not_fit(spec, routes)
     assert wide == CANNOT_FIT.get((name, feed), [])
-    ops = tuple((label, label.split()[0].split("-")[0]) for label in wide)  # "Blue-Wkd/Sat" -> "Blue", "Bus Bridge" -> "Bus"
+    ops = tuple(
+        (label, label.split()[0].split("-")[0]) for label in wide
+    )  # "Blue-Wkd/Sat" -> "Blue", "Bus Bridge" -> "Bus"
     assert labels_that_do_not_fit(spec, routes, ops) == []
     for labels in ((), ops):
         board = _feed_board(feed, spec, labels=labels)
@@ -295,7 +324,9 @@ def test_read_aloud_buttons_speak_the_boards_language() -> None:
     assert read_aloud("de") == [("de", "Vorlesen"), ("en", "Read aloud")]
     assert read_aloud("es") == [("es", "Escuchar"), ("en", "Read aloud")]
     spec = load_layout("tft-320x240")
-    page = render_html(_stress("long", spec, DisplaySettings(language="en")), spec, embedded_fonts(), speech_url="/s.wav")
+    page = render_html(
+        _stress("long", spec, DisplaySettings(language="en")), spec, embedded_fonts(), speech_url="/s.wav"
+    )
     assert "Read aloud" in page and "Vorlesen" not in page
 
 
@@ -351,7 +382,9 @@ def test_a_long_destination_says_where_to_before_its_delay_note() -> None:
     assert {r.note for r in sfo if r.status == "delayed"} <= {"9 min late", "+9"}  # the delay said still
     for name in builtin_names():  # every layout: the airport's name whole or abbreviated by whole words
         spec = load_layout(name)
-        data = BoardInput(stop_departures(tuple(replace(d, headsign="San Francisco International Airport") for d in LONG[:2]), ()), TZ)
+        data = BoardInput(
+            stop_departures(tuple(replace(d, headsign="San Francisco International Airport") for d in LONG[:2]), ()), TZ
+        )
         for row in build_board(spec, DisplaySettings(language="en", route_labels=LABELS), data, NOW).rows:
             shown = row.destination.replace("\n", " ")
             assert shown in ("San Francisco International Airport", "San Francisco Int'l Airport", "SF Int'l Airport",
@@ -370,7 +403,9 @@ def test_added_trips_are_marked(name: str, language: str) -> None:
     spec = load_layout(name)
     known = dep("x1", "E1", "0099CC", "FFFFFF", "Hechtsheim", 1, status="added")
     unknown = replace(dep("x2", "", "5A5A5A", "FFFFFF", "San Bruno", 2, status="added"), route_short_name="San")
-    board = build_board(spec, DisplaySettings(language=language), BoardInput(stop_departures((known, unknown), ()), TZ), NOW)
+    board = build_board(
+        spec, DisplaySettings(language=language), BoardInput(stop_departures((known, unknown), ()), TZ), NOW
+    )
     items = check_drawn(board, spec, ())
     words = {text(language, "added"), text(language, "added_short"), text(language, "added_mark")}
     first, second = board.rows

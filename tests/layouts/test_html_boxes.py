@@ -59,7 +59,8 @@ PROBE = """(async function () {
   });
   var buttons = Array.prototype.map.call(document.querySelectorAll("#speak button"),
                                          function (b) { return box(b.getBoundingClientRect()); });
-  return JSON.stringify({screen: box(screen.getBoundingClientRect()), buttons: buttons, states: states, takeover: takeover});
+  return JSON.stringify({screen: box(screen.getBoundingClientRect()), buttons: buttons, states: states,
+                         takeover: takeover});
 })()"""
 
 
@@ -126,4 +127,6 @@ def test_the_live_page_shows_everything_and_the_buttons_cover_nothing(name: str,
         spec, board = _board(name, kind)
         shown = {w for p in page["takeover"] for w in p.split()}
         for word in board.takeover_text.split():
-            assert word in shown or any(f in shown for f in abbreviations(word)), f"takeover word {word!r} is on no page"
+            assert word in shown or any(f in shown for f in abbreviations(word)), (
+                f"takeover word {word!r} is on no page"
+            )

@@ -25,16 +25,19 @@ window.addEventListener("load", function () {
     var problems = [];
     document.querySelectorAll(".row").forEach(function (row, i) {
       var box = row.getBoundingClientRect();
-      if (box.right > screen.right + 0.5 || box.bottom > screen.bottom + 0.5) problems.push("row " + i + " leaves the screen");
+      if (box.right > screen.right + 0.5 || box.bottom > screen.bottom + 0.5)
+        problems.push("row " + i + " leaves the screen");
       if (row.scrollWidth > row.clientWidth + 1) problems.push("row " + i + " scrolls horizontally");
       row.querySelectorAll("span").forEach(function (cell) {
         var c = cell.getBoundingClientRect();
-        if (c.right > box.right + 0.5 || c.left < box.left - 0.5) problems.push("row " + i + " cell " + cell.className + " sticks out");
+        if (c.right > box.right + 0.5 || c.left < box.left - 0.5)
+          problems.push("row " + i + " cell " + cell.className + " sticks out");
       });
     });
     var out = document.createElement("pre");
     out.id = "geometry";
-    out.textContent = JSON.stringify({rows: document.querySelectorAll(".row").length, fonts: document.fonts.check("700 40px Board"), problems: problems});
+    out.textContent = JSON.stringify({rows: document.querySelectorAll(".row").length,
+                                      fonts: document.fonts.check("700 40px Board"), problems: problems});
     document.body.appendChild(out);
   });
 });
@@ -44,7 +47,14 @@ window.addEventListener("load", function () {
 
 def test_board_fits_at_1080x1920_in_chromium(tmp_path: Path) -> None:
     spec = load_layout("lcd-portrait-1080x1920")
-    long = dep("l", "51", "7A1E99", "FFFFFF", "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität und Bretzenheim Bahnstraße", 3)
+    long = dep(
+        "l",
+        "51",
+        "7A1E99",
+        "FFFFFF",
+        "Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität und Bretzenheim Bahnstraße",
+        3,
+    )
     deps = (long,) + stop_departures().departures[1:]
     board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(deps), TZ, realtime_configured=True), NOW)
     page = tmp_path / "board.html"

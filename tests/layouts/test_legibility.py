@@ -135,7 +135,9 @@ def test_the_tft_is_described_as_the_panel_it_declares() -> None:
     assert abs(diagonal_inch - 3.5) < 0.1 and "3.5-inch" in spec.description  # as docs/config.md says, not 2.8"
 
 
-def test_layouts_check_fails_a_layout_whose_badges_cannot_hold_a_feeds_labels(capsys: pytest.CaptureFixture[str]) -> None:
+def test_layouts_check_fails_a_layout_whose_badges_cannot_hold_a_feeds_labels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from feedkit import shared_feed
 
     bart = shared_feed("bart", "bart-rt.zip")

@@ -23,7 +23,9 @@ UPDATE = os.environ.get("STOPCAST_UPDATE_GOLDENS") == "1"
 
 def full_board(spec: LayoutSpec) -> Board:
     """Umlauts, a delay, a platform change, a cancellation, a timetable row, an alert, a long destination."""
-    return build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW)
+    return build_board(
+        spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW
+    )
 
 
 def empty_board(spec: LayoutSpec) -> Board:
@@ -157,7 +159,10 @@ def test_stamped_text_is_the_same_pixels_as_text_blended_in_place(name: str, mon
 
     specs = [load_layout(name)]
     if specs[0].antialias:
-        specs += [replace(specs[0], name="grey", color_mode="gray4"), replace(specs[0], name="big", row_size=specs[0].row_size + 7)]
+        specs += [
+            replace(specs[0], name="grey", color_mode="gray4"),
+            replace(specs[0], name="big", row_size=specs[0].row_size + 7),
+        ]
     boards = [(spec, make(spec)) for spec in specs for make in (*CASES.values(), timetable_board)]
     stamped = [np.asarray(render_image(board, spec)) for spec, board in boards]
     blended_calls = []

@@ -14,7 +14,12 @@ from layouts.spec import builtin_names, builtin_text, load_layout, parse_layout
 from layouts.validation import ConfigError
 
 REQUIRED_BUILTINS = {
-    "lcd-portrait-1080x1920", "lcd-landscape-1920x1080", "epaper-800x480", "epaper-bwr-800x480", "led-192x64", "tft-320x240",
+    "lcd-portrait-1080x1920",
+    "lcd-landscape-1920x1080",
+    "epaper-800x480",
+    "epaper-bwr-800x480",
+    "led-192x64",
+    "tft-320x240",
 }
 MINIMAL = 'name = "x"\nwidth = 800\nheight = 480\ncolor_mode = "mono"\n'
 
@@ -43,18 +48,30 @@ def test_route_badge_text_is_made_readable() -> None:
 @pytest.mark.parametrize(
     ("extra", "field", "message"),
     [
-        ('rows = -1\n', "rows", "must be between 1 and 40, got -1"),
+        ("rows = -1\n", "rows", "must be between 1 and 40, got -1"),
         ('rows = "six"\n', "rows", "must be a whole number, got 'six'"),
         ('colour_mode = "rgb"\n', "colour_mode", "unknown field (did you mean 'color_mode'?)"),
         ('language = "fr"\n', "language", "must be one of de, en, es, got 'fr'"),
         ('delay_style = "red"\n', "delay_style", "must be one of plus, strike, got 'red'"),
-        ('[palette]\ntext = "#FF0000"\n', "palette.text", "#FF0000 cannot be shown in color_mode mono (#000000, #FFFFFF)"),
+        (
+            '[palette]\ntext = "#FF0000"\n',
+            "palette.text",
+            "#FF0000 cannot be shown in color_mode mono (#000000, #FFFFFF)",
+        ),
         ('[palette]\ntext = "black"\n', "palette.text", "must be a colour #RRGGBB, got 'black'"),
         ('[palette]\nink = "#000000"\n', "palette.ink", "unknown colour name"),
-        ('[[columns]]\nkind = "destination"\n[[columns]]\nkind = "clock"\n', "columns[1].kind", "must be one of marker, line, destination, platform, time, delay, got 'clock'"),
+        (
+            '[[columns]]\nkind = "destination"\n[[columns]]\nkind = "clock"\n',
+            "columns[1].kind",
+            "must be one of marker, line, destination, platform, time, delay, got 'clock'",
+        ),
         ('[[columns]]\nkind = "destination"\n', "columns", "needs exactly one time column"),
-        ('[[columns]]\nkind = "time"\nwidth = 900\n[[columns]]\nkind = "destination"\n', "columns", "fixed widths add up to 900 px, wider than the screen (800 px)"),
-        ('header_height = 470\n', "header_height", "header and footer leave no room for departures"),
+        (
+            '[[columns]]\nkind = "time"\nwidth = 900\n[[columns]]\nkind = "destination"\n',
+            "columns",
+            "fixed widths add up to 900 px, wider than the screen (800 px)",
+        ),
+        ("header_height = 470\n", "header_height", "header and footer leave no room for departures"),
     ],
 )
 def test_bad_fields_are_named(extra: str, field: str, message: str) -> None:
@@ -75,7 +92,11 @@ def test_missing_required_field_and_bad_toml(tmp_path: Path) -> None:
 def test_layouts_json_and_show_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["layouts", "--format", "json"]) == 0
     listed = {item["name"]: item for item in json.loads(capsys.readouterr().out)}
-    assert (listed["tft-320x240"]["width"], listed["tft-320x240"]["height"], listed["tft-320x240"]["color_mode"]) == (320, 240, "rgb565")
+    assert (listed["tft-320x240"]["width"], listed["tft-320x240"]["height"], listed["tft-320x240"]["color_mode"]) == (
+        320,
+        240,
+        "rgb565",
+    )
     assert main(["layouts", "--show", "epaper-bwr-800x480"]) == 0
     shown = capsys.readouterr().out
     assert shown == builtin_text("epaper-bwr-800x480")

@@ -18,31 +18,44 @@ SPEC = load_layout("lcd-landscape-1920x1080")
 
 
 def board(deps=None, alerts=None, notices=(), live=True, language=""):  # type: ignore[no-untyped-def]
-    data = stop_departures(*(a for a in (deps, alerts) if a is not None), live=live) if deps is not None or alerts is not None \
+    data = (
+        stop_departures(*(a for a in (deps, alerts) if a is not None), live=live)
+        if deps is not None or alerts is not None
         else stop_departures(live=live)
-    return build_board(SPEC, DisplaySettings(language=language), BoardInput(data, TZ, data_as_of=NOW - 20, notices=notices), NOW)
+    )
+    return build_board(
+        SPEC, DisplaySettings(language=language), BoardInput(data, TZ, data_as_of=NOW - 20, notices=notices), NOW
+    )
 
 
 def test_a_german_board_read_aloud() -> None:
     said = spoken_text(board(), "de", detail="full")
     assert said.startswith("Haltestelle Mainz Hauptbahnhof. Die nächsten Abfahrten: ")
     assert "Linie 50 nach Finthen Poststraße, sofort, von Steig A." in said
-    assert "Linie 51 nach Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität, in 3 Minuten, von Steig B, " \
-           "4 Minuten später." in said  # the whole destination, not the board's fitted one
+    assert (
+        "Linie 51 nach Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität, in 3 Minuten, von Steig B, "
+        "4 Minuten später." in said
+    )  # the whole destination, not the board's fitted one
     assert "Linie 54 nach Kastel Brückenkopf, in 7 Minuten, heute von Steig D." in said  # a platform change
     assert "Linie 68 nach Gonsenheim Kapellenstraße, planmäßig um 14 Uhr 17, von Steig E, fällt aus." in said
     assert "Linie 91 nach Hechtsheim Bürgerhaus, in 16 Minuten, von Steig C, laut Fahrplan." in said
     assert "Linie 50 nach Hechtsheim Bürgerhaus, um 14 Uhr 29, von Steig B." in said  # a clock time
     assert said.count("Linie ") - said.count("Linie 54 wegen") - said.count("die Linie 91") == 6  # the next six
-    assert said.endswith("Hinweis: Umleitung der Linie 54 wegen Bauarbeiten am Höfchen. Die Haltestelle Höfchen/Listmann "
-                         "entfällt, Ersatzhaltestelle in der Ludwigsstraße. Fahrgäste nach Kastel nutzen bitte auch die Linie 91.")
+    assert said.endswith(
+        "Hinweis: Umleitung der Linie 54 wegen Bauarbeiten am Höfchen. Die Haltestelle Höfchen/Listmann "
+        "entfällt, Ersatzhaltestelle in der Ludwigsstraße. Fahrgäste nach Kastel nutzen bitte auch die Linie 91."
+    )
 
 
 def test_the_same_board_in_english() -> None:
     said = spoken_text(board(), "en", detail="full")
-    assert said.startswith("Stop Mainz Hauptbahnhof. Next departures: Line 50 to Finthen Poststraße, now, from platform A.")
-    assert "Line 51 to Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität, in 3 minutes, from platform B, " \
-           "4 minutes late." in said
+    assert said.startswith(
+        "Stop Mainz Hauptbahnhof. Next departures: Line 50 to Finthen Poststraße, now, from platform A."
+    )
+    assert (
+        "Line 51 to Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität, in 3 minutes, from platform B, "
+        "4 minutes late." in said
+    )
     assert "Line 54 to Kastel Brückenkopf, in 7 minutes, today from platform D." in said
     assert "Line 68 to Gonsenheim Kapellenstraße, scheduled at 14 17, from platform E, cancelled." in said
     assert "Line 50 to Hechtsheim Bürgerhaus, at 14 29, from platform B." in said
@@ -53,9 +66,13 @@ def test_the_same_board_in_english() -> None:
 def test_ops_messages_and_a_takeover_are_spoken() -> None:
     notices = (Notice("m1", ROW, "Aufzug zu Steig A außer Betrieb", 5), Notice("m2", TICKER, "Weinmarkt ab 18 Uhr", 4))
     said = spoken_text(board(notices=notices), "de", detail="full")
-    assert said.startswith("Haltestelle Mainz Hauptbahnhof. Hinweis: Aufzug zu Steig A außer Betrieb. Die nächsten Abfahrten:")
+    assert said.startswith(
+        "Haltestelle Mainz Hauptbahnhof. Hinweis: Aufzug zu Steig A außer Betrieb. Die nächsten Abfahrten:"
+    )
     assert "Hinweis: Weinmarkt ab 18 Uhr. Hinweis: Umleitung der Linie 54" in said
-    closed = board(notices=(Notice("m3", TAKEOVER, "Haltestelle gesperrt. Bitte Ersatzhaltestelle Kaiserstraße nutzen.", 9),))
+    closed = board(
+        notices=(Notice("m3", TAKEOVER, "Haltestelle gesperrt. Bitte Ersatzhaltestelle Kaiserstraße nutzen.", 9),)
+    )
     assert spoken_text(closed, "en") == ("Stop Mainz Hauptbahnhof. Notice in German: Haltestelle gesperrt. "
                                          "Bitte Ersatzhaltestelle Kaiserstraße nutzen.")
 
@@ -68,10 +85,15 @@ def test_an_empty_board_says_why_in_either_language() -> None:
 
 
 def test_a_timetable_only_board_says_so_once() -> None:
-    deps = (dep("t1", "50", "00598C", "FFFFFF", "Finthen", 4, live=False), dep("t2", "51", "7A1E99", "FFFFFF", "Weisenau", 9, live=False))
+    deps = (
+        dep("t1", "50", "00598C", "FFFFFF", "Finthen", 4, live=False),
+        dep("t2", "51", "7A1E99", "FFFFFF", "Weisenau", 9, live=False),
+    )
     said = spoken_text(board(deps, (), live=False), "de", detail="full")
-    assert said == ("Haltestelle Mainz Hauptbahnhof. Die nächsten Abfahrten: Alle Zeiten laut Fahrplan. "
-                    "Linie 50 nach Finthen, in 4 Minuten, von Steig A. Linie 51 nach Weisenau, in 9 Minuten, von Steig A.")
+    assert said == (
+        "Haltestelle Mainz Hauptbahnhof. Die nächsten Abfahrten: Alle Zeiten laut Fahrplan. "
+        "Linie 50 nach Finthen, in 4 Minuten, von Steig A. Linie 51 nach Weisenau, in 9 Minuten, von Steig A."
+    )
 
 
 def test_the_lexicon_spells_out_abbreviations_and_line_names() -> None:
@@ -83,7 +105,9 @@ def test_the_lexicon_spells_out_abbreviations_and_line_names() -> None:
     assert "Linie S 8 nach Wiesbaden Hauptbahnhof, in 2 Minuten" in spoken_text(board(deps, ()), "de", detail="full")
     assert "S 8 to Wiesbaden main station, in 2 minutes" in spoken_text(board(deps, ()), "en")
     assert "S 8 a Wiesbaden estación central, en 2 minutos" in spoken_text(board(deps, ()), "es")
-    assert "nach Wiesbaden Hbf-Süd" in spoken_text(board((dep("t2", "S8", "00598C", "FFFFFF", "Wiesbaden Hbf-Süd", 2),), ()), "de")
+    assert "nach Wiesbaden Hbf-Süd" in spoken_text(
+        board((dep("t2", "S8", "00598C", "FFFFFF", "Wiesbaden Hbf-Süd", 2),), ()), "de"
+    )
     assert STOP.name == "Mainz Hauptbahnhof"
 
 
@@ -107,16 +131,36 @@ def test_the_first_press_says_the_stop_the_next_departures_and_one_line_of_disru
 
 
 def test_a_first_press_keeps_within_its_budget_by_saying_fewer_departures_and_cutting_the_summary() -> None:
-    long_alert = ShownAlert("a", " ".join(["Wegen einer Störung im Stellwerk verkehren die Linien unregelmäßig,"] * 6), "",
-                            "", "de", "", "", "", ())
+    long_alert = ShownAlert(
+        "a",
+        " ".join(["Wegen einer Störung im Stellwerk verkehren die Linien unregelmäßig,"] * 6),
+        "",
+        "",
+        "de",
+        "",
+        "",
+        "",
+        (),
+    )
     said = spoken_text(board(FULL, (long_alert,)), "de")
     assert seconds_to_say(said, "de") <= SHORT_SECONDS
     assert said.count(" nach ") >= 2 and said.endswith("Mehr: nochmal drücken.")
-    long_takeover = board(notices=(Notice("m9", TAKEOVER, "Haltestelle gesperrt. " + "Bitte nutzen Sie die Ersatzhaltestelle "
-                                          "in der Kaiserstraße gegenüber dem Hauptbahnhof. " * 6, 9),))
+    long_takeover = board(
+        notices=(
+            Notice(
+                "m9",
+                TAKEOVER,
+                "Haltestelle gesperrt. " + "Bitte nutzen Sie die Ersatzhaltestelle "
+                "in der Kaiserstraße gegenüber dem Hauptbahnhof. " * 6,
+                9,
+            ),
+        )
+    )
     said = spoken_text(long_takeover, "de")
     assert seconds_to_say(said, "de") <= SHORT_SECONDS and said.endswith("Mehr: nochmal drücken.")
-    assert said.startswith("Haltestelle Mainz Hauptbahnhof. Hinweis: Haltestelle gesperrt. Bitte nutzen Sie")  # whole sentences
+    assert said.startswith(
+        "Haltestelle Mainz Hauptbahnhof. Hinweis: Haltestelle gesperrt. Bitte nutzen Sie"
+    )  # whole sentences
     assert spoken_text(long_takeover, "de", detail="full").count("Kaiserstraße") == 6  # the second press: all of it
     tighter = spoken_text(board(FULL, (long_alert,)), "de", budget=12)
     assert seconds_to_say(tighter, "de") <= 12 and tighter.count(" nach ") >= 1
@@ -147,7 +191,9 @@ def test_each_alert_is_said_in_the_voices_language_when_the_feed_has_it_else_ann
 
 def test_a_spanish_voice_says_times_platforms_and_cancellations_in_spanish() -> None:
     said = spoken_text(board(), "es", detail="full")
-    assert said.startswith("Parada Mainz Hauptbahnhof. Próximas salidas: Línea 50 a Finthen Poststraße, ahora, andén A.")
+    assert said.startswith(
+        "Parada Mainz Hauptbahnhof. Próximas salidas: Línea 50 a Finthen Poststraße, ahora, andén A."
+    )
     assert "Línea 51 a Lerchenberg Hindemithstraße / ZDF-Sendezentrum über Universität, en 3 minutos, andén B, " \
            "con 4 minutos de retraso." in said
     assert "Línea 54 a Kastel Brückenkopf, en 7 minutos, hoy desde el andén D." in said
@@ -192,7 +238,11 @@ def test_the_first_press_summary_carries_the_key_fact_of_the_bart_alert_in_every
     from test_drawn import _feed_board
 
     bart = _feed_board("bart", load_layout("lcd-landscape-1920x1080"), labels=())
-    for lang, effect in (("en", ""), ("de", "Störung: große Verspätungen. "), ("es", "Incidencia: retrasos importantes. ")):
+    for lang, effect in (
+        ("en", ""),
+        ("de", "Störung: große Verspätungen. "),
+        ("es", "Incidencia: retrasos importantes. "),
+    ):
         said = spoken_text(bart, lang)
         assert seconds_to_say(said, lang) <= SHORT_SECONDS
         assert f"{effect}{('Notice', 'Hinweis auf Englisch', 'Aviso en inglés')[('en', 'de', 'es').index(lang)]}: " \
@@ -205,18 +255,39 @@ def test_the_first_press_summary_carries_the_key_fact_of_the_bart_alert_in_every
 def test_the_first_press_summary_carries_the_key_fact_of_the_demo_alert_and_of_an_ops_message() -> None:
     """The demo's alert (line 54 diverted, the stop Höfchen/Listmann not served) and an ops message whose key fact
     comes after a preamble: the closed stop is said on the first press."""
-    demo = ShownAlert("demo-bauarbeiten-54", "Linie 54: Umleitung wegen Bauarbeiten am Höfchen",
-                      "Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.",
-                      "", "de", "CONSTRUCTION", "DETOUR", "WARNING", (),
-                      (("de", "Linie 54: Umleitung wegen Bauarbeiten am Höfchen", "Die Haltestelle Höfchen/Listmann entfällt. "
-                        "Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße."),
-                       ("en", "Line 54: detour because of construction work at Höfchen",
-                        "The Höfchen/Listmann stop is closed. Please use the replacement stop in Ludwigsstraße.")))
+    demo = ShownAlert(
+        "demo-bauarbeiten-54",
+        "Linie 54: Umleitung wegen Bauarbeiten am Höfchen",
+        "Die Haltestelle Höfchen/Listmann entfällt. Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.",
+        "",
+        "de",
+        "CONSTRUCTION",
+        "DETOUR",
+        "WARNING",
+        (),
+        (
+            (
+                "de",
+                "Linie 54: Umleitung wegen Bauarbeiten am Höfchen",
+                "Die Haltestelle Höfchen/Listmann entfällt. "
+                "Bitte nutzen Sie die Ersatzhaltestelle in der Ludwigsstraße.",
+            ),
+            (
+                "en",
+                "Line 54: detour because of construction work at Höfchen",
+                "The Höfchen/Listmann stop is closed. Please use the replacement stop in Ludwigsstraße.",
+            ),
+        ),
+    )
     few = FULL[:2]
     said = spoken_text(board(few, (demo,)), "de")
-    assert "Hinweis: Linie 54: Umleitung wegen Bauarbeiten am Höfchen. Die Haltestelle Höfchen/Listmann entfällt." in said, said
+    assert (
+        "Hinweis: Linie 54: Umleitung wegen Bauarbeiten am Höfchen. Die Haltestelle Höfchen/Listmann entfällt." in said
+    ), said
     said = spoken_text(board(few, (demo,)), "en")
-    assert "Notice: Line 54: detour because of construction work at Höfchen. The Höfchen/Listmann stop is closed." in said
+    assert (
+        "Notice: Line 54: detour because of construction work at Höfchen. The Höfchen/Listmann stop is closed." in said
+    )
     said = spoken_text(board(few, (demo,)), "es")  # no Spanish translation: the effect in Spanish, then the German
     assert "Incidencia: desvío. Aviso en alemán: Linie 54: Umleitung" in said
     ops = Notice("m1", TICKER, "Am Wochenende ist Weinmarkt in der Innenstadt, viele Besucher werden erwartet. "
@@ -231,10 +302,15 @@ def test_an_added_trip_of_no_known_route_is_said_as_an_extra_service() -> None:
     ("Zusatzfahrt nach", "Servicio adicional a"), never "Line extra to"."""
     from dataclasses import replace
 
-    added = replace(dep("x", "", "5A5A5A", "FFFFFF", "San Bruno", 1, status="added", platform=""), route_short_name="San")
+    added = replace(
+        dep("x", "", "5A5A5A", "FFFFFF", "San Bruno", 1, status="added", platform=""), route_short_name="San"
+    )
     shown = board((added,), ())
-    for lang, said in (("en", "Extra service to San Bruno, in one minute."), ("de", "Zusatzfahrt nach San Bruno, in einer Minute."),
-                       ("es", "Servicio adicional a San Bruno, en un minuto.")):
+    for lang, said in (
+        ("en", "Extra service to San Bruno, in one minute."),
+        ("de", "Zusatzfahrt nach San Bruno, in einer Minute."),
+        ("es", "Servicio adicional a San Bruno, en un minuto."),
+    ):
         for detail in ("short", "full"):
             assert said in spoken_text(shown, lang, detail=detail), (lang, detail)
     assert shown.rows[0].spoken.startswith("Zusatzfahrt nach San Bruno")
