@@ -106,7 +106,7 @@ stopcast demo is running (Ctrl-C stops it)
   a pillar       {stopcast} pillar-sim --broker mqtt://127.0.0.1:{broker_port} --display hbf-stele --once --mqtt-version 3 --output stele.png
   admin API      curl -H 'Authorization: Bearer {token}' {url}/api/displays
   pillar screens {folder / 'pillars'}
-""", flush=True)
+""", flush=True)  # noqa: E501 (the pillar command is printed whole, to be copied)
 
 
 async def run_demo(folder: Path, http_port: int, clock: Clock) -> None:

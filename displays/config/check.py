@@ -56,7 +56,14 @@ def label_errors(config: ServiceConfig, tt: Timetable) -> list[ConfigError]:
                   if not display.routes or r.route_id in display.routes or r.short_name in display.routes]
         spec = layout_of(config, display)
         for label in labels_that_do_not_fit(spec, routes, display.route_labels):
-            errors.append(ConfigError(config.source, f"the line label {label!r} does not fit the badges of layout "
-                                      f"{spec.name} (at most {max(spec.line_max_width, 1)} px wide): set a shorter one, "
-                                      f'e.g. route_labels = {{ "{label}" = "{label[:4]}" }}', display.id, "route_labels"))
+            errors.append(
+                ConfigError(
+                    config.source,
+                    f"the line label {label!r} does not fit the badges of layout "
+                    f"{spec.name} (at most {max(spec.line_max_width, 1)} px wide): set a shorter one, "
+                    f'e.g. route_labels = {{ "{label}" = "{label[:4]}" }}',
+                    display.id,
+                    "route_labels",
+                )
+            )
     return errors

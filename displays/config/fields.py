@@ -17,7 +17,9 @@ __all__ = ["night", "route_labels", "speech", "speech_lexicon"]
 def route_labels(raw: Any, source: str, display: str) -> tuple[tuple[str, str], ...]:
     """route_labels = { "Blue-Wkd/Sat" = "Blue" }: what a route's badge says (by route_id or short name)."""
     if not isinstance(raw, dict):
-        raise ConfigError(source, 'must be a table, e.g. route_labels = { "Blue-Wkd/Sat" = "Blue" }', display, "route_labels")
+        raise ConfigError(
+            source, 'must be a table, e.g. route_labels = { "Blue-Wkd/Sat" = "Blue" }', display, "route_labels"
+        )
     for route, label in raw.items():
         if not isinstance(label, str) or not 0 < len(label.strip()) <= 16:
             raise ConfigError(source, f"must be a label of 1 to 16 characters, got {label!r}", display,
@@ -63,7 +65,9 @@ def speech(raw: Any, source: str, display: str) -> SpeechConfig:
     night = v.string("night")
     if night and not _NIGHT.match(night):
         raise v.fail("night", f'must be "HH:MM-HH:MM" (e.g. "22:00-06:00"), got {night[:20]!r}')
-    return SpeechConfig(tuple(dict.fromkeys(languages)), v.number("volume", 0, 1), v.number("night_volume", 0, 1), night)
+    return SpeechConfig(
+        tuple(dict.fromkeys(languages)), v.number("volume", 0, 1), v.number("night_volume", 0, 1), night
+    )
 
 
 def speech_lexicon(raw: Any, source: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
@@ -77,8 +81,9 @@ def speech_lexicon(raw: Any, source: str) -> tuple[tuple[str, tuple[tuple[str, s
     for language, words in lexicon.items():
         if language not in LANGUAGES:
             raise ConfigError(source, f"must be one of {', '.join(LANGUAGES)}", field_name=f"speech.lexicon.{language}")
-        if not isinstance(words, dict) or not all(isinstance(k, str) and isinstance(w, str) and k.strip() and len(w) <= 200
-                                                  for k, w in words.items()):
+        if not isinstance(words, dict) or not all(
+            isinstance(k, str) and isinstance(w, str) and k.strip() and len(w) <= 200 for k, w in words.items()
+        ):
             raise ConfigError(source, 'must be a table of "word" = "how it is said" (at most 200 characters)',
                               field_name=f"speech.lexicon.{language}")
         out.append((language, tuple(sorted(words.items()))))

@@ -62,7 +62,8 @@ class DisplayConfig:
     trmnl_refresh: int = 60  # the least seconds a TRMNL device sleeps between wakes (battery: 300 or more)
     dark_after: int = 900  # seconds without an MQTT status, an ack or a device pull: the pillar is dark
     signed: bool = False  # its frames carry a MAC under its frame key ([mqtt] frame_secret_env; docs/mqtt.md)
-    reached_by: str = "mqtt"  # mqtt: a pillar on MQTT; http: a device that pulls; browser: a screen showing the live page
+    # mqtt: a pillar on MQTT; http: a device that pulls; browser: a screen showing the live page
+    reached_by: str = "mqtt"
     pull_key: str = ""  # the key a pulling device sends (X-Stopcast-Device-Key) for its pulls to count; "env:NAME"
     speech: SpeechConfig = SpeechConfig()
 
@@ -159,7 +160,8 @@ class FeedsConfig:
     trip_stale_after: int = 600  # an older TripUpdate.timestamp is not live once its trip is under way
     max_deviation_minutes: int = 180
     frozen_after: int = 600  # seconds: trip updates or vehicles unchanged for longer are stale (whatever the header)
-    max_early: int = 600  # seconds: a trip not yet started predicted earlier than this before schedule shows its timetable
+    # seconds: a trip not yet started predicted earlier than this before schedule shows its timetable
+    max_early: int = 600
     max_speed_kmh: int = 300  # an ADDED trip whose consecutive stops imply more is dropped (a wormhole)
     collapse_fraction: float = 0.3  # a full dataset below this fraction of its recent median (as scheduled) is suspect
 
@@ -183,7 +185,8 @@ class ServiceConfig:
     service: InstancesConfig = InstancesConfig()  # [service]: one deployment's instances (displays/config/instances.py)
     displays: tuple[DisplayConfig, ...] = ()
     layouts: tuple[tuple[str, str], ...] = ()  # (name, file) of custom layouts
-    speech: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # [speech] lexicon: (language, ((word, said), ...))
+    # [speech] lexicon: (language, ((word, said), ...))
+    speech: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     source: str = field(default="", compare=False)
     state_home: str = field(default="", compare=False, repr=False)  # the state folder without [state] dir:
     # $STOPCAST_STATE_DIR, else the user's state folder, as found when the file was read (displays/config/parse.py)

@@ -79,7 +79,9 @@ class _Memo:
 
 def identity_of(config: ServiceConfig) -> Identity:
     """What makes an instance's deployment: its name, its display set and its shared secret."""
-    return Identity(config.service.deployment, display_set(d.id for d in config.displays), config.service.secret.encode())
+    return Identity(
+        config.service.deployment, display_set(d.id for d in config.displays), config.service.secret.encode()
+    )
 
 
 class Engine:
@@ -140,8 +142,11 @@ class Engine:
         configured = [d.id for d in config.displays]
         gone = [d for d in self.displays if d not in runtimes]
         removed = tuple(d for d in gone if d not in configured)  # left the config: its retained messages are cleared
-        publishes = [p for d in removed
-                     for p in [*self.bridge.remove(d), Publish(display_topic(config.mqtt.prefix, d, "ticker"), b"", True)]]
+        publishes = [
+            p
+            for d in removed
+            for p in [*self.bridge.remove(d), Publish(display_topic(config.mqtt.prefix, d, "ticker"), b"", True)]
+        ]
         for display_id in gone:
             if display_id in configured:
                 self.bridge.release(display_id)  # another instance owns it now: its retained frame stays
@@ -199,7 +204,11 @@ class Engine:
         # Epochs are kept distinct (two instances taking over in the same second would pick the same one):
         # the one with the larger name moves on, so that every frame tells which instance made it.
         joined = member.name in self.membership.members and member.online
-        clash = self.raise_epoch(now, http) if joined and member.epoch == self.bridge.epoch and self.instance > member.name else []
+        clash = (
+            self.raise_epoch(now, http)
+            if joined and member.epoch == self.bridge.epoch and self.instance > member.name
+            else []
+        )
         if not changed:
             return Changes(clash)
         log.info("instance %s is %s; live: %s", member.name, "online" if member.online else "offline",
@@ -264,9 +273,19 @@ class Engine:
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
                 previous: Board | None = None, shared: dict | None = None) -> Board:
         """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`."""
-        return compose_display(self.timetable, display, spec, now, live, editorial, self.scope(display),
-                               scrolls=self.bridge.scrolls(display.id), realtime_configured=bool(self.config.feeds.realtime),
-                               previous=previous, shared=shared)
+        return compose_display(
+            self.timetable,
+            display,
+            spec,
+            now,
+            live,
+            editorial,
+            self.scope(display),
+            scrolls=self.bridge.scrolls(display.id),
+            realtime_configured=bool(self.config.feeds.realtime),
+            previous=previous,
+            shared=shared,
+        )
 
     def composed(self, now: int, snapshots: Sequence[Snapshot | None], force: bool = False
                  ) -> Iterator[tuple[DisplayRuntime, Board]]:
@@ -367,7 +386,9 @@ class Engine:
     def next_wake(self, now: int) -> float:
         """When the boards next change by themselves: the next minute, page flip or validity deadline."""
         candidates = [(now // 60 + 1) * 60]
-        candidates += [r.board.next_change for r in self.displays.values() if r.board is not None and r.board.next_change > now]
+        candidates += [
+            r.board.next_change for r in self.displays.values() if r.board is not None and r.board.next_change > now
+        ]
         for deadline in (self.bridge.next_deadline(), self.membership.next_expiry()):
             if deadline is not None:
                 candidates.append(max(deadline, now + 1))

@@ -78,7 +78,9 @@ def frame_of(rendered: Rendered, board_json: bytes) -> Frame:
                  rendered.compress, rendered.content_hash, board_json, rendered.full_body)
 
 
-def ticker_publishes(prefix: str, display_id: str, board: Board, spec: LayoutSpec, previous: int | None) -> tuple[list[Publish], int]:
+def ticker_publishes(
+    prefix: str, display_id: str, board: Board, spec: LayoutSpec, previous: int | None
+) -> tuple[list[Publish], int]:
     """The retained `ticker` message of a layout whose alerts scroll (docs/mqtt.md, "Ticker"), when its text
     changed since `previous` (the text hash last published), and the new hash; an empty retained message
     clears the ticker when the alerts are gone."""
@@ -93,8 +95,14 @@ def ticker_publishes(prefix: str, display_id: str, board: Board, spec: LayoutSpe
     if strip is None or area is None:
         return [Publish(topic, b"", True)], hashed
     pal = spec.palette
-    ticker = Ticker((area.x, area.y, area.w, area.h), spec.ticker_speed, rgb565(shown_color(spec.color_mode, pal.alert_text)),
-                    rgb565(shown_color(spec.color_mode, pal.alert_background)), hashed, np.asarray(strip, dtype=bool))
+    ticker = Ticker(
+        (area.x, area.y, area.w, area.h),
+        spec.ticker_speed,
+        rgb565(shown_color(spec.color_mode, pal.alert_text)),
+        rgb565(shown_color(spec.color_mode, pal.alert_background)),
+        hashed,
+        np.asarray(strip, dtype=bool),
+    )
     return [Publish(topic, ticker_payload(ticker), True)], hashed
 
 

@@ -199,4 +199,6 @@ class Membership:
 
     def problems(self) -> list[str]:
         """The instances seen on the broker that are not joined, and why."""
-        return [f"instance {name} on the same broker and prefix {reason}" for name, reason in sorted(self.refused.items())]
+        return [
+            f"instance {name} on the same broker and prefix {reason}" for name, reason in sorted(self.refused.items())
+        ]

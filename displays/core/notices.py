@@ -144,7 +144,9 @@ def _instant(value: Any, field: str, tz: str) -> int:
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise _fail(f"'{value[:40]}' is not an ISO 8601 date and time (e.g. 2026-11-26T08:00:00+01:00)", field) from None
+        raise _fail(
+            f"'{value[:40]}' is not an ISO 8601 date and time (e.g. 2026-11-26T08:00:00+01:00)", field
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(tz))
     return int(parsed.timestamp())
@@ -256,7 +258,9 @@ def parse_suppression(body: Any, suppression_id: str, tz: str, now: int) -> Supp
         raise _fail("say why (ops read it on the dashboard)", "reason")
     if len(reason) > MAX_REASON:
         raise _fail(f"at most {MAX_REASON} characters", "reason")
-    return Suppression(suppression_id, targets, ids, routes, everything, _period(doc, tz, now, False), clean(reason, MAX_REASON))
+    return Suppression(
+        suppression_id, targets, ids, routes, everything, _period(doc, tz, now, False), clean(reason, MAX_REASON)
+    )
 
 
 def _targets_doc(targets: Targets) -> dict[str, Any]:
@@ -283,9 +287,13 @@ def message_doc(message: Message, tz: str, now: int | None = None) -> dict[str, 
 
 def suppression_doc(rule: Suppression, tz: str, now: int | None = None) -> dict[str, Any]:
     """The suppression's JSON; with its state when `now` is given."""
-    doc: dict[str, Any] = {"id": rule.suppression_id, "targets": _targets_doc(rule.targets),
-                           "alerts": {"ids": list(rule.alert_ids), "routes": list(rule.alert_routes), "all": rule.all_alerts},
-                           **_period_doc(rule.period, tz), "reason": rule.reason}
+    doc: dict[str, Any] = {
+        "id": rule.suppression_id,
+        "targets": _targets_doc(rule.targets),
+        "alerts": {"ids": list(rule.alert_ids), "routes": list(rule.alert_routes), "all": rule.all_alerts},
+        **_period_doc(rule.period, tz),
+        "reason": rule.reason,
+    }
     if now is not None:
         doc["state"] = rule.period.state(now, tz)
     return doc
@@ -306,7 +314,9 @@ def unknown_targets(targets: Targets, display_ids: Iterable[str], tt: Timetable 
     known = set(tt.route_index) | {r.short_name for r in tt.routes if r.short_name}
     for route in targets.routes:
         if route not in known:
-            return _fail(f"unknown route '{route[:64]}' (neither a route_id nor a short name of the feed)", "targets.routes")
+            return _fail(
+                f"unknown route '{route[:64]}' (neither a route_id nor a short name of the feed)", "targets.routes"
+            )
     return None
 
 
@@ -334,7 +344,9 @@ def scope_of(display_id: str, stop_ids: tuple[str, ...], tt: Timetable | None) -
         rows = tt.ix_row[int(tt.ix_offsets[i]) : int(tt.ix_offsets[i + 1])]
         if len(rows):
             route_indexes.update(int(r) for r in set(tt.trip_route[tt.st_trip[rows]].tolist()))
-    routes = {tt.routes[r].route_id for r in route_indexes} | {tt.routes[r].short_name for r in route_indexes if tt.routes[r].short_name}
+    routes = {tt.routes[r].route_id for r in route_indexes} | {
+        tt.routes[r].short_name for r in route_indexes if tt.routes[r].short_name
+    }
     return Scope(display_id, frozenset(covered), frozenset(routes))
 
 

@@ -19,7 +19,9 @@ def _fold(text: str) -> str:
 
 
 def _label(tt: Timetable, stop: Stop) -> str:
-    kind = "station" if stop.location_type == 1 else (f"platform {stop.platform_code}" if stop.platform_code else "stop")
+    kind = (
+        "station" if stop.location_type == 1 else (f"platform {stop.platform_code}" if stop.platform_code else "stop")
+    )
     return f"{stop.name} ({kind})"
 
 

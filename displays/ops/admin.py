@@ -130,7 +130,11 @@ async def put_display(service: Control, body: Any, display_id: str | None = None
         displays = (tuple(display if d.id == display.id else d for d in config.displays) if exists
                     else config.displays + (display,))
         before = config.display(display.id)
-        detail = changes(display_doc(before), display_doc(display)) if before is not None else described(display_doc(display))
+        detail = (
+            changes(display_doc(before), display_doc(display))
+            if before is not None
+            else described(display_doc(display))
+        )
         return (replace(config, displays=displays), set_display(display),
                 Change(who, "display.change" if exists else "display.add", display.id, detail))
 

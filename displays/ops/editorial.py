@@ -138,7 +138,11 @@ async def save(service: Control, item: Item, change: Change) -> None:
     """Store a message or suppression, apply it to every board, audit it."""
     require_shared_state(service)
     now = int(service.clock.now())
-    doc = message_doc(item, service.timezone()) if isinstance(item, Message) else suppression_doc(item, service.timezone())
+    doc = (
+        message_doc(item, service.timezone())
+        if isinstance(item, Message)
+        else suppression_doc(item, service.timezone())
+    )
     before = next((i for i in items(service, _kind(item)) if _id_of(i) == _id_of(item)), None)
     if change.detail:
         detail = change.detail

@@ -61,7 +61,9 @@ class DeviceKeys:
             except FileNotFoundError:
                 self._records = {}
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise StateError(f"{self._path()}: cannot be read as the TRMNL keys ({exc}); fix or restore it") from None
+                raise StateError(
+                    f"{self._path()}: cannot be read as the TRMNL keys ({exc}); fix or restore it"
+                ) from None
         return self._records
 
     def _save(self) -> None:
@@ -69,7 +71,9 @@ class DeviceKeys:
         try:
             write_durably(self._path(), json.dumps({"devices": [asdict(r) for r in records.values()]}, indent=1), 0o600)
         except OSError as exc:
-            raise StateError(f"state folder {self.folder}: cannot keep the TRMNL keys ({exc.strerror or exc})") from None
+            raise StateError(
+                f"state folder {self.folder}: cannot keep the TRMNL keys ({exc.strerror or exc})"
+            ) from None
 
     def _key(self, mac: str, generation: int) -> str:
         message = mac if generation == 0 else f"{mac}#{generation}"
@@ -106,7 +110,9 @@ class DeviceKeys:
         return records[mac]
 
     def _matches(self, mac: str, generation: int, token: str) -> bool:
-        return bool(token) and token.isascii() and hmac.compare_digest(token.encode(), self._key(mac, generation).encode())
+        return (
+            bool(token) and token.isascii() and hmac.compare_digest(token.encode(), self._key(mac, generation).encode())
+        )
 
     def check(self, device_id: str, token: str, now: int) -> bool:
         """Whether `token` is the device's current, unrevoked key (a key issued before keys were recorded is

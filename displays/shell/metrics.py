@@ -40,16 +40,24 @@ class Metrics:
             "From a realtime feed update's arrival to the frames it changed being sent.", LATENCY_BUCKETS)
         self.messages_published = self.counter("stopcast_published_messages_total",
                                                "MQTT messages acknowledged by the broker.")
-        self.bytes_published = self.counter("stopcast_published_bytes_total", "Payload bytes acknowledged by the broker.")
-        self.rejected = self.counter("stopcast_pillar_messages_rejected_total", "Pillar messages that broke the contract.")
+        self.bytes_published = self.counter(
+            "stopcast_published_bytes_total", "Payload bytes acknowledged by the broker."
+        )
+        self.rejected = self.counter(
+            "stopcast_pillar_messages_rejected_total", "Pillar messages that broke the contract."
+        )
         self.http_frames = self.counter("stopcast_http_frames_total", "Frames served over HTTP.")
         self.http_not_modified = self.counter("stopcast_http_not_modified_total", "304 answers to pulling pillars.")
         self.display_errors = self.counter("stopcast_display_errors_total",
                                            "Boards that could not be composed, rendered or encoded.")
-        self.audio_answers = self.counter("stopcast_audio_answers_total", "Audio requests (MQTT audio/request) answered.")
+        self.audio_answers = self.counter(
+            "stopcast_audio_answers_total", "Audio requests (MQTT audio/request) answered."
+        )
         self.audio_dropped = self.counter("stopcast_audio_dropped_total",
                                           "Audio requests dropped: too many waiting, or the service overloaded.")
-        self.publish_refused = self.counter("stopcast_publish_refused_total", "MQTT messages the client refused to send.")
+        self.publish_refused = self.counter(
+            "stopcast_publish_refused_total", "MQTT messages the client refused to send."
+        )
         self.publish_oversize = self.counter("stopcast_publish_oversize_total",
                                              "Messages over max_packet, never sent (0 unless there is a bug).")
         self.sent = 0  # messages acknowledged so far, read without a scrape (the update latency asks after each step)
@@ -58,7 +66,9 @@ class Metrics:
         """A counter in this service's registry (the name ends in _total)."""
         return Counter(name, documentation, labelnames=labels, registry=self.registry)
 
-    def histogram(self, name: str, documentation: str, buckets: Sequence[float], labels: Sequence[str] = ()) -> Histogram:
+    def histogram(
+        self, name: str, documentation: str, buckets: Sequence[float], labels: Sequence[str] = ()
+    ) -> Histogram:
         """A histogram in this service's registry (seconds, with `buckets` as upper bounds)."""
         return Histogram(name, documentation, labelnames=labels, buckets=buckets, registry=self.registry)
 

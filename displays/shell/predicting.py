@@ -128,7 +128,9 @@ async def forecasts(service: Service, now: int, batch: int = 128) -> list[Publis
         hashes = [(start, frame.hash) for (start, _), frame in zip(predicted, frames, strict=True)]
         if not reaches(runtime.forecast, now, keep) or not same_frames(runtime.forecast_hashes, hashes):
             ends = [start - 1 for start, _ in predicted[1:]] + [predicted[-1][0] + 59]
-            steps = [ForecastStep(start, end, frame) for (start, _), end, frame in zip(predicted, ends, frames, strict=True)]
+            steps = [
+                ForecastStep(start, end, frame) for (start, _), end, frame in zip(predicted, ends, frames, strict=True)
+            ]
             runtime.forecast, runtime.forecast_hashes = predicted, dict(hashes)
             out += service.bridge.forecast(runtime.config.id, steps, minutes, now)
     return out

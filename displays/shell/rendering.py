@@ -94,13 +94,19 @@ class PoolRenderer:
             except BrokenProcessPool:
                 if pool is self.pool:  # the first to find this pool broken replaces it
                     self.restarts += 1
-                    log.error("a render worker died; starting the render workers again (%d time(s) since start)",
-                              self.restarts)
+                    log.error(
+                        "a render worker died; starting the render workers again (%d time(s) since start)",
+                        self.restarts,
+                    )
                     pool.shutdown(wait=False, cancel_futures=True)
                     self.pool = self._start()
                 if attempt == 2:
-                    log.error("a batch of %d boards failed again on new render workers; they keep their frames", len(jobs))
-        return [f"the render worker died rendering this board and again on a new worker ({len(jobs)} boards in its batch)"] * len(jobs)
+                    log.error(
+                        "a batch of %d boards failed again on new render workers; they keep their frames", len(jobs)
+                    )
+        return [
+            f"the render worker died rendering this board and again on a new worker ({len(jobs)} boards in its batch)"
+        ] * len(jobs)
 
     def close(self) -> None:
         """Stop the workers without waiting for queued batches."""

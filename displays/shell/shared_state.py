@@ -1,8 +1,8 @@
 """The state several instances share when `[state] url = "postgresql://..."`: the config text (admin
-changes made on any instance), ops messages and suppressions, and the audit log. psycopg 3 (async, LISTEN/NOTIFY); the schema is
-created and migrated here. Every change is a new version of the whole config text, written by compare-and-set
-on the version it was made from and announced with NOTIFY; instances also poll every few seconds, so a lost
-notification delays a change by at most that.
+changes made on any instance), ops messages and suppressions, and the audit log. psycopg 3 (async, LISTEN/NOTIFY);
+the schema is created and migrated here. Every change is a new version of the whole config text, written by
+compare-and-set on the version it was made from and announced with NOTIFY; instances also poll every few seconds,
+so a lost notification delays a change by at most that.
 """
 
 from __future__ import annotations
@@ -22,8 +22,17 @@ from psycopg.rows import tuple_row
 from displays.shell.audit import AuditEntry
 from displays.shell.store import StoreError
 
-__all__ = ["CHANNEL", "POLL", "SNAPSHOT_FILE", "ItemChange", "SharedState", "SharedStateError", "SharedStore", "Sharing",
-           "Version"]
+__all__ = [
+    "CHANNEL",
+    "POLL",
+    "SNAPSHOT_FILE",
+    "ItemChange",
+    "SharedState",
+    "SharedStateError",
+    "SharedStore",
+    "Sharing",
+    "Version",
+]
 
 log = logging.getLogger("stopcast.state")
 CHANNEL = "stopcast_config"
@@ -42,7 +51,8 @@ MIGRATIONS = {
     2: [  # ops messages and suppressions (displays/shell/store.py's documents), with one version for all of them
         "CREATE TABLE IF NOT EXISTS stopcast_items (kind text NOT NULL, id text NOT NULL, doc text NOT NULL, "
         "changed_at bigint NOT NULL, PRIMARY KEY (kind, id))",
-        "CREATE TABLE IF NOT EXISTS stopcast_items_version (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS stopcast_items_version (id int PRIMARY KEY CHECK (id = 1), "
+        "version bigint NOT NULL)",
         "INSERT INTO stopcast_items_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
     ],
 }
@@ -77,7 +87,9 @@ class SharedState:
     async def open(self) -> None:
         """Connect and bring the schema to the current version."""
         try:
-            self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
             async with self._conn.transaction():
                 await self._conn.execute("SELECT pg_advisory_xact_lock(7152130)")  # one instance at a time migrates
                 await self._conn.execute("CREATE TABLE IF NOT EXISTS stopcast_schema (version int NOT NULL)")
@@ -141,8 +153,10 @@ class SharedState:
         return Version(row[0], text)
 
     async def _record(self, entry: AuditEntry) -> None:
-        await self._c().execute("INSERT INTO stopcast_audit (at, who, action, target, detail) VALUES (%s, %s, %s, %s, %s)",
-                                (entry.at, entry.who, entry.action, entry.target, entry.detail))
+        await self._c().execute(
+            "INSERT INTO stopcast_audit (at, who, action, target, detail) VALUES (%s, %s, %s, %s, %s)",
+            (entry.at, entry.who, entry.action, entry.target, entry.detail),
+        )
         await self._c().execute(f"NOTIFY {CHANNEL}, 'audit'")
 
     async def record(self, entry: AuditEntry) -> None:
@@ -165,7 +179,9 @@ class SharedState:
             conn = self._c()
             async with conn.transaction():
                 version = await self._items_version()
-                rows = await (await conn.execute("SELECT kind, doc FROM stopcast_items ORDER BY changed_at, id")).fetchall()
+                rows = await (
+                    await conn.execute("SELECT kind, doc FROM stopcast_items ORDER BY changed_at, id")
+                ).fetchall()
         return version, [(kind, json.loads(doc)) for kind, doc in rows]
 
     async def change_item(self, item: ItemChange, entry: AuditEntry | None = None) -> int:
@@ -175,7 +191,9 @@ class SharedState:
             conn = self._c()
             async with conn.transaction():
                 if item.doc is None:
-                    await conn.execute("DELETE FROM stopcast_items WHERE kind = %s AND id = %s", (item.kind, item.item_id))
+                    await conn.execute(
+                        "DELETE FROM stopcast_items WHERE kind = %s AND id = %s", (item.kind, item.item_id)
+                    )
                 else:
                     await conn.execute(
                         "INSERT INTO stopcast_items (kind, id, doc, changed_at) VALUES (%s, %s, %s, %s) ON CONFLICT "
@@ -192,7 +210,9 @@ class SharedState:
         """The newest audit entries first."""
         async with self._lock:
             cur = self._c().cursor(row_factory=tuple_row)
-            await cur.execute("SELECT at, who, action, target, detail FROM stopcast_audit ORDER BY id DESC LIMIT %s", (count,))
+            await cur.execute(
+                "SELECT at, who, action, target, detail FROM stopcast_audit ORDER BY id DESC LIMIT %s", (count,)
+            )
             return [AuditEntry(*row) for row in await cur.fetchall()]
 
     async def changes(self, seen: int, seen_items: int):  # type: ignore[no-untyped-def]

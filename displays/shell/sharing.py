@@ -132,14 +132,18 @@ def restore_snapshot(service: Service, sharing: Sharing) -> bool:
     except FileNotFoundError:
         return False
     except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
-        log.error("%s cannot be used (%s); running the config file until the shared state is read", sharing.snapshot, exc)
+        log.error(
+            "%s cannot be used (%s); running the config file until the shared state is read", sharing.snapshot, exc
+        )
         return False
     sharing.version, sharing.text, sharing.source = version, text, "snapshot"
     sharing.items_version = int(doc.get("items_version", 0))
     sharing.snapshot_at = int(doc.get("saved_at", 0))
     service.change_config(config)
     service.set_editorial(editorial_of([(str(k), d) for k, d in items], service.timezone(), int(service.clock.now())))
-    log.info("running the last shared config seen (version %d, %s) until the shared state is read", version, sharing.snapshot)
+    log.info(
+        "running the last shared config seen (version %d, %s) until the shared state is read", version, sharing.snapshot
+    )
     return True
 
 

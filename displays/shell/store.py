@@ -75,7 +75,10 @@ class SqliteStore:
         try:
             source = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
             try:
-                rows = {kind: source.execute(f"SELECT id, doc, changed_at FROM {_TABLES[kind]}").fetchall() for kind in KINDS}
+                rows = {
+                    kind: source.execute(f"SELECT id, doc, changed_at FROM {_TABLES[kind]}").fetchall()
+                    for kind in KINDS
+                }
             finally:
                 source.close()
         except sqlite3.Error as exc:

@@ -85,7 +85,9 @@ class EspeakSynthesizer:
             await process.wait()
             raise SpeechError(f"espeak-ng took longer than {TIMEOUT:g} s") from None
         if process.returncode != 0 or not wav.startswith(b"RIFF"):
-            raise SpeechError(f"espeak-ng failed (exit {process.returncode}): {err.decode(errors='replace').strip()[:200]}")
+            raise SpeechError(
+                f"espeak-ng failed (exit {process.returncode}): {err.decode(errors='replace').strip()[:200]}"
+            )
         wav = _fixed_sizes(wav)
         self._kept[key] = wav
         return wav

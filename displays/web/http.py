@@ -113,9 +113,15 @@ async def frame(request: web.Request) -> web.Response:
             raise web.HTTPServiceUnavailable(text="no frame rendered yet", headers={"Retry-After": "5"})
         return _conditional(request, etag, payload, "application/octet-stream")
     if fmt in RAW_FORMATS:
-        if codec.default_encoding(current.color_mode) != fmt and not (fmt == "rgb565" and current.color_mode == "rgb565"):
+        if codec.default_encoding(current.color_mode) != fmt and not (
+            fmt == "rgb565" and current.color_mode == "rgb565"
+        ):
             raise web.HTTPNotFound(text=f"this display's colour mode is {current.color_mode}, not {fmt}")
-        body = current.raw if codec.RAW_FOR_MODE[current.color_mode] == fmt else codec.pack(current.raster, fmt, current.color_mode)
+        body = (
+            current.raw
+            if codec.RAW_FOR_MODE[current.color_mode] == fmt
+            else codec.pack(current.raster, fmt, current.color_mode)
+        )
         return _conditional(request, etag, body, "application/octet-stream")
     raise web.HTTPNotFound(text=f"no frame format '{fmt}' (png, bmp, bin, {', '.join(RAW_FORMATS)})")
 
@@ -231,7 +237,9 @@ async def fonts(request: web.Request) -> web.FileResponse:
     allowed = {p.name for p in FONT_DIR.iterdir() if p.suffix in (".ttf", ".otb")}
     if name not in allowed:
         raise web.HTTPNotFound()
-    return web.FileResponse(FONT_DIR / name, headers={"Cache-Control": "max-age=86400", "Access-Control-Allow-Origin": "*"})
+    return web.FileResponse(
+        FONT_DIR / name, headers={"Cache-Control": "max-age=86400", "Access-Control-Allow-Origin": "*"}
+    )
 
 
 # --- ops ----------------------------------------------------------------------------------------
@@ -293,8 +301,11 @@ async def display_page(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     service = request.app[SERVICE]
     doc = display_status(service, runtime.config.id, runtime, request.app[PULLS], int(service.clock.now()))
-    page = _templates().get_template("display.html.j2").render(d=doc, settings=display_doc(runtime.config), spec=runtime.spec,
-                                                              now_ts=int(service.clock.now()))
+    page = (
+        _templates()
+        .get_template("display.html.j2")
+        .render(d=doc, settings=display_doc(runtime.config), spec=runtime.spec, now_ts=int(service.clock.now()))
+    )
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 

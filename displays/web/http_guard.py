@@ -51,8 +51,9 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason,
-                      exc.headers)
+        return error_response(
+            exc.status, exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason, exc.headers
+        )
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception:  # noqa: BLE001 - the last line of defence; the tests hold that it is never reached
@@ -72,7 +73,9 @@ async def admin_auth(request: web.Request, handler: Any) -> web.StreamResponse:
                                        headers={"WWW-Authenticate": "Bearer"})
         if not tokens:
             raise web.HTTPForbidden(text="admin API disabled: set http.admin_token or [[http.operators]]")
-        matches = [name for name, token in tokens if hmac.compare_digest(given.encode(), token.encode())]  # all compared
+        matches = [
+            name for name, token in tokens if hmac.compare_digest(given.encode(), token.encode())
+        ]  # all compared
         if not matches:
             raise web.HTTPForbidden(text="admin API: wrong token")
         request[TOKEN_LABEL] = matches[0]
@@ -117,7 +120,9 @@ def parse_json(raw: bytes, what: str = "the body") -> Any:
     try:
         value = json.loads(text or "null", parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise web.HTTPBadRequest(text=f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise web.HTTPBadRequest(
+            text=f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except RecursionError:
         raise web.HTTPBadRequest(text=f"{what} is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # e.g. an integer of thousands of digits
@@ -145,7 +150,12 @@ class _OneLineBadRequests(logging.Filter):
         if isinstance(exc, HttpProcessingError):
             peer = record.args[-1] if isinstance(record.args, tuple) and record.args else "?"
             what = " ".join(str(exc.message).split())[:200]
-            record.msg, record.args, record.exc_info, record.exc_text = "malformed HTTP request from %s: %s", (peer, what), None, None
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "malformed HTTP request from %s: %s",
+                (peer, what),
+                None,
+                None,
+            )
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 

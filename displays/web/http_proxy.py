@@ -51,7 +51,12 @@ async def to_owner(request: web.Request, handler: Any) -> web.StreamResponse:
     """Pass a request for a display this instance does not own to the instance that does."""
     service = request.app[SERVICE]
     display_id = _display_of(request)
-    if not display_id or display_id in service.displays or request.headers.get(HOP) or service.config.display(display_id) is None:
+    if (
+        not display_id
+        or display_id in service.displays
+        or request.headers.get(HOP)
+        or service.config.display(display_id) is None
+    ):
         return await handler(request)
     member = service.membership.owner(display_id)
     if member is None or not member.http:
@@ -122,7 +127,9 @@ async def others_displays(app: web.Application, doc: dict[str, Any], timeout: fl
         else:
             reason = "" if theirs is not None else f"HTTP {answer.status}"
         if not isinstance(theirs, dict) or not isinstance(theirs.get("displays"), list):
-            problems.append(f"instance {member.name} ({member.http}) did not answer for its displays: {reason or 'not a dashboard'}")
+            problems.append(
+                f"instance {member.name} ({member.http}) did not answer for its displays: {reason or 'not a dashboard'}"
+            )
             continue
         for display in theirs["displays"]:
             cleaned = foreign_display(display)
@@ -151,12 +158,30 @@ def foreign_display(raw: Any) -> dict[str, Any] | None:
     names = raw.get("stop_names")
     out["stop_names"] = [n[:100] for n in names[:20] if isinstance(n, str)] if isinstance(names, list) else []
     history = raw.get("history")
-    out["history"] = [(int(h[0]), int(h[1]), h[2]) for h in history[:500]
-                      if isinstance(h, (list, tuple)) and len(h) == 3 and all(isinstance(x, int) and not isinstance(x, bool)
-                                                                             for x in h[:2]) and isinstance(h[2], str) and len(h[2]) <= 32
-                      and abs(h[0]) < 1 << 40 and abs(h[1]) < 1 << 40] if isinstance(history, list) else []
+    out["history"] = (
+        [
+            (int(h[0]), int(h[1]), h[2])
+            for h in history[:500]
+            if isinstance(h, (list, tuple))
+            and len(h) == 3
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in h[:2])
+            and isinstance(h[2], str)
+            and len(h[2]) <= 32
+            and abs(h[0]) < 1 << 40
+            and abs(h[1]) < 1 << 40
+        ]
+        if isinstance(history, list)
+        else []
+    )
     for key in ("pillar", "device"):
         value = raw.get(key)
-        out[key] = {str(k)[:40]: v for k, v in list(value.items())[:20] if isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                    and len(str(v)) <= 100} if isinstance(value, dict) else {}
+        out[key] = (
+            {
+                str(k)[:40]: v
+                for k, v in list(value.items())[:20]
+                if isinstance(v, (str, int, float)) and not isinstance(v, bool) and len(str(v)) <= 100
+            }
+            if isinstance(value, dict)
+            else {}
+        )
     return out

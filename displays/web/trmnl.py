@@ -28,9 +28,14 @@ LOG_RATE = (10, 60.0)  # posts per device per window of seconds
 SETUP_RATES = {  # setup calls per window of seconds: per client address, per MAC asked for (known or not), overall
     "address": (10, 60.0), "mac": (5, 600.0), "all": (60, 60.0)}
 SETUP_APPROVAL = 900  # seconds an ops approval of a new setup stays open
-REFUSED = {"status": 404, "api_key": None, "friendly_id": None, "image_url": None,
-           "message": "this device cannot be set up here: it is not configured (trmnl_id on a display), or it holds a "
-                      "key already (ops can allow a new setup)"}  # the same for every MAC refused: probing learns nothing
+REFUSED = {
+    "status": 404,
+    "api_key": None,
+    "friendly_id": None,
+    "image_url": None,
+    "message": "this device cannot be set up here: it is not configured (trmnl_id on a display), or it holds a "
+    "key already (ops can allow a new setup)",
+}  # the same for every MAC refused: probing learns nothing
 
 
 @dataclass
@@ -40,7 +45,9 @@ class Devices:
     service: Node
     keys: DeviceKeys | None = None
     log_rate: RateLimit = field(default_factory=lambda: RateLimit(*LOG_RATE))
-    setup_rates: dict[str, RateLimit] = field(default_factory=lambda: {k: RateLimit(*v) for k, v in SETUP_RATES.items()})
+    setup_rates: dict[str, RateLimit] = field(
+        default_factory=lambda: {k: RateLimit(*v) for k, v in SETUP_RATES.items()}
+    )
 
     def setup_allowed(self, address: str, mac: str, now: float) -> bool:
         """Whether one more setup call is within the limits (checked before the MAC is looked up)."""
@@ -130,9 +137,12 @@ async def display(request: web.Request) -> web.Response:
     state = request.app[PULLS].of(runtime.config.id)
     state.pulled_by(f"TRMNL {request.headers.get('ID', '')[:32]}", now)
     state.device = {
-        "battery_v": _number(request.headers.get("Battery-Voltage")), "rssi": _number(request.headers.get("RSSI")),
-        "fw": escape_controls(request.headers.get("FW-Version", "")[:32]), "width": _number(request.headers.get("Width")),
-        "height": _number(request.headers.get("Height")), "seen": now,
+        "battery_v": _number(request.headers.get("Battery-Voltage")),
+        "rssi": _number(request.headers.get("RSSI")),
+        "fw": escape_controls(request.headers.get("FW-Version", "")[:32]),
+        "width": _number(request.headers.get("Width")),
+        "height": _number(request.headers.get("Height")),
+        "seen": now,
     }
     if runtime.frame is None or runtime.board is None:
         return web.json_response({"status": 0, "image_url": None, "filename": None, "refresh_rate": 30,
@@ -219,7 +229,9 @@ async def allow_setup(request: web.Request) -> web.Response:
     mac = request.match_info["mac"]
     allowed = _keys(lambda: devices.store().allow_setup(mac, now, SETUP_APPROVAL))
     if allowed is None:
-        raise web.HTTPNotFound(text=f"device {escape_controls(mac[:32])} never had a key: its first setup needs no approval")
+        raise web.HTTPNotFound(
+            text=f"device {escape_controls(mac[:32])} never had a key: its first setup needs no approval"
+        )
     service.audit.record(AuditEntry(now, who(request), "trmnl.allow-setup", allowed.mac,
                                     f"one new setup allowed for {SETUP_APPROVAL} s"))
     return web.json_response(asdict(allowed))

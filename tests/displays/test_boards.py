@@ -22,7 +22,9 @@ SPEC = load_layout("epaper-800x480")
 def test_frozen_feed_never_leaves_sofort_standing(tmp_path: Path) -> None:
     tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
     t0 = parse_instant("2024-05-15T08:09:00+02:00")  # T1 is due at UNI 08:11, predicted 08:12
-    frozen = parse_feed(feed(trip_update("T1", stu(seq=2, dep_delay=60), start_date="20240515"), timestamp=t0), "tu.pb", t0)
+    frozen = parse_feed(
+        feed(trip_update("T1", stu(seq=2, dep_delay=60), start_date="20240515"), timestamp=t0), "tu.pb", t0
+    )
 
     def uni(now: int):  # type: ignore[no-untyped-def]
         live = build_live(tt, [frozen], now, RealtimeRules())
@@ -56,7 +58,9 @@ def test_a_timetable_past_its_last_day_says_so(tmp_path: Path) -> None:
 def test_old_realtime_says_its_date(tmp_path: Path) -> None:
     tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
     t0 = parse_instant("2024-05-14T17:05:00+02:00")
-    old = parse_feed(feed(trip_update("T1", stu(seq=2, dep_delay=60), start_date="20240514"), timestamp=t0), "tu.pb", t0)
+    old = parse_feed(
+        feed(trip_update("T1", stu(seq=2, dep_delay=60), start_date="20240514"), timestamp=t0), "tu.pb", t0
+    )
     now = parse_instant("2024-05-15T07:50:00+02:00")
     board = compose_board(tt, build_live(tt, [old], now, RealtimeRules()), "UNI", SPEC, DisplaySettings(), now,
                           realtime_configured=True)
@@ -85,7 +89,10 @@ def test_the_board_speaks_the_feeds_language_unless_the_display_says_otherwise(t
     english = compose_board(bart, None, "EMBR", SPEC, DisplaySettings(), at)
     assert english.rows and all(r.line == r.line_name for r in english.rows)  # whole labels: the badge widens
     german = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
-    assert compose_board(german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T08:09:00+02:00")).language == "de"
+    assert (
+        compose_board(german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T08:09:00+02:00")).language
+        == "de"
+    )
 
 
 def test_an_added_trip_without_a_known_route_gets_a_neutral_badge(tmp_path: Path) -> None:
@@ -105,9 +112,13 @@ def test_displays_at_one_stop_share_a_query_and_keep_their_own_settings(tmp_path
     language, routes and layout, exactly as if composed alone."""
     tt = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
     now = parse_instant("2024-05-15T08:00:00+02:00")
-    variants = [(SPEC, DisplaySettings()), (SPEC, DisplaySettings(language="en")),
-                (SPEC, DisplaySettings(horizon_minutes=5)), (load_layout("led-192x64"), DisplaySettings(walk_minutes=4)),
-                (SPEC, DisplaySettings(routes=("NOPE",)))]
+    variants = [
+        (SPEC, DisplaySettings()),
+        (SPEC, DisplaySettings(language="en")),
+        (SPEC, DisplaySettings(horizon_minutes=5)),
+        (load_layout("led-192x64"), DisplaySettings(walk_minutes=4)),
+        (SPEC, DisplaySettings(routes=("NOPE",))),
+    ]
     shared: dict = {}
     together = [compose_board(tt, None, "UNI", spec, settings, now, shared=shared) for spec, settings in variants]
     alone = [compose_board(tt, None, "UNI", spec, settings, now) for spec, settings in variants]
@@ -128,7 +139,9 @@ def test_check_config_fails_a_label_no_badge_holds_and_route_labels_fix_it(tmp_p
     assert main(["check-config", str(config), "--no-cache"]) == 1
     err = capsys.readouterr().err
     assert "display 'led'" in err and "'Blue-Wkd/Sat' does not fit the badges of layout led-192x64" in err
-    config.write_text(base + 'route_labels = { "Blue-Wkd/Sat" = "Blue", "Blue-Sun" = "BlueS" }\nclock = "12h"\nlanguage = "es"\n')
+    config.write_text(
+        base + 'route_labels = { "Blue-Wkd/Sat" = "Blue", "Blue-Sun" = "BlueS" }\nclock = "12h"\nlanguage = "es"\n'
+    )
     assert main(["check-config", str(config), "--no-cache"]) == 0, capsys.readouterr().err
     config.write_text(base + 'clock = "13h"\n')
     assert main(["check-config", str(config), "--no-cache"]) == 1
@@ -146,4 +159,9 @@ def test_a_display_chooses_its_clock_and_labels(tmp_path: Path) -> None:
     yellow = [r.line for r in labelled.rows if r.line_name == "Yellow"]
     assert yellow and set(yellow) == {"Y"}
     german = load_timetable(GtfsSource(write_feed(tmp_path / "f")))
-    assert compose_board(german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T14:09:00+02:00")).clock_text == "14:09"
+    assert (
+        compose_board(
+            german, None, "UNI", SPEC, DisplaySettings(), parse_instant("2024-05-15T14:09:00+02:00")
+        ).clock_text
+        == "14:09"
+    )

@@ -31,10 +31,12 @@ def test_a_display_added_through_the_form_gets_its_thumbnail(tmp_path: Path) -> 
         await asyncio.wait_for(service.http_ready.wait(), 30)
         async with Page(service.http_url + "/", 1400, 1400) as dash:
             await dash.wait_for("document.getElementById('display-form') !== null")
-            fill = ("(function(){ var f = document.getElementById('display-form');"
-                    f" document.getElementById('f-token').value = '{TOKEN}';"
-                    " f.elements.id.value = 'new-stele'; f.elements.stops.value = 'UNI, NOWHERE';"
-                    " f.elements.layout.value = 'tft-320x240'; document.getElementById('f-save').click(); return true; })()")
+            fill = (
+                "(function(){ var f = document.getElementById('display-form');"
+                f" document.getElementById('f-token').value = '{TOKEN}';"
+                " f.elements.id.value = 'new-stele'; f.elements.stops.value = 'UNI, NOWHERE';"
+                " f.elements.layout.value = 'tft-320x240'; document.getElementById('f-save').click(); return true; })()"
+            )
             await dash.evaluate(fill)
             message = await dash.wait_for("document.querySelector('.field-error[data-for=stops]').textContent")
             assert "unknown stop id 'NOWHERE'" in str(message)  # shown beside the field
@@ -72,14 +74,19 @@ def test_stop_search_preview_before_saving_and_a_suppression_from_the_dashboard(
             assert offered == "UNI, SCHI"
             assert "Schillerplatz" in str(await dash.evaluate("document.querySelector('#stop-options option').label"))
             # A change previewed before it is saved: the frame in the new layout, nothing written.
-            fill = ("(function(){ var f = document.getElementById('display-form');"
-                    f" document.querySelector('#display-form .admin-token').value = '{TOKEN}';"
-                    " f.elements.id.value = 'schi-led'; f.elements.stops.value = 'SCHI';"
-                    " f.elements.layout.value = 'led-192x64'; document.getElementById('f-preview').click(); return true; })()")
+            fill = (
+                "(function(){ var f = document.getElementById('display-form');"
+                f" document.querySelector('#display-form .admin-token').value = '{TOKEN}';"
+                " f.elements.id.value = 'schi-led'; f.elements.stops.value = 'SCHI';"
+                " f.elements.layout.value = 'led-192x64';"
+                " document.getElementById('f-preview').click(); return true; })()"
+            )
             await dash.evaluate(fill)
             await dash.wait_for("document.querySelector('#display-preview img') &&"
                                 " document.querySelector('#display-preview img').naturalWidth === 192")
-            assert "not saved" in str(await dash.evaluate("document.querySelector('#display-preview figcaption').textContent"))
+            assert "not saved" in str(
+                await dash.evaluate("document.querySelector('#display-preview figcaption').textContent")
+            )
             assert service.config.display("schi-led") is None
             # A suppression through its own form, its token field beside it (filled from the tab's session).
             await dash.evaluate("document.getElementById('f-save').click(); true")

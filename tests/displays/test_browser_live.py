@@ -43,17 +43,26 @@ def test_live_board_and_dashboard_follow_a_feed_update(tmp_path: Path) -> None:
         runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
         await asyncio.wait_for(service.http_ready.wait(), 30)
         first = stop_departures(service.timetable, None, "UNI", AT, 3600, 1).departures[0]
-        async with Page(f"{service.http_url}/displays/uni-lcd", 1080, 1920) as board, Page(service.http_url + "/", 1400, 900) as dash:
-            before = await board.wait_for("document.querySelector('.row .c-time') && document.querySelector('.row .c-time').textContent.trim()")
+        async with (
+            Page(f"{service.http_url}/displays/uni-lcd", 1080, 1920) as board,
+            Page(service.http_url + "/", 1400, 900) as dash,
+        ):
+            before = await board.wait_for(
+                "document.querySelector('.row .c-time') && document.querySelector('.row .c-time').textContent.trim()"
+            )
             thumbnail = await dash.wait_for("document.querySelector('#display-uni-tft img').getAttribute('src')")
             await board.evaluate("window.notReloaded = true")
             await dash.evaluate("window.notReloaded = true")
             late = trip_update(first.trip_id, stu(stop_id="UNI", dep_delay=6 * 60), start_date=first.service_date)
             _write(realtime, feed(late, timestamp=AT))
             after = await board.wait_for(
-                f"(function(){{ var t = document.querySelector('.row .c-time').textContent.trim(); return t !== {before!r} && t; }})()")
+                "(function(){ var t = document.querySelector('.row .c-time').textContent.trim();"
+                f" return t !== {before!r} && t; }})()"
+            )
             assert after != before
-            assert await board.evaluate("document.querySelectorAll('.row.status-delayed').length === 1")  # it moved down the board
+            assert await board.evaluate(
+                "document.querySelectorAll('.row.status-delayed').length === 1"
+            )  # it moved down the board
             assert await board.evaluate("window.notReloaded === true")
             await dash.wait_for(f"document.querySelector('#display-uni-tft img').getAttribute('src') !== {thumbnail!r}")
             assert await dash.evaluate("window.notReloaded === true")

@@ -40,12 +40,18 @@ def test_a_message_made_on_the_dashboard_appears_on_a_live_board(tmp_path: Path)
             await board.wait_for("document.querySelectorAll('.row').length > 0")
             await board.evaluate("window.notReloaded = true")
             await dash.wait_for("document.getElementById('message-form') !== null")
-            fill = ("(function(){ var f = document.getElementById('message-form').elements;"
-                    f" document.getElementById('f-token').value = '{TOKEN}';"
-                    " f.de.value = 'Aufzug an der Universität außer Betrieb'; f.en.value = 'Lift at the university out of order';"
-                    " f.kind.value = 'row'; f.stops.value = 'UNI, NOWHERE'; document.getElementById('m-preview').click(); return true; })()")
+            fill = (
+                "(function(){ var f = document.getElementById('message-form').elements;"
+                f" document.getElementById('f-token').value = '{TOKEN}';"
+                " f.de.value = 'Aufzug an der Universität außer Betrieb';"
+                " f.en.value = 'Lift at the university out of order';"
+                " f.kind.value = 'row'; f.stops.value = 'UNI, NOWHERE';"
+                " document.getElementById('m-preview').click(); return true; })()"
+            )
             await dash.evaluate(fill)
-            refused = await dash.wait_for("document.querySelector('.field-error[data-for=\"targets.stops\"]').textContent")
+            refused = await dash.wait_for(
+                "document.querySelector('.field-error[data-for=\"targets.stops\"]').textContent"
+            )
             assert "unknown stop id 'NOWHERE'" in str(refused)  # said beside the field
             await dash.evaluate("document.getElementById('message-form').elements.stops.value = 'UNI';"
                                 "document.getElementById('m-preview').click(); true")
@@ -92,8 +98,12 @@ class Tone:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(22050)
-            w.writeframes(b"".join(int(8000 * math.sin(2 * math.pi * 440 * i / 22050)).to_bytes(2, "little", signed=True)
-                                   for i in range(22050)))
+            w.writeframes(
+                b"".join(
+                    int(8000 * math.sin(2 * math.pi * 440 * i / 22050)).to_bytes(2, "little", signed=True)
+                    for i in range(22050)
+                )
+            )
         return out.getvalue()
 
 
@@ -109,16 +119,22 @@ def test_the_live_board_reads_itself_aloud_on_request(tmp_path: Path) -> None:
         await asyncio.wait_for(service.http_ready.wait(), 30)
         async with Page(f"{service.http_url}/displays/uni-tft", 640, 480) as board:
             await board.wait_for("document.querySelectorAll('#speak button').length === 2")
-            labels = await board.evaluate("Array.from(document.querySelectorAll('#speak button')).map(b => b.textContent.trim())")
+            labels = await board.evaluate(
+                "Array.from(document.querySelectorAll('#speak button')).map(b => b.textContent.trim())"
+            )
             assert labels == ["Vorlesen", "Read aloud"]
             await board.screenshot((Path(SHOTS) if SHOTS else tmp_path) / "live-board-read-aloud.png")
             await board.evaluate("document.querySelector('#speak button[data-lang=en]').click(); true")
-            await board.wait_for("document.querySelector('#speak button[data-lang=en]').getAttribute('aria-pressed') === 'true'")
+            await board.wait_for(
+                "document.querySelector('#speak button[data-lang=en]').getAttribute('aria-pressed') === 'true'"
+            )
             fetched = await board.wait_for("performance.getEntriesByType('resource').map(e => e.name)"
                                            ".filter(n => n.includes('/displays/uni-tft/speech.wav?lang=en')).length")
             assert fetched == 1
             # The one-second tone plays to its end, and the button says it is no longer playing.
-            await board.wait_for("document.querySelector('#speak button[data-lang=en]').getAttribute('aria-pressed') === 'false'", 10)
+            await board.wait_for(
+                "document.querySelector('#speak button[data-lang=en]').getAttribute('aria-pressed') === 'false'", 10
+            )
         service.stop()
         await asyncio.wait_for(runner, 10)
 

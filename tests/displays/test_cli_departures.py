@@ -24,7 +24,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_json_has_the_documented_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     feed = write_feed(tmp_path / "f")
-    status, out, _ = run(capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", "2024-05-15T07:30:00+02:00", "--format", "json")
+    status, out, _ = run(
+        capsys,
+        "departures",
+        "--gtfs",
+        str(feed),
+        "--stop",
+        "HBF",
+        "--at",
+        "2024-05-15T07:30:00+02:00",
+        "--format",
+        "json",
+    )
     assert status == 0
     doc = json.loads(out)
     assert doc["stop"] == {"stop_id": "HBF", "stop_name": "Mainz Hauptbahnhof"}
@@ -32,24 +43,46 @@ def test_json_has_the_documented_fields(tmp_path: Path, capsys: pytest.CaptureFi
     assert doc["alerts"] == []
     first = doc["departures"][0]
     assert REQUIRED <= set(first)
-    assert (first["trip_id"], first["service_date"], first["route_short_name"], first["headsign"]) == ("T1", "20240515", "50", "Finthen")
-    assert (first["stop_id"], first["platform"], first["route_color"], first["route_text_color"]) == ("HBF:A", "A", "E30613", "FFFFFF")
-    assert (first["scheduled_departure"], first["expected_departure"], first["delay_seconds"]) == ("2024-05-15T08:00:00+02:00", None, None)
+    assert (first["trip_id"], first["service_date"], first["route_short_name"], first["headsign"]) == (
+        "T1",
+        "20240515",
+        "50",
+        "Finthen",
+    )
+    assert (first["stop_id"], first["platform"], first["route_color"], first["route_text_color"]) == (
+        "HBF:A",
+        "A",
+        "E30613",
+        "FFFFFF",
+    )
+    assert (first["scheduled_departure"], first["expected_departure"], first["delay_seconds"]) == (
+        "2024-05-15T08:00:00+02:00",
+        None,
+        None,
+    )
     assert (first["realtime"], first["status"]) == (False, "scheduled")
 
 
 def test_unix_seconds_horizon_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     feed = write_feed(tmp_path / "f")
     at = "1715751000"  # 2024-05-15T07:30:00+02:00
-    _, out, _ = run(capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", at, "--format", "json", "--limit", "1")
+    _, out, _ = run(
+        capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", at, "--format", "json", "--limit", "1"
+    )
     assert [d["trip_id"] for d in json.loads(out)["departures"]] == ["T1"]
-    _, out, _ = run(capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", at, "--format", "json", "--horizon", "20")
+    _, out, _ = run(
+        capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", at, "--format", "json", "--horizon", "20"
+    )
     assert json.loads(out)["departures"] == []
 
 
-def test_table_shows_local_time_line_destination_platform_minutes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_shows_local_time_line_destination_platform_minutes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed = write_feed(tmp_path / "f")
-    status, out, _ = run(capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", "2024-05-15T07:30:00+02:00")
+    status, out, _ = run(
+        capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", "2024-05-15T07:30:00+02:00"
+    )
     assert status == 0
     lines = out.splitlines()
     assert lines[0] == "Mainz Hauptbahnhof (HBF) at 07:30 Europe/Berlin"
@@ -69,19 +102,33 @@ def test_bad_at_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "has no UTC offset" in capsys.readouterr().err
 
 
-def test_corrupt_realtime_is_a_warning_and_the_timetable_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_realtime_is_a_warning_and_the_timetable_is_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed = write_feed(tmp_path / "f")
     corrupt = tmp_path / "tripupdates.pb"
     corrupt.write_bytes(b"\x0a\x05\x0a\x03\x32\x2e")  # truncated header
-    status, out, err = run(capsys, "departures", "--gtfs", str(feed), "--stop", "HBF", "--at", "2024-05-15T07:30:00+02:00",
-                           "--realtime", str(corrupt))
+    status, out, err = run(
+        capsys,
+        "departures",
+        "--gtfs",
+        str(feed),
+        "--stop",
+        "HBF",
+        "--at",
+        "2024-05-15T07:30:00+02:00",
+        "--realtime",
+        str(corrupt),
+    )
     assert status == 0
     assert err.startswith(f"stopcast: warning: realtime source {corrupt}: corrupt or truncated GTFS-Realtime payload")
     assert "08:00  50" in out
     assert out.rstrip().endswith("timetable only (no current realtime data)")
 
 
-def test_json_with_realtime_carries_health_predictions_and_alerts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_with_realtime_carries_health_predictions_and_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rtkit import alert, stu, trip_update
     from rtkit import feed as rt_feed
 
@@ -100,8 +147,13 @@ def test_json_with_realtime_carries_health_predictions_and_alerts(tmp_path: Path
     (source,) = doc["realtime"]["sources"]
     assert (source["ok"], source["age_seconds"], source["trip_updates"], source["alerts"]) == (True, 30, 1, 1)
     first = doc["departures"][0]
-    assert (first["trip_id"], first["expected_departure"], first["delay_seconds"], first["status"], first["realtime"]) == (
-        "T1", "2024-05-15T08:04:00+02:00", 240, "delayed", True)
+    assert (
+        first["trip_id"],
+        first["expected_departure"],
+        first["delay_seconds"],
+        first["status"],
+        first["realtime"],
+    ) == ("T1", "2024-05-15T08:04:00+02:00", 240, "delayed", True)
     assert [(a["id"], a["header"], a["language"]) for a in doc["alerts"]] == [("works", "Gleisbauarbeiten", "de")]
 
 
@@ -109,9 +161,25 @@ def test_the_table_says_statuses_in_words(tmp_path: Path, capsys: pytest.Capture
     from displays.cli.cli import status_words
     from feeds.departures import Departure
 
-    base = dict(trip_id="t", service_date="20240515", route_id="50", route_short_name="50", route_long_name="",
-                route_type=3, route_color="000000", route_text_color="FFFFFF", headsign="Finthen", direction_id=0,
-                stop_id="HBF", stop_sequence=1, platform="A", scheduled_platform="A", scheduled=0, expected=0, realtime=True)
+    base = dict(
+        trip_id="t",
+        service_date="20240515",
+        route_id="50",
+        route_short_name="50",
+        route_long_name="",
+        route_type=3,
+        route_color="000000",
+        route_text_color="FFFFFF",
+        headsign="Finthen",
+        direction_id=0,
+        stop_id="HBF",
+        stop_sequence=1,
+        platform="A",
+        scheduled_platform="A",
+        scheduled=0,
+        expected=0,
+        realtime=True,
+    )
     assert status_words(Departure(**base, delay=0, status="on_time")) == "on time"
     assert status_words(Departure(**base, delay=38 * 60, status="delayed")) == "38 min late"
     assert status_words(Departure(**base, delay=None, status="cancelled")) == "cancelled"

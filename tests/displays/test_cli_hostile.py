@@ -16,7 +16,9 @@ from displays.cli.cli import main
     (["--at", "9999-12-31T23:59:59+14:00"], "is outside 1970 to 2200"),
     (["--horizon", "999999999999"], "argument --horizon: 999999999999 is more than a week (10080 minutes)"),
 ])
-def test_out_of_range_arguments_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_out_of_range_arguments_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     feed = write_feed(tmp_path / "feed")
     with pytest.raises(SystemExit) as exited:
         main(["departures", "--gtfs", str(feed), "--stop", "HBF", *args])
@@ -89,8 +91,10 @@ def test_check_config_is_not_ok_when_a_local_realtime_file_does_not_exist(tmp_pa
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     write_feed(tmp_path / "feed")
     config = tmp_path / "stopcast.toml"
-    config.write_text('[feeds]\ngtfs = "feed"\nrealtime = [{ url = "rt/trips.pb" }, { url = "https://rt.example/x.pb" }]\n'
-                      '[[displays]]\nid = "a"\nstops = ["UNI"]\nlayout = "tft-320x240"\n')
+    config.write_text(
+        '[feeds]\ngtfs = "feed"\nrealtime = [{ url = "rt/trips.pb" }, { url = "https://rt.example/x.pb" }]\n'
+        '[[displays]]\nid = "a"\nstops = ["UNI"]\nlayout = "tft-320x240"\n'
+    )
     assert main(["check-config", str(config), "--no-cache"]) == 1
     err = capsys.readouterr().err
     assert f"field 'feeds.realtime[0].url': the local realtime file '{tmp_path / 'rt/trips.pb'}' does not exist" in err

@@ -19,7 +19,10 @@ def test_render_png_for_every_colour_mode(tmp_path: Path, capsys: pytest.Capture
     for layout, size, mode in (("epaper-800x480", (800, 480), "1"), ("epaper-bwr-800x480", (800, 480), "P"),
                                ("tft-320x240", (320, 240), "RGB"), ("led-192x64", (192, 64), "1")):
         out = tmp_path / f"{layout}.png"
-        assert main(["render", "--gtfs", str(gtfs), "--stop", "HBF", "--layout", layout, "--at", AT, "--output", str(out)]) == 0
+        assert (
+            main(["render", "--gtfs", str(gtfs), "--stop", "HBF", "--layout", layout, "--at", AT, "--output", str(out)])
+            == 0
+        )
         image = Image.open(out)
         assert (image.size, image.mode) == (size, mode)
     assert "wrote" in capsys.readouterr().err
@@ -39,9 +42,39 @@ def test_render_html_with_realtime_shows_the_delay(tmp_path: Path) -> None:
 
 def test_render_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gtfs = write_feed(tmp_path / "f")
-    assert main(["render", "--gtfs", str(gtfs), "--stop", "HBF", "--layout", "epaper-800x480", "--output", str(tmp_path / "x.gif")]) == 1
+    assert (
+        main(
+            [
+                "render",
+                "--gtfs",
+                str(gtfs),
+                "--stop",
+                "HBF",
+                "--layout",
+                "epaper-800x480",
+                "--output",
+                str(tmp_path / "x.gif"),
+            ]
+        )
+        == 1
+    )
     assert "write .png or .html" in capsys.readouterr().err
-    assert main(["render", "--gtfs", str(gtfs), "--stop", "HBF", "--layout", "nope-1x1", "--output", str(tmp_path / "x.png")]) == 1
+    assert (
+        main(
+            [
+                "render",
+                "--gtfs",
+                str(gtfs),
+                "--stop",
+                "HBF",
+                "--layout",
+                "nope-1x1",
+                "--output",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 1
+    )
     assert "no built-in layout of that name" in capsys.readouterr().err
     assert main(["render", "--config", str(tmp_path / "missing.toml"), "--output", str(tmp_path / "x.png")]) == 1
     assert "--config and --display go together" in capsys.readouterr().err

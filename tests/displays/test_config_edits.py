@@ -18,7 +18,11 @@ from feeds.demo import write_demo_feed
 from feeds.times import parse_instant
 
 AT = parse_instant("2026-11-25T08:00:05+01:00")
-SECRETS = {"STOPCAST_TEST_ADMIN": "adm1n-s3cret", "STOPCAST_TEST_MQTT": "mqtt-s3cret", "STOPCAST_TEST_KEY": "api-s3cret"}
+SECRETS = {
+    "STOPCAST_TEST_ADMIN": "adm1n-s3cret",
+    "STOPCAST_TEST_MQTT": "mqtt-s3cret",
+    "STOPCAST_TEST_KEY": "api-s3cret",
+}
 AUTH = {"Authorization": f"Bearer {SECRETS['STOPCAST_TEST_ADMIN']}"}
 
 ORIGINAL = """# stopcast for Mainz: edited by hand, keep the comments!
@@ -107,7 +111,8 @@ async def test_every_admin_change_is_audited_and_kept(served: tuple[TestClient, 
     assert (await client.get("/api/audit")).status == 401
     entries = await (await client.get("/api/audit", headers=AUTH)).json()
     assert [(e["who"], e["action"], e["target"], e["detail"]) for e in entries] == [
-        ("admin", "config.reload", "", "ok"), ("admin", "display.remove", "hbf-epaper", "stops: HBF; layout: epaper-800x480"),
+        ("admin", "config.reload", "", "ok"),
+        ("admin", "display.remove", "hbf-epaper", "stops: HBF; layout: epaper-800x480"),
         ("admin", "display.add", "gons-led", "stops: GONS; layout: led-192x64"),
     ]
     assert all(e["at"] == AT for e in entries)

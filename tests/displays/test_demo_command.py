@@ -57,7 +57,10 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             page = response.read().decode()
         assert "hbf-stele" in page and "gonsenheim-led" in page
         red_rows = re.findall(r'<tr id="display-[^"]+" class="bad"', page)
-        assert ("<h2>0 problems</h2>" in page) == (not red_rows and not first["problems"]), (first["problems"], red_rows)
+        assert ("<h2>0 problems</h2>" in page) == (not red_rows and not first["problems"]), (
+            first["problems"],
+            red_rows,
+        )
         assert "<h2>0 problems</h2>" in page and "timetable loaded, valid until" in page
         health = wait_for_health(url, lambda h: h["broker"]["connected"])
         assert health["timetable"]["loaded"] and health["broker"]["connected"] and health["displays"] == 5

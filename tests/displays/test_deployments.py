@@ -45,8 +45,12 @@ def test_another_display_set_or_deployment_is_named_and_never_joined() -> None:
 def test_two_deployments_on_one_broker_keep_their_own_displays(tmp_path: Path) -> None:
     with mosquitto(tmp_path / "broker") as broker:
         alpha = write_config(tmp_path / "alpha", broker.url, dt.date.today(), ALPHA, service={"deployment": "alpha"})
-        beta = write_config(tmp_path / "beta", broker.url, dt.date.today(), BETA)  # no name: its display set is its identity
-        procs = {"alpha1": spawn(alpha, "alpha1", tmp_path / "cache"), "beta1": spawn(beta, "beta1", tmp_path / "cache")}
+        # no name: its display set is its identity
+        beta = write_config(tmp_path / "beta", broker.url, dt.date.today(), BETA)
+        procs = {
+            "alpha1": spawn(alpha, "alpha1", tmp_path / "cache"),
+            "beta1": spawn(beta, "beta1", tmp_path / "cache"),
+        }
         try:
             asyncio.run(_two(broker.port))
         finally:
@@ -76,9 +80,13 @@ async def _two(port: int) -> None:
             while not await settled():
                 assert time.monotonic() < deadline, docs
                 await asyncio.sleep(0.2)  # polling two real processes' /healthz, bounded by the deadline
-        assert any("alpha1" in p and "'alpha', not ''" in p for p in docs["beta1"]["problems"]), docs["beta1"]["problems"]
+        assert any("alpha1" in p and "'alpha', not ''" in p for p in docs["beta1"]["problems"]), docs["beta1"][
+            "problems"
+        ]
         assert any("beta1" in p and "not joined" in p for p in docs["alpha1"]["problems"]), docs["alpha1"]["problems"]
-        await until(lambda: all(probe.frames.get(d["id"]) for d in ALPHA + BETA), 30, "every display of both has frames")
+        await until(
+            lambda: all(probe.frames.get(d["id"]) for d in ALPHA + BETA), 30, "every display of both has frames"
+        )
 
 
 def _listening(port: int) -> bool:
@@ -89,7 +97,9 @@ def _listening(port: int) -> bool:
 @pytest.mark.broker
 def test_serve_with_an_embedded_broker_runs_it_and_leaves_1883_alone(tmp_path: Path) -> None:
     prefix = f"embeddedtest{time.monotonic_ns()}"
-    config = write_config(tmp_path / "cfg", "embedded", dt.date.today(), ALPHA[:2], mqtt={"url": "embedded", "prefix": prefix})
+    config = write_config(
+        tmp_path / "cfg", "embedded", dt.date.today(), ALPHA[:2], mqtt={"url": "embedded", "prefix": prefix}
+    )
     watched = _listening(1883)  # the machine's own broker, where the service used to go instead
     proc = spawn(config, "solo", tmp_path / "cache")
     try:

@@ -30,7 +30,9 @@ from layouts.speech import spoken_text
 SPEC = load_layout("lcd-landscape-1920x1080")
 
 
-def lines(settings: DisplaySettings, deps=FULL, now: int = NOW, next_departure: int | None = None) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def lines(
+    settings: DisplaySettings, deps=FULL, now: int = NOW, next_departure: int | None = None
+) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     data = BoardInput(stop_departures(deps, ()), TZ, data_as_of=now - 20, next_departure=next_departure)
     return [(r.line, r.headsign) for r in build_board(SPEC, settings, data, now).rows]
 
@@ -57,11 +59,15 @@ def test_routes_exclude_routes_and_directions_filter_the_board() -> None:
 def test_hide_ending_here_leaves_out_trips_that_end_at_this_stop(tmp_path: Path) -> None:
     ending = replace(dep("e1", "54", "B3000F", "FFFFFF", "Mainz Hauptbahnhof", 2), ends_here=True)
     assert ("54", "Mainz Hauptbahnhof") in lines(DisplaySettings(), (FULL[0], ending, *FULL[1:]))
-    assert ("54", "Mainz Hauptbahnhof") not in lines(DisplaySettings(hide_ending_here=True), (FULL[0], ending, *FULL[1:]))
+    assert ("54", "Mainz Hauptbahnhof") not in lines(
+        DisplaySettings(hide_ending_here=True), (FULL[0], ending, *FULL[1:])
+    )
     # the flag comes from the timetable: a trip's last call (or a later one at the same station) ends here
     tt = open_timetable(write_demo_feed(tmp_path / "demo.zip", dt.date(2026, 11, 1)), None)
     first, last = int(tt.trip_first[0]), int(tt.trip_first[1]) - 1
-    assert make_departure(tt, last, NOW, 740000, -1).ends_here and not make_departure(tt, first, NOW, 740000, -1).ends_here
+    assert (
+        make_departure(tt, last, NOW, 740000, -1).ends_here and not make_departure(tt, first, NOW, 740000, -1).ends_here
+    )
 
 
 NIGHT = (60, 270)  # 01:00 to 04:30
@@ -69,21 +75,28 @@ NIGHT = (60, 270)  # 01:00 to 04:30
 
 def test_the_night_screen_says_when_the_board_is_back_and_ends_before_the_first_departure() -> None:
     at = parse_instant("2026-11-25T01:30:00+01:00")
-    board = build_board(SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=None), at)
+    board = build_board(
+        SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=None), at
+    )
     assert (board.empty_reason, board.empty_text, board.clock_text, board.rows) == ("night", "Nachtruhe", "", ())
     assert board.night_until == board.next_change == parse_instant("2026-11-25T04:30:00+01:00")
     assert board.empty_detail == "Anzeige wieder ab 04:30"
     early = parse_instant("2026-11-25T04:05:00+01:00")  # a departure at 04:05: the board is back at 03:35
-    board = build_board(SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=early), at)
+    board = build_board(
+        SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=early), at
+    )
     assert board.night_until == early - NIGHT_LEAD * 60 and board.empty_detail == "nächste Abfahrt 04:05"
     assert spoken_text(board, "en") == "Stop Mainz Hauptbahnhof. Night break. Next departure 4 05."
-    soon = build_board(SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=at + 600), at)
+    soon = build_board(
+        SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=at + 600), at
+    )
     assert soon.night_until == 0 and soon.empty_reason != "night"  # a departure within NIGHT_LEAD: no night
     day = build_board(SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20), NOW)
     assert day.night_until == 0 and day.rows
     evening = parse_instant("2026-11-25T00:59:30+01:00")  # the day board changes at 01:00 by itself
-    board = build_board(SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=None),
-                        evening)
+    board = build_board(
+        SPEC, DisplaySettings(night=NIGHT), BoardInput(stop_departures((), ()), TZ, next_departure=None), evening
+    )
     assert board.next_change == parse_instant("2026-11-25T01:00:00+01:00")
 
 

@@ -100,7 +100,9 @@ def test_the_engine_alone_through_config_minute_feed_ack_and_takeover(tmp_path: 
     # come back with a higher epoch, announced at once, and their frames carry it.
     identity = identity_of(smaller)
     later = minute + 10
-    joined = engine.on_member(Member("b", True, later, later, "", later, 30, identity.deployment, identity.displays), later)
+    joined = engine.on_member(
+        Member("b", True, later, later, "", later, 30, identity.deployment, identity.displays), later
+    )
     given = {d.id for d in smaller.displays} - set(engine.displays)
     assert joined.reconfigured and given, "rendezvous hashing gives 'b' some of the three displays"
     epoch = engine.bridge.epoch

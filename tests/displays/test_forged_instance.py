@@ -90,7 +90,9 @@ async def _secret(port: int) -> None:
         assert not evil.seen
 
 
-def test_without_a_secret_nothing_goes_to_an_unlisted_instance_and_a_listed_ones_html_is_sandboxed(tmp_path: Path) -> None:
+def test_without_a_secret_nothing_goes_to_an_unlisted_instance_and_a_listed_ones_html_is_sandboxed(
+    tmp_path: Path,
+) -> None:
     with mosquitto(tmp_path / "broker") as broker:
         procs: dict = {}
         try:

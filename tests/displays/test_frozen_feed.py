@@ -95,7 +95,10 @@ async def test_a_source_answering_304_forever_is_stale_on_healthz_as_on_the_boar
             feed = health["feeds"][0]
             assert board["timetable_only"]
             assert feed["stale"] and feed["age_seconds"] == 300 and health["status"] == "degraded"
-            assert any(p.startswith(f"realtime {server.make_url('/tu.pb')} is stale: last data 5 min ago") for p in health["problems"])
+            assert any(
+                p.startswith(f"realtime {server.make_url('/tu.pb')} is stale: last data 5 min ago")
+                for p in health["problems"]
+            )
 
 
 # --- The whole running service ---------------------------------------------------------------------------
@@ -146,7 +149,10 @@ async def test_a_collapse_seen_through_the_running_service(tmp_path: Path, bart:
                             return None
                         health = await (await http.get(f"{service.http_url}/healthz")).json()
                         answer = await http.get(f"{service.http_url}/displays/embr/board.json")
-                        if answer.status != 200 or (health["feeds"][0]["header_timestamp"] or "") < "2019-08-07T10:46:51":
+                        if (
+                            answer.status != 200
+                            or (health["feeds"][0]["header_timestamp"] or "") < "2019-08-07T10:46:51"
+                        ):
                             return None
                         board = await answer.json()
                         return board if len(live_rows(board)) >= 5 else None

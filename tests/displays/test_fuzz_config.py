@@ -32,7 +32,10 @@ documents = st.dictionaries(keys, values, max_size=6)
 
 
 def _near_valid(doc: dict) -> dict:
-    base: dict = {"feeds": {"gtfs": "demo.zip"}, "displays": [{"id": "a", "stops": ["HBF"], "layout": "epaper-800x480"}]}
+    base: dict = {
+        "feeds": {"gtfs": "demo.zip"},
+        "displays": [{"id": "a", "stops": ["HBF"], "layout": "epaper-800x480"}],
+    }
     return {**base, **doc}
 
 
@@ -61,8 +64,10 @@ def test_any_text_is_valid_or_a_config_error(text: str) -> None:
 BASE = parse_config(tomli_w.dumps({"feeds": {"gtfs": "demo.zip"}}), SOURCE)
 display_bodies = st.one_of(
     values,
-    st.fixed_dictionaries({"id": values, "stops": values, "layout": values}, optional={"rows": values, "language": values,
-                                                                                        "mqtt_user": values}),
+    st.fixed_dictionaries(
+        {"id": values, "stops": values, "layout": values},
+        optional={"rows": values, "language": values, "mqtt_user": values},
+    ),
 )
 
 

@@ -50,7 +50,9 @@ async def error_of(response: object, status: int) -> str:
     return str(body["error"])
 
 
-@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic abc", "Bearer \xff\xfe", "Bearer ünïcödé", "bearer s3cret-token"])
+@pytest.mark.parametrize(
+    "header", ["Bearer", "Bearer ", "Basic abc", "Bearer \xff\xfe", "Bearer ünïcödé", "bearer s3cret-token"]
+)
 async def test_garbage_bearer_tokens_are_401(served: tuple[Service, TestClient], header: str) -> None:
     _, client = served
     message = await error_of(await client.get("/api/displays", headers={"Authorization": header}), 401)
@@ -67,7 +69,9 @@ async def test_control_characters_in_a_token_never_reach_the_handler(served: tup
 
 async def test_wrong_token_is_403_and_right_one_passes(served: tuple[Service, TestClient]) -> None:
     _, client = served
-    assert "wrong token" in await error_of(await client.get("/api/displays", headers={"Authorization": "Bearer nope"}), 403)
+    assert "wrong token" in await error_of(
+        await client.get("/api/displays", headers={"Authorization": "Bearer nope"}), 403
+    )
     assert (await client.get("/api/displays", headers=AUTH)).status == 200
 
 
@@ -102,7 +106,9 @@ async def test_huge_integer_in_range_field_is_422_naming_it(served: tuple[Servic
 async def test_body_over_the_limit_is_413_naming_it(served: tuple[Service, TestClient]) -> None:
     _, client = served
     big = b'{"id": "' + b"x" * 300_000 + b'"}'
-    message = await error_of(await client.post("/api/displays", data=big, headers={**AUTH, "Content-Type": "application/json"}), 413)
+    message = await error_of(
+        await client.post("/api/displays", data=big, headers={**AUTH, "Content-Type": "application/json"}), 413
+    )
     assert "262144" in message
 
 
@@ -117,8 +123,17 @@ async def test_chunked_body_over_the_limit_is_413(served: tuple[Service, TestCli
     assert "262144" in message
 
 
-@pytest.mark.parametrize("path", ["/displays/nope/frame.png", "/displays/a%0Ab/frame.png", "/displays/uni-tft/frame.gif",
-                                  "/ops/displays/%2e%2e", "/nothing/here", "/api/displays/nope"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/displays/nope/frame.png",
+        "/displays/a%0Ab/frame.png",
+        "/displays/uni-tft/frame.gif",
+        "/ops/displays/%2e%2e",
+        "/nothing/here",
+        "/api/displays/nope",
+    ],
+)
 async def test_not_found_answers_json(served: tuple[Service, TestClient], path: str) -> None:
     _, client = served
     await error_of(await client.get(path, headers=AUTH), 404)
@@ -173,7 +188,9 @@ async def device_headers(client: TestClient) -> dict[str, str]:
     return {"ID": MAC, "Access-Token": setup["api_key"]}
 
 
-async def test_device_log_needs_the_token_and_is_escaped(served: tuple[Service, TestClient], caplog: pytest.LogCaptureFixture) -> None:
+async def test_device_log_needs_the_token_and_is_escaped(
+    served: tuple[Service, TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
     _, client = served
     await error_of(await client.post("/api/log", data=b"hello", headers={"ID": MAC}), 404)
     await error_of(await client.post("/api/log", data=b"hello", headers={"ID": MAC, "Access-Token": "x"}), 404)

@@ -79,7 +79,9 @@ async def test_service_keeps_serving_and_says_what_is_wrong(served: tuple[Servic
 
 
 @pytest.mark.parametrize("header", [UINT64_MAX, AT])
-def test_cli_departures_and_render_with_a_hostile_feed(tmp_path: Path, capsys: pytest.CaptureFixture[str], header: int) -> None:
+def test_cli_departures_and_render_with_a_hostile_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], header: int
+) -> None:
     from feeds.cache import open_timetable
     from feeds.demo import write_demo_feed
 

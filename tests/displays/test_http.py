@@ -69,11 +69,21 @@ async def test_native_encodings_board_json_and_live_page(served: tuple[Service, 
     assert font.status == 200 and len(await font.read()) > 10_000
 
 
-@pytest.mark.parametrize("path", [
-    "/displays/nope/frame.png", "/displays/nope", "/displays/hbf-epaper/frame.gif", "/displays/..%2F..%2Fetc%2Fpasswd/frame.png",
-    "/fonts/..%2F..%2Fspec.py", "/fonts/OFL-TerminusFont.txt", "/displays/x%00y/board.json",
-])
-async def test_unknown_things_are_404_and_no_path_reaches_the_file_system(served: tuple[Service, TestClient, Path], path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/displays/nope/frame.png",
+        "/displays/nope",
+        "/displays/hbf-epaper/frame.gif",
+        "/displays/..%2F..%2Fetc%2Fpasswd/frame.png",
+        "/fonts/..%2F..%2Fspec.py",
+        "/fonts/OFL-TerminusFont.txt",
+        "/displays/x%00y/board.json",
+    ],
+)
+async def test_unknown_things_are_404_and_no_path_reaches_the_file_system(
+    served: tuple[Service, TestClient, Path], path: str
+) -> None:
     _, client, _ = served
     assert (await client.get(path)).status == 404
 
@@ -84,10 +94,17 @@ async def test_admin_api_needs_the_bearer_token(served: tuple[Service, TestClien
     assert (await client.get("/api/displays", headers={"Authorization": "Bearer wrong"})).status == 403
     assert (await client.delete("/api/displays/uni-tft", headers={"Authorization": "Basic eDp5"})).status == 401
     listed = await client.get("/api/displays", headers=AUTH)
-    assert listed.status == 200 and [d["id"] for d in await listed.json()] == ["hbf-epaper", "uni-tft", "gons-led", "hbf-bwr"]
+    assert listed.status == 200 and [d["id"] for d in await listed.json()] == [
+        "hbf-epaper",
+        "uni-tft",
+        "gons-led",
+        "hbf-bwr",
+    ]
 
 
-async def test_a_display_added_through_the_api_is_persisted_and_rendered(served: tuple[Service, TestClient, Path]) -> None:
+async def test_a_display_added_through_the_api_is_persisted_and_rendered(
+    served: tuple[Service, TestClient, Path],
+) -> None:
     service, client, config = served
     body = {"id": "bret-tft", "stops": ["BRET"], "layout": "tft-320x240", "walk_minutes": 2}
     created = await client.post("/api/displays", json=body, headers=AUTH)
@@ -104,18 +121,37 @@ async def test_a_display_added_through_the_api_is_persisted_and_rendered(served:
     assert (await client.get("/displays/bret-tft/frame.png")).status == 404
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    ({"id": "x", "stops": ["NOWHERE"], "layout": "tft-320x240"}, 422, "display 'x': field 'stops': unknown stop id 'NOWHERE'"),
-    ({"id": "x", "stops": ["UNI"], "layout": "crt-80x25"}, 422, "field 'layout'"),
-    ({"id": "x y", "stops": ["UNI"], "layout": "tft-320x240"}, 422, "field 'id': must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else"),
-    ({"id": "nl\n", "stops": ["UNI"], "layout": "tft-320x240"}, 422, "got 'nl\\n'"),
-    ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "mqtt_user": "a\ntopic readwrite #"}, 422, "field 'mqtt_user'"),
-    ({"id": "x", "stops": ["UNI"], "layout": "../../etc/x.toml"}, 422, "lies outside the config's folder"),
-    ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "colour": "red"}, 422, "field 'colour': unknown field"),
-    ({"id": "x", "stops": ["UNI"], "layout": "epaper-bwr-800x480", "encoding": "gray2"}, 422,
-     "field 'encoding': encoding 'gray2' is not defined for layout 'epaper-bwr-800x480' (bwr); choose 'bwr' or 'png'"),
-    (["not", "an", "object"], 400, "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (
+            {"id": "x", "stops": ["NOWHERE"], "layout": "tft-320x240"},
+            422,
+            "display 'x': field 'stops': unknown stop id 'NOWHERE'",
+        ),
+        ({"id": "x", "stops": ["UNI"], "layout": "crt-80x25"}, 422, "field 'layout'"),
+        (
+            {"id": "x y", "stops": ["UNI"], "layout": "tft-320x240"},
+            422,
+            "field 'id': must be 1 to 64 of A-Z a-z 0-9 _ . - and nothing else",
+        ),
+        ({"id": "nl\n", "stops": ["UNI"], "layout": "tft-320x240"}, 422, "got 'nl\\n'"),
+        (
+            {"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "mqtt_user": "a\ntopic readwrite #"},
+            422,
+            "field 'mqtt_user'",
+        ),
+        ({"id": "x", "stops": ["UNI"], "layout": "../../etc/x.toml"}, 422, "lies outside the config's folder"),
+        ({"id": "x", "stops": ["UNI"], "layout": "tft-320x240", "colour": "red"}, 422, "field 'colour': unknown field"),
+        (
+            {"id": "x", "stops": ["UNI"], "layout": "epaper-bwr-800x480", "encoding": "gray2"},
+            422,
+            "field 'encoding': encoding 'gray2' is not defined for layout 'epaper-bwr-800x480' (bwr); "
+            "choose 'bwr' or 'png'",
+        ),
+        (["not", "an", "object"], 400, "JSON object"),
+    ],
+)
 async def test_bad_displays_are_refused_with_the_field_named(
     served: tuple[Service, TestClient, Path], body: object, status: int, message: str
 ) -> None:
@@ -133,7 +169,9 @@ async def test_custom_layouts_through_the_api(served: tuple[Service, TestClient,
     created = await client.post("/api/layouts", data=text, headers={**AUTH, "Content-Type": "application/toml"})
     assert created.status == 201
     assert (config.parent / "layouts" / "tft-big.toml").exists()
-    added = await client.post("/api/displays", json={"id": "uni-big", "stops": ["UNI"], "layout": "tft-big"}, headers=AUTH)
+    added = await client.post(
+        "/api/displays", json={"id": "uni-big", "stops": ["UNI"], "layout": "tft-big"}, headers=AUTH
+    )
     assert added.status == 201
     assert (await client.delete("/api/layouts/tft-big", headers=AUTH)).status == 409  # in use
     bad = await client.put("/api/layouts/tft-big", data=text.replace("rows = 4", "rows = -4"), headers=AUTH)
@@ -168,7 +206,12 @@ async def test_trmnl_device_flow(served: tuple[Service, TestClient, Path]) -> No
     assert wrong.status == 404 and body.get("status") != 500 and "reset_firmware" not in body
     dashboard = await (await client.get("/dashboard.json")).json()
     bwr = next(d for d in dashboard["displays"] if d["id"] == "hbf-bwr")
-    assert (bwr["device"]["battery_v"], bwr["device"]["rssi"], bwr["device"]["fw"], bwr["state"]) == (3.87, -64, "1.5.2", "pulling")
+    assert (bwr["device"]["battery_v"], bwr["device"]["rssi"], bwr["device"]["fw"], bwr["state"]) == (
+        3.87,
+        -64,
+        "1.5.2",
+        "pulling",
+    )
 
 
 async def test_health_metrics_and_dashboard(served: tuple[Service, TestClient, Path]) -> None:

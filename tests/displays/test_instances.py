@@ -89,7 +89,9 @@ async def until(condition: Callable[[], bool], seconds: float, what: str) -> flo
     return time.monotonic() - started
 
 
-def test_three_instances_take_over_from_a_killed_one_and_rebalance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_three_instances_take_over_from_a_killed_one_and_rebalance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STOPCAST_TEST_SECRET", "a secret the three instances share")  # they pass requests to each other
     with mosquitto(tmp_path / "broker") as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.today(), DISPLAYS, http={"listen": "127.0.0.1:0"},

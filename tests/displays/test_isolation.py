@@ -19,7 +19,9 @@ from feeds.times import parse_instant
 AT = parse_instant("2026-11-25T08:00:05+01:00")
 
 
-async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_display_whose_stop_left_the_timetable_keeps_its_frame(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1))
     service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache")
     await service.prepare()

@@ -77,7 +77,9 @@ async def _close(served: Served) -> None:
 
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[Served]:
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), MORE, http={"admin_token": TOKEN})
+    config = write_config(
+        tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), MORE, http={"admin_token": TOKEN}
+    )
     served = await _serve(tmp_path, FixedClock(AT), config)
     yield served
     await _close(served)
@@ -114,7 +116,11 @@ async def test_a_message_shows_only_within_its_period_and_daily_window_and_ends_
     for doc in (later, nightly, local):
         assert (await demo.post("/api/messages", doc))[0] == 201
     states = {m["text"]["de"]: m["state"] for m in await (await demo.client.get("/api/messages", headers=AUTH)).json()}
-    assert states == {"Ab 9 Uhr: Weinfest": "scheduled", "Nachts Ersatzverkehr": "paused", "Ortszeit ohne Versatz": "scheduled"}
+    assert states == {
+        "Ab 9 Uhr: Weinfest": "scheduled",
+        "Nachts Ersatzverkehr": "paused",
+        "Ortszeit ohne Versatz": "scheduled",
+    }
     assert await demo.showing("Weinfest") == set() and await demo.showing("Ersatzverkehr") == set()
     # A board that shows a message says when it changes next: the service wakes for a start and an end.
     assert demo.service.next_wake(AT) <= (AT // 60 + 1) * 60
@@ -129,7 +135,10 @@ async def test_a_message_shows_only_within_its_period_and_daily_window_and_ends_
     assert await demo.showing("Weinfest") == set()
     demo.clock.advance(12 * 3600)  # 22:30:05
     assert await demo.showing("Nachts Ersatzverkehr") == set(demo.service.displays)
-    ended = {m["text"]["de"]: m["state"] for m in await (await demo.client.get("/api/messages?state=ended", headers=AUTH)).json()}
+    ended = {
+        m["text"]["de"]: m["state"]
+        for m in await (await demo.client.get("/api/messages?state=ended", headers=AUTH)).json()
+    }
     assert ended == {"Ab 9 Uhr: Weinfest": "ended", "Ortszeit ohne Versatz": "ended"}
 
 
@@ -141,7 +150,12 @@ async def test_a_takeover_replaces_the_departures_and_keeps_name_and_clock(demo:
     assert status == 201
     board = (await demo.boards())["uni-tft"]
     assert board["takeover_text"] == "Haltestelle wegen Polizeieinsatz gesperrt"
-    assert (board["rows"], board["alert_pages"], board["stop_name"], board["clock_text"]) == ([], [], before["stop_name"], "08:00")
+    assert (board["rows"], board["alert_pages"], board["stop_name"], board["clock_text"]) == (
+        [],
+        [],
+        before["stop_name"],
+        "08:00",
+    )
     frame = Image.open(io.BytesIO(await (await demo.client.get("/displays/uni-tft/frame.png")).read()))
     assert frame.size == (320, 240)
     status, _ = await demo.post(f"/api/messages/{doc['id']}/end", {})
@@ -152,7 +166,9 @@ async def test_a_takeover_replaces_the_departures_and_keeps_name_and_clock(demo:
 async def test_english_displays_read_the_english_text(tmp_path: Path) -> None:
     displays = [{"id": "en-tft", "stops": ["UNI"], "layout": "tft-320x240", "language": "en"},
                 {"id": "de-tft", "stops": ["UNI"], "layout": "tft-320x240"}]
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN})
+    config = write_config(
+        tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN}
+    )
     served = await _serve(tmp_path, FixedClock(AT), config)
     try:
         await served.post("/api/messages", message("Zweisprachig"))
@@ -165,7 +181,9 @@ async def test_english_displays_read_the_english_text(tmp_path: Path) -> None:
 async def test_a_message_needs_the_languages_of_the_displays_it_reaches_and_no_other(tmp_path: Path) -> None:
     displays = [{"id": "en-tft", "stops": ["UNI"], "layout": "tft-320x240", "language": "en"},
                 {"id": "de-tft", "stops": ["HBF"], "layout": "tft-320x240"}]
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN})
+    config = write_config(
+        tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN}
+    )
     served = await _serve(tmp_path, FixedClock(AT), config)
     try:
         status, answer = await served.post("/api/messages", {"text": {"en": "Lift out of order"}, "kind": "ticker",
@@ -183,22 +201,36 @@ async def test_a_message_needs_the_languages_of_the_displays_it_reaches_and_no_o
         await _close(served)
 
 
-@pytest.mark.parametrize(("doc", "field"), [
-    ({"kind": "ticker", "targets": {"all": True}}, "text"),
-    ({"text": {"en": "x"}, "kind": "ticker", "targets": {"all": True}}, "text.de"),
-    ({"text": {"de": "x", "fr": "y"}, "kind": "ticker", "targets": {"all": True}}, "text.fr"),
-    ({"text": {"de": "x"}, "kind": "banner", "targets": {"all": True}}, "kind"),
-    ({"text": {"de": "x"}, "kind": "row", "priority": 10, "targets": {"all": True}}, "priority"),
-    ({"text": {"de": "x"}, "kind": "row", "starts": "morgen", "targets": {"all": True}}, "starts"),
-    ({"text": {"de": "x"}, "kind": "row", "starts": "2026-11-25T09:00:00+01:00", "ends": "2026-11-25T08:00:00+01:00",
-      "targets": {"all": True}}, "ends"),
-    ({"text": {"de": "x"}, "kind": "row", "daily": {"from": "25:00", "to": "06:00"}, "targets": {"all": True}}, "daily.from"),
-    ({"text": {"de": "x"}, "kind": "row", "targets": {}}, "targets"),
-    ({"text": {"de": "x"}, "kind": "row", "targets": {"stops": ["NOWHERE"]}}, "targets.stops"),
-    ({"text": {"de": "x"}, "kind": "row", "targets": {"routes": ["99"]}}, "targets.routes"),
-    ({"text": {"de": "x"}, "kind": "row", "targets": {"displays": ["nope"]}}, "targets.displays"),
-    ({"text": {"de": "x"}, "kind": "row", "targets": {"all": True}, "colour": "red"}, "body.colour"),
-])
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"kind": "ticker", "targets": {"all": True}}, "text"),
+        ({"text": {"en": "x"}, "kind": "ticker", "targets": {"all": True}}, "text.de"),
+        ({"text": {"de": "x", "fr": "y"}, "kind": "ticker", "targets": {"all": True}}, "text.fr"),
+        ({"text": {"de": "x"}, "kind": "banner", "targets": {"all": True}}, "kind"),
+        ({"text": {"de": "x"}, "kind": "row", "priority": 10, "targets": {"all": True}}, "priority"),
+        ({"text": {"de": "x"}, "kind": "row", "starts": "morgen", "targets": {"all": True}}, "starts"),
+        (
+            {
+                "text": {"de": "x"},
+                "kind": "row",
+                "starts": "2026-11-25T09:00:00+01:00",
+                "ends": "2026-11-25T08:00:00+01:00",
+                "targets": {"all": True},
+            },
+            "ends",
+        ),
+        (
+            {"text": {"de": "x"}, "kind": "row", "daily": {"from": "25:00", "to": "06:00"}, "targets": {"all": True}},
+            "daily.from",
+        ),
+        ({"text": {"de": "x"}, "kind": "row", "targets": {}}, "targets"),
+        ({"text": {"de": "x"}, "kind": "row", "targets": {"stops": ["NOWHERE"]}}, "targets.stops"),
+        ({"text": {"de": "x"}, "kind": "row", "targets": {"routes": ["99"]}}, "targets.routes"),
+        ({"text": {"de": "x"}, "kind": "row", "targets": {"displays": ["nope"]}}, "targets.displays"),
+        ({"text": {"de": "x"}, "kind": "row", "targets": {"all": True}, "colour": "red"}, "body.colour"),
+    ],
+)
 async def test_validation_errors_name_the_field(demo: Served, doc: dict, field: str) -> None:
     status, answer = await demo.post("/api/messages", doc)
     assert status == 422 and f"field '{field}'" in answer["error"], answer
@@ -235,7 +267,9 @@ async def test_preview_renders_every_reached_display_and_publishes_nothing(demo:
                                     headers=AUTH)
     answer = await changed.json()
     assert changed.status == 200 and answer["preview"] and len(answer["reached"]) == len(MORE)
-    assert (await (await demo.client.get(f"/api/messages/{saved['id']}", headers=AUTH)).json())["text"]["de"] == "Gespeichert"
+    assert (await (await demo.client.get(f"/api/messages/{saved['id']}", headers=AUTH)).json())["text"][
+        "de"
+    ] == "Gespeichert"
 
 
 async def test_every_change_is_audited(demo: Served) -> None:
@@ -257,19 +291,25 @@ async def test_every_change_is_audited(demo: Served) -> None:
 
 
 async def test_messages_and_suppressions_survive_a_restart(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), MORE, http={"admin_token": TOKEN})
+    config = write_config(
+        tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), MORE, http={"admin_token": TOKEN}
+    )
     clock = FixedClock(AT)
     first = await _serve(tmp_path, clock, config)
     try:
         _, doc = await first.post("/api/messages", message("Bleibt über den Neustart", ends=iso(AT + 3600, TZ)))
-        await first.post("/api/suppressions", {"targets": {"all": True}, "alerts": {"routes": ["54"]}, "reason": "falsch"})
+        await first.post(
+            "/api/suppressions", {"targets": {"all": True}, "alerts": {"routes": ["54"]}, "reason": "falsch"}
+        )
     finally:
         await _close(first)
     clock.advance(60)
     second = await _serve(tmp_path, clock, config)
     try:
         listed = await (await second.client.get("/api/messages", headers=AUTH)).json()
-        assert [(m["id"], m["text"]["de"], m["ends"]) for m in listed] == [(doc["id"], "Bleibt über den Neustart", doc["ends"])]
+        assert [(m["id"], m["text"]["de"], m["ends"]) for m in listed] == [
+            (doc["id"], "Bleibt über den Neustart", doc["ends"])
+        ]
         assert len(await (await second.client.get("/api/suppressions", headers=AUTH)).json()) == 1
         assert await second.showing("Bleibt über den Neustart") == set(second.service.displays)
         clock.advance(3600)
@@ -283,17 +323,27 @@ async def test_a_suppression_keeps_a_bart_alert_off_one_display_while_another_sh
     at = parse_feed((folder / "bart-alerts.pb").read_bytes(), "bart-alerts.pb", 0).header_timestamp
     displays = [{"id": "embr", "stops": ["EMBR"], "layout": "lcd-landscape-1920x1080", "language": "en"},
                 {"id": "mont", "stops": ["MONT"], "layout": "lcd-landscape-1920x1080", "language": "en"}]
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN})
+    config = write_config(
+        tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), displays, http={"admin_token": TOKEN}
+    )
     doc = load_config(config)
-    text = config.read_text().replace('gtfs = "demo.zip"', f'gtfs = "{folder / "bart-rt.zip"}"\nrealtime = ["{folder / "bart-alerts.pb"}"]')
+    text = config.read_text().replace(
+        'gtfs = "demo.zip"', f'gtfs = "{folder / "bart-rt.zip"}"\nrealtime = ["{folder / "bart-alerts.pb"}"]'
+    )
     config.write_text(text)
     assert doc.displays and "bart-alerts" in config.read_text()
     served = await _serve(tmp_path, FixedClock(at), config)
     try:
         await served.service.fetch_all()
         assert await served.showing("major delay at Montgomery") == {"embr", "mont"}
-        status, rule = await served.post("/api/suppressions", {"targets": {"displays": ["mont"]}, "alerts": {"ids": ["BSA_187874"]},
-                                                               "reason": "Station staff announce it"})
+        status, rule = await served.post(
+            "/api/suppressions",
+            {
+                "targets": {"displays": ["mont"]},
+                "alerts": {"ids": ["BSA_187874"]},
+                "reason": "Station staff announce it",
+            },
+        )
         assert status == 201 and rule["state"] == "active"
         assert await served.showing("major delay at Montgomery") == {"embr"}
         await served.client.delete(f"/api/suppressions/{rule['id']}", headers=AUTH)
@@ -305,8 +355,14 @@ async def test_a_suppression_keeps_a_bart_alert_off_one_display_while_another_sh
 async def test_changes_wait_until_the_shared_state_is_read(tmp_path: Path) -> None:
     """With [state] url an instance refuses admin changes until it has read the shared state: a change made
     before would be overwritten by the older shared version it reads next."""
-    config = write_config(tmp_path / "cfg", "mqtt://127.0.0.1:1", dt.date(2026, 11, 1), MORE, http={"admin_token": TOKEN},
-                          state={"url": "postgresql://nobody@127.0.0.1:1/none"})
+    config = write_config(
+        tmp_path / "cfg",
+        "mqtt://127.0.0.1:1",
+        dt.date(2026, 11, 1),
+        MORE,
+        http={"admin_token": TOKEN},
+        state={"url": "postgresql://nobody@127.0.0.1:1/none"},
+    )
     served = await _serve(tmp_path, FixedClock(AT), config)  # its shared-state task is not running: never read
     try:
         status, answer = await served.post("/api/messages", message("Zu früh"))
@@ -322,7 +378,18 @@ def test_a_suppression_by_route_takes_a_route_id_or_short_name() -> None:
     from feeds.alerts import Alert, Selector
 
     def alert(alert_id: str, route: str) -> Alert:
-        return Alert(alert_id, (), (Selector(route_id=route),), "UNKNOWN_CAUSE", "DETOUR", "WARNING", (("en", "x"),), (), (), "a.pb")
+        return Alert(
+            alert_id,
+            (),
+            (Selector(route_id=route),),
+            "UNKNOWN_CAUSE",
+            "DETOUR",
+            "WARNING",
+            (("en", "x"),),
+            (),
+            (),
+            "a.pb",
+        )
 
     alerts = (alert("a3", "3"), alert("a5", "5"))
     scope = Scope("mont", frozenset({"MONT"}), frozenset({"3", "5", "Orange", "Green"}))

@@ -41,7 +41,9 @@ async def test_a_feed_update_that_changes_frames_is_timed_until_they_are_sent(tm
         assert 0 < metrics.value("stopcast_feed_update_to_frame_seconds_sum") < 30
         text = metrics_text(service)
         assert '/rt \\"live\\".pb"} ' in text  # the exposition format's escaping, by the library
-        ages = [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == "stopcast_feed_age_seconds"]
+        ages = [
+            s for f in text_string_to_metric_families(text) for s in f.samples if s.name == "stopcast_feed_age_seconds"
+        ]
         assert len(ages) == 1 and ages[0].labels["source"] == str(folder / 'rt "live".pb') and ages[0].value < 600
     finally:
         await service.close()

@@ -44,7 +44,9 @@ def bart(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timetable, bytes, in
 # --- Collapse -------------------------------------------------------------------------------------------
 
 
-async def test_a_collapsed_full_dataset_keeps_the_missing_trips_until_they_are_stale(tmp_path: Path, bart: tuple) -> None:
+async def test_a_collapsed_full_dataset_keeps_the_missing_trips_until_they_are_stale(
+    tmp_path: Path, bart: tuple
+) -> None:
     tt, _, at, _ = bart
     path = tmp_path / "tu.pb"
     async with serving(tmp_path, bart, at, str(path)) as (service, client, clock):

@@ -77,8 +77,9 @@ async def test_a_display_change_is_previewed_before_it_is_saved(served: tuple[Se
     assert image.size == (192, 64)
     assert service.config_path.read_text() == before and service.config.display("uni-tft").layout == "tft-320x240"
     assert service.audit.recent() == []  # nothing saved, nothing audited
-    refused = await client.post("/api/displays?preview=1", json={"id": "x", "stops": ["NOWHERE"], "layout": "led-192x64"},
-                                headers=AUTH)
+    refused = await client.post(
+        "/api/displays?preview=1", json={"id": "x", "stops": ["NOWHERE"], "layout": "led-192x64"}, headers=AUTH
+    )
     assert refused.status == 422 and "field 'stops'" in (await refused.json())["error"]
     assert (await client.post("/api/displays?preview=1", json=body)).status == 401  # the admin token, as for saving
 
@@ -107,7 +108,11 @@ async def test_the_timetable_badge_is_never_green_once_expired(tmp_path: Path) -
         assert 'id="timetable" class="badge bad"' in page and "timetable loaded" not in page
         assert any(p.startswith("timetable expired on ") for p in doc["problems"])
         parts = await (await client.get("/dashboard/parts.json")).json()
-        for html in (page, *(v for k, v in parts.items() if k not in ("rows", "problems_class")), *parts["rows"].values()):
+        for html in (
+            page,
+            *(v for k, v in parts.items() if k not in ("rows", "problems_class")),
+            *parts["rows"].values(),
+        ):
             shown = re.sub(r'(title|src|href)="[^"]*"', "", html)  # what is read, not hovered or fetched
             assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", shown), shown  # no raw ISO time anywhere
     finally:

@@ -46,9 +46,23 @@ def test_sigkill_of_serve_leaves_no_render_worker_or_resource_tracker(tmp_path: 
     with mosquitto(tmp_path / "broker") as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.today(), displays(3),
                               http={"listen": "127.0.0.1:0"})
-        serve = subprocess.Popen([sys.executable, "-m", "displays.cli", "serve", "--config", str(config), "--workers", "1",
-                                  "--cache-dir", str(tmp_path / "cache")], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env={**os.environ, "STOPCAST_STATE_DIR": str(tmp_path / "s")})
+        serve = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "displays.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--workers",
+                "1",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "STOPCAST_STATE_DIR": str(tmp_path / "s")},
+        )
         try:
             deadline = time.monotonic() + 60
             while len(_children(serve.pid)) < 2:  # the render worker and the resource tracker

@@ -34,7 +34,9 @@ def peak_rss_kb(pid: int) -> int:
 def test_a_large_pillar_message_is_rejected_unread() -> None:
     bridge = Bridge(PREFIX, 4096, 600)
     bridge.expect(["d00"])
-    events, replies = bridge.receive(f"{PREFIX}/displays/d00/status", b'{"state": "online", "x": "' + b"y" * 5000 + b'"}', 1)
+    events, replies = bridge.receive(
+        f"{PREFIX}/displays/d00/status", b'{"state": "online", "x": "' + b"y" * 5000 + b'"}', 1
+    )
     assert isinstance(events[0], Rejected) and "exceeds" in events[0].reason and not replies
 
 

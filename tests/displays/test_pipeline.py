@@ -151,6 +151,9 @@ async def test_same_inputs_same_bytes(tmp_path: Path) -> None:
     assert first == second and len(first) == 10
     # a board and a frame per display, and for the two scrolling layouts (TFT, LED) an empty ticker: no alerts
     # now, and whatever ticker an earlier run left on the broker is cleared
-    assert sorted(t.rsplit("/", 2)[-2] for t, p in first if t.endswith("/ticker") and p == b"") == ["gons-led", "uni-tft"]
+    assert sorted(t.rsplit("/", 2)[-2] for t, p in first if t.endswith("/ticker") and p == b"") == [
+        "gons-led",
+        "uni-tft",
+    ]
     header = codec.parse_header(next(payload for topic, payload in first if topic.endswith("uni-tft/frame")))
     assert header.width == 320 and header.height == 240

@@ -51,7 +51,9 @@ async def test_browsers_and_anonymous_pulls_do_not_count(served: tuple[Service, 
     assert doc["online"] == 0 and "0 of 4 pillars online" in await (await client.get("/")).text()
 
 
-async def test_an_anonymous_or_unproven_device_pull_never_hides_a_dark_pillar(served: tuple[Service, TestClient]) -> None:
+async def test_an_anonymous_or_unproven_device_pull_never_hides_a_dark_pillar(
+    served: tuple[Service, TestClient],
+) -> None:
     service, client = served
     service.clock.advance(901)  # type: ignore[attr-defined]
     for path in ("/displays/uni-tft/frame.png?device=x", "/displays/uni-tft/frame.png?device=x&key=wrong",
@@ -67,8 +69,12 @@ async def test_a_named_device_pull_counts_until_dark_after(served: tuple[Service
     service, client = served
     monkeypatch.setenv("LED_KEY", "led-secret")
     assert (await client.get("/displays/uni-tft/frame.png?device=kiosk-7&key=k-7")).status == 200
-    assert (await client.get("/displays/gons-led/frame.mono1", headers={"X-Stopcast-Device": "led-3",
-                                                                        "X-Stopcast-Device-Key": "led-secret"})).status == 200
+    assert (
+        await client.get(
+            "/displays/gons-led/frame.mono1",
+            headers={"X-Stopcast-Device": "led-3", "X-Stopcast-Device-Key": "led-secret"},
+        )
+    ).status == 200
     doc = await (await client.get("/dashboard.json")).json()
     rows = {d["id"]: d for d in doc["displays"]}
     assert (rows["uni-tft"]["state"], rows["uni-tft"]["pull_device"]) == ("pulling", "kiosk-7")
@@ -78,8 +84,13 @@ async def test_a_named_device_pull_counts_until_dark_after(served: tuple[Service
     assert (await states(client)) == dict.fromkeys(("gons-led", "hbf-bwr", "hbf-epaper", "uni-tft"), "dark")
     dark = [p for p in health["problems"] if "pillar dark" in p]
     assert len(dark) == 4 and health["status"] == "degraded"
-    assert any(p.startswith("display uni-tft: pillar dark: no MQTT status and no device pull since 08:00 (15 min ago; dark after 15 min)")
-               for p in dark)
+    assert any(
+        p.startswith(
+            "display uni-tft: pillar dark: no MQTT status and no device pull since 08:00 "
+            "(15 min ago; dark after 15 min)"
+        )
+        for p in dark
+    )
 
 
 async def test_mqtt_status_online_then_offline(served: tuple[Service, TestClient]) -> None:
@@ -92,12 +103,16 @@ async def test_mqtt_status_online_then_offline(served: tuple[Service, TestClient
     service.clock.advance(901)  # type: ignore[attr-defined]
     doc = await (await client.get("/dashboard.json")).json()
     row = next(d for d in doc["displays"] if d["id"] == "hbf-epaper")
-    assert row["state"] == "dark" and row["dark_reason"].startswith("said offline, and nothing since 08:00 (15 min ago; dark after 15 min)")
+    assert row["state"] == "dark" and row["dark_reason"].startswith(
+        "said offline, and nothing since 08:00 (15 min ago; dark after 15 min)"
+    )
 
 
 async def test_pages_speak_human(served: tuple[Service, TestClient]) -> None:
     service, client = served
-    service.on_message("stopcast/v1/displays/hbf-bwr/status", json.dumps({"state": "online", "fw": "1.2", "rssi": -61}).encode())
+    service.on_message(
+        "stopcast/v1/displays/hbf-bwr/status", json.dumps({"state": "online", "fw": "1.2", "rssi": -61}).encode()
+    )
     await client.get("/dashboard.json")  # what the app's sampler does every minute
     service.clock.advance(180)  # type: ignore[attr-defined]
     service.on_message("stopcast/v1/displays/hbf-bwr/status", json.dumps({"state": "offline"}).encode())
@@ -107,7 +122,9 @@ async def test_pages_speak_human(served: tuple[Service, TestClient]) -> None:
     page = await (await client.get("/ops/displays/hbf-bwr")).text()
     for text in (dashboard, page):
         assert "['" not in text and "{'" not in text and "None" not in text  # no Python reprs
-    assert "Mainz Hauptbahnhof (A), Mainz Hauptbahnhof (B)" in page and "Mainz Hauptbahnhof (A)" in dashboard  # not HBF:A
+    assert (
+        "Mainz Hauptbahnhof (A), Mainz Hauptbahnhof (B)" in page and "Mainz Hauptbahnhof (A)" in dashboard
+    )  # not HBF:A
     assert "2 min ago" in page and "firmware" in page and "signal (RSSI)" in page
     timeline = page.split('<div id="timeline">', 1)[1].split("</div>", 1)[0]
     assert timeline.startswith("<svg") and "online for 3 min" in timeline and "offline for 2 min" in timeline

@@ -74,7 +74,9 @@ def test_pillars_showing_the_same_board_share_one_rendering(tmp_path: Path) -> N
     assert all(f is not None for f in frames.values())
     assert frames["hbf-0"].hash == frames["hbf-1"].hash == frames["hbf-2"].hash != frames["hbf-named"].hash  # type: ignore[union-attr]
     assert b'"hbf-1"' in frames["hbf-1"].board_json and b'"hbf-0"' not in frames["hbf-1"].board_json  # type: ignore[union-attr]
-    assert {d for d, c in service.bridge.channels.items() if c.current is not None} == set(displays_ids := [d["id"] for d in displays])
+    assert {d for d, c in service.bridge.channels.items() if c.current is not None} == set(
+        displays_ids := [d["id"] for d in displays]
+    )
     assert len(displays_ids) == 5
 
 
@@ -94,7 +96,9 @@ def _one_board_job() -> tuple:
     from layouts.spec import load_layout
 
     spec = load_layout("epaper-800x480")
-    board = build_board(spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW)
+    board = build_board(
+        spec, DisplaySettings(), BoardInput(stop_departures(), TZ, data_as_of=NOW - 20, realtime_configured=True), NOW
+    )
     return (board, spec, "mono1", True)
 
 

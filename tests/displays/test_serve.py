@@ -38,7 +38,9 @@ async def retained_frames(port: int, expected: set[str], seconds: float = 15.0) 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            async with mqtt.connect(mqtt.BrokerSettings("127.0.0.1", port, client_id=f"probe-{time.monotonic_ns()}")) as c:
+            async with mqtt.connect(
+                mqtt.BrokerSettings("127.0.0.1", port, client_id=f"probe-{time.monotonic_ns()}")
+            ) as c:
                 await mqtt.subscribe_all(c, [f"{PREFIX}/displays/+/frame/#"])
 
                 async def collect() -> None:
@@ -58,7 +60,9 @@ async def retained_frames(port: int, expected: set[str], seconds: float = 15.0) 
 def test_sigterm_stops_serve_cleanly(tmp_path: Path) -> None:
     at = now_minute()
     with mosquitto(tmp_path / "broker") as broker:
-        config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at), http={"listen": f"127.0.0.1:{free_port()}"})
+        config = write_config(
+            tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at), http={"listen": f"127.0.0.1:{free_port()}"}
+        )
         proc = subprocess.Popen([sys.executable, "-m", "displays.cli", "serve", "--config", str(config), "--cache-dir",
                                  str(tmp_path / "cache")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -93,7 +97,9 @@ def test_frames_come_back_after_a_broker_restart_and_a_bad_reload_keeps_serving(
     every = {"hbf-epaper", "uni-tft", "gons-led", "hbf-bwr"}
 
     async def scenario() -> None:
-        service = Service(load_config(config_path), FixedClock(at), config_path=config_path, cache_dir=tmp_path / "cache")
+        service = Service(
+            load_config(config_path), FixedClock(at), config_path=config_path, cache_dir=tmp_path / "cache"
+        )
         with mosquitto(tmp_path / "b1", port=port):
             runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
             assert await retained_frames(port, every) == every
@@ -114,7 +120,9 @@ def test_frames_come_back_after_a_broker_restart_and_a_bad_reload_keeps_serving(
                 # A display added through the admin API gets its frame over MQTT.
                 config_path.write_text(good)
                 body = {"id": "bret-led", "stops": ["BRET"], "layout": "led-192x64"}
-                async with http.post(f"{service.http_url}/api/displays", json=body, headers={"Authorization": "Bearer t"}) as r:
+                async with http.post(
+                    f"{service.http_url}/api/displays", json=body, headers={"Authorization": "Bearer t"}
+                ) as r:
                     assert r.status == 201
             assert "bret-led" in await retained_frames(port, every | {"bret-led"})
             service.stop()
@@ -126,8 +134,10 @@ def test_frames_come_back_after_a_broker_restart_and_a_bad_reload_keeps_serving(
 
 def test_two_shards_cover_every_display_exactly_once(tmp_path: Path) -> None:
     at = now_minute()
-    displays = [{"id": f"pillar-{i:02d}", "stops": ["HBF", "UNI", "GONS", "FINT"][i % 4:i % 4 + 1], "layout": "led-192x64"}
-                for i in range(24)]
+    displays = [
+        {"id": f"pillar-{i:02d}", "stops": ["HBF", "UNI", "GONS", "FINT"][i % 4 : i % 4 + 1], "layout": "led-192x64"}
+        for i in range(24)
+    ]
     ids = {d["id"] for d in displays}
     with mosquitto(tmp_path / "broker") as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.fromtimestamp(at), displays)

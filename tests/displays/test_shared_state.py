@@ -51,8 +51,9 @@ def wanted_id() -> str:
     return next(f"new-{i}" for i in range(100) if owner_of(f"new-{i}", ("a", "b")) == "b")
 
 
-def test_an_admin_change_on_one_instance_reaches_the_other_and_survives_restarts(tmp_path: Path, database: str,
-                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_admin_change_on_one_instance_reaches_the_other_and_survives_restarts(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STOPCAST_TEST_SECRET", "the instances' shared secret")  # they pass requests to each other
     with mosquitto(tmp_path / "broker") as broker:
         configs = {name: write_config(tmp_path / name, broker.url, dt.date(2026, 11, 1), http={"listen": "127.0.0.1:0",
@@ -62,7 +63,9 @@ def test_an_admin_change_on_one_instance_reaches_the_other_and_survives_restarts
 
 
 async def start(config: Path, name: str, tmp_path: Path) -> tuple[Service, asyncio.Task]:
-    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache", instance=name)
+    service = Service(
+        load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache", instance=name
+    )
     runner = asyncio.create_task(service.run(extra_tasks=[serve_http(service)]))
     await asyncio.wait_for(service.http_ready.wait(), 30)
     assert service.sharing is not None
@@ -102,7 +105,9 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
     async with aiohttp.ClientSession() as http:
         answer = await http.post(f"{a.http_url}/api/displays", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
         assert answer.status == 201, await answer.text()
-        took = await until(lambda: b.config.display(new) is not None and new in b.displays, 5, "b knows the new display")
+        took = await until(
+            lambda: b.config.display(new) is not None and new in b.displays, 5, "b knows the new display"
+        )
         assert took < 5
         await until(lambda: b.displays[new].frame is not None, 10, "b renders it")
         dashboard = await (await http.get(f"{b.http_url}/dashboard.json")).json()
@@ -128,12 +133,16 @@ async def scenario(configs: dict[str, Path], port: int, tmp_path: Path) -> None:
         assert (audit[0]["action"], audit[0]["target"]) == ("display.add", new)
         # An ops message made on a: b shows it on the display it owns, lists it, and audits it.
         message = {"text": {"de": "Geteilte Meldung"}, "kind": "row", "targets": {"displays": [new]}}
-        answer = await http.post(f"{a.http_url}/api/messages", json=message, headers={"Authorization": f"Bearer {TOKEN}"})
+        answer = await http.post(
+            f"{a.http_url}/api/messages", json=message, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert answer.status == 201, await answer.text()
         message_id = (await answer.json())["id"]
         took = await until(lambda: _shows(b, new, "Geteilte Meldung"), 5, "b's board shows a's message")
         assert took < 5
-        listed = await (await http.get(f"{b.http_url}/api/messages", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+        listed = await (
+            await http.get(f"{b.http_url}/api/messages", headers={"Authorization": f"Bearer {TOKEN}"})
+        ).json()
         assert [m["id"] for m in listed] == [message_id]
         await until(lambda: [(e.action, e.target) for e in b.audit.recent(1)] == [("message.add", message_id)], 5,
                     "message changes are in the shared audit log")

@@ -137,7 +137,9 @@ def test_a_restart_while_the_database_is_down_runs_the_last_shared_state(two: di
     a, b = two["a"], two["b"]
     added = [f"api-{i}" for i in range(3)]
     for display_id in added:
-        assert a.request("POST", "/api/displays", {"id": display_id, "stops": ["UNI"], "layout": "tft-320x240"})[0] == 201
+        assert (
+            a.request("POST", "/api/displays", {"id": display_id, "stops": ["UNI"], "layout": "tft-320x240"})[0] == 201
+        )
     status, doc = a.request("POST", "/api/messages", {"text": {"de": "Station geschlossen"}, "kind": "takeover",
                                                       "priority": 9, "targets": {"all": True}})
     assert status == 201

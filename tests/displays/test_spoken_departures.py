@@ -31,8 +31,10 @@ AT = parse_instant("2026-11-25T08:00:05+01:00")
 DISPLAYS = [{"id": "uni-tft", "stops": ["UNI"], "layout": "tft-320x240",
              "speech": {"languages": ["de", "en"], "volume": 0.9, "night_volume": 0.3, "night": "22:00-06:00"}},
             {"id": "gons-led", "stops": ["GONS"], "layout": "led-192x64"}]
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng is not installed (Debian: apt-get install espeak-ng; make test does)")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None,
+    reason="espeak-ng is not installed (Debian: apt-get install espeak-ng; make test does)",
+)
 
 
 def samples(data: bytes) -> tuple[np.ndarray, int]:
@@ -106,20 +108,31 @@ async def test_the_spoken_text_is_published_retained_and_only_when_it_or_the_vol
         while not service.speaker.queue.empty():
             await service.speaker.update(service.speaker.queue.get_nowait())
             service.speaker.queued.clear()
-        return {p.topic: (json.loads(p.payload) if p.payload else None, p.retain) for p in link.take() if "/audio/" in p.topic}
+        return {
+            p.topic: (json.loads(p.payload) if p.payload else None, p.retain)
+            for p in link.take()
+            if "/audio/" in p.topic
+        }
 
     try:
         first = await step()
         texts = ["stopcast/v1/displays/uni-tft/audio/text/de", "stopcast/v1/displays/uni-tft/audio/text/en"]
         # the first time, the retained WAV an older service left on audio/{lang} is cleared
-        assert sorted(first) == sorted([*texts, "stopcast/v1/displays/uni-tft/audio/de", "stopcast/v1/displays/uni-tft/audio/en"])
+        assert sorted(first) == sorted(
+            [*texts, "stopcast/v1/displays/uni-tft/audio/de", "stopcast/v1/displays/uni-tft/audio/en"]
+        )
         assert first["stopcast/v1/displays/uni-tft/audio/de"] == (None, True)
         runtime = service.displays["uni-tft"]
         for language in ("de", "en"):
             doc, retain = first[f"stopcast/v1/displays/uni-tft/audio/text/{language}"]
             said = service.speaker.text(runtime, language)
-            assert retain and doc == {"lang": language, "detail": "short", "text": said, "hash": f"{text_hash(said):08x}",
-                                      "volume": 90}
+            assert retain and doc == {
+                "lang": language,
+                "detail": "short",
+                "text": said,
+                "hash": f"{text_hash(said):08x}",
+                "volume": 90,
+            }
         assert voice.spoken == []  # no audio is made until a pillar asks
         assert all(len(json.dumps(first[t][0]).encode()) < 1024 for t in texts)  # small, instead of a 1.5 MB WAV
         clock.advance(20)  # same minute: the boards' texts did not change
@@ -153,7 +166,9 @@ async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: 
         answer = [p async for p in service.speaker.answer(asked)]
         said = service.speaker.text(service.displays["uni-tft"], "en", "full")
         assert answer[0].topic == "stopcast/v1/displays/uni-tft/audio/en" and not any(p.retain for p in answer)
-        assert [p.topic for p in answer[1:]] == [f"stopcast/v1/displays/uni-tft/audio/en/{i}" for i in range(1, len(answer))]
+        assert [p.topic for p in answer[1:]] == [
+            f"stopcast/v1/displays/uni-tft/audio/en/{i}" for i in range(1, len(answer))
+        ]
         seconds = 0.0
         for i, publish in enumerate(answer):
             header, body = parse_audio(publish.payload)
@@ -170,7 +185,10 @@ async def test_a_pillar_asks_for_audio_over_mqtt_and_gets_opus_in_ogg(tmp_path: 
         for bad in (b"{", b'{"lang": "fr"}', b'{"lang": "de", "detail": "long"}', b"[]", b"x" * 300):
             before = service.metrics.value("stopcast_pillar_messages_rejected_total")
             service.on_message(topic, bad)
-            assert service.metrics.value("stopcast_pillar_messages_rejected_total") == before + 1 and service.speaker.requests.empty()
+            assert (
+                service.metrics.value("stopcast_pillar_messages_rejected_total") == before + 1
+                and service.speaker.requests.empty()
+            )
     finally:
         await service.close()
 
@@ -186,12 +204,16 @@ async def test_speech_wav_over_http_with_etag_and_without_espeak(tmp_path: Path)
         await client.start_server()
         try:
             text = await client.get("/displays/gons-led/speech.txt?lang=en&detail=full")
-            assert text.status == 200 and (await text.text()).startswith("Stop Gonsenheim Kapellenstraße. Next departures:")
+            assert text.status == 200 and (await text.text()).startswith(
+                "Stop Gonsenheim Kapellenstraße. Next departures:"
+            )
             answer = await client.get("/displays/uni-tft/speech.wav?lang=de")
             if working:
                 assert answer.status == 200 and answer.content_type == "audio/wav"
                 assert answer.headers["X-Stopcast-Volume"] == "0.90"
-                again = await client.get("/displays/uni-tft/speech.wav?lang=de", headers={"If-None-Match": answer.headers["ETag"]})
+                again = await client.get(
+                    "/displays/uni-tft/speech.wav?lang=de", headers={"If-None-Match": answer.headers["ETag"]}
+                )
                 assert again.status == 304
                 english = await client.get("/displays/uni-tft/speech.wav?lang=en")
                 assert english.headers["ETag"] != answer.headers["ETag"]

@@ -62,7 +62,9 @@ def tmpfs(folder: Path, size: str) -> Iterator[None]:
 
 
 async def serve(config: Path, tmp_path: Path) -> tuple[Service, TestClient]:
-    service = Service(load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache", link=MemoryLink())
+    service = Service(
+        load_config(config), FixedClock(AT), config_path=config, cache_dir=tmp_path / "cache", link=MemoryLink()
+    )
     await service.prepare()
     await service.refresh(AT)
     client = TestClient(TestServer(make_app(service), host="127.0.0.1"))
@@ -172,9 +174,15 @@ def test_config_changes_are_fsynced_before_they_are_answered(tmp_path: Path) -> 
         stop_traced(process)
     lines = trace.read_text().splitlines()
     name = re.escape(config.name)
-    renamed = next(i for i, line in enumerate(lines) if re.search(rf"rename\w*\(.*\.{name}(?:\.\d+)?\.tmp.*{name}", line))
+    renamed = next(
+        i for i, line in enumerate(lines) if re.search(rf"rename\w*\(.*\.{name}(?:\.\d+)?\.tmp.*{name}", line)
+    )
     answered = next(i for i, line in enumerate(lines) if "HTTP/1.1 201" in line)
     tmp_synced = [i for i, line in enumerate(lines) if re.search(rf"fsync\(\d+<[^>]*\.{name}(?:\.\d+)?\.tmp>", line)]
-    folder_synced = [i for i, line in enumerate(lines) if re.search(rf"fsync\(\d+<{re.escape(str(config.parent))}>", line)]
+    folder_synced = [
+        i for i, line in enumerate(lines) if re.search(rf"fsync\(\d+<{re.escape(str(config.parent))}>", line)
+    ]
     assert any(i < renamed for i in tmp_synced), "the new text is fsynced before the rename"
-    assert any(renamed < i < answered for i in folder_synced), "the folder is fsynced after the rename, before the answer"
+    assert any(renamed < i < answered for i in folder_synced), (
+        "the folder is fsynced after the rename, before the answer"
+    )

@@ -96,7 +96,9 @@ async def test_the_image_is_the_one_filename_names_across_a_minute(world: tuple[
 
 
 @pytest.mark.parametrize("trouble", ["wrong token", "unknown MAC", "empty token", "revoked key"])
-async def test_no_authentication_problem_reaches_the_reset_path(world: tuple[Service, TestClient, Path], trouble: str) -> None:
+async def test_no_authentication_problem_reaches_the_reset_path(
+    world: tuple[Service, TestClient, Path], trouble: str
+) -> None:
     _, client, _ = world
     device = Firmware(client, MAC)
     assert await device.setup()
@@ -135,7 +137,9 @@ async def test_keys_survive_admin_token_rotation_restarts_and_are_issued_once(tm
     assert (await presented.json())["api_key"] == first_key  # issued once: presenting it gives the same key
     keys = await (await client.get("/api/trmnl/keys", headers={"Authorization": "Bearer rotated-token"})).json()
     assert [(k["mac"], k["display"], k["revoked_at"]) for k in keys] == [(MAC, "hbf-bwr", None)]
-    assert (await client.delete(f"/api/trmnl/keys/{MAC}", headers={"Authorization": "Bearer rotated-token"})).status == 200
+    assert (
+        await client.delete(f"/api/trmnl/keys/{MAC}", headers={"Authorization": "Bearer rotated-token"})
+    ).status == 200
     assert not await device.wake() and not device.wiped  # revoked: an error on the device, nothing erased
     reprovisioned = Firmware(client, MAC)
     assert not await reprovisioned.setup()  # revoked: a new setup needs ops approval
@@ -169,7 +173,9 @@ async def test_probing_macs_tells_nothing_and_is_rate_limited(world: tuple[Servi
     assert (await setup_answer(client, "00:11:22:33:44:55"))[0] == 404  # a minute later it answers again
 
 
-async def test_a_spoofed_mac_gets_no_key_and_a_revoked_key_does_not_help(world: tuple[Service, TestClient, Path]) -> None:
+async def test_a_spoofed_mac_gets_no_key_and_a_revoked_key_does_not_help(
+    world: tuple[Service, TestClient, Path],
+) -> None:
     service, client, _ = world
     device = Firmware(client, MAC)
     assert await device.setup()
