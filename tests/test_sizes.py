@@ -24,7 +24,6 @@ LONG_FUNCTIONS = {
     ("layouts/board.py", "_row"): 80,
     ("layouts/draw.py", "_row"): 70,
     ("layouts/spec.py", "parse_layout"): 62,
-    ("displays/web/status.py", "display_status"): 52,
 }
 
 
