@@ -16,7 +16,6 @@ FUNCTION_LINES = 50
 # Still over the limits (path -> lines; (path, function) -> lines); never add to these.
 LONG_MODULES = {
     "layouts/board.py": 664,
-    "displays/shell/service.py": 544,
 }
 LONG_FUNCTIONS = {
     ("feeds/loader.py", "load_timetable"): 53,
