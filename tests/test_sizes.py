@@ -14,16 +14,8 @@ MODULE_LINES = 400
 FUNCTION_LINES = 50
 
 # Still over the limits (path -> lines; (path, function) -> lines); never add to these.
-LONG_MODULES = {
-    "displays/shell/service.py": 544,
-}
-LONG_FUNCTIONS = {
-    ("displays/cli/cli.py", "_build_parser"): 56,
-    ("displays/cli/cli_service.py", "cmd_serve"): 55,
-    ("displays/config/parse.py", "parse_display"): 59,
-    ("displays/core/boards.py", "compose_board"): 59,
-    ("displays/web/status.py", "display_status"): 52,
-}
+LONG_MODULES: dict[str, int] = {}
+LONG_FUNCTIONS: dict[tuple[str, str], int] = {}
 
 
 def sizes() -> tuple[dict[str, int], dict[tuple[str, str], int]]:

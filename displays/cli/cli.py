@@ -94,6 +94,17 @@ def _build_parser() -> argparse.ArgumentParser:
                           "name or a .toml file) or of every built-in; exit status 1 when one fails")
     lay.add_argument("--gtfs", metavar="FEED", default=None,
                      help="with --check: also fail a layout whose badges cannot hold one of this feed's line labels")
+    _add_render_command(commands)
+    _add_speak_command(commands)
+    add_service_commands(commands, _instant)
+    demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
+    demo_cmd.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
+    demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="start the clock at WHEN")
+    demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo's files go")
+    return parser
+
+
+def _add_render_command(commands: argparse._SubParsersAction) -> None:
     ren = commands.add_parser("render", help="render a stop's (or a configured display's) board to PNG or HTML")
     ren.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop and --layout)")
     ren.add_argument("--cache-dir", type=Path, default=None)
@@ -107,6 +118,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--realtime", action="append", default=[], metavar="SRC")
     ren.add_argument("--language", default=None, choices=LANGUAGES)
     ren.add_argument("--output", required=True, type=Path, metavar="FILE.png|FILE.html")
+
+
+def _add_speak_command(commands: argparse._SubParsersAction) -> None:
     spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV or Ogg file")
     spk.add_argument("--config", metavar="FILE", help="a service config (with --display)")
     spk.add_argument("--display", metavar="ID")
@@ -124,12 +138,6 @@ def _build_parser() -> argparse.ArgumentParser:
     spk.add_argument("--no-cache", action="store_true")
     spk.add_argument("--gtfs-max-bytes", type=_positive, default=MAX_MEMBER_BYTES, metavar="N")
     spk.add_argument("--output", required=True, type=Path, metavar="FILE.wav|FILE.txt")
-    add_service_commands(commands, _instant)
-    demo_cmd = commands.add_parser("demo", help="run stopcast on the generated demo network")
-    demo_cmd.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
-    demo_cmd.add_argument("--at", type=_instant, default=None, metavar="WHEN", help="start the clock at WHEN")
-    demo_cmd.add_argument("--cache-dir", type=Path, default=None, help="where the demo's files go")
-    return parser
 
 
 def load(args: argparse.Namespace) -> Timetable:

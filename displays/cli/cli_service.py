@@ -52,7 +52,6 @@ def cache_of(args: argparse.Namespace) -> Path | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service (or, with --once, render and publish every display once)."""
     import asyncio
-    import signal
 
     from firmware_bridge import client as mqtt
 
@@ -75,35 +74,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except mqtt.BridgeError as exc:
             raise CommandError(str(exc)) from None
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, service.stop)
-        from displays.shell.running import dump_tasks
-
-        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
-        loop.add_signal_handler(signal.SIGHUP, service.reload_config)
-        from displays.web.http import serve_http  # the HTTP side is only needed by the long-running service
-
-        if not embedded:
-            await service.run(extra_tasks=[serve_http(service)])
-            return
-        from displays.shell.embedded import embedded_broker  # [mqtt] url = "embedded": the broker runs in this process
-
-        async with embedded_broker() as port:
-            service.broker_address = ("127.0.0.1", port)
-            logging.getLogger("stopcast.service").warning(
-                "[mqtt] url = \"embedded\": pillars connect to mqtt://127.0.0.1:%d (this process's own broker, on "
-                "loopback, without passwords: for trying stopcast out; production uses Mosquitto)", port)
-            await service.run(extra_tasks=[serve_http(service)])
-
     from displays.shell.http_server import ListenError
 
     try:
-        asyncio.run(main())
+        asyncio.run(_serve_forever(service, embedded))
     except* ListenError as group:
         raise CommandError(str(group.exceptions[0])) from None
     return 0
+
+
+async def _serve_forever(service: Service, embedded: bool) -> None:
+    """The long-running service with its HTTP side, until SIGTERM or SIGINT (SIGUSR1 dumps the tasks, SIGHUP
+    reloads the config); with `embedded`, inside a broker of its own."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stop)
+    from displays.shell.running import dump_tasks
+
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
+    loop.add_signal_handler(signal.SIGHUP, service.reload_config)
+    from displays.web.http import serve_http  # the HTTP side is only needed by the long-running service
+
+    if not embedded:
+        await service.run(extra_tasks=[serve_http(service)])
+        return
+    from displays.shell.embedded import embedded_broker  # [mqtt] url = "embedded": the broker runs in this process
+
+    async with embedded_broker() as port:
+        service.broker_address = ("127.0.0.1", port)
+        logging.getLogger("stopcast.service").warning(
+            "[mqtt] url = \"embedded\": pillars connect to mqtt://127.0.0.1:%d (this process's own broker, on "
+            "loopback, without passwords: for trying stopcast out; production uses Mosquitto)", port)
+        await service.run(extra_tasks=[serve_http(service)])
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -184,6 +184,14 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         pull_key=v.string("pull_key"),
         speech=speech(item.get("speech", {}), source, name),
     )
+    _check_display(display, source, config)
+    return display
+
+
+def _check_display(display: DisplayConfig, source: str, config: ServiceConfig) -> None:
+    """What one field alone cannot tell: the MQTT user's and the layout's form, a stop at least, a layout that
+    loads and suits the TRMNL device and the encoding."""
+    name = display.id
     if display.mqtt_user and not is_user(display.mqtt_user):
         raise ConfigError(source, f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {display.mqtt_user!r}",
                           name, "mqtt_user")
@@ -204,7 +212,6 @@ def parse_display(item: Any, source: str, config: ServiceConfig, label: str = ""
         allowed = " or ".join(repr(e) for e in encodings_for(spec.color_mode))
         raise ConfigError(source, f"encoding '{display.encoding}' is not defined for layout '{spec.name}' "
                           f"({spec.color_mode}); choose {allowed}", name, "encoding")
-    return display
 
 
 def _url(v: Fields, key: str, schemes: tuple[str, ...], value: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from displays.core.notices import Editorial, Scope, kept_alerts, next_editorial_change, notices_for
+from feeds.alerts import Alert
 from feeds.departures import next_scheduled
 from feeds.errors import FeedError
 from feeds.live import LiveState
-from feeds.merge import stop_departures
+from feeds.merge import StopDepartures, stop_departures
 from feeds.times import local_date
 from feeds.timetable import Timetable
 from layouts.board import Board, BoardInput, DisplaySettings, Notice, build_board
@@ -29,6 +30,40 @@ def board_language(tt: Timetable | None, configured: str, spec: LayoutSpec) -> s
     else the layout's."""
     feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
     return configured or (feed_language if feed_language in LANGUAGES else "") or spec.language
+
+
+def _editorial_of(
+    tt: Timetable | None, live: LiveState | None, editorial: Editorial | None, scope: Scope | None, now: int, tz: str,
+    language: str,
+) -> tuple[tuple[Notice, ...], int, tuple[Alert, ...] | None]:
+    """The ops messages of `editorial` that reach `scope`, when they next change (0: never), and the live alerts
+    its suppressions leave (None: no suppression applies, the board shows every alert)."""
+    notices: tuple[Notice, ...] = ()
+    change, alerts = 0, None
+    if editorial is not None and scope is not None and (editorial.messages or editorial.suppressions):
+        notices = notices_for(editorial, scope, now, tz, language)
+        change = next_editorial_change(editorial, scope, now, tz)
+        if tt is not None and live is not None and live.alerts and editorial.suppressions:
+            named = {sel.route_id for alert in live.alerts for sel in alert.selectors if sel.route_id in tt.route_index}
+            short_names = {r: tt.routes[tt.route_index[r]].short_name for r in named}  # only the alerts' routes
+            alerts = kept_alerts(live.alerts, editorial, scope, now, tz, short_names)
+    return notices, change, alerts
+
+
+def _departures_of(
+    tt: Timetable, live: LiveState | None, ids: tuple[str, ...], now: int, horizon: int, language: str,
+    alerts: tuple[Alert, ...] | None, shared: dict | None,
+) -> tuple[StopDepartures, int | None]:
+    """The departures at `ids` and, when there are none, the next scheduled one; through `shared` when the
+    board's alerts are everyone's."""
+    key = (ids, now, horizon, language) if alerts is None else None  # suppressions make a board's alerts its own
+    found = shared.get(key) if shared is not None and key is not None else None
+    if found is None:
+        result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language, alerts)
+        found = result, (next_scheduled(tt, ids, now + horizon) if not result.departures else None)
+        if key is not None and shared is not None:
+            shared[key] = found
+    return found
 
 
 def compose_board(
@@ -56,29 +91,14 @@ def compose_board(
         feed_language = tt.agency_lang.split("-")[0] if tt is not None else ""
         settings = replace(settings, clock=default_clock(feed_language, tt.timezone) if tt is not None else "24h")
     tz = tt.timezone if tt is not None else "UTC"
-    notices: tuple[Notice, ...] = ()
-    change, alerts = 0, None
-    if editorial is not None and scope is not None and (editorial.messages or editorial.suppressions):
-        notices = notices_for(editorial, scope, now, tz, language)
-        change = next_editorial_change(editorial, scope, now, tz)
-        if tt is not None and live is not None and live.alerts and editorial.suppressions:
-            named = {sel.route_id for alert in live.alerts for sel in alert.selectors if sel.route_id in tt.route_index}
-            short_names = {r: tt.routes[tt.route_index[r]].short_name for r in named}  # only the alerts' routes
-            alerts = kept_alerts(live.alerts, editorial, scope, now, tz, short_names)
+    notices, change, alerts = _editorial_of(tt, live, editorial, scope, now, tz, language)
     if tt is None:
         return build_board(spec, settings, BoardInput(None, "UTC", notices=notices, notices_change=change), now, previous)
     missing = [s for s in ids if s not in tt.stop_index]
     if missing:
         raise FeedError(f"stop id {', '.join(repr(s) for s in missing)} is not in the loaded timetable")
     horizon = settings.horizon_minutes * 60
-    key = (ids, now, horizon, language) if alerts is None else None  # suppressions make a board's alerts its own
-    found = shared.get(key) if shared is not None and key is not None else None
-    if found is None:
-        result = stop_departures(tt, live, ids, now, horizon, MAX_ROWS_FETCHED, language, alerts)
-        found = result, (next_scheduled(tt, ids, now + horizon) if not result.departures else None)
-        if key is not None and shared is not None:
-            shared[key] = found
-    result, nxt = found
+    result, nxt = _departures_of(tt, live, ids, now, horizon, language, alerts, shared)
     data = BoardInput(
         departures=result,
         timezone=tt.timezone,

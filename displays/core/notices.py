@@ -287,13 +287,10 @@ def message_doc(message: Message, tz: str, now: int | None = None) -> dict[str, 
 
 def suppression_doc(rule: Suppression, tz: str, now: int | None = None) -> dict[str, Any]:
     """The suppression's JSON; with its state when `now` is given."""
-    doc: dict[str, Any] = {
-        "id": rule.suppression_id,
-        "targets": _targets_doc(rule.targets),
-        "alerts": {"ids": list(rule.alert_ids), "routes": list(rule.alert_routes), "all": rule.all_alerts},
-        **_period_doc(rule.period, tz),
-        "reason": rule.reason,
-    }
+    doc: dict[str, Any] = {"id": rule.suppression_id, "targets": _targets_doc(rule.targets),
+                           "alerts": {"ids": list(rule.alert_ids), "routes": list(rule.alert_routes),
+                                      "all": rule.all_alerts},
+                           **_period_doc(rule.period, tz), "reason": rule.reason}
     if now is not None:
         doc["state"] = rule.period.state(now, tz)
     return doc
@@ -344,9 +341,8 @@ def scope_of(display_id: str, stop_ids: tuple[str, ...], tt: Timetable | None) -
         rows = tt.ix_row[int(tt.ix_offsets[i]) : int(tt.ix_offsets[i + 1])]
         if len(rows):
             route_indexes.update(int(r) for r in set(tt.trip_route[tt.st_trip[rows]].tolist()))
-    routes = {tt.routes[r].route_id for r in route_indexes} | {
-        tt.routes[r].short_name for r in route_indexes if tt.routes[r].short_name
-    }
+    names = {tt.routes[r].short_name for r in route_indexes if tt.routes[r].short_name}
+    routes = {tt.routes[r].route_id for r in route_indexes} | names
     return Scope(display_id, frozenset(covered), frozenset(routes))
 
 

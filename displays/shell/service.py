@@ -4,7 +4,9 @@ The imperative shell around the engine (displays/core/engine.py), which decides 
 The node owns the I/O: the clock it reads `now` from, the realtime sources, the pillar link, the renderer,
 the state store, the speech and the metrics; displays/shell/wiring.py builds the production ones when
 none are given. `refresh(now)` is the one path from inputs to published frames:
-compose (the engine) -> render (the renderer) -> accept (the engine) -> send (the link).
+compose (the engine) -> render (the renderer) -> accept (the engine) -> send (the link); its second half
+(accept and send) is displays/shell/publishing.py, and the engine's state is read through
+displays/shell/engine_view.py, the service's base classes.
 """
 
 from __future__ import annotations
@@ -14,24 +16,24 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
-from displays.config.model import ConfigError, DisplayConfig, ServiceConfig
+from displays.config.model import ConfigError, ServiceConfig
 from displays.config.parse import parse_config, read_config_text
 from displays.core.composing import rules_of
 from displays.core.engine import Changes, DisplayRuntime, Engine, identity_of
-from displays.core.frames import Rendered
-from displays.core.instances import Identity, Member, Membership, parse_member
-from displays.core.notices import Editorial, Scope
+from displays.core.instances import Identity, Member, parse_member
+from displays.core.notices import Editorial
 from displays.core.pillar_limits import RejectionLog
 from displays.core.ports import FeedSource, PillarLink, Renderer
 from displays.shell import running, wiring
 from displays.shell.clock import Clock
 from displays.shell.metrics import Metrics
 from displays.shell.predicting import forecasts
+from displays.shell.publishing import Entry, Publishing
 from displays.shell.rendering import InlineRenderer
 from displays.shell.sharing import reload_shared
 from displays.shell.speaking import Speaker
@@ -41,23 +43,18 @@ from displays.shell.voice import EspeakSynthesizer, Synthesizer
 from feeds.cache import open_timetable
 from feeds.errors import FeedError
 from feeds.guard import scheduled_trips
-from feeds.live import Findings, LiveState
+from feeds.live import LiveState
 from feeds.realtime import RealtimeRules
-from feeds.timetable import Timetable
-from firmware_bridge.messages import packet_room, parse_status
-from firmware_bridge.protocol import AudioRequest, Bridge, PillarStatus, Publish, Rejected
+from firmware_bridge.messages import parse_status
+from firmware_bridge.protocol import AudioRequest, PillarStatus, Publish, Rejected
 from firmware_bridge.topics import instance_topic, service_status_topic
-from layouts.board import Board
-from layouts.spec import LayoutSpec
 
 __all__ = ["DisplayRuntime", "Service"]
 
 log = logging.getLogger("stopcast.service")
 
-_Entry = tuple[DisplayRuntime, Board, int, int]  # a display's new board and where its rendering is (batch, index)
 
-
-class Service:
+class Service(Publishing):
     """One stopcast instance (or one shard of several): the engine and the I/O that feeds it."""
 
     def __init__(
@@ -117,55 +114,7 @@ class Service:
             self.store_error = str(exc)
             log.error("%s; messages and suppressions start empty", exc)
 
-    # --- what the engine holds -----------------------------------------------------------------
-
-    @property
-    def config(self) -> ServiceConfig:
-        return self.engine.config
-
-    @property
-    def displays(self) -> dict[str, DisplayRuntime]:
-        return self.engine.displays
-
-    @property
-    def bridge(self) -> Bridge:
-        return self.engine.bridge
-
-    @property
-    def membership(self) -> Membership:
-        return self.engine.membership
-
-    @property
-    def timetable(self) -> Timetable | None:
-        return self.engine.timetable
-
-    @property
-    def editorial(self) -> Editorial:
-        return self.engine.editorial
-
-    @property
-    def instance(self) -> str:
-        return self.engine.instance
-
-    @property
-    def shard(self) -> tuple[int, int]:
-        return self.engine.shard
-
-    @property
-    def started_at(self) -> int:
-        return self.engine.started_at
-
-    @property
-    def displays_were_set(self) -> bool:
-        return self.engine.displays_were_set
-
-    def timezone(self) -> str:
-        """The agency's timezone (the loaded timetable's; UTC before one loads)."""
-        return self.timetable.timezone if self.timetable is not None else "UTC"
-
-    def scope(self, display: DisplayConfig) -> Scope:
-        """What a display covers for ops messages (displays/core/engine.py)."""
-        return self.engine.scope(display)
+    # --- what the engine holds (read through EngineView, displays/shell/engine_view.py) ----------
 
     def set_editorial(self, editorial: Editorial) -> None:
         """Swap in changed messages and suppressions: every board is composed again at once."""
@@ -183,10 +132,6 @@ class Service:
         return self.link.error if self.link is not None else "no pillar link"
 
     # --- configuration -------------------------------------------------------------------------
-
-    def owns(self, display_id: str) -> bool:
-        """Whether this instance renders and publishes that display (displays/core/engine.py)."""
-        return self.engine.owns(display_id)
 
     def _changed(self, changes: Changes) -> list[Publish]:
         """The publishes of a change of the registry, with the spoken texts of removed displays cleared; a
@@ -218,18 +163,10 @@ class Service:
         self.engine.stopping = self.stopping.is_set()
         return self.engine.announcement(int(self.clock.now()), self.advertised_http(), online)
 
-    def subscriptions(self) -> list[str]:
-        """What the service subscribes to (displays/core/engine.py)."""
-        return self.engine.subscriptions()
-
     def change_config(self, config: ServiceConfig) -> None:
         """Apply a config changed at run time (admin API); cleared displays go out with the next tick."""
         self.pending.extend(self.apply_config(config))
         self.wake.set()
-
-    def check_stops(self, config: ServiceConfig, source: str = "") -> None:
-        """ConfigError when a display names a stop the loaded timetable does not have."""
-        self.engine.check_stops(config, source)
 
     def reload_config(self) -> str | None:
         """Re-read the config file; on any error keep running as before and return why. With shared state the
@@ -274,48 +211,15 @@ class Service:
         """Trips the loaded timetable runs around `now` (None without one): tells a feed's collapse from the night."""
         return None if self.timetable is None else scheduled_trips(self.timetable, now)
 
-    def snapshots(self) -> list:
-        """The realtime data each source holds now (None before its first)."""
-        return [s.snapshot for s in self.sources.values()]
-
     def live_state(self, now: int) -> LiveState | None:
         """Realtime merged against the timetable at `now` (None without realtime sources)."""
         return self.engine.live_state(now, self.snapshots())
-
-    def findings(self, source: str) -> Findings:
-        """What the merge put right in one source's data now shown (displays/core/engine.py)."""
-        return self.engine.findings(source)
 
     # --- the one path: compose -> render -> accept -> send -------------------------------------
 
     def inputs(self) -> tuple:
         """What every board depends on besides the clock: the timetable, the realtime snapshots, the config."""
         return self.engine.inputs(self.snapshots())
-
-    def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
-                previous: Board | None = None, shared: dict | None = None) -> Board:
-        """One display's board at `now` (displays/core/composing.py)."""
-        return self.engine.compose(display, spec, now, live, editorial, previous, shared)
-
-    def _count_failures(self) -> None:
-        if self.engine.failures > self._failures_counted:
-            self.metrics.display_errors.inc(self.engine.failures - self._failures_counted)
-            self._failures_counted = self.engine.failures
-
-    def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
-        """Record that one display's board could not be made; it keeps its last good frame."""
-        self.engine.display_failed(runtime, stage, exc, now)
-        self._count_failures()
-
-    def accept(self, runtime: DisplayRuntime, board: Board, rendered: Rendered | str, now: int) -> list[Publish]:
-        """Take a rendered board: the engine remembers it, its live pages wake, and the publishes that follow."""
-        publishes = self.engine.accept(runtime, board, rendered, now)
-        self._count_failures()
-        if publishes is None:
-            return []
-        for listener in self.board_listeners:
-            listener(runtime.config.id)
-        return publishes
 
     async def refresh(self, now: int, force: bool = False, batch: int = 128) -> None:
         """Boards for every display at `now`: each batch of changed boards goes to the renderer as soon
@@ -325,7 +229,7 @@ class Service:
         Displays whose boards came out identical in the same layout and encoding (pillars side by side at a
         station) share one rendering."""
         started = time.perf_counter()
-        queue: asyncio.Queue[tuple[list[_Entry], list[asyncio.Task]] | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[list[Entry], list[asyncio.Task]] | None] = asyncio.Queue()
         count = 0
         async with asyncio.TaskGroup() as group:
             group.create_task(self._send_rendered(queue, now), name="send rendered")
@@ -338,73 +242,6 @@ class Service:
         await self.send(await forecasts(self, now))
         await self.send(self.engine.tick(now))
         self._count_failures()
-
-    async def _render_changed(self, group: asyncio.TaskGroup, queue: asyncio.Queue, now: int, force: bool,
-                              batch: int) -> int:
-        """Compose the changed boards and hand them to the renderer in batches; how many were composed."""
-        count = 0
-        tasks: list[asyncio.Task] = []
-        slots: dict[tuple, tuple[int, int]] = {}  # a render job -> (its batch, its place in it)
-        entries: list[_Entry] = []
-        jobs: list = []
-        for runtime, board in self.engine.composed(now, self.snapshots(), force):
-            key = (id(runtime.spec), runtime.encoding, runtime.config.compress, board)
-            slot = slots.get(key)
-            if slot is None:
-                slot = slots[key] = (len(tasks), len(jobs))
-                jobs.append((board, runtime.spec, runtime.encoding, runtime.config.compress))
-            entries.append((runtime, board, *slot))
-            if len(jobs) == batch:
-                tasks.append(group.create_task(self.renderer.render(jobs)))
-                queue.put_nowait((entries, tasks))
-                count, entries, jobs = count + len(entries), [], []
-                await asyncio.sleep(0)  # let finished batches go out while composing continues
-        self._count_failures()
-        if jobs:
-            tasks.append(group.create_task(self.renderer.render(jobs)))
-        if entries:
-            queue.put_nowait((entries, tasks))
-            count += len(entries)
-        return count
-
-    async def _send_rendered(self, queue: asyncio.Queue, now: int) -> None:
-        while (item := await queue.get()) is not None:
-            entries, tasks = item
-            publishes: list[Publish] = []
-            for runtime, board, batch, index in entries:
-                rendered = (await tasks[batch])[index]
-                publishes += self.accept(runtime, board, rendered, now)
-            await self.send(publishes)
-
-    async def send(self, publishes: Sequence[Publish]) -> None:
-        """Send over the pillar link (if any), counting what the broker acknowledged."""
-        if not publishes or self.link is None:
-            return
-        publishes = self._within_max_packet(publishes)
-        started = time.perf_counter()
-        sent = await self.link.send(publishes)
-        self.metrics.publish_refused.inc(len(sent.refused))
-        if sent.messages:
-            self.metrics.observe_publish(sent.messages, sent.payload_bytes, time.perf_counter() - started)
-        if sent.messages + len(sent.refused) < len(publishes):  # the connection failed meanwhile: not all went out
-            self.bridge.unsent(publishes)
-            self.resend = True
-
-    def _within_max_packet(self, publishes: Sequence[Publish]) -> Sequence[Publish]:
-        """The publishes that fit max_packet (docs/mqtt.md); one that does not is a bug, logged and counted, never
-        sent (the broker would drop the connection)."""
-        limit = self.config.mqtt.max_packet
-        fits = [p for p in publishes if len(p.payload) <= packet_room(limit, p.topic)]
-        if len(fits) < len(publishes):
-            self.metrics.publish_oversize.inc(len(publishes) - len(fits))
-            big = next(p for p in publishes if len(p.payload) > packet_room(limit, p.topic))
-            log.error("not published: %d message(s) over max_packet %d, e.g. %d bytes to %s", len(publishes) - len(fits),
-                      limit, len(big.payload), big.topic)
-        return fits
-
-    def next_wake(self, now: int) -> float:
-        """When the boards next change by themselves (displays/core/engine.py)."""
-        return self.engine.next_wake(now)
 
     # --- pillars -------------------------------------------------------------------------------
 
@@ -461,10 +298,6 @@ class Service:
     def will(self) -> Publish:
         """The service's Last Will: its status, offline."""
         return self.bridge.service_status(False, int(self.clock.now()), self.status_details())
-
-    def status_details(self) -> dict:
-        """What the service's retained status says about itself."""
-        return self.engine.status_details()
 
     # --- running -------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from displays.web.pulls import Pulls
 from displays.web.view import View
 from feeds.times import iso
 from firmware_bridge.protocol import PillarView
+from layouts.board import Board
 from layouts.spec import builtin_names
 
 
@@ -127,6 +128,15 @@ def _presence(service: View, runtime: DisplayRuntime, pillar: PillarView | None,
                     f"{_duration(dark_after)})")
 
 
+def _disruptions(board: Board | None) -> dict[str, list[str]]:
+    """The board's alert pages and its cancelled or skipped departures, as the dashboard lists them."""
+    return {
+        "alerts": list(board.alert_pages) if board else [],
+        "cancellations": [f"{r.time_text} {r.line} {r.destination}: {r.status_text}" for r in board.rows
+                          if r.status in ("cancelled", "skipped")] if board else [],
+    }
+
+
 def display_status(service: View, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
     """One display as the dashboard shows it."""
     pillar = service.bridge.pillar(display_id)
@@ -145,9 +155,7 @@ def display_status(service: View, display_id: str, runtime: DisplayRuntime, pull
         "last_seen_ago": _ago(presence.last_seen, now),
         "last_ack_ago": _ago(pillar.last_ack_at if pillar else None, now),
         "last_frame_ago": _ago(pillar.last_frame_at if pillar else None, now),
-        "alerts": list(board.alert_pages) if board else [],
-        "cancellations": [f"{r.time_text} {r.line} {r.destination}: {r.status_text}" for r in board.rows
-                          if r.status in ("cancelled", "skipped")] if board else [],
+        **_disruptions(board),
         "history": pulls.history.segments(display_id, now) if pulls is not None else [],
         "layout": runtime.spec.name,
         "size": f"{runtime.spec.width}x{runtime.spec.height}",
