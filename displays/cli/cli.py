@@ -121,13 +121,17 @@ def _add_render_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_speak_command(commands: argparse._SubParsersAction) -> None:
-    spk = commands.add_parser("speak", help="read a stop's (or a configured display's) board aloud into a WAV or Ogg file")
+    spk = commands.add_parser(
+        "speak", help="read a stop's (or a configured display's) board aloud into a WAV or Ogg file"
+    )
     spk.add_argument("--config", metavar="FILE", help="a service config (with --display)")
     spk.add_argument("--display", metavar="ID")
     spk.add_argument("--gtfs", metavar="FEED", help="GTFS zip or folder (with --stop)")
     spk.add_argument("--stop", metavar="STOP_ID")
     spk.add_argument("--layout", metavar="NAME|FILE", help="whose rows are read (default: lcd-landscape-1920x1080)")
-    spk.add_argument("--lang", choices=SPOKEN_LANGUAGES, default=None, help="the language spoken (default: the board's)")
+    spk.add_argument(
+        "--lang", choices=SPOKEN_LANGUAGES, default=None, help="the language spoken (default: the board's)"
+    )
     spk.add_argument("--detail", choices=("short", "full"), default="short",
                      help="short: the first press of the button (stop, next four, disruptions, at most 20 s; the "
                           "default); full: the second press (departures and every alert whole)")
@@ -332,8 +336,14 @@ def cmd_speak(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"departures": cmd_departures, "demo": cmd_demo, "layouts": cmd_layouts, "render": cmd_render, "speak": cmd_speak,
-            **SERVICE_COMMANDS}
+COMMANDS = {
+    "departures": cmd_departures,
+    "demo": cmd_demo,
+    "layouts": cmd_layouts,
+    "render": cmd_render,
+    "speak": cmd_speak,
+    **SERVICE_COMMANDS,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

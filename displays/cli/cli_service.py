@@ -38,8 +38,8 @@ def _service(args: argparse.Namespace, shard: tuple[int, int] = (1, 1), workers:
     config = load_config(args.config)
     clock = clock_at(args.at)
     renderer = PoolRenderer(workers) if workers else InlineRenderer()
-    return Service(config, clock, config_path=Path(args.config), cache_dir=cache_of(args), shard=shard, renderer=renderer,
-                   instance=getattr(args, "instance", "") or "")
+    return Service(config, clock, config_path=Path(args.config), cache_dir=cache_of(args), shard=shard,
+                   renderer=renderer, instance=getattr(args, "instance", "") or "")
 
 
 def cache_of(args: argparse.Namespace) -> Path | None:
@@ -61,7 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(f"--shard {exc}") from None
     if args.instance and not is_instance(args.instance):
-        raise CommandError(f"--instance must be 1 to 128 of A-Z a-z 0-9 _ . : - and nothing else, got {args.instance!r}")
+        raise CommandError("--instance must be 1 to 128 of A-Z a-z 0-9 _ . : - and nothing else, "
+                           f"got {args.instance!r}")
     service = _service(args, shard, workers=0 if args.once else args.workers)
     embedded = service.config.mqtt.url == "embedded"
     if embedded and (args.once or shard[1] > 1):
@@ -251,8 +252,8 @@ def cmd_pillar_sim(args: argparse.Namespace) -> int:
     session = PillarSession(args.display, args.prefix, key)
     output = Path(args.output) if args.output else None
     try:
-        shown = asyncio.run(run_pillar(settings, session, time.time, once=args.once, timeout=args.timeout, output=output,
-                                       details={"fw": "stopcast-pillar-sim", "model": "reference"}))
+        shown = asyncio.run(run_pillar(settings, session, time.time, once=args.once, timeout=args.timeout,
+                                       output=output, details={"fw": "stopcast-pillar-sim", "model": "reference"}))
     except mqtt.BridgeError as exc:
         raise CommandError(str(exc)) from None
     if args.once and not shown:
@@ -323,7 +324,8 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     """Register serve, check-config, mqtt-acl and pillar-sim."""
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--config", required=True, metavar="FILE")
-    serve.add_argument("--at", type=instant, default=None, metavar="WHEN", help="start the clock at WHEN and let it run")
+    serve.add_argument("--at", type=instant, default=None, metavar="WHEN",
+                       help="start the clock at WHEN and let it run")
     serve.add_argument("--once", action="store_true", help="render and publish every display once, then exit")
     serve.add_argument("--shard", default="1/1", metavar="K/N",
                        help="own the displays rendezvous hashing gives shard K of N (a static split, no takeover)")
@@ -350,7 +352,8 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
     sim.add_argument("--display", required=True, metavar="ID")
     sim.add_argument("--once", action="store_true", help="exit after the first verified frame")
     sim.add_argument("--frame-key-env", default="", metavar="VAR",
-                     help="environment variable with the display's frame key (hex): only frames signed with it are shown")
+                     help="environment variable with the display's frame key (hex): only frames signed with it "
+                     "are shown")
     sim.add_argument("--timeout", type=float, default=None, metavar="S")
     sim.add_argument("--output", default="", metavar="FILE.png|DIR|FILE.ogg")
     sim.add_argument("--audio", default="", choices=("", "de", "en", "es"), metavar="LANG",
@@ -367,6 +370,6 @@ def add_service_commands(commands: argparse._SubParsersAction, instant: object) 
                      help="QoS of the pillar's subscriptions and messages (0 for a NATS cluster, docs/deploy.md)")
 
 
-SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl, "pillar-sim": cmd_pillar_sim,
-                    "frame-key": cmd_frame_key}
+SERVICE_COMMANDS = {"serve": cmd_serve, "check-config": cmd_check_config, "mqtt-acl": cmd_mqtt_acl,
+                    "pillar-sim": cmd_pillar_sim, "frame-key": cmd_frame_key}
 ERRORS = (ConfigError, CommandError, FeedError)

@@ -68,8 +68,8 @@ def all_errors(text: str, source: str) -> tuple[ServiceConfig | None, list[Confi
     known = {"feeds", "mqtt", "http", "state", "displays", "layouts", "speech", "service"}
     for key in [k for k in raw if k not in known]:
         close = difflib.get_close_matches(key, sorted(known), n=1)
-        errors.append(ConfigError(source, f"unknown table ({f'did you mean {close[0]!r}?' if close else 'known: ' + ', '.join(sorted(known))})",
-                                  field_name=key))
+        hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(sorted(known))
+        errors.append(ConfigError(source, f"unknown table ({hint})", field_name=key))
     feeds = raw.get("feeds")
     parsed_feeds = _retrying(lambda t: _feeds(t, source), feeds, "feeds.", errors) if isinstance(feeds, dict) else None
     if not isinstance(feeds, dict):
@@ -107,8 +107,8 @@ def _displays(tables: list, source: str, config: ServiceConfig, errors: list[Con
         service_user = config.mqtt.username or "stopcast"  # what `stopcast mqtt-acl` gives the service's rights
         if display.user == service_user:
             errors.append(ConfigError(source, f"the pillar's MQTT user {display.user!r} is the service's own user "
-                                      "([mqtt] username): the ACL would let this pillar publish every display's frames; "
-                                      "give it a user of its own", display.id, "mqtt_user"))
+                                      "([mqtt] username): the ACL would let this pillar publish every display's "
+                                      "frames; give it a user of its own", display.id, "mqtt_user"))
         if display.signed and not config.mqtt.frame_secret:
             errors.append(ConfigError(source, "signed frames need [mqtt] frame_secret_env (the secret each display's "
                                       "frame key is derived from)", display.id, "signed"))
@@ -193,8 +193,8 @@ def _check_display(display: DisplayConfig, source: str, config: ServiceConfig) -
     loads and suits the TRMNL device and the encoding."""
     name = display.id
     if display.mqtt_user and not is_user(display.mqtt_user):
-        raise ConfigError(source, f"must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, got {display.mqtt_user!r}",
-                          name, "mqtt_user")
+        raise ConfigError(source, "must be 1 to 128 of A-Z a-z 0-9 _ . @ : - and nothing else, "
+                          f"got {display.mqtt_user!r}", name, "mqtt_user")
     if not is_name(display.layout) and not display.layout.endswith(".toml"):
         raise ConfigError(source, f"must be a layout name (A-Z a-z 0-9 _ . -) or a .toml file, got {display.layout!r}",
                           name, "layout")
@@ -242,7 +242,8 @@ def _feeds(raw: Any, source: str) -> FeedsConfig:
         t = Fields(source, item, {**defaults_of(RealtimeSource), "stale_after": stale_after}, prefix=f"feeds.{key}.")
         t.only({f.name for f in fields(RealtimeSource)})
         headers = item.get("headers", {})
-        if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(val, str) for k, val in headers.items()):
+        if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(val, str)
+                                                    for k, val in headers.items()):
             raise t.fail("headers", "must be a table of strings")
         resolved = {k: os.environ.get(val[4:], "") if val.startswith("env:") else val for k, val in headers.items()}
         sources.append(RealtimeSource(
@@ -348,9 +349,11 @@ def _layouts(raw: Any, source: str) -> tuple[tuple[str, str], ...]:
     folder = Path(source).parent.resolve() if source else Path.cwd().resolve()
     for name, path in raw.items():
         if not is_name(name):
-            raise ConfigError(source, f"layout name {name!r} must be 1 to 64 of A-Z a-z 0-9 _ . -", field_name="layouts")
+            raise ConfigError(source, f"layout name {name!r} must be 1 to 64 of A-Z a-z 0-9 _ . -",
+                              field_name="layouts")
         if not (folder / path).resolve().is_relative_to(folder):
-            raise ConfigError(source, f"layout file {path!r} lies outside the config's folder", field_name=f"layouts.{name}")
+            raise ConfigError(source, f"layout file {path!r} lies outside the config's folder",
+                              field_name=f"layouts.{name}")
     return tuple(sorted(raw.items()))
 
 

@@ -93,7 +93,9 @@ def compose_board(
     tz = tt.timezone if tt is not None else "UTC"
     notices, change, alerts = _editorial_of(tt, live, editorial, scope, now, tz, language)
     if tt is None:
-        return build_board(spec, settings, BoardInput(None, "UTC", notices=notices, notices_change=change), now, previous)
+        return build_board(
+            spec, settings, BoardInput(None, "UTC", notices=notices, notices_change=change), now, previous
+        )
     missing = [s for s in ids if s not in tt.stop_index]
     if missing:
         raise FeedError(f"stop id {', '.join(repr(s) for s in missing)} is not in the loaded timetable")

@@ -116,6 +116,11 @@ class Publishing(EngineView):
         if len(fits) < len(publishes):
             self.metrics.publish_oversize.inc(len(publishes) - len(fits))
             big = next(p for p in publishes if len(p.payload) > packet_room(limit, p.topic))
-            log.error("not published: %d message(s) over max_packet %d, e.g. %d bytes to %s", len(publishes) - len(fits),
-                      limit, len(big.payload), big.topic)
+            log.error(
+                "not published: %d message(s) over max_packet %d, e.g. %d bytes to %s",
+                len(publishes) - len(fits),
+                limit,
+                len(big.payload),
+                big.topic,
+            )
         return fits

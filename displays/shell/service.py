@@ -109,7 +109,8 @@ class Service(Publishing):
     def _load_editorial(self) -> None:
         """The messages and suppressions kept in the state store (empty when it cannot be read)."""
         try:
-            self.engine.editorial = load_editorial(self.store, "UTC", self.started_at)  # stored times carry their offset
+            # stored times carry their offset
+            self.engine.editorial = load_editorial(self.store, "UTC", self.started_at)
         except StoreError as exc:
             self.store_error = str(exc)
             log.error("%s; messages and suppressions start empty", exc)

@@ -137,12 +137,12 @@ def _disruptions(board: Board | None) -> dict[str, list[str]]:
     }
 
 
-def display_status(service: View, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None, now: int) -> dict[str, Any]:
+def display_status(service: View, display_id: str, runtime: DisplayRuntime, pulls: Pulls | None,
+                   now: int) -> dict[str, Any]:
     """One display as the dashboard shows it."""
     pillar = service.bridge.pillar(display_id)
     pull = pulls.get(display_id) if pulls is not None else None
-    board = runtime.board
-    last_pull = pull.last_pull if pull else None
+    board, last_pull = runtime.board, (pull.last_pull if pull else None)
     presence = _presence(service, runtime, pillar, last_pull, now)
     state, mqtt_online, pulling = presence.state, presence.mqtt_online, presence.pulling
     if pulls is not None:
@@ -204,7 +204,8 @@ def dashboard_doc(service: View, pulls: Pulls | None = None) -> dict[str, Any]:
         "browsers": sum(d["state"] == "browser" for d in displays),
         "waiting": sum(d["alarm"] == "warn" for d in displays),
         "layouts": builtin_names() + [name for name, _ in service.config.layouts],
-        "broker": {"connected": service.broker_connected, "url": service.config.mqtt.url, "error": service.broker_error},
+        "broker": {"connected": service.broker_connected, "url": service.config.mqtt.url,
+                   "error": service.broker_error},
         "timetable": {
             "loaded": timetable is not None,
             "source": service.config.feeds.gtfs,
@@ -293,19 +294,7 @@ def _problems(service: View, feeds: list[dict[str, Any]], dark: list[tuple[str, 
     if service.store_write_error:
         problems.append(f"state store: {service.store_write_error}")
     for f in feeds:
-        if f["from_future"]:
-            problems.append(f"realtime {f['source']}: header timestamp {f['header_text']} is "
-                            "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
-        elif f["frozen"]:
-            problems.append(f"realtime {f['source']} is frozen: its content has not changed for {f['unchanged_seconds']} s "
-                            "(the server still answers); not shown as live")
-        elif f["stale"]:
-            problems.append(f"realtime {f['source']} is stale: last data {f['age_text']}")
-        if f["collapse"]:
-            problems.append(f"realtime {f['source']}: {f['collapse']}; {f['kept_trip_updates']} trip updates of the last "
-                            "good dataset are kept until they are stale")
-        if f["failing"]:
-            problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): {f['last_error']}")
+        problems += _feed_problems(f)
     problems += [f"display {d}: {r.error}" for d, r in sorted(service.displays.items()) if r.error]
     problems += [f"display {d}: pillar dark: {reason}" for d, reason in dark]
     problems += [p for d in sorted(service.displays) if (p := asks_too_often(d, service.bridge.pillar(d), now))]
@@ -314,9 +303,30 @@ def _problems(service: View, feeds: list[dict[str, Any]], dark: list[tuple[str, 
     problems += service.membership.problems()  # another deployment on our broker and prefix, a forged instance
     membership, peers = service.membership, service.config.service.peers
     problems += [f"instance {m.name} announces {m.http[:100]} but neither proves the deployment's shared secret "
-                 "([service] secret_env) nor is listed in [service] peers: requests for its displays are not passed to it"
+                 "([service] secret_env) nor is listed in [service] peers: requests for its displays are not passed "
+                 "to it"
                  for m in sorted(membership.members.values(), key=lambda m: m.name)
                  if membership.alive(m) and m.http and not m.proven and m.http.rstrip("/") not in peers]
+    return problems
+
+
+def _feed_problems(f: dict[str, Any]) -> list[str]:
+    """What is wrong with one realtime feed (an entry of `feeds_doc`), as _problems lists it."""
+    problems: list[str] = []
+    if f["from_future"]:
+        problems.append(f"realtime {f['source']}: header timestamp {f['header_text']} is "
+                        "more than 5 minutes ahead of now (producer's clock wrong?); not shown as live")
+    elif f["frozen"]:
+        problems.append(f"realtime {f['source']} is frozen: its content has not changed for "
+                        f"{f['unchanged_seconds']} s (the server still answers); not shown as live")
+    elif f["stale"]:
+        problems.append(f"realtime {f['source']} is stale: last data {f['age_text']}")
+    if f["collapse"]:
+        problems.append(f"realtime {f['source']}: {f['collapse']}; {f['kept_trip_updates']} trip updates of the "
+                        "last good dataset are kept until they are stale")
+    if f["failing"]:
+        problems.append(f"realtime {f['source']} is failing ({f['consecutive_failures']} attempts): "
+                        f"{f['last_error']}")
     return problems
 
 
