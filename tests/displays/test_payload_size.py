@@ -45,9 +45,7 @@ def test_huge_status_messages_under_the_acl_leave_the_service_s_memory_alone(tmp
     acl = mosquitto_acl(PREFIX, "stopcast", [(d["id"], d["id"]) for d in DISPLAYS])
     with mosquitto(tmp_path / "broker", users=users, acl=acl) as broker:
         config = write_config(tmp_path / "cfg", broker.url, dt.date.today(), DISPLAYS,
-                              mqtt={"url": broker.url, "username": "stopcast", "password": "service-pass",
-                                    # no forecasts: their renders at a minute's turn would raise the peak too
-                                    "forecast_minutes": 0})
+                              mqtt={"url": broker.url, "username": "stopcast", "password": "service-pass"})
         procs = {"a": spawn(config, "a", tmp_path / "cache")}
         try:
             grew = asyncio.run(_flood(broker.port, procs["a"].pid))
