@@ -49,7 +49,7 @@ def fit(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
             return short
     ends = [m.start() for m in _BOUNDARY.finditer(short) if m.start() > 0]
     for end in reversed(ends):
-        kept = short[:end].rstrip(" ,-–")
+        kept = short[:end].rstrip(" ,-–/")
         candidate = kept + (" " if kept.endswith(".") else "") + ELLIPSIS  # "Hindemithstr. …", not "str.…"
         if candidate != ELLIPSIS and width_of(candidate, font) <= width:
             return candidate

@@ -325,3 +325,14 @@ def test_a_board_travels_to_a_render_worker_whole() -> None:
     assert back == board and type(back.rows[0]) is type(board.rows[0]) and back.rows == board.rows
     assert (back.generated_at, back.next_change) == (board.generated_at, board.next_change) != (0, 0)
     assert all(getattr(back, f.name) == getattr(board, f.name) for f in dataclasses.fields(board))
+
+
+@pytest.mark.parametrize("width", [360, 420])
+def test_a_destination_cut_after_an_abbreviation_or_a_slash_ends_in_a_clean_ellipsis(width: int) -> None:
+    # the demo's "Lerchenberg Hindemithstraße / ZDF-Sendezentrum" read "Hindemithstr.…" and "Hindemithstr. /…"
+    from layouts.fit import ELLIPSIS, fit
+
+    regular = font("atkinson", 28, bold=False)
+    shown = fit("Lerchenberg Hindemithstraße / ZDF-Sendezentrum", regular, width)
+    assert shown.endswith(ELLIPSIS) and width_of(shown, regular) <= width
+    assert not shown.endswith((".…", "/…", "/ …")), shown
