@@ -25,7 +25,7 @@ from .model import (
 )
 from .paging import MAX_ALERT_CHARS, alert_pages, alert_texts
 from .rows import badge_text, departure_row, destination_room, message_row
-from .screens import NIGHT_LEAD, next_local_minute, night_board, night_until, takeover_board
+from .screens import NIGHT_LEAD, next_local_minute, night_board, night_until, stop_title, takeover_board
 from .spec import LayoutSpec
 from .texts import clean, clock_time, text
 
@@ -83,7 +83,7 @@ def _departures_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardIn
     pages, every = alert_pages(spec, texts, lang)
     next_change, true_until = _changes(spec, settings, data, deps, dep_rows, now, len(pages))
     return Board(
-        stop_name=clean(settings.name or (result.stop.name if result else "")),
+        stop_name=stop_title(settings, data),
         clock_text=clock_time(hhmm(now, data.timezone), clock),
         as_of_text=_as_of_text(data, now, lang, clock),
         timetable_only=timetable_only,

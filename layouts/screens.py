@@ -25,7 +25,7 @@ def night_until(settings: DisplaySettings, deps: list[Departure], data: BoardInp
     if minute < 0 or not in_daily_window(minute, start, end):
         return 0
     resume = (now // 60 + (end - minute) % 1440) * 60
-    first = next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+    first = first_departure(deps, data)
     if first is not None:
         resume = min(resume, first - NIGHT_LEAD * 60)
     return resume if resume > now else 0
@@ -42,57 +42,46 @@ def night_board(settings: DisplaySettings, data: BoardInput, now: int, lang: str
                 deps: list[Departure]) -> Board:
     """The night screen: the stop's name, "Nachtruhe" and when the board is back (or the first departure);
     no clock and no alerts (nothing of it changes until `resume`)."""
-    result = data.departures
-    first = next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+    first = first_departure(deps, data)
     clock = settings.clock or "24h"
     detail = (text(lang, "next_departure", time=clock_time(hhmm(first, data.timezone), clock)) if first is not None
               else text(lang, "night_resumes", time=clock_time(hhmm(resume, data.timezone), clock)))
-    return Board(
-        stop_name=clean(settings.name or (result.stop.name if result else "")),
-        clock_text="",
-        as_of_text="",
-        timetable_only=False,
-        rows=(),
-        empty_reason="night",
-        empty_text=text(lang, "night"),
-        empty_detail=detail,
-        alert_pages=(),
-        alert_page=0,
-        footer_text="",
-        legend=False,
-        language=lang,
-        generated_at=now,
-        next_change=resume,
-        true_until=resume,
-        night_until=resume,
+    return _whole_screen(
+        settings, data, now, lang, empty_reason="night", empty_text=text(lang, "night"), empty_detail=detail,
+        next_change=resume, true_until=resume, night_until=resume,
     )
 
 
 def takeover_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
                    takeover: str) -> Board:
     """The whole screen for an ops takeover: the stop's name and the clock stay, departures and alerts go."""
-    result = data.departures
     minute = (now // 60 + 1) * 60
     truth = min(minute, data.notices_change) if data.notices_change > now else minute  # page flips keep it true
     pages = len(takeover_pages(spec, takeover)[1])
     change = min(truth, (now // spec.page_seconds + 1) * spec.page_seconds) if pages > 1 else truth
-    return Board(
-        stop_name=clean(settings.name or (result.stop.name if result else "")),
-        clock_text=clock_time(hhmm(now, data.timezone), settings.clock or "24h"),
-        as_of_text="",
-        timetable_only=False,
-        rows=(),
-        empty_reason="",
-        empty_text="",
-        empty_detail="",
-        alert_pages=(),
-        alert_page=0,
-        footer_text="",
-        legend=False,
-        language=lang,
-        takeover_text=takeover,
-        generated_at=now,
-        next_change=change,
-        true_until=truth,
+    return _whole_screen(
+        settings, data, now, lang, clock_text=clock_time(hhmm(now, data.timezone), settings.clock or "24h"),
+        takeover_text=takeover, next_change=change, true_until=truth,
         takeover_page=(now // spec.page_seconds) % pages,
     )
+
+
+def stop_title(settings: DisplaySettings, data: BoardInput) -> str:
+    """The name a board shows for its stop: the display's own name, else the stop's."""
+    result = data.departures
+    return clean(settings.name or (result.stop.name if result else ""))
+
+
+def first_departure(deps: list[Departure], data: BoardInput) -> int | None:
+    """The first departure that runs: of those shown, else the timetable's next one."""
+    return next((d.time for d in deps if d.status not in (CANCELLED, SKIPPED)), data.next_departure)
+
+
+def _whole_screen(settings: DisplaySettings, data: BoardInput, now: int, lang: str, **fields: object) -> Board:
+    """A board that fills the screen with one thing: no departures, alerts, footer or legend but `fields`."""
+    empty: dict[str, object] = {
+        "stop_name": stop_title(settings, data), "clock_text": "", "as_of_text": "", "timetable_only": False,
+        "rows": (), "empty_reason": "", "empty_text": "", "empty_detail": "", "alert_pages": (), "alert_page": 0,
+        "footer_text": "", "legend": False, "language": lang, "generated_at": now,
+    }
+    return Board(**{**empty, **fields})  # type: ignore[arg-type]
