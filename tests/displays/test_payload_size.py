@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -89,23 +90,25 @@ async def _http_of(client) -> str:  # type: ignore[no-untyped-def]
 
 
 async def _until_fw(session: aiohttp.ClientSession, http: str, fw: str | None) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        async with session.get(http + "/dashboard.json") as answer:
-            doc = await answer.json() if answer.status == 200 else {"displays": []}
-        shown = {d["id"]: d.get("pillar", {}).get("fw") for d in doc["displays"]}
-        if (fw is None and len(shown) == len(DISPLAYS)) or (fw is not None and shown.get("d00") == fw):
-            return
-        assert time.monotonic() < deadline, shown
-        await asyncio.sleep(0.2)  # polling a real process, bounded by the deadline
+    def seen(doc: dict) -> bool:
+        shown = {d["id"]: d.get("pillar", {}).get("fw") for d in doc.get("displays", [])}
+        return (fw is None and len(shown) == len(DISPLAYS)) or (fw is not None and shown.get("d00") == fw)
+
+    await _until(session, http + "/dashboard.json", seen)
 
 
 async def _until_rendered(session: aiohttp.ClientSession, http: str) -> None:
+    await _until(session, http + "/healthz",
+                 lambda doc: doc.get("displays") == len(DISPLAYS) and doc.get("waiting_for_first_frame") == [])
+
+
+async def _until(session: aiohttp.ClientSession, url: str, done: Callable[[dict], bool]) -> None:
+    """Polls a real process's JSON page until `done` says so, for at most 60 s."""
     deadline = time.monotonic() + 60
     while True:
-        async with session.get(http + "/healthz") as answer:
-            doc = await answer.json()
-        if doc.get("displays") == len(DISPLAYS) and doc.get("waiting_for_first_frame") == []:
+        async with session.get(url) as answer:
+            doc = await answer.json() if answer.status == 200 else {}
+        if done(doc):
             return
         assert time.monotonic() < deadline, doc
         await asyncio.sleep(0.2)  # polling a real process, bounded by the deadline
