@@ -39,8 +39,9 @@ class Rendered:
     drawn: tuple = ()  # board.json's `drawn` (layouts/drawn.py), made here in the worker, not in the service
 
 
-def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Rendered:
-    """Render a board for a layout into its frame bytes (runs in the pool's workers)."""
+def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: str = "") -> Rendered:
+    """Render a board for a layout into its frame bytes (runs in the pool's workers). `key` names the screen the
+    frame is for (its display's id; "" for one-off renders): a worker may keep its last raster under it."""
     mode = spec.color_mode
     # raw_of and raster_of reduce it to the panel's colours; the image is encoded before the next is drawn
     image = render_image(board, spec, panel=False, scratch=True)
@@ -58,7 +59,8 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool) -> Ren
     return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body, tuple(drawn(board, spec)))
 
 
-RenderJob = tuple[Board, LayoutSpec, str, bool]  # board, layout, encoding, compress
+RenderJob = tuple[Board, LayoutSpec, str, bool] | tuple[Board, LayoutSpec, str, bool, str]  # board, layout,
+# encoding, compress and optionally the key of the screen it is for (render's `key`)
 
 
 def render_batch(jobs: list[RenderJob]) -> list[Rendered | str]:

@@ -70,7 +70,7 @@ class Publishing(EngineView):
             slot = slots.get(key)
             if slot is None:
                 slot = slots[key] = (len(tasks), len(jobs))
-                jobs.append((board, runtime.spec, runtime.encoding, runtime.config.compress))
+                jobs.append((board, runtime.spec, runtime.encoding, runtime.config.compress, runtime.config.id))
             entries.append((runtime, board, *slot))
             if len(jobs) == batch:
                 tasks.append(group.create_task(self.renderer.render(jobs)))
