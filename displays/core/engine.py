@@ -19,6 +19,7 @@ from displays.core.instances import MAX_EPOCH, Identity, Member, Membership, ann
 from displays.core.notices import Editorial, Scope, scope_of
 from displays.core.sharding import owner
 from displays.core.stop_search import stop_hint
+from displays.core.touched import Memo, due, touched_stops
 from feeds.live import Findings, LiveState, build_live
 from feeds.realtime import Snapshot
 from feeds.timetable import Timetable
@@ -64,19 +65,6 @@ class Changes:
     reconfigured: bool = False  # the displays were set again (the shell renders at once)
 
 
-class _Memo:
-    """What the engine remembers so that it composes less: each display's scope per timetable, the inputs
-    of the last composition and the merge's findings (first and latest of the same inputs)."""
-
-    __slots__ = ("scopes", "scopes_of", "last_inputs", "findings")
-
-    def __init__(self) -> None:
-        self.scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
-        self.scopes_of = 0  # id() of the timetable the scopes were computed for
-        self.last_inputs: tuple = ()
-        self.findings: tuple[tuple, list[dict[str, Findings]]] = ((), [])
-
-
 def identity_of(config: ServiceConfig) -> Identity:
     """What makes an instance's deployment: its name, its display set and its shared secret."""
     return Identity(
@@ -100,7 +88,7 @@ class Engine:
         self.stopping = False  # a stopping instance takes nothing over and never says it is online again
         self.displays_were_set = False
         self.failures = 0  # how often a display's board could not be made (the shell counts them in its metrics)
-        self._memo = _Memo()
+        self._memo = Memo()
 
     @property
     def instance(self) -> str:
@@ -239,7 +227,7 @@ class Engine:
         """What a display covers for ops messages: its stops, stations, platforms and routes (cached per timetable)."""
         memo = self._memo
         if memo.scopes_of != id(self.timetable):
-            memo.scopes, memo.scopes_of = {}, id(self.timetable)
+            memo.scopes, memo.platforms, memo.scopes_of = {}, {}, id(self.timetable)
         key = (display.id, display.stops)
         found = memo.scopes.get(key)
         if found is None:
@@ -289,23 +277,26 @@ class Engine:
 
     def composed(self, now: int, snapshots: Sequence[Snapshot | None], force: bool = False
                  ) -> Iterator[tuple[DisplayRuntime, Board]]:
-        """The boards that changed at `now`. With the same inputs as last time only the displays whose board
-        said it changes by now are composed again (a countdown dropping a minute at its own second)."""
+        """The boards that changed at `now`. With new realtime only the displays at stops it touches are composed
+        again (displays/core/touched.py), with the same inputs as last time only those whose board said it changes
+        by now (a countdown dropping a minute at its own second); another timetable, config or editorial: all."""
+        memo = self._memo
         inputs = self.inputs(snapshots)
-        everything = force or inputs != self._memo.last_inputs
-        self._memo.last_inputs = inputs
-        due = [r for r in self.displays.values()
-               if everything or r.board is None or r.frame is None or r.board.next_change <= now]
-        if not due:
-            return
-        try:
-            live = self.live_state(now, snapshots)
-        except Exception as exc:  # noqa: BLE001 - a feed the merge cannot take must not stop the boards
-            log.exception("merging realtime failed; boards show the timetable: %s", exc)
-            live = None
+        everything, fresh = force or inputs[:3] != memo.last_inputs[:3], inputs != memo.last_inputs
+        memo.last_inputs = inputs
+        live = self._live(now, snapshots) if fresh or everything else None
+        touched = touched_stops(memo.base, live) if fresh and not everything else None
+        everything = everything or (fresh and touched is None)
+        runtimes = [r for r in self.displays.values() if everything or due(r.board, r.frame, now) or fresh and (
+            r.error is not None or touched and memo.touches(r.config.stops, self.timetable, touched))]
+        if fresh or everything or len(runtimes) == len(self.displays):
+            live = live if fresh or everything else self._live(now, snapshots)
+            memo.base = live  # every board now is what this live state gives (the base the next update is told from)
+        elif runtimes:
+            live = self._live(now, snapshots)
         editorial = self.editorial.current(now)
         shared: dict = {}  # departures by stops: displays at the same stops share one query
-        for runtime in due:
+        for runtime in runtimes:
             try:
                 board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared)
             except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
@@ -316,6 +307,14 @@ class Engine:
             else:
                 runtime.board = board  # the same texts: only its next change moves on (else it stays due)
                 self.bridge.extend_to(runtime.config.id, board.true_until)  # and its frame stays true longer
+
+    def _live(self, now: int, snapshots: Sequence[Snapshot | None]) -> LiveState | None:
+        """The live state at `now`, None when the merge failed (boards then show the timetable)."""
+        try:
+            return self.live_state(now, snapshots)
+        except Exception as exc:  # noqa: BLE001 - a feed the merge cannot take must not stop the boards
+            log.exception("merging realtime failed; boards show the timetable: %s", exc)
+            return None
 
     def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
         """Record that one display's board could not be made; it keeps its last good frame.
