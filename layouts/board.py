@@ -41,9 +41,12 @@ END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far
 
 
 def build_board(
-    spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, previous: Board | None = None
+    spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, previous: Board | None = None,
+    reuse: bool = False,
 ) -> Board:
-    """The board for `now`; `previous` (the last board shown) keeps countdowns from jumping back up."""
+    """The board for `now`; `previous` (the last board shown) keeps countdowns from jumping back up. `reuse`: the
+    departures are those `previous` was built from (the same realtime at its stops, the same settings): rows of
+    the same departure are shifted to `now` rather than made again (what they say is the same)."""
     lang = settings.language or spec.language
     by_urgency = sorted(data.notices, key=lambda n: (-n.priority, n.notice_id))
     takeover = next((clean(n.text, MAX_ALERT_CHARS) for n in by_urgency if n.kind == TAKEOVER), "")
@@ -57,12 +60,13 @@ def build_board(
     if resume:
         return night_board(settings, data, now, lang, resume, deps)
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
-    return _departures_board(spec, settings, data, now, lang, deps, (tickers, shown_notices), held)
+    before = previous if reuse and previous is not None and not previous.night_until else None
+    return _departures_board(spec, settings, data, now, lang, deps, (tickers, shown_notices), held, before)
 
 
 def _departures_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
                       deps: list[Departure], notices: tuple[list[Notice], list[Notice]],
-                      held: dict[str, int | None]) -> Board:
+                      held: dict[str, int | None], before: Board | None = None) -> Board:
     """The board of departures `deps` with the ops messages placed (in the alert area, as rows), on the layout
     made for them (columns no row needs hidden, the line column as wide as the labels)."""
     tickers, shown_notices = notices
@@ -72,7 +76,10 @@ def _departures_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardIn
     line_width = badge_column_width(spec, labels)
     spec = board_layout(spec, hidden, line_width)
     clock = settings.clock or "24h"
-    dep_rows = tuple(departure_row(spec, d, now, lang, data.timezone, held, label, clock)
+    same = before is not None and (before.hidden_columns, before.line_width) == (hidden, line_width)
+    rows_before = {row.key: row for row in before.rows} if before is not None and same else {}
+    dep_rows = tuple(departure_row(spec, d, now, lang, data.timezone, held, label, clock,
+                                   rows_before.get(f"{d.trip_id}|{d.service_date}|{d.stop_sequence}"))
                      for d, label in zip(deps, labels, strict=True))
     rows = tuple(message_row(spec, n) for n in shown_notices) + dep_rows  # fitted to the destination as widened
     empty_reason, empty_text, empty_detail = _empty_texts(data, settings, deps, now, lang, clock)

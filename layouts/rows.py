@@ -4,6 +4,7 @@ platform, countdown or clock time, delay, the sentence a voice says), and an ops
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from PIL import ImageFont
 
@@ -23,10 +24,13 @@ from .texts import clean, clock_time, text
 
 
 def departure_row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: dict[str, int | None],
-                  label: str, clock: str) -> BoardRow:
+                  label: str, clock: str, before: BoardRow | None = None) -> BoardRow:
     """The row of `dep` with the badge label `label`; `held` (the last board's countdowns by row key) keeps a
-    countdown from jumping back up."""
+    countdown from jumping back up. `before`: this row as built at an earlier instant from the same departure on
+    the same layout (as widened and collapsed): only its time cell and sentence are made again."""
     key = f"{dep.trip_id}|{dep.service_date}|{dep.stop_sequence}"
+    if before is not None:
+        return _shifted(spec, dep, now, lang, tz, held.get(key), clock, before)
     time_text, minutes, status_text, struck, delay_text = _time_cells(spec, dep, now, lang, tz, held.get(key), clock)
     line_color = f"#{dep.route_color}"
     line_name = clean(dep.route_short_name or dep.route_long_name) if not _unknown_route(dep) else label
@@ -67,6 +71,24 @@ def departure_row(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str
         clock_text=clock_text,
         delay_minutes=delay_minutes,
     )
+
+
+def _shifted(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, held: int | None, clock: str,
+             before: BoardRow) -> BoardRow:
+    """`before` (the row of the same departure built at an earlier instant) at `now`: what departure_row gives,
+    made again only where it depends on now (the countdown or clock time in the time cell, and the sentence)."""
+    if dep.status in (CANCELLED, SKIPPED):
+        return before  # the struck scheduled time and "fällt aus": nothing depends on now
+    time_text, minutes = _time_text(spec, dep, now, lang, tz, held, clock)
+    if not dep.realtime and spec.approx_prefix and minutes != 0:
+        time_text = f"{text(lang, 'approx')} {time_text}"
+    if time_text == before.time_text and minutes == before.minutes:
+        return before
+    spoken = SpokenDeparture("" if _unknown_route(dep) else before.line_name or before.line, before.headsign,
+                             dep.status, minutes, before.clock_text, before.platform, dep.platform_changed,
+                             before.delay_minutes, dep.realtime)
+    return replace(before, time_text=time_text, minutes=minutes,
+                   spoken=departure_sentence(lang, spoken, lexicon_of(lang)))
 
 
 def _time_cells(spec: LayoutSpec, dep: Departure, now: int, lang: str, tz: str, before: int | None,

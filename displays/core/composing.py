@@ -37,8 +37,9 @@ def rules_of(feeds: FeedsConfig) -> RealtimeRules:
 def compose_display(timetable: Timetable | None, display: DisplayConfig, spec: LayoutSpec, now: int,
                     live: LiveState | None, editorial: Editorial, scope: Scope, *, scrolls: bool = False,
                     realtime_configured: bool = False, previous: Board | None = None,
-                    shared: dict | None = None) -> Board:
+                    shared: dict | None = None, reuse: bool = False) -> Board:
     """One display's board at `now` from `timetable`, `live` and the ops messages in `editorial` that reach
-    `scope` (the display's stops, stations, platforms and routes)."""
+    `scope` (the display's stops, stations, platforms and routes); `reuse`: see compose_board."""
     return compose_board(timetable, live, display.stops, spec, settings_of(display, spec, scrolls), now, previous,
-                         realtime_configured=realtime_configured, editorial=editorial, scope=scope, shared=shared)
+                         realtime_configured=realtime_configured, editorial=editorial, scope=scope, shared=shared,
+                         reuse=reuse)

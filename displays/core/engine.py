@@ -259,8 +259,9 @@ class Engine:
         return replace(seen[-1], early=max(f.early for f in seen))
 
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
-                previous: Board | None = None, shared: dict | None = None) -> Board:
-        """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`."""
+                previous: Board | None = None, shared: dict | None = None, reuse: bool = False) -> Board:
+        """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`
+        (`reuse`: the realtime at its stops is what `previous` was composed from)."""
         return compose_display(
             self.timetable,
             display,
@@ -273,13 +274,15 @@ class Engine:
             realtime_configured=bool(self.config.feeds.realtime),
             previous=previous,
             shared=shared,
+            reuse=reuse,
         )
 
     def composed(self, now: int, snapshots: Sequence[Snapshot | None], force: bool = False
                  ) -> Iterator[tuple[DisplayRuntime, Board]]:
         """The boards that changed at `now`. With new realtime only the displays at stops it touches are composed
         again (displays/core/touched.py), with the same inputs as last time only those whose board said it changes
-        by now (a countdown dropping a minute at its own second); another timetable, config or editorial: all."""
+        by now (a countdown dropping a minute at its own second); another timetable, config or editorial: all.
+        A display whose realtime did not change has its rows shifted to now (layouts/board.py), not made again."""
         memo = self._memo
         inputs = self.inputs(snapshots)
         everything, fresh = force or inputs[:3] != memo.last_inputs[:3], inputs != memo.last_inputs
@@ -289,16 +292,18 @@ class Engine:
         everything = everything or (fresh and touched is None)
         runtimes = [r for r in self.displays.values() if everything or due(r.board, r.frame, now) or fresh and (
             r.error is not None or touched and memo.touches(r.config.stops, self.timetable, touched))]
-        if fresh or everything or len(runtimes) == len(self.displays):
-            live = live if fresh or everything else self._live(now, snapshots)
-            memo.base = live  # every board now is what this live state gives (the base the next update is told from)
-        elif runtimes:
+        if runtimes and not (fresh or everything):
             live = self._live(now, snapshots)
+            touched = touched_stops(memo.base, live)
+        if fresh or everything or len(runtimes) == len(self.displays):
+            memo.base = live  # every board now is what this live state gives (the base the next update is told from)
         editorial = self.editorial.current(now)
         shared: dict = {}  # departures by stops: displays at the same stops share one query
         for runtime in runtimes:
+            reuse = not everything and runtime.error is None and touched is not None and not memo.touches(
+                runtime.config.stops, self.timetable, touched)  # its board is what this realtime gives at its time
             try:
-                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared)
+                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared, reuse)
             except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
                 self.display_failed(runtime, "composing its board", exc, now)
                 continue

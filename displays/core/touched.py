@@ -7,18 +7,19 @@ text. Whatever cannot be pinned to stops (another timetable, a source turning st
 one whose active period begins or ends, the "Stand HH:MM" header) touches everything (None). A trip counts as
 changed when its update differs, when it is deleted in one state only, when its update is old in either (an old
 update's times count only until the trip is under way: a matter of the clock), when the merge attaches it to
-another service day, or when its first departure lies between the two instants (a trip predicted too early is
-believed once it has started)."""
+another service day, or when it was predicted too early and its first departure lies between the two instants
+(it is believed once it has started)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+from google.transit import gtfs_realtime_pb2 as rt
 
 from displays.core.notices import Scope
 from feeds.live import Findings, LiveState
-from feeds.predict import TripKey
+from feeds.predict import TripKey, predict_trip
 from feeds.times import service_day_origin
 from feeds.timetable import Timetable
 from layouts.board import OLD_DATA_AFTER, Board
@@ -84,14 +85,28 @@ def touched_stops(old: LiveState | None, new: LiveState | None) -> frozenset[str
 
 def _changed_keys(old: LiveState, new: LiveState) -> set[TripKey]:
     """The trip instances whose merged realtime may differ."""
-    changed = {k for k in old.updates.keys() | new.updates.keys() if old.updates.get(k) != new.updates.get(k)}
+    changed = {k for k in old.updates.keys() | new.updates.keys() if not _same(old.updates.get(k), new.updates.get(k))}
     changed |= old.deleted ^ new.deleted
     changed |= old.old_updates | new.old_updates
     rest = [k for k in new.updates if k not in changed]
     if rest:
         firsts = _first_departures(new.timetable, rest)
-        changed.update(k for k, first in zip(rest, firsts, strict=True) if old.now < first <= new.now)
+        changed.update(k for k, first in zip(rest, firsts, strict=True) if old.now < first <= new.now
+                       and predict_trip(new.timetable, k, new.updates[k], new.rules, old.now).early)
     return changed
+
+
+def _same(a: rt.TripUpdate | None, b: rt.TripUpdate | None) -> bool:
+    """Whether two TripUpdates say the same about a trip, whatever their own timestamps (a producer that stamps
+    every update anew changes no board by that: an update's age counts only once it is old, see _changed_keys)."""
+    if a is None or b is None:
+        return a is b
+    if a == b:
+        return True
+    return a.timestamp != b.timestamp and (
+        a.trip == b.trip and a.stop_time_update == b.stop_time_update and a.delay == b.delay
+        and a.HasField("delay") == b.HasField("delay") and a.trip_properties == b.trip_properties
+        and a.HasField("trip_properties") == b.HasField("trip_properties"))
 
 
 def _first_departures(tt: Timetable, keys: list[TripKey]) -> list[int]:

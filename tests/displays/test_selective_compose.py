@@ -22,6 +22,7 @@ from feeds.cache import open_timetable
 from feeds.live import build_live
 from feeds.realtime import Snapshot, parse_feed
 from feeds.timetable import Timetable
+from layouts import rows
 from layouts.board import Board
 
 pytestmark = pytest.mark.realdata
@@ -172,3 +173,44 @@ def test_only_displays_at_touched_stops_are_composed_and_boards_equal_a_full_rec
             if step >= 2 * len(CHANGES) and when == now:  # "Stand HH:MM" comes and goes on every board
                 assert set(composed) == set(engine.displays)
     assert spared > len(engine.displays)  # updates mid-minute left most displays alone
+
+
+@pytest.mark.parametrize("feed", sorted(FEEDS))
+def test_minute_ticks_shift_the_rows_and_equal_a_full_compose_for_35_minutes(
+    tmp_path: Path, feed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each minute the realtime comes again (now and then with a change); twice a minute the boards are composed:
+    every board equals composing it from scratch, and the rows of a departure already shown are shifted to the
+    minute (its destination is not fitted again)."""
+    gtfs, updates = (shared_feed(feed, name) for name in FEEDS[feed])
+    tt = open_timetable(gtfs, tmp_path / "cache")
+    msg = rt.FeedMessage.FromString(updates.read_bytes())
+    at = int(msg.header.timestamp)
+    engine = _engine(tmp_path, gtfs, tt, at)
+    plain = engine.compose
+    fits: list[int] = []
+    fit = rows._destination_and_note
+    monkeypatch.setattr(rows, "_destination_and_note", lambda *args: fits.append(1) or fit(*args))
+    before: dict[str, Board] = {}
+    shifted = made = 0
+    for minute in range(36):
+        now = (at // 60 + minute) * 60
+        changed = CHANGES[minute // 6 % len(CHANGES)](msg) if minute % 6 == 5 else set()
+        msg.header.timestamp = now
+        for entity in msg.entity:  # a live producer stamps every trip's update anew
+            if entity.trip_update.timestamp:
+                entity.trip_update.timestamp = now
+        snapshot = parse_feed(msg.SerializeToString(), "rt.pb", now)
+        for when in (now, now + 30):
+            fits.clear()
+            shown = {d: r.board for d, r in engine.displays.items()}
+            _turn(engine, when, [snapshot])
+            fitted = len(fits)
+            if minute and when == now and not changed:
+                rows_now = sum(len(r.board.rows) for d, r in engine.displays.items() if r.board is not shown[d])
+                shifted, made = shifted + rows_now - fitted, made + fitted
+            before.update({d: b for d, b in shown.items() if b is not engine.displays[d].board and b is not None})
+            truth = _truth(engine, plain, snapshot, before, {})
+            for display_id, runtime in engine.displays.items():
+                assert runtime.board == truth(display_id), (feed, minute, when, display_id)
+    assert shifted > 4 * made  # mostly shifted: only departures new to a board are fitted
