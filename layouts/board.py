@@ -42,11 +42,11 @@ END_OF_SERVICE_GAP = 2 * 3600  # an empty board with the next departure this far
 
 def build_board(
     spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, previous: Board | None = None,
-    reuse: bool = False,
+    reuse: frozenset[str] | None = None,
 ) -> Board:
     """The board for `now`; `previous` (the last board shown) keeps countdowns from jumping back up. `reuse`: the
-    departures are those `previous` was built from (the same realtime at its stops, the same settings): rows of
-    the same departure are shifted to `now` rather than made again (what they say is the same)."""
+    trip ids whose departures may differ from those `previous` was built from (the same settings); a row of
+    another trip's departure is shifted to `now` rather than made again (what it says is the same). None: none is."""
     lang = settings.language or spec.language
     by_urgency = sorted(data.notices, key=lambda n: (-n.priority, n.notice_id))
     takeover = next((clean(n.text, MAX_ALERT_CHARS) for n in by_urgency if n.kind == TAKEOVER), "")
@@ -60,13 +60,13 @@ def build_board(
     if resume:
         return night_board(settings, data, now, lang, resume, deps)
     held = {row.key: row.minutes for row in previous.rows} if previous is not None else {}
-    before = previous if reuse and previous is not None and not previous.night_until else None
+    before = (previous, reuse) if reuse is not None and previous is not None and not previous.night_until else None
     return _departures_board(spec, settings, data, now, lang, deps, (tickers, shown_notices), held, before)
 
 
 def _departures_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardInput, now: int, lang: str,
                       deps: list[Departure], notices: tuple[list[Notice], list[Notice]],
-                      held: dict[str, int | None], before: Board | None = None) -> Board:
+                      held: dict[str, int | None], before: tuple[Board, frozenset[str]] | None = None) -> Board:
     """The board of departures `deps` with the ops messages placed (in the alert area, as rows), on the layout
     made for them (columns no row needs hidden, the line column as wide as the labels)."""
     tickers, shown_notices = notices
@@ -76,10 +76,9 @@ def _departures_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardIn
     line_width = badge_column_width(spec, labels)
     spec = board_layout(spec, hidden, line_width)
     clock = settings.clock or "24h"
-    same = before is not None and (before.hidden_columns, before.line_width) == (hidden, line_width)
-    rows_before = {row.key: row for row in before.rows} if before is not None and same else {}
-    dep_rows = tuple(departure_row(spec, d, now, lang, data.timezone, held, label, clock,
-                                   rows_before.get(f"{d.trip_id}|{d.service_date}|{d.stop_sequence}"))
+    rows_before, changed = _reusable(before, hidden, line_width)
+    dep_rows = tuple(departure_row(spec, d, now, lang, data.timezone, held, label, clock, None if d.trip_id in changed
+                                   else rows_before.get(f"{d.trip_id}|{d.service_date}|{d.stop_sequence}"))
                      for d, label in zip(deps, labels, strict=True))
     rows = tuple(message_row(spec, n) for n in shown_notices) + dep_rows  # fitted to the destination as widened
     empty_reason, empty_text, empty_detail = _empty_texts(data, settings, deps, now, lang, clock)
@@ -114,6 +113,15 @@ def _departures_board(spec: LayoutSpec, settings: DisplaySettings, data: BoardIn
         line_width=line_width,
         alert_all=every if every != pages else (),
     )
+
+
+def _reusable(before: tuple[Board, frozenset[str]] | None, hidden: tuple[str, ...], line_width: int
+              ) -> tuple[dict[str, BoardRow], frozenset[str]]:
+    """The rows of the last board by key, to be shifted to now where the layout (as widened and collapsed) is
+    the same, and the trip ids whose rows are made again."""
+    if before is None or (before[0].hidden_columns, before[0].line_width) != (hidden, line_width):
+        return {}, frozenset()
+    return {row.key: row for row in before[0].rows}, before[1]
 
 
 def _place_notices(spec: LayoutSpec, settings: DisplaySettings, by_urgency: list[Notice], wanted: list[Departure],

@@ -78,12 +78,12 @@ def compose_board(
     editorial: Editorial | None = None,
     scope: Scope | None = None,
     shared: dict | None = None,
-    reuse: bool = False,
+    reuse: frozenset[str] | None = None,
 ) -> Board:
     """The board of one display at `now` (a 'no current data' board when there is no timetable), with the
     ops messages and alert suppressions of `editorial` that reach its `scope`. `shared` (a dict kept for one
-    `tt`, `live` and `now`) lets displays of the same stops use one departures query; `reuse`: the realtime at its
-    stops is what `previous` was composed from (its rows are shifted to `now`, layouts/board.py).
+    `tt`, `live` and `now`) lets displays of the same stops use one departures query; `reuse`: `previous` was
+    composed from the same realtime but for these trip ids (other rows are shifted to `now`, layouts/board.py).
 
     FeedError when the timetable lacks one of the stops (e.g. a new feed version dropped it)."""
     ids = (stop_ids,) if isinstance(stop_ids, str) else stop_ids

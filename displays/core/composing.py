@@ -37,7 +37,7 @@ def rules_of(feeds: FeedsConfig) -> RealtimeRules:
 def compose_display(timetable: Timetable | None, display: DisplayConfig, spec: LayoutSpec, now: int,
                     live: LiveState | None, editorial: Editorial, scope: Scope, *, scrolls: bool = False,
                     realtime_configured: bool = False, previous: Board | None = None,
-                    shared: dict | None = None, reuse: bool = False) -> Board:
+                    shared: dict | None = None, reuse: frozenset[str] | None = None) -> Board:
     """One display's board at `now` from `timetable`, `live` and the ops messages in `editorial` that reach
     `scope` (the display's stops, stations, platforms and routes); `reuse`: see compose_board."""
     return compose_board(timetable, live, display.stops, spec, settings_of(display, spec, scrolls), now, previous,

@@ -259,9 +259,10 @@ class Engine:
         return replace(seen[-1], early=max(f.early for f in seen))
 
     def compose(self, display: DisplayConfig, spec: LayoutSpec, now: int, live: LiveState | None, editorial: Editorial,
-                previous: Board | None = None, shared: dict | None = None, reuse: bool = False) -> Board:
+                previous: Board | None = None, shared: dict | None = None,
+                reuse: frozenset[str] | None = None) -> Board:
         """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`
-        (`reuse`: the realtime at its stops is what `previous` was composed from)."""
+        (`reuse`: `previous` was composed from the same realtime but for these trips, see layouts/board.py)."""
         return compose_display(
             self.timetable,
             display,
@@ -282,7 +283,7 @@ class Engine:
         """The boards that changed at `now`. With new realtime only the displays at stops it touches are composed
         again (displays/core/touched.py), with the same inputs as last time only those whose board said it changes
         by now (a countdown dropping a minute at its own second); another timetable, config or editorial: all.
-        A display whose realtime did not change has its rows shifted to now (layouts/board.py), not made again."""
+        Rows of departures whose realtime did not change are shifted to now (layouts/board.py), not made again."""
         memo = self._memo
         inputs = self.inputs(snapshots)
         everything, fresh = force or inputs[:3] != memo.last_inputs[:3], inputs != memo.last_inputs
@@ -291,7 +292,7 @@ class Engine:
         touched = touched_stops(memo.base, live) if fresh and not everything else None
         everything = everything or (fresh and touched is None)
         runtimes = [r for r in self.displays.values() if everything or due(r.board, r.frame, now) or fresh and (
-            r.error is not None or touched and memo.touches(r.config.stops, self.timetable, touched))]
+            r.error is not None or touched and memo.touches(r.config.stops, self.timetable, touched.stops))]
         if runtimes and not (fresh or everything):
             live = self._live(now, snapshots)
             touched = touched_stops(memo.base, live)
@@ -300,8 +301,8 @@ class Engine:
         editorial = self.editorial.current(now)
         shared: dict = {}  # departures by stops: displays at the same stops share one query
         for runtime in runtimes:
-            reuse = not everything and runtime.error is None and touched is not None and not memo.touches(
-                runtime.config.stops, self.timetable, touched)  # its board is what this realtime gives at its time
+            # its board is what the realtime gives at its time, but for the trips changed since: their rows are made
+            reuse = touched.trips if not everything and runtime.error is None and touched is not None else None
             try:
                 board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared, reuse)
             except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
@@ -322,9 +323,8 @@ class Engine:
             return None
 
     def display_failed(self, runtime: DisplayRuntime, stage: str, exc: BaseException | str, now: int) -> None:
-        """Record that one display's board could not be made; it keeps its last good frame.
-
-        Logged once per distinct error (with the traceback the first time), counted, shown to ops."""
+        """Record that one display's board could not be made; it keeps its last good frame. Logged once per
+        distinct error (with the traceback the first time), counted, shown to ops."""
         reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         message = f"{stage} failed: {reason}"
         self.failures += 1

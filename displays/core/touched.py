@@ -13,6 +13,7 @@ another service day, or when it was predicted too early and its first departure 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2 as rt
@@ -24,7 +25,7 @@ from feeds.times import service_day_origin
 from feeds.timetable import Timetable
 from layouts.board import OLD_DATA_AFTER, Board
 
-__all__ = ["Memo", "due", "touched_stops"]
+__all__ = ["Memo", "Touched", "due", "touched_stops"]
 
 
 class Memo:
@@ -60,9 +61,19 @@ def due(board: Board | None, frame: object, now: int) -> bool:
     return board is None or frame is None or board.next_change <= now
 
 
-def touched_stops(old: LiveState | None, new: LiveState | None) -> frozenset[str] | None:
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What changed between two live states: the stop ids whose departures may differ, and the trip ids whose
+    departures may (a departure of another trip is the same: its row can be shifted rather than made again)."""
+
+    stops: frozenset[str]
+    trips: frozenset[str]
+
+
+def touched_stops(old: LiveState | None, new: LiveState | None) -> Touched | None:
     """The stop ids (platforms, as stop_times name them, and the stops of added calls) whose departures may
-    differ between `old` (built at old.now) and `new` (at new.now); None when anything may have changed."""
+    differ between `old` (built at old.now) and `new` (at new.now), and the trips of those departures; None when
+    anything may have changed."""
     if old is None or new is None or old.timetable is not new.timetable:
         return None
     if old.fresh_sources != new.fresh_sources or old.stale_sources != new.stale_sources:
@@ -74,13 +85,17 @@ def touched_stops(old: LiveState | None, new: LiveState | None) -> frozenset[str
     if old.alerts != new.alerts or _alert_edge(new, old.now):
         return None
     if not new.is_live:
-        return frozenset()  # neither shows realtime (the same sources are stale): boards show the timetable
+        return Touched(frozenset(), frozenset())  # neither shows realtime (the same sources are stale): timetable
     tt = new.timetable
     trips = {key[0] for key in _changed_keys(old, new)}
-    trips.update(tt.trip_index[t] for t in _changed_items(old.occupancy, new.occupancy) if t in tt.trip_index)
+    occupied = _changed_items(old.occupancy, new.occupancy)
+    trips.update(tt.trip_index[t] for t in occupied if t in tt.trip_index)
     stops = _stops_of_trips(tt, trips)
-    stops.update(tt.stops[s].stop_id for s in _changed_items(old.added, new.added))
-    return frozenset(stops)
+    added = _changed_items(old.added, new.added)
+    stops.update(tt.stops[s].stop_id for s in added)
+    ids = {tt.trip_ids[t] for t in trips} | occupied
+    ids.update(call.trip_id for s in added for calls in (old.added.get(s, ()), new.added.get(s, ())) for call in calls)
+    return Touched(frozenset(stops), frozenset(ids))
 
 
 def _changed_keys(old: LiveState, new: LiveState) -> set[TripKey]:
