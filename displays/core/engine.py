@@ -41,7 +41,8 @@ class DisplayRuntime:
     config: DisplayConfig
     spec: LayoutSpec
     encoding: str
-    board: Board | None = None
+    board: Board | None = None  # the board shown (accepted with its frame)
+    composed: Board | None = None  # the board last composed for it (the one shown, unless it was not accepted)
     frame: Frame | None = None
     rendered_at: int | None = None
     ticker_hash: int | None = None  # the text hash of the ticker last published (None: publish it again)
@@ -264,18 +265,9 @@ class Engine:
         """One display's board at `now` from the loaded timetable, `live` and the ops messages in `editorial`
         (`reuse`: `previous` was composed from the same realtime but for these trips, see layouts/board.py)."""
         return compose_display(
-            self.timetable,
-            display,
-            spec,
-            now,
-            live,
-            editorial,
-            self.scope(display),
-            scrolls=self.bridge.scrolls(display.id),
-            realtime_configured=bool(self.config.feeds.realtime),
-            previous=previous,
-            shared=shared,
-            reuse=reuse,
+            self.timetable, display, spec, now, live, editorial, self.scope(display),
+            scrolls=self.bridge.scrolls(display.id), realtime_configured=bool(self.config.feeds.realtime),
+            previous=previous, shared=shared, reuse=reuse,
         )
 
     def composed(self, now: int, snapshots: Sequence[Snapshot | None], force: bool = False
@@ -302,12 +294,14 @@ class Engine:
         shared: dict = {}  # departures by stops: displays at the same stops share one query
         for runtime in runtimes:
             # its board is what the realtime gives at its time, but for the trips changed since: their rows are made
-            reuse = touched.trips if not everything and runtime.error is None and touched is not None else None
+            settled = runtime.board is runtime.composed and runtime.error is None and not everything
             try:
-                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared, reuse)
+                board = self.compose(runtime.config, runtime.spec, now, live, editorial, runtime.board, shared,
+                                     touched.trips if settled and touched is not None else None)
             except Exception as exc:  # noqa: BLE001 - one display's failure never stops the others
                 self.display_failed(runtime, "composing its board", exc, now)
                 continue
+            runtime.composed = board
             if force or board != runtime.board or runtime.frame is None:
                 yield runtime, board
             else:
