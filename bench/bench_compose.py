@@ -6,6 +6,12 @@ composing every display from scratch (what the engine did before on every update
 Seconds, one process; the boards are taken as shown without rendering. Figures: (seconds, displays composed).
 
 Run: python bench/bench_compose.py [--displays 2000] [--runs 3]
+
+Measured (branch compose, 2,000 displays, medians of 5 runs on the shared 2-core machine; composed / from scratch):
+minute tick 0.54-0.59 s / 0.76-0.83 s (every display is due with the clock; rows of unchanged departures are
+shifted); update, pessimistic 0.80 / 0.77 s and realistic 0.74 / 0.83 s, both composing 1,909 of 2,000 displays
+(every trip's delay changes at every update in both modes, so every stop a trip calls at is touched: no gain, as
+expected); 50 of 5,000 trips changing: 786 displays, 0.36 / 0.84 s.
 """
 
 from __future__ import annotations
