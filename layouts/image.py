@@ -12,10 +12,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .board import Board
 from .contrast import shown_color
-from .draw import draw_board
 from .fit import width_of
 from .fonts import font
 from .geometry import Box, board_layout, geometry
+from .parts import draw_board
 from .spec import LayoutSpec
 
 # Pillow hands the memory of freed images back to the system by default, so every new canvas is fresh pages
@@ -32,16 +32,18 @@ class _Canvas:
     drawn: list[dict] | None = None  # a recording canvas lists each text here (layouts/drawn.py)
     row: int | None = None  # the row and page being drawn, for the record
     page: int | None = None
+    bounds: list[tuple[int, int, int, int]] | None = None  # where paint went (x0, y0, x1, y1 inclusive), when
+    # a partial redraw tracks it (layouts/redraw.py)
 
-    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False) -> None:
+    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False, blank: bool = True) -> None:
         self.spec = spec
         mode = {"mono": "1", "bwr": "P", "gray4": "L", "rgb565": "RGB", "rgb": "RGB"}[spec.color_mode]
-        blank = _blank(mode, (spec.width, spec.height), self.ink(background))
         if scratch:  # drawn again in place: no new memory (a portrait LCD's 8 MB came as fresh pages each time)
-            self.image = _scratch(mode, blank.size)
-            self.image.paste(blank)
+            self.image = _scratch(mode, (spec.width, spec.height))
+            if blank:  # without: what was drawn last stays (a partial redraw clears the boxes it draws in)
+                self.image.paste(_blank(mode, (spec.width, spec.height), self.ink(background)))
         else:
-            self.image = blank.copy()
+            self.image = _blank(mode, (spec.width, spec.height), self.ink(background)).copy()
         self.draw = ImageDraw.Draw(self.image)
         self.draw.fontmode = "L" if spec.antialias else "1"
 
@@ -50,6 +52,8 @@ class _Canvas:
 
     def rect(self, box: Box, color: str, radius: int = 0) -> None:
         shape = (box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
+        if self.bounds is not None:
+            self.bounds.append(shape)
         if radius and self.spec.antialias:
             self.draw.rounded_rectangle(shape, radius=radius, fill=self.ink(color))
         else:
@@ -72,6 +76,8 @@ class _Canvas:
         if mask is None:
             return
         x, y = xy[0] + dx, xy[1] + dy
+        if self.bounds is not None:
+            self.bounds.append((x, y, x + mask.size[0] - 1, y + mask.size[1] - 1))
         if (
             on is not None
             and self.draw.fontmode == "L"
