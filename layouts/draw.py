@@ -27,6 +27,7 @@ class Canvas(Protocol):
     draw: ImageDraw.ImageDraw
     row: int | None
     page: int | None
+    cell: str | None  # the kind of the column being drawn in a row (for a partial redraw's watch), or None
 
     def ink(self, color: str) -> int | tuple[int, int, int]: ...
 
@@ -180,6 +181,7 @@ def _row(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) 
         canvas.rect(Box(0, box.y + geo.pad // 2, max(2, geo.pad - 1), box.h - geo.pad), pal.highlight)
     for col, x, w in geo.columns:
         cell = Box(x, box.y, w, box.h)  # anything drawn before is in other cells
+        canvas.cell = col.kind
         if col.kind == "marker" and spec.live_marker:
             _marker(canvas, x + w // 2, middle, min(w // 2 - 1, spec.row_size // 4), row.live)
         elif col.kind == "line":
@@ -192,6 +194,17 @@ def _row(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) 
             _time_cell(canvas, row, cell, bold)
         elif col.kind == "delay" and not inactive:
             _delay_cell(canvas, row, cell, col.align)
+    canvas.cell = None
+
+
+def time_cell(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
+    """Only the time cell of a row in `box` (what `_row` draws there; a partial redraw of a countdown)."""
+    column = geo.column("time")
+    assert column is not None and row.status != MESSAGE
+    canvas.cell = "time"
+    _time_cell(canvas, row, Box(column[1], box.y, column[2], box.h),
+               font(canvas.spec.font_family, canvas.spec.row_size, bold=True))
+    canvas.cell = None
 
 
 def _destination_cell(canvas: Canvas, geo: Geometry, row: BoardRow, cell: Box) -> None:

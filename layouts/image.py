@@ -32,16 +32,19 @@ class _Canvas:
     drawn: list[dict] | None = None  # a recording canvas lists each text here (layouts/drawn.py)
     row: int | None = None  # the row and page being drawn, for the record
     page: int | None = None
-    bounds: list[tuple[int, int, int, int]] | None = None  # where paint went (x0, y0, x1, y1 inclusive), when
-    # a partial redraw tracks it (layouts/redraw.py)
+    cell: str | None = None  # the kind of column being drawn in a row
+    bounds: list[tuple[int, int, int, int, str | None]] | None = None  # where paint went (x0, y0, x1, y1
+    # inclusive) and in which cell, when a partial redraw watches it (layouts/redraw.py)
 
-    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False, blank: bool = True) -> None:
+    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False,
+                 base: Image.Image | None = None) -> None:
         self.spec = spec
         mode = {"mono": "1", "bwr": "P", "gray4": "L", "rgb565": "RGB", "rgb": "RGB"}[spec.color_mode]
-        if scratch:  # drawn again in place: no new memory (a portrait LCD's 8 MB came as fresh pages each time)
+        if base is not None:  # drawn over (a partial redraw: the screen's last frame, in this mode and size)
+            self.image = base
+        elif scratch:  # drawn again in place: no new memory (a portrait LCD's 8 MB came as fresh pages each time)
             self.image = _scratch(mode, (spec.width, spec.height))
-            if blank:  # without: what was drawn last stays (a partial redraw clears the boxes it draws in)
-                self.image.paste(_blank(mode, (spec.width, spec.height), self.ink(background)))
+            self.image.paste(_blank(mode, (spec.width, spec.height), self.ink(background)))
         else:
             self.image = _blank(mode, (spec.width, spec.height), self.ink(background)).copy()
         self.draw = ImageDraw.Draw(self.image)
@@ -53,7 +56,7 @@ class _Canvas:
     def rect(self, box: Box, color: str, radius: int = 0) -> None:
         shape = (box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
         if self.bounds is not None:
-            self.bounds.append(shape)
+            self.bounds.append((*shape, self.cell))
         if radius and self.spec.antialias:
             self.draw.rounded_rectangle(shape, radius=radius, fill=self.ink(color))
         else:
@@ -76,8 +79,10 @@ class _Canvas:
         if mask is None:
             return
         x, y = xy[0] + dx, xy[1] + dy
-        if self.bounds is not None:
-            self.bounds.append((x, y, x + mask.size[0] - 1, y + mask.size[1] - 1))
+        if self.bounds is not None:  # where it paints: its lit pixels (a bitmap font's mask has blank rows)
+            left, top, right, bottom = _ink_box(fnt, value, anchor, self.draw.fontmode)
+            if right > left:
+                self.bounds.append((xy[0] + left, xy[1] + top, xy[0] + right - 1, xy[1] + bottom - 1, self.cell))
         if (
             on is not None
             and self.draw.fontmode == "L"

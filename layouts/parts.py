@@ -4,14 +4,16 @@ board through `draw_board`, part by part in this order; a partial redraw (displa
 parts whose inputs (`inputs`) changed, each into its own box (`part_box`), cleared to the background first.
 
 A part is named by a string ("header", "titles", "alerts", "footer", "empty", "takeover") or a pair ("row", i),
-("sep", i): the separator at the top of row i (i >= 1), drawn after all rows, inside row i's box."""
+("sep", i): the separator at the top of row i (i >= 1), drawn after all rows, inside row i's box, or ("time", i):
+the time cell of row i alone (a countdown that moved on; never in `board_parts`: a partial redraw draws it in
+place of the row where nothing else of the row changed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .board import Board
-from .draw import Canvas, _alerts, _empty, _footer, _header, _row, _takeover, _titles
+from .draw import Canvas, _alerts, _empty, _footer, _header, _row, _takeover, _titles, time_cell
 from .geometry import Box, Geometry, geometry
 
 Part = str | tuple[str, int]
@@ -40,7 +42,9 @@ def board_parts(geo: Geometry, board: Board) -> tuple[Part, ...]:
 def part_box(geo: Geometry, part: Part) -> Box | None:
     """The box a part is drawn in (None for a whole-screen part)."""
     if isinstance(part, tuple):
-        return geo.rows[part[1]]
+        row = geo.rows[part[1]]
+        column = geo.column("time") if part[0] == "time" else None
+        return Box(column[1], row.y, column[2], row.h) if column is not None else row
     return {"header": geo.header, "titles": geo.titles, "alerts": geo.alerts, "footer": geo.footer}.get(part)
 
 
@@ -67,6 +71,8 @@ def draw_part(canvas: Canvas, geo: Geometry, board: Board, part: Part) -> None:
             canvas.row = i
             _row(canvas, geo, board.rows[i], geo.rows[i], board.language)
             canvas.row = None
+        elif kind == "time":
+            time_cell(canvas, geo, board.rows[i], geo.rows[i])
         else:
             box, pal = geo.rows[i], canvas.spec.palette
             canvas.draw.line((geo.pad, box.y, canvas.spec.width - geo.pad, box.y), fill=canvas.ink(pal.separator),
