@@ -7,6 +7,8 @@ bwr 0 white / 1 black / 2 red, rgb565 as uint16, rgb as 0xRRGGBB).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
@@ -92,6 +94,12 @@ def image_of(raster: np.ndarray, color_mode: str) -> Image.Image:
     return Image.fromarray(rgb_pixels(raster, color_mode), "RGB")
 
 
+@lru_cache(maxsize=1)
+def _wide565() -> np.ndarray:
+    """Every RGB565 value as the 8-bit RGB the renderer widens it to (a table: 192 KB, a lookup per pixel)."""
+    return rgb_pixels(np.arange(1 << 16, dtype=np.uint32), "rgb565")
+
+
 def image_of_raw(raw: bytes, color_mode: str, width: int, height: int) -> Image.Image:
     """The image a frame's raw bytes (the colour mode's raw encoding) show, in the mode the renderer draws in
     (mono "1", bwr "P", gray4 "L", rgb565 and rgb "RGB"): a partial redraw draws over it. Its raw bytes are
@@ -101,8 +109,7 @@ def image_of_raw(raw: bytes, color_mode: str, width: int, height: int) -> Image.
     if color_mode == "rgb":
         return Image.frombytes("RGB", (width, height), raw)
     if color_mode == "rgb565":
-        v = np.frombuffer(raw, "<u2").reshape(height, width).astype(np.uint32)
-        return Image.fromarray(rgb_pixels(v, "rgb565"), "RGB")
+        return Image.fromarray(_wide565()[np.frombuffer(raw, "<u2").reshape(height, width)], "RGB")
     row = -(-width * (2 if color_mode == "gray4" else 1) // 8)
     buf = np.frombuffer(raw, np.uint8)
     if color_mode == "bwr":

@@ -36,17 +36,15 @@ class _Canvas:
     bounds: list[tuple[int, int, int, int, str | None]] | None = None  # where paint went (x0, y0, x1, y1
     # inclusive) and in which cell, when a partial redraw watches it (layouts/redraw.py)
 
-    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False,
-                 base: Image.Image | None = None) -> None:
+    def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False) -> None:
         self.spec = spec
         mode = {"mono": "1", "bwr": "P", "gray4": "L", "rgb565": "RGB", "rgb": "RGB"}[spec.color_mode]
-        if base is not None:  # drawn over (a partial redraw: the screen's last frame, in this mode and size)
-            self.image = base
-        elif scratch:  # drawn again in place: no new memory (a portrait LCD's 8 MB came as fresh pages each time)
-            self.image = _scratch(mode, (spec.width, spec.height))
-            self.image.paste(_blank(mode, (spec.width, spec.height), self.ink(background)))
+        blank = _blank(mode, (spec.width, spec.height), self.ink(background))
+        if scratch:  # drawn again in place: no new memory (a portrait LCD's 8 MB came as fresh pages each time)
+            self.image = _scratch(mode, blank.size)
+            self.image.paste(blank)
         else:
-            self.image = _blank(mode, (spec.width, spec.height), self.ink(background)).copy()
+            self.image = blank.copy()
         self.draw = ImageDraw.Draw(self.image)
         self.draw.fontmode = "L" if spec.antialias else "1"
 

@@ -72,7 +72,9 @@ def draw_part(canvas: Canvas, geo: Geometry, board: Board, part: Part) -> None:
             _row(canvas, geo, board.rows[i], geo.rows[i], board.language)
             canvas.row = None
         elif kind == "time":
+            canvas.row = i
             time_cell(canvas, geo, board.rows[i], geo.rows[i])
+            canvas.row = None
         else:
             box, pal = geo.rows[i], canvas.spec.palette
             canvas.draw.line((geo.pad, box.y, canvas.spec.width - geo.pad, box.y), fill=canvas.ink(pal.separator),

@@ -87,9 +87,9 @@ class Watched:
     times: frozenset[int] = frozenset()
 
 
-def _watched_canvas(spec: LayoutSpec, base: Image.Image | None) -> tuple[_Canvas, ImageDraw.ImageDraw]:
-    """A scratch canvas (or one over `base`) whose drawing is watched, and its ImageDraw unwatched."""
-    canvas = _Canvas(spec, spec.palette.background, scratch=True, base=base)
+def _watched_canvas(spec: LayoutSpec) -> tuple[_Canvas, ImageDraw.ImageDraw]:
+    """A scratch canvas whose drawing is watched, and its ImageDraw unwatched."""
+    canvas = _Canvas(spec, spec.palette.background, scratch=True)
     plain = canvas.draw
     canvas.draw = _Watched(plain, canvas)  # type: ignore[assignment]
     return canvas, plain
@@ -110,22 +110,26 @@ def _draw_watched(canvas: _Canvas, geo: Geometry, board: Board, part: Part, time
 def render_watched(board: Board, spec: LayoutSpec) -> tuple[Image.Image, Watched]:
     """The board drawn whole on `spec` (its own layout, `board_layout`) as `render_image(panel=False,
     scratch=True)` draws it, and how its parts kept to their boxes."""
-    canvas, _ = _watched_canvas(spec, None)
+    canvas, _ = _watched_canvas(spec)
     geo, kept, times = geometry(spec), True, set[int]()
     for part in board_parts(geo, board):
         kept = _draw_watched(canvas, geo, board, part, times) and kept
     return canvas.finish(panel=False), Watched(kept and not spec.rotate, frozenset(times))
 
 
-def redrawn(board: Board, spec: LayoutSpec, parts: Sequence[Part], base: Image.Image,
+def redrawn(board: Board, spec: LayoutSpec, parts: Sequence[Part], under: Sequence[tuple[int, Image.Image]],
             last: Watched) -> tuple[Image.Image, Watched] | None:
-    """`base` (the screen's last frame, drawn from a board whose parts all kept to their boxes: `last`) with only
-    `parts` of the board drawn again, each into its box cleared to the background first (a separator, drawn over
-    its row, clears nothing); None when a part strays from its box (then draw the board whole)."""
+    """Only `parts` of the board drawn again over the screen's last frame (drawn from a board whose parts all kept to
+    their boxes: `last`), of which `under` gives the rows of the boxes' spans (each strip of full rows with the y it
+    starts at): each part into its box cleared to the background first (a separator, drawn over its row, clears
+    nothing). On a scratch canvas: only those spans' rows are the frame's. None when a part strays from its box
+    (then draw the board whole)."""
     if spec.rotate or not last.kept:
         return None
     geo = geometry(spec)
-    canvas, plain = _watched_canvas(spec, base)
+    canvas, plain = _watched_canvas(spec)
+    for y, strip in under:
+        canvas.image.paste(strip, (0, y))
     background = canvas.ink(spec.palette.background)
     boxes = {part_box(geo, part) for part in parts if not (isinstance(part, tuple) and part[0] == "sep")}
     if None in boxes:

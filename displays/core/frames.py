@@ -47,10 +47,11 @@ class Rendered:
 
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: str = "") -> Rendered:
     """Render a board for a layout into its frame bytes (runs in the pool's workers). `key` names the screen the
-    frame is for (its display's id; "" for one-off renders): the worker keeps its last frame under it and draws
-    only the parts of the next board that changed (`_partial`); the frame is the same either way."""
+    frame is for (its display's id; "" for one-off renders): in the colour modes of PARTIAL_MODES the worker keeps
+    its last frame under it and draws only the parts of the next board that changed (`_partial`); the frame is the
+    same either way."""
     mode = spec.color_mode
-    if not key:
+    if not key or mode not in PARTIAL_MODES or (encoding == "png" and mode == "rgb"):  # an LCD's RGB PNG: _partial
         # raw_of and raster_of reduce it to the panel's colours; the image is encoded before the next is drawn
         image = render_image(board, spec, panel=False, scratch=True)
         return _encoded(image, codec.raw_of(image, mode), mode, encoding, compress, tuple(drawn(board, spec)))
@@ -114,6 +115,12 @@ def _last_bytes(last: _Last) -> int:
     return len(last.packed) + 400 * len(last.parts) + 1000
 
 
+# Colour modes whose frames are drawn only where they changed. None by default: measured (bench/bench_partial.py)
+# on the real feeds' boards, a partial redraw costs more than drawing the board whole in every mode, because the
+# frame's zlib body (the same bytes either way) is most of an e-paper frame's cost, drawing whole boards from
+# cached text stamps is fast, and the last frame has to be brought back from its deflated bytes. Correct in all of
+# them (tests/displays/test_partial_redraws.py turns them all on).
+PARTIAL_MODES: frozenset[str] = frozenset()
 # The last frame of each screen a worker renders, as its deflated raw bytes (an e-paper frame is 3-10 KB so, a
 # portrait LCD's 0.1-0.3 MB): a budget in bytes (docs/deploy.md, "Memory"), least recently rendered out first.
 LAST_BUDGET = 64 << 20
@@ -127,7 +134,10 @@ def _partial(last: _Last, board: Board, used: LayoutSpec, encoding: str, compres
              parts: tuple[Part, ...]) -> tuple[Rendered, dict, Watched] | None:
     """The frame of a board drawn only where it differs from the screen's last (over its pixels), what its parts
     draw and how; None where that cannot be proved the same as a full render (another layout, other parts, a part
-    not kept to its box then or now)."""
+    not kept to its box then or now).
+
+    Not for an RGB PNG (the 1080p LCDs): their last frame would have to be inflated whole (6 MB, some 5 ms) for the
+    rows around the changed ones, more than drawing it whole costs (7 ms, whose PNG bands are kept already)."""
     if not last.kept.kept or (last.used, last.encoding, last.compress, last.parts) != (used, encoding, compress,
                                                                                       parts):
         return None
@@ -135,18 +145,28 @@ def _partial(last: _Last, board: Board, used: LayoutSpec, encoding: str, compres
     drawing = [_time_only(last, board, part) for part in changed]
     mode, size = used.color_mode, (used.width, used.height)
     width, height = size
-    rgb_png = encoding == "png" and mode == "rgb"
-    previous = png.decode_rgb(last.packed) if rgb_png else png.inflate(last.packed)
-    done = redrawn(board, used, drawing, rasters.image_of_raw(previous, mode, width, height), last.kept)
+    planes = 2 if mode == "bwr" else 1
+    previous = png.inflate(last.packed)
+    geo = geometry(used)
+    boxes = [box for box in (part_box(geo, part) for part in drawing) if box is not None]
+    # one strip of rows from the first changed box to the end of the last: a few large operations cost less than
+    # one per box (the rows between come back from the last frame's raw bytes as they were)
+    spans = [(min(b.y for b in boxes), max(b.y + b.h for b in boxes))] if boxes else []
+    under = [(y0, rasters.image_of_raw(_rows(previous, planes, height, y0, y1), mode, width, y1 - y0))
+             for y0, y1 in spans]
+    done = redrawn(board, used, drawing, under, last.kept)
     if done is None:
         return None
     image, kept = done
-    geo = geometry(used)
-    spans = sorted({(box.y, box.y + box.h) for box in (part_box(geo, part) for part in drawing) if box is not None})
     raw = _spliced(previous, [(y0, y1, codec.raw_of(image.crop((0, y0, width, y1)), mode)) for y0, y1 in spans],
-                   2 if mode == "bwr" else 1, height)
+                   planes, height)
     items = dict(last.items)
-    items.update(drawn_parts(board, used, tuple(changed)))
+    for part, got in drawn_parts(board, used, tuple(drawing)).items():
+        if isinstance(part, tuple) and part[0] == "time":  # the row's texts with its new time ("time" is only there)
+            row = ("row", part[1])
+            items[row] = tuple(item for item in items[row] if item["role"] != "time") + got
+        else:
+            items[part] = got
     REDRAWS["partial"] += 1
     REDRAWS["parts"] += len(drawing)
     REDRAWS["time cells"] += sum(1 for part in drawing if isinstance(part, tuple) and part[0] == "time")
@@ -165,6 +185,12 @@ def _time_only(last: _Last, board: Board, part: Part) -> Part:
     old, new = last.board.rows[part[1]], board.rows[part[1]]
     same = replace(old, time_text=new.time_text, **{name: getattr(new, name) for name in _UNDRAWN})
     return ("time", part[1]) if same == new else part
+
+
+def _rows(raw: bytes, planes: int, height: int, y0: int, y1: int) -> bytes:
+    """Rows y0..y1 of a frame's raw bytes (bwr: of both planes, black first), as the raw bytes of that strip."""
+    row = len(raw) // (planes * height)
+    return b"".join(raw[(p * height + y0) * row : (p * height + y1) * row] for p in range(planes))
 
 
 def _spliced(raw: bytes, spans: list[tuple[int, int, bytes]], planes: int, height: int) -> bytes:
