@@ -51,6 +51,7 @@ def die_with_parent(parent: int) -> None:
 TRIM_EVERY = 32  # batches between handing freed heap back (glibc keeps it: 65 MB more per worker otherwise)
 _batches = 0  # in a worker process: batches rendered since the last trim
 REPLY_BUFFER = 8 << 20  # bytes of replies a worker may have written that the service has not read yet
+KEPT_REPLY = 32 << 20  # the service reads replies up to this size into one buffer kept per worker
 
 
 def render_in_worker(jobs: list[RenderJob]) -> list[Rendered | str]:
@@ -130,30 +131,39 @@ class WorkerDied(Exception):
 
 class _Replies(asyncio.BufferedProtocol):
     """The service's end of a worker's socket, read by the event loop: each length-prefixed reply is received
-    straight into a buffer of its size and handed to the worker."""
+    straight into a buffer kept for the next ones (not allocated and zeroed per reply) and handed to the worker,
+    which unpickles it before the next is read."""
 
     def __init__(self, worker: _Worker) -> None:
         self.worker = worker
-        self._expect(4, header=True)
+        self.kept = bytearray()  # as large as the largest reply up to KEPT_REPLY so far
+        self._expect(memoryview(bytearray(4)), header=True)
 
-    def _expect(self, size: int, header: bool) -> None:
-        self.buffer, self.filled, self.header = bytearray(size), 0, header
+    def _expect(self, view: memoryview, header: bool) -> None:
+        self.view, self.filled, self.header = view, 0, header
+
+    def _body(self, size: int) -> memoryview:
+        if size > KEPT_REPLY:
+            return memoryview(bytearray(size))
+        if len(self.kept) < size:
+            self.kept = bytearray(size)
+        return memoryview(self.kept)[:size]
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return memoryview(self.buffer)[self.filled:]
+        return self.view[self.filled :]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.filled += nbytes
-        if self.filled < len(self.buffer):
+        if self.filled < len(self.view):
             return
         if not self.header:
-            reply = self.buffer
-            self._expect(4, header=True)
+            reply = self.view
+            self._expect(memoryview(bytearray(4)), header=True)
             self.worker.replied(reply)
-        elif len(self.buffer) == 4 and (size := struct.unpack("!i", self.buffer)[0]) == -1:
-            self._expect(8, header=True)  # a message over 2 GiB: its size follows
+        elif len(self.view) == 4 and (size := struct.unpack("!i", self.view)[0]) == -1:
+            self._expect(memoryview(bytearray(8)), header=True)  # a message over 2 GiB: its size follows
         else:
-            self._expect(size if len(self.buffer) == 4 else struct.unpack("!Q", self.buffer)[0], header=False)
+            self._expect(self._body(size if len(self.view) == 4 else struct.unpack("!Q", self.view)[0]), False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.lost()
@@ -193,7 +203,7 @@ class _Worker:
         except OSError:
             self.lost()
 
-    def replied(self, reply: bytearray) -> None:
+    def replied(self, reply: memoryview) -> None:
         future = self.pending.popleft()
         if future.done():  # a caller that gave up (cancelled) leaves its reply unread
             return
