@@ -50,7 +50,7 @@ def die_with_parent(parent: int) -> None:
 
 TRIM_EVERY = 32  # batches between handing freed heap back (glibc keeps it: 65 MB more per worker otherwise)
 _batches = 0  # in a worker process: batches rendered since the last trim
-REPLY_BUFFER = 8 << 20  # bytes of replies a worker may have written that the service has not read yet
+REPLY_BUFFER = 8 << 20  # bytes written to a worker's socket and not yet read (either way; the kernel caps it)
 KEPT_REPLY = 32 << 20  # the service reads replies up to this size into one buffer kept per worker
 
 
@@ -177,6 +177,8 @@ class _Worker:
         self.pending: deque[asyncio.Future] = deque()
         self.dead = False
         self.sock, theirs = socket.socketpair()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, REPLY_BUFFER)  # batches wait in the kernel, so
+        # the worker takes the next without waiting for the event loop to write it
         self.process = _SPAWN.Process(target=serve, args=(theirs, os.getpid()), daemon=True,
                                       name=f"stopcast-render-{index}")
         self.process.start()
@@ -265,6 +267,7 @@ class PoolRenderer:
             return
         self.restarts += 1
         log.error("a render worker died; starting the render workers again (%d time(s) since start)", self.restarts)
+        multiprocessing.active_children()  # reaps the dead one
         self.pool[worker.index] = _Worker(worker.index, self._died)
 
     def _parts(self, jobs: list[RenderJob]) -> dict[int, list[int]]:

@@ -240,23 +240,28 @@ def test_a_batch_split_across_workers_comes_back_in_order() -> None:
 
 def test_the_renderer_starts_no_thread_in_the_service() -> None:
     """Batches go to the workers and come back through the event loop: no thread competes with composing for the
-    GIL in the service process."""
+    GIL in the service process. Several batches wait on one worker at once and each gets its own frames."""
     import threading
+    from dataclasses import replace
 
-    job = _one_board_job()
+    from displays.core.frames import render_batch
+
+    board, spec, encoding, compress = _one_board_job()
+    batches = [[(replace(board, clock_text=f"1{b}:{n:02d}"), spec, encoding, compress, f"d{n}") for n in range(3)]
+               for b in range(3)]
     before = threading.active_count()
 
     async def run() -> tuple[int, list]:
         renderer = PoolRenderer(1)
         try:
-            results = await asyncio.gather(*(renderer.render([job] * 3) for _ in range(3)))
-            return threading.active_count(), [r for batch in results for r in batch]
+            results = await asyncio.gather(*(renderer.render(batch) for batch in batches))
+            return threading.active_count(), results
         finally:
             renderer.close()
 
     during, results = asyncio.run(run())
     assert during == before
-    assert len(results) == 9 and all(r == results[0] for r in results)
+    assert results == [render_batch(batch) for batch in batches]
 
 
 def test_closing_the_renderer_leaves_no_worker_running() -> None:
