@@ -91,7 +91,7 @@ async def measure(renderer: PoolRenderer | ExecutorRenderer, warm: list[RenderJo
                   busy: bool) -> dict:
     await renderer.render(warm[:1])  # the worker has started
     await asyncio.gather(*(renderer.render(warm[k : k + BATCH]) for k in range(0, len(warm), BATCH)))
-    stop, slices = asyncio.Event(), []
+    stop, slices = asyncio.Event(), list[float]()
     composer = asyncio.create_task(_composer(stop, slices)) if busy else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     done = await asyncio.gather(*(renderer.render(jobs[k : k + BATCH]) for k in range(0, len(jobs), BATCH)))

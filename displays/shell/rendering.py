@@ -18,6 +18,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 from displays.core.frames import Rendered, RenderJob, render_batch
 from feeds.tables import release_free_memory
@@ -302,14 +303,16 @@ class PoolRenderer:
                         "a batch of %d boards failed again on new render workers; they keep their frames", len(jobs)
                     )
                 continue
-            return value if ok else [value] * len(jobs)  # type: ignore[return-value]
+            if not ok:
+                return [str(value)] * len(jobs)
+            return value  # type: ignore[return-value]  # render_in_worker's list
         if self.closed:
             return ["the render workers were stopped before this board was rendered"] * len(jobs)
         return [
             f"the render worker died rendering this board and again on a new worker ({len(jobs)} boards in its batch)"
         ] * len(jobs)
 
-    async def call_each(self, function: Callable[..., object], *args: object) -> list[object]:
+    async def call_each(self, function: Callable[..., Any], *args: object) -> list[Any]:
         """`function(*args)` on every worker, after the batches before it (benches ask a worker about itself)."""
         payload = pickle.dumps((function, args), pickle.HIGHEST_PROTOCOL)
         replies = await asyncio.gather(*(worker.call(payload) for worker in self.pool))

@@ -108,6 +108,7 @@ def _kill_workers(renderer: PoolRenderer) -> None:
     import signal
 
     for process in [worker.process for worker in renderer.pool]:
+        assert process.pid is not None  # started
         os.kill(process.pid, signal.SIGKILL)
         process.join()
 
@@ -222,7 +223,8 @@ def test_a_batch_split_across_workers_comes_back_in_order() -> None:
     from displays.core.frames import render_batch
 
     board, spec, encoding, compress = _one_board_job()
-    jobs = [(replace(board, clock_text=f"14:{n:02d}"), spec, encoding, compress, f"display-{n}") for n in range(10)]
+    jobs: list = [(replace(board, clock_text=f"14:{n:02d}"), spec, encoding, compress, f"display-{n}")
+                  for n in range(10)]
     jobs += [_probe(jobs[0], f"display-{n}") for n in range(10)]
 
     async def run() -> list:
@@ -247,8 +249,8 @@ def test_the_renderer_starts_no_thread_in_the_service() -> None:
     from displays.core.frames import render_batch
 
     board, spec, encoding, compress = _one_board_job()
-    batches = [[(replace(board, clock_text=f"1{b}:{n:02d}"), spec, encoding, compress, f"d{n}") for n in range(3)]
-               for b in range(3)]
+    batches: list[list] = [[(replace(board, clock_text=f"1{b}:{n:02d}"), spec, encoding, compress, f"d{n}")
+                            for n in range(3)] for b in range(3)]
     before = threading.active_count()
 
     async def run() -> tuple[int, list]:
