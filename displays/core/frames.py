@@ -63,7 +63,7 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: s
         body = codec.pack(codec.raster_of(image, mode), encoding, mode)
     packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already
     if compress and encoding != "png":
-        body = codec.deflate(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
+        body = codec.deflate_fast(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
     width, height = image.size
     return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body, tuple(drawn(board, spec)))
 
