@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import threading
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 
 import numpy as np
 from cachetools import LRUCache
@@ -43,6 +44,14 @@ class Rendered:
     content_hash: int
     full_body: bytes  # the full frame's body in its encoding, zlib-compressed when asked
     drawn: tuple = ()  # board.json's `drawn` (layouts/drawn.py), made here in the worker, not in the service
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its class and field values: frames come back from the render workers by the thousand, and
+        a frozen slotted dataclass otherwise pickles through fields() and a setattr per field."""
+        return Rendered, _rendered_values(self)
+
+
+_rendered_values = attrgetter(*(f.name for f in fields(Rendered)))
 
 
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: str = "") -> Rendered:
@@ -88,7 +97,7 @@ def _encoded(image: Image.Image | None, raw: bytes, mode: str, encoding: str, co
         body = codec.pack(codec.unpack(raw, codec.RAW_FOR_MODE[mode], width, height, mode), encoding, mode)
     packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already
     if compress and encoding != "png":
-        body = codec.deflate(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
+        body = codec.deflate_fast(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
     return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body, shown)
 
 
