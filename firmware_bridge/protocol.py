@@ -126,10 +126,10 @@ class Bridge:
         return self.channel(display_id, full_refresh_every).show(frame, now, true_until, night)
 
     def board(self, display_id: str, key: object, make: Callable[[], bytes]) -> list[Publish]:
-        """The retained board JSON of a shown display (after `show`) when its board changed: `key` is what the JSON
-        is made of (equal keys, equal JSON), `make` builds it, only when the key changed; nothing otherwise."""
-        channel = self.channels.get(display_id)
-        return channel.set_board(key, make) if channel is not None else []
+        """The retained board JSON of a display when its board changed: `key` is what the JSON is made of (equal
+        keys, equal JSON), `make` builds it, only when the key changed; nothing otherwise."""
+        channel = self.channels.get(display_id) or self.channel(display_id)  # (show configures a new one)
+        return channel.set_board(key, make)
 
     def forecast(self, display_id: str, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
         """The retained forecast of a display (docs/mqtt.md, "Forecast")."""

@@ -342,11 +342,11 @@ class Engine:
             return None
         try:
             frame = frame_of(rendered, b"")  # the board JSON is the channel's, built only when the board changed
-            shown = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until,
-                                     night=board.night_until > 0)
             items = rendered.drawn or None
             publishes = self.bridge.board(display.id, (board, runtime.spec),
-                                          lambda: board_json(board, runtime.spec, display.id, items)) + shown
+                                          lambda: board_json(board, runtime.spec, display.id, items))
+            publishes += self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until,
+                                          night=board.night_until > 0)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             room = self.bridge.room(display.id, "ticker")  # a ticker too long for the packet limit is cleared: the
