@@ -343,7 +343,7 @@ class Engine:
         try:
             frame = frame_of(rendered, b"")  # the board JSON is the channel's, built only when the board changed
             items = rendered.drawn or None
-            publishes = self.bridge.board(display.id, (board, runtime.spec),
+            publishes = self.bridge.board(display.id, (hash(board), runtime.spec),  # (its hash: boards are large)
                                           lambda: board_json(board, runtime.spec, display.id, items))
             publishes += self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until,
                                           night=board.night_until > 0)
