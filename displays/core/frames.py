@@ -7,7 +7,8 @@ smaller than the raster; the main process keeps them so and finds deltas on the 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import numpy as np
 from PIL import Image
@@ -37,6 +38,14 @@ class Rendered:
     content_hash: int
     full_body: bytes  # the full frame's body in its encoding, zlib-compressed when asked
     drawn: tuple = ()  # board.json's `drawn` (layouts/drawn.py), made here in the worker, not in the service
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its class and field values: frames come back from the render workers by the thousand, and
+        a frozen slotted dataclass otherwise pickles through fields() and a setattr per field."""
+        return Rendered, _rendered_values(self)
+
+
+_rendered_values = attrgetter(*(f.name for f in fields(Rendered)))
 
 
 def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: str = "") -> Rendered:
