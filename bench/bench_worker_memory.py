@@ -78,7 +78,6 @@ async def run(stops_wanted: int, minutes: int, quiet: bool) -> list[dict[str, in
     specs = [load_layout(name) for name in builtin_names()]
     rnd = random.Random(7)
     renderer = PoolRenderer(1)
-    loop = asyncio.get_running_loop()
     samples: list[dict[str, int]] = []
     started = time.perf_counter()
     try:
@@ -87,7 +86,7 @@ async def run(stops_wanted: int, minutes: int, quiet: bool) -> list[dict[str, in
             for k in range(0, len(jobs), BATCH):
                 await renderer.render(jobs[k : k + BATCH])
             if minute % 10 == 0:
-                report = await loop.run_in_executor(renderer.pool, worker_report)
+                [report] = await renderer.call_each(worker_report)
                 samples.append({"minute": minute, **report})
                 if not quiet:
                     print(

@@ -241,7 +241,8 @@ class DisplayChannel(FrameMessages):
             return []
         self._event(ChannelEvent.SHOW)
         self._take(frame, now, true_until, night)
-        return self._board() + self._retained(now) + self._step(ScreenEvent.FRAME, now)
+        board = self.set_board(frame.board_json, lambda: frame.board_json) if frame.board_json else []
+        return board + self._retained(now) + self._step(ScreenEvent.FRAME, now)
 
     def tick(self, now: int, margin: int) -> list[Publish]:
         """Send an answer deferred by the resend gap or the limits once they allow it, a whole frame again to a

@@ -5,6 +5,7 @@ pillar said of its packet limit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import codec
@@ -15,13 +16,18 @@ from .messages import Frame, Publish, packet_room
 from .states import LocalProtocolError, Presence
 from .topics import display_topic
 
-__all__ = ["FULL_FRAME_RESEND_GAP", "FrameMessages", "KEPT_FRAMES", "MAX_EPOCH", "PillarFacts", "Sent"]
+__all__ = ["FULL_FRAME_RESEND_GAP", "FrameMessages", "KEPT_FRAMES", "MAX_EPOCH", "PIXELS_QOS", "PillarFacts", "Sent"]
 
 FULL_FRAME_RESEND_GAP = 5  # seconds: a pillar asking again and again gets at most one full frame per gap
 MAX_EPOCH = (1 << 32) - 1  # epochs and sequence numbers are the header's 32-bit fields
 # recent frames kept by hash: the current one and two before (one lost delta is repaired cheaply), to send a
 # pillar that lags behind a delta from what it shows
 KEPT_FRAMES = 3
+# QoS of the frame's pixels (the retained frame and its chunks, `delta`): at most once, without a PUBACK each. The
+# contract carries their delivery itself (docs/mqtt.md, "Connection"): a pillar acks what it shows, and the service
+# answers an ack of another frame, a missing ack (15 s) and a request for the frame, and republishes every retained
+# message after a reconnect. What nothing else carries (the board JSON, ticker, forecast, clears) keeps QoS 1.
+PIXELS_QOS = 0
 
 
 @dataclass(slots=True)
@@ -74,6 +80,8 @@ class FrameMessages:
         self.sent = Sent()
         self.forecast_message = b""  # the retained `next` message (b"": none)
         self.forecast_end = 0  # the last second its last step is valid
+        self.board_message = b""  # the retained `board` JSON (b"": none), kept here, not with every recent frame
+        self.board_key: object = None  # what it was made of: the same again publishes (and builds) nothing
 
     def _topic(self, leaf: str) -> str:
         return display_topic(self.prefix, self.display_id, leaf)
@@ -122,25 +130,37 @@ class FrameMessages:
         expiry = max(1, self.valid_until - now)
         out: list[Publish] = []
         if len(payloads) == 1:
-            out.append(Publish(self._topic("frame"), payloads[0], True, expiry=expiry))
+            out.append(Publish(self._topic("frame"), payloads[0], True, PIXELS_QOS, expiry))
             out += [Publish(self._topic(f"frame/{i}"), b"", True) for i in range(self.sent.retained_chunks)]
             self.sent.retained_chunks = 0
         else:
             if self.sent.retained_chunks == 0:
                 out.append(Publish(self._topic("frame"), b"", True))  # clears the unchunked retained frame
-            out += [Publish(self._topic(f"frame/{i}"), p, True, expiry=expiry) for i, p in enumerate(payloads)]
+            out += [Publish(self._topic(f"frame/{i}"), p, True, PIXELS_QOS, expiry) for i, p in enumerate(payloads)]
             out += [
                 Publish(self._topic(f"frame/{i}"), b"", True) for i in range(len(payloads), self.sent.retained_chunks)
             ]
             self.sent.retained_chunks = len(payloads)
         return out
 
-    def _board(self) -> list[Publish]:
-        """The current board JSON, retained (nothing for a frame without one)."""
-        frame = self.current
-        if frame is None or not frame.board_json:
+    def set_board(self, key: object, make: Callable[[], bytes]) -> list[Publish]:
+        """The retained board JSON, when the board changed: `key` is what it is made of (e.g. the board and its
+        layout), `make` builds it (called only when `key` differs from the last one); nothing when the key or the
+        JSON is the same as last time (docs/mqtt.md, "Board JSON")."""
+        if self.board_message and key == self.board_key:
             return []
-        fitted = fit_board(frame.board_json, self.room("board"))
+        message = make()
+        self.board_key = key
+        if message == self.board_message:
+            return []
+        self.board_message = message
+        return self._board()
+
+    def _board(self) -> list[Publish]:
+        """The board JSON, retained (nothing while there is none)."""
+        if not self.board_message:
+            return []
+        fitted = fit_board(self.board_message, self.room("board"))
         return [Publish(self._topic("board"), fitted, True)] if fitted is not None else []
 
     def _direct_full(self, now: int) -> list[Publish]:
@@ -149,7 +169,7 @@ class FrameMessages:
         self.sent.partials, self.sent.delta, self.sent.repeats = 0, None, 0
         self.sent.last_full_at = self.sent.last_frame_at = now
         expiry = max(1, self.valid_until - now)
-        return [Publish(self._topic("delta"), p, False, expiry=expiry) for p in payloads]
+        return [Publish(self._topic("delta"), p, False, PIXELS_QOS, expiry) for p in payloads]
 
     def _delta(self, old: Frame, base: int, now: int, whole: bool = True) -> list[Publish]:
         """A delta from the frame the pillar shows (an empty one only moves the validity), or the full frame
@@ -178,7 +198,7 @@ class FrameMessages:
             self.sent.delta, self.sent.flags, self.sent.repeats = (base, frame.hash), flags, 0
         if rects:
             self.sent.last_frame_at = now
-        return [Publish(self._topic("delta"), payloads[0], False, expiry=max(1, self.valid_until - now))]
+        return [Publish(self._topic("delta"), payloads[0], False, PIXELS_QOS, max(1, self.valid_until - now))]
 
     @staticmethod
     def _full_size(frame: Frame) -> int:

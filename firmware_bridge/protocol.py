@@ -9,7 +9,7 @@ Neither end touches a socket or a clock; aiomqtt carries their messages (see lin
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .audio import AudioRequest, parse_request
 from .channel import MAX_EPOCH, DisplayChannel
@@ -124,6 +124,12 @@ class Bridge:
         """Publishes for a display's newly rendered frame, whose content is true until `true_until` (None: for
         frame_ttl; a `night` screen's validity reaches it at once); nothing when unchanged."""
         return self.channel(display_id, full_refresh_every).show(frame, now, true_until, night)
+
+    def board(self, display_id: str, key: object, make: Callable[[], bytes]) -> list[Publish]:
+        """The retained board JSON of a display when its board changed: `key` is what the JSON is made of (equal
+        keys, equal JSON), `make` builds it, only when the key changed; nothing otherwise."""
+        channel = self.channels.get(display_id) or self.channel(display_id)  # (show configures a new one)
+        return channel.set_board(key, make)
 
     def forecast(self, display_id: str, steps: list[ForecastStep], horizon_minutes: int, now: int) -> list[Publish]:
         """The retained forecast of a display (docs/mqtt.md, "Forecast")."""

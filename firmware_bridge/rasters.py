@@ -7,10 +7,12 @@ bwr 0 white / 1 black / 2 red, rgb565 as uint16, rgb as 0xRRGGBB).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
-__all__ = ["GRAY_LEVELS", "image_of", "pixels", "raster_of", "rgb565_of", "rgb_pixels", "rgb_rows"]
+__all__ = ["GRAY_LEVELS", "image_of", "image_of_raw", "pixels", "raster_of", "rgb565_of", "rgb_pixels", "rgb_rows"]
 
 GRAY_LEVELS = np.array([0, 85, 170, 255], dtype=np.uint8)
 
@@ -90,3 +92,33 @@ def image_of(raster: np.ndarray, color_mode: str) -> Image.Image:
     if color_mode == "gray4":
         return Image.fromarray(GRAY_LEVELS[raster.astype(np.uint8)], "L")
     return Image.fromarray(rgb_pixels(raster, color_mode), "RGB")
+
+
+@lru_cache(maxsize=1)
+def _wide565() -> np.ndarray:
+    """Every RGB565 value as the 8-bit RGB the renderer widens it to (a table: 192 KB, a lookup per pixel)."""
+    return rgb_pixels(np.arange(1 << 16, dtype=np.uint32), "rgb565")
+
+
+def image_of_raw(raw: bytes, color_mode: str, width: int, height: int) -> Image.Image:
+    """The image a frame's raw bytes (the colour mode's raw encoding) show, in the mode the renderer draws in
+    (mono "1", bwr "P", gray4 "L", rgb565 and rgb "RGB"): a partial redraw draws over it. Its raw bytes are
+    `raw` again (gray4 and rgb565 come back at the panel's levels, which reduce to themselves)."""
+    if color_mode == "mono":
+        return Image.frombytes("1", (width, height), raw)  # the same bits: MSB first, 1 light, rows padded
+    if color_mode == "rgb":
+        return Image.frombytes("RGB", (width, height), raw)
+    if color_mode == "rgb565":
+        return Image.fromarray(_wide565()[np.frombuffer(raw, "<u2").reshape(height, width)], "RGB")
+    row = -(-width * (2 if color_mode == "gray4" else 1) // 8)
+    buf = np.frombuffer(raw, np.uint8)
+    if color_mode == "bwr":
+        planes = buf.reshape(2, height, row)
+        black = np.unpackbits(planes[0], axis=1)[:, :width]
+        red = np.unpackbits(planes[1], axis=1)[:, :width]
+        image = Image.fromarray(np.where(red == 1, 2, black).astype(np.uint8), "P")
+        image.putpalette([255, 255, 255, 0, 0, 0, 255, 0, 0])
+        return image
+    b = buf.reshape(height, row)
+    quads = np.stack([(b >> 6) & 3, (b >> 4) & 3, (b >> 2) & 3, b & 3], -1).reshape(height, -1)[:, :width]
+    return Image.fromarray(GRAY_LEVELS[quads], "L")

@@ -1,6 +1,7 @@
 """A board's parts as drawn on a canvas: header, column titles, rows (badge, destination, note, platform,
-time, delay), the empty board, the alert area, the takeover and the footer. The image renderer paints them;
-layouts/drawn.py runs the same code on a canvas that records where each text goes."""
+time, delay), the empty board, the alert area, the takeover and the footer (layouts/parts.py draws a board
+part by part). The image renderer paints them; layouts/drawn.py runs the same code on a canvas that records
+where each text goes."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Canvas(Protocol):
     draw: ImageDraw.ImageDraw
     row: int | None
     page: int | None
+    cell: str | None  # the kind of the column being drawn in a row (for a partial redraw's watch), or None
 
     def ink(self, color: str) -> int | tuple[int, int, int]: ...
 
@@ -36,37 +38,17 @@ class Canvas(Protocol):
              box: Box | None = None) -> None: ...
 
 
-def draw_board(canvas: Canvas, board: Board) -> None:
-    """Everything of the board on the canvas (made for the board's layout: `board_layout`)."""
-    spec = canvas.spec
-    geo = geometry(spec)
-    pal = spec.palette
-    if geo.header:
-        _header(canvas, geo, board, geo.header)
-    if board.takeover_text:
-        _takeover(canvas, geo, board, board.takeover_page)
-        return
-    if geo.titles:
-        small = font(spec.font_family, spec.small_size)
-        for col, x, w in geo.columns:
-            forms = title_forms(board.language, col.kind)
-            label = next((f for f in forms if width_of(f, small) <= w), "")  # never "Plat…": a shorter form or none
-            ax = x + w if col.align == "right" else x
-            canvas.text((ax, geo.titles.y + geo.titles.h // 2), label, small, pal.muted,
-                        "rm" if col.align == "right" else "lm", on=(pal.background, geo.titles), role="legend")
-    if board.rows:
-        for i, (row, box) in enumerate(zip(board.rows, geo.rows)):
-            canvas.row = i
-            _row(canvas, geo, row, box, board.language)
-        canvas.row = None
-        for box in geo.rows[1 : len(board.rows)]:
-            canvas.draw.line((geo.pad, box.y, spec.width - geo.pad, box.y), fill=canvas.ink(pal.separator), width=1)
-    else:
-        _empty(canvas, geo, board)
-    if geo.alerts and board.alert_pages:
-        _alerts(canvas, geo, board, geo.alerts, board.alert_page)
-    if geo.footer:
-        _footer(canvas, geo, board, geo.footer)
+def _titles(canvas: Canvas, geo: Geometry, board: Board) -> None:
+    """The column titles, each in the longest form that fits its column."""
+    spec, pal = canvas.spec, canvas.spec.palette
+    assert geo.titles is not None
+    small = font(spec.font_family, spec.small_size)
+    for col, x, w in geo.columns:
+        forms = title_forms(board.language, col.kind)
+        label = next((f for f in forms if width_of(f, small) <= w), "")  # never "Plat…": a shorter form or none
+        ax = x + w if col.align == "right" else x
+        canvas.text((ax, geo.titles.y + geo.titles.h // 2), label, small, pal.muted,
+                    "rm" if col.align == "right" else "lm", on=(pal.background, geo.titles), role="legend")
 
 
 def _footer(canvas: Canvas, geo: Geometry, board: Board, box: Box) -> None:
@@ -199,6 +181,7 @@ def _row(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) 
         canvas.rect(Box(0, box.y + geo.pad // 2, max(2, geo.pad - 1), box.h - geo.pad), pal.highlight)
     for col, x, w in geo.columns:
         cell = Box(x, box.y, w, box.h)  # anything drawn before is in other cells
+        canvas.cell = col.kind
         if col.kind == "marker" and spec.live_marker:
             _marker(canvas, x + w // 2, middle, min(w // 2 - 1, spec.row_size // 4), row.live)
         elif col.kind == "line":
@@ -211,6 +194,17 @@ def _row(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box, language: str) 
             _time_cell(canvas, row, cell, bold)
         elif col.kind == "delay" and not inactive:
             _delay_cell(canvas, row, cell, col.align)
+    canvas.cell = None
+
+
+def time_cell(canvas: Canvas, geo: Geometry, row: BoardRow, box: Box) -> None:
+    """Only the time cell of a row in `box` (what `_row` draws there; a partial redraw of a countdown)."""
+    column = geo.column("time")
+    assert column is not None and row.status != MESSAGE
+    canvas.cell = "time"
+    _time_cell(canvas, row, Box(column[1], box.y, column[2], box.h),
+               font(canvas.spec.font_family, canvas.spec.row_size, bold=True))
+    canvas.cell = None
 
 
 def _destination_cell(canvas: Canvas, geo: Geometry, row: BoardRow, cell: Box) -> None:

@@ -8,10 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from .board import Board
-from .draw import _alerts, _takeover, draw_board
+from .draw import _alerts, _takeover
 from .geometry import board_layout, geometry
 from .image import _Canvas, ticker_area
 from .paging import takeover_pages
+from .parts import Part, board_parts, draw_part
 from .spec import LayoutSpec
 
 ROLES = ("badge", "destination", "time", "delay", "platform", "status", "alert", "takeover", "ticker", "clock",
@@ -47,23 +48,41 @@ def drawn(board: Board, spec: LayoutSpec) -> list[dict[str, Any]]:
 @lru_cache(maxsize=4096)
 def _drawn(board: Board, spec: LayoutSpec) -> tuple[dict[str, Any], ...]:
     spec = board_layout(spec, board.hidden_columns, board.line_width)
+    parts = board_parts(geometry(spec), board)
+    return assembled(board, spec, drawn_parts(board, spec, parts), parts)
+
+
+def drawn_parts(board: Board, spec: LayoutSpec, parts: tuple[Part, ...]) -> dict[Part, tuple[dict[str, Any], ...]]:
+    """What each of `parts` draws (on the board's own layout, `board_layout`): a paged part (the alerts, a takeover)
+    with every page. A partial redraw keeps the lists of the parts that did not change."""
     geo = geometry(spec)
     canvas = _Recorder(spec)
-    draw_board(canvas, board)
-    assert canvas.drawn is not None
-    if board.takeover_text:
-        for page in range(len(takeover_pages(spec, board.takeover_text)[1])):
-            if page != board.takeover_page:
-                _takeover(canvas, geo, board, page)
-    elif geo.alerts and board.alert_pages:
-        for page in range(len(board.alert_pages)):
-            if page != board.alert_page:
-                _alerts(canvas, geo, board, geo.alerts, page)
-    area = ticker_area(spec)
-    if board.ticker_text and area is not None and not board.takeover_text:
-        canvas.drawn.append({"role": "ticker", "text": board.ticker_text, "box": [area.x, area.y, area.w, area.h]})
+    out = {}
+    for part in parts:
+        canvas.drawn = []
+        draw_part(canvas, geo, board, part)
+        if part == "takeover":
+            for page in range(len(takeover_pages(spec, board.takeover_text)[1])):
+                if page != board.takeover_page:
+                    _takeover(canvas, geo, board, page)
+        elif part == "alerts" and geo.alerts is not None:
+            for page in range(len(board.alert_pages)):
+                if page != board.alert_page:
+                    _alerts(canvas, geo, board, geo.alerts, page)
+        out[part] = tuple(canvas.drawn)
+    return out
+
+
+def assembled(board: Board, spec: LayoutSpec, items: dict[Part, tuple[dict[str, Any], ...]],
+              parts: tuple[Part, ...]) -> tuple[dict[str, Any], ...]:
+    """The board's `drawn` from what its parts draw (`drawn_parts`), with the ticker: each text once, in the order
+    of page, row, top and left."""
     out: list[dict[str, Any]] = []
-    for item in canvas.drawn:  # the alert icon is drawn with every page: listed once
+    area = ticker_area(spec)
+    ticker = []
+    if board.ticker_text and area is not None and not board.takeover_text:
+        ticker = [{"role": "ticker", "text": board.ticker_text, "box": [area.x, area.y, area.w, area.h]}]
+    for item in [i for part in parts for i in items[part]] + ticker:  # the alert icon is drawn with every page
         if item not in out:
             out.append(item)
     return tuple(sorted(out, key=lambda i: (i.get("page", -1), i.get("row", -1), i["box"][1], i["box"][0])))

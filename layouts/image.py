@@ -12,10 +12,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .board import Board
 from .contrast import shown_color
-from .draw import draw_board
 from .fit import width_of
 from .fonts import font
 from .geometry import Box, board_layout, geometry
+from .parts import draw_board
 from .spec import LayoutSpec
 
 # Pillow hands the memory of freed images back to the system by default, so every new canvas is fresh pages
@@ -32,6 +32,9 @@ class _Canvas:
     drawn: list[dict] | None = None  # a recording canvas lists each text here (layouts/drawn.py)
     row: int | None = None  # the row and page being drawn, for the record
     page: int | None = None
+    cell: str | None = None  # the kind of column being drawn in a row
+    bounds: list[tuple[int, int, int, int, str | None]] | None = None  # where paint went (x0, y0, x1, y1
+    # inclusive) and in which cell, when a partial redraw watches it (layouts/redraw.py)
 
     def __init__(self, spec: LayoutSpec, background: str, scratch: bool = False) -> None:
         self.spec = spec
@@ -50,6 +53,8 @@ class _Canvas:
 
     def rect(self, box: Box, color: str, radius: int = 0) -> None:
         shape = (box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
+        if self.bounds is not None:
+            self.bounds.append((*shape, self.cell))
         if radius and self.spec.antialias:
             self.draw.rounded_rectangle(shape, radius=radius, fill=self.ink(color))
         else:
@@ -72,6 +77,10 @@ class _Canvas:
         if mask is None:
             return
         x, y = xy[0] + dx, xy[1] + dy
+        if self.bounds is not None:  # where it paints: its lit pixels (a bitmap font's mask has blank rows)
+            left, top, right, bottom = _ink_box(fnt, value, anchor, self.draw.fontmode)
+            if right > left:
+                self.bounds.append((xy[0] + left, xy[1] + top, xy[0] + right - 1, xy[1] + bottom - 1, self.cell))
         if (
             on is not None
             and self.draw.fontmode == "L"

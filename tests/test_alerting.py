@@ -78,7 +78,7 @@ async def _healthy_then_broken(tmp_path: Path) -> tuple[Samples, Samples]:
         service.on_member(Member("other", False, epoch=1, since=AT, at=AT + 120, ttl=30, deployment=mine.deployment,
                                  displays=mine.displays))
         service.load_timetable(write_feed(tmp_path / "next", as_zip=True))  # a feed without the LED's stop GONS
-        for process in list(service.renderer.pool._processes.values()):  # type: ignore[attr-defined]
+        for process in [worker.process for worker in service.renderer.pool]:  # type: ignore[attr-defined]
             process.kill()  # as the OOM killer would
             process.join()
         await service.refresh(AT + 120)

@@ -339,9 +339,12 @@ class Engine:
             self.display_failed(runtime, "rendering", rendered, now)
             return None
         try:
-            frame = frame_of(rendered, board_json(board, runtime.spec, display.id, rendered.drawn or None))
-            publishes = self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until,
-                                         night=board.night_until > 0)
+            frame = frame_of(rendered, b"")  # the board JSON is the channel's, built only when the board changed
+            items = rendered.drawn or None
+            publishes = self.bridge.board(display.id, (hash(board), runtime.spec),  # (its hash: boards are large)
+                                          lambda: board_json(board, runtime.spec, display.id, items))
+            publishes += self.bridge.show(display.id, frame, now, runtime.spec.full_refresh_every, board.true_until,
+                                          night=board.night_until > 0)
             ticker, runtime.ticker_hash = ticker_publishes(self.config.mqtt.prefix, display.id, board, runtime.spec,
                                                            runtime.ticker_hash)
             room = self.bridge.room(display.id, "ticker")  # a ticker too long for the packet limit is cleared: the

@@ -29,7 +29,8 @@ def frame_at(now: int, spec=EPAPER, deps=STEADY) -> Frame:  # type: ignore[no-un
     board = build_board(spec, DisplaySettings(), data, now)
     encoding = codec.default_encoding(spec.color_mode)
     return Frame.of(
-        codec.raster_of(render_image(board, spec), spec.color_mode), spec.color_mode, encoding, True, b'{"board": 1}'
+        codec.raster_of(render_image(board, spec), spec.color_mode), spec.color_mode, encoding, True,
+        json.dumps({"clock_text": board.clock_text, "rows": len(board.rows)}).encode(),  # a new board, a new JSON
     )
 
 

@@ -75,8 +75,41 @@ def test_every_zlib_stream_to_a_pillar_fits_a_16_kb_window(name: str) -> None:
     assert len(streams) == 4
     for stream in streams:
         assert stream[0] >> 4 <= 6, hex(stream[0])  # CINFO: a window of at most 2^(6+8) bytes
-        inflater = zlib.decompressobj(14)
-        assert inflater.decompress(stream) and inflater.eof
+        assert _inflate_in_16_kb(stream)
+
+
+def _inflate_in_16_kb(stream: bytes) -> bytes:
+    """Inflate as a pillar with a 16 KB window does: output taken 64 bytes at a time, so that a back-reference
+    further than the window is an error (inflating into one buffer would quietly read it from the output)."""
+    inflater, out = zlib.decompressobj(14), b""
+    while stream:
+        out += inflater.decompress(stream, 64)
+        stream = inflater.unconsumed_tail
+    assert inflater.eof
+    return out
+
+
+def _far_repeats() -> bytes:
+    """Random bytes whose 4 KB blocks come again 20 KB later: a 32 KB window would reach back for them."""
+    block = np.random.default_rng(3).bytes(4000)
+    return b"".join(block + np.random.default_rng(k).bytes(20000) for k in range(6))
+
+
+@pytest.mark.parametrize("deflate", [codec.deflate, codec.deflate_fast])
+def test_both_deflaters_stay_within_a_16_kb_window(deflate) -> None:
+    """spec: F-11 (the full bodies of rendered frames are deflated by ISA-L, deltas by zlib)"""
+    data = _far_repeats()
+    assert _inflate_in_16_kb(deflate(data)) == data
+
+
+def test_the_16_kb_check_fails_a_stream_that_reaches_further() -> None:
+    """The check above can fail: a 32 KB-window stream, relabelled as 16 KB, reaches too far back."""
+    deflater = zlib.compressobj(6, zlib.DEFLATED, 15)
+    stream = bytearray(deflater.compress(_far_repeats()) + deflater.flush())
+    stream[0], stream[1] = 0x68, 0  # CMF: deflate, a 16 KB window; FLG: its check bits
+    stream[1] = (31 - (0x68 << 8) % 31) % 31
+    with pytest.raises(zlib.error, match="too far back"):
+        _inflate_in_16_kb(bytes(stream))
 
 
 def test_a_frame_stream_made_at_16_kb_reads_with_a_full_window_inflater() -> None:
