@@ -29,7 +29,21 @@ def board_doc(
     return doc
 
 
-def board_json(board: Board, spec: LayoutSpec, display_id: str, drawn_items: Sequence[dict] | None = None) -> bytes:
-    """The board as compact UTF-8 JSON."""
-    doc = board_doc(board, spec, display_id, drawn_items)
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def drawn_json(items: Sequence[dict]) -> bytes:
+    """board.json's `drawn` list as its compact JSON text (what board_json writes for it)."""
+    return _compact(list(items))
+
+
+def board_json(board: Board, spec: LayoutSpec, display_id: str, drawn_items: Sequence[dict] | bytes | None = None
+               ) -> bytes:
+    """The board as compact UTF-8 JSON. `drawn_items` may be the `drawn` list's JSON text already (drawn_json, as
+    a render worker makes it): it is then put in as it is, the same bytes as from the list."""
+    if not isinstance(drawn_items, bytes):
+        return _compact(board_doc(board, spec, display_id, drawn_items))
+    head = _compact(board_doc(board, spec, display_id, ()))  # `drawn` is the document's last member
+    assert head.endswith(b',"drawn":[]}')
+    return head[: -len(b"[]}")] + drawn_items + b"}"

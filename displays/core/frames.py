@@ -24,6 +24,7 @@ from firmware_bridge.topics import display_topic
 from layouts.board import Board
 from layouts.contrast import shown_color
 from layouts.drawn import assembled, drawn, drawn_parts
+from layouts.export import drawn_json
 from layouts.geometry import board_layout, geometry
 from layouts.image import encode_png, render_image, render_ticker, ticker_area
 from layouts.parts import Part, board_parts, inputs, part_box
@@ -43,7 +44,8 @@ class Rendered:
     compress: bool
     content_hash: int
     full_body: bytes  # the full frame's body in its encoding, zlib-compressed when asked
-    drawn: tuple = ()  # board.json's `drawn` (layouts/drawn.py), made here in the worker, not in the service
+    drawn: bytes = b""  # board.json's `drawn` (layouts/drawn.py) as its JSON text, made here in the worker: the
+    # service splices it into the board JSON (layouts.export.board_json) and never unpickles ~45 dicts a frame
 
     def __reduce__(self) -> tuple:
         """Pickled as its class and field values: frames come back from the render workers by the thousand, and
@@ -98,7 +100,7 @@ def _encoded(image: Image.Image | None, raw: bytes, mode: str, encoding: str, co
     packed = body if encoding == "png" and mode == "rgb" else png.deflate(raw)  # an RGB PNG holds the raw rows already
     if compress and encoding != "png":
         body = codec.deflate_fast(body)  # the window a pillar's inflater needs (codec.ZLIB_WINDOW_BITS)
-    return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body, shown)
+    return Rendered(packed, width, height, mode, encoding, compress, png.crc32(raw), body, drawn_json(shown))
 
 
 def _copied(items: tuple[dict, ...]) -> tuple[dict, ...]:

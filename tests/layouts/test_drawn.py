@@ -13,6 +13,7 @@ from boardkit import ALERT, NOW, TZ, dep, stop_departures
 from feedkit import shared_feed
 
 from feeds.alerts import ShownAlert
+from firmware_bridge import codec
 from layouts.board import TAKEOVER, Board, BoardInput, DisplaySettings, Notice, build_board
 from layouts.drawn import ROLES, drawn
 from layouts.fit import ELLIPSIS, abbreviations, whole_words
@@ -310,11 +311,12 @@ def test_board_json_carries_drawn_as_the_render_worker_made_it() -> None:
     from displays.core.frames import render
     from layouts.export import board_json
 
-    spec = load_layout("tft-320x240")
-    board = _stress("alerts8", spec, DisplaySettings())
-    made = render(board, spec, "rgb565", True).drawn
-    assert list(made) == drawn(board, spec)
-    assert json.loads(board_json(board, spec, "d", made))["drawn"] == json.loads(board_json(board, spec, "d"))["drawn"]
+    for name in builtin_names():  # the worker sends `drawn` as JSON text; the service splices it in
+        spec = load_layout(name)
+        board = _stress("alerts8", spec, DisplaySettings())
+        made = render(board, spec, codec.default_encoding(spec.color_mode), True).drawn
+        assert json.loads(made) == drawn(board, spec)
+        assert board_json(board, spec, "d", made) == board_json(board, spec, "d"), name  # the same bytes
 
 
 def test_read_aloud_buttons_speak_the_boards_language() -> None:
