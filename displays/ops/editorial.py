@@ -12,7 +12,7 @@ from typing import Any
 
 from displays.config.model import layout_of
 from displays.core.boards import board_language
-from displays.core.frames import Rendered, render_batch
+from displays.core.frames import Rendered, RenderJob, render_batch
 from displays.core.notices import (
     Editorial,
     Message,
@@ -198,7 +198,8 @@ async def preview(service: Control, item: Item) -> dict[str, Any]:
     forced = replace(item, period=Period(now - 1, None, None))
     editorial = _with(service.editorial.current(now), forced)
     reached = [d for d in service.config.displays if reaches(forced.targets, service.scope(d))]
-    jobs, shown = [], []
+    jobs: list[RenderJob] = []
+    shown: list[dict] = []
     live = service.live_state(now)
     for display in reached[:PREVIEW_MAX]:
         spec = layout_of(service.config, display)

@@ -13,7 +13,7 @@ from typing import Protocol
 from displays.config.model import DisplayConfig, ServiceConfig
 from displays.core.engine import DisplayRuntime
 from displays.core.forecasting import forecast_board, forecast_times, reaches, same_frames, same_prediction
-from displays.core.frames import frame_of
+from displays.core.frames import RenderJob, frame_of
 from displays.core.notices import Editorial
 from displays.core.ports import Renderer
 from feeds.live import LiveState
@@ -114,7 +114,8 @@ async def forecasts(service: Service, now: int, batch: int = 128) -> list[Publis
         runtime.forecast_inputs, runtime.forecast_at = inputs, now
         if not reaches(runtime.forecast, now, keep) or not same_prediction(runtime.forecast_seen, predicted, now, 0):
             changed.append((runtime, predicted))
-    jobs = [(board, r.spec, r.encoding, r.config.compress) for r, predicted in changed for _, board in predicted]
+    jobs: list[RenderJob] = [(board, r.spec, r.encoding, r.config.compress) for r, predicted in changed
+                             for _, board in predicted]
     batches = await asyncio.gather(*(service.renderer.render(jobs[i:i + batch]) for i in range(0, len(jobs), batch)))
     rendered = [r for done in batches for r in done]
     out: list[Publish] = []
