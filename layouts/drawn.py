@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from PIL import Image
+
 from .board import Board
 from .draw import _alerts, _takeover
 from .geometry import board_layout, geometry
@@ -32,6 +34,8 @@ class _NoDraw:
 class _Recorder(_Canvas):
     """A canvas that lists texts where they would be drawn and paints nothing."""
 
+    records_only = True
+
     def __init__(self, spec: LayoutSpec) -> None:  # noqa: D107 - no image: nothing is painted
         self.spec = spec
         self.drawn = []
@@ -52,24 +56,41 @@ def _drawn(board: Board, spec: LayoutSpec) -> tuple[dict[str, Any], ...]:
     return assembled(board, spec, drawn_parts(board, spec, parts), parts)
 
 
-def drawn_parts(board: Board, spec: LayoutSpec, parts: tuple[Part, ...]) -> dict[Part, tuple[dict[str, Any], ...]]:
+def painted_and_drawn(board: Board, spec: LayoutSpec, scratch: bool = False) -> tuple[Image.Image, tuple[dict, ...]]:
+    """The board's image (as render_image(panel=False) draws it) and its `drawn`, listed while it is painted: one
+    pass over the drawing code instead of two (only the pages of a paged text not on screen are recorded apart)."""
+    used = board_layout(spec, board.hidden_columns, board.line_width)
+    geo = geometry(used)
+    parts = board_parts(geo, board)
+    canvas = _Canvas(used, used.palette.background, scratch)
+    items = drawn_parts(board, used, parts, canvas)
+    return canvas.finish(panel=False), assembled(board, used, items, parts)
+
+
+def drawn_parts(board: Board, spec: LayoutSpec, parts: tuple[Part, ...], canvas: _Canvas | None = None
+                ) -> dict[Part, tuple[dict[str, Any], ...]]:
     """What each of `parts` draws (on the board's own layout, `board_layout`): a paged part (the alerts, a takeover)
-    with every page. A partial redraw keeps the lists of the parts that did not change."""
+    with every page. A partial redraw keeps the lists of the parts that did not change. With `canvas`, the parts
+    are painted on it as they are listed (the other pages of a paged part are only listed)."""
     geo = geometry(spec)
-    canvas = _Recorder(spec)
+    recorder = _Recorder(spec)
+    canvas = canvas or recorder
     out = {}
     for part in parts:
-        canvas.drawn = []
+        listed: list[dict[str, Any]] = []
+        canvas.drawn = listed
         draw_part(canvas, geo, board, part)
+        canvas.drawn = None
+        recorder.drawn = listed  # the pages not on screen: listed, never painted
         if part == "takeover":
             for page in range(len(takeover_pages(spec, board.takeover_text)[1])):
                 if page != board.takeover_page:
-                    _takeover(canvas, geo, board, page)
+                    _takeover(recorder, geo, board, page)
         elif part == "alerts" and geo.alerts is not None:
             for page in range(len(board.alert_pages)):
                 if page != board.alert_page:
-                    _alerts(canvas, geo, board, geo.alerts, page)
-        out[part] = tuple(canvas.drawn)
+                    _alerts(recorder, geo, board, geo.alerts, page)
+        out[part] = tuple(listed)
     return out
 
 

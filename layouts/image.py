@@ -30,6 +30,7 @@ class _Canvas:
     """Drawing in the layout's colour mode; colours are given as #RRGGBB."""
 
     drawn: list[dict] | None = None  # a recording canvas lists each text here (layouts/drawn.py)
+    records_only = False  # a recording canvas that paints nothing (layouts/drawn.py's recorder)
     row: int | None = None  # the row and page being drawn, for the record
     page: int | None = None
     cell: str | None = None  # the kind of column being drawn in a row
@@ -70,9 +71,10 @@ class _Canvas:
             return
         if anchor[0] == "r":  # a glyph reaching past its advance ("w") stays inside the right edge of its cell
             xy = (xy[0] - max(0, _ink_box(fnt, value, anchor, self.draw.fontmode)[2]), xy[1])
-        if self.drawn is not None:
+        if self.drawn is not None:  # a recording canvas: listed, and painted too unless it only records
             self.record(xy, value, fnt, anchor, role, box)
-            return
+            if self.records_only:
+                return
         mask, (dx, dy) = _text_mask(fnt, value, anchor, self.draw.fontmode)
         if mask is None:
             return

@@ -23,10 +23,10 @@ from firmware_bridge.ticker import Ticker, rgb565, ticker_payload
 from firmware_bridge.topics import display_topic
 from layouts.board import Board
 from layouts.contrast import shown_color
-from layouts.drawn import assembled, drawn, drawn_parts
+from layouts.drawn import assembled, drawn_parts, painted_and_drawn
 from layouts.export import drawn_json
 from layouts.geometry import board_layout, geometry
-from layouts.image import encode_png, render_image, render_ticker, ticker_area
+from layouts.image import encode_png, render_ticker, ticker_area
 from layouts.parts import Part, board_parts, inputs, part_box
 from layouts.redraw import Watched, redrawn, render_watched
 from layouts.spec import LayoutSpec
@@ -64,8 +64,8 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: s
     mode = spec.color_mode
     if not key or mode not in PARTIAL_MODES or (encoding == "png" and mode == "rgb"):  # an LCD's RGB PNG: _partial
         # raw_of and raster_of reduce it to the panel's colours; the image is encoded before the next is drawn
-        image = render_image(board, spec, panel=False, scratch=True)
-        return _encoded(image, codec.raw_of(image, mode), mode, encoding, compress, tuple(drawn(board, spec)))
+        image, shown = painted_and_drawn(board, spec, scratch=True)  # `drawn` listed while painting
+        return _encoded(image, codec.raw_of(image, mode), mode, encoding, compress, shown)
     used = board_layout(spec, board.hidden_columns, board.line_width)
     parts = board_parts(geometry(used), board)
     with _lasts_lock:

@@ -313,10 +313,23 @@ def test_board_json_carries_drawn_as_the_render_worker_made_it() -> None:
 
     for name in builtin_names():  # the worker sends `drawn` as JSON text; the service splices it in
         spec = load_layout(name)
-        board = _stress("alerts8", spec, DisplaySettings())
-        made = render(board, spec, codec.default_encoding(spec.color_mode), True).drawn
-        assert json.loads(made) == drawn(board, spec)
-        assert board_json(board, spec, "d", made) == board_json(board, spec, "d"), name  # the same bytes
+        for kind in ("alerts8", "takeover", "night", "expired", "long"):  # paged alerts and takeovers included
+            board = _stress(kind, spec, DisplaySettings())
+            made = render(board, spec, codec.default_encoding(spec.color_mode), True).drawn
+            assert json.loads(made) == drawn(board, spec), (name, kind)  # listed while painting = recorded apart
+            assert board_json(board, spec, "d", made) == board_json(board, spec, "d"), name  # the same bytes
+
+
+@pytest.mark.parametrize("kind", ["alerts8", "takeover", "long"])
+def test_an_image_painted_while_listed_is_the_image_drawn_alone(kind: str) -> None:
+    from layouts.drawn import painted_and_drawn
+    from layouts.image import render_image
+
+    for name in builtin_names():
+        spec = load_layout(name)
+        board = _stress(kind, spec, DisplaySettings())
+        image, _ = painted_and_drawn(board, spec)
+        assert image.tobytes() == render_image(board, spec, panel=False).tobytes(), name
 
 
 def test_read_aloud_buttons_speak_the_boards_language() -> None:
