@@ -29,15 +29,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import tomli_w
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
+import enginekit  # noqa: E402
 from bench_realtime import build_feed  # noqa: E402
 from feed_modes import MODES, delay_states  # noqa: E402
 
-from displays.config.parse import load_config  # noqa: E402
 from displays.core.engine import Engine  # noqa: E402
 from feeds.cache import default_cache_dir, open_timetable  # noqa: E402
 from feeds.realtime import Snapshot, parse_feed  # noqa: E402
@@ -60,12 +58,7 @@ def engine_of(displays: int, folder: Path) -> Engine:
            "mqtt": {"url": "mqtt://127.0.0.1:1"}, "http": {"listen": "127.0.0.1:0"},
            "displays": [{"id": f"p{i:04d}", "stops": [stops[i % len(stops)]], "layout": LAYOUTS[i % len(LAYOUTS)]}
                         for i in range(displays)]}
-    (folder / "stopcast.toml").write_text(tomli_w.dumps(doc))
-    config = load_config(folder / "stopcast.toml")
-    engine = Engine(config, instance="bench", started_at=AT, epoch=AT)
-    engine.timetable = tt
-    engine.apply_config(config, AT)
-    return engine
+    return enginekit.engine_of(folder, doc, tt, AT, instance="bench")
 
 
 def settle(engine: Engine, now: int, snapshots: list[Snapshot | None], force: bool = False) -> tuple[float, int]:

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import tomli_w
+from enginekit import engine_of
 from feedkit import shared_feed
 from google.transit import gtfs_realtime_pb2 as rt
 
-from displays.config.parse import load_config
 from displays.core.composing import rules_of
 from displays.core.engine import Engine
 from displays.core.frames import render_batch
@@ -39,12 +38,7 @@ def _engine(tmp_path: Path, gtfs: Path, tt: Timetable, at: int) -> Engine:
     displays.append({"id": "pair", "stops": stops[:2], "layout": LAYOUTS[0]})
     doc = {"feeds": {"gtfs": str(gtfs), "realtime": ["rt.pb"]}, "mqtt": {"url": "mqtt://127.0.0.1:1"},
            "http": {"listen": "127.0.0.1:0"}, "displays": displays}
-    (tmp_path / "stopcast.toml").write_text(tomli_w.dumps(doc))
-    config = load_config(tmp_path / "stopcast.toml")
-    engine = Engine(config, instance="a", started_at=at, epoch=at)
-    engine.timetable = tt
-    engine.apply_config(config, at)
-    return engine
+    return engine_of(tmp_path, doc, tt, at)
 
 
 def _turn(engine: Engine, now: int, snapshots: list[Snapshot | None]) -> list[str]:
