@@ -227,8 +227,7 @@ class Engine:
     def scope(self, display: DisplayConfig) -> Scope:
         """What a display covers for ops messages: its stops, stations, platforms and routes (cached per timetable)."""
         memo = self._memo
-        if memo.scopes_of != id(self.timetable):
-            memo.scopes, memo.platforms, memo.scopes_of = {}, {}, id(self.timetable)
+        memo.of_timetable(self.timetable)
         key = (display.id, display.stops)
         found = memo.scopes.get(key)
         if found is None:

@@ -43,11 +43,15 @@ class Memo:
         self.base: LiveState | None = None
         self.findings: tuple[tuple, list[dict[str, Findings]]] = ((), [])
 
+    def of_timetable(self, tt: Timetable | None) -> None:
+        """Forget the scopes and platforms worked out for another timetable than `tt`."""
+        if self.scopes_of != id(tt):
+            self.scopes, self.platforms, self.scopes_of = {}, {}, id(tt)
+
     def touches(self, stops: tuple[str, ...], tt: Timetable | None, touched: frozenset[str]) -> bool:
         """Whether an update that touched the departures at `touched` (stop ids) reaches the board of a display
         at `stops` (the departures at a station are at its platforms)."""
-        if self.scopes_of != id(tt):
-            self.scopes, self.platforms, self.scopes_of = {}, {}, id(tt)
+        self.of_timetable(tt)
         ids = self.platforms.get(stops)
         if ids is None:
             ids = self.platforms[stops] = frozenset(stops) if tt is None else frozenset(
