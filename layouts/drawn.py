@@ -4,6 +4,7 @@ drawing code of the image renderer, run on a canvas that records instead of pain
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from PIL import Image
 
 from .board import Board
 from .draw import _alerts, _takeover
-from .geometry import board_layout, geometry
+from .geometry import Geometry, board_layout, geometry
 from .image import _Canvas, ticker_area
 from .paging import takeover_pages
 from .parts import Part, board_parts, draw_part
@@ -67,11 +68,12 @@ def painted_and_drawn(board: Board, spec: LayoutSpec, scratch: bool = False) -> 
     return canvas.finish(panel=False), assembled(board, used, items, parts)
 
 
-def drawn_parts(board: Board, spec: LayoutSpec, parts: tuple[Part, ...], canvas: _Canvas | None = None
+def drawn_parts(board: Board, spec: LayoutSpec, parts: tuple[Part, ...], canvas: _Canvas | None = None,
+                draw: Callable[[_Canvas, Geometry, Board, Part], None] = draw_part
                 ) -> dict[Part, tuple[dict[str, Any], ...]]:
     """What each of `parts` draws (on the board's own layout, `board_layout`): a paged part (the alerts, a takeover)
     with every page. A partial redraw keeps the lists of the parts that did not change. With `canvas`, the parts
-    are painted on it as they are listed (the other pages of a paged part are only listed)."""
+    are painted on it by `draw` as they are listed (the other pages of a paged part are only listed)."""
     geo = geometry(spec)
     recorder = _Recorder(spec)
     canvas = canvas or recorder
@@ -79,7 +81,7 @@ def drawn_parts(board: Board, spec: LayoutSpec, parts: tuple[Part, ...], canvas:
     for part in parts:
         listed: list[dict[str, Any]] = []
         canvas.drawn = listed
-        draw_part(canvas, geo, board, part)
+        draw(canvas, geo, board, part)
         canvas.drawn = None
         recorder.drawn = listed  # the pages not on screen: listed, never painted
         if part == "takeover":

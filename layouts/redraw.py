@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from .board import Board
+from .drawn import drawn_parts
 from .geometry import Box, Geometry, geometry
 from .image import _Canvas
 from .parts import Part, board_parts, draw_part, part_box
@@ -107,23 +108,29 @@ def _draw_watched(canvas: _Canvas, geo: Geometry, board: Board, part: Part, time
     return kept
 
 
-def render_watched(board: Board, spec: LayoutSpec) -> tuple[Image.Image, Watched]:
+Items = dict[Part, tuple[dict[str, Any], ...]]  # what each part draws (layouts/drawn.py, drawn_parts)
+
+
+def render_watched(board: Board, spec: LayoutSpec) -> tuple[Image.Image, Watched, Items]:
     """The board drawn whole on `spec` (its own layout, `board_layout`) as `render_image(panel=False,
-    scratch=True)` draws it, and how its parts kept to their boxes."""
+    scratch=True)` draws it, how its parts kept to their boxes, and what each part draws (listed as it is drawn)."""
     canvas, _ = _watched_canvas(spec)
-    geo, kept, times = geometry(spec), True, set[int]()
-    for part in board_parts(geo, board):
-        kept = _draw_watched(canvas, geo, board, part, times) and kept
-    return canvas.finish(panel=False), Watched(kept and not spec.rotate, frozenset(times))
+    kept, times = [True], set[int]()
+
+    def draw(canvas: _Canvas, geo: Geometry, board: Board, part: Part) -> None:
+        kept[0] = _draw_watched(canvas, geo, board, part, times) and kept[0]
+
+    items = drawn_parts(board, spec, board_parts(geometry(spec), board), canvas, draw)
+    return canvas.finish(panel=False), Watched(kept[0] and not spec.rotate, frozenset(times)), items
 
 
 def redrawn(board: Board, spec: LayoutSpec, parts: Sequence[Part], under: Sequence[tuple[int, Image.Image]],
-            last: Watched) -> tuple[Image.Image, Watched] | None:
+            last: Watched) -> tuple[Image.Image, Watched, Items] | None:
     """Only `parts` of the board drawn again over the screen's last frame (drawn from a board whose parts all kept to
     their boxes: `last`), of which `under` gives the rows of the boxes' spans (each strip of full rows with the y it
     starts at): each part into its box cleared to the background first (a separator, drawn over its row, clears
-    nothing). On a scratch canvas: only those spans' rows are the frame's. None when a part strays from its box
-    (then draw the board whole)."""
+    nothing). On a scratch canvas: only those spans' rows are the frame's. With what those parts draw (listed as
+    they are drawn). None when a part strays from its box (then draw the board whole)."""
     if spec.rotate or not last.kept:
         return None
     geo = geometry(spec)
@@ -138,9 +145,17 @@ def redrawn(board: Board, spec: LayoutSpec, parts: Sequence[Part], under: Sequen
         assert box is not None
         plain.rectangle((box.x, box.y, box.x + box.w - 1, box.y + box.h - 1), fill=background)
     times = set(last.times) - {part[1] for part in parts if isinstance(part, tuple) and part[0] == "row"}
-    for part in parts:
+    strayed = [False]
+
+    def draw(canvas: _Canvas, geo: Geometry, board: Board, part: Part) -> None:
+        if strayed[0]:
+            return  # given up: the board is drawn whole
         if not _draw_watched(canvas, geo, board, part, times):
-            return None
-        if isinstance(part, tuple) and part[0] == "time":
+            strayed[0] = True
+        elif isinstance(part, tuple) and part[0] == "time":
             times.add(part[1])
-    return canvas.finish(panel=False), Watched(True, frozenset(times))
+
+    items = drawn_parts(board, spec, tuple(parts), canvas, draw)
+    if strayed[0]:
+        return None
+    return canvas.finish(panel=False), Watched(True, frozenset(times)), items

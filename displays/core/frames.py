@@ -23,7 +23,7 @@ from firmware_bridge.ticker import Ticker, rgb565, ticker_payload
 from firmware_bridge.topics import display_topic
 from layouts.board import Board
 from layouts.contrast import shown_color
-from layouts.drawn import assembled, drawn_parts, painted_and_drawn
+from layouts.drawn import assembled, painted_and_drawn
 from layouts.export import drawn_json
 from layouts.geometry import board_layout, geometry
 from layouts.image import encode_png, render_ticker, ticker_area
@@ -72,8 +72,7 @@ def render(board: Board, spec: LayoutSpec, encoding: str, compress: bool, key: s
         last = _lasts.get(key)
     partial = _partial(last, board, used, encoding, compress, parts) if last is not None else None
     if partial is None:
-        image, kept = render_watched(board, used)
-        items = drawn_parts(board, used, parts)
+        image, kept, items = render_watched(board, used)
         made = _encoded(image, codec.raw_of(image, mode), mode, encoding, compress,
                         _copied(assembled(board, used, items, parts)))
         REDRAWS["full"] += 1
@@ -168,11 +167,11 @@ def _partial(last: _Last, board: Board, used: LayoutSpec, encoding: str, compres
     done = redrawn(board, used, drawing, under, last.kept)
     if done is None:
         return None
-    image, kept = done
+    image, kept, redrawn_items = done
     raw = _spliced(previous, [(y0, y1, codec.raw_of(image.crop((0, y0, width, y1)), mode)) for y0, y1 in spans],
                    planes, height)
     items = dict(last.items)
-    for part, got in drawn_parts(board, used, tuple(drawing)).items():
+    for part, got in redrawn_items.items():
         if isinstance(part, tuple) and part[0] == "time":  # the row's texts with its new time ("time" is only there)
             row = ("row", part[1])
             items[row] = tuple(item for item in items[row] if item["role"] != "time") + got
